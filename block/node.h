@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/node.h — block nodes, their drivers, children, and the I/O API. */
+#ifndef HB_BLOCK_NODE_H
+#define HB_BLOCK_NODE_H
+
+/*
+ * Theory of operation
+ *
+ * A node is an open instance of a driver (file, raw, null-co, luks, qcow2).
+ * Nodes form a DAG through children: a parent holds an HbChild per child
+ * role ("file", "header", "backing").  Nodes are reference-counted: the
+ * node-name registry holds one reference for nodes added by blockdev-add,
+ * each parent's HbChild holds one, each export holds one.
+ *
+ * Graph changes (open, attach, detach, delete) happen on the main thread
+ * only.  The I/O API (hb_node_preadv ... hb_node_get_length) may be called
+ * from any thread, concurrently, once a node is open: drivers are plain
+ * synchronous, thread-safe code (nbdkit's parallel model).  A request runs
+ * to completion on the calling thread.
+ *
+ * Opening is transactional by construction: hb_node_open() creates the
+ * node, the driver's open() attaches children with hb_node_open_child()
+ * (which opens inline definitions depth-first, or takes a reference on a
+ * named node), and if anything fails every child attached so far is
+ * released again, so inline children are closed and named ones are left
+ * exactly as they were.  A node is entered into the registry only once it
+ * is fully open.
+ *
+ * Hot-path convention: I/O functions return 0 or -errno, never allocate on
+ * the fast path where avoidable, never log.
+ */
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "qapi-types.h"
+
+typedef struct HbNode HbNode;
+typedef struct HbChild HbChild;
+typedef struct HbDriver HbDriver;
+
+/*
+ * Permissions a parent (or export) needs on a child, and what it lets
+ * others share.  The bit numbers match QEMU's BLK_PERM_* so that file
+ * locking can map them onto QEMU's lock bytes one to one.
+ */
+enum {
+    HB_PERM_CONSISTENT_READ = 1u << 0,
+    HB_PERM_WRITE = 1u << 1,
+    HB_PERM_WRITE_UNCHANGED = 1u << 2,
+    HB_PERM_RESIZE = 1u << 3,
+    HB_PERM_ALL = (1u << 4) - 1,
+};
+
+/* Request flags */
+enum {
+    HB_REQ_FUA = 1u << 0,        /* write: durable before completion */
+    HB_REQ_MAY_UNMAP = 1u << 1,  /* write_zeroes: may deallocate */
+    HB_REQ_NO_FALLBACK = 1u << 2,/* write_zeroes: fail with -ENOTSUP rather than write */
+};
+
+/**
+ * struct HbDriver - one block driver; all drivers live in one table
+ * (block/driver-table.c) indexed by QapiBlockdevDriver.
+ *
+ * Every callback but open/close is called concurrently from I/O threads.
+ * Offsets and lengths reaching preadv/pwritev/... are already checked
+ * against get_length() and aligned to node->request_alignment by node.c.
+ */
+struct HbDriver {
+    const char *name;   /* as in the schema's BlockdevDriver enum */
+    bool is_format;     /* formats sit on a "file" child; protocols on files */
+
+    /* Open node->opaque from options; attach children with hb_node_open_child(). */
+    bool (*open)(HbNode *node, QapiBlockdevOptions *opts, GError **errp);
+    /* Release node->opaque; children are detached by node.c afterwards. */
+    void (*close)(HbNode *node);
+
+    int64_t (*get_length)(HbNode *node);            /* bytes, or -errno */
+    int64_t (*get_allocated_size)(HbNode *node);    /* bytes on disk, or -errno; optional */
+
+    int (*preadv)(HbNode *node, uint64_t offset, uint64_t bytes,
+                  const struct iovec *iov, int niov, unsigned flags);
+    int (*pwritev)(HbNode *node, uint64_t offset, uint64_t bytes,
+                   const struct iovec *iov, int niov, unsigned flags);
+    int (*flush)(HbNode *node);                     /* optional: default forwards to children */
+    int (*pdiscard)(HbNode *node, uint64_t offset, uint64_t bytes);   /* optional */
+    int (*pwrite_zeroes)(HbNode *node, uint64_t offset, uint64_t bytes,
+                         unsigned flags);           /* optional: default writes zero buffers */
+
+    /* query-named-block-nodes: format-specific info; optional. */
+    QapiImageInfoSpecific *(*query_specific)(HbNode *node);
+
+    /*
+     * hotblock-img create: make a new image.  @opts maps -o keys to string
+     * values; the driver removes each key it consumes and reports the rest
+     * as unknown.  On failure it removes what it created.  Optional.
+     */
+    bool (*create)(const char *filename, int64_t size, GHashTable *opts,
+                   GError **errp);
+};
+
+/**
+ * struct HbChild - the edge from a parent to one child.
+ */
+struct HbChild {
+    char *name;            /* role: "file", "header", "backing" */
+    HbNode *parent;        /* NULL for an export's root reference */
+    HbNode *node;
+    unsigned perm;         /* what the parent does with the child */
+    unsigned shared_perm;  /* what the parent lets others do */
+};
+
+/**
+ * struct HbNode - public fields are read-only outside node.c and the
+ * node's own driver.
+ */
+struct HbNode {
+    char *node_name;
+    const HbDriver *drv;
+    void *opaque;                 /* the driver's state */
+    QapiBlockdevOptions *options; /* as opened: for query and json: filenames */
+
+    bool read_only;
+    bool auto_named;              /* "#blockNNN" */
+    bool in_registry;             /* added by blockdev-add (or --blockdev) */
+    bool cache_direct;
+    bool cache_no_flush;
+    bool discard_unmap;
+
+    uint32_t request_alignment;   /* I/O below is split/padded to this; 1 = none */
+    uint64_t max_transfer;        /* 0 = unlimited */
+
+    GPtrArray *children;          /* HbChild *, owned */
+    GPtrArray *parents;           /* HbChild *, not owned */
+
+    gint refcnt;
+    gint inflight;                /* requests in the driver now (atomic) */
+};
+
+/* ---- lifecycle (main thread) ---- */
+
+/**
+ * hb_node_open() - open a node (and its inline children) from options.
+ * @opts: validated options; the node keeps a clone.
+ * @errp: error on failure; then nothing has changed in the graph.
+ *
+ * Return: a new node holding one reference, or NULL.  It is not in the
+ * registry; see hb_node_register().
+ */
+HbNode *hb_node_open(QapiBlockdevOptions *opts, GError **errp);
+
+HbNode *hb_node_ref(HbNode *node);
+void hb_node_unref(HbNode *node);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbNode, hb_node_unref)
+
+/**
+ * hb_node_open_child() - for drivers' open(): attach a child.
+ * @parent: the node being opened
+ * @role: "file", "header", "backing"
+ * @ref: a node-name or inline definition (NULL: error "... is missing")
+ * @perm: HB_PERM_* the parent needs
+ * @shared: HB_PERM_* the parent tolerates from others
+ *
+ * Return: the child edge (owned by @parent), or NULL with @errp set.
+ */
+HbChild *hb_node_open_child(HbNode *parent, const char *role,
+                            QapiBlockdevRef *ref, unsigned perm,
+                            unsigned shared, GError **errp);
+
+/* The first child of @node with @role, or NULL. */
+HbChild *hb_node_child(HbNode *node, const char *role);
+
+/* ---- registry (main thread) ---- */
+HbNode *hb_node_find(const char *node_name);            /* borrowed, or NULL */
+HbNode *hb_node_lookup(const char *node_name, GError **errp); /* QEMU's "Cannot find device=..." */
+bool hb_node_register(HbNode *node, GError **errp);     /* takes a reference */
+void hb_node_unregister(HbNode *node);                  /* drops it */
+/* Calls @fn for every named node, in creation order. */
+void hb_node_foreach(void (*fn)(HbNode *node, void *opaque), void *opaque);
+/* Why @node cannot be deleted ("Node 'x' is busy: ..."), or NULL. */
+char *hb_node_busy_reason(HbNode *node);
+
+/* ---- users outside the graph: exports ---- */
+
+/**
+ * hb_node_attach_user() - an export (or other root user) takes a node.
+ * Checks @perm against other users' shared permissions, like a parent.
+ * Return: an HbChild with a NULL parent, released by hb_node_detach_user().
+ */
+HbChild *hb_node_attach_user(HbNode *node, const char *user, unsigned perm,
+                             unsigned shared, GError **errp);
+void hb_node_detach_user(HbChild *child);
+
+/* ---- I/O (any thread) ---- */
+int64_t hb_node_get_length(HbNode *node);
+int hb_node_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
+                   const struct iovec *iov, int niov, unsigned flags);
+int hb_node_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
+                    const struct iovec *iov, int niov, unsigned flags);
+int hb_node_pread(HbNode *node, uint64_t offset, void *buf, uint64_t bytes);
+int hb_node_pwrite(HbNode *node, uint64_t offset, const void *buf,
+                   uint64_t bytes, unsigned flags);
+int hb_node_flush(HbNode *node);
+int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes);
+int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
+                          unsigned flags);
+
+/* Wait (main thread) until no request is inside @node's driver. */
+void hb_node_drain(HbNode *node);
+
+#endif

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Fixtures that start the real hotblockd on a real socket.
+
+The build directory comes from $HB_BUILD_DIR (default: <repo>/build); the
+Makefile sets it.  Every test gets its own temporary directory, socket and
+daemon; the daemon is stopped (SIGTERM) and must exit 0 at teardown, and its
+stderr is kept for the failure report.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from qmp_client import QMP, QMPError  # noqa: E402
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.abspath(os.environ.get("HB_BUILD_DIR", os.path.join(REPO, "build")))
+
+
+def build_path(*parts):
+    return os.path.join(BUILD, *parts)
+
+
+HOTBLOCKD = build_path("daemon", "hotblockd")
+
+
+class Daemon:
+    def __init__(self, tmp_path, args=(), qmp=True, wait=True):
+        self.tmp = tmp_path
+        self.qmp_path = str(tmp_path / "qmp.sock")
+        self.export_dir = tmp_path / "exports"
+        self.export_dir.mkdir(exist_ok=True)
+        self.stderr_path = tmp_path / "hotblockd.stderr"
+        argv = [HOTBLOCKD]
+        if qmp:
+            argv += ["--qmp", self.qmp_path]
+        argv += ["--export-dir", str(self.export_dir)]
+        argv += list(args)
+        self.argv = argv
+        self.stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        self.clients = []
+        if qmp and wait:
+            self.wait_listening()
+
+    def wait_listening(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.qmp_path):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hotblockd exited {self.proc.returncode}: {self.log()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("hotblockd did not listen")
+            time.sleep(0.02)
+
+    def qmp(self, negotiate=True):
+        c = QMP(self.qmp_path, negotiate=negotiate)
+        self.clients.append(c)
+        return c
+
+    def log(self):
+        self.stderr.flush()
+        return self.stderr_path.read_text(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        for c in self.clients:
+            c.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        self.stderr.close()
+        return rc
+
+
+@pytest.fixture
+def daemon_factory(tmp_path):
+    started = []
+
+    def start(*args, **kw):
+        d = Daemon(tmp_path, args=args, **kw)
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        if d.proc.poll() is None:
+            rc = d.stop()
+            assert rc == 0, f"hotblockd exited {rc} at teardown: {d.log()}"
+        # Sanitizer builds: any report fails the test that caused it.
+        log = d.log() if not d.stderr.closed else d.stderr_path.read_text(errors="replace")
+        assert "ERROR: AddressSanitizer" not in log, log
+        assert "ERROR: LeakSanitizer" not in log, log
+        assert "runtime error:" not in log, log
+
+
+@pytest.fixture
+def daemon(daemon_factory):
+    return daemon_factory()
+
+
+@pytest.fixture
+def qmp(daemon):
+    return daemon.qmp()
