@@ -1,0 +1,795 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* daemon/options.c — hotblockd's argv: QEMU keyval/JSON option values and the startup item list. */
+#include "daemon/options.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+/*
+ * Theory of operation.
+ *
+ * Keyval ("a=1,b.c=2") is parsed in two passes, as QEMU does: the first
+ * pass builds a tree of JSON objects in which every inner node is an
+ * object, even where the key fragments are array indexes ("a.0=x"); the
+ * second pass ("listify") rebuilds the tree, turning each object whose keys
+ * are all indexes into an array and rejecting gaps and mixtures.  Building
+ * a fresh tree in pass two avoids mutating a JsonObject while iterating its
+ * member names, which json-glib does not allow safely.
+ *
+ * The grammar (QEMU's, from util/keyval.c's comment):
+ *   key-vals     = [ key-val { ',' key-val } [ ',' ] ]
+ *   key-val      = key '=' val
+ *   key          = key-fragment { '.' key-fragment }
+ *   val          = { [^,]* | ',,' }
+ *   key-vals-ik  = val-no-key [ ',' key-vals ]   (with an implied key)
+ * A key fragment is a QAPI name (a letter, then letters, digits, '-', '_')
+ * or, except in first position, a decimal index; 1 to 127 characters.
+ */
+
+#define KEY_FRAGMENT_MAX 127
+
+/* The length of the QAPI name at @s (0 when there is none). */
+static size_t qapi_name_len(const char *s)
+{
+    size_t n = 0;
+
+    if (!g_ascii_isalpha(s[0])) {
+        return 0;
+    }
+    while (g_ascii_isalnum(s[n]) || s[n] == '-' || s[n] == '_') {
+        n++;
+    }
+    return n;
+}
+
+static size_t index_len(const char *s)
+{
+    size_t n = 0;
+
+    while (g_ascii_isdigit(s[n])) {
+        n++;
+    }
+    return n;
+}
+
+static bool is_index_key(const char *key)
+{
+    return g_ascii_isdigit(key[0]);
+}
+
+/*
+ * Check the key @key (@key_len bytes, not NUL-terminated) and split it into
+ * its fragments.  Returns a NULL-terminated vector or NULL with @errp set.
+ */
+static char **split_key(const char *key, size_t key_len, GError **errp)
+{
+    g_autoptr(GPtrArray) frags = g_ptr_array_new_with_free_func(g_free);
+    const char *s = key;
+    const char *end = key + key_len;
+
+    for (;;) {
+        size_t len = (s != key && g_ascii_isdigit(*s)) ? index_len(s)
+                                                        : qapi_name_len(s);
+
+        if (s + len > end) {
+            len = end - s;
+        }
+        if (!len || (s + len < end && s[len] != '.')) {
+            hb_error_set(errp, "Invalid parameter '%.*s'", (int)key_len, key);
+            return NULL;
+        }
+        if (len > KEY_FRAGMENT_MAX) {
+            hb_error_set(errp, "Parameter%s '%.*s' is too long",
+                         s != key || s + len != end ? " fragment" : "",
+                         (int)len, s);
+            return NULL;
+        }
+        g_ptr_array_add(frags, g_strndup(s, len));
+        s += len;
+        if (s == end) {
+            break;
+        }
+        s++; /* the '.' */
+    }
+    g_ptr_array_add(frags, NULL);
+    return (char **)g_ptr_array_free(g_steal_pointer(&frags), FALSE);
+}
+
+/*
+ * Store @value at the path @frags under @root, creating inner objects on
+ * demand.  @key is the whole key as written, for messages.
+ */
+static bool put_value(JsonObject *root, char **frags, const char *key,
+                      const char *value, GError **errp)
+{
+    JsonObject *cur = root;
+    g_autoptr(GString) prefix = g_string_new(NULL);
+    guint i;
+
+    for (i = 0; frags[i + 1]; i++) {
+        JsonNode *child = json_object_get_member(cur, frags[i]);
+
+        if (prefix->len) {
+            g_string_append_c(prefix, '.');
+        }
+        g_string_append(prefix, frags[i]);
+        if (!child) {
+            json_object_set_object_member(cur, frags[i], json_object_new());
+            child = json_object_get_member(cur, frags[i]);
+        } else if (!JSON_NODE_HOLDS_OBJECT(child)) {
+            hb_error_set(errp, "Parameters '%s.*' used inconsistently",
+                         prefix->str);
+            return false;
+        }
+        cur = json_node_get_object(child);
+    }
+
+    if (json_object_has_member(cur, frags[i])) {
+        JsonNode *old = json_object_get_member(cur, frags[i]);
+
+        if (JSON_NODE_HOLDS_OBJECT(old)) {
+            hb_error_set(errp, "Parameters '%s.*' used inconsistently", key);
+        } else {
+            hb_error_set(errp, "Parameter '%s' is given more than once", key);
+        }
+        return false;
+    }
+    json_object_set_string_member(cur, frags[i], value);
+    return true;
+}
+
+/*
+ * Parse one element starting at @s; on success return where the next one
+ * starts (or the terminating NUL).
+ */
+static const char *parse_one(JsonObject *root, const char *s,
+                             const char *implied_key, GError **errp)
+{
+    size_t len = strcspn(s, "=,");
+    const char *key = s;
+    size_t key_len = len;
+    const char *v;
+    g_auto(GStrv) frags = NULL;
+    g_autoptr(GString) val = g_string_new(NULL);
+    g_autofree char *key_str = NULL;
+
+    if (implied_key && len && s[len] != '=') {
+        /* "secret,id=x": the first element is the implied key's value. */
+        key = implied_key;
+        key_len = strlen(implied_key);
+        v = s;
+    } else {
+        v = s + len;
+    }
+
+    frags = split_key(key, key_len, errp);
+    if (!frags) {
+        return NULL;
+    }
+    if (key != implied_key) {
+        if (*v != '=') {
+            hb_error_set(errp, "Expected '=' after parameter '%.*s'",
+                         (int)key_len, key);
+            return NULL;
+        }
+        v++;
+    }
+
+    /* The value runs to the first single comma; ",," is a comma. */
+    for (;;) {
+        if (!*v) {
+            break;
+        }
+        if (*v == ',') {
+            v++;
+            if (*v != ',') {
+                break;
+            }
+        }
+        g_string_append_c(val, *v++);
+    }
+
+    key_str = g_strndup(key, key_len);
+    if (!put_value(root, frags, key_str, val->str, errp)) {
+        return NULL;
+    }
+    return v;
+}
+
+static int compare_index(const char *a)
+{
+    /* Indexes are all digits; cap huge ones so they become a clear gap. */
+    guint64 v = g_ascii_strtoull(a, NULL, 10);
+
+    return v > G_MAXINT ? G_MAXINT : (int)v;
+}
+
+/*
+ * Rebuild @node (a keyval object tree) turning all-index objects into
+ * arrays.  @path is the key prefix of @node with a trailing '.' (empty at
+ * the root).
+ */
+static JsonNode *listify(JsonNode *node, GString *path, GError **errp)
+{
+    JsonObject *obj;
+    g_autoptr(GList) names = NULL;
+    bool has_index = false, has_member = false;
+    GList *l;
+    size_t base = path->len;
+
+    if (!JSON_NODE_HOLDS_OBJECT(node)) {
+        return json_node_copy(node);
+    }
+    obj = json_node_get_object(node);
+    names = json_object_get_members(obj);
+    for (l = names; l; l = l->next) {
+        if (is_index_key(l->data)) {
+            has_index = true;
+        } else {
+            has_member = true;
+        }
+    }
+    if (has_index && has_member) {
+        hb_error_set(errp, "Parameters '%s*' used inconsistently", path->str);
+        return NULL;
+    }
+
+    if (!has_index) {
+        JsonObject *out = json_object_new();
+        JsonNode *ret = json_node_new(JSON_NODE_OBJECT);
+
+        json_node_take_object(ret, out);
+        for (l = names; l; l = l->next) {
+            JsonNode *child;
+
+            g_string_truncate(path, base);
+            g_string_append_printf(path, "%s.", (const char *)l->data);
+            child = listify(json_object_get_member(obj, l->data), path, errp);
+            if (!child) {
+                json_node_unref(ret);
+                return NULL;
+            }
+            json_object_set_member(out, l->data, child);
+        }
+        g_string_truncate(path, base);
+        return ret;
+    } else {
+        guint n = g_list_length(names);
+        g_autofree JsonNode **elt = g_new0(JsonNode *, n);
+        JsonArray *arr;
+        JsonNode *ret;
+        guint i;
+
+        for (l = names; l; l = l->next) {
+            int idx = compare_index(l->data);
+
+            if ((guint)idx < n) {
+                elt[idx] = json_object_get_member(obj, l->data);
+            }
+        }
+        /* n keys fill 0..n-1 exactly unless one is missing (or doubled). */
+        for (i = 0; i < n; i++) {
+            if (!elt[i]) {
+                hb_error_set(errp, "Parameter '%s%u' missing", path->str, i);
+                return NULL;
+            }
+        }
+        arr = json_array_sized_new(n);
+        ret = json_node_new(JSON_NODE_ARRAY);
+        json_node_take_array(ret, arr);
+        for (i = 0; i < n; i++) {
+            JsonNode *child;
+
+            g_string_truncate(path, base);
+            g_string_append_printf(path, "%u.", i);
+            child = listify(elt[i], path, errp);
+            if (!child) {
+                json_node_unref(ret);
+                return NULL;
+            }
+            json_array_add_element(arr, child);
+        }
+        g_string_truncate(path, base);
+        return ret;
+    }
+}
+
+static JsonNode *parse_json_object(const char *str, GError **errp)
+{
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    g_autoptr(GError) err = NULL;
+    JsonNode *root;
+
+    if (!json_parser_load_from_data(parser, str, -1, &err)) {
+        hb_error_set(errp, "JSON parse error, %s", err->message);
+        return NULL;
+    }
+    root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        hb_error_set(errp, "Expected a JSON object");
+        return NULL;
+    }
+    return json_node_ref(root);
+}
+
+JsonNode *hb_keyval_parse(const char *str, const char *implied_key,
+                          bool *is_keyval, GError **errp)
+{
+    g_autoptr(JsonNode) tree = NULL;
+    g_autoptr(GString) path = g_string_new(NULL);
+    JsonObject *root;
+    const char *s = str;
+
+    if (is_keyval) {
+        *is_keyval = str[0] != '{';
+    }
+    if (str[0] == '{') {
+        return parse_json_object(str, errp);
+    }
+
+    root = json_object_new();
+    tree = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(tree, root);
+    while (*s) {
+        s = parse_one(root, s, implied_key, errp);
+        if (!s) {
+            return NULL;
+        }
+        implied_key = NULL;
+    }
+    return listify(tree, path, errp);
+}
+
+/* ---- the daemon's argv ---- */
+
+enum {
+    OPT_QMP, OPT_CHARDEV, OPT_MONITOR, OPT_EXPORT_DIR, OPT_PIDFILE,
+    OPT_DAEMONIZE, OPT_VERSION, OPT_HELP, OPT_OBJECT, OPT_BLOCKDEV,
+    OPT_EXPORT,
+};
+
+static const struct {
+    const char *name;
+    int id;
+    bool has_arg;
+} long_opts[] = {
+    { "qmp", OPT_QMP, true },
+    { "chardev", OPT_CHARDEV, true },
+    { "monitor", OPT_MONITOR, true },
+    { "export-dir", OPT_EXPORT_DIR, true },
+    { "pidfile", OPT_PIDFILE, true },
+    { "daemonize", OPT_DAEMONIZE, false },
+    { "version", OPT_VERSION, false },
+    { "help", OPT_HELP, false },
+    { "object", OPT_OBJECT, true },
+    { "blockdev", OPT_BLOCKDEV, true },
+    { "export", OPT_EXPORT, true },
+};
+
+/* A --chardev seen so far, waiting for a --monitor to use it. */
+typedef struct {
+    char *path;
+    bool used;
+} Chardev;
+
+static void chardev_free(gpointer p)
+{
+    Chardev *c = p;
+
+    g_free(c->path);
+    g_free(c);
+}
+
+static void startup_item_free(gpointer p)
+{
+    HbStartupItem *it = p;
+
+    if (!it) {
+        return;
+    }
+    if (it->args) {
+        json_node_unref(it->args);
+    }
+    g_free(it->path);
+    g_free(it);
+}
+
+/* QemuOpts-style booleans. */
+static bool parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true")) {
+        *out = true;
+        return true;
+    }
+    if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+/* The string member @name of @obj, or NULL (also when it is nested). */
+static const char *get_str(JsonObject *obj, const char *name)
+{
+    JsonNode *n = json_object_get_member(obj, name);
+
+    return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_string(n) : NULL;
+}
+
+static bool check_keys(JsonObject *obj, const char *const *allowed,
+                       GError **errp)
+{
+    g_autoptr(GList) names = json_object_get_members(obj);
+    GList *l;
+
+    for (l = names; l; l = l->next) {
+        JsonNode *n = json_object_get_member(obj, l->data);
+
+        if (!g_strv_contains(allowed, l->data)) {
+            hb_error_set(errp, "Parameter '%s' is unexpected",
+                         (const char *)l->data);
+            return false;
+        }
+        if (!JSON_NODE_HOLDS_VALUE(n)) {
+            hb_error_set(errp, "Invalid parameter type for '%s', expected: "
+                         "string", (const char *)l->data);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool add_chardev(GHashTable *chardevs, const char *arg, GError **errp)
+{
+    static const char *const keys[] = {
+        "backend", "id", "path", "server", "wait", NULL
+    };
+    g_autoptr(JsonNode) node = hb_keyval_parse(arg, "backend", NULL, errp);
+    JsonObject *obj;
+    const char *backend, *id, *path, *v;
+    bool b;
+    Chardev *c;
+
+    if (!node) {
+        return false;
+    }
+    if (arg[0] == '{') {
+        hb_error_set(errp, "JSON syntax is not supported for --chardev");
+        return false;
+    }
+    obj = json_node_get_object(node);
+    if (!check_keys(obj, keys, errp)) {
+        return false;
+    }
+    backend = get_str(obj, "backend");
+    id = get_str(obj, "id");
+    path = get_str(obj, "path");
+    if (!backend) {
+        hb_error_set(errp, "Parameter 'backend' is missing");
+        return false;
+    }
+    if (strcmp(backend, "socket")) {
+        hb_error_set(errp, "chardev backend '%s' is not supported "
+                     "(only 'socket' is)", backend);
+        return false;
+    }
+    if (!id || !*id) {
+        hb_error_set(errp, "Parameter 'id' is missing");
+        return false;
+    }
+    if (!path || !*path) {
+        hb_error_set(errp, "chardev '%s': only UNIX sockets are supported: "
+                     "Parameter 'path' is missing", id);
+        return false;
+    }
+    v = get_str(obj, "server");
+    if (!v || !parse_bool(v, &b) || !b) {
+        hb_error_set(errp, "chardev '%s': only listening sockets "
+                     "(server=on) are supported", id);
+        return false;
+    }
+    /* wait=on would block startup until a client connects; we never do. */
+    v = get_str(obj, "wait");
+    if (v && !parse_bool(v, &b)) {
+        hb_error_set(errp, "Parameter 'wait' expects 'on' or 'off'");
+        return false;
+    }
+    if (g_hash_table_contains(chardevs, id)) {
+        hb_error_set(errp, "Duplicate ID '%s' for chardev", id);
+        return false;
+    }
+    c = g_new0(Chardev, 1);
+    c->path = g_strdup(path);
+    g_hash_table_insert(chardevs, g_strdup(id), c);
+    return true;
+}
+
+static HbStartupItem *monitor_item(GHashTable *chardevs, const char *arg,
+                                   GError **errp)
+{
+    static const char *const keys[] = {
+        "chardev", "id", "mode", "pretty", NULL
+    };
+    g_autoptr(JsonNode) node = hb_keyval_parse(arg, "chardev", NULL, errp);
+    JsonObject *obj;
+    const char *id, *v;
+    bool b;
+    Chardev *c;
+    HbStartupItem *it;
+
+    if (!node) {
+        return NULL;
+    }
+    if (arg[0] == '{') {
+        hb_error_set(errp, "JSON syntax is not supported for --monitor");
+        return NULL;
+    }
+    obj = json_node_get_object(node);
+    if (!check_keys(obj, keys, errp)) {
+        return NULL;
+    }
+    id = get_str(obj, "chardev");
+    if (!id) {
+        hb_error_set(errp, "Parameter 'chardev' is missing");
+        return NULL;
+    }
+    v = get_str(obj, "mode");
+    if (v && strcmp(v, "control")) {
+        hb_error_set(errp, "Only QMP (mode=control) is supported");
+        return NULL;
+    }
+    v = get_str(obj, "pretty");
+    if (v && !parse_bool(v, &b)) {
+        hb_error_set(errp, "Parameter 'pretty' expects 'on' or 'off'");
+        return NULL;
+    }
+    c = g_hash_table_lookup(chardevs, id);
+    if (!c) {
+        hb_error_set(errp, "chardev '%s' not found (a --chardev must come "
+                     "before the --monitor that uses it)", id);
+        return NULL;
+    }
+    if (c->used) {
+        hb_error_set(errp, "Device '%s' is in use", id);
+        return NULL;
+    }
+    c->used = true;
+    it = g_new0(HbStartupItem, 1);
+    it->kind = HB_OPT_MONITOR_PATH;
+    it->args = g_steal_pointer(&node);
+    it->keyval = true;
+    it->path = g_strdup(c->path);
+    return it;
+}
+
+static bool add_monitor(HbDaemonOptions *opts, HbStartupItem *it,
+                        GError **errp)
+{
+    guint i;
+
+    for (i = 0; i < opts->items->len; i++) {
+        HbStartupItem *o = opts->items->pdata[i];
+
+        if (o->kind == HB_OPT_MONITOR_PATH && !strcmp(o->path, it->path)) {
+            hb_error_set(errp, "Monitor socket '%s' is given more than once",
+                         it->path);
+            startup_item_free(it);
+            return false;
+        }
+    }
+    g_ptr_array_add(opts->items, it);
+    return true;
+}
+
+static const char *implied_key_of(HbOptKind kind)
+{
+    switch (kind) {
+    case HB_OPT_OBJECT:
+        return "qom-type";
+    case HB_OPT_BLOCKDEV:
+        return "driver";
+    case HB_OPT_EXPORT:
+        return "type";
+    default:
+        return NULL;
+    }
+}
+
+const char *hb_opt_kind_name(HbOptKind kind)
+{
+    switch (kind) {
+    case HB_OPT_OBJECT:
+        return "--object";
+    case HB_OPT_BLOCKDEV:
+        return "--blockdev";
+    case HB_OPT_EXPORT:
+        return "--export";
+    case HB_OPT_MONITOR_PATH:
+        return "--qmp";
+    }
+    return "?";
+}
+
+static bool handle_opt(HbDaemonOptions *opts, GHashTable *chardevs, int id,
+                       const char *val, GError **errp)
+{
+    HbStartupItem *it;
+    HbOptKind kind;
+
+    switch (id) {
+    case OPT_QMP:
+        /* QEMU's -qmp spelling "unix:PATH,server=on,wait=off" too. */
+        it = g_new0(HbStartupItem, 1);
+        it->kind = HB_OPT_MONITOR_PATH;
+        if (g_str_has_prefix(val, "unix:")) {
+            const char *p = val + strlen("unix:");
+
+            it->path = g_strndup(p, strcspn(p, ","));
+        } else {
+            it->path = g_strdup(val);
+        }
+        if (!*it->path) {
+            startup_item_free(it);
+            hb_error_set(errp, "an empty socket path");
+            return false;
+        }
+        return add_monitor(opts, it, errp);
+    case OPT_CHARDEV:
+        return add_chardev(chardevs, val, errp);
+    case OPT_MONITOR:
+        it = monitor_item(chardevs, val, errp);
+        return it && add_monitor(opts, it, errp);
+    case OPT_EXPORT_DIR:
+        g_free(opts->export_dir);
+        opts->export_dir = g_strdup(val);
+        return true;
+    case OPT_PIDFILE:
+        g_free(opts->pidfile);
+        opts->pidfile = g_strdup(val);
+        return true;
+    case OPT_DAEMONIZE:
+        opts->daemonize = true;
+        return true;
+    case OPT_VERSION:
+        opts->version = true;
+        return true;
+    case OPT_HELP:
+        opts->help = true;
+        return true;
+    case OPT_OBJECT:
+    case OPT_BLOCKDEV:
+    case OPT_EXPORT:
+        kind = id == OPT_OBJECT ? HB_OPT_OBJECT
+             : id == OPT_BLOCKDEV ? HB_OPT_BLOCKDEV : HB_OPT_EXPORT;
+        it = g_new0(HbStartupItem, 1);
+        it->kind = kind;
+        it->args = hb_keyval_parse(val, implied_key_of(kind), &it->keyval,
+                                   errp);
+        if (!it->args) {
+            startup_item_free(it);
+            return false;
+        }
+        g_ptr_array_add(opts->items, it);
+        return true;
+    }
+    g_assert_not_reached();
+}
+
+bool hb_daemon_options_parse(int argc, char **argv, HbDaemonOptions *opts,
+                             GError **errp)
+{
+    g_autoptr(GHashTable) chardevs =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, chardev_free);
+    int i;
+
+    if (!opts->items) {
+        opts->items = g_ptr_array_new_with_free_func(startup_item_free);
+    }
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        g_autofree char *name = NULL;
+        const char *eq, *val = NULL;
+        guint k;
+
+        if (!strcmp(arg, "-h")) {
+            opts->help = true;
+            continue;
+        }
+        if (!strcmp(arg, "-V")) {
+            opts->version = true;
+            continue;
+        }
+        if (!strcmp(arg, "--")) {
+            if (i + 1 < argc) {
+                hb_error_set(errp, "Unexpected argument '%s'", argv[i + 1]);
+                return false;
+            }
+            break;
+        }
+        if (!g_str_has_prefix(arg, "--")) {
+            if (arg[0] == '-' && arg[1]) {
+                hb_error_set(errp, "Unknown option '%s'", arg);
+            } else {
+                hb_error_set(errp, "Unexpected argument '%s'", arg);
+            }
+            return false;
+        }
+
+        eq = strchr(arg, '=');
+        name = eq ? g_strndup(arg + 2, eq - arg - 2) : g_strdup(arg + 2);
+        for (k = 0; k < G_N_ELEMENTS(long_opts); k++) {
+            if (!strcmp(long_opts[k].name, name)) {
+                break;
+            }
+        }
+        if (k == G_N_ELEMENTS(long_opts)) {
+            hb_error_set(errp, "Unknown option '--%s'", name);
+            return false;
+        }
+        if (long_opts[k].has_arg) {
+            if (eq) {
+                val = eq + 1;
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                hb_error_set(errp, "Option '--%s' requires an argument",
+                             name);
+                return false;
+            }
+        } else if (eq) {
+            hb_error_set(errp, "Option '--%s' doesn't take an argument",
+                         name);
+            return false;
+        }
+
+        if (!handle_opt(opts, chardevs, long_opts[k].id, val, errp)) {
+            g_prefix_error(errp, "--%s: ", name);
+            return false;
+        }
+    }
+    return true;
+}
+
+void hb_daemon_options_clear(HbDaemonOptions *opts)
+{
+    if (!opts) {
+        return;
+    }
+    g_clear_pointer(&opts->items, g_ptr_array_unref);
+    g_clear_pointer(&opts->export_dir, g_free);
+    g_clear_pointer(&opts->pidfile, g_free);
+    opts->daemonize = opts->version = opts->help = false;
+}
+
+const char *hb_daemon_usage(void)
+{
+    return
+"Usage: hotblockd [options]\n"
+"A block storage daemon controlled over QMP, exporting vhost-user-blk.\n"
+"\n"
+"  -h, --help                 print this help and exit\n"
+"  -V, --version              print the version and exit\n"
+"  --qmp PATH                 listen for QMP clients on the UNIX socket PATH\n"
+"                             (mode 0600; repeatable)\n"
+"  --chardev socket,id=ID,path=PATH,server=on,wait=off\n"
+"  --monitor [chardev=]ID     QSD's spelling of --qmp PATH; the --chardev\n"
+"                             must come before the --monitor using it\n"
+"  --export-dir DIR           where device_add creates vhost-user sockets\n"
+"  --pidfile FILE             write the pid to FILE (locked, removed on exit)\n"
+"  --daemonize                detach once every socket is listening\n"
+"  --object OPTIONS           like the object-add command\n"
+"                             e.g. secret,id=sec0,file=/path/to/key\n"
+"  --blockdev OPTIONS         like the blockdev-add command\n"
+"                             e.g. driver=file,node-name=disk,filename=x.img\n"
+"  --export OPTIONS           like the block-export-add command\n"
+"                             e.g. vhost-user-blk,id=exp0,node-name=disk,\n"
+"                             addr.type=unix,addr.path=/run/vdisk.sock\n"
+"\n"
+"OPTIONS is a JSON object ('{\"driver\":\"file\",...}') or key=value pairs\n"
+"separated by ',' (',,' for a literal comma; 'a.b=x' nests).  --object,\n"
+"--blockdev and --export run in command-line order before the monitors\n"
+"accept clients, so later options may refer to earlier ones.\n"
+"Options take their value as the next argument or after '='.\n";
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* daemon/options.h — hotblockd's command line: QEMU keyval syntax and the startup item list. */
+#ifndef HB_DAEMON_OPTIONS_H
+#define HB_DAEMON_OPTIONS_H
+
+#include <stdbool.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+/**
+ * hb_keyval_parse() - parse a command-line option value into a JSON object
+ * @str: "secret,id=sec0,data=abc123" (QEMU's KEY=VALUE,... syntax) or a
+ *       JSON object text (when it starts with '{')
+ * @implied_key: the key a leading element without '=' is the value of
+ *       ("qom-type" for --object, "driver" for --blockdev, "type" for
+ *       --export); NULL when there is none
+ * @is_keyval: set to true when @str was key=value, false when JSON; may be
+ *       NULL
+ * @errp: error
+ *
+ * Keyval semantics follow QEMU's util/keyval.c: dotted keys nest
+ * ("file.filename=x" gives {"file":{"filename":"x"}}), ",," is a literal
+ * comma inside a value, numeric key fragments make arrays ("a.0=x,a.1=y"
+ * gives {"a":["x","y"]}) whose indexes must have no gaps, and a trailing
+ * comma is allowed.  Unlike QEMU, a key given twice is an error rather than
+ * "last one wins": on a daemon command line a repeated key is almost always
+ * a typo.  Every keyval scalar is a string; the schema layer converts.
+ *
+ * Return: a new JSON object node, or NULL with @errp set.
+ */
+JsonNode *hb_keyval_parse(const char *str, const char *implied_key,
+                          bool *is_keyval, GError **errp);
+
+/* What one command-line startup item asks for. */
+typedef enum {
+    HB_OPT_OBJECT,          /* --object: args is object-add's arguments */
+    HB_OPT_BLOCKDEV,        /* --blockdev: args is blockdev-add's arguments */
+    HB_OPT_EXPORT,          /* --export: args is block-export-add's arguments */
+    HB_OPT_MONITOR_PATH,    /* --qmp PATH, or --chardev + --monitor: path */
+} HbOptKind;
+
+/**
+ * struct HbStartupItem - one --object/--blockdev/--export/monitor option
+ * @kind: which option
+ * @args: the option's value as a JSON object (NULL for --qmp; for
+ *        --monitor the monitor's own keys: chardev, id, mode, pretty)
+ * @keyval: @args came from key=value syntax (scalars are strings)
+ * @path: the UNIX socket path of a monitor item, NULL otherwise
+ */
+typedef struct HbStartupItem {
+    HbOptKind kind;
+    JsonNode *args;
+    bool keyval;
+    char *path;
+} HbStartupItem;
+
+/**
+ * struct HbDaemonOptions - the parsed command line
+ * @items: HbStartupItem *, in command-line order; the daemon runs them in
+ *         this order so later options may refer to earlier ones
+ * @export_dir: --export-dir, or NULL
+ * @pidfile: --pidfile, or NULL
+ * @daemonize: --daemonize
+ * @version: --version / -V was given
+ * @help: --help / -h was given
+ */
+typedef struct HbDaemonOptions {
+    GPtrArray *items;
+    char *export_dir;
+    char *pidfile;
+    bool daemonize;
+    bool version;
+    bool help;
+} HbDaemonOptions;
+
+/**
+ * hb_daemon_options_parse() - parse hotblockd's argv
+ * @argc: argument count
+ * @argv: arguments, argv[0] being the program name
+ * @opts: filled in; must be zero-initialised; clear with
+ *        hb_daemon_options_clear() whether or not parsing succeeds
+ * @errp: error naming the offending option
+ *
+ * Accepts "--opt VALUE" and "--opt=VALUE".  QSD's monitor spelling,
+ * "--chardev socket,id=ID,path=PATH,server=on,wait=off" followed by
+ * "--monitor chardev=ID", becomes the same HB_OPT_MONITOR_PATH item as
+ * "--qmp PATH", placed where --monitor appears.
+ *
+ * Return: true on success.
+ */
+bool hb_daemon_options_parse(int argc, char **argv, HbDaemonOptions *opts,
+                             GError **errp);
+
+/**
+ * hb_daemon_options_clear() - free everything hb_daemon_options_parse() set
+ * @opts: options; NULL is fine; left zeroed and reusable
+ */
+void hb_daemon_options_clear(HbDaemonOptions *opts);
+
+/**
+ * hb_daemon_usage() - the --help text
+ *
+ * Return: a static string.
+ */
+const char *hb_daemon_usage(void);
+
+/**
+ * hb_opt_kind_name() - the option spelling of a startup item kind
+ * @kind: kind
+ *
+ * Return: "--object", "--blockdev", "--export" or "--qmp".
+ */
+const char *hb_opt_kind_name(HbOptKind kind);
+
+#endif
