@@ -1,0 +1,704 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tools/hotblock-qmp.c — send QMP commands to hotblockd and print the replies (virsh qemu-monitor-command style). */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+/*
+ * Theory of operation.
+ *
+ * One poll loop over the daemon's socket and (in stdin mode) standard
+ * input.  At most one command is in flight: QMP answers in order, and
+ * waiting for each reply keeps "which reply belongs to which line" trivial
+ * and lets us stop at the first broken connection.  A single command given
+ * on the command line is treated as a one-line input that is already at
+ * end of file, so both modes share the loop.
+ *
+ * Exit status: 0 when every command succeeded, 1 when a command got an
+ * error reply (or a stdin line could not be parsed), 2 on usage,
+ * connection, protocol or timeout errors.
+ */
+
+enum { EXIT_OK = 0, EXIT_CMD_FAILED = 1, EXIT_FATAL = 2 };
+
+#define MAX_MESSAGE (64u << 20)
+
+typedef struct {
+    bool pretty;
+    bool events;
+    double timeout;          /* seconds; 0 = none */
+    const char *socket_path;
+    int fd;
+    GString *in;             /* bytes from the daemon not yet parsed */
+    GString *stdin_buf;      /* bytes from stdin not yet parsed */
+    GQueue lines;            /* char *: input lines not yet sent */
+    bool stdin_eof;
+    bool stdin_mode;
+    unsigned line_no;
+    bool pending;            /* a command awaits its reply */
+    gint64 deadline;         /* monotonic us; 0 = none */
+    bool failed;
+} Qmp;
+
+static void die(const char *fmt, ...) G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN;
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("hotblock-qmp: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(EXIT_FATAL);
+}
+
+static const char usage_text[] =
+"Usage: hotblock-qmp [--pretty] [--events] [--timeout S] SOCKET [COMMAND]\n"
+"Send QMP commands to hotblockd and print the replies.\n"
+"\n"
+"COMMAND is a JSON object, e.g. '{\"execute\":\"query-version\"}', or a\n"
+"command name followed by arguments: key=value (a string), key:=JSON\n"
+"(any JSON value), dotted keys nest (addr.type=unix).\n"
+"Without COMMAND, commands are read from standard input, one per line, in\n"
+"either form; empty lines and lines starting with '#' are skipped.\n"
+"\n"
+"  -p, --pretty      indent the JSON output\n"
+"  -e, --events      also print events; in stdin mode keep printing them\n"
+"                    after the last reply until the daemon closes the\n"
+"                    connection (or --timeout expires)\n"
+"  -t, --timeout S   give up when the daemon does not answer within S\n"
+"                    seconds; with --events, also how long to keep\n"
+"                    listening for events after the last reply\n"
+"  -h, --help        print this help\n"
+"\n"
+"Exit status: 0 success, 1 a command failed, 2 usage or connection error.\n";
+
+static void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2)
+    G_GNUC_NORETURN;
+
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("hotblock-qmp: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'hotblock-qmp --help'.\n", stderr);
+    exit(EXIT_FATAL);
+}
+
+/* ---- building a command ---- */
+
+/* Put @value at the dotted @key under @obj, creating objects on the way. */
+static bool put_dotted(JsonObject *obj, const char *key, JsonNode *value,
+                       GError **errp)
+{
+    g_auto(GStrv) parts = g_strsplit(key, ".", -1);
+    guint i;
+
+    for (i = 0; parts[i + 1]; i++) {
+        JsonNode *n = json_object_get_member(obj, parts[i]);
+
+        if (!*parts[i]) {
+            goto bad_key;
+        }
+        if (!n) {
+            json_object_set_object_member(obj, parts[i], json_object_new());
+            n = json_object_get_member(obj, parts[i]);
+        } else if (!JSON_NODE_HOLDS_OBJECT(n)) {
+            g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "argument '%s' conflicts with an earlier one", key);
+            json_node_unref(value);
+            return false;
+        }
+        obj = json_node_get_object(n);
+    }
+    if (!*parts[i]) {
+        goto bad_key;
+    }
+    if (json_object_has_member(obj, parts[i])) {
+        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "argument '%s' is given more than once", key);
+        json_node_unref(value);
+        return false;
+    }
+    json_object_set_member(obj, parts[i], value);
+    return true;
+
+bad_key:
+    g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "invalid argument name '%s'", key);
+    json_node_unref(value);
+    return false;
+}
+
+/* "name key=value key:=json ..." → {"execute":name,"arguments":{...}}. */
+static JsonNode *build_shorthand(char **tokens, GError **errp)
+{
+    g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+    JsonObject *cmd = json_object_new();
+    JsonObject *args = json_object_new();
+    guint i;
+
+    json_node_take_object(root, cmd);
+    json_object_set_string_member(cmd, "execute", tokens[0]);
+    for (i = 1; tokens[i]; i++) {
+        const char *eq = strchr(tokens[i], '=');
+        g_autofree char *key = NULL;
+        JsonNode *value;
+
+        if (!eq || eq == tokens[i]) {
+            g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "argument '%s' is not key=value or key:=JSON",
+                        tokens[i]);
+            json_object_unref(args);
+            return NULL;
+        }
+        if (eq[-1] == ':') {
+            g_autoptr(JsonParser) p = json_parser_new_immutable();
+            g_autoptr(GError) err = NULL;
+
+            key = g_strndup(tokens[i], eq - 1 - tokens[i]);
+            if (!json_parser_load_from_data(p, eq + 1, -1, &err) ||
+                !json_parser_get_root(p)) {
+                g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            "argument '%s': invalid JSON: %s", key,
+                            err ? err->message : "empty");
+                json_object_unref(args);
+                return NULL;
+            }
+            value = json_node_copy(json_parser_get_root(p));
+        } else {
+            key = g_strndup(tokens[i], eq - tokens[i]);
+            value = json_node_new(JSON_NODE_VALUE);
+            json_node_set_string(value, eq + 1);
+        }
+        if (!put_dotted(args, key, value, errp)) {
+            json_object_unref(args);
+            return NULL;
+        }
+    }
+    if (json_object_get_size(args)) {
+        json_object_set_object_member(cmd, "arguments", args);
+    } else {
+        json_object_unref(args);
+    }
+    return g_steal_pointer(&root);
+}
+
+static JsonNode *build_json(const char *text, GError **errp)
+{
+    g_autoptr(JsonParser) p = json_parser_new_immutable();
+    JsonNode *root;
+
+    if (!json_parser_load_from_data(p, text, -1, errp)) {
+        g_prefix_error(errp, "invalid JSON: ");
+        return NULL;
+    }
+    root = json_parser_get_root(p);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "a command must be a JSON object");
+        return NULL;
+    }
+    return json_node_copy(root);
+}
+
+/* A stdin line or the command-line words → the request to send. */
+static JsonNode *build_line(const char *line, GError **errp)
+{
+    g_auto(GStrv) tokens = NULL;
+
+    if (line[0] == '{') {
+        return build_json(line, errp);
+    }
+    if (!g_shell_parse_argv(line, NULL, &tokens, errp)) {
+        return NULL;
+    }
+    return build_shorthand(tokens, errp);
+}
+
+/* ---- the connection ---- */
+
+static void append_scalar(GString *out, JsonNode *node)
+{
+    g_autofree char *text = json_to_string(node, FALSE);
+
+    g_string_append(out, text);
+}
+
+/*
+ * json-glib's own pretty printer writes "key" : value; this one writes the
+ * "key": value layout operators know from jq and Python.
+ */
+static void append_pretty(GString *out, JsonNode *node, unsigned depth)
+{
+    GList *l;
+
+    if (JSON_NODE_HOLDS_OBJECT(node)) {
+        JsonObject *o = json_node_get_object(node);
+        g_autoptr(GList) names = json_object_get_members(o);
+
+        if (!names) {
+            g_string_append(out, "{}");
+            return;
+        }
+        g_string_append(out, "{\n");
+        for (l = names; l; l = l->next) {
+            g_autoptr(JsonNode) key = json_node_new(JSON_NODE_VALUE);
+
+            json_node_set_string(key, l->data);
+            g_string_append_printf(out, "%*s", (int)(depth + 1) * 2, "");
+            append_scalar(out, key);
+            g_string_append(out, ": ");
+            append_pretty(out, json_object_get_member(o, l->data), depth + 1);
+            g_string_append(out, l->next ? ",\n" : "\n");
+        }
+        g_string_append_printf(out, "%*s}", (int)depth * 2, "");
+    } else if (JSON_NODE_HOLDS_ARRAY(node)) {
+        JsonArray *a = json_node_get_array(node);
+        guint i, n = json_array_get_length(a);
+
+        if (!n) {
+            g_string_append(out, "[]");
+            return;
+        }
+        g_string_append(out, "[\n");
+        for (i = 0; i < n; i++) {
+            g_string_append_printf(out, "%*s", (int)(depth + 1) * 2, "");
+            append_pretty(out, json_array_get_element(a, i), depth + 1);
+            g_string_append(out, i + 1 < n ? ",\n" : "\n");
+        }
+        g_string_append_printf(out, "%*s]", (int)depth * 2, "");
+    } else {
+        append_scalar(out, node);
+    }
+}
+
+static void print_node(Qmp *q, JsonNode *node)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    if (q->pretty) {
+        append_pretty(out, node, 0);
+    } else {
+        append_scalar(out, node);
+    }
+    printf("%s\n", out->str);
+    fflush(stdout);
+}
+
+static void connect_socket(Qmp *q)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+    if (strlen(q->socket_path) >= sizeof(sa.sun_path)) {
+        die("socket path '%s' is too long", q->socket_path);
+    }
+    strcpy(sa.sun_path, q->socket_path);
+    q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (q->fd < 0) {
+        die("socket: %s", g_strerror(errno));
+    }
+    if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        die("cannot connect to '%s': %s", q->socket_path, g_strerror(errno));
+    }
+}
+
+static void send_node(Qmp *q, JsonNode *node)
+{
+    g_autofree char *text = json_to_string(node, FALSE);
+    g_autofree char *line = g_strconcat(text, "\n", NULL);
+    size_t len = strlen(line), off = 0;
+
+    while (off < len) {
+        ssize_t n = send(q->fd, line + off, len - off, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            die("sending to '%s': %s", q->socket_path, g_strerror(errno));
+        }
+        off += n;
+    }
+}
+
+/* Take the next complete line out of @buf, or NULL. */
+static char *take_line(GString *buf)
+{
+    char *nl = memchr(buf->str, '\n', buf->len);
+    char *line;
+
+    if (!nl) {
+        return NULL;
+    }
+    line = g_strndup(buf->str, nl - buf->str);
+    g_string_erase(buf, 0, nl - buf->str + 1);
+    return line;
+}
+
+/*
+ * Parse the next complete message from the daemon, if one is buffered.
+ * Returns NULL when more bytes are needed.
+ */
+static JsonNode *next_message(Qmp *q)
+{
+    for (;;) {
+        g_autofree char *line = take_line(q->in);
+        g_autoptr(JsonParser) p = NULL;
+        g_autoptr(GError) err = NULL;
+        JsonNode *root;
+
+        if (!line) {
+            if (q->in->len > MAX_MESSAGE) {
+                die("a message from the daemon exceeds %u bytes",
+                    MAX_MESSAGE);
+            }
+            return NULL;
+        }
+        g_strstrip(line);
+        if (!*line) {
+            continue;
+        }
+        p = json_parser_new_immutable();
+        if (!json_parser_load_from_data(p, line, -1, &err)) {
+            die("invalid JSON from the daemon: %s", err->message);
+        }
+        root = json_parser_get_root(p);
+        if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+            die("unexpected message from the daemon (not a JSON object)");
+        }
+        return json_node_copy(root);
+    }
+}
+
+static gint64 deadline_in(double seconds)
+{
+    return seconds > 0 ? g_get_monotonic_time() + (gint64)(seconds * 1e6)
+                       : 0;
+}
+
+/* Milliseconds until @deadline for poll(): -1 for none, 0 when past. */
+static int poll_timeout(gint64 deadline)
+{
+    gint64 left;
+
+    if (!deadline) {
+        return -1;
+    }
+    left = deadline - g_get_monotonic_time();
+    if (left <= 0) {
+        return 0;
+    }
+    return (int)MIN((left + 999) / 1000, G_MAXINT);
+}
+
+/* Read from @fd into @buf; false at end of file. */
+static bool fill(int fd, GString *buf, const char *what)
+{
+    char chunk[65536];
+    ssize_t n;
+
+    do {
+        n = read(fd, chunk, sizeof(chunk));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        die("reading %s: %s", what, g_strerror(errno));
+    }
+    g_string_append_len(buf, chunk, n);
+    return n > 0;
+}
+
+/* Synchronously wait for a message (greeting, negotiation). */
+static JsonNode *wait_message(Qmp *q, const char *what)
+{
+    gint64 deadline = deadline_in(q->timeout);
+    JsonNode *msg;
+
+    while (!(msg = next_message(q))) {
+        struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
+        int r = poll(&pfd, 1, poll_timeout(deadline));
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r == 0) {
+            die("timed out waiting for the %s", what);
+        }
+        if (!fill(q->fd, q->in, "the socket")) {
+            die("the daemon closed the connection before the %s", what);
+        }
+    }
+    return msg;
+}
+
+static void negotiate(Qmp *q)
+{
+    g_autoptr(JsonNode) greeting = wait_message(q, "greeting");
+    g_autoptr(JsonNode) req = json_from_string(
+        "{\"execute\":\"qmp_capabilities\"}", NULL);
+
+    if (!json_object_has_member(json_node_get_object(greeting), "QMP")) {
+        die("'%s' does not speak QMP (no greeting)", q->socket_path);
+    }
+    send_node(q, req);
+    for (;;) {
+        g_autoptr(JsonNode) reply = wait_message(q, "capabilities reply");
+        JsonObject *o = json_node_get_object(reply);
+
+        if (json_object_has_member(o, "event")) {
+            continue;
+        }
+        if (json_object_has_member(o, "error")) {
+            print_node(q, reply);
+            die("capabilities negotiation failed");
+        }
+        return;
+    }
+}
+
+/* Send the next queued line that yields a command; false when none. */
+static bool send_next(Qmp *q)
+{
+    char *line;
+
+    while ((line = g_queue_pop_head(&q->lines))) {
+        g_autofree char *owned = line;
+        g_autoptr(GError) err = NULL;
+        g_autoptr(JsonNode) req = NULL;
+
+        q->line_no++;
+        g_strstrip(line);
+        if (!*line || line[0] == '#') {
+            continue;
+        }
+        req = build_line(line, &err);
+        if (!req) {
+            if (q->stdin_mode) {
+                fprintf(stderr, "hotblock-qmp: line %u: %s\n", q->line_no,
+                        err->message);
+                q->failed = true;
+                continue;
+            }
+            usage_error("%s", err->message);
+        }
+        send_node(q, req);
+        q->pending = true;
+        q->deadline = deadline_in(q->timeout);
+        return true;
+    }
+    return false;
+}
+
+static void handle_message(Qmp *q, JsonNode *msg)
+{
+    JsonObject *o = json_node_get_object(msg);
+
+    if (json_object_has_member(o, "event")) {
+        if (q->events) {
+            print_node(q, msg);
+        }
+        return;
+    }
+    if (!q->pending) {
+        /* A reply nobody asked for: show it rather than hide it. */
+        print_node(q, msg);
+        return;
+    }
+    print_node(q, msg);
+    if (!json_object_has_member(o, "return")) {
+        q->failed = true;
+    }
+    q->pending = false;
+    q->deadline = 0;
+}
+
+static bool more_input(Qmp *q)
+{
+    return !g_queue_is_empty(&q->lines) || !q->stdin_eof;
+}
+
+static void run(Qmp *q)
+{
+    bool listening_started = false;
+
+    for (;;) {
+        struct pollfd pfd[2];
+        nfds_t n = 0;
+        int r;
+        JsonNode *msg;
+
+        while ((msg = next_message(q))) {
+            handle_message(q, msg);
+            json_node_unref(msg);
+        }
+        if (!q->pending) {
+            send_next(q);
+        }
+        if (!q->pending && !more_input(q)) {
+            if (!q->events) {
+                return;
+            }
+            /*
+             * Everything sent and answered: with --events keep listening.
+             * A single command listens only when --timeout says how long.
+             */
+            if (!listening_started) {
+                listening_started = true;
+                if (!q->stdin_mode && q->timeout <= 0) {
+                    return;
+                }
+                q->deadline = deadline_in(q->timeout);
+            }
+        }
+
+        pfd[n++] = (struct pollfd){ .fd = q->fd, .events = POLLIN };
+        if (!q->pending && !q->stdin_eof) {
+            pfd[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
+        }
+        r = poll(pfd, n, poll_timeout(q->deadline));
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            die("poll: %s", g_strerror(errno));
+        }
+        if (r == 0) {
+            if (q->pending) {
+                die("timed out waiting for a reply");
+            }
+            return; /* the event listening time is over */
+        }
+        if (pfd[0].revents) {
+            if (!fill(q->fd, q->in, "the socket")) {
+                while ((msg = next_message(q))) {
+                    handle_message(q, msg);
+                    json_node_unref(msg);
+                }
+                if (q->pending) {
+                    die("the daemon closed the connection before replying");
+                }
+                if (more_input(q) && (!g_queue_is_empty(&q->lines) ||
+                                      q->stdin_buf->len)) {
+                    die("the daemon closed the connection");
+                }
+                return;
+            }
+        }
+        if (n > 1 && pfd[1].revents) {
+            char *line;
+
+            if (!fill(STDIN_FILENO, q->stdin_buf, "standard input")) {
+                q->stdin_eof = true;
+                if (q->stdin_buf->len) {
+                    g_queue_push_tail(&q->lines,
+                                      g_strdup(q->stdin_buf->str));
+                    g_string_truncate(q->stdin_buf, 0);
+                }
+            }
+            while ((line = take_line(q->stdin_buf))) {
+                g_queue_push_tail(&q->lines, line);
+            }
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    Qmp q = { .fd = -1 };
+    int i;
+
+    signal(SIGPIPE, SIG_IGN);
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || !a[1]) {
+            break;
+        }
+        if (!strcmp(a, "-p") || !strcmp(a, "--pretty")) {
+            q.pretty = true;
+        } else if (!strcmp(a, "-e") || !strcmp(a, "--events")) {
+            q.events = true;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--timeout") ||
+                   g_str_has_prefix(a, "--timeout=")) {
+            char *end;
+
+            if (a[1] == '-' && a[9] == '=') {
+                val = a + 10;
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                usage_error("option '%s' requires an argument", a);
+            }
+            q.timeout = g_ascii_strtod(val, &end);
+            if (end == val || *end || !(q.timeout > 0) || q.timeout > 1e6) {
+                usage_error("invalid timeout '%s' (seconds, > 0)", val);
+            }
+        } else {
+            usage_error("unknown option '%s'", a);
+        }
+    }
+    if (i >= argc) {
+        usage_error("missing SOCKET");
+    }
+    q.socket_path = argv[i++];
+    q.in = g_string_new(NULL);
+    q.stdin_buf = g_string_new(NULL);
+    g_queue_init(&q.lines);
+
+    if (i < argc) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(JsonNode) req = NULL;
+
+        /* Check the command before connecting: usage errors exit 2. */
+        if (argv[i][0] == '{') {
+            if (i + 1 < argc) {
+                usage_error("unexpected argument '%s' after the JSON command",
+                            argv[i + 1]);
+            }
+            req = build_json(argv[i], &err);
+        } else {
+            req = build_shorthand(argv + i, &err);
+        }
+        if (!req) {
+            usage_error("%s", err->message);
+        }
+        g_queue_push_tail(&q.lines, json_to_string(req, FALSE));
+        q.stdin_eof = true;
+    } else {
+        q.stdin_mode = true;
+    }
+
+    connect_socket(&q);
+    negotiate(&q);
+    run(&q);
+
+    close(q.fd);
+    g_string_free(q.in, TRUE);
+    g_string_free(q.stdin_buf, TRUE);
+    g_queue_clear_full(&q.lines, g_free);
+    return q.failed ? EXIT_CMD_FAILED : EXIT_OK;
+}
