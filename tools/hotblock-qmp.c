@@ -475,13 +475,14 @@ static void negotiate(Qmp *q)
 /* Send the next queued line that yields a command; false when none. */
 static bool send_next(Qmp *q)
 {
-    char *line;
-
-    while ((line = g_queue_pop_head(&q->lines))) {
-        g_autofree char *owned = line;
+    for (;;) {
+        g_autofree char *line = g_queue_pop_head(&q->lines);
         g_autoptr(GError) err = NULL;
         g_autoptr(JsonNode) req = NULL;
 
+        if (!line) {
+            return false;
+        }
         q->line_no++;
         g_strstrip(line);
         if (!*line || line[0] == '#') {
@@ -502,7 +503,6 @@ static bool send_next(Qmp *q)
         q->deadline = deadline_in(q->timeout);
         return true;
     }
-    return false;
 }
 
 static void handle_message(Qmp *q, JsonNode *msg)
