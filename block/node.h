@@ -100,6 +100,18 @@ struct HbDriver {
      */
     bool (*create)(const char *filename, int64_t size, GHashTable *opts,
                    GError **errp);
+
+    /*
+     * The cumulative permissions of all parents and users changed: a
+     * protocol driver updates what it holds outside the process (file:
+     * image lock bytes).  Called before the edge is attached, with the
+     * new totals; failing vetoes the attach.  Optional.
+     */
+    bool (*set_perm)(HbNode *node, unsigned perm, unsigned shared,
+                     GError **errp);
+
+    /* Writes beyond get_length() extend the node (file: formats grow it). */
+    bool growable;
 };
 
 /**
@@ -138,6 +150,11 @@ struct HbNode {
 
     gint refcnt;
     gint inflight;                /* requests in the driver now (atomic) */
+
+    bool force_share;             /* children are taken sharing everything */
+    unsigned perm;                /* union of the parents' and users' perm */
+    unsigned shared_perm;         /* intersection of what they share */
+    GRWLock rmw_lock;             /* unaligned writes exclude overlapping I/O */
 };
 
 /* ---- lifecycle (main thread) ---- */
@@ -210,5 +227,22 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
 
 /* Wait (main thread) until no request is inside @node's driver. */
 void hb_node_drain(HbNode *node);
+
+/* Bytes used on the host by @node and everything under it, or -errno. */
+int64_t hb_node_get_allocated_size(HbNode *node);
+
+/**
+ * hb_node_filename() - QEMU's name for @node: a file node's path, or a
+ * "json:{...}" pseudo-filename describing the subtree (no secrets: only
+ * secret ids appear in options).
+ * Return: a new string.
+ */
+char *hb_node_filename(HbNode *node);
+
+/* HB_PERM_* bits as QEMU names them ("consistent read, write"). */
+char *hb_perm_names(unsigned perm);
+
+/* The driver for a schema enum value, or NULL if not built in. */
+const HbDriver *hb_driver_for(QapiBlockdevDriver drv);
 
 #endif

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/file.c — the "file" protocol driver: a host file or block device. */
+#include "block/iov.h"
+#include "block/lock.h"
+#include "block/node.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * Requests are plain positional syscalls (pread/pwrite/preadv/pwritev) on
+ * one fd shared by all threads, which is safe because positional I/O
+ * has no shared file offset.  With cache.direct the node's
+ * request_alignment is the probed O_DIRECT block size, so node.c pads
+ * offsets and lengths; memory alignment is this file's business: iovecs
+ * that are not aligned go through a bounce buffer.
+ *
+ * The node is growable: formats (qcow2) allocate by writing past the end.
+ * Short reads at the end of the file read as zeroes.
+ */
+
+typedef struct FileState {
+    int fd;
+    bool direct;
+    bool is_blockdev;
+    bool use_lock;
+    uint32_t mem_align;
+    gint64 length;          /* cached; grows with writes (atomic) */
+    HbImageLock lock;
+} FileState;
+
+static int64_t fd_length(int fd, bool blockdev)
+{
+    struct stat st;
+
+    if (blockdev) {
+        uint64_t n;
+        if (ioctl(fd, BLKGETSIZE64, &n) == -1) {
+            return -errno;
+        }
+        return (int64_t)n;
+    }
+    if (fstat(fd, &st) == -1) {
+        return -errno;
+    }
+    return st.st_size;
+}
+
+/* The smallest size an O_DIRECT read at offset 0 accepts. */
+static uint32_t probe_alignment(int fd)
+{
+    void *buf = NULL;
+    uint32_t found = 4096;
+
+    if (posix_memalign(&buf, 4096, 4096)) {
+        return found;
+    }
+    for (uint32_t a = 512; a <= 4096; a <<= 1) {
+        if (pread(fd, buf, a, 0) >= 0) {
+            found = a;
+            break;
+        }
+    }
+    free(buf);
+    return found;
+}
+
+static void file_state_free(FileState *s)
+{
+    if (s->fd >= 0) {
+        close(s->fd);   /* drops every OFD lock byte with it */
+    }
+    g_free(s);
+}
+
+static bool file_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
+{
+    QapiBlockdevOptionsFile *fo = opts->u.file;
+    FileState *s = g_new0(FileState, 1);
+    int flags = O_CLOEXEC | (node->cache_direct ? O_DIRECT : 0);
+    struct stat st;
+
+    s->direct = node->cache_direct;
+    s->fd = open(fo->filename, flags | (node->read_only ? O_RDONLY : O_RDWR));
+    if (s->fd < 0 && !node->read_only && opts->has_auto_read_only &&
+        opts->auto_read_only &&
+        (errno == EACCES || errno == EPERM || errno == EROFS)) {
+        node->read_only = true;
+        s->fd = open(fo->filename, flags | O_RDONLY);
+    }
+    if (s->fd < 0) {
+        hb_error_set_errno(errp, errno, "Could not open '%s'", fo->filename);
+        goto fail;
+    }
+    if (fstat(s->fd, &st) == -1) {
+        hb_error_set_errno(errp, errno, "Could not stat '%s'", fo->filename);
+        goto fail;
+    }
+    s->is_blockdev = S_ISBLK(st.st_mode);
+    if (!S_ISREG(st.st_mode) && !s->is_blockdev) {
+        hb_error_set(errp, "'file' driver requires '%s' to be a regular file",
+                     fo->filename);
+        goto fail;
+    }
+
+    QapiOnOffAuto locking = fo->has_locking ? fo->locking
+                                            : QAPI_ON_OFF_AUTO_Q_AUTO;
+    if (locking != QAPI_ON_OFF_AUTO_OFF) {
+        s->use_lock = hb_lock_supported(s->fd);
+        if (!s->use_lock && locking == QAPI_ON_OFF_AUTO_ON) {
+            hb_error_set(errp, "OFD lock is not supported on '%s'",
+                         fo->filename);
+            goto fail;
+        }
+    }
+    s->lock.fd = s->fd;
+
+    int64_t len = fd_length(s->fd, s->is_blockdev);
+    if (len < 0) {
+        hb_error_set_errno(errp, (int)len, "Could not get the size of '%s'",
+                           fo->filename);
+        goto fail;
+    }
+    s->length = len;
+    s->mem_align = 1;
+    if (s->direct) {
+        s->mem_align = probe_alignment(s->fd);
+        node->request_alignment = s->mem_align;
+    }
+    node->opaque = s;
+    return true;
+
+fail:
+    file_state_free(s);
+    return false;
+}
+
+static void file_close(HbNode *node)
+{
+    file_state_free(node->opaque);
+    node->opaque = NULL;
+}
+
+static int64_t file_get_length(HbNode *node)
+{
+    FileState *s = node->opaque;
+
+    return __atomic_load_n(&s->length, __ATOMIC_RELAXED);
+}
+
+static int64_t file_get_allocated_size(HbNode *node)
+{
+    FileState *s = node->opaque;
+    struct stat st;
+
+    if (fstat(s->fd, &st) == -1) {
+        return -errno;
+    }
+    return (int64_t)st.st_blocks * 512;
+}
+
+static void grow_to(FileState *s, uint64_t end)
+{
+    gint64 cur = __atomic_load_n(&s->length, __ATOMIC_RELAXED);
+
+    while ((uint64_t)cur < end &&
+           !__atomic_compare_exchange_n(&s->length, &cur, (gint64)end, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        /* cur was reloaded by the failed exchange */
+    }
+}
+
+/*
+ * Move @bytes between the file at @off and @iov.  One vectored syscall
+ * normally does it; a short transfer (signal, EOF, > IOV_MAX segments)
+ * finishes segment by segment.  Reading past EOF gives zeroes.
+ */
+static int rw_full(int fd, bool write, uint64_t off, const struct iovec *iov,
+                   int niov, uint64_t bytes)
+{
+    int cnt = niov < IOV_MAX ? niov : IOV_MAX;
+    ssize_t n;
+
+    do {
+        n = write ? pwritev(fd, iov, cnt, (off_t)off)
+                  : preadv(fd, iov, cnt, (off_t)off);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return -errno;
+    }
+    uint64_t done = (uint64_t)n;
+    uint64_t skip = done;
+    for (int i = 0; i < niov && done < bytes; i++) {
+        if (skip >= iov[i].iov_len) {
+            skip -= iov[i].iov_len;
+            continue;
+        }
+        char *p = (char *)iov[i].iov_base + skip;
+        size_t left = iov[i].iov_len - skip;
+        skip = 0;
+        while (left) {
+            n = write ? pwrite(fd, p, left, (off_t)(off + done))
+                      : pread(fd, p, left, (off_t)(off + done));
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0) {
+                return -errno;
+            }
+            if (n == 0) {
+                if (write) {
+                    return -EIO;
+                }
+                hb_iov_memset(iov, niov, done, 0, bytes - done);
+                return 0;
+            }
+            p += n;
+            left -= n;
+            done += n;
+        }
+    }
+    return 0;
+}
+
+static int file_rw(HbNode *node, bool write, uint64_t offset, uint64_t bytes,
+                   const struct iovec *iov, int niov)
+{
+    FileState *s = node->opaque;
+    int ret;
+
+    if (s->direct && !hb_iov_is_aligned(iov, niov, s->mem_align)) {
+        void *buf = NULL;
+        if (posix_memalign(&buf, s->mem_align, bytes)) {
+            return -ENOMEM;
+        }
+        struct iovec v = { .iov_base = buf, .iov_len = bytes };
+        if (write) {
+            hb_iov_to_buf(iov, niov, 0, buf, bytes);
+        }
+        ret = rw_full(s->fd, write, offset, &v, 1, bytes);
+        if (!write && ret == 0) {
+            hb_iov_from_buf(iov, niov, 0, buf, bytes);
+        }
+        free(buf);
+    } else {
+        ret = rw_full(s->fd, write, offset, iov, niov, bytes);
+    }
+    if (write && ret == 0) {
+        grow_to(s, offset + bytes);
+    }
+    return ret;
+}
+
+static int file_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
+                       const struct iovec *iov, int niov, unsigned flags)
+{
+    return file_rw(node, false, offset, bytes, iov, niov);
+}
+
+static int file_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
+                        const struct iovec *iov, int niov, unsigned flags)
+{
+    return file_rw(node, true, offset, bytes, iov, niov);
+}
+
+static int file_flush(HbNode *node)
+{
+    FileState *s = node->opaque;
+
+    return fdatasync(s->fd) == -1 ? -errno : 0;
+}
+
+static int file_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
+{
+    FileState *s = node->opaque;
+    int ret;
+
+    if (s->is_blockdev) {
+        uint64_t range[2] = { offset, bytes };
+        ret = ioctl(s->fd, BLKDISCARD, range);
+    } else {
+        ret = fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                        (off_t)offset, (off_t)bytes);
+    }
+    /* Discard is a hint: a file system without holes simply keeps data. */
+    if (ret == -1 && errno != EOPNOTSUPP && errno != ENOTTY) {
+        return -errno;
+    }
+    return 0;
+}
+
+static int file_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
+                              unsigned flags)
+{
+    FileState *s = node->opaque;
+    uint64_t end = offset + bytes;
+    int64_t len = __atomic_load_n(&s->length, __ATOMIC_RELAXED);
+
+    if (s->is_blockdev) {
+        uint64_t range[2] = { offset, bytes };
+        if (ioctl(s->fd, BLKZEROOUT, range) == 0) {
+            return 0;
+        }
+        return -ENOTSUP;
+    }
+    /* A hole reads as zeroes; beyond EOF a hole would not grow the file. */
+    if ((flags & HB_REQ_MAY_UNMAP) && end <= (uint64_t)len &&
+        fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)offset, (off_t)bytes) == 0) {
+        return 0;
+    }
+    if (fallocate(s->fd, FALLOC_FL_ZERO_RANGE, (off_t)offset,
+                  (off_t)bytes) == 0) {
+        grow_to(s, end);
+        return 0;
+    }
+    return -ENOTSUP;
+}
+
+static bool file_set_perm(HbNode *node, unsigned perm, unsigned shared,
+                          GError **errp)
+{
+    FileState *s = node->opaque;
+
+    if (!s->use_lock) {
+        return true;
+    }
+    return hb_lock_update(&s->lock, perm, shared, errp);
+}
+
+const HbDriver hb_driver_file = {
+    .name = "file",
+    .is_format = false,
+    .growable = true,
+    .open = file_open,
+    .close = file_close,
+    .get_length = file_get_length,
+    .get_allocated_size = file_get_allocated_size,
+    .preadv = file_preadv,
+    .pwritev = file_pwritev,
+    .flush = file_flush,
+    .pdiscard = file_pdiscard,
+    .pwrite_zeroes = file_pwrite_zeroes,
+    .set_perm = file_set_perm,
+};

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/luks.c — the "luks" format: LUKS1 over a payload, header attached or detached. */
+#include "block/iov.h"
+#include "block/node.h"
+#include "crypto/luks1.h"
+#include "crypto/secret.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * Theory of operation
+ *
+ * The header (key material) comes from the "header" child when given,
+ * else from the start of "file".  The payload lives in "file" from the
+ * header's payload offset on (0 for a detached header), in 512-byte
+ * sectors numbered from the payload start: that number is the IV.
+ *
+ * The header child is only read, and shared with everyone, so several
+ * luks nodes may sit on one header node (one header, several volumes).
+ *
+ * Reads land in the caller's buffer and are decrypted there (it is the
+ * destination anyway) when its segments are whole sectors; otherwise, and
+ * for every write, data goes through a per-thread bounce buffer: a write
+ * must never encrypt the caller's buffer, which may be guest memory the
+ * guest still looks at, or a retry's source.
+ *
+ * Without key-secret the node opens for metadata only: it is read-only
+ * and every read fails with -EPERM.
+ */
+
+#define BOUNCE_SIZE (256 * 1024)
+#define SECTOR HB_LUKS1_SECTOR_SIZE
+
+typedef struct LuksState {
+    HbChild *file;
+    HbChild *header;        /* NULL: attached */
+    HbLuks1 *luks;
+    uint64_t payload_offset;
+} LuksState;
+
+static void bounce_free(gpointer p)
+{
+    free(p);
+}
+
+static GPrivate bounce_key = G_PRIVATE_INIT(bounce_free);
+
+/* This thread's bounce buffer (allocated once per thread). */
+static uint8_t *bounce_get(void)
+{
+    uint8_t *b = g_private_get(&bounce_key);
+
+    if (!b) {
+        void *p = NULL;
+        if (posix_memalign(&p, 4096, BOUNCE_SIZE)) {
+            return NULL;
+        }
+        g_private_set(&bounce_key, p);
+        b = p;
+    }
+    return b;
+}
+
+static int header_read(void *opaque, uint64_t offset, void *buf, size_t len)
+{
+    return hb_node_pread(opaque, offset, buf, len);
+}
+
+static bool luks_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
+{
+    QapiBlockdevOptionsLUKS *lo = opts->u.luks;
+    LuksState *s = g_new0(LuksState, 1);
+    g_autoptr(HbSecretBuf) pass = NULL;
+    bool has_key = lo->key_secret != NULL;
+
+    if (has_key) {
+        pass = hb_secret_lookup_utf8(lo->key_secret, errp);
+        if (!pass) {
+            goto fail;
+        }
+    } else {
+        node->read_only = true;
+    }
+
+    unsigned perm = HB_PERM_CONSISTENT_READ |
+                    (node->read_only ? 0 : HB_PERM_WRITE);
+    unsigned shared = HB_PERM_CONSISTENT_READ | HB_PERM_WRITE_UNCHANGED |
+                      (node->read_only ? HB_PERM_RESIZE : 0);
+    if (!has_key) {
+        shared = HB_PERM_ALL;   /* metadata only: we hold no data view */
+    }
+    s->file = hb_node_open_child(node, "file", lo->file, perm, shared, errp);
+    if (!s->file) {
+        goto fail;
+    }
+    if (lo->header) {
+        s->header = hb_node_open_child(node, "header", lo->header,
+                                       HB_PERM_CONSISTENT_READ, HB_PERM_ALL,
+                                       errp);
+        if (!s->header) {
+            goto fail;
+        }
+    }
+
+    HbNode *hdr = s->header ? s->header->node : s->file->node;
+    int64_t hdr_len = hb_node_get_length(hdr);
+    if (hdr_len < 0) {
+        hb_error_set_errno(errp, (int)hdr_len, "Could not get the header size");
+        goto fail;
+    }
+    s->luks = hb_luks1_open(header_read, hdr, (uint64_t)hdr_len,
+                            pass ? pass->data : NULL, pass ? pass->len : 0,
+                            errp);
+    if (!s->luks) {
+        goto fail;
+    }
+    s->payload_offset = hb_luks1_payload_offset(s->luks);
+
+    int64_t file_len = hb_node_get_length(s->file->node);
+    if (file_len < 0) {
+        hb_error_set_errno(errp, (int)file_len, "Could not get the file size");
+        goto fail;
+    }
+    if ((uint64_t)file_len < s->payload_offset) {
+        hb_error_set(errp, "LUKS payload is overlapping with the header: "
+                     "payload offset %" G_GUINT64_FORMAT " is beyond the "
+                     "end of the volume (%" G_GINT64_FORMAT " bytes)",
+                     s->payload_offset, file_len);
+        goto fail;
+    }
+    node->request_alignment = SECTOR;
+    node->opaque = s;
+    return true;
+
+fail:
+    hb_luks1_free(s->luks);
+    g_free(s);   /* the children are detached by node.c */
+    return false;
+}
+
+static void luks_close(HbNode *node)
+{
+    LuksState *s = node->opaque;
+
+    hb_luks1_free(s->luks);
+    g_free(s);
+    node->opaque = NULL;
+}
+
+static int64_t luks_get_length(HbNode *node)
+{
+    LuksState *s = node->opaque;
+    int64_t len = hb_node_get_length(s->file->node);
+
+    if (len < 0) {
+        return len;
+    }
+    if ((uint64_t)len <= s->payload_offset) {
+        return 0;
+    }
+    return (int64_t)(((uint64_t)len - s->payload_offset) / SECTOR * SECTOR);
+}
+
+static int luks_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
+                       const struct iovec *iov, int niov, unsigned flags)
+{
+    LuksState *s = node->opaque;
+    int ret;
+
+    if (!hb_luks1_has_key(s->luks)) {
+        return -EPERM;
+    }
+    if (bytes == hb_iov_size(iov, niov)) {
+        bool whole = true;
+        for (int i = 0; i < niov; i++) {
+            whole &= iov[i].iov_len % SECTOR == 0;
+        }
+        if (whole) {
+            ret = hb_node_preadv(s->file->node, s->payload_offset + offset,
+                                 bytes, iov, niov, 0);
+            uint64_t sector = offset / SECTOR;
+            for (int i = 0; i < niov && ret == 0; i++) {
+                ret = hb_luks1_decrypt(s->luks, sector, iov[i].iov_base,
+                                       iov[i].iov_len);
+                sector += iov[i].iov_len / SECTOR;
+            }
+            return ret;
+        }
+    }
+
+    uint8_t *buf = bounce_get();
+    if (!buf) {
+        return -ENOMEM;
+    }
+    for (uint64_t done = 0; done < bytes; done += BOUNCE_SIZE) {
+        uint64_t n = MIN(bytes - done, (uint64_t)BOUNCE_SIZE);
+        ret = hb_node_pread(s->file->node, s->payload_offset + offset + done,
+                            buf, n);
+        if (ret == 0) {
+            ret = hb_luks1_decrypt(s->luks, (offset + done) / SECTOR, buf, n);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        hb_iov_from_buf(iov, niov, done, buf, n);
+    }
+    return 0;
+}
+
+static int luks_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
+                        const struct iovec *iov, int niov, unsigned flags)
+{
+    LuksState *s = node->opaque;
+    uint8_t *buf;
+    int ret;
+
+    if (!hb_luks1_has_key(s->luks)) {
+        return -EPERM;
+    }
+    buf = bounce_get();
+    if (!buf) {
+        return -ENOMEM;
+    }
+    for (uint64_t done = 0; done < bytes; done += BOUNCE_SIZE) {
+        uint64_t n = MIN(bytes - done, (uint64_t)BOUNCE_SIZE);
+        hb_iov_to_buf(iov, niov, done, buf, n);
+        ret = hb_luks1_encrypt(s->luks, (offset + done) / SECTOR, buf, n);
+        if (ret == 0) {
+            ret = hb_node_pwrite(s->file->node,
+                                 s->payload_offset + offset + done, buf, n, 0);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static int luks_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
+{
+    LuksState *s = node->opaque;
+
+    return hb_node_pdiscard(s->file->node, s->payload_offset + offset, bytes);
+}
+
+static QapiImageInfoSpecific *luks_query_specific(HbNode *node)
+{
+    LuksState *s = node->opaque;
+    HbLuks1Info info;
+    QapiImageInfoSpecific *spec = g_new0(QapiImageInfoSpecific, 1);
+    QapiQCryptoBlockInfoLUKS *l = g_new0(QapiQCryptoBlockInfoLUKS, 1);
+    QapiQCryptoBlockInfoLUKSSlotList **tail = &l->slots;
+
+    hb_luks1_get_info(s->luks, &info);
+    l->cipher_alg = g_strdup(info.cipher_alg);
+    l->cipher_mode = g_strdup(info.cipher_mode);
+    l->ivgen_alg = g_strdup(info.ivgen_alg);
+    if (info.ivgen_hash_alg[0]) {
+        l->ivgen_hash_alg = g_strdup(info.ivgen_hash_alg);
+    }
+    l->hash_alg = g_strdup(info.hash_alg);
+    l->detached_header = s->header != NULL;
+    l->payload_offset = (int64_t)info.payload_offset;
+    l->master_key_iters = info.master_key_iters;
+    l->uuid = g_strdup(info.uuid);
+    for (unsigned i = 0; i < G_N_ELEMENTS(info.slots); i++) {
+        QapiQCryptoBlockInfoLUKSSlot *slot = g_new0(QapiQCryptoBlockInfoLUKSSlot, 1);
+        slot->active = info.slots[i].active;
+        if (slot->active) {
+            slot->has_iters = true;
+            slot->iters = info.slots[i].iters;
+            slot->has_stripes = true;
+            slot->stripes = info.slots[i].stripes;
+        }
+        slot->key_offset = (int64_t)info.slots[i].key_offset;
+        *tail = g_new0(QapiQCryptoBlockInfoLUKSSlotList, 1);
+        (*tail)->value = slot;
+        tail = &(*tail)->next;
+    }
+    spec->type = QAPI_IMAGE_INFO_SPECIFIC_KIND_LUKS;
+    spec->u.luks = g_new0(QapiImageInfoSpecificLUKSWrapper, 1);
+    spec->u.luks->data = l;
+    return spec;
+}
+
+/* ---- hotblock-img create -f luks ---- */
+
+static int create_write(void *opaque, uint64_t offset, const void *buf,
+                        size_t len)
+{
+    int fd = *(int *)opaque;
+
+    while (len) {
+        ssize_t n = pwrite(fd, buf, len, (off_t)offset);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : -EIO;
+        }
+        buf = (const char *)buf + n;
+        len -= (size_t)n;
+        offset += (uint64_t)n;
+    }
+    return 0;
+}
+
+static bool take_bool(GHashTable *opts, const char *key, bool *out,
+                      GError **errp)
+{
+    const char *v = g_hash_table_lookup(opts, key);
+
+    if (!v) {
+        return true;
+    }
+    if (g_str_equal(v, "on") || g_str_equal(v, "true")) {
+        *out = true;
+    } else if (g_str_equal(v, "off") || g_str_equal(v, "false")) {
+        *out = false;
+    } else {
+        hb_error_set(errp, "Parameter '%s' expects 'on' or 'off'", key);
+        return false;
+    }
+    g_hash_table_remove(opts, key);
+    return true;
+}
+
+static bool luks_create(const char *filename, int64_t size, GHashTable *opts,
+                        GError **errp)
+{
+    HbLuks1CreateOpts co = { 0 };
+    g_autofree char *secret = g_strdup(g_hash_table_lookup(opts, "key-secret"));
+    g_autofree char *alg = g_strdup(g_hash_table_lookup(opts, "cipher-alg"));
+    g_autofree char *mode = g_strdup(g_hash_table_lookup(opts, "cipher-mode"));
+    g_autofree char *ivgen = g_strdup(g_hash_table_lookup(opts, "ivgen-alg"));
+    g_autofree char *ivhash = g_strdup(g_hash_table_lookup(opts, "ivgen-hash-alg"));
+    g_autofree char *hash = g_strdup(g_hash_table_lookup(opts, "hash-alg"));
+    g_autofree char *iter = g_strdup(g_hash_table_lookup(opts, "iter-time"));
+    bool detached = false;
+
+    for (const char *const *k = (const char *const[]){ "key-secret",
+             "cipher-alg", "cipher-mode", "ivgen-alg", "ivgen-hash-alg",
+             "hash-alg", "iter-time", NULL }; *k; k++) {
+        g_hash_table_remove(opts, *k);
+    }
+    if (!take_bool(opts, "detached-header", &detached, errp)) {
+        return false;
+    }
+    if (!secret) {
+        hb_error_set(errp, "Parameter 'key-secret' is required for cipher");
+        return false;
+    }
+    if (!detached && size < 0) {
+        hb_error_set(errp, "Image creation needs a size parameter");
+        return false;
+    }
+    co.cipher_alg = alg;
+    co.cipher_mode = mode;
+    co.ivgen_alg = ivgen;
+    co.ivgen_hash_alg = ivhash;
+    co.hash_alg = hash;
+    co.detached_header = detached;
+    if (iter) {
+        char *end = NULL;
+        co.iter_time_ms = g_ascii_strtoll(iter, &end, 10);
+        if (!end || *end || co.iter_time_ms <= 0) {
+            hb_error_set(errp, "Parameter 'iter-time' expects a number");
+            return false;
+        }
+    }
+    g_autoptr(HbSecretBuf) pass = hb_secret_lookup_utf8(secret, errp);
+    if (!pass) {
+        return false;
+    }
+
+    int fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        hb_error_set_errno(errp, errno, "Could not create '%s'", filename);
+        return false;
+    }
+    uint64_t header_size = 0;
+    bool ok = hb_luks1_create(create_write, &fd, &co, pass->data, pass->len,
+                              &header_size, errp);
+    if (ok) {
+        uint64_t total = header_size + (detached ? 0 : (uint64_t)size);
+        if (ftruncate(fd, (off_t)total) == -1 || fdatasync(fd) == -1) {
+            hb_error_set_errno(errp, errno, "Could not resize '%s'", filename);
+            ok = false;
+        }
+    }
+    close(fd);
+    if (!ok) {
+        unlink(filename);
+    }
+    return ok;
+}
+
+const HbDriver hb_driver_luks = {
+    .name = "luks",
+    .is_format = true,
+    .open = luks_open,
+    .close = luks_close,
+    .get_length = luks_get_length,
+    .preadv = luks_preadv,
+    .pwritev = luks_pwritev,
+    .pdiscard = luks_pdiscard,
+    .query_specific = luks_query_specific,
+    .create = luks_create,
+};

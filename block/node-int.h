@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/node-int.h — what node.c, graph.c and perm.c share, and nobody else. */
+#ifndef HB_BLOCK_NODE_INT_H
+#define HB_BLOCK_NODE_INT_H
+
+#include "block/node.h"
+
+/* graph.c: every open node, named or automatic, in creation order. */
+void hb_graph_insert(HbNode *node);
+void hb_graph_remove(HbNode *node);
+/* A fresh "#blockNNN" name. */
+char *hb_graph_auto_name(void);
+/* Number of open nodes (tests). */
+unsigned hb_graph_count(void);
+
+/* perm.c: check @perm/@shared of a new edge against @node's other edges
+ * (all but @skip), then tell the driver the new totals. */
+bool hb_perm_attach(HbNode *node, HbChild *edge, GError **errp);
+/* After @edge left node->parents: recompute totals, tell the driver. */
+void hb_perm_detach(HbNode *node);
+
+#endif

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/null.c — "null-co": writes vanish, reads are zeroes or untouched. */
+#include "block/iov.h"
+#include "block/node.h"
+#include "util/error.h"
+
+#include <time.h>
+
+typedef struct NullState {
+    int64_t size;
+    uint64_t latency_ns;
+    bool read_zeroes;
+} NullState;
+
+static bool null_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
+{
+    QapiBlockdevOptionsNull *no = opts->u.null_co;
+    NullState *s = g_new0(NullState, 1);
+
+    s->size = no->has_size ? no->size : (int64_t)1 << 30;
+    if (s->size < 0) {
+        hb_error_set(errp, "Parameter 'size' expects a non-negative value");
+        g_free(s);
+        return false;
+    }
+    s->latency_ns = no->has_latency_ns ? no->latency_ns : 0;
+    s->read_zeroes = no->has_read_zeroes && no->read_zeroes;
+    node->opaque = s;
+    return true;
+}
+
+static void null_close(HbNode *node)
+{
+    g_free(node->opaque);
+    node->opaque = NULL;
+}
+
+static int64_t null_get_length(HbNode *node)
+{
+    return ((NullState *)node->opaque)->size;
+}
+
+static void null_delay(NullState *s)
+{
+    if (s->latency_ns) {
+        struct timespec ts = {
+            .tv_sec = s->latency_ns / 1000000000u,
+            .tv_nsec = s->latency_ns % 1000000000u,
+        };
+        while (nanosleep(&ts, &ts) == -1) {
+            /* interrupted: sleep the rest */
+        }
+    }
+}
+
+static int null_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
+                       const struct iovec *iov, int niov, unsigned flags)
+{
+    NullState *s = node->opaque;
+
+    null_delay(s);
+    if (s->read_zeroes) {
+        hb_iov_memset(iov, niov, 0, 0, bytes);
+    }
+    return 0;
+}
+
+static int null_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
+                        const struct iovec *iov, int niov, unsigned flags)
+{
+    null_delay(node->opaque);
+    return 0;
+}
+
+static int null_flush(HbNode *node)
+{
+    return 0;
+}
+
+static int null_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
+{
+    return 0;
+}
+
+static int null_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
+                              unsigned flags)
+{
+    null_delay(node->opaque);
+    return 0;
+}
+
+const HbDriver hb_driver_null = {
+    .name = "null-co",
+    .is_format = false,
+    .open = null_open,
+    .close = null_close,
+    .get_length = null_get_length,
+    .preadv = null_preadv,
+    .pwritev = null_pwritev,
+    .flush = null_flush,
+    .pdiscard = null_pdiscard,
+    .pwrite_zeroes = null_pwrite_zeroes,
+};

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/perm.c — permissions on edges: conflict checks and the drivers' totals. */
+#include "block/node-int.h"
+#include "util/error.h"
+
+/*
+ * Each edge into a node (a parent's child, or a user such as an export)
+ * says what it does with the node (perm) and what it tolerates from the
+ * others (shared).  An edge may attach only if it does nothing another
+ * edge forbids and forbids nothing another edge does.  The node's totals
+ * (union of perm, intersection of shared) go to the driver's set_perm,
+ * which for a file node turns them into QEMU-compatible lock bytes, so the
+ * same rules extend to other processes.
+ */
+
+static const char *const perm_names[] = {
+    "consistent read", "write", "write unchanged", "resize",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(perm_names) == 4 && HB_PERM_ALL == 0xf);
+
+char *hb_perm_names(unsigned perm)
+{
+    GString *s = g_string_new(NULL);
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(perm_names); i++) {
+        if (perm & (1u << i)) {
+            if (s->len) {
+                g_string_append(s, ", ");
+            }
+            g_string_append(s, perm_names[i]);
+        }
+    }
+    return g_string_free(s, false);
+}
+
+static char *edge_user(const HbChild *e)
+{
+    if (e->parent) {
+        return g_strdup_printf("node '%s'", e->parent->node_name);
+    }
+    return g_strdup(e->name);
+}
+
+static void conflict_error(HbNode *node, const HbChild *need,
+                           const HbChild *unshare, unsigned perms,
+                           GError **errp)
+{
+    g_autofree char *names = hb_perm_names(perms);
+    g_autofree char *a = edge_user(need);
+    g_autofree char *b = edge_user(unshare);
+
+    hb_error_set(errp, "Permission conflict on node '%s': permissions '%s' "
+                 "are both required by %s (uses node '%s' as '%s' child) "
+                 "and unshared by %s (uses node '%s' as '%s' child).",
+                 node->node_name, names, a, node->node_name, need->name,
+                 b, node->node_name, unshare->name);
+}
+
+static void totals(HbNode *node, const HbChild *extra, unsigned *perm,
+                   unsigned *shared)
+{
+    *perm = 0;
+    *shared = HB_PERM_ALL;
+    for (guint i = 0; i < node->parents->len; i++) {
+        HbChild *e = g_ptr_array_index(node->parents, i);
+        *perm |= e->perm;
+        *shared &= e->shared_perm;
+    }
+    if (extra) {
+        *perm |= extra->perm;
+        *shared &= extra->shared_perm;
+    }
+}
+
+bool hb_perm_attach(HbNode *node, HbChild *edge, GError **errp)
+{
+    if (node->read_only &&
+        (edge->perm & (HB_PERM_WRITE | HB_PERM_RESIZE))) {
+        hb_error_set(errp, "Block node is read-only");
+        return false;
+    }
+    for (guint i = 0; i < node->parents->len; i++) {
+        HbChild *e = g_ptr_array_index(node->parents, i);
+        if (edge->perm & ~e->shared_perm) {
+            conflict_error(node, edge, e, edge->perm & ~e->shared_perm, errp);
+            return false;
+        }
+        if (e->perm & ~edge->shared_perm) {
+            conflict_error(node, e, edge, e->perm & ~edge->shared_perm, errp);
+            return false;
+        }
+    }
+
+    unsigned perm, shared;
+    totals(node, edge, &perm, &shared);
+    if (node->drv->set_perm &&
+        (perm != node->perm || shared != node->shared_perm)) {
+        if (!node->drv->set_perm(node, perm, shared, errp)) {
+            return false;
+        }
+    }
+    node->perm = perm;
+    node->shared_perm = shared;
+    return true;
+}
+
+void hb_perm_detach(HbNode *node)
+{
+    unsigned perm, shared;
+
+    totals(node, NULL, &perm, &shared);
+    if (node->drv->set_perm &&
+        (perm != node->perm || shared != node->shared_perm)) {
+        /* Only loosens: releasing lock bytes cannot conflict. */
+        g_autoptr(GError) err = NULL;
+        node->drv->set_perm(node, perm, shared, &err);
+    }
+    node->perm = perm;
+    node->shared_perm = shared;
+}
