@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* daemon/main.c — hotblockd: command line, startup graph, main loop, signals, shutdown. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/options.h"
+#include "daemon/pidfile.h"
+#include "qapi-commands.h"
+#include "qapi-events.h"
+#include "qmp/control.h"
+#include "qmp/dispatch.h"
+#include "qmp/event.h"
+#include "qmp/server.h"
+#include "qmp/session.h"
+#include "util/error.h"
+#include "util/lifecycle.h"
+
+/*
+ * Theory of operation
+ *
+ * Startup runs the command line in order — monitors, objects, block nodes,
+ * exports — through the same command table QMP clients use, and exits
+ * non-zero with a message on the first error, before the main loop runs.
+ * With --daemonize the process forks first (before any thread exists); the
+ * parent waits on a pipe and exits 0 only when the child reports that every
+ * socket listens, or non-zero with the child's error.  Shutdown (SIGTERM,
+ * SIGINT, SIGHUP or quit) emits SHUTDOWN, stops accepting, drains exports,
+ * removes socket files and the pidfile, and exits 0.
+ */
+
+static GMainLoop *loop;
+static GPtrArray *servers;        /* HbQmpServer * */
+static HbPidfile *pidfile;
+static bool shutting_down;
+static QapiShutdownCause shutdown_cause;
+
+static void request_shutdown(QapiShutdownCause cause)
+{
+    if (shutting_down) {
+        return;
+    }
+    shutting_down = true;
+    shutdown_cause = cause;
+    g_main_loop_quit(loop);
+}
+
+static void on_quit(void)
+{
+    request_shutdown(QAPI_SHUTDOWN_CAUSE_HOST_QMP_QUIT);
+}
+
+static gboolean on_signal(gpointer data)
+{
+    request_shutdown(QAPI_SHUTDOWN_CAUSE_HOST_SIGNAL);
+    return G_SOURCE_CONTINUE;
+}
+
+static const char *command_for(HbOptKind kind)
+{
+    switch (kind) {
+    case HB_OPT_OBJECT:
+        return "object-add";
+    case HB_OPT_BLOCKDEV:
+        return "blockdev-add";
+    case HB_OPT_EXPORT:
+        return "block-export-add";
+    default:
+        return NULL;
+    }
+}
+
+static bool run_startup(HbDaemonOptions *opts, GError **errp)
+{
+    for (guint i = 0; i < opts->items->len; i++) {
+        HbStartupItem *it = opts->items->pdata[i];
+
+        if (it->kind == HB_OPT_MONITOR_PATH) {
+            HbQmpServer *srv = hb_qmp_server_listen(it->path, errp);
+            if (!srv) {
+                return false;
+            }
+            g_ptr_array_add(servers, srv);
+            continue;
+        }
+        if (!hb_qmp_run_command(command_for(it->kind), it->args, it->keyval,
+                                NULL, errp)) {
+            g_prefix_error(errp, "--%s: ", hb_opt_kind_name(it->kind));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The parent of --daemonize: exit with the child's verdict. */
+static int wait_for_child(int rfd)
+{
+    GString *msg = g_string_new(NULL);
+    char buf[512];
+    ssize_t n;
+    bool ok = false;
+
+    while ((n = read(rfd, buf, sizeof(buf))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        g_string_append_len(msg, buf, n);
+    }
+    if (msg->len == 1 && msg->str[0] == '\0') {
+        ok = true;
+    } else if (msg->len) {
+        fprintf(stderr, "%s", msg->str);
+    } else {
+        fprintf(stderr, "hotblockd: the daemon exited during startup\n");
+    }
+    g_string_free(msg, TRUE);
+    return ok ? 0 : 1;
+}
+
+static int daemonize(void)
+{
+    int fds[2];
+    pid_t pid;
+
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        fprintf(stderr, "hotblockd: pipe: %s\n", g_strerror(errno));
+        exit(1);
+    }
+    pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "hotblockd: fork: %s\n", g_strerror(errno));
+        exit(1);
+    }
+    if (pid > 0) {
+        close(fds[1]);
+        exit(wait_for_child(fds[0]));
+    }
+    close(fds[0]);
+    setsid();
+    return fds[1];
+}
+
+static void report_startup(int status_fd, const char *error)
+{
+    if (status_fd < 0) {
+        if (error) {
+            fprintf(stderr, "%s", error);
+        }
+        return;
+    }
+    if (error) {
+        (void)!write(status_fd, error, strlen(error));
+    } else {
+        int null = open("/dev/null", O_RDWR);
+        (void)!write(status_fd, "", 1);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+            close(null);
+        }
+    }
+    close(status_fd);
+}
+
+static void shutdown_daemon(void)
+{
+    qapi_event_send_shutdown(false, shutdown_cause);
+    hb_qmp_sessions_flush_all(2000);
+    /* Stop accepting: no new client sees a half-torn-down daemon. */
+    g_ptr_array_set_size(servers, 0);
+    hb_run_shutdown_hooks();
+    hb_qmp_sessions_close_all();
+    hb_pidfile_release(pidfile);
+    pidfile = NULL;
+}
+
+int main(int argc, char **argv)
+{
+    HbDaemonOptions opts = { 0 };
+    g_autoptr(GError) err = NULL;
+    int status_fd = -1;
+
+    if (!hb_daemon_options_parse(argc, argv, &opts, &err)) {
+        fprintf(stderr, "hotblockd: %s\nTry 'hotblockd --help' for more information.\n",
+                err->message);
+        return 1;
+    }
+    if (opts.help) {
+        fputs(hb_daemon_usage(), stdout);
+        hb_daemon_options_clear(&opts);
+        return 0;
+    }
+    if (opts.version) {
+        printf("hotblockd %s (QMP of QEMU %d.%d.%d)\n", HB_VERSION,
+               HB_QMP_QEMU_MAJOR, HB_QMP_QEMU_MINOR, HB_QMP_QEMU_MICRO);
+        hb_daemon_options_clear(&opts);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (opts.daemonize) {
+        status_fd = daemonize();
+    }
+
+    servers = g_ptr_array_new_with_free_func((GDestroyNotify)hb_qmp_server_free);
+    loop = g_main_loop_new(NULL, FALSE);
+    hb_qmp_register_commands(qapi_commands, qapi_commands_count);
+    hb_qmp_event_init();
+    hb_qmp_set_quit_handler(on_quit);
+
+    if (opts.pidfile && !(pidfile = hb_pidfile_acquire(opts.pidfile, &err))) {
+        goto fail;
+    }
+    if (opts.export_dir) {
+        if (g_mkdir_with_parents(opts.export_dir, 0700) < 0) {
+            hb_error_set_errno(&err, errno, "Cannot create export directory %s",
+                               opts.export_dir);
+            goto fail;
+        }
+        hb_set_export_dir(opts.export_dir);
+    }
+    if (!run_startup(&opts, &err)) {
+        goto fail;
+    }
+    g_unix_signal_add(SIGTERM, on_signal, NULL);
+    g_unix_signal_add(SIGINT, on_signal, NULL);
+    g_unix_signal_add(SIGHUP, on_signal, NULL);
+
+    for (guint i = 0; i < opts.items->len; i++) {
+        HbStartupItem *it = opts.items->pdata[i];
+        if (it->kind == HB_OPT_MONITOR_PATH && status_fd < 0) {
+            fprintf(stderr, "hotblockd: QMP listening on %s\n", it->path);
+        }
+    }
+    report_startup(status_fd, NULL);
+    if (opts.daemonize && chdir("/") < 0) {
+        /* not fatal: relative paths given later resolve from the old cwd */
+    }
+    hb_daemon_options_clear(&opts);
+
+    g_main_loop_run(loop);
+    shutdown_daemon();
+    g_ptr_array_unref(servers);
+    g_main_loop_unref(loop);
+    return 0;
+
+fail:
+    {
+        g_autofree char *msg = g_strdup_printf("hotblockd: %s\n", err->message);
+        report_startup(status_fd, msg);
+    }
+    g_ptr_array_unref(servers);  /* removes the sockets made so far */
+    hb_run_shutdown_hooks();
+    hb_pidfile_release(pidfile);
+    hb_daemon_options_clear(&opts);
+    g_main_loop_unref(loop);
+    return 1;
+}

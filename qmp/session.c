@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* qmp/session.c — one QMP client: framing, the QMP request rules, replies. */
+#include "qmp/session.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "qmp/dispatch.h"
+#include "qmp/json-stream.h"
+#include "util/error.h"
+
+/*
+ * Theory of operation
+ *
+ * Every session lives on the main loop: a watch on its socket reads bytes
+ * into the JSON splitter, each complete value is checked against QMP's
+ * request rules (QEMU's texts) and dispatched synchronously, and the reply
+ * is appended to an output buffer flushed with non-blocking sends.  A
+ * client that does not read its replies is paused (no more input read)
+ * once HB_QMP_OUT_PAUSE bytes wait, and dropped past HB_QMP_OUT_DROP, so a
+ * slow or hostile client costs only its own buffer.  Commands never block
+ * the loop on a client: a disconnect mid-command just discards the reply.
+ */
+
+struct HbQmpSession {
+    int fd;
+    guint in_watch;
+    guint out_watch;
+    HbJsonStream stream;
+    GByteArray *out;
+    bool negotiated;
+    bool oob;
+    bool closing;
+    guint close_idle;   /* a deferred close is pending */
+};
+
+static GList *sessions;
+static HbQmpSession *current;
+
+static void session_close(HbQmpSession *s);
+static void update_watches(HbQmpSession *s);
+
+HbQmpSession *hb_qmp_current_session(void)
+{
+    return current;
+}
+
+bool hb_qmp_session_negotiated(HbQmpSession *s)
+{
+    return s->negotiated;
+}
+
+void hb_qmp_session_set_negotiated(HbQmpSession *s, bool oob)
+{
+    s->negotiated = true;
+    s->oob = oob;
+}
+
+static void flush_out(HbQmpSession *s)
+{
+    while (s->out->len) {
+        ssize_t n = send(s->fd, s->out->data, s->out->len,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN) {
+                s->closing = true;   /* peer gone: drop what is queued */
+                g_byte_array_set_size(s->out, 0);
+            }
+            break;
+        }
+        g_byte_array_remove_range(s->out, 0, n);
+    }
+}
+
+static void send_node(HbQmpSession *s, JsonNode *node)
+{
+    g_autofree char *text = NULL;
+    gsize len;
+
+    if (s->closing) {
+        return;
+    }
+    text = json_to_string(node, FALSE);
+    len = strlen(text);
+    if (s->out->len + len > HB_QMP_OUT_DROP) {
+        s->closing = true;           /* a client that never reads */
+        return;
+    }
+    g_byte_array_append(s->out, (const guint8 *)text, len);
+    g_byte_array_append(s->out, (const guint8 *)"\n", 1);
+    flush_out(s);
+}
+
+static void send_error(HbQmpSession *s, JsonNode *id, const char *cls,
+                       const char *desc)
+{
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+    JsonObject *reply = json_object_new();
+    JsonObject *err = json_object_new();
+
+    json_object_set_string_member(err, "class", cls);
+    json_object_set_string_member(err, "desc", desc);
+    json_object_set_object_member(reply, "error", err);
+    if (id) {
+        json_object_set_member(reply, "id", json_node_copy(id));
+    }
+    json_node_take_object(node, reply);
+    send_node(s, node);
+}
+
+static void send_gerror(HbQmpSession *s, JsonNode *id, const GError *err)
+{
+    send_error(s, id, hb_error_class_name(err), err->message);
+}
+
+static void send_return(HbQmpSession *s, JsonNode *id, JsonNode *ret)
+{
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+    JsonObject *reply = json_object_new();
+
+    json_object_set_member(reply, "return", ret);
+    if (id) {
+        json_object_set_member(reply, "id", json_node_copy(id));
+    }
+    json_node_take_object(node, reply);
+    send_node(s, node);
+}
+
+/* QEMU's rules for a request object, in QEMU's order and words. */
+static void handle_request(HbQmpSession *s, JsonNode *req)
+{
+    JsonObject *o;
+    JsonNode *id, *exec, *args;
+    const char *name;
+    const QapiCommandDef *def;
+    bool oob;
+    g_autoptr(GList) members = NULL;
+    g_autoptr(GError) err = NULL;
+    JsonNode *ret = NULL;
+
+    if (!JSON_NODE_HOLDS_OBJECT(req)) {
+        send_error(s, NULL, "GenericError", "QMP input must be a JSON object");
+        return;
+    }
+    o = json_node_get_object(req);
+    id = json_object_get_member(o, "id");
+    members = json_object_get_members(o);
+    for (GList *l = members; l; l = l->next) {
+        const char *key = l->data;
+        if (strcmp(key, "execute") && strcmp(key, "exec-oob") &&
+            strcmp(key, "arguments") && strcmp(key, "id") &&
+            strcmp(key, "control")) {
+            g_autofree char *msg =
+                g_strdup_printf("QMP input member '%s' is unexpected", key);
+            send_error(s, id, "GenericError", msg);
+            return;
+        }
+    }
+    exec = json_object_get_member(o, "execute");
+    oob = false;
+    if (json_object_has_member(o, "exec-oob")) {
+        if (exec) {
+            send_error(s, id, "GenericError",
+                       "QMP input must not have both 'execute' and 'exec-oob'");
+            return;
+        }
+        exec = json_object_get_member(o, "exec-oob");
+        oob = true;
+    }
+    if (!exec) {
+        send_error(s, id, "GenericError", "QMP input lacks member 'execute'");
+        return;
+    }
+    if (!JSON_NODE_HOLDS_VALUE(exec) ||
+        json_node_get_value_type(exec) != G_TYPE_STRING) {
+        send_error(s, id, "GenericError", oob ?
+                   "QMP input member 'exec-oob' must be a string" :
+                   "QMP input member 'execute' must be a string");
+        return;
+    }
+    name = json_node_get_string(exec);
+    args = json_object_get_member(o, "arguments");
+    if (args && !JSON_NODE_HOLDS_OBJECT(args)) {
+        send_error(s, id, "GenericError",
+                   "QMP input member 'arguments' must be an object");
+        return;
+    }
+    if (oob && !s->oob) {
+        send_error(s, id, "GenericError",
+                   "QMP input member 'exec-oob' is unexpected");
+        return;
+    }
+    if (!s->negotiated && strcmp(name, "qmp_capabilities") != 0) {
+        send_error(s, id, "CommandNotFound",
+                   "Expecting capabilities negotiation with 'qmp_capabilities'");
+        return;
+    }
+    if (s->negotiated && strcmp(name, "qmp_capabilities") == 0) {
+        send_error(s, id, "CommandNotFound",
+                   "Capabilities negotiation is already complete, command ignored");
+        return;
+    }
+    def = hb_qmp_find_command(name);
+    if (!def) {
+        g_autofree char *msg =
+            g_strdup_printf("The command %s has not been found", name);
+        send_error(s, id, "CommandNotFound", msg);
+        return;
+    }
+    if (oob && !def->allow_oob) {
+        g_autofree char *msg =
+            g_strdup_printf("The command %s does not support OOB", name);
+        send_error(s, id, "GenericError", msg);
+        return;
+    }
+    current = s;
+    if (!def->fn(args, false, &ret, &err)) {
+        current = NULL;
+        send_gerror(s, id, err);
+        return;
+    }
+    current = NULL;
+    send_return(s, id, ret);
+}
+
+static void on_value(void *opaque, HbJsonStreamEvent ev, const char *text,
+                     gsize len)
+{
+    HbQmpSession *s = opaque;
+    g_autoptr(JsonParser) parser = NULL;
+    g_autoptr(GError) err = NULL;
+
+    switch (ev) {
+    case HB_JSON_STREAM_TOO_LONG:
+        send_error(s, NULL, "GenericError", "JSON parse error, token too long");
+        return;
+    case HB_JSON_STREAM_TOO_DEEP:
+        send_error(s, NULL, "GenericError", "JSON parse error, nesting too deep");
+        return;
+    case HB_JSON_STREAM_BAD_CHAR:
+        send_error(s, NULL, "GenericError", "JSON parse error, stray '}' or ']'");
+        return;
+    case HB_JSON_STREAM_VALUE:
+        break;
+    }
+    parser = json_parser_new_immutable();
+    if (!json_parser_load_from_data(parser, text, len, &err)) {
+        g_autofree char *msg = g_strdup_printf("JSON parse error, %s", err->message);
+        send_error(s, NULL, "GenericError", msg);
+        return;
+    }
+    handle_request(s, json_parser_get_root(parser));
+}
+
+static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque)
+{
+    HbQmpSession *s = opaque;
+    char buf[16384];
+    ssize_t n;
+
+    n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (n <= 0) {
+        s->in_watch = 0;
+        session_close(s);
+        return G_SOURCE_REMOVE;
+    }
+    hb_json_stream_feed(&s->stream, buf, n);
+    if (s->closing) {
+        s->in_watch = 0;
+        session_close(s);
+        return G_SOURCE_REMOVE;
+    }
+    update_watches(s);
+    return s->in_watch ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean on_writable(gint fd, GIOCondition cond, gpointer opaque)
+{
+    HbQmpSession *s = opaque;
+
+    flush_out(s);
+    if (s->closing) {
+        s->out_watch = 0;
+        session_close(s);
+        return G_SOURCE_REMOVE;
+    }
+    if (s->out->len == 0) {
+        s->out_watch = 0;
+        update_watches(s);
+        return G_SOURCE_REMOVE;
+    }
+    update_watches(s);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Read while the client keeps up with its replies; write while any wait. */
+static void update_watches(HbQmpSession *s)
+{
+    bool want_in = s->out->len < HB_QMP_OUT_PAUSE;
+
+    if (want_in && !s->in_watch) {
+        s->in_watch = g_unix_fd_add(s->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                    on_readable, s);
+    } else if (!want_in && s->in_watch) {
+        g_source_remove(s->in_watch);
+        s->in_watch = 0;
+    }
+    if (s->out->len && !s->out_watch) {
+        s->out_watch = g_unix_fd_add(s->fd, G_IO_OUT, on_writable, s);
+    }
+}
+
+static void session_free(HbQmpSession *s)
+{
+    if (s->in_watch) {
+        g_source_remove(s->in_watch);
+    }
+    if (s->out_watch) {
+        g_source_remove(s->out_watch);
+    }
+    close(s->fd);
+    hb_json_stream_clear(&s->stream);
+    g_byte_array_unref(s->out);
+    g_free(s);
+}
+
+static void session_close(HbQmpSession *s)
+{
+    if (s->close_idle) {
+        g_source_remove(s->close_idle);
+    }
+    sessions = g_list_remove(sessions, s);
+    if (current == s) {
+        current = NULL;
+    }
+    session_free(s);
+}
+
+HbQmpSession *hb_qmp_session_new(int fd)
+{
+    HbQmpSession *s = g_new0(HbQmpSession, 1);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) greeting = NULL;
+    g_autofree char *package = g_strdup_printf("hotblock %s", HB_VERSION);
+
+    s->fd = fd;
+    s->out = g_byte_array_new();
+    hb_json_stream_init(&s->stream, HB_QMP_MAX_VALUE_LEN, HB_QMP_MAX_DEPTH,
+                        on_value, s);
+    sessions = g_list_append(sessions, s);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "QMP");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "version");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "qemu");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "major");
+    json_builder_add_int_value(b, HB_QMP_QEMU_MAJOR);
+    json_builder_set_member_name(b, "minor");
+    json_builder_add_int_value(b, HB_QMP_QEMU_MINOR);
+    json_builder_set_member_name(b, "micro");
+    json_builder_add_int_value(b, HB_QMP_QEMU_MICRO);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "package");
+    json_builder_add_string_value(b, package);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "capabilities");
+    json_builder_begin_array(b);
+    json_builder_add_string_value(b, "oob");
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    greeting = json_builder_get_root(b);
+    send_node(s, greeting);
+    update_watches(s);
+    return s;
+}
+
+static gboolean close_later(gpointer opaque)
+{
+    HbQmpSession *s = opaque;
+
+    s->close_idle = 0;
+    session_close(s);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * Events can be sent while a command of the very session being dropped is
+ * still on the stack, so a drop found here is carried out from an idle.
+ */
+void hb_qmp_sessions_send_event(JsonNode *event)
+{
+    for (GList *l = sessions; l;) {
+        HbQmpSession *s = l->data;
+        l = l->next;
+        if (!s->negotiated) {
+            continue;
+        }
+        send_node(s, event);
+        if (s->closing) {
+            if (!s->close_idle) {
+                s->close_idle = g_idle_add(close_later, s);
+            }
+        } else {
+            update_watches(s);
+        }
+    }
+}
+
+void hb_qmp_sessions_flush_all(guint timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    for (GList *l = sessions; l; l = l->next) {
+        HbQmpSession *s = l->data;
+        while (s->out->len && !s->closing) {
+            gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+            struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+            if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+                break;
+            }
+            flush_out(s);
+        }
+    }
+}
+
+void hb_qmp_sessions_close_all(void)
+{
+    while (sessions) {
+        session_close(sessions->data);
+    }
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* util/lifecycle.h — daemon-wide settings and shutdown hooks any module may use. */
+#ifndef HB_UTIL_LIFECYCLE_H
+#define HB_UTIL_LIFECYCLE_H
+
+/*
+ * The daemon sits at the top of the layering, so modules below it cannot
+ * call into it.  What they need from it lives here instead: the export
+ * directory (--export-dir) and a list of shutdown hooks, which a module
+ * registers the first time it has something to tear down (exports to
+ * drain, nodes to close) and which the daemon runs, newest first, on exit.
+ * Main thread only.
+ */
+
+void hb_set_export_dir(const char *dir);
+/* The --export-dir, or NULL when none was given. */
+const char *hb_export_dir(void);
+
+void hb_at_shutdown(void (*fn)(void));
+void hb_run_shutdown_hooks(void);
+
+#endif
