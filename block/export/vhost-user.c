@@ -1,0 +1,778 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/export/vhost-user.c — vhost-user messages: features, memory table, vrings, config. */
+#include "block/export/vhost-user.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MEM_TABLE_MAX 8           /* regions in one SET_MEM_TABLE */
+
+typedef struct __attribute__((packed)) VuRegion {
+    uint64_t gpa;
+    uint64_t size;
+    uint64_t uva;
+    uint64_t mmap_offset;
+} VuRegion;
+
+typedef struct __attribute__((packed)) VuMsgHdr {
+    uint32_t request;
+    uint32_t flags;
+    uint32_t size;
+} VuMsgHdr;
+
+typedef union __attribute__((packed)) VuPayload {
+    uint64_t u64;
+    struct __attribute__((packed)) {
+        uint32_t index;
+        uint32_t num;
+    } state;
+    struct __attribute__((packed)) {
+        uint32_t index;
+        uint32_t flags;
+        uint64_t desc;
+        uint64_t used;
+        uint64_t avail;
+        uint64_t log;
+    } addr;
+    struct __attribute__((packed)) {
+        uint32_t nregions;
+        uint32_t padding;
+        VuRegion regions[MEM_TABLE_MAX];
+    } mem;
+    struct __attribute__((packed)) {
+        uint64_t padding;
+        VuRegion region;
+    } memreg;
+    struct __attribute__((packed)) {
+        uint32_t offset;
+        uint32_t size;
+        uint32_t flags;
+        uint8_t region[HB_VU_CONFIG_MAX];
+    } config;
+} VuPayload;
+
+typedef struct VuMsg {
+    VuMsgHdr hdr;
+    VuPayload p;
+    int fds[HB_VU_MAX_FDS];
+    unsigned nfds;
+} VuMsg;
+
+#define CONFIG_HDR_SIZE offsetof(VuPayload, config.region)
+
+/* Handler results */
+enum { MSG_DROP = -1, MSG_OK = 0, MSG_FAILED = 1 };
+
+static const uint64_t supported_protocol_features =
+    (1ull << HB_VU_PROTOCOL_F_MQ) |
+    (1ull << HB_VU_PROTOCOL_F_REPLY_ACK) |
+    (1ull << HB_VU_PROTOCOL_F_BACKEND_REQ) |
+    (1ull << HB_VU_PROTOCOL_F_CONFIG) |
+    (1ull << HB_VU_PROTOCOL_F_RESET_DEVICE) |
+    (1ull << HB_VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+void hb_vu_init(HbVuDev *dev, const HbVuIface *iface, void *opaque,
+                unsigned max_queues)
+{
+    memset(dev, 0, sizeof(*dev));
+    dev->iface = iface;
+    dev->opaque = opaque;
+    dev->max_queues = max_queues ? MIN(max_queues, HB_VU_MAX_QUEUES) : 1;
+    dev->sock = -1;
+    dev->backend_fd = -1;
+    g_mutex_init(&dev->backend_lock);
+    for (unsigned i = 0; i < HB_VU_MAX_QUEUES; i++) {
+        HbVuQueue *q = &dev->q[i];
+        g_mutex_init(&q->lock);
+        q->kick_fd = q->call_fd = q->err_fd = -1;
+    }
+}
+
+void hb_vu_attach(HbVuDev *dev, int sock)
+{
+    /* A front-end that sends half a message must not hold the thread forever. */
+    struct timeval tv = { .tv_sec = 5 };
+
+    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    dev->sock = sock;
+}
+
+/* Stop polling and processing ring @q; its mutex is held. */
+static void queue_stop(HbVuDev *dev, unsigned qidx)
+{
+    HbVuQueue *q = &dev->q[qidx];
+
+    if (q->kick_fd >= 0) {
+        dev->iface->kick_fd_changed(dev, qidx, q->kick_fd, -1);
+        close_fd(&q->kick_fd);
+    }
+    q->started = false;
+}
+
+/* Forget everything about ring @qidx (its mutex is held). */
+static void queue_reset(HbVuDev *dev, unsigned qidx)
+{
+    HbVuQueue *q = &dev->q[qidx];
+
+    queue_stop(dev, qidx);
+    close_fd(&q->call_fd);
+    close_fd(&q->err_fd);
+    memset(&q->vq, 0, sizeof(q->vq));
+    q->num = 0;
+    q->desc_uva = q->avail_uva = q->used_uva = 0;
+    q->base = 0;
+    q->addr_set = false;
+    q->enabled = false;
+    q->broken = false;
+}
+
+static void lock_all(HbVuDev *dev)
+{
+    for (unsigned i = 0; i < dev->max_queues; i++) {
+        g_mutex_lock(&dev->q[i].lock);
+    }
+}
+
+static void unlock_all(HbVuDev *dev)
+{
+    for (unsigned i = dev->max_queues; i > 0; i--) {
+        g_mutex_unlock(&dev->q[i - 1].lock);
+    }
+}
+
+void hb_vu_reset(HbVuDev *dev)
+{
+    lock_all(dev);
+    for (unsigned i = 0; i < dev->max_queues; i++) {
+        queue_reset(dev, i);
+    }
+    hb_guest_mem_clear(&dev->mem);
+    unlock_all(dev);
+
+    g_mutex_lock(&dev->backend_lock);
+    close_fd(&dev->backend_fd);
+    g_mutex_unlock(&dev->backend_lock);
+    close_fd(&dev->sock);
+    dev->features = 0;
+    dev->protocol_features = 0;
+    dev->owner_set = false;
+}
+
+void hb_vu_destroy(HbVuDev *dev)
+{
+    for (unsigned i = 0; i < HB_VU_MAX_QUEUES; i++) {
+        g_mutex_clear(&dev->q[i].lock);
+    }
+    g_mutex_clear(&dev->backend_lock);
+}
+
+/* ---- rings ---- */
+
+/* Translate ring @q's addresses through the current table (mutex held). */
+static bool queue_map(HbVuDev *dev, HbVuQueue *q, bool initial)
+{
+    void *desc, *avail, *used;
+    uint16_t last_avail = initial ? q->base : q->vq.last_avail_idx;
+    uint16_t used_idx = q->vq.used_idx;
+
+    if (!q->addr_set || !q->num) {
+        return false;
+    }
+    desc = hb_guest_mem_uva_to_ptr(&dev->mem, q->desc_uva, hb_virtq_desc_size(q->num));
+    avail = hb_guest_mem_uva_to_ptr(&dev->mem, q->avail_uva, hb_virtq_avail_size(q->num));
+    used = hb_guest_mem_uva_to_ptr(&dev->mem, q->used_uva, hb_virtq_used_size(q->num));
+    if (!desc || !avail || !used ||
+        ((uintptr_t)desc & 15) || ((uintptr_t)avail & 1) || ((uintptr_t)used & 3)) {
+        return false;
+    }
+    q->vq.event_idx = dev->features & (1ull << 29);
+    q->vq.indirect = dev->features & (1ull << 28);
+    if (hb_virtq_init(&q->vq, &dev->mem, q->num, desc, avail, used, last_avail) < 0) {
+        return false;
+    }
+    /* Resume where the used ring says the previous owner stopped. */
+    q->vq.used_idx = initial ? le16toh(__atomic_load_n(&q->vq.used->idx, __ATOMIC_RELAXED))
+                             : used_idx;
+    return true;
+}
+
+static void queue_wake(HbVuQueue *q)
+{
+    /* A request queued before we polled the kick fd must not wait for the
+     * next kick: make the fd readable once ourselves. */
+    if (q->kick_fd >= 0) {
+        eventfd_write(q->kick_fd, 1);
+    }
+}
+
+/* After a memory table change (all mutexes held): re-translate live rings. */
+static bool remap_all(HbVuDev *dev)
+{
+    bool ok = true;
+
+    for (unsigned i = 0; i < dev->max_queues; i++) {
+        HbVuQueue *q = &dev->q[i];
+        if (q->started && !queue_map(dev, q, false)) {
+            q->broken = true;
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+bool hb_vu_handle_kick(HbVuDev *dev, unsigned qidx)
+{
+    HbVuQueue *q = &dev->q[qidx];
+    bool ok = true;
+    eventfd_t v;
+
+    g_mutex_lock(&q->lock);
+    if (q->kick_fd >= 0) {
+        (void)eventfd_read(q->kick_fd, &v);   /* EAGAIN: a stale wakeup */
+    }
+    if (q->started && q->enabled && !q->broken) {
+        ok = dev->iface->process_queue(dev, qidx, &q->vq);
+        if (!ok) {
+            q->broken = true;
+        }
+    } else if (q->broken) {
+        ok = false;
+    }
+    g_mutex_unlock(&q->lock);
+    return ok;
+}
+
+void hb_vu_queue_notify(HbVuDev *dev, HbVuQueue *q)
+{
+    if (q->call_fd >= 0 && hb_virtq_should_notify(&q->vq)) {
+        eventfd_write(q->call_fd, 1);
+    }
+}
+
+bool hb_vu_config_changed(HbVuDev *dev)
+{
+    VuMsgHdr hdr = {
+        .request = HB_VU_BACKEND_CONFIG_CHANGE_MSG,
+        .flags = HB_VU_MSG_VERSION,
+        .size = 0,
+    };
+    bool ok = false;
+
+    g_mutex_lock(&dev->backend_lock);
+    if (dev->backend_fd >= 0) {
+        ok = send(dev->backend_fd, &hdr, sizeof(hdr), MSG_NOSIGNAL) == sizeof(hdr);
+    }
+    g_mutex_unlock(&dev->backend_lock);
+    return ok;
+}
+
+/* ---- message I/O ---- */
+
+static bool read_full(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+
+    while (len) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
+static bool read_msg(HbVuDev *dev, VuMsg *msg)
+{
+    char control[CMSG_SPACE(HB_VU_MAX_FDS * sizeof(int))];
+    struct iovec iov = { .iov_base = &msg->hdr, .iov_len = sizeof(msg->hdr) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = control, .msg_controllen = sizeof(control),
+    };
+    struct cmsghdr *cmsg;
+    ssize_t n;
+
+    msg->nfds = 0;
+    do {
+        n = recvmsg(dev->sock, &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        return false;
+    }
+    for (cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+        if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+            size_t cnt = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < cnt; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+                if (msg->nfds < HB_VU_MAX_FDS) {
+                    msg->fds[msg->nfds++] = fd;
+                } else {
+                    close(fd);
+                }
+            }
+        }
+    }
+    if ((size_t)n < sizeof(msg->hdr) &&
+        !read_full(dev->sock, (uint8_t *)&msg->hdr + n, sizeof(msg->hdr) - n)) {
+        return false;
+    }
+    if ((msg->hdr.flags & 3) != HB_VU_MSG_VERSION || msg->hdr.size > sizeof(msg->p)) {
+        return false;
+    }
+    memset(&msg->p, 0, sizeof(msg->p));
+    return read_full(dev->sock, &msg->p, msg->hdr.size);
+}
+
+static bool send_reply(HbVuDev *dev, VuMsg *msg, uint32_t size, int fd)
+{
+    char control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov[2] = {
+        { .iov_base = &msg->hdr, .iov_len = sizeof(msg->hdr) },
+        { .iov_base = &msg->p, .iov_len = size },
+    };
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+    ssize_t n;
+
+    msg->hdr.flags = HB_VU_MSG_VERSION | HB_VU_MSG_FLAG_REPLY;
+    msg->hdr.size = size;
+    if (fd >= 0) {
+        struct cmsghdr *cmsg;
+        memset(control, 0, sizeof(control));
+        mh.msg_control = control;
+        mh.msg_controllen = sizeof(control);
+        cmsg = CMSG_FIRSTHDR(&mh);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    }
+    do {
+        n = sendmsg(dev->sock, &mh, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n == (ssize_t)(sizeof(msg->hdr) + size);
+}
+
+static bool reply_u64(HbVuDev *dev, VuMsg *msg, uint64_t v)
+{
+    msg->p.u64 = v;
+    return send_reply(dev, msg, sizeof(v), -1);
+}
+
+/* Take fd @i out of @msg (the handler now owns it). */
+static int take_fd(VuMsg *msg, unsigned i)
+{
+    int fd = msg->fds[i];
+    msg->fds[i] = -1;
+    return fd;
+}
+
+/* ---- handlers ---- */
+
+static bool size_is(const VuMsg *msg, size_t size)
+{
+    return msg->hdr.size == size;
+}
+
+static int set_features(HbVuDev *dev, VuMsg *msg)
+{
+    uint64_t offered = dev->iface->get_features(dev) | (1ull << HB_VU_F_PROTOCOL_FEATURES);
+
+    if (!size_is(msg, 8) || (msg->p.u64 & ~offered)) {
+        return MSG_DROP;
+    }
+    lock_all(dev);
+    dev->features = msg->p.u64;
+    for (unsigned i = 0; i < dev->max_queues; i++) {
+        HbVuQueue *q = &dev->q[i];
+        q->vq.event_idx = dev->features & (1ull << 29);
+        q->vq.indirect = dev->features & (1ull << 28);
+        /* Without PROTOCOL_FEATURES there is no SET_VRING_ENABLE. */
+        if (!(dev->features & (1ull << HB_VU_F_PROTOCOL_FEATURES))) {
+            q->enabled = true;
+        }
+    }
+    unlock_all(dev);
+    return MSG_OK;
+}
+
+static int add_regions(HbVuDev *dev, HbGuestMem *mem, const VuRegion *regs,
+                       unsigned n, VuMsg *msg)
+{
+    for (unsigned i = 0; i < n; i++) {
+        HbGuestMemRegion r = {
+            .gpa = regs[i].gpa, .size = regs[i].size,
+            .uva = regs[i].uva, .mmap_offset = regs[i].mmap_offset,
+        };
+        if (hb_guest_mem_map_region(&r, msg->fds[i]) < 0) {
+            return MSG_DROP;
+        }
+        if (hb_guest_mem_add(mem, &r) < 0) {
+            munmap(r.mmap_addr, r.mmap_size);
+            return MSG_DROP;
+        }
+    }
+    return MSG_OK;
+}
+
+static int set_mem_table(HbVuDev *dev, VuMsg *msg)
+{
+    g_autofree HbGuestMem *mem = g_new0(HbGuestMem, 1);
+    HbGuestMem old;
+    unsigned n = msg->p.mem.nregions;
+    bool ok;
+
+    if (msg->hdr.size < 8 || n > MEM_TABLE_MAX || n != msg->nfds ||
+        msg->hdr.size < 8 + n * sizeof(VuRegion)) {
+        return MSG_DROP;
+    }
+    if (add_regions(dev, mem, msg->p.mem.regions, n, msg) != MSG_OK) {
+        hb_guest_mem_clear(mem);
+        return MSG_DROP;
+    }
+    lock_all(dev);
+    old = dev->mem;
+    dev->mem = *mem;
+    ok = remap_all(dev);
+    unlock_all(dev);
+    hb_guest_mem_clear(&old);
+    return ok ? MSG_OK : MSG_DROP;
+}
+
+static int add_mem_reg(HbVuDev *dev, VuMsg *msg)
+{
+    const VuRegion *reg = &msg->p.memreg.region;
+    HbGuestMemRegion r = {
+        .gpa = reg->gpa, .size = reg->size, .uva = reg->uva,
+        .mmap_offset = reg->mmap_offset,
+    };
+    int ret;
+
+    if (!size_is(msg, sizeof(msg->p.memreg)) || msg->nfds != 1 ||
+        hb_guest_mem_map_region(&r, msg->fds[0]) < 0) {
+        return MSG_DROP;
+    }
+    lock_all(dev);
+    ret = hb_guest_mem_add(&dev->mem, &r);
+    unlock_all(dev);
+    if (ret < 0) {
+        munmap(r.mmap_addr, r.mmap_size);
+        return MSG_DROP;
+    }
+    return MSG_OK;
+}
+
+static int rem_mem_reg(HbVuDev *dev, VuMsg *msg)
+{
+    const VuRegion *reg = &msg->p.memreg.region;
+    bool ok;
+    int ret;
+
+    if (!size_is(msg, sizeof(msg->p.memreg))) {
+        return MSG_DROP;
+    }
+    lock_all(dev);
+    ret = hb_guest_mem_remove(&dev->mem, reg->gpa, reg->size, reg->uva);
+    ok = remap_all(dev);
+    unlock_all(dev);
+    return ret < 0 || !ok ? MSG_DROP : MSG_OK;
+}
+
+/* The ring named by a state/addr message, or NULL if out of range. */
+static HbVuQueue *msg_queue(HbVuDev *dev, uint32_t index)
+{
+    return index < dev->max_queues ? &dev->q[index] : NULL;
+}
+
+static int set_vring_num(HbVuDev *dev, VuMsg *msg)
+{
+    HbVuQueue *q = msg_queue(dev, msg->p.state.index);
+    uint32_t num = msg->p.state.num;
+
+    if (!size_is(msg, sizeof(msg->p.state)) || !q || num == 0 ||
+        num > HB_VIRTQ_MAX_SIZE || (num & (num - 1))) {
+        return MSG_DROP;
+    }
+    g_mutex_lock(&q->lock);
+    q->num = num;
+    g_mutex_unlock(&q->lock);
+    return MSG_OK;
+}
+
+static int set_vring_addr(HbVuDev *dev, VuMsg *msg)
+{
+    HbVuQueue *q = msg_queue(dev, msg->p.addr.index);
+    int ret = MSG_OK;
+
+    if (!size_is(msg, sizeof(msg->p.addr)) || !q) {
+        return MSG_DROP;
+    }
+    g_mutex_lock(&q->lock);
+    q->desc_uva = msg->p.addr.desc;
+    q->avail_uva = msg->p.addr.avail;
+    q->used_uva = msg->p.addr.used;
+    q->addr_set = true;
+    if (q->started && !queue_map(dev, q, false)) {
+        ret = MSG_DROP;
+    }
+    g_mutex_unlock(&q->lock);
+    return ret;
+}
+
+static int set_vring_base(HbVuDev *dev, VuMsg *msg)
+{
+    HbVuQueue *q = msg_queue(dev, msg->p.state.index);
+
+    if (!size_is(msg, sizeof(msg->p.state)) || !q || msg->p.state.num > 0xffff) {
+        return MSG_DROP;
+    }
+    g_mutex_lock(&q->lock);
+    q->base = msg->p.state.num;
+    g_mutex_unlock(&q->lock);
+    return MSG_OK;
+}
+
+static int get_vring_base(HbVuDev *dev, VuMsg *msg)
+{
+    HbVuQueue *q = msg_queue(dev, msg->p.state.index);
+
+    if (!size_is(msg, sizeof(msg->p.state)) || !q) {
+        return MSG_DROP;
+    }
+    /* Holding the mutex means no request of this ring is in flight. */
+    g_mutex_lock(&q->lock);
+    msg->p.state.num = q->started ? q->vq.last_avail_idx : q->base;
+    q->base = msg->p.state.num;
+    queue_stop(dev, msg->p.state.index);
+    q->broken = false;
+    g_mutex_unlock(&q->lock);
+    return send_reply(dev, msg, sizeof(msg->p.state), -1) ? MSG_OK : MSG_DROP;
+}
+
+/* SET_VRING_KICK/CALL/ERR: u64 with the index and a "no fd" bit. */
+static int set_vring_fd(HbVuDev *dev, VuMsg *msg)
+{
+    uint64_t v = msg->p.u64;
+    unsigned qidx = v & 0xff;
+    bool nofd = v & (1ull << 8);
+    HbVuQueue *q = msg_queue(dev, qidx);
+    int fd, ret = MSG_OK;
+
+    if (!size_is(msg, 8) || !q || (v >> 9) || (nofd ? msg->nfds != 0 : msg->nfds != 1)) {
+        return MSG_DROP;
+    }
+    fd = nofd ? -1 : take_fd(msg, 0);
+    g_mutex_lock(&q->lock);
+    switch (msg->hdr.request) {
+    case HB_VU_SET_VRING_KICK:
+        queue_stop(dev, qidx);
+        if (fd < 0) {
+            ret = MSG_DROP;      /* polling mode is not supported */
+            break;
+        }
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        q->kick_fd = fd;
+        fd = -1;
+        if (!queue_map(dev, q, true)) {
+            ret = MSG_DROP;
+            break;
+        }
+        q->started = true;
+        q->broken = false;
+        dev->iface->kick_fd_changed(dev, qidx, -1, q->kick_fd);
+        queue_wake(q);
+        break;
+    case HB_VU_SET_VRING_CALL:
+        close_fd(&q->call_fd);
+        q->call_fd = fd;
+        fd = -1;
+        break;
+    default:
+        close_fd(&q->err_fd);
+        q->err_fd = fd;
+        fd = -1;
+        break;
+    }
+    g_mutex_unlock(&q->lock);
+    close_fd(&fd);
+    return ret;
+}
+
+static int set_vring_enable(HbVuDev *dev, VuMsg *msg)
+{
+    HbVuQueue *q = msg_queue(dev, msg->p.state.index);
+
+    if (!size_is(msg, sizeof(msg->p.state)) || !q || msg->p.state.num > 1) {
+        return MSG_DROP;
+    }
+    g_mutex_lock(&q->lock);
+    q->enabled = msg->p.state.num;
+    if (q->enabled && q->started) {
+        queue_wake(q);
+    }
+    g_mutex_unlock(&q->lock);
+    return MSG_OK;
+}
+
+static int get_config(HbVuDev *dev, VuMsg *msg)
+{
+    uint8_t buf[HB_VU_CONFIG_MAX];
+    uint32_t off = msg->p.config.offset, size = msg->p.config.size;
+
+    if (msg->hdr.size < CONFIG_HDR_SIZE || off > HB_VU_CONFIG_MAX ||
+        size > HB_VU_CONFIG_MAX - off || msg->hdr.size != CONFIG_HDR_SIZE + size) {
+        return MSG_DROP;
+    }
+    if (dev->iface->get_config(dev, buf, off + size) < 0) {
+        return MSG_DROP;
+    }
+    memcpy(msg->p.config.region, buf + off, size);
+    return send_reply(dev, msg, CONFIG_HDR_SIZE + size, -1) ? MSG_OK : MSG_DROP;
+}
+
+static int set_config(HbVuDev *dev, VuMsg *msg)
+{
+    uint32_t off = msg->p.config.offset, size = msg->p.config.size;
+
+    if (msg->hdr.size < CONFIG_HDR_SIZE || off > HB_VU_CONFIG_MAX ||
+        size > HB_VU_CONFIG_MAX - off || msg->hdr.size != CONFIG_HDR_SIZE + size) {
+        return MSG_DROP;
+    }
+    return dev->iface->set_config(dev, msg->p.config.region, off, size,
+                                  msg->p.config.flags) < 0 ? MSG_FAILED : MSG_OK;
+}
+
+static int reset_device(HbVuDev *dev)
+{
+    lock_all(dev);
+    for (unsigned i = 0; i < dev->max_queues; i++) {
+        queue_reset(dev, i);
+    }
+    unlock_all(dev);
+    dev->features = 0;
+    return MSG_OK;
+}
+
+/* Execute @msg; a reply that the message itself calls for is sent here. */
+static int handle(HbVuDev *dev, VuMsg *msg, bool *replied)
+{
+    *replied = true;
+    switch (msg->hdr.request) {
+    case HB_VU_GET_FEATURES:
+        return reply_u64(dev, msg, dev->iface->get_features(dev) |
+                         (1ull << HB_VU_F_PROTOCOL_FEATURES)) ? MSG_OK : MSG_DROP;
+    case HB_VU_GET_PROTOCOL_FEATURES:
+        return reply_u64(dev, msg, supported_protocol_features) ? MSG_OK : MSG_DROP;
+    case HB_VU_GET_QUEUE_NUM:
+        return reply_u64(dev, msg, dev->max_queues) ? MSG_OK : MSG_DROP;
+    case HB_VU_GET_MAX_MEM_SLOTS:
+        return reply_u64(dev, msg, HB_GUEST_MEM_MAX_REGIONS) ? MSG_OK : MSG_DROP;
+    case HB_VU_GET_VRING_BASE:
+        return get_vring_base(dev, msg);
+    case HB_VU_GET_CONFIG:
+        return get_config(dev, msg);
+    default:
+        break;
+    }
+
+    *replied = false;
+    switch (msg->hdr.request) {
+    case HB_VU_SET_FEATURES:
+        return set_features(dev, msg);
+    case HB_VU_SET_PROTOCOL_FEATURES:
+        if (!size_is(msg, 8) || (msg->p.u64 & ~supported_protocol_features)) {
+            return MSG_DROP;
+        }
+        dev->protocol_features = msg->p.u64;
+        return MSG_OK;
+    case HB_VU_SET_OWNER:
+        dev->owner_set = true;
+        return MSG_OK;
+    case HB_VU_RESET_OWNER:
+    case HB_VU_RESET_DEVICE:
+        return reset_device(dev);
+    case HB_VU_SET_MEM_TABLE:
+        return set_mem_table(dev, msg);
+    case HB_VU_ADD_MEM_REG:
+        return add_mem_reg(dev, msg);
+    case HB_VU_REM_MEM_REG:
+        return rem_mem_reg(dev, msg);
+    case HB_VU_SET_VRING_NUM:
+        return set_vring_num(dev, msg);
+    case HB_VU_SET_VRING_ADDR:
+        return set_vring_addr(dev, msg);
+    case HB_VU_SET_VRING_BASE:
+        return set_vring_base(dev, msg);
+    case HB_VU_SET_VRING_KICK:
+    case HB_VU_SET_VRING_CALL:
+    case HB_VU_SET_VRING_ERR:
+        return set_vring_fd(dev, msg);
+    case HB_VU_SET_VRING_ENABLE:
+        return set_vring_enable(dev, msg);
+    case HB_VU_SET_BACKEND_REQ_FD:
+        if (msg->nfds != 1) {
+            return MSG_DROP;
+        }
+        g_mutex_lock(&dev->backend_lock);
+        close_fd(&dev->backend_fd);
+        dev->backend_fd = take_fd(msg, 0);
+        g_mutex_unlock(&dev->backend_lock);
+        return MSG_OK;
+    case HB_VU_SET_CONFIG:
+        return set_config(dev, msg);
+    default:
+        /* Anything we did not offer is a front-end bug or an attack. */
+        return MSG_DROP;
+    }
+}
+
+bool hb_vu_dispatch(HbVuDev *dev)
+{
+    VuMsg msg;
+    bool replied, need_reply;
+    int ret;
+
+    if (dev->sock < 0) {
+        return false;
+    }
+    memset(msg.fds, -1, sizeof(msg.fds));
+    if (!read_msg(dev, &msg)) {
+        ret = MSG_DROP;
+        goto out;
+    }
+    need_reply = (msg.hdr.flags & HB_VU_MSG_FLAG_NEED_REPLY) &&
+                 (dev->protocol_features & (1ull << HB_VU_PROTOCOL_F_REPLY_ACK));
+    ret = handle(dev, &msg, &replied);
+    if (ret != MSG_DROP && need_reply && !replied) {
+        msg.hdr.request = msg.hdr.request;
+        if (!reply_u64(dev, &msg, ret == MSG_OK ? 0 : 1)) {
+            ret = MSG_DROP;
+        }
+    }
+out:
+    for (unsigned i = 0; i < msg.nfds && i < HB_VU_MAX_FDS; i++) {
+        close_fd(&msg.fds[i]);
+    }
+    return ret != MSG_DROP;
+}

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/export/virtio-blk.c — virtio-blk requests and config space over a backend of callbacks. */
+#include "block/export/virtio-blk.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#define SECTOR 512u
+
+typedef struct BlkReqHdr {
+    uint32_t type;
+    uint32_t ioprio;
+    uint64_t sector;
+} BlkReqHdr;
+
+typedef struct BlkSegment {
+    uint64_t sector;
+    uint32_t num_sectors;
+    uint32_t flags;
+} BlkSegment;
+
+uint64_t hb_virtio_blk_features(const HbVirtioBlk *blk)
+{
+    uint64_t f = (1ull << HB_VIRTIO_F_VERSION_1) |
+                 (1ull << HB_VIRTIO_F_RING_INDIRECT_DESC) |
+                 (1ull << HB_VIRTIO_F_RING_EVENT_IDX) |
+                 (1ull << HB_VIRTIO_BLK_F_SEG_MAX) |
+                 (1ull << HB_VIRTIO_BLK_F_BLK_SIZE) |
+                 (1ull << HB_VIRTIO_BLK_F_TOPOLOGY) |
+                 (1ull << HB_VIRTIO_BLK_F_FLUSH) |
+                 (1ull << HB_VIRTIO_BLK_F_CONFIG_WCE) |
+                 (1ull << HB_VIRTIO_BLK_F_MQ);
+
+    if (blk->read_only) {
+        f |= 1ull << HB_VIRTIO_BLK_F_RO;
+    } else {
+        f |= (1ull << HB_VIRTIO_BLK_F_DISCARD) |
+             (1ull << HB_VIRTIO_BLK_F_WRITE_ZEROES);
+    }
+    return f;
+}
+
+static void put16(uint8_t *b, size_t len, size_t off, uint16_t v)
+{
+    v = htole16(v);
+    if (off + sizeof(v) <= len) {
+        memcpy(b + off, &v, sizeof(v));
+    }
+}
+
+static void put32(uint8_t *b, size_t len, size_t off, uint32_t v)
+{
+    v = htole32(v);
+    if (off + sizeof(v) <= len) {
+        memcpy(b + off, &v, sizeof(v));
+    }
+}
+
+static void put64(uint8_t *b, size_t len, size_t off, uint64_t v)
+{
+    v = htole64(v);
+    if (off + sizeof(v) <= len) {
+        memcpy(b + off, &v, sizeof(v));
+    }
+}
+
+static void put8(uint8_t *b, size_t len, size_t off, uint8_t v)
+{
+    if (off < len) {
+        b[off] = v;
+    }
+}
+
+void hb_virtio_blk_get_config(const HbVirtioBlk *blk, uint8_t *buf, size_t len)
+{
+    uint32_t lbs_sectors = blk->logical_block_size / SECTOR;
+
+    memset(buf, 0, len);
+    put64(buf, len, 0, blk->length / SECTOR);             /* capacity */
+    put32(buf, len, 12, HB_VIRTIO_BLK_SEG_MAX);            /* seg_max */
+    put32(buf, len, 20, blk->logical_block_size);          /* blk_size */
+    put8(buf, len, 24, 0);                                 /* physical_block_exp */
+    put8(buf, len, 25, 0);                                 /* alignment_offset */
+    put16(buf, len, 26, 1);                                /* min_io_size (blocks) */
+    put32(buf, len, 28, 0);                                /* opt_io_size */
+    put8(buf, len, HB_VIRTIO_BLK_CFG_WRITEBACK, blk->writeback);
+    put16(buf, len, 34, blk->num_queues);
+    put32(buf, len, 36, HB_VIRTIO_BLK_MAX_DISCARD_SECTORS); /* max_discard_sectors */
+    put32(buf, len, 40, 1);                                /* max_discard_seg */
+    put32(buf, len, 44, lbs_sectors);                      /* discard_sector_alignment */
+    put32(buf, len, 48, HB_VIRTIO_BLK_MAX_DISCARD_SECTORS); /* max_write_zeroes_sectors */
+    put32(buf, len, 52, 1);                                /* max_write_zeroes_seg */
+    put8(buf, len, 56, 1);                                 /* write_zeroes_may_unmap */
+}
+
+int hb_virtio_blk_set_config(HbVirtioBlk *blk, const uint8_t *data,
+                             uint32_t offset, uint32_t size)
+{
+    if (offset != HB_VIRTIO_BLK_CFG_WRITEBACK || size != 1) {
+        return -EINVAL;
+    }
+    blk->writeback = data[0] != 0;
+    return 0;
+}
+
+/* Copy the first @len bytes of @iov[0..niov) into @buf; false if short. */
+static bool iov_to_buf(const struct iovec *iov, unsigned niov, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+
+    for (unsigned i = 0; i < niov && len; i++) {
+        size_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
+        memcpy(p, iov[i].iov_base, n);
+        p += n;
+        len -= n;
+    }
+    return len == 0;
+}
+
+/* Copy @len bytes of @buf into @iov; return the bytes copied. */
+static size_t buf_to_iov(struct iovec *iov, unsigned niov, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    size_t done = 0;
+
+    for (unsigned i = 0; i < niov && done < len; i++) {
+        size_t n = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
+        memcpy(iov[i].iov_base, p + done, n);
+        done += n;
+    }
+    return done;
+}
+
+/* Drop @len leading bytes from an iovec array in place; return the new start. */
+static struct iovec *iov_skip(struct iovec *iov, unsigned *niov, size_t len)
+{
+    while (*niov && len) {
+        if (iov->iov_len > len) {
+            iov->iov_base = (uint8_t *)iov->iov_base + len;
+            iov->iov_len -= len;
+            return iov;
+        }
+        len -= iov->iov_len;
+        iov++;
+        (*niov)--;
+    }
+    /* Also skip empty entries so callers can tell "no data". */
+    while (*niov && iov->iov_len == 0) {
+        iov++;
+        (*niov)--;
+    }
+    return iov;
+}
+
+/* Is [sector, sector + bytes/512) a valid, aligned range of the disk? */
+static bool range_ok(const HbVirtioBlk *blk, uint64_t sector, uint64_t bytes)
+{
+    uint64_t lbs_sectors = blk->logical_block_size / SECTOR;
+    uint64_t total = blk->length / SECTOR;
+
+    if (sector & (lbs_sectors - 1)) {
+        return false;
+    }
+    if (bytes % blk->logical_block_size) {
+        return false;
+    }
+    return sector <= total && bytes / SECTOR <= total - sector;
+}
+
+static uint8_t discard_or_zeroes(HbVirtioBlk *blk, uint32_t type,
+                                 struct iovec *out, unsigned out_num,
+                                 uint64_t out_len)
+{
+    BlkSegment seg;
+    uint64_t sector, bytes;
+    int ret;
+
+    if (blk->read_only) {
+        return HB_VIRTIO_BLK_S_IOERR;
+    }
+    /* We advertise max_*_seg = 1: exactly one segment. */
+    if (out_len != sizeof(seg) || !iov_to_buf(out, out_num, &seg, sizeof(seg))) {
+        return HB_VIRTIO_BLK_S_UNSUPP;
+    }
+    sector = le64toh(seg.sector);
+    bytes = (uint64_t)le32toh(seg.num_sectors) * SECTOR;
+    if (le32toh(seg.num_sectors) > HB_VIRTIO_BLK_MAX_DISCARD_SECTORS ||
+        !range_ok(blk, sector, bytes)) {
+        return HB_VIRTIO_BLK_S_IOERR;
+    }
+    if (type == HB_VIRTIO_BLK_T_DISCARD) {
+        if (le32toh(seg.flags) != 0) {
+            return HB_VIRTIO_BLK_S_UNSUPP;
+        }
+        ret = blk->be.pdiscard(blk->be.opaque, sector * SECTOR, bytes);
+        /* Discard is a hint: a backend that cannot is not an error. */
+        if (ret == -ENOTSUP || ret == -EOPNOTSUPP) {
+            ret = 0;
+        }
+    } else {
+        uint32_t flags = le32toh(seg.flags);
+        if (flags & ~(uint32_t)HB_VIRTIO_BLK_WZ_F_UNMAP) {
+            return HB_VIRTIO_BLK_S_UNSUPP;
+        }
+        ret = blk->be.pwrite_zeroes(blk->be.opaque, sector * SECTOR, bytes,
+                                    (flags & HB_VIRTIO_BLK_WZ_F_UNMAP) ?
+                                    HB_VIRTIO_BLK_REQ_MAY_UNMAP : 0);
+    }
+    return ret < 0 ? HB_VIRTIO_BLK_S_IOERR : HB_VIRTIO_BLK_S_OK;
+}
+
+int hb_virtio_blk_handle(HbVirtioBlk *blk, HbVirtqElem *elem, uint32_t *written)
+{
+    struct iovec *out = elem->iov, *in = elem->iov + elem->out_num;
+    unsigned out_num = elem->out_num, in_num = elem->in_num;
+    uint64_t out_len = elem->out_len, in_len = elem->in_len;
+    uint8_t *status = NULL;
+    BlkReqHdr hdr;
+    uint64_t sector;
+    uint32_t type;
+    uint8_t st;
+    int ret;
+
+    /* The status byte is the last device-writable byte. */
+    for (unsigned i = in_num; i > 0; i--) {
+        if (in[i - 1].iov_len) {
+            in[i - 1].iov_len--;
+            status = (uint8_t *)in[i - 1].iov_base + in[i - 1].iov_len;
+            break;
+        }
+    }
+    if (!status || out_len < sizeof(hdr) ||
+        !iov_to_buf(out, out_num, &hdr, sizeof(hdr))) {
+        return -EINVAL;
+    }
+    in_len--;
+    out = iov_skip(out, &out_num, sizeof(hdr));
+    out_len -= sizeof(hdr);
+    type = le32toh(hdr.type);
+    sector = le64toh(hdr.sector);
+    *written = 1;
+
+    switch (type) {
+    case HB_VIRTIO_BLK_T_IN:
+        if (!range_ok(blk, sector, in_len)) {
+            st = HB_VIRTIO_BLK_S_IOERR;
+            break;
+        }
+        ret = in_len ? blk->be.preadv(blk->be.opaque, sector * SECTOR, in_len,
+                                      in, in_num) : 0;
+        st = ret < 0 ? HB_VIRTIO_BLK_S_IOERR : HB_VIRTIO_BLK_S_OK;
+        if (ret == 0) {
+            *written = in_len + 1;
+        }
+        break;
+    case HB_VIRTIO_BLK_T_OUT:
+        if (blk->read_only || !range_ok(blk, sector, out_len)) {
+            st = HB_VIRTIO_BLK_S_IOERR;
+            break;
+        }
+        ret = out_len ? blk->be.pwritev(blk->be.opaque, sector * SECTOR, out_len,
+                                        out, out_num,
+                                        blk->writeback ? 0 : HB_VIRTIO_BLK_REQ_FUA) : 0;
+        st = ret < 0 ? HB_VIRTIO_BLK_S_IOERR : HB_VIRTIO_BLK_S_OK;
+        break;
+    case HB_VIRTIO_BLK_T_FLUSH:
+        ret = blk->be.flush(blk->be.opaque);
+        st = ret < 0 ? HB_VIRTIO_BLK_S_IOERR : HB_VIRTIO_BLK_S_OK;
+        break;
+    case HB_VIRTIO_BLK_T_GET_ID: {
+        char id[HB_VIRTIO_BLK_ID_BYTES] = { 0 };
+        size_t n = in_len < sizeof(id) ? in_len : sizeof(id);
+
+        memcpy(id, blk->serial, strnlen(blk->serial, sizeof(id)));
+        *written = buf_to_iov(in, in_num, id, n) + 1;
+        st = HB_VIRTIO_BLK_S_OK;
+        break;
+    }
+    case HB_VIRTIO_BLK_T_DISCARD:
+    case HB_VIRTIO_BLK_T_WRITE_ZEROES:
+        st = discard_or_zeroes(blk, type, out, out_num, out_len);
+        break;
+    default:
+        st = HB_VIRTIO_BLK_S_UNSUPP;
+        break;
+    }
+    *status = st;
+    return 0;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/export/virtio-blk.h — virtio-blk request semantics, free of any transport. */
+#ifndef HB_EXPORT_VIRTIO_BLK_H
+#define HB_EXPORT_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "block/export/virtqueue.h"
+
+/* Feature bits (virtio spec 1.2, 5.2.3) */
+#define HB_VIRTIO_BLK_F_SIZE_MAX     1
+#define HB_VIRTIO_BLK_F_SEG_MAX      2
+#define HB_VIRTIO_BLK_F_GEOMETRY     4
+#define HB_VIRTIO_BLK_F_RO           5
+#define HB_VIRTIO_BLK_F_BLK_SIZE     6
+#define HB_VIRTIO_BLK_F_FLUSH        9
+#define HB_VIRTIO_BLK_F_TOPOLOGY     10
+#define HB_VIRTIO_BLK_F_CONFIG_WCE   11
+#define HB_VIRTIO_BLK_F_MQ           12
+#define HB_VIRTIO_BLK_F_DISCARD      13
+#define HB_VIRTIO_BLK_F_WRITE_ZEROES 14
+#define HB_VIRTIO_F_RING_INDIRECT_DESC 28
+#define HB_VIRTIO_F_RING_EVENT_IDX   29
+#define HB_VIRTIO_F_VERSION_1        32
+
+/* Request types and status bytes */
+#define HB_VIRTIO_BLK_T_IN           0
+#define HB_VIRTIO_BLK_T_OUT          1
+#define HB_VIRTIO_BLK_T_FLUSH        4
+#define HB_VIRTIO_BLK_T_GET_ID       8
+#define HB_VIRTIO_BLK_T_DISCARD      11
+#define HB_VIRTIO_BLK_T_WRITE_ZEROES 13
+#define HB_VIRTIO_BLK_S_OK           0
+#define HB_VIRTIO_BLK_S_IOERR        1
+#define HB_VIRTIO_BLK_S_UNSUPP       2
+#define HB_VIRTIO_BLK_WZ_F_UNMAP     1
+#define HB_VIRTIO_BLK_ID_BYTES       20
+
+/* Config space layout (offsets into struct virtio_blk_config) */
+#define HB_VIRTIO_BLK_CFG_WRITEBACK  32
+#define HB_VIRTIO_BLK_CFG_SIZE       60
+
+/* Limits we advertise */
+#define HB_VIRTIO_BLK_SEG_MAX        126
+#define HB_VIRTIO_BLK_MAX_DISCARD_SECTORS (1u << 22)  /* 2 GiB */
+
+/* Flags passed to the backend's writes: the values of block/node.h. */
+#define HB_VIRTIO_BLK_REQ_FUA        (1u << 0)
+#define HB_VIRTIO_BLK_REQ_MAY_UNMAP  (1u << 1)
+
+/**
+ * struct HbVirtioBlkBackend - the volume below; export.c points these at
+ * hb_node_*().  All return 0 or -errno and may be called from any thread.
+ */
+typedef struct HbVirtioBlkBackend {
+    void *opaque;
+    int (*preadv)(void *opaque, uint64_t offset, uint64_t bytes,
+                  const struct iovec *iov, int niov);
+    int (*pwritev)(void *opaque, uint64_t offset, uint64_t bytes,
+                   const struct iovec *iov, int niov, unsigned flags);
+    int (*flush)(void *opaque);
+    int (*pdiscard)(void *opaque, uint64_t offset, uint64_t bytes);
+    int (*pwrite_zeroes)(void *opaque, uint64_t offset, uint64_t bytes,
+                         unsigned flags);
+} HbVirtioBlkBackend;
+
+/**
+ * struct HbVirtioBlk - one virtio-blk device's state.  Fields are set by
+ * the owner before the device is used; @writeback may then change through
+ * the config space (CONFIG_WCE).
+ */
+typedef struct HbVirtioBlk {
+    HbVirtioBlkBackend be;
+    uint64_t length;              /* bytes, updated on resize */
+    uint32_t logical_block_size;  /* power of two, 512..64k */
+    uint16_t num_queues;
+    bool read_only;
+    bool writeback;               /* false: every write is FUA */
+    char serial[HB_VIRTIO_BLK_ID_BYTES + 1];
+} HbVirtioBlk;
+
+/* The virtio feature bits this device offers (transport bits included). */
+uint64_t hb_virtio_blk_features(const HbVirtioBlk *blk);
+
+/**
+ * hb_virtio_blk_get_config() - fill @buf (@len bytes) with the config
+ * space; bytes past the fields we know read as zero.
+ */
+void hb_virtio_blk_get_config(const HbVirtioBlk *blk, uint8_t *buf, size_t len);
+
+/**
+ * hb_virtio_blk_set_config() - the driver writes the config space; only
+ * the writeback byte is writable.  Return: 0 or -EINVAL.
+ */
+int hb_virtio_blk_set_config(HbVirtioBlk *blk, const uint8_t *data,
+                             uint32_t offset, uint32_t size);
+
+/**
+ * hb_virtio_blk_handle() - execute one request.
+ * @elem: the popped request (its iovecs may be modified)
+ * @written: bytes written into the device-writable buffers, status included
+ *
+ * Guest mistakes (bad sector, unknown type, write to a read-only disk)
+ * become a status byte.  Return: 0 when the request is to be pushed, or
+ * -EINVAL when it is too malformed to carry a status (no header or no
+ * status byte): the caller drops the connection.
+ */
+int hb_virtio_blk_handle(HbVirtioBlk *blk, HbVirtqElem *elem, uint32_t *written);
+
+#endif

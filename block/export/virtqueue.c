@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/export/virtqueue.c — split-ring pop/push with every guest address bounds-checked. */
+#include "block/export/virtqueue.h"
+
+#include <errno.h>
+#include <endian.h>
+#include <string.h>
+
+/* Guest-shared fields are read exactly once, through these. */
+static inline uint16_t rd16(const uint16_t *p)
+{
+    return le16toh(__atomic_load_n(p, __ATOMIC_RELAXED));
+}
+
+static inline void wr16(uint16_t *p, uint16_t v)
+{
+    __atomic_store_n(p, htole16(v), __ATOMIC_RELAXED);
+}
+
+uint64_t hb_virtq_desc_size(unsigned num)
+{
+    return (uint64_t)num * sizeof(HbVringDesc);
+}
+
+uint64_t hb_virtq_avail_size(unsigned num)
+{
+    return 4 + 2 * (uint64_t)num + 2;     /* flags, idx, ring, used_event */
+}
+
+uint64_t hb_virtq_used_size(unsigned num)
+{
+    return 4 + 8 * (uint64_t)num + 2;     /* flags, idx, ring, avail_event */
+}
+
+int hb_virtq_init(HbVirtq *vq, const HbGuestMem *mem, unsigned num,
+                  void *desc, void *avail, void *used, uint16_t base)
+{
+    bool event_idx = vq->event_idx, indirect = vq->indirect;
+
+    if (num == 0 || num > HB_VIRTQ_MAX_SIZE || (num & (num - 1))) {
+        return -EINVAL;
+    }
+    memset(vq, 0, sizeof(*vq));
+    vq->mem = mem;
+    vq->num = num;
+    vq->desc = desc;
+    vq->avail = avail;
+    vq->used = used;
+    vq->last_avail_idx = base;
+    vq->used_idx = base;
+    vq->event_idx = event_idx;
+    vq->indirect = indirect;
+    return 0;
+}
+
+int hb_virtq_pending(HbVirtq *vq)
+{
+    uint16_t n = rd16(&vq->avail->idx) - vq->last_avail_idx;
+
+    /* The driver can never be more than a ring ahead of us. */
+    if (n > vq->num) {
+        return -EINVAL;
+    }
+    return n;
+}
+
+static inline uint16_t *used_event(HbVirtq *vq)
+{
+    return &vq->avail->ring[vq->num];
+}
+
+static inline uint16_t *avail_event(HbVirtq *vq)
+{
+    return (uint16_t *)&vq->used->ring[vq->num];
+}
+
+/* Copy descriptor @i of @table (guest memory) into @d. */
+static inline void read_desc(HbVringDesc *d, const HbVringDesc *table, unsigned i)
+{
+    HbVringDesc tmp;
+
+    memcpy(&tmp, &table[i], sizeof(tmp));
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);   /* use the copy, never re-read */
+    d->addr = le64toh(tmp.addr);
+    d->len = le32toh(tmp.len);
+    d->flags = le16toh(tmp.flags);
+    d->next = le16toh(tmp.next);
+}
+
+static int add_buffer(HbVirtq *vq, HbVirtqElem *elem, const HbVringDesc *d)
+{
+    unsigned n = elem->out_num + elem->in_num;
+    int ret;
+
+    if (d->flags & HB_VRING_DESC_F_WRITE) {
+        ret = hb_guest_mem_gpa_to_iov(vq->mem, d->addr, d->len, elem->iov, &n,
+                                      HB_VIRTQ_MAX_IOV);
+        if (ret < 0) {
+            return ret;
+        }
+        elem->in_num = n - elem->out_num;
+        elem->in_len += d->len;
+    } else {
+        /* Readable after writable is forbidden by the virtio spec. */
+        if (elem->in_num) {
+            return -EINVAL;
+        }
+        ret = hb_guest_mem_gpa_to_iov(vq->mem, d->addr, d->len, elem->iov, &n,
+                                      HB_VIRTQ_MAX_IOV);
+        if (ret < 0) {
+            return ret;
+        }
+        elem->out_num = n;
+        elem->out_len += d->len;
+    }
+    return 0;
+}
+
+/* Walk the chain starting at @head into @elem. */
+static int read_chain(HbVirtq *vq, uint16_t head, HbVirtqElem *elem)
+{
+    const HbVringDesc *table = vq->desc;
+    unsigned table_num = vq->num;
+    unsigned i = head, seen = 0;
+    bool in_indirect = false;
+    HbVringDesc d;
+    int ret;
+
+    elem->head = head;
+    elem->out_num = elem->in_num = 0;
+    elem->out_len = elem->in_len = 0;
+
+    for (;;) {
+        read_desc(&d, table, i);
+
+        if (d.flags & HB_VRING_DESC_F_INDIRECT) {
+            if (!vq->indirect || in_indirect || (d.flags & HB_VRING_DESC_F_NEXT) ||
+                d.len == 0 || d.len % sizeof(HbVringDesc) ||
+                d.len / sizeof(HbVringDesc) > HB_VIRTQ_MAX_SIZE) {
+                return -EINVAL;
+            }
+            /* An indirect descriptor may only be the head of a chain. */
+            if (seen) {
+                return -EINVAL;
+            }
+            table = hb_guest_mem_gpa_to_ptr(vq->mem, d.addr, d.len);
+            if (!table) {
+                return -EFAULT;
+            }
+            table_num = d.len / sizeof(HbVringDesc);
+            in_indirect = true;
+            i = 0;
+            seen = 0;
+            continue;
+        }
+
+        /* A chain visiting more descriptors than its table has is a loop. */
+        if (++seen > table_num) {
+            return -ELOOP;
+        }
+        ret = add_buffer(vq, elem, &d);
+        if (ret < 0) {
+            return ret;
+        }
+        if (!(d.flags & HB_VRING_DESC_F_NEXT)) {
+            return 0;
+        }
+        i = d.next;
+        if (i >= table_num) {
+            return -EINVAL;
+        }
+    }
+}
+
+int hb_virtq_pop(HbVirtq *vq, HbVirtqElem *elem)
+{
+    int pending = hb_virtq_pending(vq);
+    uint16_t head;
+    int ret;
+
+    if (pending <= 0) {
+        return pending;
+    }
+    /* Read the ring entry only after seeing the index that covers it. */
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    head = rd16(&vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]);
+    if (head >= vq->num) {
+        return -EINVAL;
+    }
+    ret = read_chain(vq, head, elem);
+    if (ret < 0) {
+        return ret;
+    }
+    vq->last_avail_idx++;
+    vq->inuse++;
+    return 1;
+}
+
+void hb_virtq_push(HbVirtq *vq, uint16_t head, uint32_t len)
+{
+    HbVringUsedElem *u = &vq->used->ring[vq->used_idx & (vq->num - 1)];
+
+    __atomic_store_n(&u->id, htole32(head), __ATOMIC_RELAXED);
+    __atomic_store_n(&u->len, htole32(len), __ATOMIC_RELAXED);
+    /* The element must be visible before the index that publishes it. */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    vq->used_idx++;
+    wr16(&vq->used->idx, vq->used_idx);
+    if (vq->inuse) {
+        vq->inuse--;
+    }
+}
+
+bool hb_virtq_should_notify(HbVirtq *vq)
+{
+    uint16_t old, new;
+    bool valid;
+
+    /* Our used->idx store must be ordered before reading the driver's flags. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (!vq->event_idx) {
+        return !(rd16(&vq->avail->flags) & HB_VRING_AVAIL_F_NO_INTERRUPT);
+    }
+    old = vq->signalled_used;
+    valid = vq->signalled_used_valid;
+    new = vq->signalled_used = vq->used_idx;
+    vq->signalled_used_valid = true;
+    if (!valid) {
+        return true;
+    }
+    /* vring_need_event(): did used_idx step over used_event since old? */
+    return (uint16_t)(new - rd16(used_event(vq)) - 1) < (uint16_t)(new - old);
+}
+
+bool hb_virtq_enable_notify(HbVirtq *vq)
+{
+    if (vq->event_idx) {
+        wr16(avail_event(vq), vq->last_avail_idx);
+    } else {
+        wr16(&vq->used->flags, 0);
+    }
+    /* Publish the request for a kick before looking at the ring again. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return hb_virtq_pending(vq) != 0;
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/export/virtqueue.h — split virtqueues in guest memory, parsed defensively. */
+#ifndef HB_EXPORT_VIRTQUEUE_H
+#define HB_EXPORT_VIRTQUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "block/export/guest-mem.h"
+
+/*
+ * Theory of operation
+ *
+ * The three parts of a split ring (descriptor table, available ring, used
+ * ring) live in memory the guest writes concurrently with us.  So every
+ * descriptor is copied once into a local before use (no double fetch),
+ * every index read from the guest is range-checked, every buffer is
+ * translated through the memory table, and a chain is bounded by the size
+ * of its table: a loop, an over-long chain, an indirect table inside an
+ * indirect table, a zero or ragged indirect length all make hb_virtq_pop()
+ * fail, and the caller drops the connection.  Nothing here allocates.
+ */
+
+#define HB_VRING_DESC_F_NEXT      1
+#define HB_VRING_DESC_F_WRITE     2
+#define HB_VRING_DESC_F_INDIRECT  4
+#define HB_VRING_AVAIL_F_NO_INTERRUPT 1
+#define HB_VRING_USED_F_NO_NOTIFY     1
+
+#define HB_VIRTQ_MAX_SIZE 1024
+/* Per request: a chain is at most one table (1024) long; regions may split
+ * a descriptor further, and a request needing more is refused. */
+#define HB_VIRTQ_MAX_IOV 1024
+
+typedef struct HbVringDesc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+    uint16_t next;
+} HbVringDesc;
+
+typedef struct HbVringAvail {
+    uint16_t flags;
+    uint16_t idx;
+    uint16_t ring[];
+} HbVringAvail;
+
+typedef struct HbVringUsedElem {
+    uint32_t id;
+    uint32_t len;
+} HbVringUsedElem;
+
+typedef struct HbVringUsed {
+    uint16_t flags;
+    uint16_t idx;
+    HbVringUsedElem ring[];
+} HbVringUsed;
+
+/**
+ * struct HbVirtq - one split ring, as seen by the device.
+ */
+typedef struct HbVirtq {
+    const HbGuestMem *mem;
+    unsigned num;             /* ring size, power of two, <= HB_VIRTQ_MAX_SIZE */
+    HbVringDesc *desc;
+    HbVringAvail *avail;
+    HbVringUsed *used;
+    uint16_t last_avail_idx;  /* next avail entry to pop */
+    uint16_t used_idx;        /* our copy of used->idx */
+    uint16_t signalled_used;
+    bool signalled_used_valid;
+    bool event_idx;           /* VIRTIO_RING_F_EVENT_IDX negotiated */
+    bool indirect;            /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+    unsigned inuse;           /* popped, not yet pushed */
+} HbVirtq;
+
+/**
+ * struct HbVirtqElem - one popped request: device-readable buffers first
+ * (iov[0 .. out_num)), then device-writable ones (iov[out_num .. +in_num)).
+ */
+typedef struct HbVirtqElem {
+    uint16_t head;
+    unsigned out_num;
+    unsigned in_num;
+    uint64_t out_len;
+    uint64_t in_len;
+    struct iovec iov[HB_VIRTQ_MAX_IOV];
+} HbVirtqElem;
+
+/* Bytes each ring part occupies for a ring of @num entries (EVENT_IDX included). */
+uint64_t hb_virtq_desc_size(unsigned num);
+uint64_t hb_virtq_avail_size(unsigned num);
+uint64_t hb_virtq_used_size(unsigned num);
+
+/**
+ * hb_virtq_init() - attach @vq to ring parts already translated to pointers.
+ * Return: 0, or -EINVAL if @num is not a power of two in [1, 1024].
+ */
+int hb_virtq_init(HbVirtq *vq, const HbGuestMem *mem, unsigned num,
+                  void *desc, void *avail, void *used, uint16_t base);
+
+/**
+ * hb_virtq_pop() - take the next available request.
+ * Return: 1 with @elem filled, 0 if the ring is empty, -errno if the guest
+ * broke the ring (the caller must stop using it).
+ */
+int hb_virtq_pop(HbVirtq *vq, HbVirtqElem *elem);
+
+/**
+ * hb_virtq_push() - complete request @head having written @len bytes.
+ */
+void hb_virtq_push(HbVirtq *vq, uint16_t head, uint32_t len);
+
+/**
+ * hb_virtq_should_notify() - whether the driver wants an interrupt now
+ * (avail flags or used_event); updates the EVENT_IDX bookkeeping.
+ */
+bool hb_virtq_should_notify(HbVirtq *vq);
+
+/**
+ * hb_virtq_enable_notify() - with EVENT_IDX, ask for a kick at the next
+ * avail entry; return true if more entries arrived meanwhile (then go on
+ * popping instead of sleeping).
+ */
+bool hb_virtq_enable_notify(HbVirtq *vq);
+
+/* Available entries not yet popped, or -EINVAL if avail->idx is insane. */
+int hb_virtq_pending(HbVirtq *vq);
+
+#endif
