@@ -146,6 +146,20 @@ bad_key:
     return false;
 }
 
+/* QAPI names: letters, digits, '-', '_' (and '.' in downstream prefixes). */
+static bool is_command_name(const char *s)
+{
+    if (!g_ascii_isalpha(*s) && *s != '_') {
+        return false;
+    }
+    for (; *s; s++) {
+        if (!g_ascii_isalnum(*s) && !strchr("-_.", *s)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* "name key=value key:=json ..." → {"execute":name,"arguments":{...}}. */
 static JsonNode *build_shorthand(char **tokens, GError **errp)
 {
@@ -155,6 +169,13 @@ static JsonNode *build_shorthand(char **tokens, GError **errp)
     guint i;
 
     json_node_take_object(root, cmd);
+    if (!tokens[0] || !is_command_name(tokens[0])) {
+        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "'%s' is neither a JSON object nor a command name",
+                    tokens[0] ? tokens[0] : "");
+        json_object_unref(args);
+        return NULL;
+    }
     json_object_set_string_member(cmd, "execute", tokens[0]);
     for (i = 1; tokens[i]; i++) {
         const char *eq = strchr(tokens[i], '=');
@@ -417,6 +438,9 @@ static bool fill(int fd, GString *buf, const char *what)
     do {
         n = read(fd, chunk, sizeof(chunk));
     } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == ECONNRESET) {
+        return false; /* a daemon exiting after quit may reset rather than close */
+    }
     if (n < 0) {
         die("reading %s: %s", what, g_strerror(errno));
     }
