@@ -601,13 +601,13 @@ const char *hb_opt_kind_name(HbOptKind kind)
 {
     switch (kind) {
     case HB_OPT_OBJECT:
-        return "--object";
+        return "object";
     case HB_OPT_BLOCKDEV:
-        return "--blockdev";
+        return "blockdev";
     case HB_OPT_EXPORT:
-        return "--export";
+        return "export";
     case HB_OPT_MONITOR_PATH:
-        return "--qmp";
+        return "qmp";
     }
     return "?";
 }

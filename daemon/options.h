@@ -105,10 +105,11 @@ void hb_daemon_options_clear(HbDaemonOptions *opts);
 const char *hb_daemon_usage(void);
 
 /**
- * hb_opt_kind_name() - the option spelling of a startup item kind
+ * hb_opt_kind_name() - the option name of a startup item kind, without "--"
  * @kind: kind
  *
- * Return: "--object", "--blockdev", "--export" or "--qmp".
+ * Return: "object", "blockdev", "export" or "qmp" (for error prefixes such
+ * as "--blockdev: ...").
  */
 const char *hb_opt_kind_name(HbOptKind kind);
 

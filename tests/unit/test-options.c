@@ -244,7 +244,7 @@ static void test_argv_flags(void)
     hb_daemon_options_clear(&o);
 
     g_assert_nonnull(strstr(hb_daemon_usage(), "--blockdev"));
-    g_assert_cmpstr(hb_opt_kind_name(HB_OPT_EXPORT), ==, "--export");
+    g_assert_cmpstr(hb_opt_kind_name(HB_OPT_EXPORT), ==, "export");
 }
 
 static void test_argv_monitors(void)
