@@ -85,7 +85,7 @@ int hb_unix_listen(const char *path, GError **errp)
         close(fd);
         return -1;
     }
-    if (listen(fd, 16) < 0) {
+    if (listen(fd, SOMAXCONN) < 0) {
         hb_error_set_errno(errp, errno, "Failed to listen on socket %s", path);
         close(fd);
         unlink(path);
@@ -96,12 +96,14 @@ int hb_unix_listen(const char *path, GError **errp)
 
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer opaque)
 {
-    int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-    if (client >= 0) {
+    /* Take every pending client: a burst must not fill the backlog. */
+    for (int i = 0; i < 64; i++) {
+        int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (client < 0) {
+            break;  /* EAGAIN, ECONNABORTED, EMFILE: keep listening */
+        }
         hb_qmp_session_new(client);
     }
-    /* EAGAIN, ECONNABORTED, EMFILE: keep listening; the client may retry. */
     return G_SOURCE_CONTINUE;
 }
 

@@ -26,7 +26,7 @@ class QMP:
             try:
                 self.sock.connect(path)
                 break
-            except (FileNotFoundError, ConnectionRefusedError):
+            except (FileNotFoundError, ConnectionRefusedError, BlockingIOError):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)

@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Thin wrapper around meson: `make run` starts the daemon, `make test` runs every suite.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+PYTEST = /usr/bin/python3 -m pytest
+MESON_OPTS ?=
+# e2e boots real guests; set E2E=0 to leave them out of a quick local run.
+E2E ?= 1
+
+.PHONY: all deps test-deps build run test test-unit test-integration test-e2e test-asan docs clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	@mkdir -p run/exports
+	@echo "hotblockd: QMP socket $(CURDIR)/run/qmp.sock, exports in $(CURDIR)/run/exports"
+	@echo "           try: $(BUILD)/tools/hotblock-qmp run/qmp.sock query-version"
+	exec $(BUILD)/daemon/hotblockd --qmp run/qmp.sock --export-dir run/exports
+
+test: test-deps build
+	@rm -rf $(BUILD)/test-reports && mkdir -p $(BUILD)/test-reports
+	-meson test -C $(BUILD) --suite unit --print-errorlogs
+	@cp $(BUILD)/meson-logs/testlog.json $(BUILD)/test-reports/unit.json 2>/dev/null || true
+	-HB_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q tests/integration \
+		--junitxml=$(BUILD)/test-reports/integration.xml
+	$(if $(filter 1,$(E2E)),-HB_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q tests/e2e \
+		--junitxml=$(BUILD)/test-reports/e2e.xml,)
+	@scripts/check-docs.sh $(BUILD)
+	@echo "== all suites =="
+	@scripts/test-summary.py $(BUILD)/test-reports/unit.json \
+		$(BUILD)/test-reports/integration.xml \
+		$(if $(filter 1,$(E2E)),$(BUILD)/test-reports/e2e.xml,)
+
+# Unit and integration suites again under ASan and UBSan: any report fails.
+test-asan: test-deps
+	@test -f $(ASAN_BUILD)/build.ninja || meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(ASAN_BUILD)
+	@rm -rf $(ASAN_BUILD)/test-reports && mkdir -p $(ASAN_BUILD)/test-reports
+	-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
+	@cp $(ASAN_BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/test-reports/unit.json 2>/dev/null || true
+	-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		HB_BUILD_DIR=$(abspath $(ASAN_BUILD)) $(PYTEST) -q tests/integration \
+		--junitxml=$(ASAN_BUILD)/test-reports/integration.xml
+	@echo "== sanitizer build =="
+	@scripts/test-summary.py $(ASAN_BUILD)/test-reports/unit.json \
+		$(ASAN_BUILD)/test-reports/integration.xml
+
+# Refresh the committed QMP reference from the schema.
+docs: build
+	cp $(BUILD)/schema/qmp-reference.md docs/qmp-reference.md
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) run

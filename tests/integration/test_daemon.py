@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""hotblockd's command line and lifecycle: sockets, signals, quit, pidfile,
+--daemonize, QSD's --chardev/--monitor spelling, startup errors."""
+import os
+import signal
+import socket
+import stat
+import subprocess
+import time
+
+import pytest
+
+from conftest import HOTBLOCKD, build_path
+from qmp_client import QMP
+
+
+def run(*args, timeout=30):
+    return subprocess.run([HOTBLOCKD, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_version_and_help():
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("hotblockd ")
+    r = run("--help")
+    assert r.returncode == 0 and "--qmp PATH" in r.stdout
+
+
+def test_unknown_option_fails():
+    r = run("--frobnicate")
+    assert r.returncode != 0 and "frobnicate" in r.stderr
+
+
+def test_socket_mode_0600(daemon):
+    st = os.stat(daemon.qmp_path)
+    assert stat.S_ISSOCK(st.st_mode)
+    assert stat.S_IMODE(st.st_mode) == 0o600
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_shutdown_is_graceful(daemon, sig):
+    q = daemon.qmp()
+    daemon.proc.send_signal(sig)
+    ev = q.wait_event("SHUTDOWN", timeout=10)
+    assert ev["data"]["reason"] == "host-signal"
+    assert daemon.proc.wait(10) == 0
+    assert not os.path.exists(daemon.qmp_path)
+
+
+def test_quit_removes_sockets(daemon_factory, tmp_path):
+    second = str(tmp_path / "second.sock")
+    d = daemon_factory("--qmp", second)
+    q = d.qmp()
+    assert q.cmd("quit") == {}
+    assert d.proc.wait(10) == 0
+    assert not os.path.exists(d.qmp_path) and not os.path.exists(second)
+
+
+def test_stale_socket_replaced(tmp_path, daemon_factory):
+    path = tmp_path / "qmp.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()          # a socket file with nobody listening
+    assert path.exists()
+    d = daemon_factory()
+    assert d.qmp().cmd("query-version")
+
+
+def test_live_socket_is_an_error(daemon, tmp_path):
+    r = run("--qmp", daemon.qmp_path)
+    assert r.returncode == 1
+    assert "in use" in r.stderr
+    assert daemon.qmp().cmd("query-version")   # the first daemon is untouched
+
+
+def test_qsd_chardev_monitor_spelling(tmp_path, daemon_factory):
+    path = str(tmp_path / "qsd.sock")
+    d = daemon_factory("--chardev", f"socket,id=mon0,path={path},server=on,wait=off",
+                       "--monitor", "chardev=mon0", qmp=False)
+    q = QMP(path)
+    assert q.cmd("query-version")
+    q.close()
+
+
+def test_pidfile_locked_and_removed(tmp_path, daemon_factory):
+    pidfile = tmp_path / "hb.pid"
+    d = daemon_factory("--pidfile", str(pidfile))
+    assert int(pidfile.read_text()) == d.proc.pid
+    r = run("--qmp", str(tmp_path / "other.sock"), "--pidfile", str(pidfile))
+    assert r.returncode == 1 and "pid file" in r.stderr
+    assert not (tmp_path / "other.sock").exists()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(10) == 0
+    assert not pidfile.exists()
+
+
+def test_daemonize(tmp_path):
+    sock, pidfile = str(tmp_path / "d.sock"), tmp_path / "d.pid"
+    r = run("--daemonize", "--qmp", sock, "--pidfile", str(pidfile))
+    assert r.returncode == 0, r.stderr
+    # the parent returned only once the socket listens
+    assert os.path.exists(sock)
+    pid = int(pidfile.read_text())
+    q = QMP(sock)
+    assert q.cmd("query-version")
+    q.cmd("quit")
+    for _ in range(200):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("daemon did not exit on quit")
+    assert not os.path.exists(sock) and not pidfile.exists()
+
+
+def test_daemonize_reports_startup_error(tmp_path):
+    r = run("--daemonize", "--qmp", str(tmp_path / "no" / "such" / "dir.sock"))
+    assert r.returncode != 0
+    assert "dir.sock" in r.stderr
+
+
+def test_startup_error_exits_nonzero(tmp_path):
+    r = run("--qmp", str(tmp_path / "a.sock"), "--blockdev", "driver=nope,node-name=x")
+    assert r.returncode == 1
+    assert r.stderr.startswith("hotblockd: --blockdev: ")
+    assert not (tmp_path / "a.sock").exists()
+
+
+def test_hotblock_qmp_tool_against_daemon(daemon):
+    tool = build_path("tools", "hotblock-qmp")
+    r = subprocess.run([tool, daemon.qmp_path, '{"execute":"query-version"}'],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and '"package"' in r.stdout
