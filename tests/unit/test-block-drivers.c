@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tests/unit/test-block-drivers.c — file, raw, null-co, luks edge cases through the node API. */
+#include "test-block-common.h"
+#include "block/info.h"
+#include "crypto/secret.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static char *tmpdir;
+
+static HbNode *must_open(const char *j)
+{
+    g_autoptr(GError) err = NULL;
+    HbNode *n = open_json(j, &err);
+
+    g_assert_no_error(err);
+    return n;
+}
+
+static void test_file_short(void)
+{
+    g_autofree char *path = make_file(tmpdir, "short.img", 1000);
+    g_autofree char *j = g_strdup_printf(
+        "{\"driver\":\"raw\",\"node-name\":\"s\",\"file\":"
+        "{\"driver\":\"file\",\"filename\":\"%s\"}}", path);
+    HbNode *n = must_open(j);
+    guchar buf[2048];
+
+    g_assert_cmpint(hb_node_get_length(n), ==, 1000);
+    g_assert_cmpint(hb_node_pread(n, 0, buf, 1000), ==, 0);
+    for (int i = 0; i < 1000; i++) {
+        g_assert_cmpint(buf[i], ==, i % 251);
+    }
+    /* Past the end of a (non-growable) raw node: refused, nothing read. */
+    g_assert_cmpint(hb_node_pread(n, 990, buf, 20), ==, -EINVAL);
+    g_assert_cmpint(hb_node_pwrite(n, 1000, buf, 1, 0), ==, -EINVAL);
+    g_assert_cmpint(hb_node_pread(n, UINT64_MAX - 1, buf, 4), ==, -EINVAL);
+    g_assert_cmpint(hb_node_pread(n, 1000, buf, 0), ==, 0);
+    /* The file node under it reads zeroes past EOF (formats grow files). */
+    HbNode *f = hb_node_child(n, "file")->node;
+    memset(buf, 0xaa, sizeof(buf));
+    g_assert_cmpint(hb_node_pread(f, 900, buf, 200), ==, 0);
+    g_assert_cmpint(buf[0], ==, 900 % 251);
+    g_assert_cmpint(buf[150], ==, 0);
+    hb_node_unref(n);
+}
+
+static void test_raw_window(void)
+{
+    g_autofree char *path = make_file(tmpdir, "win.img", 8192);
+    g_autofree char *j = g_strdup_printf(
+        "{\"driver\":\"raw\",\"node-name\":\"w\",\"offset\":1000,\"size\":3000,"
+        "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}", path);
+    HbNode *n = must_open(j);
+    guchar buf[4096];
+
+    g_assert_cmpint(hb_node_get_length(n), ==, 3000);
+    g_assert_cmpint(hb_node_pread(n, 0, buf, 10), ==, 0);
+    g_assert_cmpint(buf[0], ==, 1000 % 251);
+    memset(buf, 0x5a, sizeof(buf));
+    g_assert_cmpint(hb_node_pwrite(n, 2990, buf, 10, HB_REQ_FUA), ==, 0);
+    g_assert_cmpint(hb_node_pwrite(n, 2995, buf, 10, 0), ==, -EINVAL);
+    g_assert_cmpint(hb_node_pwrite_zeroes(n, 0, 4, 0), ==, 0);
+    hb_node_unref(n);
+
+    g_autofree gchar *data = NULL;
+    gsize len;
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    g_assert_cmpuint(len, ==, 8192);
+    g_assert_cmpint((guchar)data[999], ==, 999 % 251);
+    g_assert_cmpint(data[1000], ==, 0);
+    g_assert_cmpint(data[1003], ==, 0);
+    g_assert_cmpint((guchar)data[1004], ==, 1004 % 251);
+    g_assert_cmpint((guchar)data[3989], ==, 3989 % 251);
+    g_assert_cmpint(data[3990], ==, 0x5a);
+    g_assert_cmpint(data[3999], ==, 0x5a);
+    g_assert_cmpint((guchar)data[4000], ==, 4000 % 251);
+}
+
+static void test_direct_unaligned(void)
+{
+    g_autofree char *path = make_file(tmpdir, "direct.img", 65536);
+    g_autofree char *j = g_strdup_printf(
+        "{\"driver\":\"file\",\"node-name\":\"d\",\"cache\":{\"direct\":true},"
+        "\"filename\":\"%s\"}", path);
+    g_autoptr(GError) err = NULL;
+    HbNode *n = open_json(j, &err);
+
+    if (!n && err && strstr(err->message, "Invalid argument")) {
+        g_test_fail_printf("O_DIRECT unsupported in %s", tmpdir);
+        return;
+    }
+    g_assert_no_error(err);
+    g_assert_cmpuint(n->request_alignment, >=, 512);
+    g_assert_true(n->cache_direct);
+
+    /* Odd offset, odd length, odd buffer address, two segments. */
+    g_autofree guchar *mem = g_malloc(8192);
+    guchar *src = mem + 3;
+    for (int i = 0; i < 3000; i++) {
+        src[i] = (guchar)(i * 7);
+    }
+    struct iovec iov[2] = { { src, 1001 }, { src + 1001, 1999 } };
+    g_assert_cmpint(hb_node_pwritev(n, 777, 3000, iov, 2, 0), ==, 0);
+    guchar *back = mem + 4001;
+    g_assert_cmpint(hb_node_pread(n, 777, back, 3000), ==, 0);
+    g_assert_cmpmem(src, 3000, back, 3000);
+    /* Neighbours survived the read-modify-write. */
+    g_assert_cmpint(hb_node_pread(n, 770, back, 7), ==, 0);
+    for (int i = 0; i < 7; i++) {
+        g_assert_cmpint(back[i], ==, (770 + i) % 251);
+    }
+    g_assert_cmpint(hb_node_pwrite_zeroes(n, 5, 10, 0), ==, 0);
+    g_assert_cmpint(hb_node_flush(n), ==, 0);
+    hb_node_unref(n);
+
+    g_autofree gchar *data = NULL;
+    gsize len;
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    g_assert_cmpuint(len, ==, 65536);
+    g_assert_cmpmem(data + 777, 3000, src, 3000);
+    g_assert_cmpint((guchar)data[776], ==, 776 % 251);
+    g_assert_cmpint((guchar)data[3777], ==, 3777 % 251);
+    g_assert_cmpint(data[5], ==, 0);
+    g_assert_cmpint(data[14], ==, 0);
+    g_assert_cmpint((guchar)data[15], ==, 15);
+}
+
+static void test_null(void)
+{
+    HbNode *n = must_open("{\"driver\":\"null-co\",\"node-name\":\"n\","
+                          "\"size\":1048576,\"read-zeroes\":true}");
+    guchar buf[512];
+
+    memset(buf, 1, sizeof(buf));
+    g_assert_cmpint(hb_node_get_length(n), ==, 1048576);
+    g_assert_cmpint(hb_node_pwrite(n, 0, buf, 512, 0), ==, 0);
+    g_assert_cmpint(hb_node_pread(n, 0, buf, 512), ==, 0);
+    g_assert_cmpint(buf[0], ==, 0);
+    g_assert_cmpint(hb_node_pread(n, 1048576 - 256, buf, 512), ==, -EINVAL);
+    hb_node_unref(n);
+}
+
+static void add_secret(const char *id, const char *data)
+{
+    g_autoptr(GError) err = NULL;
+    HbSecretOptions so = { .id = id, .data = data };
+
+    g_assert_true(hb_secret_add(&so, &err));
+    g_assert_no_error(err);
+}
+
+static void luks_create(const char *path, int64_t size, bool detached)
+{
+    g_autoptr(GHashTable) o = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                    g_free, g_free);
+    g_autoptr(GError) err = NULL;
+
+    g_hash_table_insert(o, g_strdup("key-secret"), g_strdup("sec0"));
+    g_hash_table_insert(o, g_strdup("iter-time"), g_strdup("10"));
+    if (detached) {
+        g_hash_table_insert(o, g_strdup("detached-header"), g_strdup("on"));
+    }
+    g_assert_true(hb_driver_for(QAPI_BLOCKDEV_DRIVER_LUKS)->create(path, size, o, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(g_hash_table_size(o), ==, 0);
+}
+
+static void test_luks_attached(void)
+{
+    g_autofree char *path = g_build_filename(tmpdir, "att.luks", NULL);
+    luks_create(path, 1 << 20, false);
+    g_autofree char *j = g_strdup_printf(
+        "{\"driver\":\"luks\",\"node-name\":\"l\",\"key-secret\":\"sec0\","
+        "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}", path);
+    HbNode *n = must_open(j);
+    g_assert_cmpint(hb_node_get_length(n), ==, 1 << 20);
+
+    guchar plain[1536], copy[1536], back[1536];
+    for (unsigned i = 0; i < sizeof(plain); i++) {
+        plain[i] = (guchar)(i * 13 + 1);
+    }
+    memcpy(copy, plain, sizeof(plain));
+    g_assert_cmpint(hb_node_pwrite(n, 4096, plain, sizeof(plain), 0), ==, 0);
+    /* Never encrypt in the caller's buffer. */
+    g_assert_cmpmem(plain, sizeof(plain), copy, sizeof(plain));
+    g_assert_cmpint(hb_node_pread(n, 4096, back, sizeof(back)), ==, 0);
+    g_assert_cmpmem(plain, sizeof(plain), back, sizeof(back));
+    /* Unaligned: read-modify-write through whole sectors. */
+    g_assert_cmpint(hb_node_pwrite(n, 4096 + 100, "abc", 3, 0), ==, 0);
+    g_assert_cmpint(hb_node_pread(n, 4096 + 98, back, 7), ==, 0);
+    g_assert_cmpmem(back + 2, 3, "abc", 3);
+    g_assert_cmpint(back[0], ==, plain[98]);
+    g_assert_cmpint(back[6], ==, plain[104]);
+    g_assert_cmpint(hb_node_pread(n, (1 << 20) - 512, back, 1024), ==, -EINVAL);
+
+    g_autoptr(QapiImageInfo) info = hb_node_image_info(n);
+    g_assert_cmpstr(info->format, ==, "luks");
+    g_assert_nonnull(info->format_specific);
+    g_assert_cmpint(info->format_specific->type, ==, QAPI_IMAGE_INFO_SPECIFIC_KIND_LUKS);
+    QapiQCryptoBlockInfoLUKS *l = info->format_specific->u.luks->data;
+    g_assert_cmpstr(l->cipher_alg, ==, "aes-256");
+    g_assert_false(l->detached_header);
+    g_assert_cmpint(l->payload_offset, >, 0);
+    g_assert_true(l->slots->value->active);
+    hb_node_unref(n);
+
+    /* The ciphertext on disk is not the plaintext. */
+    g_autofree gchar *data = NULL;
+    gsize len;
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    g_assert_true(memcmp(data + l->payload_offset + 4096, plain, 512) != 0);
+}
+
+static void test_luks_detached_shared_header(void)
+{
+    g_autofree char *hdr = g_build_filename(tmpdir, "hdr.luks", NULL);
+    g_autofree char *p1 = make_file(tmpdir, "p1.img", 65536);
+    g_autofree char *p2 = make_file(tmpdir, "p2.img", 65536);
+    luks_create(hdr, -1, true);
+
+    g_autofree char *jh = g_strdup_printf(
+        "{\"driver\":\"raw\",\"node-name\":\"hdr\",\"file\":"
+        "{\"driver\":\"file\",\"filename\":\"%s\"}}", hdr);
+    HbNode *h = must_open(jh);
+    g_autofree char *j1 = g_strdup_printf(
+        "{\"driver\":\"luks\",\"node-name\":\"v1\",\"key-secret\":\"sec0\","
+        "\"header\":\"hdr\",\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}", p1);
+    g_autofree char *j2 = g_strdup_printf(
+        "{\"driver\":\"luks\",\"node-name\":\"v2\",\"key-secret\":\"sec0\","
+        "\"header\":\"hdr\",\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}", p2);
+    HbNode *v1 = must_open(j1);
+    HbNode *v2 = must_open(j2);
+    g_assert_cmpint(hb_node_get_length(v1), ==, 65536);
+
+    g_assert_cmpint(hb_node_pwrite(v1, 0, "one", 3, 0), ==, 0);
+    g_assert_cmpint(hb_node_pwrite(v2, 0, "two", 3, 0), ==, 0);
+    char b[4] = { 0 };
+    g_assert_cmpint(hb_node_pread(v1, 0, b, 3), ==, 0);
+    g_assert_cmpstr(b, ==, "one");
+    g_assert_cmpint(hb_node_pread(v2, 0, b, 3), ==, 0);
+    g_assert_cmpstr(b, ==, "two");
+
+    /* Metadata only without a key: opens, refuses I/O. */
+    g_autofree char *j3 = g_strdup_printf(
+        "{\"driver\":\"luks\",\"node-name\":\"v3\",\"header\":\"hdr\","
+        "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}", p1);
+    HbNode *v3 = must_open(j3);
+    g_assert_true(v3->read_only);
+    g_assert_cmpint(hb_node_pread(v3, 0, b, 3), ==, -EPERM);
+    g_autoptr(QapiImageInfo) info = hb_node_image_info(v3);
+    g_assert_true(info->format_specific->u.luks->data->detached_header);
+    g_assert_cmpint(info->format_specific->u.luks->data->payload_offset, ==, 0);
+    hb_node_unref(v3);
+
+    /* A wrong password leaves the graph as it was. */
+    add_secret("bad", "wrong");
+    g_autofree char *j4 = g_strdup_printf(
+        "{\"driver\":\"luks\",\"node-name\":\"v4\",\"key-secret\":\"bad\","
+        "\"header\":\"hdr\",\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}", p2);
+    g_autoptr(GError) err = NULL;
+    int fds = count_fds();
+    int refs = h->refcnt;
+    g_assert_null(open_json(j4, &err));
+    g_assert_nonnull(err);
+    g_assert_cmpint(count_fds(), ==, fds);
+    g_assert_cmpint(h->refcnt, ==, refs);
+
+    g_assert_cmpint(h->refcnt, ==, 3);
+    hb_node_unref(v1);
+    hb_node_unref(v2);
+    g_assert_cmpint(h->refcnt, ==, 1);
+    hb_node_unref(h);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    tmpdir = g_dir_make_tmp("hb-drv-XXXXXX", NULL);
+    add_secret("sec0", "abc123");
+    g_test_add_func("/block/file/short", test_file_short);
+    g_test_add_func("/block/raw/window", test_raw_window);
+    g_test_add_func("/block/file/direct-unaligned", test_direct_unaligned);
+    g_test_add_func("/block/null/basic", test_null);
+    g_test_add_func("/block/luks/attached", test_luks_attached);
+    g_test_add_func("/block/luks/detached-shared-header", test_luks_detached_shared_header);
+    int ret = g_test_run();
+    hb_secret_clear_all();
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
+    (void)!system(cmd);
+    g_free(tmpdir);
+    return ret;
+}
