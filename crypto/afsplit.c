@@ -53,7 +53,8 @@ bool hb_afsplit_encode(HbHashAlg alg, size_t blocklen, uint32_t stripes,
     bool ok = false;
 
     g_return_val_if_fail(stripes >= 1, false);
-    if (gnutls_rnd(GNUTLS_RND_RANDOM, out, blocklen * (stripes - 1)) < 0) {
+    /* gnutls_rnd() refuses a zero length (a single stripe). */
+    if (stripes > 1 && gnutls_rnd(GNUTLS_RND_RANDOM, out, blocklen * (stripes - 1)) < 0) {
         hb_error_set(errp, "Unable to read random bytes");
         goto out;
     }

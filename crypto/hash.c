@@ -21,10 +21,17 @@ static const struct {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(hash_table) == HB_HASH__MAX);
 
+bool hb_hash_available(HbHashAlg alg)
+{
+    uint8_t out[64];
+    /* Distributions build gnutls without some hashes (Debian: no RIPEMD-160). */
+    return alg < HB_HASH__MAX && gnutls_hash_fast(hash_table[alg].dig, "", 0, out) == 0;
+}
+
 bool hb_hash_lookup(const char *name, HbHashAlg *alg, GError **errp)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(hash_table); i++) {
-        if (g_str_equal(name, hash_table[i].name)) {
+        if (g_str_equal(name, hash_table[i].name) && hb_hash_available((HbHashAlg)i)) {
             *alg = (HbHashAlg)i;
             return true;
         }

@@ -24,6 +24,9 @@ typedef enum {
  */
 bool hb_hash_lookup(const char *name, HbHashAlg *alg, GError **errp);
 
+/** hb_hash_available() - whether this gnutls build implements @alg */
+bool hb_hash_available(HbHashAlg alg);
+
 /** hb_hash_name() - the canonical name of @alg */
 const char *hb_hash_name(HbHashAlg alg);
 

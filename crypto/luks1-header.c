@@ -130,7 +130,7 @@ uint32_t luks1_split_sectors(uint32_t key_bytes, uint32_t stripes)
     return (n + LUKS1_HEADER_SECTORS - 1) / LUKS1_HEADER_SECTORS * LUKS1_HEADER_SECTORS;
 }
 
-/* Layout: payload, iterations and keyslot placement (QEMU's checks, same order). */
+/* Layout: payload, iterations and keyslot placement (QEMU's checks and texts). */
 static bool check_layout(const HbLuks1 *luks, GError **errp)
 {
     const Luks1Header *h = &luks->hdr;
@@ -252,7 +252,9 @@ static bool parse_names(HbLuks1 *luks, GError **errp)
 
 bool luks1_header_check(HbLuks1 *luks, GError **errp)
 {
-    return check_layout(luks, errp) && parse_names(luks, errp);
+    /* Names first (unlike QEMU): an impossible key size also breaks the
+     * keyslot layout, and the key size is the more useful complaint. */
+    return parse_names(luks, errp) && check_layout(luks, errp);
 }
 
 bool luks1_write_header(const HbLuks1 *luks, HbLuks1WriteFn write, void *opaque, GError **errp)
