@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/qcow2/qcow2-check.c — metadata consistency check, counted like qemu-img check. */
+
+#include "qcow2.h"
+#include "qcow2-int.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * Recompute every host cluster's reference count from the metadata that
+ * references it (header, L1, reference table, refcount blocks, L2 tables,
+ * data clusters) and compare with the stored refcounts: stored higher is a
+ * leak, stored lower (or a reference to a cluster outside the file) is a
+ * corruption.  Like qemu-img, an OFLAG_COPIED flag disagreeing with a
+ * refcount of 1 is a corruption too.
+ */
+
+typedef struct Checker {
+    HbQcow2 *s;
+    HbQcow2CheckResult *res;
+    GString *report;
+    uint64_t nb_clusters;   /* clusters in the file */
+    uint32_t *refs;         /* computed references */
+} Checker;
+
+static void say(Checker *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void say(Checker *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!c->report) {
+        return;
+    }
+    va_start(ap, fmt);
+    g_string_append_vprintf(c->report, fmt, ap);
+    va_end(ap);
+}
+
+static void add_ref(Checker *c, uint64_t off, uint64_t len)
+{
+    if (len == 0) {
+        return;
+    }
+    uint64_t first = off >> c->s->hdr.cluster_bits;
+    uint64_t last = (off + len - 1) >> c->s->hdr.cluster_bits;
+
+    for (uint64_t i = first; i <= last; i++) {
+        if (i >= c->nb_clusters) {
+            say(c, "ERROR: invalid cluster offset=0x%" G_GINT64_MODIFIER "x\n",
+                (gint64)(i << c->s->hdr.cluster_bits));
+            c->res->corruptions++;
+            return;
+        }
+        c->refs[i]++;
+    }
+}
+
+static void check_copied(Checker *c, const char *what, uint64_t entry,
+                         uint64_t off)
+{
+    uint64_t rc = 0;
+
+    if (hb_qcow2_get_refcount(c->s, off >> c->s->hdr.cluster_bits, &rc) < 0) {
+        c->res->check_errors++;
+        return;
+    }
+    if (((entry & QCOW2_OFLAG_COPIED) != 0) != (rc == 1)) {
+        say(c, "ERROR OFLAG_COPIED %s: offset=%" G_GINT64_MODIFIER "x refcount=%"
+            G_GINT64_MODIFIER "u\n", what, (gint64)entry, (guint64)rc);
+        c->res->corruptions++;
+    }
+}
+
+static void check_l2(Checker *c, uint64_t l2_off, uint64_t l1_idx, uint64_t *table)
+{
+    HbQcow2 *s = c->s;
+
+    for (uint32_t j = 0; j < s->l2_size; j++) {
+        uint64_t e = GUINT64_FROM_BE(table[j]);
+        uint64_t guest = ((l1_idx << s->l2_bits) + j) << s->hdr.cluster_bits;
+
+        if (e == 0) {
+            continue;
+        }
+        if (e & QCOW2_OFLAG_COMPRESSED) {
+            uint64_t off, len;
+            hb_qcow2_compressed_loc(s, e, &off, &len);
+            add_ref(c, off, len);
+            if (guest < s->hdr.size) {
+                c->res->allocated_clusters++;
+            }
+            continue;
+        }
+        uint64_t off = e & QCOW2_OFFSET_MASK;
+        if (off == 0) {
+            continue;
+        }
+        if (off & s->cluster_mask) {
+            say(c, "ERROR offset=%" G_GINT64_MODIFIER "x: Cluster is not properly "
+                "aligned; L2 entry corrupted.\n", (gint64)off);
+            c->res->corruptions++;
+            continue;
+        }
+        if (!(e & QCOW2_OFLAG_ZERO) && guest < s->hdr.size) {
+            c->res->allocated_clusters++;
+        }
+        add_ref(c, off, s->cluster_size);
+        if ((off >> s->hdr.cluster_bits) < c->nb_clusters) {
+            check_copied(c, "data cluster", e, off);
+        }
+    }
+}
+
+static bool walk(Checker *c)
+{
+    HbQcow2 *s = c->s;
+    g_autofree uint64_t *table = g_malloc(s->cluster_size);
+
+    add_ref(c, 0, s->cluster_size);
+    add_ref(c, s->hdr.l1_table_offset, (uint64_t)s->l1_size * 8);
+    add_ref(c, s->hdr.refcount_table_offset,
+            (uint64_t)s->hdr.refcount_table_clusters << s->hdr.cluster_bits);
+    for (uint32_t i = 0; i < s->reftable_size; i++) {
+        uint64_t rb = s->reftable[i] & ~511ull;
+        if (!rb) {
+            continue;
+        }
+        if (rb & s->cluster_mask) {
+            say(c, "ERROR refcount block %u is not cluster aligned; refcount table entry corrupted\n", i);
+            c->res->corruptions++;
+            continue;
+        }
+        if ((rb >> s->hdr.cluster_bits) >= c->nb_clusters) {
+            say(c, "ERROR refcount block %u is outside image\n", i);
+            c->res->corruptions++;
+            continue;
+        }
+        add_ref(c, rb, s->cluster_size);
+    }
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        uint64_t l2 = s->l1[i] & QCOW2_OFFSET_MASK;
+        if (!l2) {
+            continue;
+        }
+        if (l2 & s->cluster_mask) {
+            say(c, "ERROR l2_offset=%" G_GINT64_MODIFIER "x: Table is not cluster "
+                "aligned; L1 entry corrupted\n", (gint64)l2);
+            c->res->corruptions++;
+            continue;
+        }
+        if ((l2 >> s->hdr.cluster_bits) >= c->nb_clusters) {
+            add_ref(c, l2, s->cluster_size);  /* reports the corruption */
+            continue;
+        }
+        add_ref(c, l2, s->cluster_size);
+        check_copied(c, "l2 table", s->l1[i], l2);
+        if (hb_qcow2_io_pread(s, l2, table, s->cluster_size) < 0) {
+            c->res->check_errors++;
+            continue;
+        }
+        check_l2(c, l2, i, table);
+    }
+    return true;
+}
+
+static void compare(Checker *c)
+{
+    HbQcow2 *s = c->s;
+    uint64_t n = MAX(c->nb_clusters, (uint64_t)s->reftable_used << s->rb_bits);
+
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t stored = 0;
+        uint64_t computed = i < c->nb_clusters ? c->refs[i] : 0;
+
+        if ((i & ((1ull << s->rb_bits) - 1)) == 0 &&
+            (i >> s->rb_bits) < s->reftable_size &&
+            (s->reftable[i >> s->rb_bits] & ~511ull) == 0) {
+            /* No refcount block: every refcount in its range is 0. */
+            uint64_t end = MIN(n, i + (1ull << s->rb_bits));
+            for (uint64_t k = i; k < end; k++) {
+                uint64_t r = k < c->nb_clusters ? c->refs[k] : 0;
+                if (r) {
+                    say(c, "ERROR cluster %" G_GINT64_MODIFIER "u refcount=0 reference=%"
+                        G_GINT64_MODIFIER "u\n", (guint64)k, (guint64)r);
+                    c->res->corruptions++;
+                }
+            }
+            i = end - 1;
+            continue;
+        }
+        if (hb_qcow2_get_refcount(s, i, &stored) < 0) {
+            c->res->check_errors++;
+            continue;
+        }
+        if (computed) {
+            c->res->image_end_offset = (i + 1) << s->hdr.cluster_bits;
+        }
+        if (stored == computed) {
+            continue;
+        }
+        say(c, "%s cluster %" G_GINT64_MODIFIER "u refcount=%" G_GINT64_MODIFIER
+            "u reference=%" G_GINT64_MODIFIER "u\n",
+            stored > computed ? "Leaked" : "ERROR", (guint64)i, (guint64)stored,
+            (guint64)computed);
+        if (stored > computed) {
+            c->res->leaks++;
+        } else {
+            c->res->corruptions++;
+        }
+    }
+}
+
+bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
+                    GError **errp)
+{
+    HbQcow2OpenOpts oo = { .read_only = true };
+    HbQcow2Io io;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    HbQcow2 *s;
+
+    memset(res, 0, sizeof(*res));
+    if (fd < 0) {
+        hb_error_set_errno(errp, errno, "Could not open '%s'", path);
+        return false;
+    }
+    hb_qcow2_io_from_fd(&io, &fd);
+    s = hb_qcow2_open_image(&io, &oo, errp);
+    if (!s) {
+        close(fd);
+        return false;
+    }
+    if (s->hdr.nb_snapshots) {
+        hb_error_set(errp, "qcow2: checking images with internal snapshots is not supported");
+        hb_qcow2_free_image(s);
+        close(fd);
+        return false;
+    }
+    int64_t flen = io.get_length(io.opaque);
+    Checker c = {
+        .s = s, .res = res, .report = report,
+        .nb_clusters = flen > 0 ? hb_qcow2_size_to_clusters(s, flen) : 0,
+    };
+    c.refs = g_try_new0(uint32_t, MAX(c.nb_clusters, 1));
+    if (!c.refs) {
+        hb_error_set(errp, "qcow2: image too large to check");
+        hb_qcow2_free_image(s);
+        close(fd);
+        return false;
+    }
+    res->total_clusters = hb_qcow2_size_to_clusters(s, s->hdr.size);
+    walk(&c);
+    compare(&c);
+    if (s->hdr.incompatible_features & QCOW2_INCOMPAT_CORRUPT) {
+        say(&c, "ERROR: the image is marked corrupt\n");
+        res->corruptions++;
+    }
+    g_free(c.refs);
+    hb_qcow2_free_image(s);
+    close(fd);
+    return true;
+}

@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/qcow2/qcow2-driver.c — the qcow2 HbDriver: children, backing chain, node I/O glue, query. */
+
+#include "block/node.h"
+#include "qcow2.h"
+#include "qcow2-int.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct Qcow2Node {
+    HbQcow2 *img;
+    HbChild *file;
+    HbChild *backing;
+} Qcow2Node;
+
+/* ---- HbQcow2Io over the "file" child ---- */
+
+static int child_preadv(void *opaque, uint64_t off, uint64_t bytes,
+                        const struct iovec *iov, int niov)
+{
+    HbNode *n = opaque;
+    int ret = hb_node_preadv(n, off, bytes, iov, niov, 0);
+
+    if (ret < 0) {
+        /* A table may end past EOF (truncated image): read what is there. */
+        int64_t len = hb_node_get_length(n);
+        if (len >= 0 && off + bytes > (uint64_t)len) {
+            uint64_t have = off < (uint64_t)len ? (uint64_t)len - off : 0;
+            uint64_t pos = 0;
+            for (int i = 0; i < niov; i++) {
+                memset(iov[i].iov_base, 0, iov[i].iov_len);
+            }
+            if (have == 0) {
+                return 0;
+            }
+            g_autofree uint8_t *buf = g_try_malloc(have);
+            if (!buf) {
+                return -ENOMEM;
+            }
+            ret = hb_node_pread(n, off, buf, have);
+            for (int i = 0; ret == 0 && i < niov && pos < have; i++) {
+                uint64_t c = MIN(iov[i].iov_len, have - pos);
+                memcpy(iov[i].iov_base, buf + pos, c);
+                pos += c;
+            }
+        }
+    }
+    return ret;
+}
+
+static int child_pwritev(void *opaque, uint64_t off, uint64_t bytes,
+                         const struct iovec *iov, int niov)
+{
+    return hb_node_pwritev(opaque, off, bytes, iov, niov, 0);
+}
+
+static int child_flush(void *opaque)
+{
+    return hb_node_flush(opaque);
+}
+
+static int64_t child_length(void *opaque)
+{
+    return hb_node_get_length(opaque);
+}
+
+static int backing_preadv(void *opaque, uint64_t off, uint64_t bytes,
+                          const struct iovec *iov, int niov)
+{
+    return hb_node_preadv(opaque, off, bytes, iov, niov, 0);
+}
+
+/* ---- backing chain from the header ---- */
+
+static QapiBlockdevRef *ref_for_definition(QapiBlockdevOptions *def)
+{
+    QapiBlockdevRef *ref = g_new0(QapiBlockdevRef, 1);
+
+    ref->type = QAPI_QTYPE_QDICT;
+    ref->u.definition = def;
+    return ref;
+}
+
+/* Absolute path of the header's backing file name, relative to the image. */
+static char *resolve_backing_path(HbNode *file, const char *name)
+{
+    if (g_path_is_absolute(name) || !file->options ||
+        file->options->driver != QAPI_BLOCKDEV_DRIVER_FILE) {
+        return g_strdup(name);
+    }
+    g_autofree char *dir = g_path_get_dirname(file->options->u.file->filename);
+    return g_build_filename(dir, name, NULL);
+}
+
+static bool probe_is_qcow2(const char *path)
+{
+    uint8_t magic[4];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    bool ret = false;
+
+    if (fd >= 0) {
+        ret = pread(fd, magic, 4, 0) == 4 &&
+              ((uint32_t)magic[0] << 24 | magic[1] << 16 | magic[2] << 8 | magic[3]) ==
+                  QCOW2_MAGIC;
+        close(fd);
+    }
+    return ret;
+}
+
+/*
+ * Build {"driver": fmt, "read-only": true, "file": {"driver": "file",
+ * "filename": path, "read-only": true}} for the header's backing file.
+ */
+static QapiBlockdevRef *header_backing_ref(HbNode *node, HbQcow2 *img,
+                                           GError **errp)
+{
+    g_autofree char *path = NULL;
+    QapiBlockdevDriver fmt;
+    HbChild *file = hb_node_child(node, "file");
+
+    if (g_str_has_prefix(img->backing_file, "json:")) {
+        hb_error_set(errp, "qcow2: json: backing file names are not supported");
+        return NULL;
+    }
+    path = resolve_backing_path(file->node, img->backing_file);
+    if (img->backing_fmt) {
+        if (!QapiBlockdevDriver_parse(img->backing_fmt, &fmt) ||
+            (fmt != QAPI_BLOCKDEV_DRIVER_RAW && fmt != QAPI_BLOCKDEV_DRIVER_QCOW2 &&
+             fmt != QAPI_BLOCKDEV_DRIVER_FILE)) {
+            hb_error_set(errp, "Unknown driver '%s' for backing file '%s'",
+                         img->backing_fmt, img->backing_file);
+            return NULL;
+        }
+    } else {
+        fmt = probe_is_qcow2(path) ? QAPI_BLOCKDEV_DRIVER_QCOW2 : QAPI_BLOCKDEV_DRIVER_RAW;
+    }
+
+    QapiBlockdevOptions *proto = g_new0(QapiBlockdevOptions, 1);
+    proto->driver = QAPI_BLOCKDEV_DRIVER_FILE;
+    proto->has_read_only = true;
+    proto->read_only = true;
+    proto->u.file = g_new0(QapiBlockdevOptionsFile, 1);
+    proto->u.file->filename = g_steal_pointer(&path);
+    if (fmt == QAPI_BLOCKDEV_DRIVER_FILE) {
+        return ref_for_definition(proto);
+    }
+
+    QapiBlockdevOptions *top = g_new0(QapiBlockdevOptions, 1);
+    top->driver = fmt;
+    top->has_read_only = true;
+    top->read_only = true;
+    if (fmt == QAPI_BLOCKDEV_DRIVER_RAW) {
+        top->u.raw = g_new0(QapiBlockdevOptionsRaw, 1);
+        top->u.raw->file = ref_for_definition(proto);
+    } else {
+        top->u.qcow2 = g_new0(QapiBlockdevOptionsQcow2, 1);
+        top->u.qcow2->file = ref_for_definition(proto);
+    }
+    return ref_for_definition(top);
+}
+
+static bool open_backing(HbNode *node, Qcow2Node *s, QapiBlockdevOptionsQcow2 *o,
+                         GError **errp)
+{
+    const unsigned perm = HB_PERM_CONSISTENT_READ;
+    const unsigned shared = HB_PERM_ALL;
+
+    if (o->backing) {
+        QapiBlockdevRefOrNull *b = o->backing;
+        QapiBlockdevRef ref = { .type = b->type };
+
+        if (b->type == QAPI_QTYPE_QNULL ||
+            (b->type == QAPI_QTYPE_QSTRING && b->u.reference[0] == '\0')) {
+            return true;
+        }
+        if (b->type == QAPI_QTYPE_QSTRING) {
+            ref.u.reference = b->u.reference;
+        } else {
+            ref.u.definition = b->u.definition;
+        }
+        s->backing = hb_node_open_child(node, "backing", &ref, perm, shared, errp);
+    } else if (s->img->backing_file) {
+        g_autoptr(QapiBlockdevRef) ref = header_backing_ref(node, s->img, errp);
+        if (!ref) {
+            return false;
+        }
+        s->backing = hb_node_open_child(node, "backing", ref, perm, shared, errp);
+        if (!s->backing) {
+            g_prefix_error(errp, "Could not open backing file: ");
+        }
+    } else {
+        return true;
+    }
+    if (!s->backing) {
+        return false;
+    }
+    int64_t len = hb_node_get_length(s->backing->node);
+    if (len < 0) {
+        hb_error_set_errno(errp, (int)len, "Could not get the backing file size");
+        return false;
+    }
+    s->img->backing.opaque = s->backing->node;
+    s->img->backing.preadv = backing_preadv;
+    s->img->backing.length = len;
+    return true;
+}
+
+/* ---- HbDriver callbacks ---- */
+
+static void qcow2_close(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+
+    if (!s) {
+        return;
+    }
+    hb_qcow2_close_image(s->img);
+    hb_qcow2_free_image(s->img);
+    g_free(s);
+    node->opaque = NULL;
+}
+
+static bool qcow2_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
+{
+    QapiBlockdevOptionsQcow2 *o = opts->u.qcow2;
+    Qcow2Node *s = g_new0(Qcow2Node, 1);
+    HbQcow2OpenOpts oo = { .read_only = node->read_only };
+    HbQcow2Io io;
+    unsigned perm = HB_PERM_CONSISTENT_READ |
+                    (node->read_only ? 0 : HB_PERM_WRITE | HB_PERM_RESIZE);
+    unsigned shared = HB_PERM_CONSISTENT_READ | HB_PERM_WRITE_UNCHANGED;
+
+    node->opaque = s;
+    if ((o->has_cache_size && o->cache_size < 0) ||
+        (o->has_l2_cache_size && o->l2_cache_size < 0) ||
+        (o->has_refcount_cache_size && o->refcount_cache_size < 0)) {
+        hb_error_set(errp, "Cache size must be non-negative");
+        goto fail;
+    }
+    if (o->has_cache_size) {
+        oo.l2_cache_size = (uint64_t)o->cache_size / 4 * 3;
+        oo.refcount_cache_size = (uint64_t)o->cache_size / 4;
+    }
+    if (o->has_l2_cache_size) {
+        oo.l2_cache_size = o->l2_cache_size;
+    }
+    if (o->has_refcount_cache_size) {
+        oo.refcount_cache_size = o->refcount_cache_size;
+    }
+
+    s->file = hb_node_open_child(node, "file", o->file, perm, shared, errp);
+    if (!s->file) {
+        goto fail;
+    }
+    io.opaque = s->file->node;
+    io.preadv = child_preadv;
+    io.pwritev = child_pwritev;
+    io.flush = child_flush;
+    io.get_length = child_length;
+    s->img = hb_qcow2_open_image(&io, &oo, errp);
+    if (!s->img) {
+        goto fail;
+    }
+    if (!open_backing(node, s, o, errp)) {
+        goto fail;
+    }
+    return true;
+
+fail:
+    if (s->img) {
+        hb_qcow2_free_image(s->img);
+    }
+    g_free(s);
+    node->opaque = NULL;
+    return false;
+}
+
+static int64_t qcow2_get_length(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+
+    return (int64_t)s->img->hdr.size;
+}
+
+static int64_t qcow2_get_allocated_size(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+
+    return hb_node_get_allocated_size(s->file->node);
+}
+
+static int qcow2_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
+                        const struct iovec *iov, int niov, unsigned flags)
+{
+    Qcow2Node *s = node->opaque;
+
+    return hb_qcow2_preadv(s->img, offset, bytes, iov, niov);
+}
+
+static int qcow2_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
+                         const struct iovec *iov, int niov, unsigned flags)
+{
+    Qcow2Node *s = node->opaque;
+
+    return hb_qcow2_pwritev(s->img, offset, bytes, iov, niov,
+                            (flags & HB_REQ_FUA) != 0);
+}
+
+static int qcow2_flush(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+
+    return hb_qcow2_flush(s->img);
+}
+
+static int qcow2_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
+{
+    Qcow2Node *s = node->opaque;
+
+    return hb_qcow2_pdiscard(s->img, offset, bytes);
+}
+
+static int qcow2_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
+                               unsigned flags)
+{
+    Qcow2Node *s = node->opaque;
+
+    if ((flags & HB_REQ_NO_FALLBACK) && s->img->hdr.version < 3) {
+        return -ENOTSUP;
+    }
+    return hb_qcow2_pwrite_zeroes(s->img, offset, bytes,
+                                  (flags & HB_REQ_MAY_UNMAP) != 0);
+}
+
+static QapiImageInfoSpecific *qcow2_query_specific(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+    const HbQcow2Header *h = &s->img->hdr;
+    QapiImageInfoSpecific *spec = g_new0(QapiImageInfoSpecific, 1);
+    QapiImageInfoSpecificQCow2 *q = g_new0(QapiImageInfoSpecificQCow2, 1);
+
+    q->compat = g_strdup(h->version >= 3 ? "1.1" : "0.10");
+    if (h->version >= 3) {
+        q->has_lazy_refcounts = true;
+        q->lazy_refcounts = (h->compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS) != 0;
+        q->has_corrupt = true;
+        q->corrupt = (h->incompatible_features & QCOW2_INCOMPAT_CORRUPT) != 0;
+    }
+    q->refcount_bits = s->img->refcount_bits;
+    q->compression_type = QAPI_QCOW2_COMPRESSION_TYPE_ZLIB;
+    q->has_cluster_size = true;
+    q->cluster_size = s->img->cluster_size;
+    spec->type = QAPI_IMAGE_INFO_SPECIFIC_KIND_QCOW2;
+    spec->u.qcow2 = g_new0(QapiImageInfoSpecificQCow2Wrapper, 1);
+    spec->u.qcow2->data = q;
+    return spec;
+}
+
+const HbDriver hb_driver_qcow2 = {
+    .name = "qcow2",
+    .is_format = true,
+    .open = qcow2_open,
+    .close = qcow2_close,
+    .get_length = qcow2_get_length,
+    .get_allocated_size = qcow2_get_allocated_size,
+    .preadv = qcow2_preadv,
+    .pwritev = qcow2_pwritev,
+    .flush = qcow2_flush,
+    .pdiscard = qcow2_pdiscard,
+    .pwrite_zeroes = qcow2_pwrite_zeroes,
+    .query_specific = qcow2_query_specific,
+    .create = hb_qcow2_create,
+};

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/qcow2/qcow2-header.c — qcow2 header and header extensions: parse, validate, update in place. */
+
+#include "qcow2-int.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define EXT_END            0x00000000u
+#define EXT_BACKING_FORMAT 0xe2792acau
+#define EXT_FEATURE_TABLE  0x6803f857u
+#define EXT_DATA_FILE      0x44415441u
+#define EXT_ENCRYPTION     0x0537be77u
+
+static uint32_t be32_at(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint64_t be64_at(const uint8_t *p)
+{
+    return ((uint64_t)be32_at(p) << 32) | be32_at(p + 4);
+}
+
+/*
+ * Header extensions are only read: we never rewrite the header as a whole
+ * (updates touch single fields), so unknown extensions stay intact.
+ */
+static bool parse_extensions(HbQcow2 *s, const uint8_t *buf, size_t len,
+                             GError **errp)
+{
+    size_t pos = s->hdr.header_length;
+    size_t end = len;
+
+    /* Extensions end before the backing file name when it is in cluster 0. */
+    if (s->hdr.backing_file_offset && s->hdr.backing_file_offset < end) {
+        end = s->hdr.backing_file_offset;
+    }
+    while (pos + 8 <= end) {
+        uint32_t type = be32_at(buf + pos);
+        uint32_t elen = be32_at(buf + pos + 4);
+
+        pos += 8;
+        if (type == EXT_END) {
+            return true;
+        }
+        if (elen > end - pos) {
+            hb_error_set(errp, "qcow2: header extension 0x%x is too large", type);
+            return false;
+        }
+        if (type == EXT_BACKING_FORMAT) {
+            if (elen == 0 || elen > 1023) {
+                hb_error_set(errp, "qcow2: invalid backing format extension");
+                return false;
+            }
+            g_free(s->backing_fmt);
+            s->backing_fmt = g_strndup((const char *)buf + pos, elen);
+        }
+        pos += ((uint64_t)elen + 7) & ~7ull;
+    }
+    return true;
+}
+
+static bool check_table(const char *what, uint64_t offset, uint64_t bytes,
+                        uint32_t cluster_size, GError **errp)
+{
+    if (offset & (cluster_size - 1)) {
+        hb_error_set(errp, "qcow2: %s offset is not cluster aligned", what);
+        return false;
+    }
+    if (offset > QCOW2_MAX_SIZE || bytes > QCOW2_MAX_SIZE - offset) {
+        hb_error_set(errp, "qcow2: %s is outside the image", what);
+        return false;
+    }
+    return true;
+}
+
+/**
+ * hb_qcow2_parse_header() - decode and validate a qcow2 header.
+ * @s: the image state to fill (hdr and derived geometry)
+ * @buf: the first bytes of the image (at least 72; ideally one cluster)
+ * @len: bytes in @buf
+ * @file_len: image file length, to reject tables beyond it
+ * @read_only: whether the image is opened read-only
+ * @errp: why the image is refused
+ *
+ * Return: true when the image can be opened as requested.
+ */
+bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
+                           int64_t file_len, bool read_only, GError **errp)
+{
+    HbQcow2Header *h = &s->hdr;
+
+    if (len < 72 || be32_at(buf) != QCOW2_MAGIC) {
+        hb_error_set(errp, "Image is not in qcow2 format");
+        return false;
+    }
+    memset(h, 0, sizeof(*h));
+    h->version = be32_at(buf + 4);
+    if (h->version != 2 && h->version != 3) {
+        hb_error_set(errp, "Unsupported qcow2 version %u", h->version);
+        return false;
+    }
+    h->backing_file_offset = be64_at(buf + 8);
+    h->backing_file_size = be32_at(buf + 16);
+    h->cluster_bits = be32_at(buf + 20);
+    h->size = be64_at(buf + 24);
+    h->crypt_method = be32_at(buf + 32);
+    h->l1_size = be32_at(buf + 36);
+    h->l1_table_offset = be64_at(buf + 40);
+    h->refcount_table_offset = be64_at(buf + 48);
+    h->refcount_table_clusters = be32_at(buf + 56);
+    h->nb_snapshots = be32_at(buf + 60);
+    h->snapshots_offset = be64_at(buf + 64);
+    if (h->version == 2) {
+        h->refcount_order = 4;
+        h->header_length = 72;
+    } else {
+        if (len < 104) {
+            hb_error_set(errp, "qcow2: header is truncated");
+            return false;
+        }
+        h->incompatible_features = be64_at(buf + 72);
+        h->compatible_features = be64_at(buf + 80);
+        h->autoclear_features = be64_at(buf + 88);
+        h->refcount_order = be32_at(buf + 96);
+        h->header_length = be32_at(buf + 100);
+        if (h->header_length < 104 || (h->header_length & 7) != 0 ||
+            h->header_length > len) {
+            hb_error_set(errp, "qcow2: invalid header length %u", h->header_length);
+            return false;
+        }
+        if (h->header_length > 104) {
+            h->compression_type = buf[104];
+        }
+    }
+
+    if (h->cluster_bits < QCOW2_MIN_CLUSTER_BITS ||
+        h->cluster_bits > QCOW2_MAX_CLUSTER_BITS) {
+        hb_error_set(errp, "qcow2: unsupported cluster size: 2^%u", h->cluster_bits);
+        return false;
+    }
+    s->cluster_size = 1u << h->cluster_bits;
+    s->cluster_mask = s->cluster_size - 1;
+    if (h->header_length > s->cluster_size) {
+        hb_error_set(errp, "qcow2: header exceeds cluster size");
+        return false;
+    }
+    if (h->incompatible_features & QCOW2_INCOMPAT_DATA_FILE) {
+        hb_error_set(errp, "qcow2: external data files are not supported");
+        return false;
+    }
+    if (h->incompatible_features & QCOW2_INCOMPAT_EXTL2) {
+        hb_error_set(errp, "qcow2: extended L2 entries are not supported");
+        return false;
+    }
+    if ((h->incompatible_features & QCOW2_INCOMPAT_COMPRESSION) ||
+        h->compression_type != 0) {
+        hb_error_set(errp, "qcow2: compression type %u is not supported (only zlib)",
+                     h->compression_type);
+        return false;
+    }
+    if (h->incompatible_features & ~(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT)) {
+        hb_error_set(errp, "Unsupported qcow2 feature(s): incompatible bits 0x%" G_GINT64_MODIFIER "x",
+                     (gint64)(h->incompatible_features &
+                              ~(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT)));
+        return false;
+    }
+    if (!read_only && (h->incompatible_features & QCOW2_INCOMPAT_CORRUPT)) {
+        hb_error_set(errp, "qcow2: Image is corrupt; cannot be opened read/write");
+        return false;
+    }
+    if (!read_only && (h->incompatible_features & QCOW2_INCOMPAT_DIRTY)) {
+        hb_error_set(errp, "qcow2: Image is dirty (lazy refcounts); repair it with "
+                     "'qemu-img check -r all' before opening it read/write");
+        return false;
+    }
+    if (h->crypt_method != 0) {
+        hb_error_set(errp, "qcow2: built-in encryption is not supported; "
+                     "use a luks node above qcow2");
+        return false;
+    }
+    if (h->refcount_order > 6) {
+        hb_error_set(errp, "qcow2: reference count entry width too large");
+        return false;
+    }
+    if (h->size > QCOW2_MAX_SIZE) {
+        hb_error_set(errp, "qcow2: image size too large");
+        return false;
+    }
+    if (!read_only && h->nb_snapshots != 0) {
+        hb_error_set(errp, "qcow2: images with internal snapshots can only be opened read-only");
+        return false;
+    }
+
+    s->l2_bits = h->cluster_bits - 3;
+    s->l2_size = 1u << s->l2_bits;
+    s->refcount_bits = 1u << h->refcount_order;
+    s->rb_bits = h->cluster_bits + 3 - h->refcount_order;
+    s->refcount_max = h->refcount_order == 6 ? UINT64_MAX
+                                             : (1ull << s->refcount_bits) - 1;
+
+    /* The L1 table must cover the virtual size. */
+    uint64_t guest_clusters = (h->size + s->cluster_mask) >> h->cluster_bits;
+    uint64_t l1_needed = (guest_clusters + s->l2_size - 1) >> s->l2_bits;
+    if ((uint64_t)h->l1_size * 8 > QCOW2_MAX_L1_BYTES) {
+        hb_error_set(errp, "qcow2: active L1 table too large");
+        return false;
+    }
+    if (h->l1_size < l1_needed) {
+        hb_error_set(errp, "qcow2: L1 table is too small for the image size");
+        return false;
+    }
+    if (!check_table("L1 table", h->l1_table_offset, (uint64_t)h->l1_size * 8,
+                     s->cluster_size, errp)) {
+        return false;
+    }
+    if (h->refcount_table_clusters == 0 ||
+        (uint64_t)h->refcount_table_clusters << h->cluster_bits >
+            QCOW2_MAX_REFTABLE_BYTES) {
+        hb_error_set(errp, "qcow2: invalid reference count table size");
+        return false;
+    }
+    if (!check_table("reference count table", h->refcount_table_offset,
+                     (uint64_t)h->refcount_table_clusters << h->cluster_bits,
+                     s->cluster_size, errp)) {
+        return false;
+    }
+    if (h->refcount_table_offset == 0 || (h->l1_size && h->l1_table_offset == 0)) {
+        hb_error_set(errp, "qcow2: metadata table overlaps the header");
+        return false;
+    }
+    if (file_len >= 0 &&
+        (h->refcount_table_offset >= (uint64_t)file_len ||
+         (h->l1_size && h->l1_table_offset >= (uint64_t)file_len))) {
+        hb_error_set(errp, "qcow2: metadata table lies beyond the end of the file");
+        return false;
+    }
+
+    if (h->backing_file_offset) {
+        if (h->backing_file_size == 0 || h->backing_file_size > 1023 ||
+            h->backing_file_offset > len ||
+            h->backing_file_size > len - h->backing_file_offset) {
+            hb_error_set(errp, "qcow2: invalid backing file name location");
+            return false;
+        }
+        s->backing_file = g_strndup((const char *)buf + h->backing_file_offset,
+                                    h->backing_file_size);
+        if (strlen(s->backing_file) != h->backing_file_size) {
+            hb_error_set(errp, "qcow2: backing file name contains NUL");
+            return false;
+        }
+    }
+    return parse_extensions(s, buf, len, errp);
+}
+
+/**
+ * hb_qcow2_write_incompat() - rewrite the incompatible feature bits.
+ * @s: image (v3 only; v2 has no feature bits and this is a no-op)
+ * @bits: new value
+ *
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_write_incompat(HbQcow2 *s, uint64_t bits)
+{
+    uint8_t be[8];
+
+    if (s->hdr.version < 3) {
+        return 0;
+    }
+    for (int i = 0; i < 8; i++) {
+        be[i] = bits >> (56 - 8 * i);
+    }
+    int ret = hb_qcow2_io_pwrite(s, QCOW2_HDR_INCOMPAT_OFF, be, 8);
+    if (ret == 0) {
+        s->hdr.incompatible_features = bits;
+    }
+    return ret;
+}

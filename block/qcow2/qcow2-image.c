@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/qcow2/qcow2-image.c — open and close a qcow2 image over an HbQcow2Io; fd-backed Io. */
+
+#include "qcow2-int.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+int hb_qcow2_io_pread(HbQcow2 *s, uint64_t off, void *buf, uint64_t len)
+{
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+    return s->io.preadv(s->io.opaque, off, len, &iov, 1);
+}
+
+int hb_qcow2_io_pwrite(HbQcow2 *s, uint64_t off, const void *buf, uint64_t len)
+{
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+    if (s->read_only) {
+        return -EROFS;
+    }
+    return s->io.pwritev(s->io.opaque, off, len, &iov, 1);
+}
+
+int hb_qcow2_io_flush(HbQcow2 *s)
+{
+    return s->io.flush ? s->io.flush(s->io.opaque) : 0;
+}
+
+static bool load_table(HbQcow2 *s, uint64_t offset, uint32_t entries,
+                       uint64_t **out, const char *what, GError **errp)
+{
+    g_autofree uint64_t *t = g_new0(uint64_t, MAX(entries, 1));
+
+    if (entries) {
+        int ret = hb_qcow2_io_pread(s, offset, t, (uint64_t)entries * 8);
+        if (ret < 0) {
+            hb_error_set_errno(errp, ret, "qcow2: could not read the %s", what);
+            return false;
+        }
+    }
+    for (uint32_t i = 0; i < entries; i++) {
+        t[i] = GUINT64_FROM_BE(t[i]);
+    }
+    *out = g_steal_pointer(&t);
+    return true;
+}
+
+static unsigned cache_entries(uint64_t bytes, uint32_t cluster_size,
+                              unsigned dflt)
+{
+    uint64_t n = bytes ? bytes / cluster_size : dflt;
+
+    return (unsigned)CLAMP(n, 4, 65536);
+}
+
+/**
+ * hb_qcow2_open_image() - open the format core over an image file.
+ * @io: how to reach the image file (copied)
+ * @o: options (read-only, cache sizes)
+ * @errp: why the image is refused
+ *
+ * Return: the image state, or NULL.  The caller sets ->backing afterwards
+ * if the image has one.
+ */
+HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
+                             GError **errp)
+{
+    HbQcow2 *s = g_new0(HbQcow2, 1);
+    g_autofree uint8_t *hbuf = NULL;
+    uint8_t first[512];
+    int64_t file_len;
+    int ret;
+
+    s->io = *io;
+    s->read_only = o->read_only;
+    g_mutex_init(&s->meta_lock);
+    g_rw_lock_init(&s->map_lock);
+
+    file_len = io->get_length(io->opaque);
+    if (file_len < 0) {
+        hb_error_set_errno(errp, (int)file_len, "qcow2: could not get the image length");
+        goto fail;
+    }
+    memset(first, 0, sizeof(first));
+    ret = hb_qcow2_io_pread(s, 0, first, MIN((uint64_t)file_len, sizeof(first)));
+    if (ret < 0) {
+        hb_error_set_errno(errp, ret, "qcow2: could not read the header");
+        goto fail;
+    }
+    uint32_t cbits = GUINT32_FROM_BE(*(uint32_t *)(first + 20));
+    size_t hlen = sizeof(first);
+    if (cbits >= QCOW2_MIN_CLUSTER_BITS && cbits <= QCOW2_MAX_CLUSTER_BITS) {
+        hlen = MIN((uint64_t)file_len, 1ull << cbits);
+        hlen = MAX(hlen, sizeof(first));
+    }
+    hbuf = g_malloc0(hlen);
+    memcpy(hbuf, first, sizeof(first));
+    if (hlen > sizeof(first) && (uint64_t)file_len > sizeof(first)) {
+        ret = hb_qcow2_io_pread(s, sizeof(first), hbuf + sizeof(first),
+                                MIN((uint64_t)file_len, hlen) - sizeof(first));
+        if (ret < 0) {
+            hb_error_set_errno(errp, ret, "qcow2: could not read the header");
+            goto fail;
+        }
+    }
+    if ((uint64_t)file_len < 72 ||
+        !hb_qcow2_parse_header(s, hbuf, MIN((uint64_t)file_len, hlen), file_len,
+                               o->read_only, errp)) {
+        if (errp && !*errp) {
+            hb_error_set(errp, "Image is not in qcow2 format");
+        }
+        goto fail;
+    }
+
+    s->l1_size = s->hdr.l1_size;
+    if (!load_table(s, s->hdr.l1_table_offset, s->l1_size, &s->l1, "L1 table", errp)) {
+        goto fail;
+    }
+    s->reftable_size = (s->hdr.refcount_table_clusters << s->hdr.cluster_bits) / 8;
+    if (!load_table(s, s->hdr.refcount_table_offset, s->reftable_size,
+                    &s->reftable, "reference count table", errp)) {
+        goto fail;
+    }
+
+    for (uint32_t i = 0; i < s->reftable_size; i++) {
+        if (s->reftable[i]) {
+            s->reftable_used = i + 1;
+        }
+    }
+
+    /* By default cache enough L2 tables to map the whole disk, up to 8 MiB. */
+    uint64_t l1_used = (((s->hdr.size + s->cluster_mask) >> s->hdr.cluster_bits) +
+                        s->l2_size - 1) >> s->l2_bits;
+    unsigned l2n = cache_entries(o->l2_cache_size, s->cluster_size,
+                                 (unsigned)MIN(l1_used, (8u << 20) / s->cluster_size));
+    unsigned rbn = cache_entries(o->refcount_cache_size, s->cluster_size, 4);
+    if (!hb_qcow2_cache_init(&s->l2_cache, l2n, s->cluster_size) ||
+        !hb_qcow2_cache_init(&s->rb_cache, rbn, s->cluster_size)) {
+        hb_error_set(errp, "qcow2: could not allocate the metadata caches");
+        goto fail;
+    }
+    /* L2 tables may be written only after the refcounts they rely on. */
+    s->l2_cache.depends = &s->rb_cache;
+
+    /*
+     * Autoclear bits mark extensions kept consistent by writers that know
+     * them (e.g. dirty bitmaps); we do not, so a writer clears them.
+     */
+    if (!o->read_only && s->hdr.version >= 3 && s->hdr.autoclear_features) {
+        uint64_t zero = 0;
+        ret = hb_qcow2_io_pwrite(s, QCOW2_HDR_AUTOCLEAR_OFF, &zero, 8);
+        if (ret == 0) {
+            ret = hb_qcow2_io_flush(s);
+        }
+        if (ret < 0) {
+            hb_error_set_errno(errp, ret, "qcow2: could not update the header");
+            goto fail;
+        }
+        s->hdr.autoclear_features = 0;
+    }
+    return s;
+
+fail:
+    hb_qcow2_free_image(s);
+    return NULL;
+}
+
+/**
+ * hb_qcow2_close_image() - write back the caches and flush.
+ * @s: image; not freed
+ *
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_close_image(HbQcow2 *s)
+{
+    if (!s || s->read_only) {
+        return 0;
+    }
+    return hb_qcow2_flush(s);
+}
+
+/* hb_qcow2_free_image() - release the state without writing anything. */
+void hb_qcow2_free_image(HbQcow2 *s)
+{
+    if (!s) {
+        return;
+    }
+    hb_qcow2_cache_destroy(&s->l2_cache);
+    hb_qcow2_cache_destroy(&s->rb_cache);
+    g_free(s->l1);
+    g_free(s->reftable);
+    g_free(s->backing_file);
+    g_free(s->backing_fmt);
+    g_mutex_clear(&s->meta_lock);
+    g_rw_lock_clear(&s->map_lock);
+    g_free(s);
+}
+
+/* ---- an HbQcow2Io over a plain file descriptor ---- */
+
+static int fd_preadv(void *opaque, uint64_t off, uint64_t bytes,
+                     const struct iovec *iov, int niov)
+{
+    int fd = *(int *)opaque;
+
+    for (int i = 0; i < niov; i++) {
+        uint8_t *p = iov[i].iov_base;
+        size_t left = iov[i].iov_len;
+        while (left) {
+            ssize_t n = pread(fd, p, left, off);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0) {
+                return -errno;
+            }
+            if (n == 0) {
+                /* Past the end of file reads as zeroes, like QEMU's file driver. */
+                memset(p, 0, left);
+                n = left;
+            }
+            p += n;
+            off += n;
+            left -= n;
+        }
+    }
+    return 0;
+}
+
+static int fd_pwritev(void *opaque, uint64_t off, uint64_t bytes,
+                      const struct iovec *iov, int niov)
+{
+    int fd = *(int *)opaque;
+
+    for (int i = 0; i < niov; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t left = iov[i].iov_len;
+        while (left) {
+            ssize_t n = pwrite(fd, p, left, off);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                return n < 0 ? -errno : -EIO;
+            }
+            p += n;
+            off += n;
+            left -= n;
+        }
+    }
+    return 0;
+}
+
+static int fd_flush(void *opaque)
+{
+    return fdatasync(*(int *)opaque) < 0 ? -errno : 0;
+}
+
+static int64_t fd_length(void *opaque)
+{
+    off_t len = lseek(*(int *)opaque, 0, SEEK_END);
+
+    return len < 0 ? -errno : len;
+}
+
+/**
+ * hb_qcow2_io_from_fd() - an HbQcow2Io over a file descriptor.
+ * @io: filled in
+ * @fd: points at the descriptor; must outlive the image
+ */
+void hb_qcow2_io_from_fd(HbQcow2Io *io, int *fd)
+{
+    io->opaque = fd;
+    io->preadv = fd_preadv;
+    io->pwritev = fd_pwritev;
+    io->flush = fd_flush;
+    io->get_length = fd_length;
+}

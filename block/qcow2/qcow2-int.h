@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/qcow2/qcow2-int.h — internal state of the qcow2 format core, shared by its files. */
+#ifndef HB_QCOW2_INT_H
+#define HB_QCOW2_INT_H
+
+/*
+ * Theory of operation
+ *
+ * The format core (everything in block/qcow2/ except qcow2-driver.c) knows
+ * nothing of nodes: it reads and writes the image file through an
+ * HbQcow2Io (a table of callbacks), and reads unallocated clusters from an
+ * optional HbQcow2Backing.  The driver points these at its "file" and
+ * "backing" children; unit tests, the fuzzer and hotblock-img's check point
+ * them at plain file descriptors or memory.
+ *
+ * Locking: @meta_lock (a mutex) protects every in-memory metadata structure
+ * (header copy, L1, reference table, both caches, allocator hint).  The
+ * @map_lock rwlock keeps guest→host mappings stable: readers and in-place
+ * writers hold it shared across their data I/O, so a discard or an
+ * allocating write (which hold it exclusively) cannot repurpose a cluster
+ * under them.  Allocation is thus serialized and two writers can never both
+ * allocate the same guest cluster.
+ *
+ * Crash safety: new data goes to freshly allocated clusters first; refcount
+ * increments sit in the refcount cache, L2 updates in the L2 cache.  Before
+ * a dirty L2 table is written, the refcount cache is written and flushed
+ * (so an L2 entry on disk never points at a cluster whose refcount is not
+ * on disk).  New L2 tables and refcount blocks are written and flushed
+ * before the L1/reference-table entry pointing at them.  Decrements happen
+ * only after the metadata that dropped the reference is durable.  The worst
+ * a crash can leave is therefore leaked clusters.
+ */
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define QCOW2_MAGIC 0x514649fbu  /* "QFI\xfb" */
+
+#define QCOW2_INCOMPAT_DIRTY        (1ull << 0)
+#define QCOW2_INCOMPAT_CORRUPT      (1ull << 1)
+#define QCOW2_INCOMPAT_DATA_FILE    (1ull << 2)
+#define QCOW2_INCOMPAT_COMPRESSION  (1ull << 3)
+#define QCOW2_INCOMPAT_EXTL2        (1ull << 4)
+#define QCOW2_COMPAT_LAZY_REFCOUNTS (1ull << 0)
+
+#define QCOW2_OFLAG_COPIED     (1ull << 63)
+#define QCOW2_OFLAG_COMPRESSED (1ull << 62)
+#define QCOW2_OFLAG_ZERO       (1ull << 0)
+#define QCOW2_OFFSET_MASK      0x00fffffffffffe00ull
+#define QCOW2_L1_RESERVED      0x7f000000000001ffull
+#define QCOW2_L2_RESERVED      0x3f000000000001feull
+
+#define QCOW2_MIN_CLUSTER_BITS 9
+#define QCOW2_MAX_CLUSTER_BITS 21
+/* Upper bounds on in-memory tables: 32 MiB each, as QEMU's limits. */
+#define QCOW2_MAX_L1_BYTES     (32u * 1024 * 1024)
+#define QCOW2_MAX_REFTABLE_BYTES (8u * 1024 * 1024)
+/* Virtual size limit: 2^61 keeps offset arithmetic far from overflow. */
+#define QCOW2_MAX_SIZE         (1ull << 61)
+
+/* Header field offsets used for in-place header updates. */
+#define QCOW2_HDR_INCOMPAT_OFF     72
+#define QCOW2_HDR_AUTOCLEAR_OFF    88
+#define QCOW2_HDR_REFTABLE_OFF     48
+
+/* Where the format core reads and writes the image file. */
+typedef struct HbQcow2Io {
+    void *opaque;
+    int (*preadv)(void *opaque, uint64_t offset, uint64_t bytes,
+                  const struct iovec *iov, int niov);
+    int (*pwritev)(void *opaque, uint64_t offset, uint64_t bytes,
+                   const struct iovec *iov, int niov);
+    int (*flush)(void *opaque);
+    int64_t (*get_length)(void *opaque);
+} HbQcow2Io;
+
+/* What unallocated clusters read from; @preadv NULL means "no backing". */
+typedef struct HbQcow2Backing {
+    void *opaque;
+    int (*preadv)(void *opaque, uint64_t offset, uint64_t bytes,
+                  const struct iovec *iov, int niov);
+    int64_t length;
+} HbQcow2Backing;
+
+typedef struct HbQcow2Header {
+    uint32_t version;
+    uint64_t backing_file_offset;
+    uint32_t backing_file_size;
+    uint32_t cluster_bits;
+    uint64_t size;
+    uint32_t crypt_method;
+    uint32_t l1_size;
+    uint64_t l1_table_offset;
+    uint64_t refcount_table_offset;
+    uint32_t refcount_table_clusters;
+    uint32_t nb_snapshots;
+    uint64_t snapshots_offset;
+    uint64_t incompatible_features;
+    uint64_t compatible_features;
+    uint64_t autoclear_features;
+    uint32_t refcount_order;
+    uint32_t header_length;
+    uint8_t compression_type;
+} HbQcow2Header;
+
+/* One cached metadata table (an L2 table or a refcount block). */
+typedef struct HbQcow2CacheEntry {
+    uint64_t offset;      /* host offset; 0 = empty slot */
+    uint64_t lru;
+    bool dirty;
+    void *table;          /* cluster_size bytes */
+} HbQcow2CacheEntry;
+
+typedef struct HbQcow2Cache {
+    HbQcow2CacheEntry *entries;
+    unsigned n;
+    uint64_t lru_clock;
+    size_t table_size;
+    /* Write this cache back (and flush) before writing any of ours. */
+    struct HbQcow2Cache *depends;
+    bool unflushed;       /* tables written since the last flush */
+} HbQcow2Cache;
+
+typedef struct HbQcow2 {
+    HbQcow2Io io;
+    HbQcow2Backing backing;
+    bool read_only;
+
+    HbQcow2Header hdr;
+    char *backing_file;     /* from the header, or NULL */
+    char *backing_fmt;      /* from the header extension, or NULL */
+    uint32_t cluster_size;
+    uint64_t cluster_mask;  /* cluster_size - 1 */
+    uint32_t l2_bits;       /* log2 entries per L2 table */
+    uint32_t l2_size;       /* entries per L2 table */
+    uint32_t refcount_bits;
+    uint32_t rb_bits;       /* log2 refcounts per refcount block */
+    uint64_t refcount_max;
+
+    uint64_t *l1;           /* host byte order */
+    uint32_t l1_size;
+    uint64_t *reftable;     /* host byte order */
+    uint32_t reftable_size; /* entries */
+    uint32_t reftable_used; /* 1 + the highest non-zero entry */
+
+    HbQcow2Cache l2_cache;
+    HbQcow2Cache rb_cache;
+    uint64_t free_hint;     /* cluster index to start the allocator at */
+
+    GMutex meta_lock;
+    GRWLock map_lock;
+} HbQcow2;
+
+/* Options of hb_qcow2_open_image(). */
+typedef struct HbQcow2OpenOpts {
+    bool read_only;
+    uint64_t l2_cache_size;        /* bytes; 0 = default */
+    uint64_t refcount_cache_size;  /* bytes; 0 = default */
+} HbQcow2OpenOpts;
+
+/* ---- qcow2-header.c ---- */
+bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
+                           int64_t file_len, bool read_only, GError **errp);
+int hb_qcow2_write_incompat(HbQcow2 *s, uint64_t bits);
+
+/* ---- qcow2-image.c ---- */
+HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
+                             GError **errp);
+int hb_qcow2_close_image(HbQcow2 *s);
+void hb_qcow2_free_image(HbQcow2 *s);
+int hb_qcow2_io_pread(HbQcow2 *s, uint64_t off, void *buf, uint64_t len);
+int hb_qcow2_io_pwrite(HbQcow2 *s, uint64_t off, const void *buf, uint64_t len);
+int hb_qcow2_io_flush(HbQcow2 *s);
+
+/* ---- qcow2-cache.c (callers hold meta_lock) ---- */
+bool hb_qcow2_cache_init(HbQcow2Cache *c, unsigned n, size_t table_size);
+void hb_qcow2_cache_destroy(HbQcow2Cache *c);
+int hb_qcow2_cache_get(HbQcow2 *s, HbQcow2Cache *c, uint64_t offset,
+                       bool fresh, void **table);
+void hb_qcow2_cache_mark_dirty(HbQcow2Cache *c, void *table);
+int hb_qcow2_cache_writeback(HbQcow2 *s, HbQcow2Cache *c);
+void hb_qcow2_cache_forget(HbQcow2Cache *c, uint64_t offset);
+int hb_qcow2_flush_metadata(HbQcow2 *s);
+
+/* ---- qcow2-refcount.c (callers hold meta_lock) ---- */
+int hb_qcow2_get_refcount(HbQcow2 *s, uint64_t cluster_index, uint64_t *rc);
+int hb_qcow2_update_refcount(HbQcow2 *s, uint64_t cluster_index, int delta);
+int64_t hb_qcow2_alloc_clusters(HbQcow2 *s, uint64_t n);
+int hb_qcow2_free_range(HbQcow2 *s, uint64_t offset, uint64_t bytes);
+uint64_t hb_qcow2_rc_get(const HbQcow2 *s, const void *block, uint64_t i);
+void hb_qcow2_rc_set(const HbQcow2 *s, void *block, uint64_t i, uint64_t v);
+
+/* ---- qcow2-map.c (callers hold meta_lock) ---- */
+int hb_qcow2_get_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t *entry);
+int hb_qcow2_set_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t entry);
+void hb_qcow2_compressed_loc(const HbQcow2 *s, uint64_t entry,
+                             uint64_t *off, uint64_t *len);
+bool hb_qcow2_overlaps_metadata(HbQcow2 *s, uint64_t off, uint64_t len);
+bool hb_qcow2_overlaps_l2(HbQcow2 *s, uint64_t off, uint64_t len);
+
+/* ---- qcow2-compress.c ---- */
+int hb_qcow2_inflate(const void *src, size_t src_len, void *dst, size_t dst_len);
+
+/* ---- qcow2-io.c: the request paths ---- */
+int hb_qcow2_preadv(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                    const struct iovec *iov, int niov);
+int hb_qcow2_pwritev(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                     const struct iovec *iov, int niov, bool fua);
+int hb_qcow2_pwrite_zeroes(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                           bool may_unmap);
+int hb_qcow2_pdiscard(HbQcow2 *s, uint64_t offset, uint64_t bytes);
+int hb_qcow2_flush(HbQcow2 *s);
+
+/* ---- fd-backed HbQcow2Io, for tests, tools and the fuzzer ---- */
+void hb_qcow2_io_from_fd(HbQcow2Io *io, int *fd);
+
+static inline uint64_t hb_qcow2_size_to_clusters(const HbQcow2 *s, uint64_t b)
+{
+    return (b + s->cluster_mask) >> s->hdr.cluster_bits;
+}
+
+#endif

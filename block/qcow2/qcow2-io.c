@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/qcow2/qcow2-io.c — qcow2 request paths: read, write (allocating and in place), zeroes, discard, flush. */
+
+#include "qcow2-int.h"
+
+#include <errno.h>
+#include <string.h>
+
+/*
+ * Reads and in-place writes take map_lock shared and meta_lock only for
+ * the mapping lookup; their data I/O runs in parallel.  Anything that
+ * changes a mapping (allocation, copy-on-write, zeroing, discard) takes
+ * map_lock exclusively and meta_lock for its duration.
+ */
+
+#define SLICE_MAX 64
+
+/* A sub-range of an iovec; allocates only for unusually fragmented vectors. */
+typedef struct IovSlice {
+    struct iovec local[SLICE_MAX];
+    struct iovec *iov;
+    int niov;
+} IovSlice;
+
+static void slice_init(IovSlice *sl, const struct iovec *iov, int niov,
+                       uint64_t off, uint64_t bytes)
+{
+    int i = 0, n = 0;
+
+    while (i < niov && off >= iov[i].iov_len) {
+        off -= iov[i].iov_len;
+        i++;
+    }
+    sl->iov = niov - i <= SLICE_MAX ? sl->local : g_new(struct iovec, niov - i);
+    for (; i < niov && bytes; i++) {
+        uint64_t len = MIN(iov[i].iov_len - off, bytes);
+        sl->iov[n].iov_base = (uint8_t *)iov[i].iov_base + off;
+        sl->iov[n].iov_len = len;
+        bytes -= len;
+        off = 0;
+        n++;
+    }
+    sl->niov = n;
+}
+
+static void slice_free(IovSlice *sl)
+{
+    if (sl->iov != sl->local) {
+        g_free(sl->iov);
+    }
+}
+
+static void iov_copy(const struct iovec *iov, int niov, uint64_t off,
+                     uint8_t *buf, uint64_t bytes, bool to_iov)
+{
+    for (int i = 0; i < niov && bytes; i++) {
+        if (off >= iov[i].iov_len) {
+            off -= iov[i].iov_len;
+            continue;
+        }
+        uint64_t len = MIN(iov[i].iov_len - off, bytes);
+        uint8_t *p = (uint8_t *)iov[i].iov_base + off;
+        if (to_iov) {
+            memcpy(p, buf, len);
+        } else {
+            memcpy(buf, p, len);
+        }
+        buf += len;
+        bytes -= len;
+        off = 0;
+    }
+}
+
+static void iov_zero(const struct iovec *iov, int niov, uint64_t off, uint64_t bytes)
+{
+    for (int i = 0; i < niov && bytes; i++) {
+        if (off >= iov[i].iov_len) {
+            off -= iov[i].iov_len;
+            continue;
+        }
+        uint64_t len = MIN(iov[i].iov_len - off, bytes);
+        memset((uint8_t *)iov[i].iov_base + off, 0, len);
+        bytes -= len;
+        off = 0;
+    }
+}
+
+static bool entry_is_zero(const HbQcow2 *s, uint64_t e)
+{
+    return !(e & QCOW2_OFLAG_COMPRESSED) && (e & QCOW2_OFLAG_ZERO) &&
+           s->hdr.version >= 3;
+}
+
+/* A data cluster we may overwrite in place. */
+static bool entry_is_owned_data(const HbQcow2 *s, uint64_t e)
+{
+    return (e & QCOW2_OFLAG_COPIED) && !(e & QCOW2_OFLAG_COMPRESSED) &&
+           !entry_is_zero(s, e) && (e & QCOW2_OFFSET_MASK);
+}
+
+/* Read [@off, @off + @bytes) of the backing node, zeroes past its end. */
+static int read_backing(HbQcow2 *s, uint64_t off, uint64_t bytes,
+                        const struct iovec *iov, int niov, uint64_t iov_off)
+{
+    uint64_t avail = 0;
+    int ret = 0;
+
+    if (s->backing.preadv && off < (uint64_t)MAX(s->backing.length, 0)) {
+        avail = MIN(bytes, (uint64_t)s->backing.length - off);
+        IovSlice sl;
+        slice_init(&sl, iov, niov, iov_off, avail);
+        ret = s->backing.preadv(s->backing.opaque, off, avail, sl.iov, sl.niov);
+        slice_free(&sl);
+    }
+    iov_zero(iov, niov, iov_off + avail, bytes - avail);
+    return ret;
+}
+
+static int read_compressed(HbQcow2 *s, uint64_t entry, uint8_t *cluster)
+{
+    uint64_t off, len;
+    int64_t flen = s->io.get_length(s->io.opaque);
+
+    hb_qcow2_compressed_loc(s, entry, &off, &len);
+    if (flen < 0) {
+        return (int)flen;
+    }
+    if (off >= (uint64_t)flen) {
+        return -EIO;
+    }
+    len = MIN(len, (uint64_t)flen - off);
+    g_autofree uint8_t *cbuf = g_try_malloc(len);
+    if (!cbuf) {
+        return -ENOMEM;
+    }
+    int ret = hb_qcow2_io_pread(s, off, cbuf, len);
+    if (ret < 0) {
+        return ret;
+    }
+    return hb_qcow2_inflate(cbuf, len, cluster, s->cluster_size);
+}
+
+/*
+ * Fill @bytes of @iov at @iov_off with guest data at @guest_off, all in
+ * one cluster mapped by @entry.
+ */
+static int read_cluster_part(HbQcow2 *s, uint64_t entry, uint64_t guest_off,
+                             uint64_t bytes, const struct iovec *iov, int niov,
+                             uint64_t iov_off)
+{
+    uint64_t in_cluster = guest_off & s->cluster_mask;
+
+    if (entry & QCOW2_OFLAG_COMPRESSED) {
+        g_autofree uint8_t *cl = g_try_malloc(s->cluster_size);
+        if (!cl) {
+            return -ENOMEM;
+        }
+        int ret = read_compressed(s, entry, cl);
+        if (ret == 0) {
+            iov_copy(iov, niov, iov_off, cl + in_cluster, bytes, true);
+        }
+        return ret;
+    }
+    if (entry_is_zero(s, entry)) {
+        iov_zero(iov, niov, iov_off, bytes);
+        return 0;
+    }
+    uint64_t host = entry & QCOW2_OFFSET_MASK;
+    if (host == 0) {
+        return read_backing(s, guest_off, bytes, iov, niov, iov_off);
+    }
+    if (host & s->cluster_mask) {
+        return -EIO;
+    }
+    IovSlice sl;
+    slice_init(&sl, iov, niov, iov_off, bytes);
+    int ret = s->io.preadv(s->io.opaque, host + in_cluster, bytes, sl.iov, sl.niov);
+    slice_free(&sl);
+    return ret;
+}
+
+/**
+ * hb_qcow2_preadv() - read guest data.
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_preadv(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                    const struct iovec *iov, int niov)
+{
+    uint64_t pos = 0;
+    int ret = 0;
+
+    g_rw_lock_reader_lock(&s->map_lock);
+    while (pos < bytes && ret == 0) {
+        uint64_t off = offset + pos;
+        uint64_t n = MIN(bytes - pos, s->cluster_size - (off & s->cluster_mask));
+        uint64_t entry;
+
+        g_mutex_lock(&s->meta_lock);
+        ret = hb_qcow2_get_l2_entry(s, off, &entry);
+        /* Merge host-contiguous data clusters into one request. */
+        while (ret == 0 && pos + n < bytes && !(entry & QCOW2_OFLAG_COMPRESSED) &&
+               !entry_is_zero(s, entry) && (entry & QCOW2_OFFSET_MASK)) {
+            uint64_t next;
+            uint64_t want = (entry & QCOW2_OFFSET_MASK) +
+                            (((off & s->cluster_mask) + n + s->cluster_mask) &
+                             ~s->cluster_mask);
+            if (hb_qcow2_get_l2_entry(s, off + n, &next) < 0 ||
+                (next & QCOW2_OFLAG_COMPRESSED) || entry_is_zero(s, next) ||
+                (next & QCOW2_OFFSET_MASK) != want) {
+                break;
+            }
+            n += MIN(bytes - pos - n, s->cluster_size);
+        }
+        g_mutex_unlock(&s->meta_lock);
+        if (ret == 0) {
+            ret = read_cluster_part(s, entry, off, n, iov, niov, pos);
+        }
+        pos += n;
+    }
+    g_rw_lock_reader_unlock(&s->map_lock);
+    return ret;
+}
+
+/* Write to an owned data cluster (run), after checking it is not metadata. */
+static int write_in_place(HbQcow2 *s, uint64_t host, uint64_t bytes,
+                          const struct iovec *iov, int niov, uint64_t iov_off)
+{
+    if (hb_qcow2_overlaps_metadata(s, host, bytes) ||
+        hb_qcow2_overlaps_l2(s, host, bytes)) {
+        return -EIO;
+    }
+    IovSlice sl;
+    slice_init(&sl, iov, niov, iov_off, bytes);
+    int ret = s->io.pwritev(s->io.opaque, host, bytes, sl.iov, sl.niov);
+    slice_free(&sl);
+    return ret;
+}
+
+/* Host bytes an entry holds that become free when it is replaced. */
+static void entry_host_range(HbQcow2 *s, uint64_t e, uint64_t *off, uint64_t *len)
+{
+    *off = *len = 0;
+    if (e & QCOW2_OFLAG_COMPRESSED) {
+        hb_qcow2_compressed_loc(s, e, off, len);
+    } else if (e & QCOW2_OFFSET_MASK) {
+        *off = e & QCOW2_OFFSET_MASK;
+        *len = s->cluster_size;
+    }
+}
+
+/* Fill a whole cluster buffer with the current guest contents (for COW). */
+static int read_cow_source(HbQcow2 *s, uint64_t entry, uint64_t guest_cluster,
+                           uint8_t *buf)
+{
+    struct iovec iov = { .iov_base = buf, .iov_len = s->cluster_size };
+
+    return read_cluster_part(s, entry, guest_cluster, s->cluster_size, &iov, 1, 0);
+}
+
+/*
+ * Allocating write of the chunk [@off, @off + @n) (one cluster, or a run
+ * of whole unallocated clusters).  Called with map_lock exclusive and
+ * meta_lock held.  *@freed collects host ranges to release once the new
+ * mappings are durable.
+ */
+static int write_allocating(HbQcow2 *s, uint64_t off, uint64_t n, uint64_t entry,
+                            const struct iovec *iov, int niov, uint64_t iov_off,
+                            GArray *freed)
+{
+    uint64_t gcl = off & ~s->cluster_mask;
+    uint64_t in_cluster = off - gcl;
+    uint64_t nclusters = hb_qcow2_size_to_clusters(s, in_cluster + n);
+    bool reuse = entry_is_zero(s, entry) && (entry & QCOW2_OFLAG_COPIED) &&
+                 (entry & QCOW2_OFFSET_MASK) && nclusters == 1;
+    int64_t host;
+    int ret;
+
+    if (reuse) {
+        host = entry & QCOW2_OFFSET_MASK;
+        if ((host & s->cluster_mask) || hb_qcow2_overlaps_metadata(s, host, 0) ||
+            hb_qcow2_overlaps_l2(s, host, s->cluster_size)) {
+            return -EIO;
+        }
+    } else {
+        host = hb_qcow2_alloc_clusters(s, nclusters);
+        if (host < 0) {
+            return (int)host;
+        }
+    }
+
+    if (in_cluster == 0 && n == nclusters * s->cluster_size) {
+        IovSlice sl;
+        slice_init(&sl, iov, niov, iov_off, n);
+        ret = s->io.pwritev(s->io.opaque, host, n, sl.iov, sl.niov);
+        slice_free(&sl);
+    } else {
+        g_autofree uint8_t *buf = g_try_malloc(s->cluster_size);
+        if (!buf) {
+            return -ENOMEM;
+        }
+        ret = read_cow_source(s, entry, gcl, buf);
+        if (ret == 0) {
+            iov_copy(iov, niov, iov_off, buf + in_cluster, n, false);
+            ret = hb_qcow2_io_pwrite(s, host, buf, s->cluster_size);
+        }
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    for (uint64_t i = 0; i < nclusters; i++) {
+        uint64_t old = entry;
+        if (i > 0) {
+            ret = hb_qcow2_get_l2_entry(s, gcl + i * s->cluster_size, &old);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        if (!reuse) {
+            uint64_t range[2];
+            entry_host_range(s, old, &range[0], &range[1]);
+            if (range[1]) {
+                g_array_append_vals(freed, range, 2);
+            }
+        }
+        ret = hb_qcow2_set_l2_entry(s, gcl + i * s->cluster_size,
+                                    ((uint64_t)host + i * s->cluster_size) |
+                                    QCOW2_OFLAG_COPIED);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+/* Release host ranges whose references were dropped, once that is durable. */
+static int release_freed(HbQcow2 *s, GArray *freed)
+{
+    int ret;
+
+    if (freed->len == 0) {
+        return 0;
+    }
+    ret = hb_qcow2_flush_metadata(s);
+    for (guint i = 0; ret == 0 && i + 1 < freed->len; i += 2) {
+        ret = hb_qcow2_free_range(s, g_array_index(freed, uint64_t, i),
+                                  g_array_index(freed, uint64_t, i + 1));
+    }
+    g_array_set_size(freed, 0);
+    return ret;
+}
+
+/* Whether the chunk's entry needs a fresh cluster with no copy-on-write. */
+static bool entry_is_unallocated(const HbQcow2 *s, uint64_t e)
+{
+    return !(e & QCOW2_OFLAG_COMPRESSED) && !(e & QCOW2_OFFSET_MASK);
+}
+
+static int write_slow(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                      const struct iovec *iov, int niov, uint64_t pos)
+{
+    g_autoptr(GArray) freed = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    int ret = 0;
+
+    g_rw_lock_writer_lock(&s->map_lock);
+    g_mutex_lock(&s->meta_lock);
+    while (pos < bytes && ret == 0) {
+        uint64_t off = offset + pos;
+        uint64_t n = MIN(bytes - pos, s->cluster_size - (off & s->cluster_mask));
+        uint64_t entry;
+
+        ret = hb_qcow2_get_l2_entry(s, off, &entry);
+        if (ret < 0) {
+            break;
+        }
+        if (entry_is_owned_data(s, entry)) {
+            if (entry & s->cluster_mask & QCOW2_OFFSET_MASK) {
+                ret = -EIO;
+                break;
+            }
+            ret = write_in_place(s, (entry & QCOW2_OFFSET_MASK) +
+                                 (off & s->cluster_mask), n, iov, niov, pos);
+        } else {
+            /* Extend a run of whole clusters that need no copy-on-write. */
+            if ((off & s->cluster_mask) == 0 && n == s->cluster_size &&
+                entry_is_unallocated(s, entry)) {
+                uint64_t next;
+                while (pos + n + s->cluster_size <= bytes && n < (64ull << 20) &&
+                       hb_qcow2_get_l2_entry(s, off + n, &next) == 0 &&
+                       entry_is_unallocated(s, next) &&
+                       (next & QCOW2_OFLAG_ZERO) == (entry & QCOW2_OFLAG_ZERO)) {
+                    n += s->cluster_size;
+                }
+            }
+            ret = write_allocating(s, off, n, entry, iov, niov, pos, freed);
+        }
+        pos += n;
+    }
+    if (ret == 0) {
+        ret = release_freed(s, freed);
+    }
+    g_mutex_unlock(&s->meta_lock);
+    g_rw_lock_writer_unlock(&s->map_lock);
+    return ret;
+}
+
+/**
+ * hb_qcow2_pwritev() - write guest data, allocating clusters as needed.
+ * @fua: make the data and its metadata durable before returning
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_pwritev(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                     const struct iovec *iov, int niov, bool fua)
+{
+    uint64_t pos = 0;
+    int ret = 0;
+
+    if (s->read_only) {
+        return -EROFS;
+    }
+    g_rw_lock_reader_lock(&s->map_lock);
+    while (pos < bytes && ret == 0) {
+        uint64_t off = offset + pos;
+        uint64_t n = MIN(bytes - pos, s->cluster_size - (off & s->cluster_mask));
+        uint64_t entry;
+
+        g_mutex_lock(&s->meta_lock);
+        ret = hb_qcow2_get_l2_entry(s, off, &entry);
+        g_mutex_unlock(&s->meta_lock);
+        if (ret < 0 || !entry_is_owned_data(s, entry)) {
+            break;
+        }
+        if (entry & QCOW2_OFFSET_MASK & s->cluster_mask) {
+            ret = -EIO;
+            break;
+        }
+        ret = write_in_place(s, (entry & QCOW2_OFFSET_MASK) + (off & s->cluster_mask),
+                             n, iov, niov, pos);
+        pos += n;
+    }
+    g_rw_lock_reader_unlock(&s->map_lock);
+    if (ret == 0 && pos < bytes) {
+        ret = write_slow(s, offset, bytes, iov, niov, pos);
+    }
+    if (ret == 0 && fua) {
+        ret = hb_qcow2_flush(s);
+    }
+    return ret;
+}
+
+/*
+ * Change the mapping of every whole cluster in [@offset, @offset + @bytes):
+ * @zero: make it read as zeroes (else: discard), @unmap: release its host
+ * cluster.  Partial clusters are left to the caller.
+ */
+static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                          bool zero, bool unmap)
+{
+    g_autoptr(GArray) freed = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    uint64_t start = (offset + s->cluster_mask) & ~s->cluster_mask;
+    uint64_t end = (offset + bytes) & ~s->cluster_mask;
+    bool has_backing = s->backing.preadv != NULL;
+    int ret = 0;
+
+    if (offset + bytes == s->hdr.size) {
+        end = (offset + bytes + s->cluster_mask) & ~s->cluster_mask;
+    }
+    g_rw_lock_writer_lock(&s->map_lock);
+    g_mutex_lock(&s->meta_lock);
+    for (uint64_t off = start; off < end && ret == 0; off += s->cluster_size) {
+        uint64_t entry, nentry, range[2];
+
+        ret = hb_qcow2_get_l2_entry(s, off, &entry);
+        if (ret < 0) {
+            break;
+        }
+        entry_host_range(s, entry, &range[0], &range[1]);
+        if (!zero && s->hdr.version < 3 && has_backing) {
+            continue;  /* v2 cannot hide backing data: discard is a no-op */
+        }
+        if (zero && entry_is_owned_data(s, entry) && !unmap) {
+            nentry = (entry & QCOW2_OFFSET_MASK) | QCOW2_OFLAG_COPIED | QCOW2_OFLAG_ZERO;
+            range[1] = 0;
+        } else if (zero && entry_is_zero(s, entry) && !unmap) {
+            continue;
+        } else {
+            nentry = (has_backing || zero) ? QCOW2_OFLAG_ZERO : 0;
+        }
+        if (nentry == entry) {
+            continue;
+        }
+        ret = hb_qcow2_set_l2_entry(s, off, nentry);
+        if (ret == 0 && range[1]) {
+            g_array_append_vals(freed, range, 2);
+        }
+    }
+    if (ret == 0) {
+        ret = release_freed(s, freed);
+    }
+    g_mutex_unlock(&s->meta_lock);
+    g_rw_lock_writer_unlock(&s->map_lock);
+    return ret;
+}
+
+static int write_zero_buffer(HbQcow2 *s, uint64_t offset, uint64_t bytes)
+{
+    g_autofree uint8_t *z = NULL;
+    int ret = 0;
+
+    if (bytes == 0) {
+        return 0;
+    }
+    z = g_try_malloc0(MIN(bytes, 1u << 20));
+    if (!z) {
+        return -ENOMEM;
+    }
+    while (bytes && ret == 0) {
+        uint64_t n = MIN(bytes, 1u << 20);
+        struct iovec iov = { .iov_base = z, .iov_len = n };
+        ret = hb_qcow2_pwritev(s, offset, n, &iov, 1, false);
+        offset += n;
+        bytes -= n;
+    }
+    return ret;
+}
+
+/**
+ * hb_qcow2_pwrite_zeroes() - make a range read as zeroes.  Whole clusters
+ * get the zero flag (v3), keeping their host cluster unless @may_unmap;
+ * partial clusters (and v2 images) are written with zero buffers.
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_pwrite_zeroes(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                           bool may_unmap)
+{
+    uint64_t start = (offset + s->cluster_mask) & ~s->cluster_mask;
+    uint64_t end = (offset + bytes) & ~s->cluster_mask;
+    int ret;
+
+    if (s->read_only) {
+        return -EROFS;
+    }
+    if (offset + bytes == s->hdr.size) {
+        end = (offset + bytes + s->cluster_mask) & ~s->cluster_mask;
+    }
+    if (s->hdr.version < 3 || start >= end) {
+        return write_zero_buffer(s, offset, bytes);
+    }
+    ret = write_zero_buffer(s, offset, start - offset);
+    if (ret == 0) {
+        ret = remap_clusters(s, start, end - start, true, may_unmap);
+    }
+    if (ret == 0 && end < offset + bytes) {
+        ret = write_zero_buffer(s, end, offset + bytes - end);
+    }
+    return ret;
+}
+
+/**
+ * hb_qcow2_pdiscard() - drop whole clusters of the range; they read as
+ * zeroes afterwards (partial clusters are left untouched).
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_pdiscard(HbQcow2 *s, uint64_t offset, uint64_t bytes)
+{
+    if (s->read_only) {
+        return -EROFS;
+    }
+    return remap_clusters(s, offset, bytes, false, true);
+}
+
+/**
+ * hb_qcow2_flush() - write back the caches in crash-safe order and flush.
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_flush(HbQcow2 *s)
+{
+    int ret;
+
+    if (s->read_only) {
+        return 0;
+    }
+    g_mutex_lock(&s->meta_lock);
+    ret = hb_qcow2_flush_metadata(s);
+    g_mutex_unlock(&s->meta_lock);
+    return ret;
+}

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/qcow2/qcow2-map.c — guest→host mapping: L1/L2 lookup, L2 allocation, metadata overlap checks. */
+
+#include "qcow2-int.h"
+
+#include <errno.h>
+#include <string.h>
+
+static uint64_t l1_index(const HbQcow2 *s, uint64_t guest_off)
+{
+    return guest_off >> (s->hdr.cluster_bits + s->l2_bits);
+}
+
+static uint64_t l2_index(const HbQcow2 *s, uint64_t guest_off)
+{
+    return (guest_off >> s->hdr.cluster_bits) & (s->l2_size - 1);
+}
+
+/**
+ * hb_qcow2_get_l2_entry() - the L2 entry mapping guest cluster @guest_off.
+ * Return: 0 with *@entry (host order; 0 when unallocated), or -EIO for a
+ * table that is not cluster aligned, or another -errno.
+ */
+int hb_qcow2_get_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t *entry)
+{
+    uint64_t i = l1_index(s, guest_off);
+    uint64_t l2_off;
+    uint64_t *table;
+    int ret;
+
+    *entry = 0;
+    if (i >= s->l1_size) {
+        return 0;
+    }
+    l2_off = s->l1[i] & QCOW2_OFFSET_MASK;
+    if (l2_off == 0) {
+        return 0;
+    }
+    if ((l2_off & s->cluster_mask) || hb_qcow2_overlaps_metadata(s, l2_off, 0)) {
+        return -EIO;
+    }
+    ret = hb_qcow2_cache_get(s, &s->l2_cache, l2_off, false, (void **)&table);
+    if (ret < 0) {
+        return ret;
+    }
+    *entry = GUINT64_FROM_BE(table[l2_index(s, guest_off)]);
+    return 0;
+}
+
+static int write_l1_entry(HbQcow2 *s, uint64_t i, uint64_t val)
+{
+    uint64_t be = GUINT64_TO_BE(val);
+    int ret = hb_qcow2_io_pwrite(s, s->hdr.l1_table_offset + i * 8, &be, 8);
+
+    if (ret == 0) {
+        s->l1[i] = val;
+    }
+    return ret;
+}
+
+/*
+ * Give L1 entry @i an L2 table we own alone: allocate one (empty, or a copy
+ * of a shared one).  The table and the refcounts are durable before the L1
+ * entry names the table.
+ */
+static int l2_make_private(HbQcow2 *s, uint64_t i)
+{
+    uint64_t old = s->l1[i] & QCOW2_OFFSET_MASK;
+    g_autofree void *copy = NULL;
+    uint64_t rc = 0;
+    void *table;
+    int ret;
+
+    if (old) {
+        ret = hb_qcow2_get_refcount(s, old >> s->hdr.cluster_bits, &rc);
+        if (ret < 0) {
+            return ret;
+        }
+        if (rc == 1) {
+            return write_l1_entry(s, i, old | QCOW2_OFLAG_COPIED);
+        }
+        copy = g_malloc(s->cluster_size);
+        ret = hb_qcow2_cache_get(s, &s->l2_cache, old, false, &table);
+        if (ret < 0) {
+            return ret;
+        }
+        memcpy(copy, table, s->cluster_size);
+    }
+
+    int64_t off = hb_qcow2_alloc_clusters(s, 1);
+    if (off < 0) {
+        return (int)off;
+    }
+    ret = hb_qcow2_cache_writeback(s, &s->rb_cache);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = hb_qcow2_cache_get(s, &s->l2_cache, off, true, &table);
+    if (ret < 0) {
+        return ret;
+    }
+    if (copy) {
+        memcpy(table, copy, s->cluster_size);
+    }
+    ret = hb_qcow2_io_pwrite(s, off, table, s->cluster_size);
+    if (ret == 0) {
+        ret = hb_qcow2_io_flush(s);
+    }
+    if (ret == 0) {
+        s->rb_cache.unflushed = false;
+        ret = write_l1_entry(s, i, (uint64_t)off | QCOW2_OFLAG_COPIED);
+    }
+    if (ret < 0) {
+        hb_qcow2_cache_forget(&s->l2_cache, off);
+        return ret;
+    }
+    if (old && rc > 1) {
+        /* Drop our share of the old table once the L1 update is durable. */
+        ret = hb_qcow2_io_flush(s);
+        if (ret == 0) {
+            ret = hb_qcow2_update_refcount(s, old >> s->hdr.cluster_bits, -1);
+        }
+    }
+    return ret;
+}
+
+/**
+ * hb_qcow2_set_l2_entry() - map guest cluster @guest_off to @entry
+ * (in the L2 cache; durable after hb_qcow2_flush_metadata()).
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_set_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t entry)
+{
+    uint64_t i = l1_index(s, guest_off);
+    uint64_t *table;
+    int ret;
+
+    if (i >= s->l1_size) {
+        return -EIO;
+    }
+    if (!(s->l1[i] & QCOW2_OFLAG_COPIED) || !(s->l1[i] & QCOW2_OFFSET_MASK)) {
+        if (entry == 0 && !(s->l1[i] & QCOW2_OFFSET_MASK)) {
+            return 0;  /* already unallocated */
+        }
+        ret = l2_make_private(s, i);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    uint64_t l2_off = s->l1[i] & QCOW2_OFFSET_MASK;
+    if (l2_off & s->cluster_mask) {
+        return -EIO;
+    }
+    ret = hb_qcow2_cache_get(s, &s->l2_cache, l2_off, false, (void **)&table);
+    if (ret < 0) {
+        return ret;
+    }
+    table[l2_index(s, guest_off)] = GUINT64_TO_BE(entry);
+    hb_qcow2_cache_mark_dirty(&s->l2_cache, table);
+    return 0;
+}
+
+/**
+ * hb_qcow2_compressed_loc() - where a compressed cluster's data lies.
+ * @entry: an L2 entry with QCOW2_OFLAG_COMPRESSED
+ * @off: host offset of the compressed stream
+ * @len: bytes to read (may extend past the stream's true end)
+ */
+void hb_qcow2_compressed_loc(const HbQcow2 *s, uint64_t entry,
+                             uint64_t *off, uint64_t *len)
+{
+    unsigned x = 62 - (s->hdr.cluster_bits - 8);
+    uint64_t nsec = ((entry >> x) & ((1ull << (s->hdr.cluster_bits - 8)) - 1)) + 1;
+
+    *off = entry & ((1ull << x) - 1);
+    *len = nsec * 512 - (*off & 511);
+}
+
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return a < b + blen && b < a + MAX(alen, 1);
+}
+
+/**
+ * hb_qcow2_overlaps_metadata() - whether host range [@off, @off + @len)
+ * (@len 0: the one cluster at @off) touches the header, the L1 table, the
+ * reference table, a refcount block or an L2 table.  Guards every data
+ * write against an image whose tables point into its own metadata.
+ */
+bool hb_qcow2_overlaps_metadata(HbQcow2 *s, uint64_t off, uint64_t len)
+{
+    uint64_t cs = s->cluster_size;
+
+    if (len == 0) {
+        len = cs;
+    }
+    if (off < cs ||
+        ranges_overlap(off, len, s->hdr.l1_table_offset, (uint64_t)s->l1_size * 8) ||
+        ranges_overlap(off, len, s->hdr.refcount_table_offset,
+                       (uint64_t)s->hdr.refcount_table_clusters * cs)) {
+        return true;
+    }
+    for (uint32_t i = 0; i < s->reftable_used; i++) {
+        uint64_t rb = s->reftable[i] & ~511ull;
+        if (rb && ranges_overlap(off, len, rb, cs)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* hb_qcow2_overlaps_l2() - whether [@off, @off + @len) touches an active L2 table. */
+bool hb_qcow2_overlaps_l2(HbQcow2 *s, uint64_t off, uint64_t len)
+{
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        uint64_t l2 = s->l1[i] & QCOW2_OFFSET_MASK;
+        if (l2 && ranges_overlap(off, len, l2, s->cluster_size)) {
+            return true;
+        }
+    }
+    return false;
+}

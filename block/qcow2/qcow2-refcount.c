@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/qcow2/qcow2-refcount.c — reference counts: lookup, update, cluster allocation, table growth. */
+
+#include "qcow2-int.h"
+
+#include <errno.h>
+#include <string.h>
+
+/*
+ * Refcounts of 1, 2 and 4 bits are packed LSB-first within a byte; wider
+ * ones are big-endian integers.  A refcount block covers 2^rb_bits
+ * clusters; reference table entry i points at the block for clusters
+ * [i << rb_bits, (i + 1) << rb_bits).
+ */
+
+/* hb_qcow2_rc_get() - refcount @i of a (big-endian) refcount block. */
+uint64_t hb_qcow2_rc_get(const HbQcow2 *s, const void *block, uint64_t i)
+{
+    const uint8_t *b = block;
+
+    switch (s->refcount_bits) {
+    case 1: case 2: case 4: {
+        uint64_t bit = i * s->refcount_bits;
+        return (b[bit / 8] >> (bit % 8)) & ((1u << s->refcount_bits) - 1);
+    }
+    case 8:
+        return b[i];
+    case 16:
+        return ((uint64_t)b[2 * i] << 8) | b[2 * i + 1];
+    case 32: {
+        uint64_t v = 0;
+        for (int k = 0; k < 4; k++) {
+            v = (v << 8) | b[4 * i + k];
+        }
+        return v;
+    }
+    default: {
+        uint64_t v = 0;
+        for (int k = 0; k < 8; k++) {
+            v = (v << 8) | b[8 * i + k];
+        }
+        return v;
+    }
+    }
+}
+
+/* hb_qcow2_rc_set() - store refcount @i of a refcount block. */
+void hb_qcow2_rc_set(const HbQcow2 *s, void *block, uint64_t i, uint64_t v)
+{
+    uint8_t *b = block;
+    unsigned bytes;
+
+    switch (s->refcount_bits) {
+    case 1: case 2: case 4: {
+        uint64_t bit = i * s->refcount_bits;
+        uint8_t mask = ((1u << s->refcount_bits) - 1) << (bit % 8);
+        b[bit / 8] = (b[bit / 8] & ~mask) | ((v << (bit % 8)) & mask);
+        return;
+    }
+    default:
+        bytes = s->refcount_bits / 8;
+        for (unsigned k = 0; k < bytes; k++) {
+            b[bytes * i + k] = v >> (8 * (bytes - 1 - k));
+        }
+    }
+}
+
+static int rb_offset(HbQcow2 *s, uint64_t rt_idx, uint64_t *off)
+{
+    *off = 0;
+    if (rt_idx >= s->reftable_size) {
+        return 0;
+    }
+    *off = s->reftable[rt_idx] & ~511ull;
+    if (*off & s->cluster_mask) {
+        return -EIO;
+    }
+    return 0;
+}
+
+/**
+ * hb_qcow2_get_refcount() - the refcount of host cluster @cluster_index.
+ * Return: 0 with *@rc set, or -errno.
+ */
+int hb_qcow2_get_refcount(HbQcow2 *s, uint64_t cluster_index, uint64_t *rc)
+{
+    uint64_t off;
+    void *block;
+    int ret = rb_offset(s, cluster_index >> s->rb_bits, &off);
+
+    *rc = 0;
+    if (ret < 0 || off == 0) {
+        return ret;
+    }
+    ret = hb_qcow2_cache_get(s, &s->rb_cache, off, false, &block);
+    if (ret < 0) {
+        return ret;
+    }
+    *rc = hb_qcow2_rc_get(s, block, cluster_index & ((1ull << s->rb_bits) - 1));
+    return 0;
+}
+
+static int write_reftable_entry(HbQcow2 *s, uint64_t rt_idx, uint64_t val)
+{
+    uint64_t be = GUINT64_TO_BE(val);
+
+    return hb_qcow2_io_pwrite(s, s->hdr.refcount_table_offset + rt_idx * 8, &be, 8);
+}
+
+/*
+ * A block for reference table entry @rt_idx, placed at the first cluster
+ * it covers (free, since nothing there has a refcount yet) so that it
+ * counts itself.  It is durable before the table entry names it.
+ */
+static int create_refcount_block(HbQcow2 *s, uint64_t rt_idx)
+{
+    uint64_t idx = rt_idx << s->rb_bits;
+    uint64_t off = idx << s->hdr.cluster_bits;
+    void *block;
+    int ret;
+
+    if (off == 0 || hb_qcow2_overlaps_metadata(s, off, s->cluster_size)) {
+        return -EIO;
+    }
+    ret = hb_qcow2_cache_get(s, &s->rb_cache, off, true, &block);
+    if (ret < 0) {
+        return ret;
+    }
+    hb_qcow2_rc_set(s, block, 0, 1);
+    ret = hb_qcow2_io_pwrite(s, off, block, s->cluster_size);
+    if (ret == 0) {
+        ret = hb_qcow2_io_flush(s);
+    }
+    if (ret == 0) {
+        ret = write_reftable_entry(s, rt_idx, off);
+    }
+    if (ret < 0) {
+        hb_qcow2_cache_forget(&s->rb_cache, off);
+        return ret;
+    }
+    s->reftable[rt_idx] = off;
+    s->reftable_used = MAX(s->reftable_used, rt_idx + 1);
+    return 0;
+}
+
+/*
+ * Grow the reference table to at least @min_entries.  New refcount blocks
+ * and the new table go right after the last covered cluster, and count
+ * themselves; the header switches to the new table only once it is
+ * durable, and the old table is freed only once the header is.
+ */
+static int grow_reftable(HbQcow2 *s, uint64_t min_entries)
+{
+    uint64_t old_entries = s->reftable_size;
+    uint64_t c0 = old_entries << s->rb_bits;
+    uint64_t per_cluster = s->cluster_size / 8;
+    uint64_t nb = 0, tc = 0, new_entries = 0;
+    int ret;
+
+    for (;;) {
+        new_entries = MAX(MAX(min_entries, old_entries * 2), old_entries + nb);
+        new_entries = (new_entries + per_cluster - 1) / per_cluster * per_cluster;
+        tc = new_entries / per_cluster;
+        uint64_t need = (nb + tc + (1ull << s->rb_bits) - 1) >> s->rb_bits;
+        if (need <= nb) {
+            break;
+        }
+        nb = need;
+    }
+    if (new_entries * 8 > QCOW2_MAX_REFTABLE_BYTES ||
+        ((c0 + nb + tc) << s->hdr.cluster_bits) > QCOW2_MAX_SIZE) {
+        return -EFBIG;
+    }
+
+    g_autofree uint8_t *block = g_malloc(s->cluster_size);
+    for (uint64_t j = 0; j < nb; j++) {
+        memset(block, 0, s->cluster_size);
+        uint64_t first = (old_entries + j) << s->rb_bits;
+        for (uint64_t k = c0; k < c0 + nb + tc; k++) {
+            if ((k >> s->rb_bits) == old_entries + j) {
+                hb_qcow2_rc_set(s, block, k - first, 1);
+            }
+        }
+        ret = hb_qcow2_io_pwrite(s, (c0 + j) << s->hdr.cluster_bits, block,
+                                 s->cluster_size);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+
+    g_autofree uint64_t *table = g_new0(uint64_t, new_entries);
+    g_autofree uint64_t *table_be = g_new0(uint64_t, new_entries);
+    memcpy(table, s->reftable, old_entries * 8);
+    for (uint64_t j = 0; j < nb; j++) {
+        table[old_entries + j] = (c0 + j) << s->hdr.cluster_bits;
+    }
+    for (uint64_t i = 0; i < new_entries; i++) {
+        table_be[i] = GUINT64_TO_BE(table[i]);
+    }
+    uint64_t table_off = (c0 + nb) << s->hdr.cluster_bits;
+    ret = hb_qcow2_io_pwrite(s, table_off, table_be, new_entries * 8);
+    if (ret == 0) {
+        ret = hb_qcow2_io_flush(s);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+
+    uint8_t hdr[12];
+    for (int i = 0; i < 8; i++) {
+        hdr[i] = table_off >> (56 - 8 * i);
+    }
+    for (int i = 0; i < 4; i++) {
+        hdr[8 + i] = tc >> (24 - 8 * i);
+    }
+    ret = hb_qcow2_io_pwrite(s, QCOW2_HDR_REFTABLE_OFF, hdr, sizeof(hdr));
+    if (ret == 0) {
+        ret = hb_qcow2_io_flush(s);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+
+    uint64_t old_off = s->hdr.refcount_table_offset;
+    uint64_t old_bytes = (uint64_t)s->hdr.refcount_table_clusters << s->hdr.cluster_bits;
+    g_free(s->reftable);
+    s->reftable = g_steal_pointer(&table);
+    s->reftable_size = new_entries;
+    s->reftable_used = old_entries + nb;
+    s->hdr.refcount_table_offset = table_off;
+    s->hdr.refcount_table_clusters = tc;
+    return hb_qcow2_free_range(s, old_off, old_bytes);
+}
+
+static int ensure_covered(HbQcow2 *s, uint64_t cluster_index)
+{
+    uint64_t rt_idx = cluster_index >> s->rb_bits;
+    int ret;
+
+    if (rt_idx >= s->reftable_size) {
+        ret = grow_reftable(s, rt_idx + 1);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if ((s->reftable[rt_idx] & ~511ull) == 0) {
+        return create_refcount_block(s, rt_idx);
+    }
+    return 0;
+}
+
+/**
+ * hb_qcow2_update_refcount() - add @delta to a cluster's refcount.
+ * Return: 0, -ERANGE on overflow/underflow, or -errno.
+ */
+int hb_qcow2_update_refcount(HbQcow2 *s, uint64_t cluster_index, int delta)
+{
+    uint64_t off;
+    void *block;
+    int ret = ensure_covered(s, cluster_index);
+
+    if (ret < 0) {
+        return ret;
+    }
+    ret = rb_offset(s, cluster_index >> s->rb_bits, &off);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = hb_qcow2_cache_get(s, &s->rb_cache, off, false, &block);
+    if (ret < 0) {
+        return ret;
+    }
+    uint64_t i = cluster_index & ((1ull << s->rb_bits) - 1);
+    uint64_t rc = hb_qcow2_rc_get(s, block, i);
+    if ((delta < 0 && rc < (uint64_t)-delta) ||
+        (delta > 0 && s->refcount_max - rc < (uint64_t)delta)) {
+        return -ERANGE;
+    }
+    rc += delta;
+    hb_qcow2_rc_set(s, block, i, rc);
+    hb_qcow2_cache_mark_dirty(&s->rb_cache, block);
+    if (rc == 0) {
+        uint64_t host = cluster_index << s->hdr.cluster_bits;
+        hb_qcow2_cache_forget(&s->l2_cache, host);
+        hb_qcow2_cache_forget(&s->rb_cache, host);
+        if (cluster_index < s->free_hint) {
+            s->free_hint = cluster_index;
+        }
+    }
+    return 0;
+}
+
+/**
+ * hb_qcow2_alloc_clusters() - allocate @n contiguous host clusters.
+ * Return: the host offset of the first, or -errno.
+ */
+int64_t hb_qcow2_alloc_clusters(HbQcow2 *s, uint64_t n)
+{
+    uint64_t idx = s->free_hint, start = 0, run = 0;
+    uint64_t first_free = UINT64_MAX;
+    int ret;
+
+    while (run < n) {
+        if ((idx << s->hdr.cluster_bits) >= QCOW2_MAX_SIZE) {
+            return -EFBIG;
+        }
+        ret = ensure_covered(s, idx);
+        if (ret < 0) {
+            return ret;
+        }
+        uint64_t rc;
+        ret = hb_qcow2_get_refcount(s, idx, &rc);
+        if (ret < 0) {
+            return ret;
+        }
+        if (rc == 0) {
+            if (run == 0) {
+                start = idx;
+            }
+            if (first_free == UINT64_MAX) {
+                first_free = idx;
+            }
+            run++;
+        } else {
+            run = 0;
+        }
+        idx++;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        ret = hb_qcow2_update_refcount(s, start + i, 1);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    s->free_hint = first_free == start ? start + n : first_free;
+    return (int64_t)(start << s->hdr.cluster_bits);
+}
+
+/**
+ * hb_qcow2_free_range() - drop one reference from every host cluster
+ * touched by [@offset, @offset + @bytes).  The caller has made durable the
+ * metadata that no longer references them.
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_free_range(HbQcow2 *s, uint64_t offset, uint64_t bytes)
+{
+    if (bytes == 0) {
+        return 0;
+    }
+    uint64_t first = offset >> s->hdr.cluster_bits;
+    uint64_t last = (offset + bytes - 1) >> s->hdr.cluster_bits;
+
+    for (uint64_t i = first; i <= last; i++) {
+        int ret = hb_qcow2_update_refcount(s, i, -1);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}

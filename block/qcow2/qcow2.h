@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/qcow2/qcow2.h — the qcow2 driver and its image tools (create, check). */
+#ifndef HB_QCOW2_H
+#define HB_QCOW2_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Only the driver needs block/node.h (and the generated types); create and
+ * check are plain functions usable without them.
+ */
+typedef struct HbDriver HbDriver;
+extern const HbDriver hb_driver_qcow2;
+
+/* What hb_qcow2_check() found, counted as qemu-img check counts. */
+typedef struct HbQcow2CheckResult {
+    uint64_t corruptions;        /* refcount too low, bad table entries */
+    uint64_t leaks;              /* clusters with a refcount nobody uses */
+    uint64_t check_errors;       /* I/O errors while checking */
+    uint64_t allocated_clusters; /* guest clusters with data */
+    uint64_t total_clusters;     /* guest clusters in the virtual size */
+    uint64_t image_end_offset;   /* end of the last used host cluster */
+    uint64_t refcount_errors_shown; /* lines written to the report */
+} HbQcow2CheckResult;
+
+/**
+ * hb_qcow2_check() - check a qcow2 image file's metadata consistency.
+ * @path: image file (opened read-only)
+ * @res: counters, filled in
+ * @report: if non-NULL, receives qemu-img-like lines ("Leaked cluster 5
+ *          refcount=1 reference=0", "ERROR ...")
+ * @errp: set when the image could not be checked at all
+ *
+ * Exit codes as qemu-img check: 0 clean, 2 corruptions, 3 leaks only,
+ * 1 check not completed (the function returned false).
+ *
+ * Return: true when the check ran (look at @res), false with @errp set.
+ */
+bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
+                    GError **errp);
+
+/**
+ * hb_qcow2_create() - make a new qcow2 image file.
+ * @filename: created (an existing file is truncated)
+ * @size: virtual size in bytes
+ * @opts: -o keys as strings: cluster_size, backing_file, backing_fmt,
+ *        compat ("0.10"/"v2" or "1.1"/"v3"), refcount_bits; consumed keys are
+ *        removed from the table
+ * @errp: why it failed; then no file is left behind
+ *
+ * Return: true on success.
+ */
+bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
+                     GError **errp);
+
+#endif
