@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/export/export.h — the export registry: vhost-user-blk servers over block nodes. */
+#ifndef HB_EXPORT_EXPORT_H
+#define HB_EXPORT_EXPORT_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Theory of operation
+ *
+ * An export serves one node on one listening UNIX socket, to one
+ * front-end at a time (vhost-user has a single front-end per device; a
+ * second connection is closed at once).  It owns I/O threads, each with an
+ * epoll set: thread 0 accepts and reads the protocol socket; ring i is
+ * served by thread i % iothreads.  Requests run synchronously to completion
+ * on the thread that popped them, so joining the threads is draining them.
+ *
+ * The registry and every function here are main-thread only.  A client
+ * that disconnects leaves the export listening: the next one gets the
+ * device back.
+ */
+
+typedef struct HbExport HbExport;
+
+/**
+ * struct HbExportConfig - what block-export-add / device_add ask for.
+ */
+typedef struct HbExportConfig {
+    const char *id;
+    const char *node_name;
+    const char *socket_path;     /* listen here, or: */
+    int listen_fd;               /* an inherited listening socket; -1 if none */
+    bool writable;
+    bool writethrough;
+    unsigned num_queues;         /* 0: 1 */
+    uint32_t logical_block_size; /* 0: 512 */
+    unsigned iothreads;          /* 0: one per queue */
+    const char *serial;          /* GET_ID; NULL: the id */
+    bool is_device;              /* made by device_add */
+} HbExportConfig;
+
+/**
+ * hb_export_add() - open an export and start serving it.
+ * Errors: duplicate id, unknown node, permission conflicts, bad sizes,
+ * socket path in use.  Return: the export (owned by the registry) or NULL.
+ */
+HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp);
+
+/**
+ * hb_export_del() - stop and remove an export.
+ * @hard: drop a connected client; otherwise fail while one is connected
+ *
+ * On return the threads are joined (in-flight requests drained), the node
+ * is released and the id can be reused.
+ */
+bool hb_export_del(const char *id, bool hard, GError **errp);
+
+/* The export named @id, or NULL. */
+HbExport *hb_export_find(const char *id);
+
+/* Calls @fn for every export, in creation order. */
+void hb_export_foreach(void (*fn)(HbExport *exp, void *opaque), void *opaque);
+
+const char *hb_export_id(const HbExport *exp);
+const char *hb_export_node_name(const HbExport *exp);
+const char *hb_export_socket_path(const HbExport *exp);
+bool hb_export_is_device(const HbExport *exp);
+/* Whether a front-end is connected right now. */
+bool hb_export_connected(const HbExport *exp);
+
+/**
+ * hb_export_node_resized() - re-read the length of every export's node
+ * and tell connected front-ends the config changed.
+ */
+void hb_export_nodes_resized(void);
+
+/* Remove every export (daemon shutdown). */
+void hb_export_del_all(void);
+
+#endif

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/export/qmp-export.c — block-export-add/-del, query-block-exports, device_add/device_del. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "block/export/export.h"
+#include "block/node.h"
+#include "qapi-commands.h"
+#include "qapi-events.h"
+#include "util/error.h"
+#include "util/lifecycle.h"
+
+/*
+ * Events go out from an idle callback so that a client sees the command's
+ * reply first, as with QEMU, where removal completes asynchronously.
+ */
+typedef struct PendingEvent {
+    char *id;
+    bool device;
+} PendingEvent;
+
+static gboolean send_event(gpointer opaque)
+{
+    PendingEvent *ev = opaque;
+
+    if (ev->device) {
+        g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", ev->id);
+        qapi_event_send_device_deleted(ev->id, path);
+    }
+    qapi_event_send_block_export_deleted(ev->id);
+    g_free(ev->id);
+    g_free(ev);
+    return G_SOURCE_REMOVE;
+}
+
+static void queue_event(const char *id, bool device)
+{
+    PendingEvent *ev = g_new0(PendingEvent, 1);
+
+    ev->id = g_strdup(id);
+    ev->device = device;
+    g_idle_add(send_event, ev);
+}
+
+static bool parse_fd(const char *str, int *fd, GError **errp)
+{
+    char *end;
+    long v = strtol(str, &end, 10);
+
+    if (!*str || *end || v < 0 || v > 65535) {
+        hb_error_set(errp, "File descriptor named '%s' has not been found", str);
+        return false;
+    }
+    *fd = v;
+    return true;
+}
+
+bool qmp_block_export_add(QapiBlockExportOptions *args, GError **errp)
+{
+    QapiBlockExportOptionsVhostUserBlk *vu = args->u.vhost_user_blk;
+    HbExportConfig cfg = {
+        .id = args->id,
+        .node_name = args->node_name,
+        .listen_fd = -1,
+        .writable = args->has_writable && args->writable,
+        .writethrough = args->has_writethrough && args->writethrough,
+    };
+
+    if (vu->has_num_queues) {
+        if (vu->num_queues == 0) {
+            hb_error_set(errp, "num-queues must be greater than 0");
+            return false;
+        }
+        cfg.num_queues = vu->num_queues;
+    }
+    if (vu->has_logical_block_size) {
+        if (vu->logical_block_size > UINT32_MAX || vu->logical_block_size == 0) {
+            hb_error_set(errp, "Property 'logical-block-size' must be a power of 2 "
+                         "between 512 and 32768");
+            return false;
+        }
+        cfg.logical_block_size = vu->logical_block_size;
+    }
+    if (vu->has_iothreads) {
+        if (vu->iothreads < 1 || vu->iothreads > 64) {
+            hb_error_set(errp, "iothreads must be between 1 and 64");
+            return false;
+        }
+        cfg.iothreads = vu->iothreads;
+    }
+    if (vu->addr->type == QAPI_SOCKET_ADDRESS_TYPE_Q_UNIX) {
+        cfg.socket_path = vu->addr->u.q_unix->path;
+    } else if (!parse_fd(vu->addr->u.fd->str, &cfg.listen_fd, errp)) {
+        return false;
+    }
+    return hb_export_add(&cfg, errp) != NULL;
+}
+
+bool qmp_block_export_del(QapiBlockExportDelArgs *args, GError **errp)
+{
+    HbExport *exp = hb_export_find(args->id);
+    bool hard = args->has_mode && args->mode == QAPI_BLOCK_EXPORT_REMOVE_MODE_HARD;
+    bool device;
+
+    if (!exp) {
+        hb_error_set(errp, "Export '%s' is not found", args->id);
+        return false;
+    }
+    device = hb_export_is_device(exp);
+    if (!hb_export_del(args->id, hard, errp)) {
+        return false;
+    }
+    queue_event(args->id, device);
+    return true;
+}
+
+static void add_info(HbExport *exp, void *opaque)
+{
+    QapiBlockExportInfoList ***tail = opaque;
+    QapiBlockExportInfoList *e = g_new0(QapiBlockExportInfoList, 1);
+
+    e->value = g_new0(QapiBlockExportInfo, 1);
+    e->value->id = g_strdup(hb_export_id(exp));
+    e->value->type = QAPI_BLOCK_EXPORT_TYPE_VHOST_USER_BLK;
+    e->value->node_name = g_strdup(hb_export_node_name(exp));
+    e->value->shutting_down = false;
+    **tail = e;
+    *tail = &e->next;
+}
+
+bool qmp_query_block_exports(QapiBlockExportInfoList **ret, GError **errp)
+{
+    QapiBlockExportInfoList **tail = ret;
+
+    *ret = NULL;
+    hb_export_foreach(add_info, &tail);
+    return true;
+}
+
+static bool known_driver(const char *driver)
+{
+    static const char *const drivers[] = {
+        "virtio-blk-pci", "vhost-user-blk-pci", "vhost-user-blk",
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(drivers); i++) {
+        if (!strcmp(driver, drivers[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool qmp_device_add(QapiDeviceAddArgs *args, GError **errp)
+{
+    g_autofree char *path = NULL;
+    HbExportConfig cfg = { .listen_fd = -1, .is_device = true };
+    HbNode *node;
+
+    if (!known_driver(args->driver)) {
+        hb_error_set(errp, "'%s' is not a valid device model name", args->driver);
+        return false;
+    }
+    if (!args->drive) {
+        hb_error_set(errp, "drive property not set");
+        return false;
+    }
+    if (!args->id) {
+        hb_error_set(errp, "Parameter 'id' is missing");
+        return false;
+    }
+    if (hb_export_find(args->id)) {
+        hb_error_set(errp, "Duplicate device ID '%s'", args->id);
+        return false;
+    }
+    node = hb_node_lookup(args->drive, errp);
+    if (!node) {
+        return false;
+    }
+    if (args->socket) {
+        path = g_strdup(args->socket);
+    } else if (hb_export_dir()) {
+        path = g_strdup_printf("%s/%s.sock", hb_export_dir(), args->id);
+    } else {
+        hb_error_set(errp, "No export directory configured: start hotblockd with "
+                     "--export-dir or give 'socket'");
+        return false;
+    }
+    if (args->has_num_queues) {
+        if (args->num_queues == 0) {
+            hb_error_set(errp, "num-queues must be greater than 0");
+            return false;
+        }
+        cfg.num_queues = args->num_queues;
+    }
+    if (args->has_logical_block_size) {
+        if (args->logical_block_size > UINT32_MAX || args->logical_block_size == 0) {
+            hb_error_set(errp, "Property 'logical-block-size' must be a power of 2 "
+                         "between 512 and 32768");
+            return false;
+        }
+        cfg.logical_block_size = args->logical_block_size;
+    }
+    if (args->has_read_only && args->has_writable && args->read_only == args->writable) {
+        hb_error_set(errp, "'read-only' and 'writable' contradict each other");
+        return false;
+    }
+    cfg.writable = args->has_writable ? args->writable :
+                   args->has_read_only ? !args->read_only : !node->read_only;
+    cfg.id = args->id;
+    cfg.node_name = args->drive;
+    cfg.socket_path = path;
+    cfg.serial = args->serial;
+    return hb_export_add(&cfg, errp) != NULL;
+}
+
+bool qmp_device_del(QapiDeviceDelArgs *args, GError **errp)
+{
+    HbExport *exp = hb_export_find(args->id);
+
+    if (!exp || !hb_export_is_device(exp)) {
+        hb_error_set_code(errp, HB_ERROR_DEVICE_NOT_FOUND, "Device '%s' not found",
+                          args->id);
+        return false;
+    }
+    /* Unplugging: the VM loses the disk even if it is still connected. */
+    if (!hb_export_del(args->id, true, errp)) {
+        return false;
+    }
+    queue_event(args->id, true);
+    return true;
+}
