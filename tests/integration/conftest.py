@@ -8,6 +8,7 @@ stderr is kept for the failure report.
 """
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -48,10 +49,17 @@ class Daemon:
             self.wait_listening()
 
     def wait_listening(self, timeout=20):
+        # The file appears at bind(), before listen(): wait for a real connect.
         deadline = time.monotonic() + timeout
-        while not os.path.exists(self.qmp_path):
+        while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hotblockd exited {self.proc.returncode}: {self.log()}")
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(self.qmp_path)
+                return
+            except OSError:
+                pass
             if time.monotonic() > deadline:
                 raise TimeoutError("hotblockd did not listen")
             time.sleep(0.02)
