@@ -1,0 +1,672 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tools/hotblock-img.c — create, info and convert images, in qemu-img's syntax. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-glib/json-glib.h>
+
+#include "block/info.h"
+#include "block/node.h"
+#include "crypto/secret.h"
+#include "daemon/options.h"
+#include "qapi-json.h"
+#include "util/error.h"
+
+/*
+ * Every format-specific action goes through the driver table: create is
+ * HbDriver.create, info is the node's query structures, convert is plain
+ * node I/O.  A new format (qcow2) needs no code here beyond its table
+ * entry.  Images are opened as block graphs exactly as the daemon opens
+ * them, so "json:{...}" filenames describe whole graphs (a luks node with
+ * a detached header, say).
+ */
+
+#define COPY_CHUNK (1024 * 1024)
+
+static const char *prog = "hotblock-img";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: hotblock-img [--help] COMMAND [ARGS]\n"
+"\n"
+"  create [--object OBJ]... -f FMT [-o OPTS]... FILENAME [SIZE]\n"
+"  info [--object OBJ]... [-f FMT] [--image-opts] [-U] [--output=human|json] FILENAME\n"
+"  convert [--object OBJ]... [-p] [-n] [-f FMT] [--image-opts] [--target-image-opts]\n"
+"          -O FMT [-o OPTS]... SRC DST\n"
+"\n"
+"FMT is raw or luks (and any other format with creation support).\n"
+"FILENAME may be json:{...} describing a whole block graph, or with\n"
+"--image-opts a key=value list (driver=luks,file.filename=x,...).\n"
+"OBJ is a secret: secret,id=ID,data=TEXT | file=PATH [,format=base64].\n"
+"SIZE takes k, M, G, T suffixes (powers of 1024).\n");
+}
+
+static int fail(GError *err, const char *context)
+{
+    if (context) {
+        fprintf(stderr, "%s: %s: %s\n", prog, context, err->message);
+    } else {
+        fprintf(stderr, "%s: %s\n", prog, err->message);
+    }
+    g_error_free(err);
+    return 1;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+    return 1;
+}
+
+/* --object secret,id=..,data=..: register it with the crypto module. */
+static bool add_object(const char *text, GError **errp)
+{
+    g_autoptr(JsonNode) j = hb_keyval_parse(text, "qom-type", NULL, errp);
+
+    if (!j) {
+        return false;
+    }
+    JsonObject *o = json_node_get_object(j);
+    const char *type = json_object_get_string_member_with_default(o, "qom-type", NULL);
+    if (!type || !g_str_equal(type, "secret")) {
+        hb_error_set(errp, "Invalid object type '%s'", type ? type : "");
+        return false;
+    }
+    const char *format = json_object_get_string_member_with_default(o, "format", "raw");
+    HbSecretOptions so = {
+        .id = json_object_get_string_member_with_default(o, "id", NULL),
+        .data = json_object_get_string_member_with_default(o, "data", NULL),
+        .file = json_object_get_string_member_with_default(o, "file", NULL),
+        .keyid = json_object_get_string_member_with_default(o, "keyid", NULL),
+        .iv = json_object_get_string_member_with_default(o, "iv", NULL),
+        .format = g_str_equal(format, "base64") ? HB_SECRET_FORMAT_BASE64
+                                                : HB_SECRET_FORMAT_RAW,
+    };
+    if (!so.id) {
+        hb_error_set(errp, "Parameter 'id' is missing");
+        return false;
+    }
+    return hb_secret_add(&so, errp);
+}
+
+/* "200G" -> bytes (1024-based suffixes, like qemu-img). */
+static bool parse_size(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = g_ascii_strtod(s, &end);
+    if (errno || end == s || v < 0) {
+        return false;
+    }
+    int shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'b': case 'B': end++; break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: return false;
+    }
+    if (*end) {
+        return false;
+    }
+    v = v * (double)(1ULL << shift);
+    if (v >= 9.2e18 || v != floor(v)) {
+        return false;
+    }
+    *out = (int64_t)v;
+    return true;
+}
+
+/* -o a=b,c=d (repeatable) into @opts; ",," is a literal comma. */
+static bool parse_create_opts(const char *text, GHashTable *opts, GError **errp)
+{
+    g_autoptr(JsonNode) j = hb_keyval_parse(text, NULL, NULL, errp);
+
+    if (!j) {
+        return false;
+    }
+    JsonObject *o = json_node_get_object(j);
+    g_autoptr(GList) members = json_object_get_members(o);
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(o, l->data);
+        if (!JSON_NODE_HOLDS_VALUE(v)) {
+            hb_error_set(errp, "Invalid parameter '%s'", (char *)l->data);
+            return false;
+        }
+        g_hash_table_insert(opts, g_strdup(l->data),
+                            g_strdup(json_node_get_string(v)));
+    }
+    return true;
+}
+
+static const HbDriver *driver_by_name(const char *fmt, GError **errp)
+{
+    QapiBlockdevDriver v;
+
+    if (!QapiBlockdevDriver_parse(fmt, &v) || !hb_driver_for(v)) {
+        hb_error_set(errp, "Unknown file format '%s'", fmt);
+        return NULL;
+    }
+    return hb_driver_for(v);
+}
+
+static bool create_image(const char *fmt, const char *filename, int64_t size,
+                         GHashTable *opts, GError **errp)
+{
+    const HbDriver *drv = driver_by_name(fmt, errp);
+
+    if (!drv) {
+        return false;
+    }
+    if (!drv->create) {
+        hb_error_set(errp, "Format driver '%s' does not support image creation",
+                     fmt);
+        return false;
+    }
+    if (!drv->create(filename, size, opts, errp)) {
+        return false;
+    }
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, opts);
+    if (g_hash_table_iter_next(&it, &key, NULL)) {
+        hb_error_set(errp, "Invalid parameter '%s'", (char *)key);
+        unlink(filename);
+        return false;
+    }
+    return true;
+}
+
+/* ---- opening images as graphs ---- */
+
+static const char *probe_format(const char *filename)
+{
+    unsigned char magic[6] = { 0 };
+    int fd = open(filename, O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        if (read(fd, magic, sizeof(magic)) < 0) {
+            memset(magic, 0, sizeof(magic));
+        }
+        close(fd);
+    }
+    if (!memcmp(magic, "LUKS\xba\xbe", 6)) {
+        return "luks";
+    }
+    if (!memcmp(magic, "QFI\xfb", 4)) {
+        return "qcow2";
+    }
+    return "raw";
+}
+
+/*
+ * In a json: filename a child given only by "filename" is a file, as
+ * QEMU reads {"file":{"filename":"x"}}.
+ */
+static void default_file_driver(JsonObject *o)
+{
+    if (!json_object_has_member(o, "driver") &&
+        json_object_has_member(o, "filename")) {
+        json_object_set_string_member(o, "driver", "file");
+    }
+    g_autoptr(GList) members = json_object_get_members(o);
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(o, l->data);
+        if (JSON_NODE_HOLDS_OBJECT(v)) {
+            default_file_driver(json_node_get_object(v));
+        }
+    }
+}
+
+/* Set @key on every node definition in the tree (inline children too). */
+static void set_everywhere(JsonObject *o, const char *key, bool keyval)
+{
+    if (json_object_has_member(o, "driver")) {
+        if (keyval) {
+            json_object_set_string_member(o, key, "on");
+        } else {
+            json_object_set_boolean_member(o, key, true);
+        }
+    }
+    g_autoptr(GList) members = json_object_get_members(o);
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(o, l->data);
+        if (JSON_NODE_HOLDS_OBJECT(v)) {
+            set_everywhere(json_node_get_object(v), key, keyval);
+        }
+    }
+}
+
+typedef struct OpenSpec {
+    const char *fmt;       /* -f, or NULL to probe */
+    bool image_opts;       /* @name is key=value options */
+    bool read_only;
+    bool force_share;
+    const char *key_secret;/* added to a luks root without one */
+} OpenSpec;
+
+static HbNode *open_image(const char *name, const OpenSpec *spec, GError **errp)
+{
+    g_autoptr(JsonNode) j = NULL;
+    bool keyval = false;
+
+    if (spec->image_opts) {
+        j = hb_keyval_parse(name, NULL, NULL, errp);
+        keyval = true;
+    } else if (g_str_has_prefix(name, "json:")) {
+        j = json_from_string(name + 5, errp);
+        if (j && !JSON_NODE_HOLDS_OBJECT(j)) {
+            hb_error_set(errp, "Could not parse the JSON options");
+            return NULL;
+        }
+    } else {
+        const char *fmt = spec->fmt ? spec->fmt : probe_format(name);
+        JsonObject *o = json_object_new();
+        j = json_node_init_object(json_node_alloc(), o);
+        json_object_set_string_member(o, "driver", fmt);
+        if (!g_str_equal(fmt, "file")) {
+            JsonObject *f = json_object_new();
+            json_object_set_string_member(f, "driver", "file");
+            json_object_set_string_member(f, "filename", name);
+            json_object_set_object_member(o, "file", f);
+        } else {
+            json_object_set_string_member(o, "filename", name);
+        }
+        json_object_unref(o);
+    }
+    if (!j) {
+        return NULL;
+    }
+    JsonObject *root = json_node_get_object(j);
+    default_file_driver(root);
+    if (spec->read_only) {
+        set_everywhere(root, "read-only", keyval);
+    }
+    if (spec->force_share) {
+        set_everywhere(root, "force-share", keyval);
+    }
+    if (spec->key_secret && !json_object_has_member(root, "key-secret") &&
+        g_strcmp0(json_object_get_string_member_with_default(root, "driver", ""),
+                  "luks") == 0) {
+        json_object_set_string_member(root, "key-secret", spec->key_secret);
+    }
+    g_autoptr(QapiBlockdevOptions) opts = NULL;
+    if (!qapi_from_json_BlockdevOptions(j, keyval, &opts, errp)) {
+        return NULL;
+    }
+    return hb_node_open(opts, errp);
+}
+
+/* ---- info ---- */
+
+/* qemu-img's sizes: three significant digits, binary units. */
+static char *size_to_str(uint64_t val)
+{
+    static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
+    int e;
+
+    /* Switch to the next unit once the value would print as >= 1000. */
+    frexp((double)val / (1000.0 / 1024.0), &e);
+    int i = (e - 1) / 10;
+    if (i < 0) {
+        i = 0;
+    }
+    double div = (double)(1ULL << (i * 10));
+    return g_strdup_printf("%0.3g %sB", (double)val / div, suffixes[i]);
+}
+
+static void dump_human(JsonNode *n, int indent);
+
+static void dump_member(const char *key, JsonNode *v, int indent)
+{
+    g_autofree char *k = g_strdup(key);
+
+    g_strdelimit(k, "-", ' ');
+    if (JSON_NODE_HOLDS_VALUE(v)) {
+        g_autofree char *s = NULL;
+        GType t = json_node_get_value_type(v);
+        if (t == G_TYPE_BOOLEAN) {
+            s = g_strdup(json_node_get_boolean(v) ? "true" : "false");
+        } else if (t == G_TYPE_INT64) {
+            s = g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(v));
+        } else if (t == G_TYPE_DOUBLE) {
+            s = g_strdup_printf("%g", json_node_get_double(v));
+        } else {
+            s = g_strdup(json_node_get_string(v));
+        }
+        printf("%*s%s: %s\n", indent, "", k, s);
+    } else {
+        printf("%*s%s:\n", indent, "", k);
+        dump_human(v, indent + 4);
+    }
+}
+
+static void dump_human(JsonNode *n, int indent)
+{
+    if (JSON_NODE_HOLDS_OBJECT(n)) {
+        JsonObject *o = json_node_get_object(n);
+        g_autoptr(GList) members = json_object_get_members(o);
+        for (GList *l = members; l; l = l->next) {
+            dump_member(l->data, json_object_get_member(o, l->data), indent);
+        }
+    } else if (JSON_NODE_HOLDS_ARRAY(n)) {
+        JsonArray *a = json_node_get_array(n);
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            g_autofree char *k = g_strdup_printf("[%u]", i);
+            dump_member(k, json_array_get_element(a, i), indent);
+        }
+    }
+}
+
+static void print_info_human(QapiImageInfo *info)
+{
+    g_autofree char *vs = size_to_str((uint64_t)info->virtual_size);
+
+    printf("image: %s\n", info->filename);
+    printf("file format: %s\n", info->format);
+    printf("virtual size: %s (%" G_GINT64_FORMAT " bytes)\n", vs,
+           info->virtual_size);
+    if (info->has_actual_size) {
+        g_autofree char *ds = size_to_str((uint64_t)info->actual_size);
+        printf("disk size: %s\n", ds);
+    } else {
+        printf("disk size: unavailable\n");
+    }
+    if (info->has_encrypted && info->encrypted) {
+        printf("encrypted: yes\n");
+    }
+    if (info->has_cluster_size) {
+        printf("cluster_size: %" G_GINT64_FORMAT "\n", info->cluster_size);
+    }
+    if (info->format_specific) {
+        g_autoptr(JsonNode) j = qapi_to_json_ImageInfoSpecific(info->format_specific);
+        JsonNode *data = json_object_get_member(json_node_get_object(j), "data");
+        printf("Format specific information:\n");
+        if (data) {
+            dump_human(data, 4);
+        }
+    }
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "object", required_argument, NULL, 'j' },
+        { "output", required_argument, NULL, 'u' },
+        { "image-opts", no_argument, NULL, 'i' },
+        { "force-share", no_argument, NULL, 'U' },
+        { NULL, 0, NULL, 0 },
+    };
+    OpenSpec spec = { .read_only = true };
+    const char *output = "human";
+    GError *err = NULL;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "hf:U", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'f': spec.fmt = optarg; break;
+        case 'U': spec.force_share = true; break;
+        case 'i': spec.image_opts = true; break;
+        case 'u': output = optarg; break;
+        case 'j':
+            if (!add_object(optarg, &err)) {
+                return fail(err, NULL);
+            }
+            break;
+        default: return usage_error("%s", "invalid option");
+        }
+    }
+    if (strcmp(output, "human") && strcmp(output, "json")) {
+        return usage_error("--output must be used with human or json as argument.%s", "");
+    }
+    if (optind != argc - 1) {
+        return usage_error("%s", "Expecting one image file name");
+    }
+    const char *name = argv[optind];
+    g_autoptr(HbNode) node = open_image(name, &spec, &err);
+    if (!node) {
+        return fail(err, spec.image_opts ? NULL : name);
+    }
+    g_autoptr(QapiImageInfo) info = hb_node_image_info(node);
+    if (!g_str_has_prefix(name, "json:") && !spec.image_opts) {
+        g_free(info->filename);
+        info->filename = g_strdup(name);
+    }
+    if (g_str_equal(output, "json")) {
+        g_autoptr(JsonNode) j = qapi_to_json_ImageInfo(info);
+        g_autofree char *text = json_to_string(j, true);
+        printf("%s\n", text);
+    } else {
+        print_info_human(info);
+    }
+    return 0;
+}
+
+/* ---- create ---- */
+
+static int cmd_create(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "object", required_argument, NULL, 'j' },
+        { NULL, 0, NULL, 0 },
+    };
+    g_autoptr(GHashTable) opts = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                       g_free, g_free);
+    const char *fmt = "raw";
+    GError *err = NULL;
+    int64_t size = -1;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "hf:o:q", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'f': fmt = optarg; break;
+        case 'q': break;
+        case 'o':
+            if (!parse_create_opts(optarg, opts, &err)) {
+                return fail(err, NULL);
+            }
+            break;
+        case 'j':
+            if (!add_object(optarg, &err)) {
+                return fail(err, NULL);
+            }
+            break;
+        default: return usage_error("%s", "invalid option");
+        }
+    }
+    if (optind >= argc) {
+        return usage_error("%s", "Expecting image file name");
+    }
+    const char *filename = argv[optind++];
+    if (optind < argc) {
+        if (!parse_size(argv[optind], &size)) {
+            return usage_error("Invalid image size specified: '%s'", argv[optind]);
+        }
+        optind++;
+    }
+    if (optind != argc) {
+        return usage_error("Unexpected argument: %s", argv[optind]);
+    }
+    if (!create_image(fmt, filename, size, opts, &err)) {
+        return fail(err, filename);
+    }
+    if (size >= 0) {
+        printf("Formatting '%s', fmt=%s size=%" G_GINT64_FORMAT "\n", filename,
+               fmt, size);
+    } else {
+        printf("Formatting '%s', fmt=%s\n", filename, fmt);
+    }
+    return 0;
+}
+
+/* ---- convert ---- */
+
+static bool is_zero(const uint8_t *p, size_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+static void progress(bool on, uint64_t done, uint64_t total)
+{
+    if (on) {
+        printf("    (%.2f/100%%)\r", total ? 100.0 * done / total : 100.0);
+        fflush(stdout);
+    }
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "object", required_argument, NULL, 'j' },
+        { "image-opts", no_argument, NULL, 'i' },
+        { "force-share", no_argument, NULL, 'U' },
+        { "target-image-opts", no_argument, NULL, 't' },
+        { NULL, 0, NULL, 0 },
+    };
+    g_autoptr(GHashTable) opts = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                       g_free, g_free);
+    OpenSpec src_spec = { .read_only = true };
+    const char *out_fmt = "raw";
+    bool show_progress = false;
+    bool no_create = false;
+    bool target_opts = false;
+    GError *err = NULL;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "hf:O:o:pqUn", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'f': src_spec.fmt = optarg; break;
+        case 'O': out_fmt = optarg; break;
+        case 'p': show_progress = true; break;
+        case 'n': no_create = true; break;
+        case 't': target_opts = true; break;
+        case 'q': show_progress = false; break;
+        case 'U': src_spec.force_share = true; break;
+        case 'i': src_spec.image_opts = true; break;
+        case 'o':
+            if (!parse_create_opts(optarg, opts, &err)) {
+                return fail(err, NULL);
+            }
+            break;
+        case 'j':
+            if (!add_object(optarg, &err)) {
+                return fail(err, NULL);
+            }
+            break;
+        default: return usage_error("%s", "invalid option");
+        }
+    }
+    if (argc - optind != 2) {
+        return usage_error("%s", "Expecting a source and a destination image");
+    }
+    const char *src_name = argv[optind];
+    const char *dst_name = argv[optind + 1];
+
+    g_autoptr(HbNode) src = open_image(src_name, &src_spec, &err);
+    if (!src) {
+        return fail(err, src_spec.image_opts ? NULL : src_name);
+    }
+    int64_t len = hb_node_get_length(src);
+    if (len < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, src_name, g_strerror((int)-len));
+        return 1;
+    }
+    if (target_opts && !no_create) {
+        return usage_error("%s", "--target-image-opts requires -n");
+    }
+    g_autofree char *key_secret = g_strdup(g_hash_table_lookup(opts, "key-secret"));
+    if (!no_create && !create_image(out_fmt, dst_name, len, opts, &err)) {
+        return fail(err, dst_name);
+    }
+    OpenSpec dst_spec = { .fmt = out_fmt, .key_secret = key_secret,
+                          .image_opts = target_opts };
+    g_autoptr(HbNode) dst = open_image(dst_name, &dst_spec, &err);
+    if (!dst) {
+        if (!no_create) {
+            unlink(dst_name);
+        }
+        return fail(err, target_opts ? NULL : dst_name);
+    }
+    if (no_create && hb_node_get_length(dst) < len) {
+        fprintf(stderr, "%s: the destination is smaller than the source\n", prog);
+        return 1;
+    }
+    /* A freshly created raw file is sparse zeroes already. */
+    bool skip_zero = !no_create && g_str_equal(out_fmt, "raw");
+    g_autofree uint8_t *buf = g_malloc(COPY_CHUNK);
+    int ret = 0;
+    progress(show_progress, 0, (uint64_t)len);
+    for (uint64_t off = 0; off < (uint64_t)len && ret == 0; off += COPY_CHUNK) {
+        uint64_t n = MIN((uint64_t)COPY_CHUNK, (uint64_t)len - off);
+        ret = hb_node_pread(src, off, buf, n);
+        if (ret == 0 && !(skip_zero && is_zero(buf, n))) {
+            ret = hb_node_pwrite(dst, off, buf, n, 0);
+        }
+        progress(show_progress, off + n, (uint64_t)len);
+    }
+    if (ret == 0) {
+        ret = hb_node_flush(dst);
+    }
+    if (show_progress) {
+        printf("\n");
+    }
+    g_clear_pointer(&dst, hb_node_unref);
+    if (ret < 0) {
+        fprintf(stderr, "%s: error while converting: %s\n", prog,
+                g_strerror(-ret));
+        if (!no_create) {
+            unlink(dst_name);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int ret;
+
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("hotblock-img version %s\n", HB_VERSION);
+        return 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "create")) {
+        ret = cmd_create(argc - 1, argv + 1);
+    } else if (!strcmp(cmd, "info")) {
+        ret = cmd_info(argc - 1, argv + 1);
+    } else if (!strcmp(cmd, "convert")) {
+        ret = cmd_convert(argc - 1, argv + 1);
+    } else {
+        return usage_error("Command not found: %s", cmd);
+    }
+    hb_secret_clear_all();
+    return ret;
+}
