@@ -145,12 +145,30 @@ static HbSecretBuf *decrypt_input(const HbSecretOptions *opts, const HbSecretBuf
     return out;
 }
 
+/* QEMU's rule for object ids: a letter, then letters, digits, '-', '.', '_'. */
+static bool id_wellformed(const char *id)
+{
+    if (!g_ascii_isalpha(id[0])) {
+        return false;
+    }
+    for (const char *p = id + 1; *p; p++) {
+        if (!g_ascii_isalnum(*p) && !strchr("-._", *p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool hb_secret_add(const HbSecretOptions *opts, GError **errp)
 {
     g_autoptr(HbSecretBuf) input = NULL;
     g_autoptr(HbSecretBuf) value = NULL;
 
     g_return_val_if_fail(opts && opts->id, false);
+    if (!id_wellformed(opts->id)) {
+        hb_error_set(errp, "Parameter 'id' expects an identifier");
+        return false;
+    }
     /* Checked first, as QEMU adds the object to /objects before completing it. */
     if (hb_secret_exists(opts->id)) {
         hb_error_set(errp, "attempt to add duplicate property '%s' to object (type 'container')",

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* crypto/qmp-object.c — object-add/object-del/qom-list: QMP shapes to the
+ * secret registry.  The only file of crypto/ that sees generated QAPI types. */
+#include <string.h>
+
+#include "crypto/secret.h"
+#include "qapi-commands.h"
+#include "qapi-types.h"
+#include "util/error.h"
+
+bool qmp_object_add(QapiObjectOptions *args, GError **errp)
+{
+    switch (args->qom_type) {
+    case QAPI_OBJECT_TYPE_SECRET: {
+        const QapiSecretProperties *p = args->u.secret;
+        HbSecretOptions so = {
+            .id = args->id,
+            .data = p->data,
+            .file = p->file,
+            .format = p->has_format && p->format == QAPI_Q_CRYPTO_SECRET_FORMAT_BASE64
+                          ? HB_SECRET_FORMAT_BASE64 : HB_SECRET_FORMAT_RAW,
+            .keyid = p->keyid,
+            .iv = p->iv,
+        };
+        return hb_secret_add(&so, errp);
+    }
+    default:
+        break;
+    }
+    hb_error_set(errp, "Invalid parameter 'qom-type'");
+    return false;
+}
+
+bool qmp_object_del(QapiObjectDelArgs *args, GError **errp)
+{
+    return hb_secret_del(args->id, errp);
+}
+
+static void append(QapiObjectPropertyInfoList ***tail, const char *name, const char *type)
+{
+    QapiObjectPropertyInfoList *e = g_new0(QapiObjectPropertyInfoList, 1);
+    e->value = g_new0(QapiObjectPropertyInfo, 1);
+    e->value->name = g_strdup(name);
+    e->value->type = g_strdup(type);
+    **tail = e;
+    *tail = &e->next;
+}
+
+/* The object tree as QEMU's qemu-storage-daemon shows it, minus what we lack:
+ * "/" holds the "objects" container, which holds one child per secret. */
+bool qmp_qom_list(QapiQomListArgs *args, QapiObjectPropertyInfoList **ret, GError **errp)
+{
+    QapiObjectPropertyInfoList *head = NULL, **tail = &head;
+    const char *path = args->path;
+
+    if (g_str_equal(path, "/")) {
+        append(&tail, "type", "string");
+        append(&tail, "objects", "child<container>");
+    } else if (g_str_equal(path, "/objects") || g_str_equal(path, "/objects/")) {
+        g_auto(GStrv) ids = hb_secret_list_ids();
+        append(&tail, "type", "string");
+        for (char **id = ids; *id; id++) {
+            append(&tail, *id, "child<secret>");
+        }
+    } else if (g_str_has_prefix(path, "/objects/") && hb_secret_exists(path + 9)) {
+        /* QEMU's property list for a secret, in its order. */
+        static const char *const props[][2] = {
+            { "type", "string" },   { "iv", "string" },
+            { "keyid", "string" },  { "loaded", "bool" },
+            { "format", "QCryptoSecretFormat" }, { "file", "string" },
+            { "data", "string" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(props); i++) {
+            append(&tail, props[i][0], props[i][1]);
+        }
+    } else {
+        hb_error_set_code(errp, HB_ERROR_DEVICE_NOT_FOUND, "Device '%s' not found", path);
+        return false;
+    }
+    *ret = head;
+    return true;
+}
