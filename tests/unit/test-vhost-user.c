@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tests/unit/test-vhost-user.c — the vhost-user message layer over a socketpair, good and hostile. */
+#include <errno.h>
+#include <glib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "block/export/vhost-user.h"
+
+#define FEATURES ((1ull << 32) | (1ull << 28) | (1ull << 29))
+#define RAM_SIZE (1u << 20)
+#define UVA 0x7f0000000000ull
+
+typedef struct Fixture {
+    HbVuDev dev;
+    int peer;            /* our front-end end of the socketpair */
+    unsigned processed;
+    int kick_seen;
+    int memfd;
+    uint8_t *ram;
+} Fixture;
+
+static uint64_t t_get_features(HbVuDev *dev)
+{
+    return FEATURES;
+}
+
+static int t_get_config(HbVuDev *dev, uint8_t *buf, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++) {
+        buf[i] = i;
+    }
+    return 0;
+}
+
+static int t_set_config(HbVuDev *dev, const uint8_t *d, uint32_t off, uint32_t size,
+                        uint32_t flags)
+{
+    return off == 32 ? 0 : -EINVAL;
+}
+
+static bool t_process(HbVuDev *dev, unsigned qidx, HbVirtq *vq)
+{
+    Fixture *f = dev->opaque;
+    HbVirtqElem *e = g_new(HbVirtqElem, 1);
+    int ret;
+
+    while ((ret = hb_virtq_pop(vq, e)) > 0) {
+        hb_virtq_push(vq, e->head, 0);
+        f->processed++;
+    }
+    g_free(e);
+    hb_vu_queue_notify(dev, &dev->q[qidx]);
+    return ret == 0;
+}
+
+static void t_kick_changed(HbVuDev *dev, unsigned qidx, int old_fd, int new_fd)
+{
+    Fixture *f = dev->opaque;
+    f->kick_seen = new_fd;
+}
+
+static const HbVuIface iface = {
+    .get_features = t_get_features,
+    .get_config = t_get_config,
+    .set_config = t_set_config,
+    .process_queue = t_process,
+    .kick_fd_changed = t_kick_changed,
+};
+
+static void setup(Fixture *f, gconstpointer data)
+{
+    int sv[2];
+
+    memset(f, 0, sizeof(*f));
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    hb_vu_init(&f->dev, &iface, f, 2);
+    hb_vu_attach(&f->dev, sv[0]);
+    f->peer = sv[1];
+    f->kick_seen = -1;
+    f->memfd = memfd_create("t", 0);
+    g_assert_cmpint(ftruncate(f->memfd, RAM_SIZE), ==, 0);
+    f->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
+    g_assert_true(f->ram != MAP_FAILED);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+    hb_vu_reset(&f->dev);
+    hb_vu_destroy(&f->dev);
+    close(f->peer);
+    munmap(f->ram, RAM_SIZE);
+    close(f->memfd);
+}
+
+static void send_msg(Fixture *f, uint32_t req, uint32_t flags, const void *p,
+                     uint32_t size, const int *fds, unsigned nfds)
+{
+    uint32_t hdr[3] = { req, HB_VU_MSG_VERSION | flags, size };
+    struct iovec iov[2] = { { hdr, 12 }, { (void *)p, size } };
+    char control[CMSG_SPACE(8 * sizeof(int))] = { 0 };
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
+
+    if (nfds) {
+        struct cmsghdr *cm;
+        mh.msg_control = control;
+        mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+    }
+    g_assert_cmpint(sendmsg(f->peer, &mh, 0), ==, 12 + size);
+}
+
+/* Receive a reply to @req of exactly @size bytes. */
+static void recv_reply(Fixture *f, uint32_t req, void *p, uint32_t size)
+{
+    uint32_t hdr[3];
+    g_assert_cmpint(recv(f->peer, hdr, 12, MSG_WAITALL), ==, 12);
+    g_assert_cmpuint(hdr[0], ==, req);
+    g_assert_cmpuint(hdr[1], ==, HB_VU_MSG_VERSION | HB_VU_MSG_FLAG_REPLY);
+    g_assert_cmpuint(hdr[2], ==, size);
+    if (size) {
+        g_assert_cmpint(recv(f->peer, p, size, MSG_WAITALL), ==, size);
+    }
+}
+
+static uint64_t get_u64(Fixture *f, uint32_t req)
+{
+    uint64_t v;
+    send_msg(f, req, 0, NULL, 0, NULL, 0);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    recv_reply(f, req, &v, 8);
+    return v;
+}
+
+static bool set_u64(Fixture *f, uint32_t req, uint64_t v)
+{
+    send_msg(f, req, 0, &v, 8, NULL, 0);
+    return hb_vu_dispatch(&f->dev);
+}
+
+static bool set_state(Fixture *f, uint32_t req, uint32_t idx, uint32_t num)
+{
+    uint32_t s[2] = { idx, num };
+    send_msg(f, req, 0, s, 8, NULL, 0);
+    return hb_vu_dispatch(&f->dev);
+}
+
+static bool set_mem_table(Fixture *f)
+{
+    struct __attribute__((packed)) {
+        uint32_t n, pad;
+        uint64_t gpa, size, uva, off;
+    } m = { 1, 0, 0, RAM_SIZE, UVA, 0 };
+    send_msg(f, HB_VU_SET_MEM_TABLE, 0, &m, sizeof(m), &f->memfd, 1);
+    return hb_vu_dispatch(&f->dev);
+}
+
+static bool set_addr(Fixture *f, uint32_t idx, uint64_t desc, uint64_t avail, uint64_t used)
+{
+    struct __attribute__((packed)) {
+        uint32_t index, flags;
+        uint64_t desc, used, avail, log;
+    } a = { idx, 0, desc, used, avail, 0 };
+    send_msg(f, HB_VU_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0);
+    return hb_vu_dispatch(&f->dev);
+}
+
+static void test_negotiation(Fixture *f, gconstpointer data)
+{
+    uint64_t pf;
+
+    g_assert_cmphex(get_u64(f, HB_VU_GET_FEATURES), ==, FEATURES | (1ull << 30));
+    g_assert_true(set_u64(f, HB_VU_SET_FEATURES, FEATURES | (1ull << 30)));
+    pf = get_u64(f, HB_VU_GET_PROTOCOL_FEATURES);
+    g_assert_true(pf & (1ull << HB_VU_PROTOCOL_F_CONFIG));
+    g_assert_true(pf & (1ull << HB_VU_PROTOCOL_F_MQ));
+    g_assert_true(set_u64(f, HB_VU_SET_PROTOCOL_FEATURES, pf));
+    send_msg(f, HB_VU_SET_OWNER, 0, NULL, 0, NULL, 0);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    g_assert_cmpuint(get_u64(f, HB_VU_GET_QUEUE_NUM), ==, 2);
+    g_assert_cmpuint(get_u64(f, HB_VU_GET_MAX_MEM_SLOTS), ==, HB_GUEST_MEM_MAX_REGIONS);
+}
+
+static void test_reply_ack(Fixture *f, gconstpointer data)
+{
+    uint64_t v = 1ull << HB_VU_PROTOCOL_F_REPLY_ACK, r = 7;
+    uint32_t cfg[3 + 1] = { 0, 4, 0, 0 };
+
+    g_assert_true(set_u64(f, HB_VU_SET_PROTOCOL_FEATURES, v));
+    send_msg(f, HB_VU_SET_OWNER, HB_VU_MSG_FLAG_NEED_REPLY, NULL, 0, NULL, 0);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    recv_reply(f, HB_VU_SET_OWNER, &r, 8);
+    g_assert_cmpuint(r, ==, 0);
+    /* a refused SET_CONFIG is acked with failure, the connection lives */
+    send_msg(f, HB_VU_SET_CONFIG, HB_VU_MSG_FLAG_NEED_REPLY, cfg, 16, NULL, 0);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    recv_reply(f, HB_VU_SET_CONFIG, &r, 8);
+    g_assert_cmpuint(r, !=, 0);
+}
+
+static void test_get_config(Fixture *f, gconstpointer data)
+{
+    struct __attribute__((packed)) {
+        uint32_t off, size, flags;
+        uint8_t buf[60];
+    } c = { 0, 60, 0, { 0 } }, r;
+
+    send_msg(f, HB_VU_GET_CONFIG, 0, &c, sizeof(c), NULL, 0);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    recv_reply(f, HB_VU_GET_CONFIG, &r, sizeof(r));
+    g_assert_cmpuint(r.buf[59], ==, 59);
+}
+
+/* A whole ring: mem table, vring setup, a request, GET_VRING_BASE. */
+static void test_ring(Fixture *f, gconstpointer data)
+{
+    const unsigned num = 8;
+    uint64_t desc_off = 0x1000, avail_off = 0x2000, used_off = 0x3000, idx = 0;
+    int kick = eventfd(0, EFD_NONBLOCK), call = eventfd(0, EFD_NONBLOCK);
+    uint16_t *avail = (uint16_t *)(f->ram + avail_off);
+    uint16_t *used = (uint16_t *)(f->ram + used_off);
+    HbVringDesc *d = (HbVringDesc *)(f->ram + desc_off);
+    uint32_t state[2];
+    eventfd_t v;
+
+    g_assert_true(set_u64(f, HB_VU_SET_FEATURES, FEATURES | (1ull << 30)));
+    g_assert_true(set_mem_table(f));
+    g_assert_true(set_state(f, HB_VU_SET_VRING_NUM, 0, num));
+    g_assert_true(set_state(f, HB_VU_SET_VRING_BASE, 0, 0));
+    g_assert_true(set_addr(f, 0, UVA + desc_off, UVA + avail_off, UVA + used_off));
+    send_msg(f, HB_VU_SET_VRING_CALL, 0, &idx, 8, &call, 1);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    send_msg(f, HB_VU_SET_VRING_KICK, 0, &idx, 8, &kick, 1);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    g_assert_cmpint(f->kick_seen, >=, 0);
+
+    /* one request; the ring is disabled until SET_VRING_ENABLE */
+    d[0] = (HbVringDesc){ 0x8000, 16, 0, 0 };
+    avail[2] = 0;
+    avail[1] = 1;
+    eventfd_write(kick, 1);
+    g_assert_true(hb_vu_handle_kick(&f->dev, 0));
+    g_assert_cmpuint(f->processed, ==, 0);
+    g_assert_true(set_state(f, HB_VU_SET_VRING_ENABLE, 0, 1));
+    g_assert_true(hb_vu_handle_kick(&f->dev, 0));
+    g_assert_cmpuint(f->processed, ==, 1);
+    g_assert_cmpuint(used[1], ==, 1);
+    g_assert_cmpint(eventfd_read(call, &v), ==, 0);
+
+    /* GET_VRING_BASE stops the ring and reports where it is */
+    state[0] = 0;
+    state[1] = 0;
+    send_msg(f, HB_VU_GET_VRING_BASE, 0, state, 8, NULL, 0);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    recv_reply(f, HB_VU_GET_VRING_BASE, state, 8);
+    g_assert_cmpuint(state[1], ==, 1);
+    g_assert_cmpint(f->kick_seen, ==, -1);
+    avail[3] = 0;
+    avail[1] = 2;
+    g_assert_true(hb_vu_handle_kick(&f->dev, 0));
+    g_assert_cmpuint(f->processed, ==, 1);
+
+    /* a hostile ring breaks the connection, not the process */
+    send_msg(f, HB_VU_SET_VRING_KICK, 0, &idx, 8, &kick, 1);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    g_assert_true(hb_vu_handle_kick(&f->dev, 0));
+    g_assert_cmpuint(f->processed, ==, 2);      /* the pending entry was served */
+    d[0] = (HbVringDesc){ RAM_SIZE - 4, 16, 0, 0 };
+    avail[4] = 0;
+    avail[1] = 3;
+    g_assert_false(hb_vu_handle_kick(&f->dev, 0));
+    close(kick);
+    close(call);
+}
+
+/* Ring addresses outside the table make the start fail. */
+static void test_ring_outside_memory(Fixture *f, gconstpointer data)
+{
+    uint64_t idx = 0;
+    int kick = eventfd(0, EFD_NONBLOCK);
+
+    g_assert_true(set_mem_table(f));
+    g_assert_true(set_state(f, HB_VU_SET_VRING_NUM, 0, 256));
+    g_assert_true(set_addr(f, 0, UVA + RAM_SIZE - 1024, UVA, UVA + 0x1000));
+    send_msg(f, HB_VU_SET_VRING_KICK, 0, &idx, 8, &kick, 1);
+    g_assert_false(hb_vu_dispatch(&f->dev));
+    close(kick);
+}
+
+typedef struct Hostile {
+    const char *name;
+    uint32_t req;
+    uint32_t flags;
+    uint32_t size;        /* declared size */
+    uint32_t words[8];    /* payload */
+    unsigned nfds;
+} Hostile;
+
+static const Hostile hostile[] = {
+    { "bad-version", HB_VU_GET_FEATURES, 2, 0, { 0 }, 0 },
+    { "oversized", HB_VU_SET_FEATURES, 0, 4096, { 0 }, 0 },
+    { "unknown-request", 99, 0, 0, { 0 }, 0 },
+    { "unoffered-features", HB_VU_SET_FEATURES, 0, 8, { 0, 1u << 31 }, 0 },
+    { "unoffered-protocol", HB_VU_SET_PROTOCOL_FEATURES, 0, 8, { 1u << 30, 0 }, 0 },
+    { "short-features", HB_VU_SET_FEATURES, 0, 4, { 0 }, 0 },
+    { "vring-num-index", HB_VU_SET_VRING_NUM, 0, 8, { 5, 128 }, 0 },
+    { "vring-num-not-pow2", HB_VU_SET_VRING_NUM, 0, 8, { 0, 100 }, 0 },
+    { "vring-num-zero", HB_VU_SET_VRING_NUM, 0, 8, { 0, 0 }, 0 },
+    { "vring-num-huge", HB_VU_SET_VRING_NUM, 0, 8, { 0, 4096 }, 0 },
+    { "vring-base-huge", HB_VU_SET_VRING_BASE, 0, 8, { 0, 70000 }, 0 },
+    { "vring-addr-index", HB_VU_SET_VRING_ADDR, 0, 40, { 9 }, 0 },
+    { "kick-without-fd", HB_VU_SET_VRING_KICK, 0, 8, { 0 }, 0 },
+    { "kick-nofd-polling", HB_VU_SET_VRING_KICK, 0, 8, { 0x100 }, 0 },
+    { "kick-bad-index", HB_VU_SET_VRING_KICK, 0, 8, { 7 }, 1 },
+    { "kick-before-addr", HB_VU_SET_VRING_KICK, 0, 8, { 0 }, 1 },
+    { "mem-table-too-many", HB_VU_SET_MEM_TABLE, 0, 8, { 9 }, 0 },
+    { "mem-table-fd-count", HB_VU_SET_MEM_TABLE, 0, 40, { 1 }, 0 },
+    { "mem-table-short", HB_VU_SET_MEM_TABLE, 0, 8, { 1 }, 1 },
+    { "mem-table-zero-size", HB_VU_SET_MEM_TABLE, 0, 40, { 1, 0, 0, 0, 0, 0 }, 1 },
+    { "add-mem-reg-no-fd", HB_VU_ADD_MEM_REG, 0, 40, { 0 }, 0 },
+    { "rem-mem-reg-unknown", HB_VU_REM_MEM_REG, 0, 40, { 0, 0, 0, 0, 1 }, 0 },
+    { "get-config-too-big", HB_VU_GET_CONFIG, 0, 12, { 0, 300 }, 0 },
+    { "get-config-size-mismatch", HB_VU_GET_CONFIG, 0, 12, { 0, 16 }, 0 },
+    { "get-config-offset", HB_VU_GET_CONFIG, 0, 12, { 250, 10 }, 0 },
+    { "vring-enable-value", HB_VU_SET_VRING_ENABLE, 0, 8, { 0, 2 }, 0 },
+    { "backend-fd-missing", HB_VU_SET_BACKEND_REQ_FD, 0, 0, { 0 }, 0 },
+    { "inflight-not-offered", HB_VU_GET_INFLIGHT_FD, 0, 0, { 0 }, 0 },
+};
+
+static void test_hostile(Fixture *f, gconstpointer data)
+{
+    const Hostile *h = data;
+    uint32_t hdr[3] = { h->req, HB_VU_MSG_VERSION | h->flags, h->size };
+    uint8_t payload[4096] = { 0 };
+    int fds[1] = { f->memfd };
+    size_t sent = MIN(h->size, sizeof(h->words));
+
+    memcpy(payload, h->words, sent);
+    if (h->flags) {
+        hdr[1] = h->flags;
+    }
+    /* declared-oversized messages send only the header: the size alone is fatal */
+    if (h->size > 256 + 12) {
+        sent = 0;
+    } else {
+        sent = h->size;
+    }
+    {
+        struct iovec iov[2] = { { hdr, 12 }, { payload, sent } };
+        char control[CMSG_SPACE(sizeof(int))] = { 0 };
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = sent ? 2 : 1 };
+        if (h->nfds) {
+            struct cmsghdr *cm;
+            mh.msg_control = control;
+            mh.msg_controllen = sizeof(control);
+            cm = CMSG_FIRSTHDR(&mh);
+            cm->cmsg_level = SOL_SOCKET;
+            cm->cmsg_type = SCM_RIGHTS;
+            cm->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(cm), fds, sizeof(int));
+        }
+        g_assert_cmpint(sendmsg(f->peer, &mh, 0), ==, 12 + sent);
+    }
+    g_assert_false(hb_vu_dispatch(&f->dev));
+}
+
+static void hostile_test(gconstpointer data)
+{
+    Fixture f;
+    setup(&f, NULL);
+    test_hostile(&f, data);
+    teardown(&f, NULL);
+}
+
+static void test_truncated(Fixture *f, gconstpointer data)
+{
+    uint32_t hdr[3] = { HB_VU_SET_FEATURES, HB_VU_MSG_VERSION, 8 };
+
+    /* header, then half the payload, then hang-up */
+    g_assert_cmpint(send(f->peer, hdr, 12, 0), ==, 12);
+    g_assert_cmpint(send(f->peer, hdr, 4, 0), ==, 4);
+    shutdown(f->peer, SHUT_WR);
+    g_assert_false(hb_vu_dispatch(&f->dev));
+}
+
+static void test_hangup_and_reconnect(Fixture *f, gconstpointer data)
+{
+    int sv[2];
+
+    close(f->peer);
+    g_assert_false(hb_vu_dispatch(&f->dev));
+    hb_vu_reset(&f->dev);
+    g_assert_cmpint(f->dev.sock, ==, -1);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    hb_vu_attach(&f->dev, sv[0]);
+    f->peer = sv[1];
+    g_assert_cmphex(get_u64(f, HB_VU_GET_FEATURES), ==, FEATURES | (1ull << 30));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+#define T(name, fn) g_test_add("/vhost-user/" name, Fixture, NULL, setup, fn, teardown)
+    T("negotiation", test_negotiation);
+    T("reply-ack", test_reply_ack);
+    T("get-config", test_get_config);
+    T("ring", test_ring);
+    T("ring-outside-memory", test_ring_outside_memory);
+    T("truncated", test_truncated);
+    T("hangup-and-reconnect", test_hangup_and_reconnect);
+    for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
+        g_autofree char *path = g_strdup_printf("/vhost-user/hostile/%s", hostile[i].name);
+        g_test_add_data_func(path, &hostile[i], hostile_test);
+    }
+    return g_test_run();
+}
