@@ -13,10 +13,13 @@
  *                                          every flushed write is there
  *   qcow2-stress threads IMG SEED N NOPS   N threads writing interleaved
  *                                          clusters, reading back their own
+ *   qcow2-stress create IMG SIZE [K=V,...] hb_qcow2_create()
+ *   qcow2-stress check IMG                 hb_qcow2_check(); exit 0/2/3/1
  * Exit status 0 on success, 1 on a mismatch or error (message on stderr).
  * The backing chain named in an image header is followed (qcow2 or raw).
  */
 
+#include "block/qcow2/qcow2.h"
 #include "block/qcow2/qcow2-int.h"
 #include "util/error.h"
 
@@ -533,8 +536,55 @@ static int cmd_threads(const char *img, unsigned seed, int n, int nops)
     return 0;
 }
 
+static int cmd_create(const char *img, const char *size, const char *opts)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GHashTable) h = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                    g_free, g_free);
+    g_auto(GStrv) kv = g_strsplit(opts ? opts : "", ",", -1);
+
+    for (int i = 0; kv[i]; i++) {
+        char *eq = strchr(kv[i], '=');
+        if (eq) {
+            g_hash_table_insert(h, g_strndup(kv[i], eq - kv[i]), g_strdup(eq + 1));
+        }
+    }
+    if (!hb_qcow2_create(img, g_ascii_strtoll(size, NULL, 10), h, &err)) {
+        return die("%s", err->message);
+    }
+    if (g_hash_table_size(h)) {
+        return die("unknown option");
+    }
+    return 0;
+}
+
+static int cmd_check(const char *img)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GString) rep = g_string_new("");
+    HbQcow2CheckResult res;
+
+    if (!hb_qcow2_check(img, &res, rep, &err)) {
+        fprintf(stderr, "%s\n", err->message);
+        return 1;
+    }
+    fputs(rep->str, stdout);
+    printf("corruptions=%" G_GUINT64_FORMAT " leaks=%" G_GUINT64_FORMAT
+           " check_errors=%" G_GUINT64_FORMAT " allocated=%" G_GUINT64_FORMAT
+           "/%" G_GUINT64_FORMAT " end=%" G_GUINT64_FORMAT "\n", res.corruptions,
+           res.leaks, res.check_errors, res.allocated_clusters, res.total_clusters,
+           res.image_end_offset);
+    return res.check_errors ? 1 : res.corruptions ? 2 : res.leaks ? 3 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "create")) {
+        return cmd_create(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
+    }
+    if (argc == 3 && !strcmp(argv[1], "check")) {
+        return cmd_check(argv[2]);
+    }
     if (argc == 4 && !strcmp(argv[1], "dump")) {
         return cmd_dump(argv[2], argv[3]);
     }
