@@ -256,3 +256,43 @@ def test_luks_errors_leave_graph_unchanged(daemon, qmp, tmp_path):
     meta = [n for n in qmp.cmd("query-named-block-nodes") if n["node-name"] == "meta"][0]
     assert meta["ro"] is True
     assert meta["image"]["format-specific"]["data"]["detached-header"] is True
+
+
+def test_walkthrough_luks_over_qcow2_payload(daemon, qmp, tmp_path):
+    """The canonical flow: hotblock-made detached header, qcow2 payload."""
+    hdr = tmp_path / "test-header.img"
+    qcow = tmp_path / "test-payload.qcow2"
+    run(HOTBLOCK_IMG, "create", "--object", SECRET, "-f", "luks",
+        "-o", "cipher-alg=aes-256,cipher-mode=xts", "-o", "key-secret=sec0",
+        "-o", "detached-header=true,iter-time=10", hdr)
+    run(HOTBLOCK_IMG, "create", "-f", "qcow2", qcow, "2M")
+    plain = pattern(2 << 20, seed=31)
+    src = tmp_path / "src.raw"
+    src.write_bytes(plain)
+    target = (f"driver=luks,key-secret=sec0,header.filename={hdr},"
+              f"file.driver=qcow2,file.file.driver=file,file.file.filename={qcow}")
+    run(HOTBLOCK_IMG, "convert", "-n", "--object", SECRET, "--target-image-opts",
+        src, target)
+    # Independent check: qemu-img reads the qcow2 virtual disk (ciphertext),
+    # cryptsetup gives the master key, python decrypts.
+    cipher = tmp_path / "cipher.raw"
+    run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", qcow, cipher)
+    key = master_key_via_cryptsetup(tmp_path, hdr)
+    assert xts(key, cipher.read_bytes(), 0, encrypt=False) == plain
+
+    add_secret(qmp, "libvirt-4-format-secret")
+    qmp.cmd("blockdev-add", **{"node-name": "libvirt-1-storage"}, driver="file",
+            filename=str(hdr))
+    qmp.cmd("blockdev-add", **{"node-name": "libvirt-1-format"}, driver="raw",
+            file="libvirt-1-storage")
+    qmp.cmd("blockdev-add", **{"node-name": "libvirt-2-storage"}, driver="file",
+            filename=str(qcow))
+    qmp.cmd("blockdev-add", **{"node-name": "libvirt-2-format"}, driver="qcow2",
+            file="libvirt-2-storage")
+    qmp.cmd("blockdev-add", **{"node-name": "libvirt-3-format"}, driver="luks",
+            file="libvirt-2-format", header="libvirt-1-format",
+            **{"key-secret": "libvirt-4-format-secret"})
+    nodes = {n["node-name"]: n for n in qmp.cmd("query-named-block-nodes")}
+    assert nodes["libvirt-3-format"]["image"]["virtual-size"] == 2 << 20
+    assert nodes["libvirt-2-format"]["drv"] == "qcow2"
+    assert "abc123" not in json.dumps(nodes)
