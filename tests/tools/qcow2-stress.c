@@ -13,6 +13,7 @@
  *                                          every flushed write is there
  *   qcow2-stress threads IMG SEED N NOPS   N threads writing interleaved
  *                                          clusters, reading back their own
+ *   qcow2-stress write IMG OFF LEN BYTE    one write of LEN bytes of BYTE
  *   qcow2-stress create IMG SIZE [K=V,...] hb_qcow2_create()
  *   qcow2-stress check IMG                 hb_qcow2_check(); exit 0/2/3/1
  * Exit status 0 on success, 1 on a mismatch or error (message on stderr).
@@ -212,7 +213,7 @@ static int cmd_diff(const char *img, const char *refpath, unsigned seed, int nop
     GRand *r = g_rand_new_with_seed(seed);
     int64_t size = im->size;
     uint64_t cs = im->q->cluster_size;
-    uint64_t maxlen = MIN((uint64_t)size, 4 * cs + 8192);
+    uint64_t maxlen = MIN((uint64_t)size, MIN(4 * cs, 256 * 1024) + 8192);
     g_autofree uint8_t *buf = g_malloc(maxlen);
     g_autofree uint8_t *zero = g_malloc0(maxlen);
 
@@ -228,8 +229,12 @@ static int cmd_diff(const char *img, const char *refpath, unsigned seed, int nop
             len = MIN(len, (uint64_t)size - off);
         }
         if (kind < 7) {
+            uint32_t x = g_rand_int(r) | 1;
             for (uint64_t i = 0; i < len; i++) {
-                buf[i] = g_rand_int(r);
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                buf[i] = x;
             }
             ret = img_write(im, off, buf, len);
             if (pwrite(ref, buf, len, off) != (ssize_t)len) {
@@ -536,6 +541,26 @@ static int cmd_threads(const char *img, unsigned seed, int n, int nops)
     return 0;
 }
 
+static int cmd_write(const char *img, uint64_t off, uint64_t len, int byte)
+{
+    g_autoptr(GError) err = NULL;
+    Img *im = img_open(img, true, &err);
+    if (!im || !im->q) {
+        return die("%s", err ? err->message : "not qcow2");
+    }
+    g_autofree uint8_t *buf = g_malloc(len);
+    memset(buf, byte, len);
+    int ret = img_write(im, off, buf, len);
+    if (ret == 0) {
+        ret = hb_qcow2_flush(im->q);
+    }
+    if (ret < 0) {
+        return die("write: %s", g_strerror(-ret));
+    }
+    img_close(im);
+    return 0;
+}
+
 static int cmd_create(const char *img, const char *size, const char *opts)
 {
     g_autoptr(GError) err = NULL;
@@ -581,6 +606,10 @@ int main(int argc, char **argv)
 {
     if ((argc == 4 || argc == 5) && !strcmp(argv[1], "create")) {
         return cmd_create(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
+    }
+    if (argc == 6 && !strcmp(argv[1], "write")) {
+        return cmd_write(argv[2], g_ascii_strtoull(argv[3], NULL, 0),
+                         g_ascii_strtoull(argv[4], NULL, 0), atoi(argv[5]));
     }
     if (argc == 3 && !strcmp(argv[1], "check")) {
         return cmd_check(argv[2]);
