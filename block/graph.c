@@ -120,6 +120,6 @@ char *hb_node_busy_reason(HbNode *node)
                                node->node_name, c->name,
                                c->parent->node_name);
     }
-    return g_strdup_printf("Node '%s' is busy: node is used by %s",
+    return g_strdup_printf("Node '%s' is busy: node is used by export '%s'",
                            node->node_name, c->name);
 }

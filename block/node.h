@@ -203,7 +203,8 @@ char *hb_node_busy_reason(HbNode *node);
 /* ---- users outside the graph: exports ---- */
 
 /**
- * hb_node_attach_user() - an export (or other root user) takes a node.
+ * hb_node_attach_user() - an export takes a node.
+ * @user: the export's id; errors and busy reasons say "export '<user>'"
  * Checks @perm against other users' shared permissions, like a parent.
  * Return: an HbChild with a NULL parent, released by hb_node_detach_user().
  */

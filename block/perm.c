@@ -38,7 +38,7 @@ static char *edge_user(const HbChild *e)
     if (e->parent) {
         return g_strdup_printf("node '%s'", e->parent->node_name);
     }
-    return g_strdup(e->name);
+    return g_strdup_printf("export '%s'", e->name);
 }
 
 static void conflict_error(HbNode *node, const HbChild *need,

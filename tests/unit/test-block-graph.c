@@ -153,12 +153,12 @@ static void test_permissions(void)
     g_assert_cmpmem(b, 5, b + 8, 5);
 
     /* An export-like user wanting write on the read-only node. */
-    HbChild *u = hb_node_attach_user(r, "export 'e'", HB_PERM_WRITE,
+    HbChild *u = hb_node_attach_user(r, "e", HB_PERM_WRITE,
                                      HB_PERM_ALL, &err);
     g_assert_null(u);
     g_assert_cmpstr(err->message, ==, "Block node is read-only");
     g_clear_error(&err);
-    u = hb_node_attach_user(w1, "export 'e'", HB_PERM_CONSISTENT_READ,
+    u = hb_node_attach_user(w1, "e", HB_PERM_CONSISTENT_READ,
                             HB_PERM_ALL, &err);
     g_assert_no_error(err);
     g_autofree char *busy = hb_node_busy_reason(w1);
