@@ -143,6 +143,37 @@ static void test_null(void)
     hb_node_unref(n);
 }
 
+static void test_discard_policy(void)
+{
+    g_autofree char *path = make_file(tmpdir, "disc.img", 1 << 20);
+    g_autofree char *ji = g_strdup_printf(
+        "{\"driver\":\"file\",\"node-name\":\"di\",\"filename\":\"%s\"}", path);
+    g_autofree char *ju = g_strdup_printf(
+        "{\"driver\":\"file\",\"node-name\":\"du\",\"discard\":\"unmap\","
+        "\"filename\":\"%s\"}", path);
+    guchar buf[16];
+
+    /* discard=ignore (the default): data stays. */
+    HbNode *n = must_open(ji);
+    int64_t before = hb_node_get_allocated_size(n);
+    g_assert_cmpint(hb_node_pdiscard(n, 0, 1 << 20), ==, 0);
+    g_assert_cmpint(hb_node_pread(n, 4096, buf, 16), ==, 0);
+    g_assert_cmpint(buf[1], ==, 4097 % 251);
+    hb_node_unref(n);
+
+    /* discard=unmap: whole blocks go; ragged ends stay. */
+    n = must_open(ju);
+    g_assert_cmpint(hb_node_pdiscard(n, 100, (1 << 20) - 200), ==, 0);
+    g_assert_cmpint(hb_node_get_allocated_size(n), <, before);
+    g_assert_cmpint(hb_node_get_length(n), ==, 1 << 20);
+    g_assert_cmpint(hb_node_pread(n, 4096, buf, 16), ==, 0);
+    g_assert_cmpint(buf[1], ==, 0);
+    g_assert_cmpint(hb_node_pwrite_zeroes(n, 0, 4096, HB_REQ_MAY_UNMAP), ==, 0);
+    g_assert_cmpint(hb_node_pread(n, 0, buf, 16), ==, 0);
+    g_assert_cmpint(buf[5], ==, 0);
+    hb_node_unref(n);
+}
+
 static void add_secret(const char *id, const char *data)
 {
     g_autoptr(GError) err = NULL;
@@ -349,6 +380,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/raw/window", test_raw_window);
     g_test_add_func("/block/file/direct-unaligned", test_direct_unaligned);
     g_test_add_func("/block/null/basic", test_null);
+    g_test_add_func("/block/file/discard-policy", test_discard_policy);
     g_test_add_func("/block/luks/attached", test_luks_attached);
     g_test_add_func("/block/luks/detached-shared-header", test_luks_detached_shared_header);
     g_test_add_func("/block/concurrent-io", test_concurrent_io);
