@@ -1,0 +1,203 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Boot a real Linux guest under TCG with vhost-user-blk disks.
+
+The initramfs is built per test: busybox-static, the virtio modules of
+Debian's kernel (tests/e2e/setup.sh), a fixed /init that loads them, and
+the test's own shell script as /test.sh plus any data files.  The guest
+prints its findings on the serial console between HB- markers and powers
+off; the host reads them back with Guest.results().
+"""
+import gzip
+import io
+import os
+import shutil
+import socket
+import json
+import subprocess
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CACHE = os.path.join(HERE, "cache")
+KERNEL = os.path.join(CACHE, "vmlinuz")
+MODULES = ["virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
+           "virtio_pci", "virtio_blk"]
+
+INIT = """#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for pass in 1 2; do
+    for m in %s; do insmod /lib/$m.ko 2>/dev/null; done
+done
+echo HB-BOOTED
+sh /test.sh
+echo "HB-EXIT $?"
+sync
+poweroff -f
+""" % " ".join(MODULES)
+
+# Helpers every test script may use.
+LIB = """
+# wait_disk DEV [SECONDS]: wait for a block device node
+wait_disk() {
+    n=0
+    while [ ! -b "$1" ]; do
+        n=$((n + 1))
+        [ $n -gt $((${2:-15} * 10)) ] && { echo "HB-RESULT missing $1"; return 1; }
+        sleep 0.1
+    done
+}
+# result KEY VALUE: report to the host
+result() { echo "HB-RESULT $1 $2"; }
+"""
+
+
+def ensure_kernel():
+    if not (os.path.exists(KERNEL) and os.path.isdir(os.path.join(CACHE, "modules"))):
+        subprocess.run(["sh", os.path.join(HERE, "setup.sh")], check=True)
+
+
+def _cpio_newc(entries):
+    """entries: (name, mode, data) — a gzip'd newc archive, no cpio tool needed."""
+    out = io.BytesIO()
+    ino = 1
+    for name, mode, data in entries + [("TRAILER!!!", 0, b"")]:
+        nb = name.encode() + b"\0"
+        hdr = "070701" + "".join(f"{v:08x}" for v in (
+            ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))
+        out.write(hdr.encode() + nb)
+        out.write(b"\0" * ((4 - (110 + len(nb)) % 4) % 4))
+        out.write(data)
+        out.write(b"\0" * ((4 - len(data) % 4) % 4))
+        ino += 1
+    return gzip.compress(out.getvalue(), compresslevel=1)
+
+
+def build_initramfs(path, script, files=None):
+    ensure_kernel()
+    busybox = shutil.which("busybox")
+    with open(busybox, "rb") as f:
+        bb = f.read()
+    entries = [(d, 0o40755, b"") for d in ("bin", "dev", "proc", "sys", "lib", "tmp", "data")]
+    entries += [("bin/busybox", 0o100755, bb), ("init", 0o100755, INIT.encode()),
+                ("test.sh", 0o100755, (LIB + script).encode())]
+    for m in MODULES:
+        with open(os.path.join(CACHE, "modules", m + ".ko"), "rb") as f:
+            entries.append((f"lib/{m}.ko", 0o100644, f.read()))
+    for name, data in (files or {}).items():
+        entries.append((f"data/{name}", 0o100644, data))
+    with open(path, "wb") as f:
+        f.write(_cpio_newc(entries))
+    return path
+
+
+class Guest:
+    """One qemu-system-x86_64 -accel tcg with vhost-user-blk disks."""
+
+    def __init__(self, tmp, name, script, disks, files=None, mem_mb=256, reconnect=False,
+                 smp=1):
+        self.tmp = tmp
+        self.name = name
+        self.console = tmp / f"{name}.console"
+        self.qmp_path = str(tmp / f"{name}.qmp")
+        initrd = build_initramfs(str(tmp / f"{name}.initrd"), script, files)
+        argv = [
+            "qemu-system-x86_64", "-accel", "tcg", "-nodefaults", "-display", "none",
+            "-no-reboot", "-m", f"{mem_mb}M", "-smp", str(smp),
+            "-object", f"memory-backend-memfd,id=mem,size={mem_mb}M,share=on",
+            "-machine", "pc,memory-backend=mem",
+            "-kernel", KERNEL, "-initrd", initrd,
+            "-append", "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init",
+            "-serial", f"file:{self.console}",
+            "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+        ]
+        for i, d in enumerate(disks):
+            sock, opts = (d, {}) if isinstance(d, (str, os.PathLike)) else d
+            chardev = f"socket,id=c{i},path={sock}"
+            if reconnect:
+                chardev += ",reconnect=1"
+            argv += ["-chardev", chardev]
+            dev = f"vhost-user-blk-pci,chardev=c{i},id=disk{i}"
+            for k, v in opts.items():
+                dev += f",{k}={v}"
+            argv += ["-device", dev]
+        self.argv = argv
+        self.stderr_path = tmp / f"{name}.stderr"
+        self.stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=self.stderr, stderr=self.stderr)
+
+    def output(self):
+        try:
+            return self.console.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for(self, marker, timeout=60):
+        deadline = time.monotonic() + timeout
+        while marker not in self.output():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited before '{marker}':\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: no '{marker}':\n{self.log()}")
+            time.sleep(0.1)
+
+    def wait(self, timeout=90):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise TimeoutError(f"{self.name} did not power off:\n{self.log()}")
+        self.stderr.close()
+        assert rc == 0, f"{self.name}: qemu exited {rc}:\n{self.log()}"
+        return self.results()
+
+    def results(self):
+        out = self.output()
+        assert "HB-BOOTED" in out, f"{self.name} did not boot:\n{self.log()}"
+        assert "HB-EXIT 0" in out, f"{self.name}: test script failed:\n{self.log()}"
+        res = {}
+        for line in out.splitlines():
+            if line.startswith("HB-RESULT "):
+                parts = line.split(" ", 2)
+                res[parts[1]] = parts[2].strip() if len(parts) > 2 else ""
+        return res
+
+    def qmp(self, cmd, args=None):
+        """One command on the VM's own QMP monitor (QEMU's)."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(30)
+        s.connect(self.qmp_path)
+        f = s.makefile("rw")
+        f.readline()
+        f.write(json.dumps({"execute": "qmp_capabilities"}) + "\n")
+        f.flush()
+        f.readline()
+        req = {"execute": cmd}
+        if args:
+            req["arguments"] = args
+        f.write(json.dumps(req) + "\n")
+        f.flush()
+        while True:
+            r = json.loads(f.readline())
+            if "event" not in r:
+                break
+        s.close()
+        if "error" in r:
+            raise AssertionError(f"VM {cmd}: {r['error']}")
+        return r["return"]
+
+    def log(self):
+        try:
+            err = self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            err = ""
+        return f"--- console ---\n{self.output()}\n--- qemu stderr ---\n{err}"
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self.stderr.closed:
+            self.stderr.close()
