@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The qcow2 driver as a block node: blockdev-add, backing chains, query, hotblock-img."""
+import json
+import os
+import struct
+import subprocess
+
+import pytest
+
+from conftest import build_path
+from qmp_client import QMPError
+
+HOTBLOCK_IMG = build_path("tools", "hotblock-img")
+
+
+def run(*argv, check=True):
+    p = subprocess.run([str(a) for a in argv], capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{argv} exited {p.returncode}: {p.stdout}{p.stderr}")
+    return p
+
+
+def raw_of(img, tmp, name="ref.raw"):
+    out = tmp / name
+    run("qemu-img", "convert", "-O", "raw", img, out)
+    return out.read_bytes()
+
+
+@pytest.fixture
+def chain(tmp_path):
+    """base.qcow2 <- mid.qcow2 (relative backing name) with distinct data."""
+    base = tmp_path / "base.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", base, "8M")
+    run("qemu-io", "-c", "write -P 0x22 0 8M", base)
+    mid = tmp_path / "mid.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", mid)
+    run("qemu-io", "-c", "write -P 0x33 1M 100k", "-c", "write -z 2M 64k", mid)
+    return base, mid
+
+
+def test_hotblock_img_reads_backing_chain(tmp_path, chain):
+    _, mid = chain
+    ref = raw_of(mid, tmp_path)
+    run(HOTBLOCK_IMG, "convert", "-O", "raw", mid, tmp_path / "out.raw")
+    assert (tmp_path / "out.raw").read_bytes() == ref
+
+
+def test_hotblock_img_writes_qcow2(tmp_path, chain):
+    _, mid = chain
+    src = tmp_path / "src.raw"
+    src.write_bytes(raw_of(mid, tmp_path))
+    dst = tmp_path / "new.qcow2"
+    run(HOTBLOCK_IMG, "create", "-f", "qcow2", "-o", "cluster_size=4096", dst, "8M")
+    run(HOTBLOCK_IMG, "convert", "-n", "-O", "qcow2", src, dst)
+    assert run("qemu-img", "check", dst).returncode == 0
+    assert raw_of(dst, tmp_path, "back.raw") == src.read_bytes()
+
+
+def test_hotblock_img_info_format_specific(tmp_path):
+    img = tmp_path / "a.qcow2"
+    run(HOTBLOCK_IMG, "create", "-f", "qcow2", "-o", "cluster_size=4096,compat=0.10", img, "1M")
+    info = json.loads(run(HOTBLOCK_IMG, "info", "--output=json", img).stdout)
+    spec = info["format-specific"]
+    assert spec["type"] == "qcow2"
+    assert spec["data"]["compat"] == "0.10"
+    assert spec["data"]["refcount-bits"] == 16
+    assert spec["data"]["cluster-size"] == 4096
+    assert info["virtual-size"] == 1 << 20
+
+
+def test_blockdev_add_backing_variants(daemon, qmp, tmp_path, chain):
+    base, mid = chain
+    # Backing from the header (relative to the image).
+    qmp.cmd("blockdev-add", **{"node-name": "m1"}, driver="qcow2",
+            file={"driver": "file", "filename": str(mid)}, **{"read-only": True})
+    nodes = {n["node-name"]: n for n in qmp.cmd("query-named-block-nodes")}
+    spec = nodes["m1"]["image"]["format-specific"]
+    assert spec["type"] == "qcow2" and spec["data"]["compat"] == "1.1"
+    assert spec["data"]["refcount-bits"] == 16 and spec["data"]["corrupt"] is False
+    # Backing by node name, and null (no backing: unallocated reads zeroes).
+    qmp.cmd("blockdev-add", **{"node-name": "b"}, driver="qcow2",
+            file={"driver": "file", "filename": str(base)}, **{"read-only": True})
+    qmp.cmd("blockdev-add", **{"node-name": "m2"}, driver="qcow2", backing="b",
+            file={"driver": "file", "filename": str(mid)}, **{"read-only": True})
+    qmp.cmd("blockdev-add", **{"node-name": "m3"}, driver="qcow2", backing=None,
+            file={"driver": "file", "filename": str(mid)}, **{"read-only": True})
+    # A node in use as a backing child cannot be deleted.
+    with pytest.raises(QMPError) as e:
+        qmp.cmd("blockdev-del", **{"node-name": "b"})
+    assert "busy" in e.value.desc
+    for n in ("m3", "m2", "m1", "b"):
+        qmp.cmd("blockdev-del", **{"node-name": n})
+
+
+def test_blockdev_add_errors(daemon, qmp, tmp_path):
+    img = tmp_path / "a.qcow2"
+    run(HOTBLOCK_IMG, "create", "-f", "qcow2", img, "1M")
+    raw = bytearray(img.read_bytes())
+    raw[72:80] = struct.pack(">Q", 2)       # the corrupt bit
+    bad = tmp_path / "bad.qcow2"
+    bad.write_bytes(raw)
+    with pytest.raises(QMPError) as e:
+        qmp.cmd("blockdev-add", **{"node-name": "x"}, driver="qcow2",
+                file={"driver": "file", "filename": str(bad)})
+    assert "corrupt" in e.value.desc
+    # Read-only is allowed and reports the bit.
+    qmp.cmd("blockdev-add", **{"node-name": "x"}, driver="qcow2", **{"read-only": True},
+            file={"driver": "file", "filename": str(bad)})
+    node = [n for n in qmp.cmd("query-named-block-nodes") if n["node-name"] == "x"][0]
+    assert node["image"]["format-specific"]["data"]["corrupt"] is True
+    qmp.cmd("blockdev-del", **{"node-name": "x"})
+
+    notq = tmp_path / "plain.raw"
+    notq.write_bytes(b"\0" * 65536)
+    with pytest.raises(QMPError) as e:
+        qmp.cmd("blockdev-add", **{"node-name": "y"}, driver="qcow2",
+                file={"driver": "file", "filename": str(notq)})
+    assert "not in qcow2 format" in e.value.desc
+
+    # A missing backing file: the error names it; nothing is left behind.
+    ov = tmp_path / "ov.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "gone.qcow2", "-F", "qcow2",
+        "-u", ov, "1M")
+    with pytest.raises(QMPError) as e:
+        qmp.cmd("blockdev-add", **{"node-name": "z"}, driver="qcow2",
+                file={"driver": "file", "filename": str(ov)})
+    assert "backing" in e.value.desc
+    names = [n["node-name"] for n in qmp.cmd("query-named-block-nodes")]
+    assert names == []
