@@ -494,5 +494,12 @@ int main(int argc, char **argv)
         }
     }
     vu_client_close(c);
+    for (unsigned i = 0; i < o.queues; i++) {
+        free(w[i].st.lat);
+        free(w[i].written);
+    }
+    free(tot.lat);
+    free(w);
+    free(th);
     return tot.errors || tot.verify_errors ? 1 : 0;
 }

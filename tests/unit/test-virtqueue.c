@@ -155,6 +155,7 @@ static void test_bad_addresses(Fixture *f, gconstpointer data)
         { UVA_BASE, 16 },                           /* a uva is no gpa */
     };
 
+    teardown(f, NULL);
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         setup(f, NULL);
         set_desc(desc(f, 0), bad[i].addr, bad[i].len, 0, 0);
@@ -213,6 +214,7 @@ static void test_indirect_hostile(Fixture *f, gconstpointer data)
         { GPA_BASE + 0x8000, 16u * 2048, HB_VRING_DESC_F_INDIRECT, .expect = -EINVAL },
     };
 
+    teardown(f, NULL);
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         HbVringDesc *t;
 
