@@ -12,6 +12,7 @@
 
 #include "daemon/options.h"
 #include "daemon/pidfile.h"
+#include "daemon/sandbox.h"
 #include "qapi-commands.h"
 #include "qapi-events.h"
 #include "qmp/control.h"
@@ -30,7 +31,8 @@
  * non-zero with a message on the first error, before the main loop runs.
  * With --daemonize the process forks first (before any thread exists); the
  * parent waits on a pipe and exits 0 only when the child reports that every
- * socket listens, or non-zero with the child's error.  Shutdown (SIGTERM,
+ * socket listens, or non-zero with the child's error.  Once startup is
+ * done the seccomp allow-list of daemon/sandbox.c is applied to every thread.  Shutdown (SIGTERM,
  * SIGINT, SIGHUP or quit) emits SHUTDOWN, stops accepting, drains exports,
  * removes socket files and the pidfile, and exits 0.
  */
@@ -240,6 +242,13 @@ int main(int argc, char **argv)
         if (it->kind == HB_OPT_MONITOR_PATH && status_fd < 0) {
             fprintf(stderr, "hotblockd: QMP listening on %s\n", it->path);
         }
+    }
+    /*
+     * From here on the daemon only serves what it has set up and what QMP
+     * asks of it: no exec, no network sockets, no odd ioctls.
+     */
+    if (!hb_sandbox_apply(&err)) {
+        goto fail;
     }
     report_startup(status_fd, NULL);
     if (opts.daemonize && chdir("/") < 0) {
