@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* daemon/options.h — hotblockd's command line: QEMU keyval syntax and the startup item list. */
+/* daemon/options.h — hotblockd's command line: the startup item list. */
 #ifndef HB_DAEMON_OPTIONS_H
 #define HB_DAEMON_OPTIONS_H
 
@@ -7,29 +7,9 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-/**
- * hb_keyval_parse() - parse a command-line option value into a JSON object
- * @str: "secret,id=sec0,data=abc123" (QEMU's KEY=VALUE,... syntax) or a
- *       JSON object text (when it starts with '{')
- * @implied_key: the key a leading element without '=' is the value of
- *       ("qom-type" for --object, "driver" for --blockdev, "type" for
- *       --export); NULL when there is none
- * @is_keyval: set to true when @str was key=value, false when JSON; may be
- *       NULL
- * @errp: error
- *
- * Keyval semantics follow QEMU's util/keyval.c: dotted keys nest
- * ("file.filename=x" gives {"file":{"filename":"x"}}), ",," is a literal
- * comma inside a value, numeric key fragments make arrays ("a.0=x,a.1=y"
- * gives {"a":["x","y"]}) whose indexes must have no gaps, and a trailing
- * comma is allowed.  Unlike QEMU, a key given twice is an error rather than
- * "last one wins": on a daemon command line a repeated key is almost always
- * a typo.  Every keyval scalar is a string; the schema layer converts.
- *
- * Return: a new JSON object node, or NULL with @errp set.
- */
-JsonNode *hb_keyval_parse(const char *str, const char *implied_key,
-                          bool *is_keyval, GError **errp);
+/* hb_keyval_parse() moved to util/keyval.h; included here so existing
+ * includers of this header (tools/hotblock-img.c) keep building. */
+#include "util/keyval.h"
 
 /* What one command-line startup item asks for. */
 typedef enum {
