@@ -192,6 +192,36 @@ static HbChild *attach(HbNode *child, HbNode *parent, const char *name,
     return c;
 }
 
+/*
+ * An inline child takes its parent's cache mode, read-only and force-share
+ * settings unless it sets them itself, as QEMU's inherited options do: an
+ * operator who asks for cache.direct on a qcow2 node means the file below.
+ */
+static QapiBlockdevOptions *inherit_options(HbNode *parent,
+                                            const QapiBlockdevOptions *def)
+{
+    QapiBlockdevOptions *o = qapi_clone_BlockdevOptions(def);
+
+    if (parent->cache_direct || parent->cache_no_flush) {
+        if (!o->cache) {
+            o->cache = g_new0(QapiBlockdevCacheOptions, 1);
+        }
+        if (!o->cache->has_direct && parent->cache_direct) {
+            o->cache->has_direct = o->cache->direct = true;
+        }
+        if (!o->cache->has_no_flush && parent->cache_no_flush) {
+            o->cache->has_no_flush = o->cache->no_flush = true;
+        }
+    }
+    if (!o->has_read_only && parent->read_only) {
+        o->has_read_only = o->read_only = true;
+    }
+    if (!o->has_force_share && parent->force_share && o->read_only) {
+        o->has_force_share = o->force_share = true;
+    }
+    return o;
+}
+
 HbChild *hb_node_open_child(HbNode *parent, const char *role,
                             QapiBlockdevRef *ref, unsigned perm,
                             unsigned shared, GError **errp)
@@ -206,7 +236,9 @@ HbChild *hb_node_open_child(HbNode *parent, const char *role,
     if (ref->type == QAPI_QTYPE_QSTRING) {
         child = hb_node_ref(hb_node_lookup(ref->u.reference, errp));
     } else {
-        child = hb_node_open(ref->u.definition, errp);
+        g_autoptr(QapiBlockdevOptions) def =
+            inherit_options(parent, ref->u.definition);
+        child = hb_node_open(def, errp);
     }
     if (!child) {
         return NULL;

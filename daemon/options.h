@@ -7,9 +7,6 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-/* hb_keyval_parse() moved to util/keyval.h; included here so existing
- * includers of this header (tools/hotblock-img.c) keep building. */
-#include "util/keyval.h"
 
 /* What one command-line startup item asks for. */
 typedef enum {

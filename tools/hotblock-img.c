@@ -14,7 +14,7 @@
 #include "block/info.h"
 #include "block/node.h"
 #include "crypto/secret.h"
-#include "daemon/options.h"
+#include "util/keyval.h"
 #include "qapi-json.h"
 #include "util/error.h"
 
