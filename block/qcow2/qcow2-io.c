@@ -91,6 +91,12 @@ static bool entry_is_zero(const HbQcow2 *s, uint64_t e)
            s->hdr.version >= 3;
 }
 
+/* Whether the chunk's entry needs a fresh cluster with no copy-on-write. */
+static bool entry_is_unallocated(const HbQcow2 *s, uint64_t e)
+{
+    return !(e & QCOW2_OFLAG_COMPRESSED) && !(e & QCOW2_OFFSET_MASK);
+}
+
 /* A data cluster we may overwrite in place. */
 static bool entry_is_owned_data(const HbQcow2 *s, uint64_t e)
 {
@@ -349,12 +355,6 @@ static int release_freed(HbQcow2 *s, GArray *freed)
     return ret;
 }
 
-/* Whether the chunk's entry needs a fresh cluster with no copy-on-write. */
-static bool entry_is_unallocated(const HbQcow2 *s, uint64_t e)
-{
-    return !(e & QCOW2_OFLAG_COMPRESSED) && !(e & QCOW2_OFFSET_MASK);
-}
-
 static int write_slow(HbQcow2 *s, uint64_t offset, uint64_t bytes,
                       const struct iovec *iov, int niov, uint64_t pos)
 {
@@ -501,12 +501,33 @@ static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
     return ret;
 }
 
+/* Whether the cluster at @offset already reads as zeroes (so zeroing part of it is a no-op). */
+static bool cluster_reads_zero(HbQcow2 *s, uint64_t offset)
+{
+    uint64_t entry;
+    bool zero = false;
+
+    g_mutex_lock(&s->meta_lock);
+    if (hb_qcow2_get_l2_entry(s, offset, &entry) == 0) {
+        zero = entry_is_zero(s, entry) ||
+               (entry_is_unallocated(s, entry) &&
+                (!s->backing.preadv ||
+                 (offset & ~s->cluster_mask) >= (uint64_t)MAX(s->backing.length, 0)));
+    }
+    g_mutex_unlock(&s->meta_lock);
+    return zero;
+}
+
 static int write_zero_buffer(HbQcow2 *s, uint64_t offset, uint64_t bytes)
 {
     g_autofree uint8_t *z = NULL;
     int ret = 0;
 
     if (bytes == 0) {
+        return 0;
+    }
+    if (bytes <= s->cluster_size - (offset & s->cluster_mask) &&
+        cluster_reads_zero(s, offset)) {
         return 0;
     }
     z = g_try_malloc0(MIN(bytes, 1u << 20));

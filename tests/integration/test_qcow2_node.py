@@ -127,3 +127,54 @@ def test_blockdev_add_errors(daemon, qmp, tmp_path):
     assert "backing" in e.value.desc
     names = [n["node-name"] for n in qmp.cmd("query-named-block-nodes")]
     assert names == []
+
+
+@pytest.mark.parametrize("cs,queues", [("4096", 2), ("65536", 4)])
+def test_export_concurrent_writes_check_clean(daemon, qmp, tmp_path, cs, queues):
+    """Several vhost-user queues (I/O threads) allocating and reading a qcow2 node."""
+    bench = build_path("tools", "hotblock-bench")
+    img = tmp_path / "v.qcow2"
+    run(HOTBLOCK_IMG, "create", "-f", "qcow2", "-o", f"cluster_size={cs}", img, "32M")
+    qmp.cmd("blockdev-add", **{"node-name": "q"}, driver="qcow2",
+            file={"driver": "file", "filename": str(img)})
+    sock = tmp_path / "q.sock"
+    qmp.cmd("block-export-add", type="vhost-user-blk", id="e", **{"node-name": "q"},
+            addr={"type": "unix", "path": str(sock)}, writable=True,
+            **{"num-queues": queues})
+    for rw, extra in (("randwrite", ["--verify"]), ("randrw", []), ("write", ["--verify"])):
+        p = subprocess.run([bench, str(sock), "--json", "--rw", rw, "--bs", "4k",
+                            "--iodepth", "16", "--queues", str(queues), "--count", "3000",
+                            "--flush", *extra],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr + p.stdout
+        out = json.loads(p.stdout)
+        assert out["errors"] == 0 and out["verify_errors"] == 0
+    qmp.cmd("block-export-del", id="e")
+    qmp.wait_event("BLOCK_EXPORT_DELETED")
+    qmp.cmd("blockdev-del", **{"node-name": "q"})
+    assert run("qemu-img", "check", img).returncode == 0
+    # What the guest saw is what qemu-img sees.
+    raw = raw_of(img, tmp_path)
+    assert len(raw) == 32 << 20
+
+
+@pytest.mark.parametrize("opts", ["cluster_size=512,refcount_bits=1,compat=1.1",
+                                  "cluster_size=65536,compat=0.10",
+                                  "cluster_size=2M,refcount_bits=64"])
+def test_node_reads_qemu_images(tmp_path, opts):
+    img = tmp_path / "a.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, img, "8M")
+    run("qemu-io", "-c", "write -P 0xab 1000 100k", "-c", "write -P 0x11 5M 1M",
+        "-c", "write -z 6M 64k", img)
+    ref = raw_of(img, tmp_path)
+    run(HOTBLOCK_IMG, "convert", "-O", "raw", img, tmp_path / "out.raw")
+    assert (tmp_path / "out.raw").read_bytes() == ref
+
+
+def test_node_reads_compressed(tmp_path):
+    src = tmp_path / "src.raw"
+    src.write_bytes((os.urandom(200000) + b"xyz" * 300000).ljust(4 << 20, b"\0"))
+    img = tmp_path / "c.qcow2"
+    run("qemu-img", "convert", "-c", "-O", "qcow2", src, img)
+    run(HOTBLOCK_IMG, "convert", "-O", "raw", img, tmp_path / "out.raw")
+    assert (tmp_path / "out.raw").read_bytes() == src.read_bytes()
