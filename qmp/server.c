@@ -14,10 +14,14 @@
 #include "qmp/session.h"
 #include "util/error.h"
 
+/* How long accepting pauses when the process is out of fds. */
+#define HB_QMP_ACCEPT_RETRY_MS 100
+
 struct HbQmpServer {
     char *path;
     int fd;
     guint watch;
+    guint retry;  /* out of fds: accepting resumes from this timeout */
     dev_t dev;    /* to remove only our own socket file at exit */
     ino_t ino;
 };
@@ -94,13 +98,37 @@ int hb_unix_listen(const char *path, GError **errp)
     return fd;
 }
 
+static gboolean on_accept(gint fd, GIOCondition cond, gpointer opaque);
+
+static gboolean resume_accept(gpointer opaque)
+{
+    HbQmpServer *srv = opaque;
+
+    srv->retry = 0;
+    srv->watch = g_unix_fd_add(srv->fd, G_IO_IN, on_accept, srv);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer opaque)
 {
+    HbQmpServer *srv = opaque;
+
     /* Take every pending client: a burst must not fill the backlog. */
     for (int i = 0; i < 64; i++) {
         int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (client < 0) {
-            break;  /* EAGAIN, ECONNABORTED, EMFILE: keep listening */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                /*
+                 * The pending client stays in the backlog and the listener
+                 * stays readable: polling again at once would spin.  Wait
+                 * a little for sessions to close and free fds.
+                 */
+                srv->watch = 0;
+                srv->retry = g_timeout_add(HB_QMP_ACCEPT_RETRY_MS, resume_accept, srv);
+                return G_SOURCE_REMOVE;
+            }
+            break;  /* EAGAIN, ECONNABORTED, EINTR: keep listening */
         }
         hb_qmp_session_new(client);
     }
@@ -136,6 +164,9 @@ void hb_qmp_server_free(HbQmpServer *srv)
     }
     if (srv->watch) {
         g_source_remove(srv->watch);
+    }
+    if (srv->retry) {
+        g_source_remove(srv->retry);
     }
     close(srv->fd);
     /* Remove the file only if it is still the socket we created. */

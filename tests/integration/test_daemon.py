@@ -133,3 +133,74 @@ def test_hotblock_qmp_tool_against_daemon(daemon):
     r = subprocess.run([tool, daemon.qmp_path, '{"execute":"query-version"}'],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and '"package"' in r.stdout
+
+
+def _cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])   # utime + stime
+
+
+def test_fd_exhaustion_does_not_spin(tmp_path):
+    """Out of fds, the accept loop must wait, not poll a pending client at
+    full CPU, and must take clients again once fds are free."""
+    import resource
+    sock = str(tmp_path / "q.sock")
+
+    def low_nofile():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+    with open(tmp_path / "err", "wb") as err:
+        p = subprocess.Popen([HOTBLOCKD, "--qmp", sock], stdout=subprocess.DEVNULL,
+                             stderr=err, preexec_fn=low_nofile)
+    clients = []
+    try:
+        for _ in range(200):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.02)
+        # Fill the daemon's fd table; the last connects wait in the backlog.
+        for _ in range(60):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sock)
+            clients.append(s)
+        time.sleep(0.3)
+        before = _cpu_ticks(p.pid)
+        time.sleep(1.0)
+        used = _cpu_ticks(p.pid) - before
+        assert used < 30, f"accept loop spins out of fds: {used} ticks in 1 s"
+        # Free fds: the waiting clients get their greeting.
+        for s in clients[:30]:
+            s.close()
+        last = clients[-1]
+        last.settimeout(5)
+        assert last.recv(1) == b"{"
+    finally:
+        for s in clients:
+            s.close()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(10) == 0
+    assert "ERROR: AddressSanitizer" not in (tmp_path / "err").read_text()
+
+
+def test_daemonize_relative_paths_cleaned_up(tmp_path):
+    """--daemonize changes to /; sockets and the pidfile given relative to
+    the starting directory must still be removed at exit."""
+    r = subprocess.run([HOTBLOCKD, "--daemonize", "--qmp", "rel.sock",
+                        "--pidfile", "rel.pid"], capture_output=True, text=True,
+                       timeout=30, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    pid = int((tmp_path / "rel.pid").read_text())
+    q = QMP(str(tmp_path / "rel.sock"))
+    q.cmd("quit")
+    for _ in range(200):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("daemon did not exit on quit")
+    assert not (tmp_path / "rel.sock").exists()
+    assert not (tmp_path / "rel.pid").exists()
