@@ -360,6 +360,34 @@ static QapiImageInfoSpecific *qcow2_query_specific(HbNode *node)
     return spec;
 }
 
+const char *hb_qcow2_backing_filename(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+
+    return s ? s->img->backing_file : NULL;
+}
+
+const char *hb_qcow2_backing_format(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+
+    return s ? s->img->backing_fmt : NULL;
+}
+
+uint32_t hb_qcow2_cluster_size(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+
+    return s ? s->img->cluster_size : 0;
+}
+
+bool hb_qcow2_is_dirty(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+
+    return s && (s->img->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY);
+}
+
 const HbDriver hb_driver_qcow2 = {
     .name = "qcow2",
     .is_format = true,
