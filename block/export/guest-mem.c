@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 /* [a, a+alen) and [b, b+blen) intersect; lengths are non-zero and do not wrap. */
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -15,6 +16,7 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd)
 {
     uint64_t end;
+    struct stat st;
     void *p;
 
     if (r->size == 0 || r->size > SIZE_MAX ||
@@ -26,6 +28,14 @@ int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd)
     /* The front-end's mapping may start mid-fd: map from offset 0 so that
      * mmap's page alignment rules are met regardless of mmap_offset. */
     if (__builtin_add_overflow(r->mmap_offset, r->size, &end) || end > SIZE_MAX) {
+        return -EINVAL;
+    }
+    /*
+     * Touching a mapping beyond the end of its file raises SIGBUS: refuse
+     * regions the fd cannot back.  (A front-end that shrinks the file later
+     * can still do that; QEMU's memory backends never shrink.)
+     */
+    if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && (uint64_t)st.st_size < end)) {
         return -EINVAL;
     }
     p = mmap(NULL, end, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);

@@ -56,6 +56,12 @@ typedef union __attribute__((packed)) VuPayload {
         uint32_t flags;
         uint8_t region[HB_VU_CONFIG_MAX];
     } config;
+    struct __attribute__((packed)) {
+        uint64_t mmap_size;
+        uint64_t mmap_offset;
+        uint16_t num_queues;
+        uint16_t queue_size;
+    } inflight;
 } VuPayload;
 
 typedef struct VuMsg {
@@ -75,6 +81,7 @@ static const uint64_t supported_protocol_features =
     (1ull << HB_VU_PROTOCOL_F_REPLY_ACK) |
     (1ull << HB_VU_PROTOCOL_F_BACKEND_REQ) |
     (1ull << HB_VU_PROTOCOL_F_CONFIG) |
+    (1ull << HB_VU_PROTOCOL_F_INFLIGHT_SHMFD) |
     (1ull << HB_VU_PROTOCOL_F_RESET_DEVICE) |
     (1ull << HB_VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
 
@@ -163,6 +170,7 @@ void hb_vu_reset(HbVuDev *dev)
         queue_reset(dev, i);
     }
     hb_guest_mem_clear(&dev->mem);
+    hb_vu_inflight_unmap(&dev->inflight);
     unlock_all(dev);
 
     g_mutex_lock(&dev->backend_lock);
@@ -209,6 +217,13 @@ static bool queue_map(HbVuDev *dev, HbVuQueue *q, bool initial)
     /* Resume where the used ring says the previous owner stopped. */
     q->vq.used_idx = initial ? le16toh(__atomic_load_n(&q->vq.used->idx, __ATOMIC_RELAXED))
                              : used_idx;
+    if (initial) {
+        q->vq.inflight = hb_vu_inflight_queue(&dev->inflight, q - dev->q);
+        q->vq.nresubmit = q->vq.resubmit_pos = 0;
+        if (hb_virtq_inflight_recover(&q->vq) < 0) {
+            return false;
+        }
+    }
     return true;
 }
 
@@ -663,6 +678,40 @@ static int set_config(HbVuDev *dev, VuMsg *msg)
                                   msg->p.config.flags) < 0 ? MSG_FAILED : MSG_OK;
 }
 
+/* GET_INFLIGHT_FD makes a buffer, SET_INFLIGHT_FD maps the front-end's. */
+static int inflight_fd(HbVuDev *dev, VuMsg *msg)
+{
+    uint16_t nq = msg->p.inflight.num_queues, qs = msg->p.inflight.queue_size;
+    bool get = msg->hdr.request == HB_VU_GET_INFLIGHT_FD;
+    int fd = -1, ret;
+
+    /* QEMU's struct is not packed: 20 bytes of fields, 24 with padding. */
+    if ((msg->hdr.size != sizeof(msg->p.inflight) && msg->hdr.size != 24) ||
+        nq > dev->max_queues ||
+        (get ? msg->nfds != 0 : msg->nfds != 1)) {
+        return MSG_DROP;
+    }
+    lock_all(dev);
+    if (get) {
+        ret = hb_vu_inflight_create(&dev->inflight, nq, qs, &fd);
+    } else {
+        ret = hb_vu_inflight_map(&dev->inflight, msg->fds[0], msg->p.inflight.mmap_size,
+                                 msg->p.inflight.mmap_offset, nq, qs);
+    }
+    unlock_all(dev);
+    if (ret < 0) {
+        return MSG_DROP;
+    }
+    if (get) {
+        msg->p.inflight.mmap_size = dev->inflight.size;
+        msg->p.inflight.mmap_offset = 0;
+        ret = send_reply(dev, msg, msg->hdr.size, fd) ? MSG_OK : MSG_DROP;
+        close(fd);
+        return ret;
+    }
+    return MSG_OK;
+}
+
 static int reset_device(HbVuDev *dev)
 {
     lock_all(dev);
@@ -692,6 +741,8 @@ static int handle(HbVuDev *dev, VuMsg *msg, bool *replied)
         return get_vring_base(dev, msg);
     case HB_VU_GET_CONFIG:
         return get_config(dev, msg);
+    case HB_VU_GET_INFLIGHT_FD:
+        return inflight_fd(dev, msg);
     default:
         break;
     }
@@ -741,6 +792,8 @@ static int handle(HbVuDev *dev, VuMsg *msg, bool *replied)
         return MSG_OK;
     case HB_VU_SET_CONFIG:
         return set_config(dev, msg);
+    case HB_VU_SET_INFLIGHT_FD:
+        return inflight_fd(dev, msg);
     default:
         /* Anything we did not offer is a front-end bug or an attack. */
         return MSG_DROP;

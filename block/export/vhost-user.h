@@ -9,6 +9,7 @@
 
 #include "block/export/guest-mem.h"
 #include "block/export/virtqueue.h"
+#include "block/export/vu-inflight.h"
 
 /*
  * Theory of operation
@@ -135,6 +136,7 @@ struct HbVuDev {
     GMutex backend_lock;      /* guards backend_fd */
     int backend_fd;           /* BACKEND_REQ channel, -1 if none */
     HbGuestMem mem;
+    HbVuInflight inflight;    /* INFLIGHT_SHMFD buffer, if the front-end uses one */
     HbVuQueue q[HB_VU_MAX_QUEUES];
 };
 

@@ -32,15 +32,22 @@ uint64_t hb_virtq_used_size(unsigned num)
     return 4 + 8 * (uint64_t)num + 2;     /* flags, idx, ring, avail_event */
 }
 
+uint64_t hb_virtq_inflight_size(unsigned num)
+{
+    /* header + one state per descriptor, rounded to a cache line */
+    return (sizeof(HbInflightRegion) + (uint64_t)num * sizeof(HbInflightDesc) + 63) & ~63ull;
+}
+
 int hb_virtq_init(HbVirtq *vq, const HbGuestMem *mem, unsigned num,
                   void *desc, void *avail, void *used, uint16_t base)
 {
-    bool event_idx = vq->event_idx, indirect = vq->indirect;
-
     if (num == 0 || num > HB_VIRTQ_MAX_SIZE || (num & (num - 1))) {
         return -EINVAL;
     }
-    memset(vq, 0, sizeof(*vq));
+    /* Negotiated flags and inflight state (resubmit list included: a memory
+     * table change may remap a ring that still has heads to resubmit) stay. */
+    vq->signalled_used = 0;
+    vq->signalled_used_valid = false;
     vq->mem = mem;
     vq->num = num;
     vq->desc = desc;
@@ -48,8 +55,6 @@ int hb_virtq_init(HbVirtq *vq, const HbGuestMem *mem, unsigned num,
     vq->used = used;
     vq->last_avail_idx = base;
     vq->used_idx = base;
-    vq->event_idx = event_idx;
-    vq->indirect = indirect;
     return 0;
 }
 
@@ -172,12 +177,78 @@ static int read_chain(HbVirtq *vq, uint16_t head, HbVirtqElem *elem)
     }
 }
 
+int hb_virtq_inflight_recover(HbVirtq *vq)
+{
+    HbInflightRegion *r = vq->inflight;
+    uint16_t used_idx = rd16(&vq->used->idx);
+    unsigned n = 0;
+
+    if (!r) {
+        return 0;
+    }
+    if (r->version == 0 || r->desc_num == 0) {
+        /* fresh region: nothing to recover */
+        memset(r->desc, 0, vq->num * sizeof(HbInflightDesc));
+        r->version = 1;
+        r->desc_num = vq->num;
+        r->used_idx = used_idx;
+        vq->counter = 1;
+        return 0;
+    }
+    if (r->desc_num != vq->num) {
+        return -EINVAL;
+    }
+    /* The used ring moved past what the region recorded: the last batch
+     * was completed, only its inflight flag was not cleared. */
+    if (r->used_idx != used_idx) {
+        if (r->last_batch_head < vq->num) {
+            r->desc[r->last_batch_head].inflight = 0;
+        }
+        r->used_idx = used_idx;
+    }
+    vq->counter = 1;
+    for (unsigned i = 0; i < vq->num; i++) {
+        if (r->desc[i].inflight) {
+            vq->resubmit[n++] = i;
+            if (r->desc[i].counter >= vq->counter) {
+                vq->counter = r->desc[i].counter + 1;
+            }
+        }
+    }
+    /* oldest first: insertion sort, n is small and bounded by num */
+    for (unsigned i = 1; i < n; i++) {
+        uint16_t h = vq->resubmit[i];
+        unsigned j = i;
+        while (j > 0 && r->desc[vq->resubmit[j - 1]].counter > r->desc[h].counter) {
+            vq->resubmit[j] = vq->resubmit[j - 1];
+            j--;
+        }
+        vq->resubmit[j] = h;
+    }
+    vq->nresubmit = n;
+    vq->resubmit_pos = 0;
+    vq->used_idx = used_idx;
+    /* those heads were popped already: the avail ring resumes after them */
+    vq->last_avail_idx = used_idx + n;
+    return 0;
+}
+
 int hb_virtq_pop(HbVirtq *vq, HbVirtqElem *elem)
 {
-    int pending = hb_virtq_pending(vq);
+    int pending;
     uint16_t head;
     int ret;
 
+    if (vq->resubmit_pos < vq->nresubmit) {
+        ret = read_chain(vq, vq->resubmit[vq->resubmit_pos], elem);
+        if (ret < 0) {
+            return ret;
+        }
+        vq->resubmit_pos++;
+        vq->inuse++;
+        return 1;
+    }
+    pending = hb_virtq_pending(vq);
     if (pending <= 0) {
         return pending;
     }
@@ -191,6 +262,10 @@ int hb_virtq_pop(HbVirtq *vq, HbVirtqElem *elem)
     if (ret < 0) {
         return ret;
     }
+    if (vq->inflight) {
+        vq->inflight->desc[head].counter = vq->counter++;
+        __atomic_store_n(&vq->inflight->desc[head].inflight, 1, __ATOMIC_RELEASE);
+    }
     vq->last_avail_idx++;
     vq->inuse++;
     return 1;
@@ -200,12 +275,20 @@ void hb_virtq_push(HbVirtq *vq, uint16_t head, uint32_t len)
 {
     HbVringUsedElem *u = &vq->used->ring[vq->used_idx & (vq->num - 1)];
 
+    if (vq->inflight) {
+        vq->inflight->last_batch_head = head;    /* pre-commit */
+    }
     __atomic_store_n(&u->id, htole32(head), __ATOMIC_RELAXED);
     __atomic_store_n(&u->len, htole32(len), __ATOMIC_RELAXED);
     /* The element must be visible before the index that publishes it. */
     __atomic_thread_fence(__ATOMIC_RELEASE);
     vq->used_idx++;
     wr16(&vq->used->idx, vq->used_idx);
+    if (vq->inflight) {
+        /* post-commit: the used ring has it, the region may forget it */
+        __atomic_store_n(&vq->inflight->desc[head].inflight, 0, __ATOMIC_RELEASE);
+        vq->inflight->used_idx = vq->used_idx;
+    }
     if (vq->inuse) {
         vq->inuse--;
     }

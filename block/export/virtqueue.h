@@ -57,6 +57,31 @@ typedef struct HbVringUsed {
     HbVringUsedElem ring[];
 } HbVringUsed;
 
+/*
+ * The INFLIGHT_SHMFD region of one queue (vhost-user.rst, "Inflight I/O
+ * tracking"): which heads were popped and not yet completed, so that a new
+ * back-end process can resubmit them after a crash.  It lives in memory the
+ * front-end keeps across back-end restarts.
+ */
+typedef struct HbInflightDesc {
+    uint8_t inflight;
+    uint8_t padding[5];
+    uint16_t next;
+    uint64_t counter;
+} HbInflightDesc;
+
+typedef struct HbInflightRegion {
+    uint64_t features;
+    uint16_t version;
+    uint16_t desc_num;
+    uint16_t last_batch_head;
+    uint16_t used_idx;
+    HbInflightDesc desc[];
+} HbInflightRegion;
+
+/* Bytes of one queue's region for a ring of @num entries. */
+uint64_t hb_virtq_inflight_size(unsigned num);
+
 /**
  * struct HbVirtq - one split ring, as seen by the device.
  */
@@ -73,6 +98,12 @@ typedef struct HbVirtq {
     bool event_idx;           /* VIRTIO_RING_F_EVENT_IDX negotiated */
     bool indirect;            /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
     unsigned inuse;           /* popped, not yet pushed */
+    /* INFLIGHT_SHMFD tracking; kept by hb_virtq_init() */
+    HbInflightRegion *inflight;
+    uint64_t counter;         /* order of pops */
+    unsigned nresubmit;       /* heads to process again before the avail ring */
+    unsigned resubmit_pos;
+    uint16_t resubmit[HB_VIRTQ_MAX_SIZE];
 } HbVirtq;
 
 /**
@@ -95,6 +126,8 @@ uint64_t hb_virtq_used_size(unsigned num);
 
 /**
  * hb_virtq_init() - attach @vq to ring parts already translated to pointers.
+ * The negotiated flags (event_idx, indirect) and the inflight state of @vq
+ * are kept; everything else is reset.
  * Return: 0, or -EINVAL if @num is not a power of two in [1, 1024].
  */
 int hb_virtq_init(HbVirtq *vq, const HbGuestMem *mem, unsigned num,
@@ -124,6 +157,15 @@ bool hb_virtq_should_notify(HbVirtq *vq);
  * popping instead of sleeping).
  */
 bool hb_virtq_enable_notify(HbVirtq *vq);
+
+/**
+ * hb_virtq_inflight_recover() - on starting a ring with an inflight region:
+ * initialise a fresh region, or else queue every head the previous back-end
+ * popped without completing for resubmission, oldest first, and resume the
+ * avail ring after them.  Return: 0, or -EINVAL if the region does not fit
+ * the ring.
+ */
+int hb_virtq_inflight_recover(HbVirtq *vq);
 
 /* Available entries not yet popped, or -EINVAL if avail->idx is insane. */
 int hb_virtq_pending(HbVirtq *vq);

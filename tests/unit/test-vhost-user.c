@@ -21,6 +21,9 @@ typedef struct Fixture {
     int kick_seen;
     int memfd;
     uint8_t *ram;
+    int crash_after;     /* >= 0: complete only that many, leave the rest in flight */
+    uint16_t heads[64];  /* heads processed, in order */
+    unsigned nheads;
 } Fixture;
 
 static uint64_t t_get_features(HbVuDev *dev)
@@ -49,8 +52,14 @@ static bool t_process(HbVuDev *dev, unsigned qidx, HbVirtq *vq)
     int ret;
 
     while ((ret = hb_virtq_pop(vq, e)) > 0) {
+        if (f->crash_after >= 0 && f->processed >= (unsigned)f->crash_after) {
+            continue;   /* "crashed": popped, never completed */
+        }
         hb_virtq_push(vq, e->head, 0);
         f->processed++;
+        if (f->nheads < G_N_ELEMENTS(f->heads)) {
+            f->heads[f->nheads++] = e->head;
+        }
     }
     g_free(e);
     hb_vu_queue_notify(dev, &dev->q[qidx]);
@@ -81,6 +90,7 @@ static void setup(Fixture *f, gconstpointer data)
     hb_vu_attach(&f->dev, sv[0]);
     f->peer = sv[1];
     f->kick_seen = -1;
+    f->crash_after = -1;
     f->memfd = memfd_create("t", 0);
     g_assert_cmpint(ftruncate(f->memfd, RAM_SIZE), ==, 0);
     f->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
@@ -331,7 +341,13 @@ static const Hostile hostile[] = {
     { "get-config-offset", HB_VU_GET_CONFIG, 0, 12, { 250, 10 }, 0 },
     { "vring-enable-value", HB_VU_SET_VRING_ENABLE, 0, 8, { 0, 2 }, 0 },
     { "backend-fd-missing", HB_VU_SET_BACKEND_REQ_FD, 0, 0, { 0 }, 0 },
-    { "inflight-not-offered", HB_VU_GET_INFLIGHT_FD, 0, 0, { 0 }, 0 },
+    { "inflight-short", HB_VU_GET_INFLIGHT_FD, 0, 0, { 0 }, 0 },
+    { "inflight-too-many-queues", HB_VU_GET_INFLIGHT_FD, 0, 20, { 0, 0, 0, 0, 9 | (8 << 16) }, 0 },
+    { "inflight-zero-size", HB_VU_GET_INFLIGHT_FD, 0, 20, { 0, 0, 0, 0, 1 }, 0 },
+    { "set-inflight-no-fd", HB_VU_SET_INFLIGHT_FD, 0, 20, { 4096, 0, 0, 0, 1 | (8 << 16) }, 0 },
+    { "set-inflight-beyond-file", HB_VU_SET_INFLIGHT_FD, 0, 20,
+      { 0x200000, 0, 0, 0, 1 | (8 << 16) }, 1 },
+    { "mem-table-beyond-file", HB_VU_SET_MEM_TABLE, 0, 40, { 1, 0, 0, 0, 0, 0x1000, 0, 0 }, 1 },
 };
 
 static void test_hostile(Fixture *f, gconstpointer data)
@@ -390,6 +406,130 @@ static void test_truncated(Fixture *f, gconstpointer data)
     g_assert_false(hb_vu_dispatch(&f->dev));
 }
 
+/* Receive a reply carrying one fd. */
+static int recv_reply_fd(Fixture *f, uint32_t req, void *p, uint32_t size)
+{
+    uint32_t hdr[3];
+    uint8_t buf[64];
+    char control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov[2] = { { hdr, 12 }, { buf, size } };
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2,
+                         .msg_control = control, .msg_controllen = sizeof(control) };
+    struct cmsghdr *cm;
+    int fd = -1;
+
+    g_assert_cmpint(recvmsg(f->peer, &mh, MSG_WAITALL), ==, 12 + size);
+    g_assert_cmpuint(hdr[0], ==, req);
+    g_assert_cmpuint(hdr[2], ==, size);
+    cm = CMSG_FIRSTHDR(&mh);
+    g_assert_nonnull(cm);
+    memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    memcpy(p, buf, size);
+    return fd;
+}
+
+typedef struct __attribute__((packed)) InflightMsg {
+    uint64_t mmap_size, mmap_offset;
+    uint16_t num_queues, queue_size;
+} InflightMsg;
+
+/* Features, memory, and ring 0 (8 entries at fixed offsets), enabled. */
+static void start_ring(Fixture *f, int kick, int call, int inflight_fd, InflightMsg *im)
+{
+    uint64_t idx = 0;
+
+    g_assert_true(set_u64(f, HB_VU_SET_FEATURES, FEATURES | (1ull << 30)));
+    g_assert_true(set_mem_table(f));
+    if (inflight_fd >= 0) {
+        send_msg(f, HB_VU_SET_INFLIGHT_FD, 0, im, sizeof(*im), &inflight_fd, 1);
+        g_assert_true(hb_vu_dispatch(&f->dev));
+    }
+    g_assert_true(set_state(f, HB_VU_SET_VRING_NUM, 0, 8));
+    g_assert_true(set_state(f, HB_VU_SET_VRING_BASE, 0, 0));
+    g_assert_true(set_addr(f, 0, UVA + 0x1000, UVA + 0x2000, UVA + 0x3000));
+    send_msg(f, HB_VU_SET_VRING_CALL, 0, &idx, 8, &call, 1);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    send_msg(f, HB_VU_SET_VRING_KICK, 0, &idx, 8, &kick, 1);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    g_assert_true(set_state(f, HB_VU_SET_VRING_ENABLE, 0, 1));
+}
+
+/*
+ * INFLIGHT_SHMFD: a back-end "crashes" with two requests popped and not
+ * completed; the next back-end gets the front-end's buffer back and
+ * completes exactly those two, once, before anything new.
+ */
+static void test_inflight_resubmit(Fixture *f, gconstpointer data)
+{
+    InflightMsg im = { 0, 0, 1, 8 };
+    int kick = eventfd(0, EFD_NONBLOCK), call = eventfd(0, EFD_NONBLOCK);
+    uint16_t *avail = (uint16_t *)(f->ram + 0x2000);
+    uint16_t *used = (uint16_t *)(f->ram + 0x3000);
+    HbVringDesc *d = (HbVringDesc *)(f->ram + 0x1000);
+    HbInflightRegion *r;
+    int ifd, sv[2];
+
+    g_assert_true(get_u64(f, HB_VU_GET_PROTOCOL_FEATURES) &
+                  (1ull << HB_VU_PROTOCOL_F_INFLIGHT_SHMFD));
+    send_msg(f, HB_VU_GET_INFLIGHT_FD, 0, &im, sizeof(im), NULL, 0);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    ifd = recv_reply_fd(f, HB_VU_GET_INFLIGHT_FD, &im, sizeof(im));
+    g_assert_cmpint(ifd, >=, 0);
+    g_assert_cmpuint(im.mmap_size, >=, hb_virtq_inflight_size(8));
+    r = mmap(NULL, im.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, ifd, 0);
+    g_assert_true(r != MAP_FAILED);
+
+    start_ring(f, kick, call, ifd, &im);
+    g_assert_cmpuint(r->version, ==, 1);
+    g_assert_cmpuint(r->desc_num, ==, 8);
+    for (int i = 0; i < 3; i++) {
+        d[i] = (HbVringDesc){ 0x8000 + i * 16, 16, 0, 0 };
+        avail[2 + i] = i;
+    }
+    avail[1] = 3;
+    f->crash_after = 1;
+    g_assert_true(hb_vu_handle_kick(&f->dev, 0));
+    g_assert_cmpuint(f->processed, ==, 1);
+    g_assert_cmpuint(used[1], ==, 1);
+    g_assert_cmpuint(r->desc[0].inflight, ==, 0);
+    g_assert_cmpuint(r->desc[1].inflight, ==, 1);
+    g_assert_cmpuint(r->desc[2].inflight, ==, 1);
+
+    /* the back-end dies; a new one is connected */
+    hb_vu_reset(&f->dev);
+    close(f->peer);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    hb_vu_attach(&f->dev, sv[0]);
+    f->peer = sv[1];
+    f->crash_after = -1;
+    start_ring(f, kick, call, ifd, &im);
+    g_assert_true(hb_vu_handle_kick(&f->dev, 0));
+    g_assert_cmpuint(f->processed, ==, 3);
+    g_assert_cmpuint(f->heads[1], ==, 1);
+    g_assert_cmpuint(f->heads[2], ==, 2);
+    g_assert_cmpuint(used[1], ==, 3);
+    g_assert_cmpuint(r->desc[1].inflight, ==, 0);
+    g_assert_cmpuint(r->desc[2].inflight, ==, 0);
+    /* and new work continues after them, once */
+    d[3] = (HbVringDesc){ 0x9000, 16, 0, 0 };
+    avail[5] = 3;
+    avail[1] = 4;
+    g_assert_true(hb_vu_handle_kick(&f->dev, 0));
+    g_assert_true(hb_vu_handle_kick(&f->dev, 0));
+    g_assert_cmpuint(f->processed, ==, 4);
+    g_assert_cmpuint(f->heads[3], ==, 3);
+
+    /* a buffer too small for its geometry is refused */
+    im.queue_size = 1024;
+    send_msg(f, HB_VU_SET_INFLIGHT_FD, 0, &im, sizeof(im), &ifd, 1);
+    g_assert_false(hb_vu_dispatch(&f->dev));
+
+    munmap(r, hb_virtq_inflight_size(8));
+    close(ifd);
+    close(kick);
+    close(call);
+}
+
 static void test_hangup_and_reconnect(Fixture *f, gconstpointer data)
 {
     int sv[2];
@@ -415,6 +555,7 @@ int main(int argc, char **argv)
     T("ring-outside-memory", test_ring_outside_memory);
     T("truncated", test_truncated);
     T("hangup-and-reconnect", test_hangup_and_reconnect);
+    T("inflight-resubmit", test_inflight_resubmit);
     for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
         g_autofree char *path = g_strdup_printf("/vhost-user/hostile/%s", hostile[i].name);
         g_test_add_data_func(path, &hostile[i], hostile_test);
