@@ -329,8 +329,13 @@ static int qcow2_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
 {
     Qcow2Node *s = node->opaque;
 
-    if ((flags & HB_REQ_NO_FALLBACK) && s->img->hdr.version < 3) {
-        return -ENOTSUP;
+    if (flags & HB_REQ_NO_FALLBACK) {
+        /* Only whole clusters of a v3 image are zeroed without writing data. */
+        uint64_t mask = s->img->cluster_mask, end = offset + bytes;
+        if (s->img->hdr.version < 3 || (offset & mask) ||
+            ((end & mask) && end != s->img->hdr.size)) {
+            return -ENOTSUP;
+        }
     }
     return hb_qcow2_pwrite_zeroes(s->img, offset, bytes,
                                   (flags & HB_REQ_MAY_UNMAP) != 0);
