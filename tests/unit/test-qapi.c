@@ -282,10 +282,12 @@ static char *last_event;
 static void capture_event(const char *name, JsonObject *data)
 {
     g_autoptr(JsonNode) n = json_node_new(JSON_NODE_OBJECT);
+    g_autofree char *text = NULL;
 
     json_node_take_object(n, data);
+    text = json_to_string(n, FALSE);
     g_free(last_event);
-    last_event = g_strdup_printf("%s %s", name, json_to_string(n, FALSE));
+    last_event = g_strdup_printf("%s %s", name, text);
 }
 
 static void test_event(void)
@@ -296,6 +298,7 @@ static void test_event(void)
     qapi_event_send_test_event("w", true, 4);
     g_assert_cmpstr(last_event, ==, "TEST_EVENT {\"what\":\"w\",\"count\":4}");
     qapi_event_set_emitter(NULL);
+    g_clear_pointer(&last_event, g_free);
 }
 
 static void test_introspect(void)
@@ -322,6 +325,68 @@ static void test_introspect(void)
     g_assert_true(found_union);
 }
 
+/*
+ * Failures found late, after the input functions have allocated strings,
+ * list cells, union branches and alternate wrappers: each must fail cleanly
+ * and free everything (checked by the ASan/LSan build of this test).
+ */
+static void test_error_paths_free_everything(void)
+{
+    static const struct { const char *type, *in; bool keyval; } bad[] = {
+        { "all", "{\"id\":\"a\",\"i\":1,\"list\":[{\"name\":\"x\"},{\"name\":1}]}", false },
+        { "all", "{\"id\":\"a\",\"i\":1,\"strs\":[\"a\",\"b\",3]}", false },
+        { "all", "{\"id\":\"a\",\"i\":1,\"anything\":{\"x\":[1]},\"color\":\"pink\"}", false },
+        { "all", "{\"id\":\"a\",\"i\":1,\"inner\":{\"name\":\"n\",\"size\":\"9z\"}}", true },
+        { "all", "{\"id\":\"a\",\"i\":1,\"default\":\"d\",\"zzz\":1}", false },
+        { "all", "{\"id\":\"a\",\"i\":\"x\"}", true },
+        { "union", "{\"kind\":\"fancy\",\"common\":\"c\",\"f\":\"x\",\"ref\":7}", false },
+        { "union", "{\"kind\":\"fancy\",\"common\":\"c\",\"f\":\"x\","
+                   "\"ref\":{\"kind\":\"plain\",\"p\":\"q\"}}", false },
+        { "union", "{\"kind\":\"fancy\",\"common\":\"c\",\"f\":\"x\",\"extra\":1}", false },
+        { "holder", "{\"ref\":{\"kind\":\"fancy\",\"f\":\"y\",\"ref\":[]}}", false },
+        { "holder", "{\"ref\":\"r\",\"maybe\":{\"kind\":\"plain\"}}", false },
+        { "holder", "{\"ref\":\"r\",\"maybe\":\"m\",\"nf\":\"maybe\"}", true },
+        { "holder", "{\"ref\":\"r\",\"maybe\":null,\"nf\":[1]}", false },
+        { "holder", "{\"ref\":\"r\",\"maybe\":\"m\",\"nf\":1,\"more\":2}", false },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(JsonNode) n = parse(bad[i].in);
+        g_autoptr(GError) err = NULL;
+        void *out = NULL;
+        bool ok;
+
+        if (!strcmp(bad[i].type, "all")) {
+            ok = qapi_from_json_TestAll(n, bad[i].keyval, (QapiTestAll **)&out, &err);
+        } else if (!strcmp(bad[i].type, "union")) {
+            ok = qapi_from_json_TestUnion(n, bad[i].keyval, (QapiTestUnion **)&out, &err);
+        } else {
+            ok = qapi_from_json_TestHolder(n, bad[i].keyval, (QapiTestHolder **)&out, &err);
+        }
+        g_assert_false(ok);
+        g_assert_null(out);
+        g_assert_nonnull(err);
+    }
+}
+
+/* Output of structs whose optional pointer members are all absent. */
+static void test_output_of_empty_optionals(void)
+{
+    g_autoptr(QapiTestAll) a = g_new0(QapiTestAll, 1);
+    g_autoptr(QapiTestFancy) f = g_new0(QapiTestFancy, 1);
+    g_autoptr(QapiTestHolder) h = g_new0(QapiTestHolder, 1);
+    g_autoptr(JsonNode) na = qapi_to_json_TestAll(a);
+    g_autoptr(JsonNode) nf = qapi_to_json_TestFancy(f);
+    g_autoptr(JsonNode) nh = NULL;
+
+    g_assert_true(JSON_NODE_HOLDS_OBJECT(na));
+    g_assert_true(JSON_NODE_HOLDS_OBJECT(nf));
+    h->ref = g_new0(QapiTestRef, 1);
+    h->ref->type = QAPI_QTYPE_QDICT;    /* a definition not filled in */
+    nh = qapi_to_json_TestHolder(h);
+    g_assert_true(JSON_NODE_HOLDS_OBJECT(nh));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -334,5 +399,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qapi/marshal", test_marshal);
     g_test_add_func("/qapi/event", test_event);
     g_test_add_func("/qapi/introspect", test_introspect);
+    g_test_add_func("/qapi/error-paths-free-everything", test_error_paths_free_everything);
+    g_test_add_func("/qapi/output-empty-optionals", test_output_of_empty_optionals);
     return g_test_run();
 }
