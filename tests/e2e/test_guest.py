@@ -209,3 +209,43 @@ cmp /data/pattern /tmp/back && result persisted ok
     vms.append(g2)
     assert g2.wait()["persisted"] == "ok"
     assert qmp.cmd("query-block-exports")[0]["id"] == "vdisk"
+
+
+def test_daemon_crash_and_restart_under_io(daemon_factory, tmp_path, vms):
+    """hotblockd is killed (SIGKILL) while the guest writes; a new hotblockd
+    takes the socket back, QEMU reconnects (reconnect=1) and hands it the
+    INFLIGHT_SHMFD buffer; the guest's I/O completes and the data is right."""
+    import signal
+    import time
+    img = raw_file(tmp_path / "c.raw", 32 * MiB)
+    sock = tmp_path / "crash.sock"
+    args = ("--blockdev", f'{{"driver":"file","filename":"{img}","node-name":"f0"}}',
+            "--export", f"type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,"
+                        f"addr.path={sock},writable=on")
+    d1 = daemon_factory(*args)
+    script = """
+wait_disk /dev/vda || exit 1
+echo HB-LOOP
+i=0
+while [ $i -lt 400 ]; do
+    b=$((i % 16))
+    dd if=/data/pattern of=/dev/vda bs=64k seek=$((16 + b)) skip=$b count=1 oflag=direct 2>/tmp/err || { cat /tmp/err; result write_failed $i; exit 1; }
+    i=$((i + 1))
+done
+result writes $i
+dd if=/dev/vda of=/tmp/back bs=64k skip=16 count=16 iflag=direct 2>/dev/null
+cmp /data/pattern /tmp/back && result readback ok
+"""
+    pattern = os.urandom(MiB)
+    g = Guest(tmp_path, "vm", script, [sock], files={"pattern": pattern}, reconnect=True)
+    vms.append(g)
+    g.wait_for("HB-LOOP")
+    time.sleep(1.0)
+    d1.proc.send_signal(signal.SIGKILL)
+    d1.proc.wait()
+    d1.stderr.close()
+    d2 = daemon_factory(*args)
+    res = g.wait(timeout=120)
+    assert res["writes"] == "400" and res["readback"] == "ok"
+    assert read_at(img, MiB, MiB) == pattern
+    assert d2.proc.poll() is None
