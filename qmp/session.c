@@ -31,12 +31,17 @@ struct HbQmpSession {
     guint in_watch;
     guint out_watch;
     HbJsonStream stream;
+    GByteArray *in;     /* received, not yet fed to the splitter (paused) */
     GByteArray *out;
+    gsize out_head;     /* bytes of out already sent */
     bool negotiated;
     bool oob;
     bool closing;
     guint close_idle;   /* a deferred close is pending */
 };
+
+/* Input is fed to the splitter in slices this big between pause checks. */
+#define HB_QMP_FEED_SLICE 256
 
 static GList *sessions;
 static HbQmpSession *current;
@@ -60,10 +65,16 @@ void hb_qmp_session_set_negotiated(HbQmpSession *s, bool oob)
     s->oob = oob;
 }
 
+/* Unsent reply bytes. */
+static gsize out_pending(HbQmpSession *s)
+{
+    return s->out->len - s->out_head;
+}
+
 static void flush_out(HbQmpSession *s)
 {
-    while (s->out->len) {
-        ssize_t n = send(s->fd, s->out->data, s->out->len,
+    while (out_pending(s)) {
+        ssize_t n = send(s->fd, s->out->data + s->out_head, out_pending(s),
                          MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) {
@@ -72,10 +83,22 @@ static void flush_out(HbQmpSession *s)
             if (errno != EAGAIN) {
                 s->closing = true;   /* peer gone: drop what is queued */
                 g_byte_array_set_size(s->out, 0);
+                s->out_head = 0;
             }
             break;
         }
-        g_byte_array_remove_range(s->out, 0, n);
+        s->out_head += n;
+    }
+    /*
+     * Compact only once the sent part dominates: moving the unsent tail
+     * after every partial send would cost O(buffer) per send.
+     */
+    if (s->out_head == s->out->len) {
+        g_byte_array_set_size(s->out, 0);
+        s->out_head = 0;
+    } else if (s->out_head > s->out->len / 2) {
+        g_byte_array_remove_range(s->out, 0, s->out_head);
+        s->out_head = 0;
     }
 }
 
@@ -89,7 +112,7 @@ static void send_node(HbQmpSession *s, JsonNode *node)
     }
     text = json_to_string(node, FALSE);
     len = strlen(text);
-    if (s->out->len + len > HB_QMP_OUT_DROP) {
+    if (out_pending(s) + len > HB_QMP_OUT_DROP) {
         s->closing = true;           /* a client that never reads */
         return;
     }
@@ -259,6 +282,24 @@ static void on_value(void *opaque, HbJsonStreamEvent ev, const char *text,
     handle_request(s, json_parser_get_root(parser));
 }
 
+/*
+ * Feed buffered input to the splitter in small slices, stopping as soon as
+ * the client is behind on its replies: one 16 KiB read of tiny requests
+ * with big replies must not queue megabytes.  The rest waits in s->in.
+ */
+static void process_input(HbQmpSession *s)
+{
+    gsize done = 0;
+
+    while (done < s->in->len && !s->closing &&
+           out_pending(s) < HB_QMP_OUT_PAUSE) {
+        gsize n = MIN(s->in->len - done, HB_QMP_FEED_SLICE);
+        hb_json_stream_feed(&s->stream, (const char *)s->in->data + done, n);
+        done += n;
+    }
+    g_byte_array_remove_range(s->in, 0, done);
+}
+
 static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque)
 {
     HbQmpSession *s = opaque;
@@ -274,7 +315,8 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque)
         session_close(s);
         return G_SOURCE_REMOVE;
     }
-    hb_json_stream_feed(&s->stream, buf, n);
+    g_byte_array_append(s->in, (const guint8 *)buf, n);
+    process_input(s);
     if (s->closing) {
         s->in_watch = 0;
         session_close(s);
@@ -289,12 +331,15 @@ static gboolean on_writable(gint fd, GIOCondition cond, gpointer opaque)
     HbQmpSession *s = opaque;
 
     flush_out(s);
+    if (!s->closing && out_pending(s) < HB_QMP_OUT_PAUSE) {
+        process_input(s);   /* requests held back while it was behind */
+    }
     if (s->closing) {
         s->out_watch = 0;
         session_close(s);
         return G_SOURCE_REMOVE;
     }
-    if (s->out->len == 0) {
+    if (out_pending(s) == 0) {
         s->out_watch = 0;
         update_watches(s);
         return G_SOURCE_REMOVE;
@@ -306,7 +351,8 @@ static gboolean on_writable(gint fd, GIOCondition cond, gpointer opaque)
 /* Read while the client keeps up with its replies; write while any wait. */
 static void update_watches(HbQmpSession *s)
 {
-    bool want_in = s->out->len < HB_QMP_OUT_PAUSE;
+    /* Held-back input is fed from on_writable before more is read. */
+    bool want_in = out_pending(s) < HB_QMP_OUT_PAUSE && s->in->len == 0;
 
     if (want_in && !s->in_watch) {
         s->in_watch = g_unix_fd_add(s->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
@@ -315,7 +361,7 @@ static void update_watches(HbQmpSession *s)
         g_source_remove(s->in_watch);
         s->in_watch = 0;
     }
-    if (s->out->len && !s->out_watch) {
+    if (out_pending(s) && !s->out_watch) {
         s->out_watch = g_unix_fd_add(s->fd, G_IO_OUT, on_writable, s);
     }
 }
@@ -330,6 +376,7 @@ static void session_free(HbQmpSession *s)
     }
     close(s->fd);
     hb_json_stream_clear(&s->stream);
+    g_byte_array_unref(s->in);
     g_byte_array_unref(s->out);
     g_free(s);
 }
@@ -354,6 +401,7 @@ HbQmpSession *hb_qmp_session_new(int fd)
     g_autofree char *package = g_strdup_printf("hotblock %s", HB_VERSION);
 
     s->fd = fd;
+    s->in = g_byte_array_new();
     s->out = g_byte_array_new();
     hb_json_stream_init(&s->stream, HB_QMP_MAX_VALUE_LEN, HB_QMP_MAX_DEPTH,
                         on_value, s);
@@ -426,7 +474,7 @@ void hb_qmp_sessions_flush_all(guint timeout_ms)
 
     for (GList *l = sessions; l; l = l->next) {
         HbQmpSession *s = l->data;
-        while (s->out->len && !s->closing) {
+        while (out_pending(s) && !s->closing) {
             gint64 left = (deadline - g_get_monotonic_time()) / 1000;
             struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
             if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {

@@ -2,6 +2,7 @@
 """QMP protocol behaviour of hotblockd: greeting, negotiation, request rules,
 errors with QEMU's classes and texts, framing, limits, concurrency."""
 import json
+import os
 import socket
 import time
 
@@ -224,3 +225,51 @@ def test_events_go_to_every_negotiated_session(daemon):
             m = unneg.recv()
             assert "event" not in m
     assert daemon.proc.wait(10) == 0
+
+
+def _rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_negotiated_flooder_is_bounded(daemon_factory, monkeypatch):
+    """A negotiated client pipelining big replies without reading must cost
+    the daemon about HB_QMP_OUT_PAUSE, not one read's worth of replies each
+    (query-qmp-schema answers ~15 KiB to a 31-byte request)."""
+    # Sanitizer builds: freed memory must not stay resident, or RSS lies.
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    monkeypatch.setenv("ASAN_OPTIONS", (opts + ":" if opts else "") + "quarantine_size_mb=0")
+    daemon = daemon_factory()
+    victim = daemon.qmp()
+    flooder = socket.socket(socket.AF_UNIX)
+    flooder.connect(daemon.qmp_path)
+    f = flooder.makefile("rb")
+    f.readline()
+    flooder.sendall(b'{"execute":"qmp_capabilities"}\n')
+    f.readline()
+    flooder.setblocking(False)
+    req = b'{"execute":"query-qmp-schema"}' * 2000
+    base = _rss_kib(daemon.proc.pid)
+    sent = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and sent < len(req):
+        try:
+            sent += flooder.send(req[sent:])
+        except BlockingIOError:
+            time.sleep(0.01)
+    time.sleep(0.3)
+    grown = _rss_kib(daemon.proc.pid) - base
+    t0 = time.monotonic()
+    assert victim.cmd("query-version")
+    assert time.monotonic() - t0 < 1
+    assert grown < 4 << 10, f"daemon grew {grown} KiB for one non-reading client"
+    # Held-back requests are served once it reads: every one, in order.
+    flooder.setblocking(True)
+    flooder.settimeout(20)
+    for _ in range(2000):
+        assert "return" in json.loads(f.readline())
+    flooder.close()
+    assert victim.cmd("query-version")
