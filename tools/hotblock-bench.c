@@ -57,6 +57,7 @@ typedef struct Opts {
     bool json;
     bool info;
     bool flush;
+    bool no_pattern;   /* writes send whatever the buffer holds */
 } Opts;
 
 typedef struct Stats {
@@ -187,7 +188,7 @@ static void submit_next(Worker *w, unsigned slot)
             off = (xorshift(&w->rng) % nblocks) * o->bs;
         }
     }
-    if (write) {
+    if (write && !o->no_pattern) {
         fill_pattern(vu_client_slot_data(w->q, slot), off, o->bs, o->seed);
         if (w->written) {
             if (w->nwritten == w->capwritten) {
@@ -323,7 +324,11 @@ static void usage(FILE *f)
         "usage: hotblock-bench SOCKET [--rw read|write|randread|randwrite|randrw]\n"
         "         [--bs 4k] [--iodepth 32] [--queues N] [--runtime S | --count N]\n"
         "         [--size BYTES] [--seed N] [--verify] [--check] [--flush]\n"
-        "         [--json] [--info]\n");
+        "         [--json] [--info] [--no-pattern]\n"
+        "  --verify      write patterns, then read them back and compare\n"
+        "  --check       compare every read with the pattern (data written earlier)\n"
+        "  --no-pattern  do not generate write data (measure the server, not us)\n"
+        "  --info        print the device's configuration and exit\n");
 }
 
 static int print_info(VuClient *c, const Opts *o)
@@ -363,6 +368,7 @@ int main(int argc, char **argv)
         { "flush", no_argument, NULL, 'f' },
         { "json", no_argument, NULL, 'j' },
         { "info", no_argument, NULL, 'i' },
+        { "no-pattern", no_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -402,9 +408,14 @@ int main(int argc, char **argv)
         case 'f': o.flush = true; break;
         case 'j': o.json = true; break;
         case 'i': o.info = true; break;
+        case 'P': o.no_pattern = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    if (o.no_pattern && (o.verify || o.check)) {
+        fprintf(stderr, "hotblock-bench: --no-pattern contradicts --verify/--check\n");
+        return 2;
     }
     if (optind != argc - 1 || o.iodepth < 1 || o.iodepth > 256 || o.queues < 1 ||
         o.queues > VU_CLIENT_MAX_QUEUES || o.bs < 512 || o.bs % 512 || o.bs > (8u << 20)) {
