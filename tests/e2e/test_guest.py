@@ -8,8 +8,10 @@ import os
 import re
 import subprocess
 
+import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from conftest import build_path
 from guest import Guest
 
 MiB = 1 << 20
@@ -57,20 +59,39 @@ def xts_decrypt(key, data, sector0):
     return bytes(out)
 
 
-def test_canonical_walkthrough(daemon, qmp, tmp_path, vms):
-    """Seed steps 1 and 3 verbatim: cryptsetup-made detached header, qcow2
-    payload, the libvirt node names, device_add; a guest uses the disk."""
-    key = os.urandom(64)
-    (tmp_path / "mk.bin").write_bytes(key)
+def master_key_via_cryptsetup(tmp_path, hdr):
     (tmp_path / "pass.txt").write_text(PASS)
+    out = run("cryptsetup", "luksDump", "--dump-master-key", "-q",
+              "--key-file", tmp_path / "pass.txt", hdr).stdout.decode()
+    m = re.search(r"MK dump:\s*((?:[0-9a-f]{2}\s*)+)", out)
+    assert m, out
+    return bytes.fromhex("".join(m.group(1).split()))
+
+
+@pytest.mark.parametrize("maker", ["cryptsetup", "hotblock-img"])
+def test_canonical_walkthrough(daemon, qmp, tmp_path, vms, maker):
+    """Seed steps 1 and 3 verbatim: a detached LUKS header (made by cryptsetup,
+    or by hotblock-img as in step 1), a qcow2 payload, the libvirt node
+    names, device_add; a guest uses the disk."""
     hdr = tmp_path / "test-header.img"
     payload = tmp_path / "test-payload.qcow2"
-    dummy = raw_file(tmp_path / "dummy", 16 * MiB)
-    run("cryptsetup", "luksFormat", "--type", "luks1", "-q", "--header", hdr,
-        "--cipher", "aes-xts-plain64", "--key-size", "512", "--hash", "sha256",
-        "--pbkdf-force-iterations", "1000", "--master-key-file", tmp_path / "mk.bin",
-        "--key-file", tmp_path / "pass.txt", dummy)
-    run("qemu-img", "create", "-f", "qcow2", payload, "200G")
+    if maker == "cryptsetup":
+        key = os.urandom(64)
+        (tmp_path / "mk.bin").write_bytes(key)
+        (tmp_path / "pass.txt").write_text(PASS)
+        dummy = raw_file(tmp_path / "dummy", 16 * MiB)
+        run("cryptsetup", "luksFormat", "--type", "luks1", "-q", "--header", hdr,
+            "--cipher", "aes-xts-plain64", "--key-size", "512", "--hash", "sha256",
+            "--pbkdf-force-iterations", "1000", "--master-key-file", tmp_path / "mk.bin",
+            "--key-file", tmp_path / "pass.txt", dummy)
+        run("qemu-img", "create", "-f", "qcow2", payload, "200G")
+    else:
+        img = build_path("tools", "hotblock-img")
+        run(img, "create", "--object", f"secret,id=sec0,data={PASS}", "-f", "luks",
+            "-o", "cipher-alg=aes-256,cipher-mode=xts", "-o", "key-secret=sec0",
+            "-o", "detached-header=true", hdr)
+        run(img, "create", "-f", "qcow2", payload, "200G")
+        key = master_key_via_cryptsetup(tmp_path, hdr)
 
     qmp.cmd("object-add", {"qom-type": "secret", "id": "libvirt-4-format-secret", "data": PASS})
     qmp.cmd("blockdev-add", {"node-name": "libvirt-1-storage", "driver": "file",
