@@ -58,6 +58,7 @@ typedef struct Opts {
     bool info;
     bool flush;
     bool no_pattern;   /* writes send whatever the buffer holds */
+    const char *evil;  /* send one malformed request of this kind */
 } Opts;
 
 typedef struct Stats {
@@ -328,7 +329,9 @@ static void usage(FILE *f)
         "  --verify      write patterns, then read them back and compare\n"
         "  --check       compare every read with the pattern (data written earlier)\n"
         "  --no-pattern  do not generate write data (measure the server, not us)\n"
-        "  --info        print the device's configuration and exit\n");
+        "  --info        print the device's configuration and exit\n"
+        "  --evil KIND   send one malformed request (as a hostile guest) and report\n"
+        "                whether the server dropped us or answered with a status\n");
 }
 
 static int print_info(VuClient *c, const Opts *o)
@@ -369,6 +372,7 @@ int main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "info", no_argument, NULL, 'i' },
         { "no-pattern", no_argument, NULL, 'P' },
+        { "evil", required_argument, NULL, 'E' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -409,6 +413,7 @@ int main(int argc, char **argv)
         case 'j': o.json = true; break;
         case 'i': o.info = true; break;
         case 'P': o.no_pattern = true; break;
+        case 'E': o.evil = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -433,6 +438,26 @@ int main(int argc, char **argv)
     }
     if (o.info) {
         print_info(c, &o);
+        vu_client_close(c);
+        return 0;
+    }
+    if (o.evil) {
+        int status = -1, r = vu_client_evil(c->queues[0], o.evil, &status);
+        if (r == -2) {
+            fprintf(stderr, "hotblock-bench: unknown --evil kind '%s'; kinds:", o.evil);
+            for (const char *const *k = vu_client_evil_kinds(); *k; k++) {
+                fprintf(stderr, " %s", *k);
+            }
+            fprintf(stderr, "\n");
+            vu_client_close(c);
+            return 2;
+        }
+        if (o.json) {
+            printf("{\"evil\": \"%s\", \"dropped\": %s, \"status\": %d}\n", o.evil,
+                   r == 0 ? "true" : "false", status);
+        } else {
+            printf("%s: %s\n", o.evil, r == 0 ? "connection dropped" : "completed");
+        }
         vu_client_close(c);
         return 0;
     }

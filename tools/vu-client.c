@@ -544,3 +544,70 @@ int vu_client_get_id(VuClientQueue *q, char serial[21])
     }
     return st;
 }
+
+/* ---- misbehaving on purpose: what a hostile guest could put in a ring ---- */
+
+static const char *const evil_kinds[] = {
+    "loop", "oob-addr", "wrap-addr", "nested-indirect", "bad-head", "avail-jump",
+    "no-status", "sector-oob", "unknown-type", NULL,
+};
+
+const char *const *vu_client_evil_kinds(void)
+{
+    return evil_kinds;
+}
+
+int vu_client_evil(VuClientQueue *q, const char *kind, int *status)
+{
+    uint8_t *meta = q->meta;                 /* slot 0 */
+    uint64_t meta_gpa = q->base + (meta - (q->c->mem + q->base));
+    uint64_t data_gpa = q->base + (q->data - (q->c->mem + q->base));
+    Desc *ind = (Desc *)meta;
+    uint32_t t = htole32(VU_REQ_READ);
+    uint64_t sector = 0;
+    uint16_t head = 0;
+    VuCompletion cpl;
+    int n;
+
+    /* a plausible read of sector 0 in descriptors 0..2, then spoil it */
+    q->desc[0] = (Desc){ htole64(meta_gpa + 64), htole32(16), htole16(DESC_NEXT), htole16(1) };
+    q->desc[1] = (Desc){ htole64(data_gpa), htole32(512), htole16(DESC_NEXT | DESC_WRITE),
+                         htole16(2) };
+    q->desc[2] = (Desc){ htole64(meta_gpa + 80), htole32(1), htole16(DESC_WRITE), 0 };
+    if (!strcmp(kind, "loop")) {
+        q->desc[2].flags = htole16(DESC_WRITE | DESC_NEXT);
+        q->desc[2].next = 0;
+    } else if (!strcmp(kind, "oob-addr")) {
+        q->desc[1].addr = htole64(q->c->mem_size + 4096);
+    } else if (!strcmp(kind, "wrap-addr")) {
+        q->desc[1].addr = htole64(UINT64_MAX - 100);
+    } else if (!strcmp(kind, "nested-indirect")) {
+        ind[0] = (Desc){ htole64(meta_gpa), htole32(48), htole16(DESC_INDIRECT), 0 };
+        q->desc[0] = (Desc){ htole64(meta_gpa), htole32(48), htole16(DESC_INDIRECT), 0 };
+    } else if (!strcmp(kind, "bad-head")) {
+        head = q->num + 5;
+    } else if (!strcmp(kind, "no-status")) {
+        q->desc[0].flags = 0;                /* header only, nothing writable */
+    } else if (!strcmp(kind, "sector-oob")) {
+        sector = q->c->capacity / 512 + 8;
+    } else if (!strcmp(kind, "unknown-type")) {
+        t = htole32(0x77);
+    } else if (strcmp(kind, "avail-jump")) {
+        return -2;
+    }
+    memcpy(meta + 64, &t, 4);
+    memset(meta + 68, 0, 4);
+    sector = htole64(sector);
+    memcpy(meta + 72, &sector, 8);
+    meta[80] = 0xff;
+    q->avail[2 + (q->avail_idx & (q->num - 1))] = htole16(head);
+    q->avail_idx += strcmp(kind, "avail-jump") ? 1 : q->num + 10;
+    q->slots[0] = (SlotInfo){ VU_REQ_READ, 0, 0 };
+    vu_client_kick(q);
+    n = vu_client_wait(q, &cpl, 1);
+    if (n < 0) {
+        return 0;       /* the back-end hung up on us */
+    }
+    *status = cpl.status;
+    return 1;
+}

@@ -66,4 +66,13 @@ int vu_client_wait(VuClientQueue *q, VuCompletion *out, int max);
 int vu_client_flush(VuClientQueue *q);
 int vu_client_get_id(VuClientQueue *q, char serial[21]);
 
+/**
+ * vu_client_evil() - put a malformed request of kind @kind (see
+ * vu_client_evil_kinds()) on an idle queue, as a hostile guest would.
+ * Return: 0 if the back-end dropped the connection, 1 if it completed the
+ * request (*@status set), -2 for an unknown kind.
+ */
+int vu_client_evil(VuClientQueue *q, const char *kind, int *status);
+const char *const *vu_client_evil_kinds(void);
+
 #endif

@@ -334,3 +334,23 @@ def test_many_exports_busy_while_qmp_stays_responsive(daemon, qmp, tmp_path):
         assert p.returncode == 0, err
         assert json.loads(out)["verify_errors"] == 0
     assert worst < 1.0, f"QMP took {worst:.3f}s under export load"
+
+
+@pytest.mark.parametrize("kind,dropped,status", [
+    ("loop", True, None), ("oob-addr", True, None), ("wrap-addr", True, None),
+    ("nested-indirect", True, None), ("bad-head", True, None), ("avail-jump", True, None),
+    ("no-status", True, None), ("sector-oob", False, 1), ("unknown-type", False, 2),
+])
+def test_hostile_guest_rings(daemon, qmp, tmp_path, kind, dropped, status):
+    """What a hostile guest can put in a ring: a broken ring drops that one
+    connection, a bad request gets an error status; the export then serves
+    the next front-end and QMP is unaffected."""
+    qmp.cmd("blockdev-add", {"driver": "null-co", "node-name": "n0", "size": MiB})
+    sock = tmp_path / "g.sock"
+    qmp.cmd("block-export-add", export_args("e0", "n0", sock, writable=True))
+    _, out, _ = bench(sock, "--evil", kind)
+    assert out["dropped"] == dropped
+    if status is not None:
+        assert out["status"] == status
+    bench(sock, "--count", 2000)
+    assert qmp.cmd("query-block-exports")[0]["id"] == "e0"
