@@ -270,3 +270,38 @@ cmp /data/pattern /tmp/back && result readback ok
     assert res["writes"] == "400" and res["readback"] == "ok"
     assert read_at(img, MiB, MiB) == pattern
     assert d2.proc.poll() is None
+
+
+def test_device_add_while_serving_another_vm(daemon, qmp, tmp_path, vms):
+    """VM1 keeps writing to its disk while device_add creates a second disk
+    and VM2 boots on it; both finish with correct data."""
+    a = raw_file(tmp_path / "a.raw", 32 * MiB)
+    b = raw_file(tmp_path / "b.raw", 32 * MiB)
+    qmp.cmd("blockdev-add", {"driver": "file", "node-name": "a", "filename": str(a)})
+    qmp.cmd("blockdev-add", {"driver": "file", "node-name": "b", "filename": str(b)})
+    qmp.cmd("device_add", {"driver": "virtio-blk-pci", "drive": "a", "id": "vm1-disk"})
+    pattern1, pattern2 = os.urandom(MiB), os.urandom(MiB)
+    g1 = Guest(tmp_path, "vm1", """
+wait_disk /dev/vda || exit 1
+echo HB-LOOP
+i=0
+while [ $i -lt 300 ]; do
+    b=$((i % 16))
+    dd if=/data/pattern of=/dev/vda bs=64k seek=$((16 + b)) skip=$b count=1 oflag=direct 2>/dev/null || exit 1
+    i=$((i + 1))
+done
+dd if=/dev/vda of=/tmp/back bs=64k skip=16 count=16 iflag=direct 2>/dev/null
+cmp /data/pattern /tmp/back && result readback ok
+""", [daemon.export_dir / "vm1-disk.sock"], files={"pattern": pattern1})
+    vms.append(g1)
+    g1.wait_for("HB-LOOP")
+    qmp.cmd("device_add", {"driver": "virtio-blk-pci", "drive": "b", "id": "vm2-disk"})
+    g2 = Guest(tmp_path, "vm2", rw_script(), [daemon.export_dir / "vm2-disk.sock"],
+               files={"pattern": pattern2})
+    vms.append(g2)
+    assert g2.wait(timeout=120)["readback"] == "ok"
+    assert g1.wait(timeout=120)["readback"] == "ok"
+    assert read_at(a, MiB, MiB) == pattern1 and read_at(b, MiB, MiB) == pattern2
+    for dev in ("vm1-disk", "vm2-disk"):
+        qmp.cmd("device_del", id=dev)
+        assert qmp.wait_event("DEVICE_DELETED")["data"]["device"] == dev
