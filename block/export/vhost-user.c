@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block/export/vhost-user.c — vhost-user messages: features, memory table, vrings, config. */
 #include "block/export/vhost-user.h"
+#include "block/export/vu-msg.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -11,67 +12,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#define MEM_TABLE_MAX 8           /* regions in one SET_MEM_TABLE */
-
-typedef struct __attribute__((packed)) VuRegion {
-    uint64_t gpa;
-    uint64_t size;
-    uint64_t uva;
-    uint64_t mmap_offset;
-} VuRegion;
-
-typedef struct __attribute__((packed)) VuMsgHdr {
-    uint32_t request;
-    uint32_t flags;
-    uint32_t size;
-} VuMsgHdr;
-
-typedef union __attribute__((packed)) VuPayload {
-    uint64_t u64;
-    struct __attribute__((packed)) {
-        uint32_t index;
-        uint32_t num;
-    } state;
-    struct __attribute__((packed)) {
-        uint32_t index;
-        uint32_t flags;
-        uint64_t desc;
-        uint64_t used;
-        uint64_t avail;
-        uint64_t log;
-    } addr;
-    struct __attribute__((packed)) {
-        uint32_t nregions;
-        uint32_t padding;
-        VuRegion regions[MEM_TABLE_MAX];
-    } mem;
-    struct __attribute__((packed)) {
-        uint64_t padding;
-        VuRegion region;
-    } memreg;
-    struct __attribute__((packed)) {
-        uint32_t offset;
-        uint32_t size;
-        uint32_t flags;
-        uint8_t region[HB_VU_CONFIG_MAX];
-    } config;
-    struct __attribute__((packed)) {
-        uint64_t mmap_size;
-        uint64_t mmap_offset;
-        uint16_t num_queues;
-        uint16_t queue_size;
-    } inflight;
-} VuPayload;
-
-typedef struct VuMsg {
-    VuMsgHdr hdr;
-    VuPayload p;
-    int fds[HB_VU_MAX_FDS];
-    unsigned nfds;
-} VuMsg;
-
-#define CONFIG_HDR_SIZE offsetof(VuPayload, config.region)
 
 /* Handler results */
 enum { MSG_DROP = -1, MSG_OK = 0, MSG_FAILED = 1 };
@@ -297,104 +237,6 @@ bool hb_vu_config_changed(HbVuDev *dev)
     return ok;
 }
 
-/* ---- message I/O ---- */
-
-static bool read_full(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        p += n;
-        len -= n;
-    }
-    return true;
-}
-
-static bool read_msg(HbVuDev *dev, VuMsg *msg)
-{
-    char control[CMSG_SPACE(HB_VU_MAX_FDS * sizeof(int))];
-    struct iovec iov = { .iov_base = &msg->hdr, .iov_len = sizeof(msg->hdr) };
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1,
-        .msg_control = control, .msg_controllen = sizeof(control),
-    };
-    struct cmsghdr *cmsg;
-    ssize_t n;
-
-    msg->nfds = 0;
-    do {
-        n = recvmsg(dev->sock, &mh, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0) {
-        return false;
-    }
-    for (cmsg = CMSG_FIRSTHDR(&mh); cmsg; cmsg = CMSG_NXTHDR(&mh, cmsg)) {
-        if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-            size_t cnt = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < cnt; i++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-                if (msg->nfds < HB_VU_MAX_FDS) {
-                    msg->fds[msg->nfds++] = fd;
-                } else {
-                    close(fd);
-                }
-            }
-        }
-    }
-    if ((size_t)n < sizeof(msg->hdr) &&
-        !read_full(dev->sock, (uint8_t *)&msg->hdr + n, sizeof(msg->hdr) - n)) {
-        return false;
-    }
-    if ((msg->hdr.flags & 3) != HB_VU_MSG_VERSION || msg->hdr.size > sizeof(msg->p)) {
-        return false;
-    }
-    memset(&msg->p, 0, sizeof(msg->p));
-    return read_full(dev->sock, &msg->p, msg->hdr.size);
-}
-
-static bool send_reply(HbVuDev *dev, VuMsg *msg, uint32_t size, int fd)
-{
-    char control[CMSG_SPACE(sizeof(int))];
-    struct iovec iov[2] = {
-        { .iov_base = &msg->hdr, .iov_len = sizeof(msg->hdr) },
-        { .iov_base = &msg->p, .iov_len = size },
-    };
-    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-    ssize_t n;
-
-    msg->hdr.flags = HB_VU_MSG_VERSION | HB_VU_MSG_FLAG_REPLY;
-    msg->hdr.size = size;
-    if (fd >= 0) {
-        struct cmsghdr *cmsg;
-        memset(control, 0, sizeof(control));
-        mh.msg_control = control;
-        mh.msg_controllen = sizeof(control);
-        cmsg = CMSG_FIRSTHDR(&mh);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-    }
-    do {
-        n = sendmsg(dev->sock, &mh, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    return n == (ssize_t)(sizeof(msg->hdr) + size);
-}
-
-static bool reply_u64(HbVuDev *dev, VuMsg *msg, uint64_t v)
-{
-    msg->p.u64 = v;
-    return send_reply(dev, msg, sizeof(v), -1);
-}
-
 /* Take fd @i out of @msg (the handler now owns it). */
 static int take_fd(VuMsg *msg, unsigned i)
 {
@@ -582,7 +424,7 @@ static int get_vring_base(HbVuDev *dev, VuMsg *msg)
     queue_stop(dev, msg->p.state.index);
     q->broken = false;
     g_mutex_unlock(&q->lock);
-    return send_reply(dev, msg, sizeof(msg->p.state), -1) ? MSG_OK : MSG_DROP;
+    return hb_vu_msg_reply(dev->sock, msg, sizeof(msg->p.state), -1) ? MSG_OK : MSG_DROP;
 }
 
 /* SET_VRING_KICK/CALL/ERR: u64 with the index and a "no fd" bit. */
@@ -663,7 +505,7 @@ static int get_config(HbVuDev *dev, VuMsg *msg)
         return MSG_DROP;
     }
     memcpy(msg->p.config.region, buf + off, size);
-    return send_reply(dev, msg, CONFIG_HDR_SIZE + size, -1) ? MSG_OK : MSG_DROP;
+    return hb_vu_msg_reply(dev->sock, msg, CONFIG_HDR_SIZE + size, -1) ? MSG_OK : MSG_DROP;
 }
 
 static int set_config(HbVuDev *dev, VuMsg *msg)
@@ -705,7 +547,7 @@ static int inflight_fd(HbVuDev *dev, VuMsg *msg)
     if (get) {
         msg->p.inflight.mmap_size = dev->inflight.size;
         msg->p.inflight.mmap_offset = 0;
-        ret = send_reply(dev, msg, msg->hdr.size, fd) ? MSG_OK : MSG_DROP;
+        ret = hb_vu_msg_reply(dev->sock, msg, msg->hdr.size, fd) ? MSG_OK : MSG_DROP;
         close(fd);
         return ret;
     }
@@ -729,14 +571,14 @@ static int handle(HbVuDev *dev, VuMsg *msg, bool *replied)
     *replied = true;
     switch (msg->hdr.request) {
     case HB_VU_GET_FEATURES:
-        return reply_u64(dev, msg, dev->iface->get_features(dev) |
+        return hb_vu_msg_reply_u64(dev->sock, msg, dev->iface->get_features(dev) |
                          (1ull << HB_VU_F_PROTOCOL_FEATURES)) ? MSG_OK : MSG_DROP;
     case HB_VU_GET_PROTOCOL_FEATURES:
-        return reply_u64(dev, msg, supported_protocol_features) ? MSG_OK : MSG_DROP;
+        return hb_vu_msg_reply_u64(dev->sock, msg, supported_protocol_features) ? MSG_OK : MSG_DROP;
     case HB_VU_GET_QUEUE_NUM:
-        return reply_u64(dev, msg, dev->max_queues) ? MSG_OK : MSG_DROP;
+        return hb_vu_msg_reply_u64(dev->sock, msg, dev->max_queues) ? MSG_OK : MSG_DROP;
     case HB_VU_GET_MAX_MEM_SLOTS:
-        return reply_u64(dev, msg, HB_GUEST_MEM_MAX_REGIONS) ? MSG_OK : MSG_DROP;
+        return hb_vu_msg_reply_u64(dev->sock, msg, HB_GUEST_MEM_MAX_REGIONS) ? MSG_OK : MSG_DROP;
     case HB_VU_GET_VRING_BASE:
         return get_vring_base(dev, msg);
     case HB_VU_GET_CONFIG:
@@ -810,7 +652,7 @@ bool hb_vu_dispatch(HbVuDev *dev)
         return false;
     }
     memset(msg.fds, -1, sizeof(msg.fds));
-    if (!read_msg(dev, &msg)) {
+    if (!hb_vu_msg_read(dev->sock, &msg)) {
         ret = MSG_DROP;
         goto out;
     }
@@ -819,7 +661,7 @@ bool hb_vu_dispatch(HbVuDev *dev)
     ret = handle(dev, &msg, &replied);
     if (ret != MSG_DROP && need_reply && !replied) {
         msg.hdr.request = msg.hdr.request;
-        if (!reply_u64(dev, &msg, ret == MSG_OK ? 0 : 1)) {
+        if (!hb_vu_msg_reply_u64(dev->sock, &msg, ret == MSG_OK ? 0 : 1)) {
             ret = MSG_DROP;
         }
     }
