@@ -59,6 +59,7 @@ typedef struct Opts {
     bool flush;
     bool no_pattern;   /* writes send whatever the buffer holds */
     const char *evil;  /* send one malformed request of this kind */
+    const char *ready_file;   /* created once the device is set up */
 } Opts;
 
 typedef struct Stats {
@@ -330,6 +331,7 @@ static void usage(FILE *f)
         "  --check       compare every read with the pattern (data written earlier)\n"
         "  --no-pattern  do not generate write data (measure the server, not us)\n"
         "  --info        print the device's configuration and exit\n"
+        "  --ready-file F  create F once connected and set up (for scripts)\n"
         "  --evil KIND   send one malformed request (as a hostile guest) and report\n"
         "                whether the server dropped us or answered with a status\n");
 }
@@ -373,6 +375,7 @@ int main(int argc, char **argv)
         { "info", no_argument, NULL, 'i' },
         { "no-pattern", no_argument, NULL, 'P' },
         { "evil", required_argument, NULL, 'E' },
+        { "ready-file", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -414,6 +417,7 @@ int main(int argc, char **argv)
         case 'i': o.info = true; break;
         case 'P': o.no_pattern = true; break;
         case 'E': o.evil = optarg; break;
+        case 'R': o.ready_file = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -435,6 +439,12 @@ int main(int argc, char **argv)
     c = vu_client_connect(o.socket, o.queues, o.iodepth, o.info ? 4096 : o.bs);
     if (!c) {
         return 2;
+    }
+    if (o.ready_file) {
+        FILE *f = fopen(o.ready_file, "w");
+        if (f) {
+            fclose(f);
+        }
     }
     if (o.info) {
         print_info(c, &o);

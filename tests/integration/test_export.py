@@ -59,9 +59,13 @@ def export_args(eid, node, sock, **kw):
     return args
 
 
-def wait_connected_or(proc, secs=0.5):
-    time.sleep(secs)
-    assert proc.poll() is None, proc.stderr.read()
+def wait_ready(proc, ready, timeout=20):
+    """Until hotblock-bench says it is connected and set up (--ready-file)."""
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "hotblock-bench did not get ready"
+        time.sleep(0.02)
 
 
 def test_export_null_and_query(daemon, qmp, tmp_path):
@@ -169,10 +173,12 @@ def test_safe_and_hard_delete_while_connected(daemon, qmp, tmp_path):
     qmp.cmd("blockdev-add", {"driver": "null-co", "node-name": "n0", "size": 64 * MiB})
     sock = tmp_path / "c.sock"
     qmp.cmd("block-export-add", export_args("e0", "n0", sock, writable=True))
-    proc = subprocess.Popen([BENCH, str(sock), "--runtime", "20", "--iodepth", "4"],
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([BENCH, str(sock), "--runtime", "20", "--iodepth", "4",
+                             "--ready-file", str(ready)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_connected_or(proc)
+        wait_ready(proc, ready)
         # a second front-end is turned away while the first is served
         rc, _, _ = bench(sock, "--count", 10, check=False)
         assert rc == 2
