@@ -305,3 +305,29 @@ cmp /data/pattern /tmp/back && result readback ok
     for dev in ("vm1-disk", "vm2-disk"):
         qmp.cmd("device_del", id=dev)
         assert qmp.wait_event("DEVICE_DELETED")["data"]["device"] == dev
+
+
+def test_guest_discard(daemon, qmp, tmp_path, vms):
+    """The guest's virtio_blk driver sees DISCARD and uses it: with
+    discard=unmap the file gets a hole where the guest discarded."""
+    img = raw_file(tmp_path / "d.raw", 32 * MiB)
+    qmp.cmd("blockdev-add", {"driver": "file", "node-name": "d", "filename": str(img),
+                             "discard": "unmap"})
+    qmp.cmd("device_add", {"driver": "virtio-blk-pci", "drive": "d", "id": "ddisk"})
+    pattern = os.urandom(MiB)
+    script = rw_script() + """
+result max_discard $(cat /sys/block/vda/queue/discard_max_bytes)
+sync
+blkdiscard -o 1048576 -l 524288 /dev/vda || exit 1
+dd if=/dev/vda of=/tmp/after bs=64k skip=16 count=16 iflag=direct 2>/dev/null
+result after_md5 $(md5sum /tmp/after | cut -d' ' -f1)
+"""
+    g = Guest(tmp_path, "vm", script, [daemon.export_dir / "ddisk.sock"],
+              files={"pattern": pattern})
+    vms.append(g)
+    res = g.wait()
+    assert res["readback"] == "ok" and int(res["max_discard"]) > 0
+    import hashlib
+    want = bytes(MiB // 2) + pattern[MiB // 2:]
+    assert res["after_md5"] == hashlib.md5(want).hexdigest()
+    assert read_at(img, MiB, MiB) == want
