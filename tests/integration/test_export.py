@@ -360,3 +360,34 @@ def test_hostile_guest_rings(daemon, qmp, tmp_path, kind, dropped, status):
         assert out["status"] == status
     bench(sock, "--count", 2000)
     assert qmp.cmd("query-block-exports")[0]["id"] == "e0"
+
+
+def test_export_on_inherited_fd(tmp_path):
+    """addr.type=fd: a listening socket handed down by the parent (systemd
+    socket activation, libvirt)."""
+    from conftest import HOTBLOCKD
+    from qmp_client import QMP
+    path = tmp_path / "inherited.sock"
+    lsock = socket.socket(socket.AF_UNIX)
+    lsock.bind(str(path))
+    lsock.listen(4)
+    fd = lsock.fileno()
+    qmp_path = tmp_path / "q.sock"
+    proc = subprocess.Popen(
+        [HOTBLOCKD, "--qmp", str(qmp_path),
+         "--blockdev", json.dumps({"driver": "null-co", "node-name": "n0", "size": MiB}),
+         "--export", f"type=vhost-user-blk,id=e0,node-name=n0,addr.type=fd,addr.str={fd}"],
+        pass_fds=[fd], stderr=subprocess.PIPE)
+    lsock.close()
+    try:
+        c = QMP(str(qmp_path))
+        assert info(path)["capacity"] == MiB
+        bench(path, "--count", 1000)
+        cls, desc = c.err("block-export-add", {"type": "vhost-user-blk", "id": "e1",
+                                               "node-name": "n0",
+                                               "addr": {"type": "fd", "str": "x"}})
+        assert "x" in desc
+        c.close()
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0

@@ -544,6 +544,25 @@ static void test_hangup_and_reconnect(Fixture *f, gconstpointer data)
     g_assert_cmphex(get_u64(f, HB_VU_GET_FEATURES), ==, FEATURES | (1ull << 30));
 }
 
+/* A resize reaches the front-end as CONFIG_CHANGE_MSG on the backend channel. */
+static void test_config_change(Fixture *f, gconstpointer data)
+{
+    int sv[2];
+    uint32_t hdr[3];
+
+    g_assert_false(hb_vu_config_changed(&f->dev));      /* no channel yet */
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    send_msg(f, HB_VU_SET_BACKEND_REQ_FD, 0, NULL, 0, &sv[1], 1);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    close(sv[1]);
+    g_assert_true(hb_vu_config_changed(&f->dev));
+    g_assert_cmpint(recv(sv[0], hdr, 12, MSG_WAITALL), ==, 12);
+    g_assert_cmpuint(hdr[0], ==, HB_VU_BACKEND_CONFIG_CHANGE_MSG);
+    g_assert_cmpuint(hdr[1] & 3, ==, HB_VU_MSG_VERSION);
+    g_assert_cmpuint(hdr[2], ==, 0);
+    close(sv[0]);
+}
+
 /* Read and discard whatever the back-end sent us (replies, fds). */
 static void drain_peer(Fixture *f)
 {
@@ -660,6 +679,7 @@ int main(int argc, char **argv)
     T("hangup-and-reconnect", test_hangup_and_reconnect);
     T("inflight-resubmit", test_inflight_resubmit);
     T("random-messages", test_random_messages);
+    T("config-change", test_config_change);
     for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
         g_autofree char *path = g_strdup_printf("/vhost-user/hostile/%s", hostile[i].name);
         g_test_add_data_func(path, &hostile[i], hostile_test);
