@@ -187,7 +187,7 @@ int hb_qcow2_flush_metadata(HbQcow2 *s);
 /* ---- qcow2-refcount.c (callers hold meta_lock) ---- */
 int hb_qcow2_get_refcount(HbQcow2 *s, uint64_t cluster_index, uint64_t *rc);
 int hb_qcow2_update_refcount(HbQcow2 *s, uint64_t cluster_index, int delta);
-int64_t hb_qcow2_alloc_clusters(HbQcow2 *s, uint64_t n);
+int64_t hb_qcow2_alloc_clusters(HbQcow2 *s, uint64_t max, uint64_t *got);
 int hb_qcow2_free_range(HbQcow2 *s, uint64_t offset, uint64_t bytes);
 uint64_t hb_qcow2_rc_get(const HbQcow2 *s, const void *block, uint64_t i);
 void hb_qcow2_rc_set(const HbQcow2 *s, void *block, uint64_t i, uint64_t v);

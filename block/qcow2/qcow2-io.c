@@ -265,11 +265,14 @@ static int read_cow_source(HbQcow2 *s, uint64_t entry, uint64_t guest_cluster,
 
 /*
  * Allocating write of the chunk [@off, @off + @n) (one cluster, or a run
- * of whole unallocated clusters).  Called with map_lock exclusive and
+ * of whole unallocated clusters, of which a prefix may be done if the
+ * free host run found is shorter).  Called with map_lock exclusive and
  * meta_lock held.  *@freed collects host ranges to release once the new
  * mappings are durable.
+ *
+ * Return: bytes done (> 0), or -errno.
  */
-static int write_allocating(HbQcow2 *s, uint64_t off, uint64_t n, uint64_t entry,
+static int64_t write_allocating(HbQcow2 *s, uint64_t off, uint64_t n, uint64_t entry,
                             const struct iovec *iov, int niov, uint64_t iov_off,
                             GArray *freed)
 {
@@ -288,9 +291,15 @@ static int write_allocating(HbQcow2 *s, uint64_t off, uint64_t n, uint64_t entry
             return -EIO;
         }
     } else {
-        host = hb_qcow2_alloc_clusters(s, nclusters);
+        uint64_t got;
+        host = hb_qcow2_alloc_clusters(s, nclusters, &got);
         if (host < 0) {
             return (int)host;
+        }
+        if (got < nclusters) {
+            /* Only whole-cluster runs ask for more than one. */
+            nclusters = got;
+            n = got * s->cluster_size;
         }
     }
 
@@ -335,7 +344,7 @@ static int write_allocating(HbQcow2 *s, uint64_t off, uint64_t n, uint64_t entry
             return ret;
         }
     }
-    return 0;
+    return (int64_t)n;
 }
 
 /* Release host ranges whose references were dropped, once that is durable. */
@@ -391,7 +400,9 @@ static int write_slow(HbQcow2 *s, uint64_t offset, uint64_t bytes,
                     n += s->cluster_size;
                 }
             }
-            ret = write_allocating(s, off, n, entry, iov, niov, pos, freed);
+            int64_t done = write_allocating(s, off, n, entry, iov, niov, pos, freed);
+            ret = done < 0 ? (int)done : 0;
+            n = done < 0 ? n : (uint64_t)done;
         }
         pos += n;
     }

@@ -87,7 +87,7 @@ static int l2_make_private(HbQcow2 *s, uint64_t i)
         memcpy(copy, table, s->cluster_size);
     }
 
-    int64_t off = hb_qcow2_alloc_clusters(s, 1);
+    int64_t off = hb_qcow2_alloc_clusters(s, 1, NULL);
     if (off < 0) {
         return (int)off;
     }

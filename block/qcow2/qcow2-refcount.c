@@ -291,49 +291,70 @@ int hb_qcow2_update_refcount(HbQcow2 *s, uint64_t cluster_index, int delta)
 }
 
 /**
- * hb_qcow2_alloc_clusters() - allocate @n contiguous host clusters.
+ * hb_qcow2_alloc_clusters() - allocate the first free run of host clusters.
+ * @s: image
+ * @max: the most clusters wanted (>= 1)
+ * @got: out, how many were allocated (1..@max); NULL when @max is 1
+ *
  * Return: the host offset of the first, or -errno.
  */
-int64_t hb_qcow2_alloc_clusters(HbQcow2 *s, uint64_t n)
+int64_t hb_qcow2_alloc_clusters(HbQcow2 *s, uint64_t max, uint64_t *got)
 {
-    uint64_t idx = s->free_hint, start = 0, run = 0;
-    uint64_t first_free = UINT64_MAX;
+    uint64_t hint_before = s->free_hint;
+    uint64_t idx = s->free_hint, run = 0, rc;
     int ret;
 
-    while (run < n) {
+    for (;;) {
         if ((idx << s->hdr.cluster_bits) >= QCOW2_MAX_SIZE) {
             return -EFBIG;
         }
         ret = ensure_covered(s, idx);
-        if (ret < 0) {
-            return ret;
+        if (ret == 0) {
+            ret = hb_qcow2_get_refcount(s, idx, &rc);
         }
-        uint64_t rc;
-        ret = hb_qcow2_get_refcount(s, idx, &rc);
         if (ret < 0) {
             return ret;
         }
         if (rc == 0) {
-            if (run == 0) {
-                start = idx;
-            }
-            if (first_free == UINT64_MAX) {
-                first_free = idx;
-            }
-            run++;
-        } else {
-            run = 0;
+            break;
         }
         idx++;
     }
-    for (uint64_t i = 0; i < n; i++) {
-        ret = hb_qcow2_update_refcount(s, start + i, 1);
+    /*
+     * Extend the run while the next cluster is free; creating the refcount
+     * block for a new range puts it at that range's first cluster, which
+     * ends the run there.
+     */
+    for (run = 1; run < max; run++) {
+        uint64_t next = idx + run;
+        if ((next << s->hdr.cluster_bits) >= QCOW2_MAX_SIZE) {
+            break;
+        }
+        ret = ensure_covered(s, next);
+        if (ret == 0) {
+            ret = hb_qcow2_get_refcount(s, next, &rc);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        if (rc != 0) {
+            break;
+        }
+    }
+    for (uint64_t i = 0; i < run; i++) {
+        ret = hb_qcow2_update_refcount(s, idx + i, 1);
         if (ret < 0) {
             return ret;
         }
     }
-    s->free_hint = first_free == start ? start + n : first_free;
-    return (int64_t)(start << s->hdr.cluster_bits);
+    /* Keep a lower hint left by clusters freed meanwhile (table growth). */
+    if (s->free_hint >= hint_before) {
+        s->free_hint = idx + run;
+    }
+    if (got) {
+        *got = run;
+    }
+    return (int64_t)(idx << s->hdr.cluster_bits);
 }
 
 /**

@@ -311,3 +311,22 @@ def test_random_header_and_table_fuzz(tmp_path):
         ref.write_bytes(b"\0" * (4 << 20))
         p = stress("diff", bad, ref, i, 40, check=False)
         assert p.returncode in (0, 1), (i, p.returncode, p.stderr)
+
+
+@pytest.mark.parametrize("opts", ["cluster_size=512", "cluster_size=512,refcount_bits=64",
+                                  "cluster_size=4096,refcount_bits=64"])
+def test_large_write_grows_refcount_table(tmp_path, opts):
+    """One big write: runs of clusters between refcount blocks, table growth, no waste."""
+    img = tmp_path / "g.qcow2"
+    stress("create", img, 16 << 20, opts)
+    rt_before = struct.unpack(">QI", img.read_bytes()[48:60])
+    stress("write", img, 0, 16 << 20, 7)
+    rt_after = struct.unpack(">QI", img.read_bytes()[48:60])
+    assert rt_after != rt_before
+    assert_clean(img)
+    assert os.path.getsize(img) < (16 << 20) * 1.2
+    ref = tmp_path / "ref.raw"
+    ref.write_bytes(b"\x07" * (16 << 20))
+    stress("diff", img, ref, 8, 300)
+    assert_clean(img)
+    assert qemu_img_raw(img, tmp_path / "back.raw") == ref.read_bytes()
