@@ -49,6 +49,42 @@ static bool load_table(HbQcow2 *s, uint64_t offset, uint32_t entries,
     return true;
 }
 
+/*
+ * A writer trusts the refcount blocks: each must be a distinct, aligned
+ * cluster inside the file and outside the header and the tables, or
+ * allocation could hand out metadata (or loop over a block shared by
+ * every entry).
+ */
+static bool check_reftable(HbQcow2 *s, int64_t file_len, GError **errp)
+{
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+    g_autofree uint64_t *offs = g_new0(uint64_t, MAX(s->reftable_used, 1));
+    uint64_t rt_end = s->hdr.refcount_table_offset +
+                      ((uint64_t)s->hdr.refcount_table_clusters << s->hdr.cluster_bits);
+    uint64_t l1_end = s->hdr.l1_table_offset + (uint64_t)s->l1_size * 8;
+
+    for (uint32_t i = 0; i < s->reftable_used; i++) {
+        uint64_t off = s->reftable[i] & ~511ull;
+        if (!off) {
+            continue;
+        }
+        if ((off & s->cluster_mask) || off >= (uint64_t)file_len || off < s->cluster_size ||
+            (off < l1_end && off + s->cluster_size > s->hdr.l1_table_offset) ||
+            (off < rt_end && off + s->cluster_size > s->hdr.refcount_table_offset)) {
+            hb_error_set(errp, "qcow2: refcount block %u is invalid (offset %#" G_GINT64_MODIFIER
+                         "x); repair the image with 'qemu-img check -r all'", i, (gint64)off);
+            return false;
+        }
+        offs[i] = off;
+        if (!g_hash_table_add(seen, &offs[i])) {
+            hb_error_set(errp, "qcow2: refcount block %u shares offset %#" G_GINT64_MODIFIER
+                         "x with another one", i, (gint64)off);
+            return false;
+        }
+    }
+    return true;
+}
+
 static unsigned cache_entries(uint64_t bytes, uint32_t cluster_size,
                               unsigned dflt)
 {
@@ -130,6 +166,9 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
         if (s->reftable[i]) {
             s->reftable_used = i + 1;
         }
+    }
+    if (!o->read_only && !check_reftable(s, file_len, errp)) {
+        goto fail;
     }
 
     /* By default cache enough L2 tables to map the whole disk, up to 8 MiB. */

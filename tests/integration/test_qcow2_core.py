@@ -331,3 +331,23 @@ def test_large_write_grows_refcount_table(tmp_path, opts, grows):
     stress("diff", img, ref, 8, 300)
     assert_clean(img)
     assert qemu_img_raw(img, tmp_path / "back.raw") == ref.read_bytes()
+
+
+def test_refcount_table_loops_refused_for_writing(tmp_path):
+    img = tmp_path / "h.qcow2"
+    stress("create", img, 64 << 20, "cluster_size=4096")
+    raw = bytearray(img.read_bytes())
+    rt_off = struct.unpack(">Q", raw[48:56])[0]
+    rb0 = raw[rt_off:rt_off + 8]
+    # Two reference table entries naming the same refcount block.
+    raw[rt_off + 8:rt_off + 16] = rb0
+    (tmp_path / "loop.qcow2").write_bytes(raw)
+    p = stress("write", tmp_path / "loop.qcow2", 0, 4096, 1, check=False)
+    assert p.returncode == 1 and "shares offset" in p.stderr
+    stress("dump", tmp_path / "loop.qcow2", tmp_path / "out.raw")  # read-only is fine
+    # A refcount block on top of the reference table itself.
+    raw2 = bytearray(img.read_bytes())
+    raw2[rt_off:rt_off + 8] = struct.pack(">Q", rt_off)
+    (tmp_path / "self.qcow2").write_bytes(raw2)
+    p = stress("write", tmp_path / "self.qcow2", 0, 4096, 1, check=False)
+    assert p.returncode == 1 and "refcount block 0 is invalid" in p.stderr
