@@ -76,7 +76,7 @@ static void check_copied(Checker *c, const char *what, uint64_t entry,
     }
 }
 
-static void check_l2(Checker *c, uint64_t l2_off, uint64_t l1_idx, uint64_t *table)
+static void check_l2(Checker *c, uint64_t l1_idx, uint64_t *table, bool active)
 {
     HbQcow2 *s = c->s;
 
@@ -91,7 +91,7 @@ static void check_l2(Checker *c, uint64_t l2_off, uint64_t l1_idx, uint64_t *tab
             uint64_t off, len;
             hb_qcow2_compressed_loc(s, e, &off, &len);
             add_ref(c, off, len);
-            if (guest < s->hdr.size) {
+            if (active && guest < s->hdr.size) {
                 c->res->allocated_clusters++;
             }
             continue;
@@ -106,14 +106,97 @@ static void check_l2(Checker *c, uint64_t l2_off, uint64_t l1_idx, uint64_t *tab
             c->res->corruptions++;
             continue;
         }
-        if (!(e & QCOW2_OFLAG_ZERO) && guest < s->hdr.size) {
+        if (active && !(e & QCOW2_OFLAG_ZERO) && guest < s->hdr.size) {
             c->res->allocated_clusters++;
         }
         add_ref(c, off, s->cluster_size);
-        if ((off >> s->hdr.cluster_bits) < c->nb_clusters) {
+        if (active && (off >> s->hdr.cluster_bits) < c->nb_clusters) {
             check_copied(c, "data cluster", e, off);
         }
     }
+}
+
+/*
+ * Count the references of one L1 table: its L2 tables and, through them,
+ * the data clusters.  Snapshot L1 tables count too (a snapshot holds a
+ * reference on each L2 table and data cluster it maps); OFLAG_COPIED is
+ * checked on the active table only.
+ */
+static void walk_l1(Checker *c, const uint64_t *l1, uint32_t l1_size,
+                    uint64_t *table, bool active)
+{
+    HbQcow2 *s = c->s;
+
+    for (uint32_t i = 0; i < l1_size; i++) {
+        uint64_t l2 = l1[i] & QCOW2_OFFSET_MASK;
+        if (!l2) {
+            continue;
+        }
+        if (l2 & s->cluster_mask) {
+            say(c, "ERROR l2_offset=%" G_GINT64_MODIFIER "x: Table is not cluster "
+                "aligned; L1 entry corrupted\n", (gint64)l2);
+            c->res->corruptions++;
+            continue;
+        }
+        add_ref(c, l2, s->cluster_size);  /* reports one outside the file */
+        if ((l2 >> s->hdr.cluster_bits) >= c->nb_clusters) {
+            continue;
+        }
+        if (active) {
+            check_copied(c, "l2 table", l1[i], l2);
+        }
+        if (hb_qcow2_io_pread(s, l2, table, s->cluster_size) < 0) {
+            c->res->check_errors++;
+            continue;
+        }
+        check_l2(c, i, table, active);
+    }
+}
+
+/* The snapshot table and every snapshot's L1 table. */
+static void walk_snapshots(Checker *c, uint64_t *table)
+{
+    HbQcow2 *s = c->s;
+    uint64_t pos = s->hdr.snapshots_offset;
+
+    if (s->hdr.nb_snapshots == 0) {
+        return;
+    }
+    if (pos & s->cluster_mask) {
+        say(c, "ERROR snapshot table is not cluster aligned\n");
+        c->res->corruptions++;
+        return;
+    }
+    for (uint32_t i = 0; i < s->hdr.nb_snapshots; i++) {
+        uint8_t h[40];
+        if (i >= 65536 || hb_qcow2_io_pread(s, pos, h, sizeof(h)) < 0) {
+            c->res->check_errors++;
+            return;
+        }
+        uint64_t l1_off = GUINT64_FROM_BE(*(uint64_t *)h);
+        uint32_t l1_size = GUINT32_FROM_BE(*(uint32_t *)(h + 8));
+        uint16_t id_len = GUINT16_FROM_BE(*(uint16_t *)(h + 12));
+        uint16_t name_len = GUINT16_FROM_BE(*(uint16_t *)(h + 14));
+        uint32_t extra = GUINT32_FROM_BE(*(uint32_t *)(h + 36));
+        if ((uint64_t)l1_size * 8 > QCOW2_MAX_L1_BYTES || (l1_off & s->cluster_mask) ||
+            extra > 1024) {
+            say(c, "ERROR snapshot %u has an invalid L1 table\n", i);
+            c->res->corruptions++;
+            return;
+        }
+        add_ref(c, l1_off, (uint64_t)l1_size * 8);
+        g_autofree uint64_t *l1 = g_try_new0(uint64_t, MAX(l1_size, 1));
+        if (!l1 || (l1_size && hb_qcow2_io_pread(s, l1_off, l1, (uint64_t)l1_size * 8) < 0)) {
+            c->res->check_errors++;
+            return;
+        }
+        for (uint32_t k = 0; k < l1_size; k++) {
+            l1[k] = GUINT64_FROM_BE(l1[k]);
+        }
+        walk_l1(c, l1, l1_size, table, false);
+        pos += (40 + (uint64_t)extra + id_len + name_len + 7) & ~7ull;
+    }
+    add_ref(c, s->hdr.snapshots_offset, pos - s->hdr.snapshots_offset);
 }
 
 static bool walk(Checker *c)
@@ -142,29 +225,8 @@ static bool walk(Checker *c)
         }
         add_ref(c, rb, s->cluster_size);
     }
-    for (uint32_t i = 0; i < s->l1_size; i++) {
-        uint64_t l2 = s->l1[i] & QCOW2_OFFSET_MASK;
-        if (!l2) {
-            continue;
-        }
-        if (l2 & s->cluster_mask) {
-            say(c, "ERROR l2_offset=%" G_GINT64_MODIFIER "x: Table is not cluster "
-                "aligned; L1 entry corrupted\n", (gint64)l2);
-            c->res->corruptions++;
-            continue;
-        }
-        if ((l2 >> s->hdr.cluster_bits) >= c->nb_clusters) {
-            add_ref(c, l2, s->cluster_size);  /* reports the corruption */
-            continue;
-        }
-        add_ref(c, l2, s->cluster_size);
-        check_copied(c, "l2 table", s->l1[i], l2);
-        if (hb_qcow2_io_pread(s, l2, table, s->cluster_size) < 0) {
-            c->res->check_errors++;
-            continue;
-        }
-        check_l2(c, l2, i, table);
-    }
+    walk_l1(c, s->l1, s->l1_size, table, true);
+    walk_snapshots(c, table);
     return true;
 }
 
@@ -232,12 +294,6 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
     hb_qcow2_io_from_fd(&io, &fd);
     s = hb_qcow2_open_image(&io, &oo, errp);
     if (!s) {
-        close(fd);
-        return false;
-    }
-    if (s->hdr.nb_snapshots) {
-        hb_error_set(errp, "qcow2: checking images with internal snapshots is not supported");
-        hb_qcow2_free_image(s);
         close(fd);
         return false;
     }

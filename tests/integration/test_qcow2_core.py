@@ -351,3 +351,20 @@ def test_refcount_table_loops_refused_for_writing(tmp_path):
     (tmp_path / "self.qcow2").write_bytes(raw2)
     p = stress("write", tmp_path / "self.qcow2", 0, 4096, 1, check=False)
     assert p.returncode == 1 and "refcount block 0 is invalid" in p.stderr
+
+
+def test_internal_snapshots_read_only(tmp_path):
+    img = tmp_path / "s.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", img, "8M")
+    run("qemu-io", "-c", "write -P 1 0 1M", img)
+    run("qemu-img", "snapshot", "-c", "one", img)
+    run("qemu-io", "-c", "write -P 2 512k 1M", img)
+    run("qemu-img", "snapshot", "-c", "two", img)
+    run("qemu-io", "-c", "write -P 3 3M 64k", img)
+    ref = qemu_img_raw(img, tmp_path / "ref.raw")
+    stress("dump", img, tmp_path / "out.raw")
+    assert (tmp_path / "out.raw").read_bytes() == ref
+    p = stress("check", img)
+    assert "corruptions=0 leaks=0" in p.stdout
+    p = stress("write", img, 0, 512, 9, check=False)
+    assert p.returncode == 1 and "snapshots" in p.stderr
