@@ -6,15 +6,21 @@
  * parts of the virtual disk are read (header, L1/L2, refcounts, compressed
  * clusters, backing name), then opened read-write and written, zeroed,
  * discarded and flushed, which walks allocation, refcount block creation
- * and reference table growth.  The image may grow to 8 MiB; a write past
+ * and reference table growth; hb_qcow2_check() runs over it too (through
+ * a memfd).  The image may grow to 8 MiB; a write past
  * that fails with -ENOSPC like a full disk.  Nothing may crash, hang or
  * leak.
  */
 
+#include "block/qcow2/qcow2.h"
 #include "block/qcow2/qcow2-int.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define MAX_IMAGE (8u << 20)
 
@@ -123,6 +129,29 @@ static void exercise(const uint8_t *data, size_t size, bool rw)
     g_free(m.data);
 }
 
+static void check(const uint8_t *data, size_t size)
+{
+    int fd = memfd_create("fuzz-qcow2", MFD_CLOEXEC);
+    char path[64];
+    HbQcow2CheckResult res;
+    GError *err = NULL;
+    GString *rep = g_string_new("");
+
+    if (fd < 0) {
+        abort();
+    }
+    if (write(fd, data, size) != (ssize_t)size) {
+        abort();
+    }
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    if (!hb_qcow2_check(path, &res, rep, &err)) {
+        g_assert(err != NULL);
+        g_error_free(err);
+    }
+    g_string_free(rep, TRUE);
+    close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -131,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     exercise(data, size, false);
+    check(data, size);
     exercise(data, size, true);
     return 0;
 }
