@@ -129,14 +129,15 @@ def test_blockdev_add_errors(daemon, qmp, tmp_path):
     assert names == []
 
 
-@pytest.mark.parametrize("cs,queues", [("4096", 2), ("65536", 4)])
-def test_export_concurrent_writes_check_clean(daemon, qmp, tmp_path, cs, queues):
+@pytest.mark.parametrize("cs,queues,direct", [("4096", 2, False), ("65536", 4, False),
+                                              ("4096", 2, True)])
+def test_export_concurrent_writes_check_clean(daemon, qmp, tmp_path, cs, queues, direct):
     """Several vhost-user queues (I/O threads) allocating and reading a qcow2 node."""
     bench = build_path("tools", "hotblock-bench")
     img = tmp_path / "v.qcow2"
     run(HOTBLOCK_IMG, "create", "-f", "qcow2", "-o", f"cluster_size={cs}", img, "32M")
     qmp.cmd("blockdev-add", **{"node-name": "q"}, driver="qcow2",
-            file={"driver": "file", "filename": str(img)})
+            file={"driver": "file", "filename": str(img), "cache": {"direct": direct}})
     sock = tmp_path / "q.sock"
     qmp.cmd("block-export-add", type="vhost-user-blk", id="e", **{"node-name": "q"},
             addr={"type": "unix", "path": str(sock)}, writable=True,
