@@ -199,15 +199,22 @@ def test_threads(tmp_path):
     assert_clean(img)
 
 
-@pytest.mark.parametrize("cs", ["512", "4096", "65536"])
-def test_crash_sigkill(tmp_path, cs):
+@pytest.mark.parametrize("cs,backing", [("512", False), ("4096", False), ("65536", False),
+                                        ("65536", True)])
+def test_crash_sigkill(tmp_path, cs, backing):
     """SIGKILL a writer at random points; no corruption, flushed writes survive."""
     img = tmp_path / "c.qcow2"
-    stress("create", img, 4 << 20, f"cluster_size={cs}")
-    rnd = random.Random(int(cs))
-    for it in range(8):
-        base = tmp_path / "base.raw"
-        stress("dump", img, base)
+    opts = f"cluster_size={cs}"
+    if backing:
+        base = tmp_path / "base.qcow2"
+        run("qemu-img", "create", "-q", "-f", "qcow2", base, "4M")
+        run("qemu-io", "-c", "write -P 0x5c 0 4M", base)
+        opts += ",backing_file=base.qcow2,backing_fmt=qcow2"
+    stress("create", img, 4 << 20, opts)
+    rnd = random.Random(int(cs) + backing)
+    for it in range(12):
+        base_raw = tmp_path / "base.raw"
+        stress("dump", img, base_raw)
         log = tmp_path / f"log{it}"
         seed = rnd.randrange(1 << 30)
         w = subprocess.Popen([STRESS, "writer", str(img), str(seed), str(log)],
@@ -219,7 +226,7 @@ def test_crash_sigkill(tmp_path, cs):
         p = qemu_check(img)
         assert p.returncode in (0, 3), p.stdout + p.stderr
         assert stress("check", img, check=False).returncode in (0, 3)
-        stress("verify", img, seed, log, base)
+        stress("verify", img, seed, log, base_raw)
 
 
 def corrupt(src, dst, offset, data):
