@@ -165,6 +165,8 @@ static void drop_connection(HbExport *exp)
         epoll_ctl(exp->threads[0].epfd, EPOLL_CTL_DEL, exp->vu.sock, NULL);
         hb_vu_reset(&exp->vu);
     }
+    /* A broken-ring report about this connection must not hit the next one. */
+    g_atomic_int_set(&exp->drop, 0);
     g_atomic_int_set(&exp->connected, 0);
 }
 
