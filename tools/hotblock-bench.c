@@ -341,6 +341,12 @@ static int print_info(VuClient *c, const Opts *o)
     char serial[21] = { 0 };
     int st = vu_client_get_id(c->queues[0], serial);
 
+    /* the serial is the server's data: keep the JSON well-formed */
+    for (char *p = serial; *p; p++) {
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+            *p = '?';
+        }
+    }
     if (o->json) {
         printf("{\"capacity\": %" PRIu64 ", \"blk_size\": %u, \"num_queues\": %u, "
                "\"max_queues\": %u, \"read_only\": %s, \"writeback\": %u, "
