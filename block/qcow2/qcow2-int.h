@@ -149,6 +149,9 @@ typedef struct HbQcow2 {
     HbQcow2Cache rb_cache;
     uint64_t free_hint;     /* cluster index to start the allocator at */
 
+    /* Metadata found pointing into metadata on a write: set once, atomic. */
+    gint corrupt_found;
+
     GMutex meta_lock;
     GRWLock map_lock;
 } HbQcow2;

@@ -227,13 +227,38 @@ int hb_qcow2_preadv(HbQcow2 *s, uint64_t offset, uint64_t bytes,
     return ret;
 }
 
+/*
+ * A write was about to land on metadata: the image is corrupt.  Like
+ * QEMU, stop writing to it and set the corrupt bit in the header (at the
+ * next point where meta_lock is held: the end of this request or flush),
+ * so that it opens read-only until repaired.
+ */
+static int found_corruption(HbQcow2 *s)
+{
+    g_atomic_int_set(&s->corrupt_found, 1);
+    return -EIO;
+}
+
+/* With meta_lock held: persist the corrupt bit once. */
+static void mark_corrupt(HbQcow2 *s)
+{
+    if (g_atomic_int_get(&s->corrupt_found) == 1 &&
+        !(s->hdr.incompatible_features & QCOW2_INCOMPAT_CORRUPT)) {
+        g_atomic_int_set(&s->corrupt_found, 2);
+        if (hb_qcow2_write_incompat(s, s->hdr.incompatible_features |
+                                           QCOW2_INCOMPAT_CORRUPT) == 0) {
+            hb_qcow2_io_flush(s);
+        }
+    }
+}
+
 /* Write to an owned data cluster (run), after checking it is not metadata. */
 static int write_in_place(HbQcow2 *s, uint64_t host, uint64_t bytes,
                           const struct iovec *iov, int niov, uint64_t iov_off)
 {
     if (hb_qcow2_overlaps_metadata(s, host, bytes) ||
         hb_qcow2_overlaps_l2(s, host, bytes)) {
-        return -EIO;
+        return found_corruption(s);
     }
     IovSlice sl;
     slice_init(&sl, iov, niov, iov_off, bytes);
@@ -288,7 +313,7 @@ static int64_t write_allocating(HbQcow2 *s, uint64_t off, uint64_t n, uint64_t e
         host = entry & QCOW2_OFFSET_MASK;
         if ((host & s->cluster_mask) || hb_qcow2_overlaps_metadata(s, host, 0) ||
             hb_qcow2_overlaps_l2(s, host, s->cluster_size)) {
-            return -EIO;
+            return found_corruption(s);
         }
     } else {
         uint64_t got;
@@ -409,6 +434,7 @@ static int write_slow(HbQcow2 *s, uint64_t offset, uint64_t bytes,
     if (ret == 0) {
         ret = release_freed(s, freed);
     }
+    mark_corrupt(s);
     g_mutex_unlock(&s->meta_lock);
     g_rw_lock_writer_unlock(&s->map_lock);
     return ret;
@@ -427,6 +453,9 @@ int hb_qcow2_pwritev(HbQcow2 *s, uint64_t offset, uint64_t bytes,
 
     if (s->read_only) {
         return -EROFS;
+    }
+    if (g_atomic_int_get(&s->corrupt_found)) {
+        return -EIO;
     }
     g_rw_lock_reader_lock(&s->map_lock);
     while (pos < bytes && ret == 0) {
@@ -451,6 +480,10 @@ int hb_qcow2_pwritev(HbQcow2 *s, uint64_t offset, uint64_t bytes,
     g_rw_lock_reader_unlock(&s->map_lock);
     if (ret == 0 && pos < bytes) {
         ret = write_slow(s, offset, bytes, iov, niov, pos);
+    } else if (ret < 0 && g_atomic_int_get(&s->corrupt_found) == 1) {
+        g_mutex_lock(&s->meta_lock);
+        mark_corrupt(s);
+        g_mutex_unlock(&s->meta_lock);
     }
     if (ret == 0 && fua) {
         ret = hb_qcow2_flush(s);
@@ -474,6 +507,9 @@ static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
 
     if (offset + bytes == s->hdr.size) {
         end = (offset + bytes + s->cluster_mask) & ~s->cluster_mask;
+    }
+    if (g_atomic_int_get(&s->corrupt_found)) {
+        return -EIO;
     }
     g_rw_lock_writer_lock(&s->map_lock);
     g_mutex_lock(&s->meta_lock);
@@ -612,6 +648,7 @@ int hb_qcow2_flush(HbQcow2 *s)
         return 0;
     }
     g_mutex_lock(&s->meta_lock);
+    mark_corrupt(s);
     ret = hb_qcow2_flush_metadata(s);
     g_mutex_unlock(&s->meta_lock);
     return ret;

@@ -290,7 +290,13 @@ def test_tables_pointing_into_metadata(tmp_path):
     before = bad.read_bytes()
     p = stress("write", bad, 512, 4096, 0x77, check=False)
     assert p.returncode == 1 and "Input/output error" in p.stderr
-    assert bad.read_bytes() == before
+    after = bad.read_bytes()
+    assert after[rt_off:rt_off + 65536] == before[rt_off:rt_off + 65536]
+    # Like QEMU, the image is now marked corrupt: read-only until repaired.
+    assert struct.unpack(">Q", after[72:80])[0] & 2
+    assert after[80:] == before[80:]
+    p = stress("write", bad, 1 << 20, 4096, 0x77, check=False)
+    assert p.returncode == 1 and "corrupt" in p.stderr
     # L1 entry past the end of the file: reads as zeroes or fails, never crashes.
     bad2 = corrupt(img, tmp_path / "bad2.qcow2", l1_off,
                    struct.pack(">Q", (1 << 40) | (1 << 63)))
