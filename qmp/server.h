@@ -17,10 +17,5 @@ HbQmpServer *hb_qmp_server_listen(const char *path, GError **errp);
 void hb_qmp_server_free(HbQmpServer *srv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbQmpServer, hb_qmp_server_free)
 
-/**
- * hb_unix_listen() - bind and listen on a UNIX socket path, mode 0600,
- * replacing a stale socket file.  Shared with exports.  Return: fd or -1.
- */
-int hb_unix_listen(const char *path, GError **errp);
 
 #endif

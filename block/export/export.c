@@ -8,14 +8,13 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "block/export/vhost-user.h"
 #include "block/export/virtio-blk.h"
 #include "block/node.h"
 #include "util/error.h"
+#include "util/unix-listen.h"
 #include "util/lifecycle.h"
 
 enum { TAG_LISTEN, TAG_CONN, TAG_WAKE, TAG_KICK };
@@ -51,7 +50,11 @@ struct HbExport {
     gint stop;             /* atomic: threads exit */
     gint drop;             /* atomic: thread 0 drops the connection */
     gint connected;        /* atomic */
+    gint64 accept_retry_at; /* thread 0 only: listener paused until then, or 0 */
 };
+
+/* Out of fds, stop polling the listener this long rather than spin on it. */
+#define HB_EXPORT_ACCEPT_RETRY_US (100 * G_TIME_SPAN_MILLISECOND)
 
 static GPtrArray *exports;   /* HbExport *, creation order */
 
@@ -176,6 +179,14 @@ static void accept_client(HbExport *exp)
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &exp->conn_tag };
 
     if (fd < 0) {
+        /*
+         * The pending client stays in the backlog and the level-triggered
+         * listener stays readable: without a pause this thread would spin.
+         */
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            epoll_ctl(exp->threads[0].epfd, EPOLL_CTL_DEL, exp->listen_fd, NULL);
+            exp->accept_retry_at = g_get_monotonic_time() + HB_EXPORT_ACCEPT_RETRY_US;
+        }
         return;
     }
     if (exp->vu.sock >= 0) {
@@ -199,7 +210,19 @@ static gpointer thread_main(gpointer opaque)
     struct epoll_event evs[16];
 
     while (!g_atomic_int_get(&exp->stop)) {
-        int n = epoll_wait(t->epfd, evs, G_N_ELEMENTS(evs), -1);
+        int timeout = -1;
+
+        if (exp->accept_retry_at && t->idx == 0) {
+            gint64 left = exp->accept_retry_at - g_get_monotonic_time();
+            if (left <= 0) {
+                struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &exp->listen_tag };
+                epoll_ctl(t->epfd, EPOLL_CTL_ADD, exp->listen_fd, &lev);
+                exp->accept_retry_at = 0;
+            } else {
+                timeout = (int)(left / G_TIME_SPAN_MILLISECOND) + 1;
+            }
+        }
+        int n = epoll_wait(t->epfd, evs, G_N_ELEMENTS(evs), timeout);
 
         for (int i = 0; i < n && !g_atomic_int_get(&exp->stop); i++) {
             EpollTag *tag = evs[i].data.ptr;
@@ -234,52 +257,6 @@ static gpointer thread_main(gpointer opaque)
 }
 
 /* ---- sockets ---- */
-
-static int listen_unix(const char *path, GError **errp)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    struct stat st;
-    int fd;
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        hb_error_set(errp, "UNIX socket path '%s' is too long", path);
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        hb_error_set_errno(errp, errno, "Failed to create socket");
-        return -1;
-    }
-    /* A live listener keeps its path; a stale socket file is replaced. */
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode) ||
-            connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno != ECONNREFUSED) {
-            hb_error_set(errp, "Failed to bind socket to %s: Address already in use", path);
-            close(fd);
-            return -1;
-        }
-        close(fd);
-        unlink(path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            hb_error_set_errno(errp, errno, "Failed to create socket");
-            return -1;
-        }
-    }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        hb_error_set_errno(errp, errno, "Failed to bind socket to %s", path);
-        close(fd);
-        return -1;
-    }
-    if (listen(fd, 8) < 0) {
-        hb_error_set_errno(errp, errno, "Failed to listen on socket");
-        close(fd);
-        unlink(path);
-        return -1;
-    }
-    return fd;
-}
 
 /* ---- lifecycle ---- */
 
@@ -444,7 +421,7 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     g_strlcpy(exp->blk.serial, cfg->serial ? cfg->serial : cfg->id, sizeof(exp->blk.serial));
 
     if (cfg->socket_path) {
-        exp->listen_fd = listen_unix(cfg->socket_path, errp);
+        exp->listen_fd = hb_unix_listen(cfg->socket_path, 0, errp);
         if (exp->listen_fd < 0) {
             goto fail;
         }
