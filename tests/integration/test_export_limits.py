@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Exports under resource exhaustion: out of fds, the export's listener must
+back off instead of spinning its I/O thread, and serve again afterwards."""
+import resource
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import HOTBLOCKD
+from test_daemon import _cpu_ticks
+from test_export import info
+
+
+def test_export_accept_backs_off_when_out_of_fds(tmp_path):
+    qmp_sock, vsock = str(tmp_path / "q.sock"), str(tmp_path / "v.sock")
+
+    def low_nofile():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    with open(tmp_path / "err", "wb") as err:
+        p = subprocess.Popen(
+            [HOTBLOCKD, "--qmp", qmp_sock,
+             "--blockdev", "driver=null-co,node-name=n0,size=1048576",
+             "--export", f"type=vhost-user-blk,id=e0,node-name=n0,addr.type=unix,"
+                         f"addr.path={vsock}"],
+            stdout=subprocess.DEVNULL, stderr=err, preexec_fn=low_nofile)
+    qmp_clients, export_clients = [], []
+    try:
+        for _ in range(300):
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(qmp_sock)
+                    if s.recv(1):
+                        break
+            except OSError:
+                time.sleep(0.02)
+        # Use up the daemon's fds with QMP clients, then knock on the export.
+        for _ in range(80):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(qmp_sock)
+            qmp_clients.append(s)
+        time.sleep(0.3)
+        for _ in range(3):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(vsock)
+            export_clients.append(s)
+        time.sleep(0.3)
+        before = _cpu_ticks(p.pid)
+        time.sleep(1.0)
+        used = _cpu_ticks(p.pid) - before
+        assert used < 30, f"export listener spins out of fds: {used} ticks in 1 s"
+        for s in qmp_clients + export_clients:
+            s.close()
+        qmp_clients, export_clients = [], []
+        # fds are free again: a real front-end gets the device
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                i = info(vsock)
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert i["capacity"] == 1048576
+    finally:
+        for s in qmp_clients + export_clients:
+            s.close()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(15) == 0
+    assert "ERROR: AddressSanitizer" not in (tmp_path / "err").read_text()
