@@ -68,6 +68,11 @@ static int64_t child_length(void *opaque)
     return hb_node_get_length(opaque);
 }
 
+static int child_pdiscard(void *opaque, uint64_t off, uint64_t bytes)
+{
+    return hb_node_pdiscard(opaque, off, bytes);
+}
+
 static int backing_preadv(void *opaque, uint64_t off, uint64_t bytes,
                           const struct iovec *iov, int niov)
 {
@@ -229,7 +234,7 @@ static bool qcow2_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
     QapiBlockdevOptionsQcow2 *o = opts->u.qcow2;
     Qcow2Node *s = g_new0(Qcow2Node, 1);
     HbQcow2OpenOpts oo = { .read_only = node->read_only };
-    HbQcow2Io io;
+    HbQcow2Io io = { 0 };
     unsigned perm = HB_PERM_CONSISTENT_READ |
                     (node->read_only ? 0 : HB_PERM_WRITE | HB_PERM_RESIZE);
     unsigned shared = HB_PERM_CONSISTENT_READ | HB_PERM_WRITE_UNCHANGED;
@@ -261,10 +266,14 @@ static bool qcow2_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
     io.pwritev = child_pwritev;
     io.flush = child_flush;
     io.get_length = child_length;
+    io.pdiscard = child_pdiscard;
     s->img = hb_qcow2_open_image(&io, &oo, errp);
     if (!s->img) {
         goto fail;
     }
+    /* QEMU's default: pass discards down when the node has discard=unmap. */
+    s->img->discard_passthrough = o->has_pass_discard_request ? o->pass_discard_request
+                                                              : node->discard_unmap;
     if (!open_backing(node, s, o, errp)) {
         goto fail;
     }

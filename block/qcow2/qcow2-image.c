@@ -5,6 +5,7 @@
 #include "util/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -299,6 +300,14 @@ static int fd_flush(void *opaque)
     return fdatasync(*(int *)opaque) < 0 ? -errno : 0;
 }
 
+static int fd_pdiscard(void *opaque, uint64_t off, uint64_t bytes)
+{
+    int r = fallocate(*(int *)opaque, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      off, bytes);
+
+    return r < 0 ? -errno : 0;
+}
+
 static int64_t fd_length(void *opaque)
 {
     off_t len = lseek(*(int *)opaque, 0, SEEK_END);
@@ -318,4 +327,5 @@ void hb_qcow2_io_from_fd(HbQcow2Io *io, int *fd)
     io->pwritev = fd_pwritev;
     io->flush = fd_flush;
     io->get_length = fd_length;
+    io->pdiscard = fd_pdiscard;
 }

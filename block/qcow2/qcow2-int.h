@@ -74,6 +74,8 @@ typedef struct HbQcow2Io {
                    const struct iovec *iov, int niov);
     int (*flush)(void *opaque);
     int64_t (*get_length)(void *opaque);
+    /* Optional: give freed host clusters back to the file system. */
+    int (*pdiscard)(void *opaque, uint64_t offset, uint64_t bytes);
 } HbQcow2Io;
 
 /* What unallocated clusters read from; @preadv NULL means "no backing". */
@@ -127,6 +129,7 @@ typedef struct HbQcow2 {
     HbQcow2Io io;
     HbQcow2Backing backing;
     bool read_only;
+    bool discard_passthrough;  /* pass-discard-request: punch freed clusters */
 
     HbQcow2Header hdr;
     char *backing_file;     /* from the header, or NULL */

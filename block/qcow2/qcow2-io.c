@@ -372,6 +372,28 @@ static int64_t write_allocating(HbQcow2 *s, uint64_t off, uint64_t n, uint64_t e
     return (int64_t)n;
 }
 
+/*
+ * With pass-discard-request, punch the host clusters of @freed whose
+ * refcount dropped to 0 (a compressed cluster's host cluster may still be
+ * shared).  Best effort: a file that cannot discard keeps the space.
+ */
+static void discard_free_clusters(HbQcow2 *s, GArray *freed)
+{
+    for (guint i = 0; i + 1 < freed->len; i += 2) {
+        uint64_t off = g_array_index(freed, uint64_t, i);
+        uint64_t len = g_array_index(freed, uint64_t, i + 1);
+        uint64_t first = off >> s->hdr.cluster_bits;
+        uint64_t last = (off + len - 1) >> s->hdr.cluster_bits;
+
+        for (uint64_t c = first; c <= last; c++) {
+            uint64_t rc;
+            if (hb_qcow2_get_refcount(s, c, &rc) == 0 && rc == 0) {
+                s->io.pdiscard(s->io.opaque, c << s->hdr.cluster_bits, s->cluster_size);
+            }
+        }
+    }
+}
+
 /* Release host ranges whose references were dropped, once that is durable. */
 static int release_freed(HbQcow2 *s, GArray *freed)
 {
@@ -384,6 +406,9 @@ static int release_freed(HbQcow2 *s, GArray *freed)
     for (guint i = 0; ret == 0 && i + 1 < freed->len; i += 2) {
         ret = hb_qcow2_free_range(s, g_array_index(freed, uint64_t, i),
                                   g_array_index(freed, uint64_t, i + 1));
+    }
+    if (ret == 0 && s->discard_passthrough && s->io.pdiscard) {
+        discard_free_clusters(s, freed);
     }
     g_array_set_size(freed, 0);
     return ret;

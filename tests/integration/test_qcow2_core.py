@@ -381,3 +381,20 @@ def test_internal_snapshots_read_only(tmp_path):
     assert "corruptions=0 leaks=0" in p.stdout
     p = stress("write", img, 0, 512, 9, check=False)
     assert p.returncode == 1 and "snapshots" in p.stderr
+
+
+def test_discard_passthrough_frees_space(tmp_path):
+    img = tmp_path / "d.qcow2"
+    stress("create", img, 16 << 20, "cluster_size=65536")
+    stress("write", img, 0, 16 << 20, 3)
+    used = os.stat(img).st_blocks * 512
+    stress("discard", img, 1 << 20, 12 << 20)
+    assert os.stat(img).st_blocks * 512 < used - (10 << 20)
+    assert_clean(img)
+    data = qemu_img_raw(img, tmp_path / "out.raw")
+    assert data == b"\x03" * (1 << 20) + bytes(12 << 20) + b"\x03" * (3 << 20)
+    # Freed clusters are reused by later writes.
+    size = os.path.getsize(img)
+    stress("write", img, 2 << 20, 4 << 20, 4)
+    assert os.path.getsize(img) == size
+    assert_clean(img)

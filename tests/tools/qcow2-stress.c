@@ -14,6 +14,7 @@
  *   qcow2-stress threads IMG SEED N NOPS   N threads writing interleaved
  *                                          clusters, reading back their own
  *   qcow2-stress write IMG OFF LEN BYTE    one write of LEN bytes of BYTE
+ *   qcow2-stress discard IMG OFF LEN       discard, with pass-discard-request
  *   qcow2-stress create IMG SIZE [K=V,...] hb_qcow2_create()
  *   qcow2-stress check IMG                 hb_qcow2_check(); exit 0/2/3/1
  * Exit status 0 on success, 1 on a mismatch or error (message on stderr).
@@ -584,6 +585,25 @@ static int cmd_write(const char *img, uint64_t off, uint64_t len, int byte)
     return 0;
 }
 
+static int cmd_discard(const char *img, uint64_t off, uint64_t len)
+{
+    g_autoptr(GError) err = NULL;
+    Img *im = img_open(img, true, &err);
+    if (!im || !im->q) {
+        return die("%s", err ? err->message : "not qcow2");
+    }
+    im->q->discard_passthrough = true;
+    int ret = hb_qcow2_pdiscard(im->q, off, len);
+    if (ret == 0) {
+        ret = hb_qcow2_flush(im->q);
+    }
+    if (ret < 0) {
+        return die("discard: %s", g_strerror(-ret));
+    }
+    img_close(im);
+    return 0;
+}
+
 static int cmd_create(const char *img, const char *size, const char *opts)
 {
     g_autoptr(GError) err = NULL;
@@ -633,6 +653,10 @@ int main(int argc, char **argv)
     if (argc == 6 && !strcmp(argv[1], "write")) {
         return cmd_write(argv[2], g_ascii_strtoull(argv[3], NULL, 0),
                          g_ascii_strtoull(argv[4], NULL, 0), atoi(argv[5]));
+    }
+    if (argc == 5 && !strcmp(argv[1], "discard")) {
+        return cmd_discard(argv[2], g_ascii_strtoull(argv[3], NULL, 0),
+                           g_ascii_strtoull(argv[4], NULL, 0));
     }
     if (argc == 3 && !strcmp(argv[1], "check")) {
         return cmd_check(argv[2]);
