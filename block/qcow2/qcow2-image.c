@@ -116,6 +116,7 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
     s->read_only = o->read_only;
     g_mutex_init(&s->meta_lock);
     g_rw_lock_init(&s->map_lock);
+    g_mutex_init(&s->zlock);
 
     file_len = io->get_length(io->opaque);
     if (file_len < 0) {
@@ -235,6 +236,10 @@ void hb_qcow2_free_image(HbQcow2 *s)
     g_free(s->reftable);
     g_free(s->backing_file);
     g_free(s->backing_fmt);
+    for (unsigned i = 0; i < G_N_ELEMENTS(s->zcache); i++) {
+        g_free(s->zcache[i].data);
+    }
+    g_mutex_clear(&s->zlock);
     g_mutex_clear(&s->meta_lock);
     g_rw_lock_clear(&s->map_lock);
     g_free(s);

@@ -152,6 +152,19 @@ typedef struct HbQcow2 {
     HbQcow2Cache rb_cache;
     uint64_t free_hint;     /* cluster index to start the allocator at */
 
+    /*
+     * Recently decompressed clusters, keyed by their L2 entry, so that
+     * small sequential reads of a compressed image (a cloud base image)
+     * inflate each cluster once.  Own lock; dropped when clusters are freed.
+     */
+    struct {
+        uint64_t entry;
+        uint64_t lru;
+        uint8_t *data;
+    } zcache[4];
+    uint64_t zclock;
+    GMutex zlock;
+
     /* Metadata found pointing into metadata on a write: set once, atomic. */
     gint corrupt_found;
 

@@ -146,6 +146,57 @@ static int read_compressed(HbQcow2 *s, uint64_t entry, uint8_t *cluster)
     return hb_qcow2_inflate(cbuf, len, cluster, s->cluster_size);
 }
 
+static bool zcache_read(HbQcow2 *s, uint64_t entry, uint64_t in_cluster,
+                        uint64_t bytes, const struct iovec *iov, int niov,
+                        uint64_t iov_off)
+{
+    bool hit = false;
+
+    g_mutex_lock(&s->zlock);
+    for (unsigned i = 0; i < G_N_ELEMENTS(s->zcache); i++) {
+        if (s->zcache[i].data && s->zcache[i].entry == entry) {
+            iov_copy(iov, niov, iov_off, s->zcache[i].data + in_cluster, bytes, true);
+            s->zcache[i].lru = ++s->zclock;
+            hit = true;
+            break;
+        }
+    }
+    g_mutex_unlock(&s->zlock);
+    return hit;
+}
+
+/* Keep @data (takes ownership) as the inflated contents of @entry. */
+static void zcache_insert(HbQcow2 *s, uint64_t entry, uint8_t *data)
+{
+    unsigned victim = 0;
+
+    g_mutex_lock(&s->zlock);
+    for (unsigned i = 0; i < G_N_ELEMENTS(s->zcache); i++) {
+        if (!s->zcache[i].data || s->zcache[i].entry == entry) {
+            victim = i;
+            break;
+        }
+        if (s->zcache[i].lru < s->zcache[victim].lru) {
+            victim = i;
+        }
+    }
+    g_free(s->zcache[victim].data);
+    s->zcache[victim].entry = entry;
+    s->zcache[victim].data = data;
+    s->zcache[victim].lru = ++s->zclock;
+    g_mutex_unlock(&s->zlock);
+}
+
+/* Host clusters were freed: a compressed entry could one day reappear there. */
+static void zcache_drop(HbQcow2 *s)
+{
+    g_mutex_lock(&s->zlock);
+    for (unsigned i = 0; i < G_N_ELEMENTS(s->zcache); i++) {
+        g_clear_pointer(&s->zcache[i].data, g_free);
+    }
+    g_mutex_unlock(&s->zlock);
+}
+
 /*
  * Fill @bytes of @iov at @iov_off with guest data at @guest_off, all in
  * one cluster mapped by @entry.
@@ -157,13 +208,19 @@ static int read_cluster_part(HbQcow2 *s, uint64_t entry, uint64_t guest_off,
     uint64_t in_cluster = guest_off & s->cluster_mask;
 
     if (entry & QCOW2_OFLAG_COMPRESSED) {
-        g_autofree uint8_t *cl = g_try_malloc(s->cluster_size);
+        if (zcache_read(s, entry, in_cluster, bytes, iov, niov, iov_off)) {
+            return 0;
+        }
+        uint8_t *cl = g_try_malloc(s->cluster_size);
         if (!cl) {
             return -ENOMEM;
         }
         int ret = read_compressed(s, entry, cl);
         if (ret == 0) {
             iov_copy(iov, niov, iov_off, cl + in_cluster, bytes, true);
+            zcache_insert(s, entry, cl);
+        } else {
+            g_free(cl);
         }
         return ret;
     }
@@ -402,6 +459,7 @@ static int release_freed(HbQcow2 *s, GArray *freed)
     if (freed->len == 0) {
         return 0;
     }
+    zcache_drop(s);
     ret = hb_qcow2_flush_metadata(s);
     for (guint i = 0; ret == 0 && i + 1 < freed->len; i += 2) {
         ret = hb_qcow2_free_range(s, g_array_index(freed, uint64_t, i),
