@@ -122,6 +122,10 @@ def test_compressed_clusters(tmp_path, cs):
     assert "compressed" in info
     stress("dump", img, tmp_path / "out.raw")
     assert open(tmp_path / "out.raw", "rb").read() == data
+    # Small reads, some straddling clusters, through the inflated-cluster cache.
+    for chunk in (4096, 1000):
+        stress("dump", img, tmp_path / "small.raw", chunk)
+        assert open(tmp_path / "small.raw", "rb").read() == data
     # Overwriting compressed clusters decompresses, rewrites and frees them.
     stress("diff", img, src, 6, 800)
     assert_clean(img)

@@ -3,7 +3,8 @@
 
 /*
  * Usage:
- *   qcow2-stress dump IMG OUT              whole virtual disk → raw file OUT
+ *   qcow2-stress dump IMG OUT [CHUNK]      whole virtual disk → raw file OUT,
+ *                                          read CHUNK bytes at a time
  *   qcow2-stress diff IMG REF SEED NOPS    random writes/zeroes/discards on
  *                                          IMG and raw REF, compared often
  *   qcow2-stress writer IMG SEED LOG       endless batches of writes, a
@@ -156,7 +157,7 @@ static int die(const char *fmt, ...)
     exit(1);
 }
 
-static int cmd_dump(const char *img, const char *out)
+static int cmd_dump(const char *img, const char *out, uint64_t chunk)
 {
     g_autoptr(GError) err = NULL;
     Img *im = img_open(img, false, &err);
@@ -164,9 +165,9 @@ static int cmd_dump(const char *img, const char *out)
         return die("%s", err->message);
     }
     int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    g_autofree uint8_t *buf = g_malloc(1 << 20);
-    for (int64_t off = 0; off < im->size; off += 1 << 20) {
-        uint64_t n = MIN(1 << 20, im->size - off);
+    g_autofree uint8_t *buf = g_malloc(chunk);
+    for (int64_t off = 0; off < im->size; off += chunk) {
+        uint64_t n = MIN(chunk, (uint64_t)(im->size - off));
         int ret = img_read(im, off, buf, n);
         if (ret < 0) {
             return die("read at %" G_GINT64_FORMAT ": %s", off, g_strerror(-ret));
@@ -661,8 +662,9 @@ int main(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "check")) {
         return cmd_check(argv[2]);
     }
-    if (argc == 4 && !strcmp(argv[1], "dump")) {
-        return cmd_dump(argv[2], argv[3]);
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "dump")) {
+        uint64_t chunk = argc == 5 ? g_ascii_strtoull(argv[4], NULL, 0) : 1 << 20;
+        return cmd_dump(argv[2], argv[3], MAX(chunk, 1));
     }
     if (argc == 6 && !strcmp(argv[1], "diff")) {
         return cmd_diff(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
