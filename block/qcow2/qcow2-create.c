@@ -117,7 +117,12 @@ bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
     g_autofree char *compat = take_str(opts, "compat");
     g_autofree char *backing = take_str(opts, "backing_file");
     g_autofree char *backing_fmt = take_str(opts, "backing_fmt");
+    g_autofree char *lazy = take_str(opts, "lazy_refcounts");
+    g_autofree char *ctype = take_str(opts, "compression_type");
+    g_autofree char *prealloc = take_str(opts, "preallocation");
+    g_autofree char *extl2 = take_str(opts, "extended_l2");
     unsigned version = 3;
+    bool lazy_on = false;
 
     if (!take_uint(opts, "cluster_size", 65536, &cs, errp) ||
         !take_uint(opts, "refcount_bits", 16, &refcount_bits, errp)) {
@@ -138,6 +143,28 @@ bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
             hb_error_set(errp, "Invalid parameter '%s'", compat);
             return false;
         }
+    }
+    if (lazy && !(lazy_on = !strcmp(lazy, "on") || !strcmp(lazy, "true")) &&
+        strcmp(lazy, "off") && strcmp(lazy, "false")) {
+        hb_error_set(errp, "Parameter 'lazy_refcounts' expects 'on' or 'off'");
+        return false;
+    }
+    if (lazy_on && version == 2) {
+        hb_error_set(errp, "Lazy refcounts only supported with compatibility level 1.1 and above "
+                     "(use version=v3 or greater)");
+        return false;
+    }
+    if (ctype && strcmp(ctype, "zlib")) {
+        hb_error_set(errp, "Compression type '%s' is not supported", ctype);
+        return false;
+    }
+    if (prealloc && strcmp(prealloc, "off")) {
+        hb_error_set(errp, "Preallocation mode '%s' is not supported", prealloc);
+        return false;
+    }
+    if (extl2 && strcmp(extl2, "off") && strcmp(extl2, "false")) {
+        hb_error_set(errp, "Extended L2 entries are not supported");
+        return false;
     }
     if (version == 2 && refcount_bits != 16) {
         hb_error_set(errp, "Different refcount widths than 16 bits require "
@@ -206,6 +233,7 @@ bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
     put32(hdr + 56, rt_clusters);
     size_t pos = 72;
     if (version == 3) {
+        put64(hdr + 80, lazy_on ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
         put32(hdr + 96, rorder);
         put32(hdr + 100, 112);  /* with the compression type byte, padded */
         pos = 112;

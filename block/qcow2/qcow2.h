@@ -60,8 +60,10 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
  * @filename: created (an existing file is truncated)
  * @size: virtual size in bytes
  * @opts: -o keys as strings: cluster_size, backing_file, backing_fmt,
- *        compat ("0.10"/"v2" or "1.1"/"v3"), refcount_bits; consumed keys are
- *        removed from the table
+ *        compat ("0.10"/"v2" or "1.1"/"v3"), refcount_bits, lazy_refcounts
+ *        (sets the compatible bit; hotblock keeps refcounts current anyway),
+ *        compression_type=zlib, preallocation=off, extended_l2=off;
+ *        consumed keys are removed from the table
  * @errp: why it failed; then no file is left behind
  *
  * Return: true on success.
