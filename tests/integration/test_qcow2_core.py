@@ -201,9 +201,11 @@ def test_check_counts_like_qemu_img(tmp_path):
     assert p.returncode == 2 and "corruptions=0" not in p.stdout
 
 
-def test_threads(tmp_path):
+@pytest.mark.parametrize("cs", ["512", "4096", "65536"])
+def test_threads(tmp_path, cs):
+    """Threads writing, zeroing, discarding and flushing interleaved clusters."""
     img = tmp_path / "t.qcow2"
-    stress("create", img, 16 << 20, "cluster_size=4096")
+    stress("create", img, 16 << 20, f"cluster_size={cs}")
     stress("threads", img, 3, 4, 3000)
     assert_clean(img)
 

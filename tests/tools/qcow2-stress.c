@@ -512,7 +512,23 @@ static gpointer thread_main(gpointer opaque)
         uint64_t len = g_rand_int_range(r, 1, (cs - in) / 512 + 1) * 512;
         uint64_t off = cl * cs + in;
 
-        if (g_rand_int_range(r, 0, 3) == 0) {
+        int kind = g_rand_int_range(r, 0, 20);
+        if (kind == 0) {
+            /* Discard the whole cluster: it reads back as zeroes. */
+            if (hb_qcow2_pdiscard(a->im->q, cl * cs, cs) < 0) {
+                a->failed = 1;
+            }
+            memset(a->shadow + cl * cs, 0, cs);
+        } else if (kind == 1) {
+            if (hb_qcow2_pwrite_zeroes(a->im->q, off, len, g_rand_boolean(r)) < 0) {
+                a->failed = 1;
+            }
+            memset(a->shadow + off, 0, len);
+        } else if (kind == 2) {
+            if (hb_qcow2_flush(a->im->q) < 0) {
+                a->failed = 1;
+            }
+        } else if (kind < 8) {
             for (uint64_t i = 0; i < len; i++) {
                 buf[i] = g_rand_int(r);
             }
