@@ -414,7 +414,8 @@ static int cmd_verify(const char *img, unsigned seed, const char *logpath,
                     expected[b] = v;
                 } else {
                     if (!maybe[b]) {
-                        maybe[b] = g_hash_table_new(g_int64_hash, g_int64_equal);
+                        maybe[b] = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+                                                         g_free, NULL);
                     }
                     uint64_t *k = g_new(uint64_t, 1);
                     *k = v;
@@ -482,6 +483,14 @@ static int cmd_verify(const char *img, unsigned seed, const char *logpath,
         return die("%" G_GUINT64_FORMAT " blocks lost acknowledged data", bad);
     }
     printf("flushed=%" G_GINT64_FORMAT "\n", flushed);
+    for (uint64_t b = 0; b < nblk; b++) {
+        if (maybe[b]) {
+            g_hash_table_destroy(maybe[b]);
+        }
+    }
+    g_free(maybe);
+    g_rand_free(r);
+    close(base);
     img_close(im);
     return 0;
 }
@@ -578,6 +587,8 @@ static int cmd_threads(const char *img, unsigned seed, int n, int nops)
     if (img_read(im, 0, all, im->size) < 0 || memcmp(all, shadow, im->size)) {
         return die("final contents differ");
     }
+    g_free(args);
+    g_free(th);
     img_close(im);
     return 0;
 }
