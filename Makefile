@@ -2,12 +2,13 @@
 # Thin wrapper around meson: `make run` starts the daemon, `make test` runs every suite.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 PYTEST = /usr/bin/python3 -m pytest
 MESON_OPTS ?=
 # e2e boots real guests; set E2E=0 to leave them out of a quick local run.
 E2E ?= 1
 
-.PHONY: all deps test-deps build run test test-unit test-integration test-e2e test-asan docs clean
+.PHONY: all deps test-deps build run test test-asan test-fuzz docs clean
 
 all: build
 
@@ -58,9 +59,19 @@ test-asan: test-deps
 	@scripts/test-summary.py $(ASAN_BUILD)/test-reports/unit.json \
 		$(ASAN_BUILD)/test-reports/integration.xml
 
+# libFuzzer targets (clang, ASan+UBSan), each for a bounded time.
+test-fuzz: test-deps
+	@test -f $(FUZZ_BUILD)/build.ninja || CC=clang meson setup $(FUZZ_BUILD) -Dfuzzing=true -Db_lundef=false
+	ninja -C $(FUZZ_BUILD)
+	@rm -rf $(FUZZ_BUILD)/test-reports && mkdir -p $(FUZZ_BUILD)/test-reports
+	-meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs
+	@cp $(FUZZ_BUILD)/meson-logs/testlog.json $(FUZZ_BUILD)/test-reports/fuzz.json 2>/dev/null || true
+	@echo "== fuzz targets =="
+	@scripts/test-summary.py $(FUZZ_BUILD)/test-reports/fuzz.json
+
 # Refresh the committed QMP reference from the schema.
 docs: build
 	cp $(BUILD)/schema/qmp-reference.md docs/qmp-reference.md
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) run
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) run

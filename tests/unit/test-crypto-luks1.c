@@ -422,6 +422,7 @@ static void test_corrupt_key_material(void)
     v->b->data[112] ^= 1;
     g_autoptr(HbLuks1) l = open_v(v, "abc123", &err);
     g_assert_no_error(err);
+    g_assert_true(hb_luks1_has_key(l));   /* restored digest: unlocks again */
 }
 
 int main(int argc, char **argv)
