@@ -14,9 +14,15 @@ size_t hb_iov_size(const struct iovec *iov, int niov)
     return n;
 }
 
-/* Shared walker: @to_iov selects the direction; @src_or_dst is the flat side. */
-static size_t iov_copy(const struct iovec *iov, int niov, size_t skip,
-                       void *flat, size_t bytes, bool to_iov)
+typedef enum { IOV_TO_BUF, IOV_FROM_BUF, IOV_FILL } IovOp;
+
+/*
+ * The one walker over (iov, niov) from byte @skip for @bytes: copy to or
+ * from the flat buffer @flat, or fill with @c.  Returns the bytes done,
+ * fewer when the vector is shorter.
+ */
+static size_t iov_walk(const struct iovec *iov, int niov, size_t skip,
+                       void *flat, int c, size_t bytes, IovOp op)
 {
     size_t done = 0;
 
@@ -32,10 +38,16 @@ static size_t iov_copy(const struct iovec *iov, int niov, size_t skip,
             n = bytes - done;
         }
         char *base = (char *)iov[i].iov_base + skip;
-        if (to_iov) {
-            memcpy(base, (char *)flat + done, n);
-        } else {
+        switch (op) {
+        case IOV_TO_BUF:
             memcpy((char *)flat + done, base, n);
+            break;
+        case IOV_FROM_BUF:
+            memcpy(base, (char *)flat + done, n);
+            break;
+        case IOV_FILL:
+            memset(base, c, n);
+            break;
         }
         done += n;
         skip = 0;
@@ -46,36 +58,19 @@ static size_t iov_copy(const struct iovec *iov, int niov, size_t skip,
 size_t hb_iov_to_buf(const struct iovec *iov, int niov, size_t skip,
                      void *buf, size_t bytes)
 {
-    return iov_copy(iov, niov, skip, buf, bytes, false);
+    return iov_walk(iov, niov, skip, buf, 0, bytes, IOV_TO_BUF);
 }
 
 size_t hb_iov_from_buf(const struct iovec *iov, int niov, size_t skip,
                        const void *buf, size_t bytes)
 {
-    return iov_copy(iov, niov, skip, (void *)buf, bytes, true);
+    return iov_walk(iov, niov, skip, (void *)buf, 0, bytes, IOV_FROM_BUF);
 }
 
 size_t hb_iov_memset(const struct iovec *iov, int niov, size_t skip, int c,
                      size_t bytes)
 {
-    size_t done = 0;
-
-    for (int i = 0; i < niov && done < bytes; i++) {
-        size_t len = iov[i].iov_len;
-
-        if (skip >= len) {
-            skip -= len;
-            continue;
-        }
-        size_t n = len - skip;
-        if (n > bytes - done) {
-            n = bytes - done;
-        }
-        memset((char *)iov[i].iov_base + skip, c, n);
-        done += n;
-        skip = 0;
-    }
-    return done;
+    return iov_walk(iov, niov, skip, NULL, c, bytes, IOV_FILL);
 }
 
 bool hb_iov_is_aligned(const struct iovec *iov, int niov, size_t align)
