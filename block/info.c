@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block/info.c — filenames ("json:{...}") and query structures for nodes. */
 #include "block/info.h"
+#include "block/qcow2/qcow2.h"
 #include "qapi-json.h"
 
 #include <json-glib/json-glib.h>
+#include <string.h>
 
 /* Options that say how a node is used, not what it is: QEMU leaves them
  * out of json: filenames too. */
@@ -11,6 +13,80 @@ static const char *const runtime_opts[] = {
     "node-name", "read-only", "auto-read-only", "force-share", "discard",
     "cache", "detect-zeroes", NULL,
 };
+
+static bool is_qcow2(HbNode *node)
+{
+    return node->options->driver == QAPI_BLOCKDEV_DRIVER_QCOW2;
+}
+
+/*
+ * QEMU's bdrv_dirname(): everything up to and including the last '/' of
+ * the image's file name ("" for a bare name), or NULL when the image has
+ * no plain file name to be relative to.
+ */
+static char *image_dirname(HbNode *node)
+{
+    HbChild *file = hb_node_child(node, "file");
+    g_autofree char *name = file ? hb_node_filename(file->node) : NULL;
+
+    if (!name || g_str_has_prefix(name, "json:")) {
+        return NULL;
+    }
+    const char *slash = strrchr(name, '/');
+    return g_strndup(name, slash ? (gsize)(slash - name + 1) : 0);
+}
+
+/*
+ * The header's backing file name as QEMU resolves it for
+ * full-backing-filename: relative names are taken relative to the
+ * image's directory.  NULL if there is none or it cannot be resolved.
+ */
+static char *full_backing_filename(HbNode *node)
+{
+    const char *name = is_qcow2(node) ? hb_qcow2_backing_filename(node) : NULL;
+
+    if (!name) {
+        return NULL;
+    }
+    if (g_path_is_absolute(name) || g_str_has_prefix(name, "json:")) {
+        return g_strdup(name);
+    }
+    g_autofree char *dir = image_dirname(node);
+    return dir ? g_strconcat(dir, name, NULL) : NULL;
+}
+
+/* Same file, whatever way its name is spelt ("./a" and "a"). */
+static bool same_path(const char *a, const char *b)
+{
+    if (g_str_has_prefix(a, "json:") || g_str_has_prefix(b, "json:")) {
+        return g_str_equal(a, b);
+    }
+    g_autofree char *ca = g_canonicalize_filename(a, NULL);
+    g_autofree char *cb = g_canonicalize_filename(b, NULL);
+    return g_str_equal(ca, cb);
+}
+
+/*
+ * QEMU's bdrv_backing_overridden(): the backing node is not the one the
+ * image header names (given by node-name or inline, or "backing": null
+ * over a header that names one).  Only then does the backing belong in
+ * the node's filename.
+ */
+static bool backing_overridden(HbNode *node)
+{
+    if (!is_qcow2(node)) {
+        return hb_node_child(node, "backing") != NULL;
+    }
+    HbChild *backing = hb_node_child(node, "backing");
+    const char *header = hb_qcow2_backing_filename(node);
+
+    if (!backing) {
+        return header != NULL;
+    }
+    g_autofree char *full = full_backing_filename(node);
+    g_autofree char *actual = hb_node_filename(backing->node);
+    return !full || !same_path(full, actual);
+}
 
 static JsonNode *node_json(HbNode *node)
 {
@@ -22,20 +98,34 @@ static JsonNode *node_json(HbNode *node)
             json_object_remove_member(o, *k);
         }
     }
+    bool overridden = backing_overridden(node);
     for (guint i = 0; i < node->children->len; i++) {
         HbChild *c = g_ptr_array_index(node->children, i);
+        if (g_str_equal(c->name, "backing") && !overridden) {
+            continue;
+        }
         json_object_set_member(o, c->name, node_json(c->node));
+    }
+    if (!overridden && json_object_has_member(o, "backing")) {
+        json_object_remove_member(o, "backing");
+    } else if (overridden && !hb_node_child(node, "backing")) {
+        json_object_set_null_member(o, "backing");
     }
     return j;
 }
 
-/* raw without a window is transparent, as QEMU shows it. */
-static bool is_plain_raw(HbNode *node)
+/*
+ * A format node with nothing but its file (raw without a window, qcow2
+ * with the backing its header names) is named by its file, as QEMU
+ * shows it: such an image would open the same way from that name.
+ */
+static bool is_plain_format(HbNode *node)
 {
-    QapiBlockdevOptionsRaw *r = node->options->u.raw;
-
-    return node->options->driver == QAPI_BLOCKDEV_DRIVER_RAW &&
-           !r->has_offset && !r->has_size;
+    if (node->options->driver == QAPI_BLOCKDEV_DRIVER_RAW) {
+        QapiBlockdevOptionsRaw *r = node->options->u.raw;
+        return !r->has_offset && !r->has_size;
+    }
+    return is_qcow2(node) && !backing_overridden(node);
 }
 
 char *hb_node_filename(HbNode *node)
@@ -48,12 +138,26 @@ char *hb_node_filename(HbNode *node)
     default:
         break;
     }
-    if (is_plain_raw(node) && hb_node_child(node, "file")) {
-        return hb_node_filename(hb_node_child(node, "file")->node);
+    HbChild *file = hb_node_child(node, "file");
+    if (file && is_plain_format(node)) {
+        char *name = hb_node_filename(file->node);
+        if (!g_str_has_prefix(name, "json:")) {
+            return name;
+        }
+        g_free(name);
     }
     g_autoptr(JsonNode) j = node_json(node);
     g_autofree char *text = json_to_string(j, false);
     return g_strconcat("json:", text, NULL);
+}
+
+/*
+ * bdrv_get_info() answers for file, raw (through its file) and luks
+ * nodes, and qcow2 knows its dirty bit; null-co has no such answer.
+ */
+static bool has_driver_info(HbNode *node)
+{
+    return node->options->driver != QAPI_BLOCKDEV_DRIVER_NULL_CO;
 }
 
 QapiImageInfo *hb_node_image_info(HbNode *node)
@@ -73,15 +177,47 @@ QapiImageInfo *hb_node_image_info(HbNode *node)
         info->has_encrypted = true;
         info->encrypted = true;
     }
+    if (has_driver_info(node)) {
+        info->has_dirty_flag = true;
+        info->dirty_flag = is_qcow2(node) && hb_qcow2_is_dirty(node);
+    }
+    if (is_qcow2(node)) {
+        info->has_cluster_size = true;
+        info->cluster_size = hb_qcow2_cluster_size(node);
+        if (hb_qcow2_backing_filename(node)) {
+            info->backing_filename = g_strdup(hb_qcow2_backing_filename(node));
+            info->full_backing_filename = full_backing_filename(node);
+            info->backing_filename_format = g_strdup(hb_qcow2_backing_format(node));
+        }
+    }
     if (node->drv->query_specific) {
         info->format_specific = node->drv->query_specific(node);
     }
     return info;
 }
 
+QapiImageInfo *hb_node_image_info_chain(HbNode *node)
+{
+    QapiImageInfo *top = hb_node_image_info(node);
+    QapiImageInfo *info = top;
+
+    for (HbChild *b = hb_node_child(node, "backing"); b;
+         b = hb_node_child(b->node, "backing")) {
+        info->backing_image = hb_node_image_info(b->node);
+        info = info->backing_image;
+    }
+    return top;
+}
+
 QapiBlockDeviceInfo *hb_node_query(HbNode *node)
 {
+    return hb_node_query_flat(node, false);
+}
+
+QapiBlockDeviceInfo *hb_node_query_flat(HbNode *node, bool flat)
+{
     QapiBlockDeviceInfo *d = g_new0(QapiBlockDeviceInfo, 1);
+    HbChild *backing = hb_node_child(node, "backing");
 
     d->file = hb_node_filename(node);
     d->node_name = g_strdup(node->node_name);
@@ -91,7 +227,18 @@ QapiBlockDeviceInfo *hb_node_query(HbNode *node)
     d->detect_zeroes = node->options->has_detect_zeroes
                        ? node->options->detect_zeroes
                        : QAPI_BLOCKDEV_DETECT_ZEROES_OPTIONS_OFF;
-    d->image = hb_node_image_info(node);
+    if (backing) {
+        d->backing_file = hb_node_filename(backing->node);
+    }
+    /* As QEMU: the depth is counted while nesting, so flat reports 0. */
+    if (flat) {
+        d->image = hb_node_image_info(node);
+    } else {
+        d->image = hb_node_image_info_chain(node);
+        for (QapiImageInfo *i = d->image->backing_image; i; i = i->backing_image) {
+            d->backing_file_depth++;
+        }
+    }
     d->cache = g_new0(QapiBlockdevCacheInfo, 1);
     d->cache->writeback = true;
     d->cache->direct = node->cache_direct;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tools/hotblock-img.c — create, info and convert images, in qemu-img's syntax. */
+/* tools/hotblock-img.c — create, info, check and convert images, in qemu-img's syntax. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,6 +13,7 @@
 
 #include "block/info.h"
 #include "block/node.h"
+#include "block/qcow2/qcow2.h"
 #include "crypto/secret.h"
 #include "util/keyval.h"
 #include "qapi-json.h"
@@ -37,11 +38,15 @@ static void usage(FILE *f)
 "usage: hotblock-img [--help] COMMAND [ARGS]\n"
 "\n"
 "  create [--object OBJ]... -f FMT [-o OPTS]... FILENAME [SIZE]\n"
-"  info [--object OBJ]... [-f FMT] [--image-opts] [-U] [--output=human|json] FILENAME\n"
+"  info [--object OBJ]... [-f FMT] [--image-opts] [-U] [--output=human|json]\n"
+"       [--backing-chain] FILENAME\n"
+"  check [-f FMT] [-U] [--output=human|json] FILENAME\n"
 "  convert [--object OBJ]... [-p] [-n] [-f FMT] [--image-opts] [--target-image-opts]\n"
 "          -O FMT [-o OPTS]... SRC DST\n"
 "\n"
-"FMT is raw or luks (and any other format with creation support).\n"
+"FMT is raw, luks or qcow2.  check supports qcow2 only (exit status as\n"
+"qemu-img check: 0 clean, 1 check failed, 2 corruptions, 3 leaks only,\n"
+"63 format without checks).\n"
 "FILENAME may be json:{...} describing a whole block graph, or with\n"
 "--image-opts a key=value list (driver=luks,file.filename=x,...).\n"
 "OBJ is a secret: secret,id=ID,data=TEXT | file=PATH [,format=base64].\n"
@@ -256,6 +261,7 @@ typedef struct OpenSpec {
     bool read_only;
     bool force_share;
     const char *key_secret;/* added to a luks root without one */
+    bool no_backing;       /* a qcow2 root from a file name: "backing": null */
 } OpenSpec;
 
 static HbNode *open_image(const char *name, const OpenSpec *spec, GError **errp)
@@ -277,6 +283,9 @@ static HbNode *open_image(const char *name, const OpenSpec *spec, GError **errp)
         JsonObject *o = json_object_new();
         j = json_node_init_object(json_node_alloc(), o);
         json_object_set_string_member(o, "driver", fmt);
+        if (spec->no_backing && g_str_equal(fmt, "qcow2")) {
+            json_object_set_null_member(o, "backing");
+        }
         if (!g_str_equal(fmt, "file")) {
             JsonObject *f = json_object_new();
             json_object_set_string_member(f, "driver", "file");
@@ -385,11 +394,23 @@ static void print_info_human(QapiImageInfo *info)
     } else {
         printf("disk size: unavailable\n");
     }
+    if (info->has_cluster_size) {
+        printf("cluster_size: %" G_GINT64_FORMAT "\n", info->cluster_size);
+    }
     if (info->has_encrypted && info->encrypted) {
         printf("encrypted: yes\n");
     }
-    if (info->has_cluster_size) {
-        printf("cluster_size: %" G_GINT64_FORMAT "\n", info->cluster_size);
+    if (info->backing_filename) {
+        printf("backing file: %s", info->backing_filename);
+        if (!info->full_backing_filename) {
+            printf(" (cannot determine actual path)");
+        } else if (strcmp(info->backing_filename, info->full_backing_filename)) {
+            printf(" (actual path: %s)", info->full_backing_filename);
+        }
+        printf("\n");
+    }
+    if (info->backing_filename_format) {
+        printf("backing file format: %s\n", info->backing_filename_format);
     }
     if (info->format_specific) {
         g_autoptr(JsonNode) j = qapi_to_json_ImageInfoSpecific(info->format_specific);
@@ -401,6 +422,30 @@ static void print_info_human(QapiImageInfo *info)
     }
 }
 
+/* --backing-chain: a list of the chain's images, each without the rest. */
+static void print_info_chain(QapiImageInfo *top, bool json)
+{
+    g_autoptr(JsonArray) a = json_array_new();
+
+    for (QapiImageInfo *i = top; i; i = i->backing_image) {
+        QapiImageInfo *below = g_steal_pointer(&i->backing_image);
+        if (json) {
+            json_array_add_element(a, qapi_to_json_ImageInfo(i));
+        } else {
+            if (i != top) {
+                printf("\n");
+            }
+            print_info_human(i);
+        }
+        i->backing_image = below;
+    }
+    if (json) {
+        g_autoptr(JsonNode) j = json_node_init_array(json_node_alloc(), a);
+        g_autofree char *text = json_to_string(j, true);
+        printf("%s\n", text);
+    }
+}
+
 static int cmd_info(int argc, char **argv)
 {
     static const struct option lopts[] = {
@@ -409,10 +454,12 @@ static int cmd_info(int argc, char **argv)
         { "output", required_argument, NULL, 'u' },
         { "image-opts", no_argument, NULL, 'i' },
         { "force-share", no_argument, NULL, 'U' },
+        { "backing-chain", no_argument, NULL, 'b' },
         { NULL, 0, NULL, 0 },
     };
     OpenSpec spec = { .read_only = true };
     const char *output = "human";
+    bool chain = false;
     GError *err = NULL;
     int c;
 
@@ -423,6 +470,7 @@ static int cmd_info(int argc, char **argv)
         case 'U': spec.force_share = true; break;
         case 'i': spec.image_opts = true; break;
         case 'u': output = optarg; break;
+        case 'b': chain = true; break;
         case 'j':
             if (!add_object(optarg, &err)) {
                 return fail(err, NULL);
@@ -438,16 +486,41 @@ static int cmd_info(int argc, char **argv)
         return usage_error("%s", "Expecting one image file name");
     }
     const char *name = argv[optind];
+    /* Like qemu-img, look at the backing file only when asked to. */
+    spec.no_backing = !chain;
     g_autoptr(HbNode) node = open_image(name, &spec, &err);
     if (!node) {
         return fail(err, spec.image_opts ? NULL : name);
     }
-    g_autoptr(QapiImageInfo) info = hb_node_image_info(node);
+    g_autoptr(QapiImageInfo) info = hb_node_image_info_chain(node);
     if (!g_str_has_prefix(name, "json:") && !spec.image_opts) {
         g_free(info->filename);
         info->filename = g_strdup(name);
     }
-    if (g_str_equal(output, "json")) {
+    /*
+     * qemu-img opens each backing file by the name its overlay resolved
+     * it to, so that is the name each element shows.
+     */
+    for (QapiImageInfo *i = info; i->backing_image; i = i->backing_image) {
+        QapiImageInfo *b = i->backing_image;
+        if (!i->full_backing_filename) {
+            continue;
+        }
+        g_free(b->filename);
+        b->filename = g_strdup(i->full_backing_filename);
+        if (b->backing_filename && !g_path_is_absolute(b->backing_filename) &&
+            !g_str_has_prefix(b->backing_filename, "json:")) {
+            /* bdrv_dirname(): up to the last '/', "" for a bare name. */
+            const char *slash = strrchr(b->filename, '/');
+            g_autofree char *dir = g_strndup(b->filename,
+                                             slash ? slash - b->filename + 1 : 0);
+            g_free(b->full_backing_filename);
+            b->full_backing_filename = g_strconcat(dir, b->backing_filename, NULL);
+        }
+    }
+    if (chain) {
+        print_info_chain(info, g_str_equal(output, "json"));
+    } else if (g_str_equal(output, "json")) {
         g_autoptr(JsonNode) j = qapi_to_json_ImageInfo(info);
         g_autofree char *text = json_to_string(j, true);
         printf("%s\n", text);
@@ -455,6 +528,164 @@ static int cmd_info(int argc, char **argv)
         print_info_human(info);
     }
     return 0;
+}
+
+/* ---- check ---- */
+
+/* qemu-img check's exit statuses. */
+enum {
+    CHECK_CLEAN = 0,
+    CHECK_FAILED = 1,
+    CHECK_CORRUPT = 2,
+    CHECK_LEAKS = 3,
+    CHECK_UNSUPPORTED = 63,
+};
+
+static void print_check_json(const char *filename, const HbQcow2CheckResult *r)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    /* ImageCheck's members; counters that are zero are left out, as QEMU does. */
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "filename");
+    json_builder_add_string_value(b, filename);
+    json_builder_set_member_name(b, "format");
+    json_builder_add_string_value(b, "qcow2");
+    json_builder_set_member_name(b, "check-errors");
+    json_builder_add_int_value(b, (gint64)r->check_errors);
+    if (r->image_end_offset) {
+        json_builder_set_member_name(b, "image-end-offset");
+        json_builder_add_int_value(b, (gint64)r->image_end_offset);
+    }
+    if (r->corruptions) {
+        json_builder_set_member_name(b, "corruptions");
+        json_builder_add_int_value(b, (gint64)r->corruptions);
+    }
+    if (r->leaks) {
+        json_builder_set_member_name(b, "leaks");
+        json_builder_add_int_value(b, (gint64)r->leaks);
+    }
+    if (r->total_clusters) {
+        json_builder_set_member_name(b, "total-clusters");
+        json_builder_add_int_value(b, (gint64)r->total_clusters);
+    }
+    if (r->allocated_clusters) {
+        json_builder_set_member_name(b, "allocated-clusters");
+        json_builder_add_int_value(b, (gint64)r->allocated_clusters);
+    }
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    g_autofree char *text = json_to_string(root, true);
+    printf("%s\n", text);
+}
+
+static void print_check_human(const HbQcow2CheckResult *r)
+{
+    if (r->corruptions) {
+        printf("\n%" G_GUINT64_FORMAT " errors were found on the image.\n"
+               "Data may be corrupted, or further writes to the image may "
+               "corrupt it.\n", r->corruptions);
+    }
+    if (r->leaks) {
+        printf("\n%" G_GUINT64_FORMAT " leaked clusters were found on the image.\n"
+               "This means waste of disk space, but no harm to data.\n",
+               r->leaks);
+    }
+    if (r->check_errors) {
+        printf("\n%" G_GUINT64_FORMAT " internal errors have occurred during "
+               "the check.\n", r->check_errors);
+    }
+    if (!r->corruptions && !r->leaks && !r->check_errors) {
+        printf("No errors were found on the image.\n");
+    }
+    /*
+     * qemu-img goes on with "F% fragmented, C% compressed clusters";
+     * the check result does not count those, so the line stops at what
+     * is known rather than printing made-up zeroes.
+     */
+    if (r->total_clusters && r->allocated_clusters) {
+        printf("%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " = %0.2f%% allocated\n",
+               r->allocated_clusters, r->total_clusters,
+               100.0 * (double)r->allocated_clusters / (double)r->total_clusters);
+    }
+    if (r->image_end_offset) {
+        printf("Image end offset: %" G_GUINT64_FORMAT "\n", r->image_end_offset);
+    }
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "output", required_argument, NULL, 'u' },
+        { "force-share", no_argument, NULL, 'U' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *output = "human";
+    const char *fmt = NULL;
+    GError *err = NULL;
+    int c;
+
+    /* -U is accepted for qemu-img compatibility: the check only reads. */
+    while ((c = getopt_long(argc, argv, "hf:qU", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'f': fmt = optarg; break;
+        case 'q': break;
+        case 'U': break;
+        case 'u': output = optarg; break;
+        default: return usage_error("%s", "invalid option");
+        }
+    }
+    if (strcmp(output, "human") && strcmp(output, "json")) {
+        return usage_error("--output must be used with human or json as argument.%s", "");
+    }
+    if (optind != argc - 1) {
+        return usage_error("%s", "Expecting one image file name");
+    }
+    const char *name = argv[optind];
+    if (fmt && !driver_by_name(fmt, &err)) {
+        return fail(err, NULL);
+    }
+    if (g_str_has_prefix(name, "json:")) {
+        fprintf(stderr, "%s: check takes a plain image file name\n", prog);
+        return CHECK_FAILED;
+    }
+    if (!fmt) {
+        if (access(name, R_OK) < 0) {
+            fprintf(stderr, "%s: Could not open '%s': %s\n", prog, name,
+                    g_strerror(errno));
+            return CHECK_FAILED;
+        }
+        fmt = probe_format(name);
+    }
+    if (!g_str_equal(fmt, "qcow2")) {
+        fprintf(stderr, "%s: This image format does not support checks\n", prog);
+        return CHECK_UNSUPPORTED;
+    }
+
+    HbQcow2CheckResult res;
+    g_autoptr(GString) report = g_string_new(NULL);
+    bool ok = hb_qcow2_check(name, &res, report, &err);
+    /* Per-cluster findings go to stderr, as qemu-img prints them. */
+    fputs(report->str, stderr);
+    if (!ok) {
+        fprintf(stderr, "%s: Check failed: %s\n", prog, err->message);
+        g_error_free(err);
+        return CHECK_FAILED;
+    }
+    if (g_str_equal(output, "json")) {
+        print_check_json(name, &res);
+    } else {
+        print_check_human(&res);
+    }
+    if (res.check_errors) {
+        return CHECK_FAILED;
+    }
+    if (res.corruptions) {
+        return CHECK_CORRUPT;
+    }
+    return res.leaks ? CHECK_LEAKS : CHECK_CLEAN;
 }
 
 /* ---- create ---- */
@@ -662,6 +893,8 @@ int main(int argc, char **argv)
         ret = cmd_create(argc - 1, argv + 1);
     } else if (!strcmp(cmd, "info")) {
         ret = cmd_info(argc - 1, argv + 1);
+    } else if (!strcmp(cmd, "check")) {
+        ret = cmd_check(argc - 1, argv + 1);
     } else if (!strcmp(cmd, "convert")) {
         ret = cmd_convert(argc - 1, argv + 1);
     } else {
