@@ -49,6 +49,7 @@ bool qmp_blockdev_del(QapiBlockdevDelArgs *args, GError **errp)
 
 typedef struct QueryAcc {
     QapiBlockDeviceInfoList **tail;
+    bool flat;
 } QueryAcc;
 
 static void query_one(HbNode *node, void *opaque)
@@ -56,7 +57,7 @@ static void query_one(HbNode *node, void *opaque)
     QueryAcc *acc = opaque;
     QapiBlockDeviceInfoList *e = g_new0(QapiBlockDeviceInfoList, 1);
 
-    e->value = hb_node_query(node);
+    e->value = hb_node_query_flat(node, acc->flat);
     *acc->tail = e;
     acc->tail = &e->next;
 }
@@ -65,7 +66,7 @@ bool qmp_query_named_block_nodes(QapiQueryNamedBlockNodesArgs *args,
                                  QapiBlockDeviceInfoList **ret,
                                  GError **errp)
 {
-    QueryAcc acc = { .tail = ret };
+    QueryAcc acc = { .tail = ret, .flat = args->has_flat && args->flat };
 
     *ret = NULL;
     hb_node_foreach(query_one, &acc);

@@ -97,8 +97,15 @@ static char *resolve_backing_path(HbNode *file, const char *name)
         file->options->driver != QAPI_BLOCKDEV_DRIVER_FILE) {
         return g_strdup(name);
     }
-    g_autofree char *dir = g_path_get_dirname(file->options->u.file->filename);
-    return g_build_filename(dir, name, NULL);
+    /*
+     * As QEMU: keep the image name up to its last '/' ("" for a bare
+     * name), so a relative image "mid.qcow2" names its backing "base.qcow2",
+     * not "./base.qcow2".
+     */
+    const char *img = file->options->u.file->filename;
+    const char *slash = strrchr(img, '/');
+    g_autofree char *dir = slash ? g_strndup(img, slash - img + 1) : g_strdup("");
+    return g_strconcat(dir, name, NULL);
 }
 
 static bool probe_is_qcow2(const char *path)

@@ -112,8 +112,6 @@ def test_query_header_chain_matches_qemu(tmp_path, chain3, qmp):
     assert "backing-filename" not in mid["backing-image"]
 
 
-@pytest.mark.xfail(strict=True, reason="block/qmp-block.c must call "
-                   "hb_node_query_flat(node, args->has_flat && args->flat)")
 def test_query_flat(tmp_path, chain3, qmp, daemon):
     ref = qsd_query(tmp_path, top_blockdev(chain3), flat=True)["top"]
     qmp.cmd("blockdev-add", **top_blockdev(chain3))
