@@ -112,28 +112,66 @@ static int vu_set_config(HbVuDev *dev, const uint8_t *data, uint32_t offset,
     return hb_virtio_blk_set_config(&exp->blk, data, offset, size);
 }
 
+/*
+ * After a batch the ring is polled this long before the thread sleeps.  On a
+ * busy queue the next request comes within microseconds, and sleeping in
+ * epoll_wait and being woken by a kick costs far more (context switches were
+ * three quarters of the I/O thread's time under 4k qd32 without it).  QEMU's
+ * iothreads poll for up to 32 us too.  An idle queue pays once per batch.
+ */
+#define HB_EXPORT_POLL_US 32
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static bool vu_process_queue(HbVuDev *dev, unsigned qidx, HbVirtq *vq)
 {
     HbExport *exp = dev->opaque;
     HbVirtqElem *elem = exp->elems[qidx];
+    gint64 poll_end = 0;
     uint32_t len;
     int ret;
 
     for (;;) {
+        bool completed = false;
+
         while ((ret = hb_virtq_pop(vq, elem)) > 0) {
             if (hb_virtio_blk_handle(&exp->blk, elem, &len) < 0) {
                 return false;
             }
             hb_virtq_push(vq, elem->head, len);
+            completed = true;
         }
         if (ret < 0) {
             return false;
+        }
+        if (completed) {
+            /* Complete what we have before polling for more. */
+            hb_vu_queue_notify(dev, &dev->q[qidx]);
+            poll_end = g_get_monotonic_time() + HB_EXPORT_POLL_US;
+        }
+        /*
+         * While we poll, guest kicks stay suppressed (EVENT_IDX's
+         * avail_event is left behind, or NO_NOTIFY stays set).
+         */
+        if (g_get_monotonic_time() < poll_end) {
+            ret = hb_virtq_pending(vq);
+            if (ret < 0) {
+                return false;
+            }
+            if (ret == 0) {
+                cpu_relax();
+            }
+            continue;
         }
         if (!hb_virtq_enable_notify(vq)) {
             break;
         }
     }
-    hb_vu_queue_notify(dev, &dev->q[qidx]);
     return true;
 }
 
