@@ -541,6 +541,15 @@ enum {
     CHECK_UNSUPPORTED = 63,
 };
 
+/* An ImageCheck counter: present only when not zero, as qemu-img prints it. */
+static void add_nonzero(JsonBuilder *b, const char *name, uint64_t v)
+{
+    if (v) {
+        json_builder_set_member_name(b, name);
+        json_builder_add_int_value(b, (gint64)v);
+    }
+}
+
 static void print_check_json(const char *filename, const HbQcow2CheckResult *r)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -553,26 +562,11 @@ static void print_check_json(const char *filename, const HbQcow2CheckResult *r)
     json_builder_add_string_value(b, "qcow2");
     json_builder_set_member_name(b, "check-errors");
     json_builder_add_int_value(b, (gint64)r->check_errors);
-    if (r->image_end_offset) {
-        json_builder_set_member_name(b, "image-end-offset");
-        json_builder_add_int_value(b, (gint64)r->image_end_offset);
-    }
-    if (r->corruptions) {
-        json_builder_set_member_name(b, "corruptions");
-        json_builder_add_int_value(b, (gint64)r->corruptions);
-    }
-    if (r->leaks) {
-        json_builder_set_member_name(b, "leaks");
-        json_builder_add_int_value(b, (gint64)r->leaks);
-    }
-    if (r->total_clusters) {
-        json_builder_set_member_name(b, "total-clusters");
-        json_builder_add_int_value(b, (gint64)r->total_clusters);
-    }
-    if (r->allocated_clusters) {
-        json_builder_set_member_name(b, "allocated-clusters");
-        json_builder_add_int_value(b, (gint64)r->allocated_clusters);
-    }
+    add_nonzero(b, "image-end-offset", r->image_end_offset);
+    add_nonzero(b, "corruptions", r->corruptions);
+    add_nonzero(b, "leaks", r->leaks);
+    add_nonzero(b, "total-clusters", r->total_clusters);
+    add_nonzero(b, "allocated-clusters", r->allocated_clusters);
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     g_autofree char *text = json_to_string(root, true);
