@@ -72,6 +72,23 @@ static int usage_error(const char *fmt, const char *arg)
     return 1;
 }
 
+/*
+ * info and check: --output must be human or json, and exactly one image
+ * name must follow the options.  Returns it, or NULL after a usage error.
+ */
+static const char *output_and_one_image(int argc, char **argv, const char *output)
+{
+    if (strcmp(output, "human") && strcmp(output, "json")) {
+        usage_error("--output must be used with human or json as argument.%s", "");
+        return NULL;
+    }
+    if (optind != argc - 1) {
+        usage_error("%s", "Expecting one image file name");
+        return NULL;
+    }
+    return argv[optind];
+}
+
 /* --object secret,id=..,data=..: register it with the crypto module. */
 static bool add_object(const char *text, GError **errp)
 {
@@ -479,13 +496,10 @@ static int cmd_info(int argc, char **argv)
         default: return usage_error("%s", "invalid option");
         }
     }
-    if (strcmp(output, "human") && strcmp(output, "json")) {
-        return usage_error("--output must be used with human or json as argument.%s", "");
+    const char *name = output_and_one_image(argc, argv, output);
+    if (!name) {
+        return 1;
     }
-    if (optind != argc - 1) {
-        return usage_error("%s", "Expecting one image file name");
-    }
-    const char *name = argv[optind];
     /* Like qemu-img, look at the backing file only when asked to. */
     spec.no_backing = !chain;
     g_autoptr(HbNode) node = open_image(name, &spec, &err);
@@ -631,13 +645,10 @@ static int cmd_check(int argc, char **argv)
         default: return usage_error("%s", "invalid option");
         }
     }
-    if (strcmp(output, "human") && strcmp(output, "json")) {
-        return usage_error("--output must be used with human or json as argument.%s", "");
+    const char *name = output_and_one_image(argc, argv, output);
+    if (!name) {
+        return 1;
     }
-    if (optind != argc - 1) {
-        return usage_error("%s", "Expecting one image file name");
-    }
-    const char *name = argv[optind];
     if (fmt && !driver_by_name(fmt, &err)) {
         return fail(err, NULL);
     }
