@@ -14,6 +14,19 @@ from conftest import HOTBLOCKD, build_path
 from qmp_client import QMP
 
 
+def wait_gone(pid, timeout=10):
+    """Wait for a daemonized hotblockd (not our child) to exit; kill and fail if not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail("daemon did not exit on quit")
+
+
 def run(*args, timeout=30):
     return subprocess.run([HOTBLOCKD, *args], capture_output=True, text=True, timeout=timeout)
 
@@ -103,15 +116,7 @@ def test_daemonize(tmp_path):
     q = QMP(sock)
     assert q.cmd("query-version")
     q.cmd("quit")
-    for _ in range(200):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        pytest.fail("daemon did not exit on quit")
+    wait_gone(pid)
     assert not os.path.exists(sock) and not pidfile.exists()
 
 
@@ -193,14 +198,6 @@ def test_daemonize_relative_paths_cleaned_up(tmp_path):
     pid = int((tmp_path / "rel.pid").read_text())
     q = QMP(str(tmp_path / "rel.sock"))
     q.cmd("quit")
-    for _ in range(200):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        pytest.fail("daemon did not exit on quit")
+    wait_gone(pid)
     assert not (tmp_path / "rel.sock").exists()
     assert not (tmp_path / "rel.pid").exists()
