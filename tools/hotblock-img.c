@@ -511,27 +511,6 @@ static int cmd_info(int argc, char **argv)
         g_free(info->filename);
         info->filename = g_strdup(name);
     }
-    /*
-     * qemu-img opens each backing file by the name its overlay resolved
-     * it to, so that is the name each element shows.
-     */
-    for (QapiImageInfo *i = info; i->backing_image; i = i->backing_image) {
-        QapiImageInfo *b = i->backing_image;
-        if (!i->full_backing_filename) {
-            continue;
-        }
-        g_free(b->filename);
-        b->filename = g_strdup(i->full_backing_filename);
-        if (b->backing_filename && !g_path_is_absolute(b->backing_filename) &&
-            !g_str_has_prefix(b->backing_filename, "json:")) {
-            /* bdrv_dirname(): up to the last '/', "" for a bare name. */
-            const char *slash = strrchr(b->filename, '/');
-            g_autofree char *dir = g_strndup(b->filename,
-                                             slash ? slash - b->filename + 1 : 0);
-            g_free(b->full_backing_filename);
-            b->full_backing_filename = g_strconcat(dir, b->backing_filename, NULL);
-        }
-    }
     if (chain) {
         print_info_chain(info, g_str_equal(output, "json"));
     } else if (g_str_equal(output, "json")) {
