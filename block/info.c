@@ -55,7 +55,7 @@ static char *full_backing_filename(HbNode *node)
     return dir ? g_strconcat(dir, name, NULL) : NULL;
 }
 
-/* Same file, whatever way its name is spelt ("./a" and "a"). */
+/* Same file, whatever way its name is spelt (relative or absolute, "d/../a"). */
 static bool same_path(const char *a, const char *b)
 {
     if (g_str_has_prefix(a, "json:") || g_str_has_prefix(b, "json:")) {
