@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "block/export/offload.h"
+#include "block/export/queue-runner.h"
 #include "block/export/vhost-user.h"
 #include "block/export/virtio-blk.h"
 #include "block/node.h"
@@ -46,7 +48,7 @@ struct HbExport {
     unsigned nthreads;
     ExportThread *threads;
     EpollTag listen_tag, conn_tag, kick_tag[HB_VU_MAX_QUEUES];
-    HbVirtqElem *elems[HB_VU_MAX_QUEUES];   /* one per ring: requests are synchronous */
+    HbQueueRunner *runners[HB_VU_MAX_QUEUES];
     gint stop;             /* atomic: threads exit */
     gint drop;             /* atomic: thread 0 drops the connection */
     gint connected;        /* atomic */
@@ -57,6 +59,13 @@ struct HbExport {
 #define HB_EXPORT_ACCEPT_RETRY_US (100 * G_TIME_SPAN_MILLISECOND)
 
 static GPtrArray *exports;   /* HbExport *, creation order */
+
+/*
+ * Workers shared by every export, one per CPU: they run the requests an
+ * I/O thread finds too slow to run itself (queue-runner.h).  Started with
+ * the first export; without them, exports still work, all inline.
+ */
+static HbOffloadPool *offload_pool;
 
 /* ---- backend: the node ---- */
 
@@ -112,67 +121,11 @@ static int vu_set_config(HbVuDev *dev, const uint8_t *data, uint32_t offset,
     return hb_virtio_blk_set_config(&exp->blk, data, offset, size);
 }
 
-/*
- * After a batch the ring is polled this long before the thread sleeps.  On a
- * busy queue the next request comes within microseconds, and sleeping in
- * epoll_wait and being woken by a kick costs far more (context switches were
- * three quarters of the I/O thread's time under 4k qd32 without it).  QEMU's
- * iothreads poll for up to 32 us too.  An idle queue pays once per batch.
- */
-#define HB_EXPORT_POLL_US 32
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 static bool vu_process_queue(HbVuDev *dev, unsigned qidx, HbVirtq *vq)
 {
     HbExport *exp = dev->opaque;
-    HbVirtqElem *elem = exp->elems[qidx];
-    gint64 poll_end = 0;
-    uint32_t len;
-    int ret;
 
-    for (;;) {
-        bool completed = false;
-
-        while ((ret = hb_virtq_pop(vq, elem)) > 0) {
-            if (hb_virtio_blk_handle(&exp->blk, elem, &len) < 0) {
-                return false;
-            }
-            hb_virtq_push(vq, elem->head, len);
-            completed = true;
-        }
-        if (ret < 0) {
-            return false;
-        }
-        if (completed) {
-            /* Complete what we have before polling for more. */
-            hb_vu_queue_notify(dev, &dev->q[qidx]);
-            poll_end = g_get_monotonic_time() + HB_EXPORT_POLL_US;
-        }
-        /*
-         * While we poll, guest kicks stay suppressed (EVENT_IDX's
-         * avail_event is left behind, or NO_NOTIFY stays set).
-         */
-        if (g_get_monotonic_time() < poll_end) {
-            ret = hb_virtq_pending(vq);
-            if (ret < 0) {
-                return false;
-            }
-            if (ret == 0) {
-                cpu_relax();
-            }
-            continue;
-        }
-        if (!hb_virtq_enable_notify(vq)) {
-            break;
-        }
-    }
-    return true;
+    return hb_queue_runner_run(exp->runners[qidx], dev, &dev->q[qidx]);
 }
 
 static void vu_kick_fd_changed(HbVuDev *dev, unsigned qidx, int old_fd, int new_fd)
@@ -334,7 +287,7 @@ static void export_free(HbExport *exp)
         hb_node_detach_user(exp->user);
     }
     for (unsigned i = 0; i < HB_VU_MAX_QUEUES; i++) {
-        g_free(exp->elems[i]);
+        hb_queue_runner_free(exp->runners[i]);
     }
     g_free(exp->id);
     g_free(exp->node_name);
@@ -435,9 +388,13 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     exp->nthreads = cfg->iothreads ? MIN(cfg->iothreads, nq) : nq;
     exp->listen_tag = (EpollTag){ TAG_LISTEN, 0 };
     exp->conn_tag = (EpollTag){ TAG_CONN, 0 };
+    if (!offload_pool) {
+        /* Not fatal: the I/O threads then run every request themselves. */
+        offload_pool = hb_offload_pool_new(MIN(g_get_num_processors(), 8), "offload", NULL);
+    }
     for (unsigned i = 0; i < nq; i++) {
         exp->kick_tag[i] = (EpollTag){ TAG_KICK, i };
-        exp->elems[i] = g_new(HbVirtqElem, 1);
+        exp->runners[i] = hb_queue_runner_new(&exp->blk, offload_pool);
     }
     hb_vu_init(&exp->vu, &vu_iface, exp, nq);
 
@@ -522,6 +479,8 @@ void hb_export_del_all(void)
         export_free(exp);
     }
     g_clear_pointer(&exports, g_ptr_array_unref);
+    /* Every ring was drained when its export went: no job is left. */
+    g_clear_pointer(&offload_pool, hb_offload_pool_free);
 }
 
 void hb_export_foreach(void (*fn)(HbExport *exp, void *opaque), void *opaque)

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/export/queue-runner.h — serve one virtqueue: run requests inline or on the offload pool. */
+#ifndef HB_EXPORT_QUEUE_RUNNER_H
+#define HB_EXPORT_QUEUE_RUNNER_H
+
+#include <stdbool.h>
+
+#include "block/export/offload.h"
+#include "block/export/vhost-user.h"
+#include "block/export/virtio-blk.h"
+
+/*
+ * Theory of operation
+ *
+ * The I/O thread owning a ring pops its requests and runs the cheap ones
+ * itself: for a 4k read out of the page cache, waking another thread would
+ * cost more than the read.  A request whose kind (read or write) has lately
+ * taken long (an exponential average of measured service times, kept per
+ * ring) goes to the offload pool instead, if something else is waiting
+ * behind it: then the I/O thread goes on popping and completing while the
+ * workers copy, and large reads use every CPU, as QSD's thread pool does.
+ * A request alone in the ring always runs inline: a hand-off would only add
+ * latency.
+ *
+ * Completions are pushed to the used ring by the I/O thread only, in the
+ * order the workers finish them (virtio allows any order; the inflight
+ * region tracks each head on its own).  hb_queue_runner_run() returns only
+ * when the ring is empty and no request is left with a worker, so a thread
+ * holding the ring's mutex still sees a drained ring (vhost-user.h).
+ */
+
+typedef struct HbQueueRunner HbQueueRunner;
+
+/* @pool may be NULL: every request then runs inline. */
+HbQueueRunner *hb_queue_runner_new(HbVirtioBlk *blk, HbOffloadPool *pool);
+
+/**
+ * hb_queue_runner_run() - serve ring @q until it is empty and drained.
+ * Called with the ring's mutex held.
+ * Return: false if the front-end broke the ring (the connection is then
+ * dropped); every request handed out was completed before returning.
+ */
+bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q);
+
+void hb_queue_runner_free(HbQueueRunner *r);
+
+#endif

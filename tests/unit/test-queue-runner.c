@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tests/unit/test-queue-runner.c — one ring served inline and through the offload pool. */
+#include <endian.h>
+#include <errno.h>
+#include <glib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "block/export/offload.h"
+#include "block/export/queue-runner.h"
+
+#define MEM_SIZE (1u << 20)
+#define GPA_BASE 0x100000ull
+#define NUM 64
+#define DESC_OFF 0x0
+#define AVAIL_OFF 0x1000
+#define USED_OFF 0x2000
+#define REQ_OFF 0x10000       /* request i: header, status at +0x100, data at +0x1000 */
+#define REQ_STRIDE 0x2000
+#define NREQ 16
+#define DISK_SECTORS 4096
+
+typedef struct Fixture {
+    uint8_t *ram;
+    HbVuDev dev;
+    HbVuQueue *q;
+    HbInflightRegion *inflight;
+    HbVirtioBlk blk;
+    HbOffloadPool *pool;
+    HbQueueRunner *runner;
+    /* the backend */
+    unsigned delay_us;         /* each read takes this long... */
+    unsigned first_delay_us;   /* ...and the one at sector 0 this long */
+    GThread *caller;
+    gint reads, reads_elsewhere, running, max_running;
+} Fixture;
+
+static int slow_preadv(void *opaque, uint64_t off, uint64_t bytes,
+                       const struct iovec *iov, int niov)
+{
+    Fixture *f = opaque;
+    int now = g_atomic_int_add(&f->running, 1) + 1;
+    int max = g_atomic_int_get(&f->max_running);
+
+    while (now > max && !g_atomic_int_compare_and_exchange(&f->max_running, max, now)) {
+        max = g_atomic_int_get(&f->max_running);
+    }
+    if (off == 0 ? f->first_delay_us : f->delay_us) {
+        g_usleep(off == 0 ? f->first_delay_us : f->delay_us);
+    }
+    /* Every byte of sector s reads as s & 0xff. */
+    for (int i = 0; i < niov; i++) {
+        for (size_t done = 0; done < iov[i].iov_len; done += 512, off += 512) {
+            memset((uint8_t *)iov[i].iov_base + done, (int)((off / 512) & 0xff),
+                   MIN(512, iov[i].iov_len - done));
+        }
+    }
+    g_atomic_int_inc(&f->reads);
+    if (g_thread_self() != f->caller) {
+        g_atomic_int_inc(&f->reads_elsewhere);
+    }
+    g_atomic_int_add(&f->running, -1);
+    return 0;
+}
+
+static int no_writev(void *opaque, uint64_t off, uint64_t bytes,
+                     const struct iovec *iov, int niov, unsigned flags)
+{
+    return -EIO;
+}
+
+static int no_flush(void *opaque)
+{
+    return 0;
+}
+
+static int no_discard(void *opaque, uint64_t off, uint64_t bytes)
+{
+    return -ENOTSUP;
+}
+
+static int no_zeroes(void *opaque, uint64_t off, uint64_t bytes, unsigned flags)
+{
+    return -ENOTSUP;
+}
+
+static HbVringDesc *desc(Fixture *f, unsigned i)
+{
+    return (HbVringDesc *)(f->ram + DESC_OFF) + i;
+}
+
+static HbVringAvail *avail(Fixture *f)
+{
+    return (HbVringAvail *)(f->ram + AVAIL_OFF);
+}
+
+static HbVringUsed *used(Fixture *f)
+{
+    return (HbVringUsed *)(f->ram + USED_OFF);
+}
+
+static uint8_t *req_area(Fixture *f, unsigned i)
+{
+    return f->ram + REQ_OFF + i * REQ_STRIDE;
+}
+
+/* Queue request @i: read 4 KiB at sector 8 * i (head 3 * i). */
+static void add_read(Fixture *f, unsigned i, bool with_status)
+{
+    uint8_t *a = req_area(f, i);
+    uint64_t gpa = GPA_BASE + REQ_OFF + i * REQ_STRIDE;
+    uint32_t type = htole32(HB_VIRTIO_BLK_T_IN);
+    uint64_t sector = htole64(8 * i);
+    HbVringAvail *av = avail(f);
+
+    memset(a, 0, REQ_STRIDE);
+    memcpy(a, &type, 4);
+    memcpy(a + 8, &sector, 8);
+    a[0x100] = 0xaa;
+    /* Without a status, the chain is the header alone: no byte can carry one. */
+    *desc(f, 3 * i) = (HbVringDesc){ gpa, 16, with_status ? HB_VRING_DESC_F_NEXT : 0, 3 * i + 1 };
+    *desc(f, 3 * i + 1) = (HbVringDesc){ gpa + 0x1000, 4096,
+        HB_VRING_DESC_F_WRITE | HB_VRING_DESC_F_NEXT, 3 * i + 2 };
+    *desc(f, 3 * i + 2) = (HbVringDesc){ gpa + 0x100, 1, HB_VRING_DESC_F_WRITE, 0 };
+    av->ring[av->idx % NUM] = 3 * i;
+    __atomic_store_n(&av->idx, av->idx + 1, __ATOMIC_RELEASE);
+}
+
+static void setup(Fixture *f, gconstpointer data)
+{
+    bool with_pool = GPOINTER_TO_INT(data) != 0;
+    HbGuestMemRegion r = { .gpa = GPA_BASE, .size = MEM_SIZE, .uva = 0x7f0000000000ull };
+
+    f->ram = g_malloc0(MEM_SIZE);
+    r.host = f->ram;
+    hb_vu_init(&f->dev, NULL, f, 1);
+    g_assert_cmpint(hb_guest_mem_add(&f->dev.mem, &r), ==, 0);
+    f->q = &f->dev.q[0];
+    f->q->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    f->q->vq.event_idx = true;
+    f->q->vq.indirect = true;
+    f->inflight = g_malloc0(hb_virtq_inflight_size(NUM));
+    f->q->vq.inflight = f->inflight;
+    g_assert_cmpint(hb_virtq_init(&f->q->vq, &f->dev.mem, NUM, f->ram + DESC_OFF,
+                                  f->ram + AVAIL_OFF, f->ram + USED_OFF, 0), ==, 0);
+    g_assert_cmpint(hb_virtq_inflight_recover(&f->q->vq), ==, 0);
+    f->blk = (HbVirtioBlk){
+        .be = { f, slow_preadv, no_writev, no_flush, no_discard, no_zeroes },
+        .length = DISK_SECTORS * 512ull, .logical_block_size = 512, .num_queues = 1,
+    };
+    if (with_pool) {
+        f->pool = hb_offload_pool_new(2, "test-offload", NULL);
+        g_assert_nonnull(f->pool);
+    }
+    f->runner = hb_queue_runner_new(&f->blk, f->pool);
+    f->caller = g_thread_self();
+    f->delay_us = f->first_delay_us = 2000;
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+    hb_queue_runner_free(f->runner);
+    hb_offload_pool_free(f->pool);
+    close(f->q->call_fd);
+    hb_guest_mem_clear(&f->dev.mem);
+    hb_vu_destroy(&f->dev);
+    g_free(f->inflight);
+    g_free(f->ram);
+}
+
+/* The used ring holds each of heads 0, 3, .. 3*(n-1) exactly once, with its data. */
+static void assert_all_completed_once(Fixture *f, unsigned n)
+{
+    bool seen[NREQ] = { false };
+
+    g_assert_cmpuint(used(f)->idx, ==, n);
+    for (unsigned k = 0; k < n; k++) {
+        unsigned head = le32toh(used(f)->ring[k].id);
+        unsigned i = head / 3;
+
+        g_assert_cmpuint(head % 3, ==, 0);
+        g_assert_cmpuint(i, <, n);
+        g_assert_false(seen[i]);
+        seen[i] = true;
+        g_assert_cmpuint(le32toh(used(f)->ring[k].len), ==, 4097);
+        g_assert_cmpuint(req_area(f, i)[0x100], ==, HB_VIRTIO_BLK_S_OK);
+        for (unsigned s = 0; s < 8; s++) {
+            g_assert_cmpuint(req_area(f, i)[0x1000 + s * 512], ==, (8 * i + s) & 0xff);
+            g_assert_cmpuint(req_area(f, i)[0x1000 + s * 512 + 511], ==, (8 * i + s) & 0xff);
+        }
+    }
+    /* The inflight region forgot every completed head. */
+    for (unsigned h = 0; h < NUM; h++) {
+        g_assert_cmpuint(f->inflight->desc[h].inflight, ==, 0);
+    }
+    g_assert_cmpuint(f->inflight->used_idx, ==, n);
+}
+
+static void test_slow_reads_go_to_workers(Fixture *f, gconstpointer data)
+{
+    eventfd_t v = 0;
+
+    /* A first read alone runs inline and teaches the runner reads are slow. */
+    add_read(f, 0, true);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpint(f->reads_elsewhere, ==, 0);
+    for (unsigned i = 1; i < NREQ; i++) {
+        add_read(f, i, true);
+    }
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpint(f->reads, ==, NREQ);
+    /* Queued behind one another, they ran on the workers, two at a time. */
+    g_assert_cmpint(f->reads_elsewhere, >=, NREQ - 2);
+    g_assert_cmpint(f->max_running, ==, 2);
+    g_assert_cmpint(f->running, ==, 0);
+    assert_all_completed_once(f, NREQ);
+    g_assert_cmpint(eventfd_read(f->q->call_fd, &v), ==, 0);
+    g_assert_cmpuint(v, >, 0);
+}
+
+static void test_out_of_order_completion(Fixture *f, gconstpointer data)
+{
+    unsigned first_used;
+
+    add_read(f, 1, true);                      /* learn: reads are slow */
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    /* Request 0 now takes 50 ms; the others overtake it. */
+    f->first_delay_us = 50000;
+    for (unsigned i = 0; i < NREQ; i++) {
+        if (i != 1) {
+            add_read(f, i, true);
+        }
+    }
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    first_used = le32toh(used(f)->ring[1].id);
+    g_assert_cmpuint(first_used, !=, 0);
+    g_assert_cmpuint(le32toh(used(f)->ring[NREQ - 1].id), ==, 0);
+    assert_all_completed_once(f, NREQ);
+}
+
+static void test_alone_runs_inline(Fixture *f, gconstpointer data)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        add_read(f, i, true);
+        g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    }
+    g_assert_cmpint(f->reads, ==, 4);
+    g_assert_cmpint(f->reads_elsewhere, ==, 0);
+    assert_all_completed_once(f, 4);
+}
+
+static void test_fast_reads_stay_inline(Fixture *f, gconstpointer data)
+{
+    f->delay_us = f->first_delay_us = 0;
+    for (unsigned i = 0; i < NREQ; i++) {
+        add_read(f, i, true);
+    }
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpint(f->reads_elsewhere, ==, 0);
+    assert_all_completed_once(f, NREQ);
+}
+
+static void test_without_pool(Fixture *f, gconstpointer data)
+{
+    for (unsigned i = 0; i < NREQ; i++) {
+        add_read(f, i, true);
+    }
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpint(f->reads_elsewhere, ==, 0);
+    g_assert_cmpint(f->max_running, ==, 1);
+    assert_all_completed_once(f, NREQ);
+}
+
+/* A request with no status byte breaks the ring only once the workers are done. */
+static void test_broken_request_drains_first(Fixture *f, gconstpointer data)
+{
+    add_read(f, 0, true);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    f->delay_us = 20000;
+    for (unsigned i = 1; i < 6; i++) {
+        add_read(f, i, true);
+    }
+    add_read(f, 6, false);
+    g_assert_false(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpint(f->running, ==, 0);
+    g_assert_cmpint(f->reads, ==, 6);
+    /* The runner can be freed at once: nothing is left with a worker. */
+}
+
+/* A broken avail index, with reads still out: same. */
+static void test_broken_ring_drains_first(Fixture *f, gconstpointer data)
+{
+    add_read(f, 0, true);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    f->delay_us = 20000;
+    for (unsigned i = 1; i < 6; i++) {
+        add_read(f, i, true);
+    }
+    avail(f)->idx += NUM + 1;
+    g_assert_false(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpint(f->running, ==, 0);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+#define T(name, fn, pool) \
+    g_test_add("/queue-runner/" name, Fixture, GINT_TO_POINTER(pool), setup, fn, teardown)
+    T("slow-reads-go-to-workers", test_slow_reads_go_to_workers, 1);
+    T("out-of-order-completion", test_out_of_order_completion, 1);
+    T("alone-runs-inline", test_alone_runs_inline, 1);
+    T("fast-reads-stay-inline", test_fast_reads_stay_inline, 1);
+    T("without-pool", test_without_pool, 0);
+    T("broken-request-drains-first", test_broken_request_drains_first, 1);
+    T("broken-ring-drains-first", test_broken_ring_drains_first, 1);
+    return g_test_run();
+}
