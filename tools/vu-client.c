@@ -549,7 +549,7 @@ int vu_client_get_id(VuClientQueue *q, char serial[21])
 
 static const char *const evil_kinds[] = {
     "loop", "oob-addr", "wrap-addr", "nested-indirect", "bad-head", "avail-jump",
-    "no-status", "sector-oob", "unknown-type", NULL,
+    "no-status", "sector-oob", "unknown-type", "truncate-memory", NULL,
 };
 
 const char *const *vu_client_evil_kinds(void)
@@ -592,7 +592,7 @@ int vu_client_evil(VuClientQueue *q, const char *kind, int *status)
         sector = q->c->capacity / 512 + 8;
     } else if (!strcmp(kind, "unknown-type")) {
         t = htole32(0x77);
-    } else if (strcmp(kind, "avail-jump")) {
+    } else if (strcmp(kind, "avail-jump") && strcmp(kind, "truncate-memory")) {
         return -2;
     }
     memcpy(meta + 64, &t, 4);
@@ -603,6 +603,21 @@ int vu_client_evil(VuClientQueue *q, const char *kind, int *status)
     q->avail[2 + (q->avail_idx & (q->num - 1))] = htole16(head);
     q->avail_idx += strcmp(kind, "avail-jump") ? 1 : q->num + 10;
     q->slots[0] = (SlotInfo){ VU_REQ_READ, 0, 0 };
+    if (!strcmp(kind, "truncate-memory")) {
+        /*
+         * Take back the memory we shared: the back-end's next look at the
+         * ring touches pages that are gone.  We cannot read the used ring
+         * either now, so only watch the socket.
+         */
+        struct pollfd pfd = { .fd = q->c->sock, .events = POLLIN };
+        if (ftruncate(q->c->memfd, 0) < 0) {
+            return -2;
+        }
+        eventfd_write(q->kick_fd, 1);      /* vu_client_kick() reads the ring */
+        n = poll(&pfd, 1, 10000);
+        *status = -1;
+        return n > 0 && (pfd.revents & (POLLHUP | POLLIN | POLLERR)) ? 0 : 1;
+    }
     vu_client_kick(q);
     n = vu_client_wait(q, &cpl, 1);
     if (n < 0) {

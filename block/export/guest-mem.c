@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block/export/guest-mem.c — the vhost-user memory table: mapping and bounds-checked translation. */
 #include "block/export/guest-mem.h"
+#include "block/export/mem-guard.h"
 
 #include <errno.h>
 #include <string.h>
@@ -13,7 +14,7 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
     return a < b + blen && b < a + alen;
 }
 
-int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd)
+int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd, int *fault_flag)
 {
     uint64_t end;
     struct stat st;
@@ -32,8 +33,8 @@ int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd)
     }
     /*
      * Touching a mapping beyond the end of its file raises SIGBUS: refuse
-     * regions the fd cannot back.  (A front-end that shrinks the file later
-     * can still do that; QEMU's memory backends never shrink.)
+     * regions the fd cannot back.  A front-end that shrinks the file later
+     * is caught by the guard.
      */
     if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && (uint64_t)st.st_size < end)) {
         return -EINVAL;
@@ -41,6 +42,10 @@ int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd)
     p = mmap(NULL, end, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
     if (p == MAP_FAILED) {
         return -errno;
+    }
+    if (hb_mem_guard_add(p, end, fault_flag) < 0) {
+        munmap(p, end);
+        return -ENOSPC;
     }
     r->mmap_addr = p;
     r->mmap_size = end;
@@ -67,9 +72,15 @@ int hb_guest_mem_add(HbGuestMem *mem, const HbGuestMemRegion *r)
 static void unmap_region(HbGuestMemRegion *r)
 {
     if (r->mmap_addr) {
+        hb_mem_guard_remove(r->mmap_addr);
         munmap(r->mmap_addr, r->mmap_size);
     }
     memset(r, 0, sizeof(*r));
+}
+
+void hb_guest_mem_unmap_region(HbGuestMemRegion *r)
+{
+    unmap_region(r);
 }
 
 int hb_guest_mem_remove(HbGuestMem *mem, uint64_t gpa, uint64_t size,

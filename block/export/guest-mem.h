@@ -41,10 +41,15 @@ typedef struct HbGuestMem {
  * hb_guest_mem_map_region() - mmap one fd-backed region and fill @r.
  * @r: region with gpa/size/uva/mmap_offset set
  * @fd: the region's file descriptor (not consumed)
+ * @fault_flag: set to 1 if the front-end truncates the file under us and
+ *              we touch a page that is gone (mem-guard.h)
  *
  * Return: 0 or -errno.
  */
-int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd);
+int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd, int *fault_flag);
+
+/* Undo hb_guest_mem_map_region() for a region that was not added. */
+void hb_guest_mem_unmap_region(HbGuestMemRegion *r);
 
 /**
  * hb_guest_mem_add() - append a region, refusing overlaps in gpa or uva.

@@ -111,6 +111,7 @@ void hb_vu_reset(HbVuDev *dev)
     }
     hb_guest_mem_clear(&dev->mem);
     hb_vu_inflight_unmap(&dev->inflight);
+    __atomic_store_n(&dev->mem_fault, 0, __ATOMIC_RELEASE);
     unlock_all(dev);
 
     g_mutex_lock(&dev->backend_lock);
@@ -203,8 +204,10 @@ bool hb_vu_handle_kick(HbVuDev *dev, unsigned qidx)
     }
     if (q->started && q->enabled && !q->broken) {
         ok = dev->iface->process_queue(dev, qidx, &q->vq);
-        if (!ok) {
+        /* Zeroes stood in for truncated memory: nothing read is to be trusted. */
+        if (!ok || __atomic_load_n(&dev->mem_fault, __ATOMIC_ACQUIRE)) {
             q->broken = true;
+            ok = false;
         }
     } else if (q->broken) {
         ok = false;
@@ -282,11 +285,11 @@ static int add_regions(HbVuDev *dev, HbGuestMem *mem, const VuRegion *regs,
             .gpa = regs[i].gpa, .size = regs[i].size,
             .uva = regs[i].uva, .mmap_offset = regs[i].mmap_offset,
         };
-        if (hb_guest_mem_map_region(&r, msg->fds[i]) < 0) {
+        if (hb_guest_mem_map_region(&r, msg->fds[i], &dev->mem_fault) < 0) {
             return MSG_DROP;
         }
         if (hb_guest_mem_add(mem, &r) < 0) {
-            munmap(r.mmap_addr, r.mmap_size);
+            hb_guest_mem_unmap_region(&r);
             return MSG_DROP;
         }
     }
@@ -327,14 +330,14 @@ static int add_mem_reg(HbVuDev *dev, VuMsg *msg)
     int ret;
 
     if (!size_is(msg, sizeof(msg->p.memreg)) || msg->nfds != 1 ||
-        hb_guest_mem_map_region(&r, msg->fds[0]) < 0) {
+        hb_guest_mem_map_region(&r, msg->fds[0], &dev->mem_fault) < 0) {
         return MSG_DROP;
     }
     lock_all(dev);
     ret = hb_guest_mem_add(&dev->mem, &r);
     unlock_all(dev);
     if (ret < 0) {
-        munmap(r.mmap_addr, r.mmap_size);
+        hb_guest_mem_unmap_region(&r);
         return MSG_DROP;
     }
     return MSG_OK;
@@ -535,10 +538,10 @@ static int inflight_fd(HbVuDev *dev, VuMsg *msg)
     }
     lock_all(dev);
     if (get) {
-        ret = hb_vu_inflight_create(&dev->inflight, nq, qs, &fd);
+        ret = hb_vu_inflight_create(&dev->inflight, nq, qs, &fd, &dev->mem_fault);
     } else {
         ret = hb_vu_inflight_map(&dev->inflight, msg->fds[0], msg->p.inflight.mmap_size,
-                                 msg->p.inflight.mmap_offset, nq, qs);
+                                 msg->p.inflight.mmap_offset, nq, qs, &dev->mem_fault);
     }
     unlock_all(dev);
     if (ret < 0) {
@@ -659,6 +662,9 @@ bool hb_vu_dispatch(HbVuDev *dev)
     need_reply = (msg.hdr.flags & HB_VU_MSG_FLAG_NEED_REPLY) &&
                  (dev->protocol_features & (1ull << HB_VU_PROTOCOL_F_REPLY_ACK));
     ret = handle(dev, &msg, &replied);
+    if (__atomic_load_n(&dev->mem_fault, __ATOMIC_ACQUIRE)) {
+        ret = MSG_DROP;     /* the front-end truncated memory it shared */
+    }
     if (ret != MSG_DROP && need_reply && !replied) {
         msg.hdr.request = msg.hdr.request;
         if (!hb_vu_msg_reply_u64(dev->sock, &msg, ret == MSG_OK ? 0 : 1)) {

@@ -137,6 +137,7 @@ struct HbVuDev {
     int backend_fd;           /* BACKEND_REQ channel, -1 if none */
     HbGuestMem mem;
     HbVuInflight inflight;    /* INFLIGHT_SHMFD buffer, if the front-end uses one */
+    int mem_fault;            /* atomic: shared memory was truncated (mem-guard.h) */
     HbVuQueue q[HB_VU_MAX_QUEUES];
 };
 

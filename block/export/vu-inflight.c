@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block/export/vu-inflight.c — create and map the INFLIGHT_SHMFD buffer. */
 #include "block/export/vu-inflight.h"
+#include "block/export/mem-guard.h"
 
 #include <errno.h>
 #include <string.h>
@@ -14,7 +15,7 @@ static bool geometry_ok(uint16_t num_queues, uint16_t queue_size)
 }
 
 int hb_vu_inflight_create(HbVuInflight *inf, uint16_t num_queues,
-                          uint16_t queue_size, int *fd)
+                          uint16_t queue_size, int *fd, int *fault_flag)
 {
     size_t size;
     void *p;
@@ -38,6 +39,12 @@ int hb_vu_inflight_create(HbVuInflight *inf, uint16_t num_queues,
         close(*fd);
         return ret;
     }
+    /* The front-end gets the fd and could truncate it. */
+    if (hb_mem_guard_add(p, size, fault_flag) < 0) {
+        munmap(p, size);
+        close(*fd);
+        return -ENOSPC;
+    }
     hb_vu_inflight_unmap(inf);
     inf->addr = p;
     inf->size = size;
@@ -47,7 +54,7 @@ int hb_vu_inflight_create(HbVuInflight *inf, uint16_t num_queues,
 }
 
 int hb_vu_inflight_map(HbVuInflight *inf, int fd, uint64_t size, uint64_t offset,
-                       uint16_t num_queues, uint16_t queue_size)
+                       uint16_t num_queues, uint16_t queue_size, int *fault_flag)
 {
     uint64_t need;
     void *p;
@@ -69,6 +76,10 @@ int hb_vu_inflight_map(HbVuInflight *inf, int fd, uint64_t size, uint64_t offset
     if (p == MAP_FAILED) {
         return -errno;
     }
+    if (hb_mem_guard_add(p, size, fault_flag) < 0) {
+        munmap(p, size);
+        return -ENOSPC;
+    }
     hb_vu_inflight_unmap(inf);
     inf->addr = p;
     inf->size = size;
@@ -89,6 +100,7 @@ HbInflightRegion *hb_vu_inflight_queue(HbVuInflight *inf, unsigned qidx)
 void hb_vu_inflight_unmap(HbVuInflight *inf)
 {
     if (inf->addr) {
+        hb_mem_guard_remove(inf->addr);
         munmap(inf->addr, inf->size);
     }
     memset(inf, 0, sizeof(*inf));
