@@ -129,3 +129,11 @@ for backend in null raw luks; do
         echo "$backend|$w|${result[$backend/qsd/$w]}|${result[$backend/hb/$w]}"
     done
 done | python3 "$here/ratio-table.py"
+
+# What the kernel itself allows for the raw file's 4k random writes, with no
+# daemon in between: the ceiling for "raw randwrite" above.
+if [ -x "$build/bench/pwrite-threads" ]; then
+    sync
+    echo "kernel ceiling, 4k random pwrite() into the raw file:"
+    "$build/bench/pwrite-threads" "$raw" 2 "$runtime" | sed 's/^/    /'
+fi

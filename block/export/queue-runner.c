@@ -23,9 +23,10 @@
 /*
  * Only reads are offloaded.  Buffered writes to one file serialize on its
  * inode lock in the kernel: two threads writing 4k at random into the same
- * page-cached file made 60-90k IOPS on this machine where one made 110-160k
- * (bench/README.md).  Reads out of the page cache take no such lock, and
- * LUKS decryption after them parallelizes too.
+ * page-cached file made 0.4x to 1.2x the IOPS of one on this project's VM
+ * (bench/pwrite-threads), so a hand-off per write would buy nothing.  Reads
+ * out of the page cache take no such lock, and LUKS decryption after them
+ * parallelizes too.
  */
 enum { CLASS_READ, CLASS_OTHER };
 
