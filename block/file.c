@@ -157,6 +157,33 @@ static int64_t file_get_length(HbNode *node)
     return __atomic_load_n(&s->length, __ATOMIC_RELAXED);
 }
 
+/* block_resize, as QEMU's file driver: regular files any size, devices no bigger. */
+static int file_truncate(HbNode *node, uint64_t size, GError **errp)
+{
+    FileState *s = node->opaque;
+    struct stat st;
+
+    if (fstat(s->fd, &st) == -1) {
+        int ret = -errno;
+        hb_error_set_errno(errp, ret, "Failed to fstat() the file");
+        return ret;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        if ((int64_t)size > file_get_length(node)) {
+            hb_error_set(errp, "Cannot grow device files");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (ftruncate(s->fd, (off_t)size) == -1) {
+        int ret = -errno;
+        hb_error_set_errno(errp, ret, "Could not resize file");
+        return ret;
+    }
+    __atomic_store_n(&s->length, (gint64)size, __ATOMIC_RELAXED);
+    return 0;
+}
+
 static int64_t file_get_allocated_size(HbNode *node)
 {
     FileState *s = node->opaque;
@@ -345,6 +372,7 @@ const HbDriver hb_driver_file = {
     .close = file_close,
     .get_length = file_get_length,
     .get_allocated_size = file_get_allocated_size,
+    .truncate = file_truncate,
     .preadv = file_preadv,
     .pwritev = file_pwritev,
     .flush = file_flush,

@@ -248,6 +248,26 @@ static int luks_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
     return hb_node_pdiscard(s->file->node, s->payload_offset + offset, bytes);
 }
 
+/*
+ * block_resize: the payload's container follows (header included when it
+ * is attached).  New sectors hold whatever the container gives (zeroes),
+ * which decrypt to noise until written, as with QEMU.
+ */
+static int luks_truncate(HbNode *node, uint64_t size, GError **errp)
+{
+    LuksState *s = node->opaque;
+
+    if (size % SECTOR) {
+        hb_error_set(errp, "The new size must be a multiple of %d bytes", SECTOR);
+        return -EINVAL;
+    }
+    if (INT64_MAX - size < s->payload_offset) {
+        hb_error_set(errp, "Disk size too large for the payload offset");
+        return -EINVAL;
+    }
+    return hb_node_truncate(s->file->node, s->payload_offset + size, errp);
+}
+
 static QapiImageInfoSpecific *luks_query_specific(HbNode *node)
 {
     LuksState *s = node->opaque;
@@ -409,6 +429,7 @@ const HbDriver hb_driver_luks = {
     .preadv = luks_preadv,
     .pwritev = luks_pwritev,
     .pdiscard = luks_pdiscard,
+    .truncate = luks_truncate,
     .query_specific = luks_query_specific,
     .create = luks_create,
 };

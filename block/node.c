@@ -473,6 +473,40 @@ int hb_node_pwrite(HbNode *node, uint64_t offset, const void *buf,
     return hb_node_pwritev(node, offset, bytes, &v, 1, flags);
 }
 
+int hb_node_truncate(HbNode *node, uint64_t size, GError **errp)
+{
+    if (size > INT64_MAX) {
+        hb_error_set(errp, "Parameter 'size' expects a >0 size");
+        return -EINVAL;
+    }
+    if (node->read_only) {
+        hb_error_set(errp, "Image is read-only");
+        return -EACCES;
+    }
+    if (!node->drv->truncate) {
+        hb_error_set(errp, "Image format driver does not support resize");
+        return -ENOTSUP;
+    }
+    return node->drv->truncate(node, size, errp);
+}
+
+static GPtrArray *resize_hooks;    /* void (*)(void) */
+
+void hb_node_add_resize_hook(void (*fn)(void))
+{
+    if (!resize_hooks) {
+        resize_hooks = g_ptr_array_new();
+    }
+    g_ptr_array_add(resize_hooks, (gpointer)fn);
+}
+
+void hb_node_run_resize_hooks(void)
+{
+    for (guint i = 0; resize_hooks && i < resize_hooks->len; i++) {
+        ((void (*)(void))g_ptr_array_index(resize_hooks, i))();
+    }
+}
+
 int hb_node_flush(HbNode *node)
 {
     if (node->cache_no_flush) {

@@ -110,6 +110,17 @@ struct HbDriver {
     bool (*set_perm)(HbNode *node, unsigned perm, unsigned shared,
                      GError **errp);
 
+    /*
+     * block_resize: make the node @size bytes long (grow or shrink), as
+     * QEMU's bdrv_co_truncate() with PREALLOC_MODE_OFF: new bytes read as
+     * zeroes.  Called on the main thread while I/O threads may be running
+     * requests on the node: the driver makes that safe.  Return 0, or
+     * -errno with @errp set to the QMP error text.  Optional: without it
+     * the node cannot be resized ("Image format driver does not support
+     * resize").
+     */
+    int (*truncate)(HbNode *node, uint64_t size, GError **errp);
+
     /* Writes beyond get_length() extend the node (file: formats grow it). */
     bool growable;
 };
@@ -210,6 +221,9 @@ char *hb_node_busy_reason(HbNode *node);
  */
 HbChild *hb_node_attach_user(HbNode *node, const char *user, unsigned perm,
                              unsigned shared, GError **errp);
+
+/* The @user of a command's temporary use of a node (QEMU's anonymous "root"). */
+#define HB_NODE_ANONYMOUS_USER "root"
 void hb_node_detach_user(HbChild *child);
 
 /* ---- I/O (any thread) ---- */
@@ -225,6 +239,24 @@ int hb_node_flush(HbNode *node);
 int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes);
 int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
                           unsigned flags);
+
+/* ---- resize (main thread) ---- */
+
+/**
+ * hb_node_truncate() - make @node @size bytes long through its driver
+ * (block_resize; a format's driver calls it on its own child).  The caller
+ * of the outermost call holds HB_PERM_RESIZE on @node.
+ * Return: 0, or -errno with @errp set.
+ */
+int hb_node_truncate(HbNode *node, uint64_t size, GError **errp);
+
+/*
+ * @fn runs after block_resize changed a node's size: exports re-read the
+ * length of their node and tell their front-end.  Modules above block/
+ * register here, so the block layer never calls up into them.
+ */
+void hb_node_add_resize_hook(void (*fn)(void));
+void hb_node_run_resize_hooks(void);
 
 /* Wait (main thread) until no request is inside @node's driver. */
 void hb_node_drain(HbNode *node);

@@ -3,6 +3,8 @@
 #include "block/node-int.h"
 #include "util/error.h"
 
+#include <string.h>
+
 /*
  * Each edge into a node (a parent's child, or a user such as an export)
  * says what it does with the node (perm) and what it tolerates from the
@@ -37,6 +39,10 @@ static char *edge_user(const HbChild *e)
 {
     if (e->parent) {
         return g_strdup_printf("node '%s'", e->parent->node_name);
+    }
+    /* A QMP command's own short-lived user (block_resize), as QEMU names it. */
+    if (!strcmp(e->name, HB_NODE_ANONYMOUS_USER)) {
+        return g_strdup("an unnamed block device");
     }
     return g_strdup_printf("export '%s'", e->name);
 }

@@ -47,6 +47,38 @@ bool qmp_blockdev_del(QapiBlockdevDelArgs *args, GError **errp)
     return true;
 }
 
+bool qmp_block_resize(QapiBlockResizeArgs *args, GError **errp)
+{
+    HbNode *node = args->node_name ? hb_node_find(args->node_name) : NULL;
+    HbChild *user;
+    int ret;
+
+    /* No block backends here, as in QSD: a bare @device never matches. */
+    if (!node) {
+        hb_error_set_code(errp, HB_ERROR_DEVICE_NOT_FOUND,
+                          "Cannot find device='%s' nor node-name='%s'",
+                          args->device ? args->device : "",
+                          args->node_name ? args->node_name : "");
+        return false;
+    }
+    if (args->size < 0) {
+        hb_error_set(errp, "Parameter 'size' expects a >0 size");
+        return false;
+    }
+    /* Like QEMU, resize as a user asking RESIZE and sharing everything. */
+    user = hb_node_attach_user(node, HB_NODE_ANONYMOUS_USER, HB_PERM_RESIZE, HB_PERM_ALL, errp);
+    if (!user) {
+        return false;
+    }
+    ret = hb_node_truncate(node, (uint64_t)args->size, errp);
+    hb_node_detach_user(user);
+    if (ret < 0) {
+        return false;
+    }
+    hb_node_run_resize_hooks();
+    return true;
+}
+
 typedef struct QueryAcc {
     QapiBlockDeviceInfoList **tail;
     bool flat;

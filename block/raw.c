@@ -126,6 +126,22 @@ static int raw_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
                                  flags);
 }
 
+/* block_resize: the file follows, unless a fixed size was given. */
+static int raw_truncate(HbNode *node, uint64_t size, GError **errp)
+{
+    RawState *s = node->opaque;
+
+    if (s->has_size) {
+        hb_error_set(errp, "Cannot resize fixed-size raw disks");
+        return -ENOTSUP;
+    }
+    if (INT64_MAX - size < s->offset) {
+        hb_error_set(errp, "Disk size too large for the chosen offset");
+        return -EINVAL;
+    }
+    return hb_node_truncate(s->file->node, s->offset + size, errp);
+}
+
 /* hotblock-img create -f raw: a sparse file of @size bytes. */
 static bool raw_create(const char *filename, int64_t size, GHashTable *opts,
                        GError **errp)
@@ -159,5 +175,6 @@ const HbDriver hb_driver_raw = {
     .pwritev = raw_pwritev,
     .pdiscard = raw_pdiscard,
     .pwrite_zeroes = raw_pwrite_zeroes,
+    .truncate = raw_truncate,
     .create = raw_create,
 };

@@ -66,6 +66,7 @@ static GPtrArray *exports;   /* HbExport *, creation order */
  * the first export; without them, exports still work, all inline.
  */
 static HbOffloadPool *offload_pool;
+static bool resize_hook_added;
 
 /* ---- backend: the node ---- */
 
@@ -435,6 +436,10 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
         exports = g_ptr_array_new();
         hb_at_shutdown(hb_export_del_all);
     }
+    if (!resize_hook_added) {
+        hb_node_add_resize_hook(hb_export_nodes_resized);
+        resize_hook_added = true;
+    }
     g_ptr_array_add(exports, exp);
     return exp;
 
@@ -496,7 +501,8 @@ void hb_export_nodes_resized(void)
         HbExport *exp = exports->pdata[i];
         int64_t len = hb_node_get_length(exp->node);
         if (len >= 0 && (uint64_t)len != exp->blk.length) {
-            exp->blk.length = len;
+            /* I/O threads check requests against it: one aligned store. */
+            __atomic_store_n(&exp->blk.length, (uint64_t)len, __ATOMIC_RELAXED);
             hb_vu_config_changed(&exp->vu);
         }
     }

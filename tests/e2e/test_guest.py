@@ -331,3 +331,40 @@ result after_md5 $(md5sum /tmp/after | cut -d' ' -f1)
     want = bytes(MiB // 2) + pattern[MiB // 2:]
     assert res["after_md5"] == hashlib.md5(want).hexdigest()
     assert read_at(img, MiB, MiB) == want
+
+
+def test_online_resize_reaches_the_guest(daemon, qmp, tmp_path, vms):
+    """block_resize on an exported node while the guest runs: the daemon
+    sends CONFIG_CHANGE_MSG over BACKEND_REQ, QEMU re-reads the config and
+    interrupts the guest, whose disk grows in place; the new sectors are
+    written and read back."""
+    img = raw_file(tmp_path / "grow.raw", 32 * MiB)
+    qmp.cmd("blockdev-add", {"driver": "file", "node-name": "g", "filename": str(img)})
+    qmp.cmd("device_add", {"driver": "virtio-blk-pci", "drive": "g", "id": "gdisk"})
+    pattern = os.urandom(MiB)
+    script = """
+wait_disk /dev/vda || exit 1
+result old_size $(blockdev --getsize64 /dev/vda)
+echo HB-READY
+n=0
+while [ "$(cat /sys/block/vda/size)" = 65536 ]; do
+    n=$((n + 1)); [ $n -gt 600 ] && { echo "HB-RESULT never-grew"; exit 1; }
+    sleep 0.1
+done
+result new_size $(blockdev --getsize64 /dev/vda)
+# 40 MiB: past the old end
+dd if=/data/pattern of=/dev/vda bs=64k seek=640 oflag=direct conv=fsync 2>/tmp/err || { cat /tmp/err; exit 1; }
+dd if=/dev/vda of=/tmp/back bs=64k skip=640 count=16 iflag=direct 2>/tmp/err || { cat /tmp/err; exit 1; }
+cmp /data/pattern /tmp/back && result grown_rw ok
+"""
+    g = Guest(tmp_path, "vm", script, [daemon.export_dir / "gdisk.sock"],
+              files={"pattern": pattern})
+    vms.append(g)
+    g.wait_for("HB-READY")
+    qmp.cmd("block_resize", {"node-name": "g", "size": 48 * MiB})
+    res = g.wait()
+    assert res["old_size"] == str(32 * MiB)
+    assert res["new_size"] == str(48 * MiB)
+    assert res["grown_rw"] == "ok"
+    assert os.path.getsize(img) == 48 * MiB
+    assert read_at(img, 40 * MiB, MiB) == pattern

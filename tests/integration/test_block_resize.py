@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""block_resize: QEMU's command on file, raw, luks and qcow2 nodes, its
+errors, and what an export's front-end sees afterwards."""
+import json
+import os
+import subprocess
+
+from conftest import build_path
+
+HOTBLOCK_IMG = build_path("tools", "hotblock-img")
+BENCH = build_path("tools", "hotblock-bench")
+MiB = 1 << 20
+PASS = "abc123"
+SECRET = f"secret,id=sec0,data={PASS}"
+
+
+def run(*argv):
+    p = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"{argv}: {p.stdout}{p.stderr}"
+    return p
+
+
+def node(qmp, name):
+    return [n for n in qmp.cmd("query-named-block-nodes") if n["node-name"] == name][0]
+
+
+def names(qmp):
+    return sorted(n["node-name"] for n in qmp.cmd("query-named-block-nodes"))
+
+
+def raw_file(path, size):
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+def test_file_grows_and_shrinks(daemon, qmp, tmp_path):
+    img = raw_file(tmp_path / "f.raw", MiB)
+    qmp.cmd("blockdev-add", driver="file", **{"node-name": "f"}, filename=str(img))
+    assert qmp.cmd("block_resize", **{"node-name": "f"}, size=3 * MiB) == {}
+    assert os.path.getsize(img) == 3 * MiB
+    assert node(qmp, "f")["image"]["virtual-size"] == 3 * MiB
+    qmp.cmd("block_resize", **{"node-name": "f"}, size=MiB // 2)
+    assert os.path.getsize(img) == MiB // 2
+    assert node(qmp, "f")["image"]["virtual-size"] == MiB // 2
+
+
+def test_raw_over_file_follows_offset(daemon, qmp, tmp_path):
+    img = raw_file(tmp_path / "r.raw", 2 * MiB)
+    qmp.cmd("blockdev-add", driver="raw", **{"node-name": "r"}, offset=4096,
+            file={"driver": "file", "filename": str(img)})
+    qmp.cmd("block_resize", **{"node-name": "r"}, size=4 * MiB)
+    assert os.path.getsize(img) == 4 * MiB + 4096
+    assert node(qmp, "r")["image"]["virtual-size"] == 4 * MiB
+
+
+def test_errors_change_nothing(daemon, qmp, tmp_path):
+    img = raw_file(tmp_path / "e.raw", MiB)
+    qmp.cmd("blockdev-add", driver="raw", **{"node-name": "fixed"}, size=MiB // 2,
+            file={"driver": "file", "filename": str(img)})
+    qmp.cmd("blockdev-add", driver="null-co", **{"node-name": "null"}, size=MiB)
+    ro = raw_file(tmp_path / "ro.raw", MiB)
+    qmp.cmd("blockdev-add", driver="file", **{"node-name": "ro"}, filename=str(ro),
+            **{"read-only": True})
+    before = names(qmp)
+    cases = [
+        ({"node-name": "nope", "size": MiB}, "DeviceNotFound",
+         "Cannot find device='' nor node-name='nope'"),
+        ({"device": "drive0", "size": MiB}, "DeviceNotFound",
+         "Cannot find device='drive0' nor node-name=''"),
+        ({"node-name": "null", "size": -1}, "GenericError",
+         "Parameter 'size' expects a >0 size"),
+        ({"node-name": "fixed", "size": 2 * MiB}, "GenericError",
+         "Cannot resize fixed-size raw disks"),
+        ({"node-name": "null", "size": 2 * MiB}, "GenericError",
+         "Image format driver does not support resize"),
+    ]
+    for args, cls, desc in cases:
+        assert qmp.err("block_resize", args) == (cls, desc), args
+    cls, desc = qmp.err("block_resize", {"node-name": "ro", "size": 2 * MiB})
+    assert (cls, desc) == ("GenericError", "Block node is read-only")
+    assert os.path.getsize(img) == MiB and os.path.getsize(ro) == MiB
+    assert names(qmp) == before
+    # The temporary resize user is gone: the nodes can be deleted.
+    for n in ("fixed", "null", "ro"):
+        qmp.cmd("blockdev-del", **{"node-name": n})
+
+
+def test_parent_that_forbids_resize(daemon, qmp, tmp_path):
+    """A format on a file does not share RESIZE on it, as in QEMU: the file
+    cannot be resized under the qcow2."""
+    img = tmp_path / "p.qcow2"
+    run(HOTBLOCK_IMG, "create", "-f", "qcow2", img, "1M")
+    qmp.cmd("blockdev-add", driver="file", **{"node-name": "pf"}, filename=str(img))
+    qmp.cmd("blockdev-add", driver="qcow2", **{"node-name": "pq"}, file="pf")
+    size = os.path.getsize(img)
+    cls, desc = qmp.err("block_resize", {"node-name": "pf", "size": 8 * MiB})
+    assert cls == "GenericError" and "an unnamed block device" in desc and "resize" in desc, desc
+    assert os.path.getsize(img) == size
+
+
+def test_luks_attached_grows_payload(daemon, qmp, tmp_path):
+    img = tmp_path / "l.luks"
+    run(HOTBLOCK_IMG, "create", "--object", SECRET, "-f", "luks",
+        "-o", "key-secret=sec0,iter-time=10", img, "1M")
+    header = os.path.getsize(img) - MiB
+    qmp.cmd("object-add", **{"qom-type": "secret", "id": "sec0", "data": PASS})
+    qmp.cmd("blockdev-add", driver="luks", **{"node-name": "l", "key-secret": "sec0"},
+            file={"driver": "file", "filename": str(img)})
+    cls, desc = qmp.err("block_resize", {"node-name": "l", "size": 2 * MiB + 100})
+    assert "multiple of 512" in desc
+    qmp.cmd("block_resize", **{"node-name": "l"}, size=2 * MiB)
+    assert os.path.getsize(img) == header + 2 * MiB
+    assert node(qmp, "l")["image"]["virtual-size"] == 2 * MiB
+    # qemu-img agrees on the new size.
+    out = run("qemu-img", "info", "--output=json", "--object", SECRET, "--image-opts",
+              f"driver=luks,key-secret=sec0,file.filename={img}").stdout
+    assert json.loads(out)["virtual-size"] == 2 * MiB
+
+
+def test_exported_node_new_clients_see_new_capacity(daemon, qmp, tmp_path):
+    """The export reads its node's length again: requests past the old end
+    work, and a front-end connecting later sees the new capacity.  (A front-
+    end that is connected hears of it through BACKEND_REQ: tests/e2e.)"""
+    img = raw_file(tmp_path / "x.raw", 4 * MiB)
+    sock = tmp_path / "x.sock"
+    qmp.cmd("blockdev-add", driver="file", **{"node-name": "x"}, filename=str(img))
+    qmp.cmd("block-export-add", {"type": "vhost-user-blk", "id": "ex", "node-name": "x",
+                                 "writable": True, "addr": {"type": "unix", "path": str(sock)}})
+
+    def bench(*args):
+        p = subprocess.run([BENCH, str(sock), "--json", *map(str, args)],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    assert bench("--info")["capacity"] == 4 * MiB
+    qmp.cmd("block_resize", **{"node-name": "x"}, size=8 * MiB)
+    assert bench("--info")["capacity"] == 8 * MiB
+    r = bench("--rw", "randwrite", "--verify", "--count", 2000, "--size", 8 * MiB)
+    assert r["errors"] == 0 and r["verify_errors"] == 0
+    qmp.cmd("block_resize", **{"node-name": "x"}, size=2 * MiB)
+    assert bench("--info")["capacity"] == 2 * MiB
