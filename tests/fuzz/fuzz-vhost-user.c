@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tests/fuzz/fuzz-vhost-user.c — libFuzzer target: vhost-user messages from a hostile front-end. */
+
+/*
+ * The input is the front-end: a sequence of vhost-user messages sent over
+ * a real socketpair to the real protocol library (hb_vu_dispatch), with
+ * real file descriptors attached (memfds, filled from the input, for
+ * memory tables, inflight buffers and vring fds), and optional kicks after
+ * a message that make the device pop and run requests from the rings the
+ * messages set up (through the real queue runner, inline, against a 64 KiB
+ * memory disk).  Replies, and the fds some of them carry, are drained and
+ * closed.  A message the library refuses ends the connection, as in the
+ * daemon.
+ *
+ * Input: records of
+ *   [0]      bits 0-1 fds to attach (0-3), bit 2 kick both rings afterwards,
+ *            bit 3 first truncate the memfds the last message with fds
+ *            attached (a front-end taking back memory it shared: the
+ *            SIGBUS guard must cope)
+ *   [1..12]  the message header (request, flags, size; little endian)
+ *   [13..]   size bytes of payload (fewer if the input ends: the socket is
+ *            then shut down, so the library sees a short message)
+ * Each attached memfd is 64 KiB, its first bytes a copy of the input from
+ * the payload on.
+ */
+
+#include <endian.h>
+#include <glib.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "block/export/queue-runner.h"
+#include "block/export/vhost-user.h"
+#include "block/export/virtio-blk.h"
+
+#define DISK_SIZE (64u * 1024)
+#define MEMFD_SIZE (64u * 1024)
+#define MAX_MESSAGES 64
+#define NQUEUES 2
+
+static uint8_t disk[DISK_SIZE];
+static HbVirtioBlk blk;
+static HbVuDev dev;
+static HbQueueRunner *runners[NQUEUES];
+
+static void check_range(uint64_t off, uint64_t bytes, const struct iovec *iov, int niov)
+{
+    uint64_t total = 0;
+
+    for (int i = 0; i < niov; i++) {
+        total += iov[i].iov_len;
+    }
+    if (off > DISK_SIZE || bytes > DISK_SIZE - off || total != bytes) {
+        abort();
+    }
+}
+
+static int d_preadv(void *opaque, uint64_t off, uint64_t bytes, const struct iovec *iov,
+                    int niov)
+{
+    check_range(off, bytes, iov, niov);
+    for (int i = 0; i < niov; i++) {
+        memcpy(iov[i].iov_base, disk + off, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    return 0;
+}
+
+static int d_pwritev(void *opaque, uint64_t off, uint64_t bytes, const struct iovec *iov,
+                     int niov, unsigned flags)
+{
+    check_range(off, bytes, iov, niov);
+    for (int i = 0; i < niov; i++) {
+        memcpy(disk + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    return 0;
+}
+
+static int d_flush(void *opaque)
+{
+    return 0;
+}
+
+static int d_pdiscard(void *opaque, uint64_t off, uint64_t bytes)
+{
+    if (off > DISK_SIZE || bytes > DISK_SIZE - off) {
+        abort();
+    }
+    return 0;
+}
+
+static int d_zeroes(void *opaque, uint64_t off, uint64_t bytes, unsigned flags)
+{
+    if (off > DISK_SIZE || bytes > DISK_SIZE - off) {
+        abort();
+    }
+    memset(disk + off, 0, bytes);
+    return 0;
+}
+
+static uint64_t if_get_features(HbVuDev *d)
+{
+    return hb_virtio_blk_features(&blk);
+}
+
+static int if_get_config(HbVuDev *d, uint8_t *buf, uint32_t len)
+{
+    hb_virtio_blk_get_config(&blk, buf, len);
+    return 0;
+}
+
+static int if_set_config(HbVuDev *d, const uint8_t *data, uint32_t offset, uint32_t size,
+                         uint32_t flags)
+{
+    return hb_virtio_blk_set_config(&blk, data, offset, size);
+}
+
+static bool if_process_queue(HbVuDev *d, unsigned qidx, HbVirtq *vq)
+{
+    return hb_queue_runner_run(runners[qidx], d, &d->q[qidx]);
+}
+
+static void if_kick_fd_changed(HbVuDev *d, unsigned qidx, int old_fd, int new_fd)
+{
+}
+
+static const HbVuIface iface = {
+    .get_features = if_get_features,
+    .get_config = if_get_config,
+    .set_config = if_set_config,
+    .process_queue = if_process_queue,
+    .kick_fd_changed = if_kick_fd_changed,
+};
+
+static void init_once(void)
+{
+    static bool done;
+
+    if (done) {
+        return;
+    }
+    done = true;
+    blk = (HbVirtioBlk){
+        .be = { NULL, d_preadv, d_pwritev, d_flush, d_pdiscard, d_zeroes },
+        .length = DISK_SIZE, .logical_block_size = 512, .num_queues = NQUEUES,
+        .writeback = true,
+    };
+    strcpy(blk.serial, "fuzz");
+    hb_vu_init(&dev, &iface, NULL, NQUEUES);
+    for (unsigned i = 0; i < NQUEUES; i++) {
+        runners[i] = hb_queue_runner_new(&blk, NULL);
+    }
+}
+
+/* Read and drop whatever the library replied, closing fds it sent. */
+static void drain(int fd)
+{
+    for (;;) {
+        char buf[4096];
+        union {
+            char space[CMSG_SPACE(sizeof(int) * 8)];
+            struct cmsghdr align;
+        } ctl;
+        struct iovec iov = { buf, sizeof(buf) };
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1,
+            .msg_control = ctl.space, .msg_controllen = sizeof(ctl.space),
+        };
+        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+        if (n <= 0) {
+            return;
+        }
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                int nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                int fds[8];
+                memcpy(fds, CMSG_DATA(c), sizeof(int) * (size_t)nfds);
+                for (int i = 0; i < nfds; i++) {
+                    close(fds[i]);
+                }
+            }
+        }
+    }
+}
+
+static int make_memfd(const uint8_t *fill, size_t len)
+{
+    int fd = memfd_create("fuzz-guest", MFD_CLOEXEC);
+
+    if (fd < 0 || ftruncate(fd, MEMFD_SIZE) < 0) {
+        abort();
+    }
+    if (len && pwrite(fd, fill, MIN(len, MEMFD_SIZE), 0) < 0) {
+        abort();
+    }
+    return fd;
+}
+
+/* Send one message with @nfds fresh memfds; false if the socket is gone. */
+static bool send_message(int sock, const uint8_t *hdr, const uint8_t *payload, size_t len,
+                         int *fds, int nfds)
+{
+    union {
+        char space[CMSG_SPACE(sizeof(int) * 3)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov[2] = { { (void *)hdr, 12 }, { (void *)payload, len } };
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+
+    if (nfds) {
+        struct cmsghdr *c;
+        mh.msg_control = ctl.space;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)(12 + len);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int sv[2];
+    size_t pos = 0;
+    int held[3], nheld = 0;     /* the last fds sent, kept to truncate later */
+
+    init_once();
+    memset(disk, 0, sizeof(disk));
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        abort();
+    }
+    hb_vu_attach(&dev, sv[1]);
+    for (unsigned m = 0; m < MAX_MESSAGES && pos + 13 <= size; m++) {
+        uint8_t ctl = data[pos];
+        const uint8_t *hdr = data + pos + 1;
+        uint32_t claimed;
+        size_t len;
+        int fds[3], nfds = ctl & 3;
+        bool ok;
+
+        pos += 13;
+        memcpy(&claimed, hdr + 8, 4);
+        claimed = le32toh(claimed);
+        len = MIN((size_t)claimed, size - pos);
+        len = MIN(len, (size_t)4096);
+        if (ctl & 8) {
+            for (int i = 0; i < nheld; i++) {
+                if (ftruncate(held[i], 0) < 0) {
+                    abort();
+                }
+            }
+        }
+        for (int i = 0; i < nfds; i++) {
+            fds[i] = make_memfd(data + pos, size - pos);
+        }
+        ok = send_message(sv[0], hdr, data + pos, len, fds, nfds);
+        if (ok && len < claimed) {
+            shutdown(sv[0], SHUT_WR);     /* a short message: EOF, not a wait */
+        }
+        if (nfds) {
+            for (int i = 0; i < nheld; i++) {
+                close(held[i]);
+            }
+            memcpy(held, fds, sizeof(int) * (size_t)nfds);
+            nheld = nfds;
+        }
+        pos += len;
+        if (!ok) {
+            break;
+        }
+        ok = hb_vu_dispatch(&dev);
+        drain(sv[0]);
+        if (!ok) {
+            break;
+        }
+        if (ctl & 4) {
+            for (unsigned q = 0; q < NQUEUES; q++) {
+                if (!hb_vu_handle_kick(&dev, q)) {
+                    ok = false;
+                }
+            }
+            if (!ok) {
+                break;
+            }
+        }
+    }
+    hb_vu_reset(&dev);      /* closes sv[1], unmaps, forgets the rings */
+    close(sv[0]);
+    for (int i = 0; i < nheld; i++) {
+        close(held[i]);
+    }
+    return 0;
+}
