@@ -299,7 +299,21 @@ static int64_t qcow2_get_length(HbNode *node)
 {
     Qcow2Node *s = node->opaque;
 
-    return (int64_t)s->img->hdr.size;
+    return (int64_t)hb_qcow2_virtual_size(s->img);
+}
+
+/*
+ * block_resize (grow only; see qcow2-resize.c).  The image file is left
+ * alone: it grows as clusters are allocated, as with QEMU's
+ * preallocation=off.  The core holds requests back only while it moves
+ * the L1 table, so I/O threads keep running; block_resize runs on the
+ * main thread, which serializes resizes.
+ */
+static int qcow2_truncate(HbNode *node, uint64_t size, GError **errp)
+{
+    Qcow2Node *s = node->opaque;
+
+    return hb_qcow2_truncate(s->img, size, errp);
 }
 
 static int64_t qcow2_get_allocated_size(HbNode *node)
@@ -349,7 +363,7 @@ static int qcow2_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
         /* Only whole clusters of a v3 image are zeroed without writing data. */
         uint64_t mask = s->img->cluster_mask, end = offset + bytes;
         if (s->img->hdr.version < 3 || (offset & mask) ||
-            ((end & mask) && end != s->img->hdr.size)) {
+            ((end & mask) && end != hb_qcow2_virtual_size(s->img))) {
             return -ENOTSUP;
         }
     }
@@ -421,6 +435,7 @@ const HbDriver hb_driver_qcow2 = {
     .flush = qcow2_flush,
     .pdiscard = qcow2_pdiscard,
     .pwrite_zeroes = qcow2_pwrite_zeroes,
+    .truncate = qcow2_truncate,
     .query_specific = qcow2_query_specific,
     .create = hb_qcow2_create,
 };

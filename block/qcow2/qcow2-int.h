@@ -19,7 +19,9 @@
  * writers hold it shared across their data I/O, so a discard or an
  * allocating write (which hold it exclusively) cannot repurpose a cluster
  * under them.  Allocation is thus serialized and two writers can never both
- * allocate the same guest cluster.
+ * allocate the same guest cluster.  The L1 and reference tables are
+ * replaced (grown) only with both held, since the in-place write path
+ * checks them for overlaps under map_lock alone.
  *
  * Crash safety: new data goes to freshly allocated clusters first; refcount
  * increments sit in the refcount cache, L2 updates in the L2 cache.  Before
@@ -61,6 +63,8 @@
 #define QCOW2_MAX_SIZE         (1ull << 61)
 
 /* Header field offsets used for in-place header updates. */
+#define QCOW2_HDR_SIZE_OFF         24  /* be64 virtual size */
+#define QCOW2_HDR_L1_OFF           36  /* be32 l1_size, then be64 l1_table_offset */
 #define QCOW2_HDR_INCOMPAT_OFF     72
 #define QCOW2_HDR_AUTOCLEAR_OFF    88
 #define QCOW2_HDR_REFTABLE_OFF     48
@@ -207,6 +211,7 @@ int hb_qcow2_flush_metadata(HbQcow2 *s);
 int hb_qcow2_get_refcount(HbQcow2 *s, uint64_t cluster_index, uint64_t *rc);
 int hb_qcow2_update_refcount(HbQcow2 *s, uint64_t cluster_index, int delta);
 int64_t hb_qcow2_alloc_clusters(HbQcow2 *s, uint64_t max, uint64_t *got);
+int64_t hb_qcow2_alloc_contiguous(HbQcow2 *s, uint64_t n);
 int hb_qcow2_free_range(HbQcow2 *s, uint64_t offset, uint64_t bytes);
 uint64_t hb_qcow2_rc_get(const HbQcow2 *s, const void *block, uint64_t i);
 void hb_qcow2_rc_set(const HbQcow2 *s, void *block, uint64_t i, uint64_t v);
@@ -232,8 +237,21 @@ int hb_qcow2_pwrite_zeroes(HbQcow2 *s, uint64_t offset, uint64_t bytes,
 int hb_qcow2_pdiscard(HbQcow2 *s, uint64_t offset, uint64_t bytes);
 int hb_qcow2_flush(HbQcow2 *s);
 
+/* ---- qcow2-resize.c: block_resize (takes the locks itself) ---- */
+int hb_qcow2_truncate(HbQcow2 *s, uint64_t size, GError **errp);
+
 /* ---- fd-backed HbQcow2Io, for tests, tools and the fuzzer ---- */
 void hb_qcow2_io_from_fd(HbQcow2Io *io, int *fd);
+
+/*
+ * The virtual size.  hb_qcow2_truncate() raises it while requests run, and
+ * the node layer checks requests against it without our locks: read it
+ * atomically everywhere outside open.
+ */
+static inline uint64_t hb_qcow2_virtual_size(const HbQcow2 *s)
+{
+    return __atomic_load_n(&s->hdr.size, __ATOMIC_ACQUIRE);
+}
 
 static inline uint64_t hb_qcow2_size_to_clusters(const HbQcow2 *s, uint64_t b)
 {

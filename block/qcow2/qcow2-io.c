@@ -588,7 +588,7 @@ static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
     bool has_backing = s->backing.preadv != NULL;
     int ret = 0;
 
-    if (offset + bytes == s->hdr.size) {
+    if (offset + bytes == hb_qcow2_virtual_size(s)) {
         end = (offset + bytes + s->cluster_mask) & ~s->cluster_mask;
     }
     if (g_atomic_int_get(&s->corrupt_found)) {
@@ -690,7 +690,7 @@ int hb_qcow2_pwrite_zeroes(HbQcow2 *s, uint64_t offset, uint64_t bytes,
     if (s->read_only) {
         return -EROFS;
     }
-    if (offset + bytes == s->hdr.size) {
+    if (offset + bytes == hb_qcow2_virtual_size(s)) {
         end = (offset + bytes + s->cluster_mask) & ~s->cluster_mask;
     }
     if (s->hdr.version < 3 || start >= end) {

@@ -379,3 +379,172 @@ int hb_qcow2_free_range(HbQcow2 *s, uint64_t offset, uint64_t bytes)
     }
     return 0;
 }
+
+/* Reference table entries of clusters [@start, @start + @n) with no refcount block. */
+static uint64_t uncovered_ranges(const HbQcow2 *s, uint64_t start, uint64_t n)
+{
+    uint64_t count = 0;
+
+    for (uint64_t r = start >> s->rb_bits; r <= (start + n - 1) >> s->rb_bits; r++) {
+        if (r >= s->reftable_size || (s->reftable[r] & ~511ull) == 0) {
+            count++;
+        }
+    }
+    return count;
+}
+
+/*
+ * Where hb_qcow2_alloc_contiguous() can put @k new refcount blocks and then
+ * @n clusters: past the end of the file (and of the reference table's own
+ * growth), on clusters nobody counts.  Sets *@start and *@k.
+ */
+static int find_free_area(HbQcow2 *s, uint64_t n, uint64_t *start, uint64_t *k)
+{
+    int64_t flen = s->io.get_length(s->io.opaque);
+    uint64_t c = 1;
+    int ret;
+
+    if (flen < 0) {
+        return (int)flen;
+    }
+    for (;;) {
+        c = MAX(c, hb_qcow2_size_to_clusters(s, (uint64_t)flen));
+        *k = 0;
+        for (;;) {
+            uint64_t need = uncovered_ranges(s, c, *k + n);
+            if (need <= *k) {
+                break;
+            }
+            *k = need;
+        }
+        if (c + *k + n > (QCOW2_MAX_SIZE >> s->hdr.cluster_bits)) {
+            return -EFBIG;
+        }
+        uint64_t last_rt = (c + *k + n - 1) >> s->rb_bits;
+        if (last_rt >= s->reftable_size) {
+            /* The new table lands past the covered area: look again after it. */
+            ret = grow_reftable(s, last_rt + 1);
+            flen = s->io.get_length(s->io.opaque);
+            if (ret < 0 || flen < 0) {
+                return ret < 0 ? ret : (int)flen;
+            }
+            continue;
+        }
+        /* A cluster counted past the end of the file (a leak) is skipped. */
+        uint64_t busy = 0;
+        for (uint64_t i = c; i < c + *k + n; i++) {
+            uint64_t rc;
+            ret = hb_qcow2_get_refcount(s, i, &rc);
+            if (ret < 0) {
+                return ret;
+            }
+            if (rc) {
+                busy = i + 1;
+            }
+        }
+        if (!busy) {
+            *start = c;
+            return 0;
+        }
+        c = busy;
+    }
+}
+
+/**
+ * hb_qcow2_alloc_contiguous() - allocate @n clusters in one run, for a
+ * table that must be contiguous (a grown L1 table).
+ *
+ * hb_qcow2_alloc_clusters() cannot promise a long run: it puts a new
+ * refcount block at the first cluster of the range it covers, which cuts
+ * any run crossing into that range (with small clusters and wide
+ * refcounts a range is only 64 clusters).  So the run goes past the end of
+ * the file, and the refcount blocks for the ranges it enters go just in
+ * front of it, counting themselves and the run.  The blocks are durable
+ * before the reference table names them; increments in ranges that
+ * already had a block sit in the refcount cache like any allocation's.
+ *
+ * Return: the host offset of the first cluster, or -errno.
+ */
+int64_t hb_qcow2_alloc_contiguous(HbQcow2 *s, uint64_t n)
+{
+    uint64_t start = 0, k = 0;
+    int ret = find_free_area(s, n, &start, &k);
+
+    if (ret < 0) {
+        return ret;
+    }
+    uint64_t end = start + k + n;
+    g_autofree uint64_t *ranges = g_new(uint64_t, MAX(k, 1));
+    uint64_t j = 0;
+
+    for (uint64_t r = start >> s->rb_bits; r <= (end - 1) >> s->rb_bits; r++) {
+        bool covered = r < s->reftable_size && (s->reftable[r] & ~511ull);
+        uint64_t lo = MAX(start, r << s->rb_bits);
+        uint64_t hi = MIN(end, (r + 1) << s->rb_bits);
+
+        if (!covered) {
+            ranges[j++] = r;
+            continue;
+        }
+        for (uint64_t i = lo; i < hi; i++) {
+            ret = hb_qcow2_update_refcount(s, i, 1);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+    }
+    g_assert(j == k);
+
+    for (j = 0; j < k; j++) {
+        uint64_t r = ranges[j];
+        uint64_t off = (start + j) << s->hdr.cluster_bits;
+        uint64_t lo = MAX(start, r << s->rb_bits);
+        uint64_t hi = MIN(end, (r + 1) << s->rb_bits);
+        void *block;
+
+        ret = hb_qcow2_cache_get(s, &s->rb_cache, off, true, &block);
+        if (ret < 0) {
+            return ret;
+        }
+        for (uint64_t i = lo; i < hi; i++) {
+            hb_qcow2_rc_set(s, block, i - (r << s->rb_bits), 1);
+        }
+        ret = hb_qcow2_io_pwrite(s, off, block, s->cluster_size);
+        if (ret < 0) {
+            hb_qcow2_cache_forget(&s->rb_cache, off);
+            return ret;
+        }
+    }
+    if (k) {
+        /*
+         * New blocks may lie in a range that had a block: their own
+         * refcounts (in the cache) are durable too before the table names
+         * them.
+         */
+        ret = hb_qcow2_cache_writeback(s, &s->rb_cache);
+        if (ret == 0) {
+            ret = hb_qcow2_io_flush(s);
+        }
+        if (ret == 0) {
+            s->rb_cache.unflushed = false;
+        }
+        j = 0;
+        while (ret == 0 && j < k) {
+            uint64_t off = (start + j) << s->hdr.cluster_bits;
+            ret = write_reftable_entry(s, ranges[j], off);
+            if (ret == 0) {
+                s->reftable[ranges[j]] = off;
+                s->reftable_used = MAX(s->reftable_used, ranges[j] + 1);
+                j++;
+            }
+        }
+        if (ret < 0) {
+            /* Unnamed blocks are just unused clusters past the end. */
+            for (; j < k; j++) {
+                hb_qcow2_cache_forget(&s->rb_cache, (start + j) << s->hdr.cluster_bits);
+            }
+            return ret;
+        }
+    }
+    return (int64_t)((start + k) << s->hdr.cluster_bits);
+}

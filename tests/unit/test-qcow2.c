@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tests/unit/test-qcow2.c — qcow2 format core: refcount packing, header checks, inflate, crash ordering. */
+/* tests/unit/test-qcow2.c — qcow2 format core: refcount packing, header checks, inflate, crash ordering, resize. */
 
 #include "block/qcow2/qcow2.h"
 #include "block/qcow2/qcow2-int.h"
@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -287,6 +288,62 @@ static void apply(GByteArray *img, const MemOp *op)
     memcpy(img->data + op->off, d, n);
 }
 
+static void free_ops(GArray *ops)
+{
+    for (guint i = 0; i < ops->len; i++) {
+        MemOp *op = &g_array_index(ops, MemOp, i);
+        if (op->data) {
+            g_bytes_unref(op->data);
+        }
+    }
+    g_array_free(ops, TRUE);
+}
+
+/*
+ * Replay @ops (recorded on an image that started as @initial) as a crash
+ * would leave them, checking each result for corruptions.
+ */
+static void check_crash_replays(GByteArray *initial, GArray *ops)
+{
+    /* Every prefix (process killed). */
+    g_autoptr(GByteArray) replay = g_byte_array_new();
+    g_byte_array_append(replay, initial->data, initial->len);
+    guint step = MAX(1, ops->len / 150);
+    for (guint i = 0; i < ops->len; i++) {
+        const MemOp *op = &g_array_index(ops, MemOp, i);
+        if (!op->flush) {
+            apply(replay, op);
+        }
+        if (i % step == 0 || i + 1 == ops->len) {
+            HbQcow2CheckResult res = check_bytes(replay->data, replay->len);
+            g_assert_cmpuint(res.corruptions, ==, 0);
+        }
+    }
+
+    /* Power loss: within an epoch, later writes may land before earlier ones. */
+    g_autoptr(GByteArray) durable = g_byte_array_new();
+    g_byte_array_append(durable, initial->data, initial->len);
+    guint epoch_start = 0;
+    for (guint i = 0; i <= ops->len; i++) {
+        bool end = i == ops->len || g_array_index(ops, MemOp, i).flush;
+        if (!end) {
+            continue;
+        }
+        for (guint keep = epoch_start; keep < i; keep += MAX(1, (i - epoch_start) / 6)) {
+            g_autoptr(GByteArray) t = g_byte_array_new();
+            g_byte_array_append(t, durable->data, durable->len);
+            for (guint j = i; j-- > keep;) {
+                apply(t, &g_array_index(ops, MemOp, j));
+            }
+            g_assert_cmpuint(check_bytes(t->data, t->len).corruptions, ==, 0);
+        }
+        for (guint j = epoch_start; j < i; j++) {
+            apply(durable, &g_array_index(ops, MemOp, j));
+        }
+        epoch_start = i + 1;
+    }
+}
+
 static void test_crash_ordering(gconstpointer data)
 {
     const char *opts = data;
@@ -302,51 +359,582 @@ static void test_crash_ordering(gconstpointer data)
     g_assert_cmpuint(check_bytes(img->data, img->len).corruptions, ==, 0);
     g_assert_cmpuint(check_bytes(img->data, img->len).leaks, ==, 0);
 
-    /* Every prefix (process killed). */
-    g_autoptr(GByteArray) replay = g_byte_array_new();
-    g_byte_array_append(replay, initial->data, initial->len);
-    guint step = MAX(1, m.ops->len / 150);
-    for (guint i = 0; i < m.ops->len; i++) {
-        const MemOp *op = &g_array_index(m.ops, MemOp, i);
-        if (!op->flush) {
-            apply(replay, op);
-        }
-        if (i % step == 0 || i + 1 == m.ops->len) {
-            HbQcow2CheckResult res = check_bytes(replay->data, replay->len);
-            g_assert_cmpuint(res.corruptions, ==, 0);
+    check_crash_replays(initial, m.ops);
+    free_ops(m.ops);
+}
+
+/* ---- block_resize (hb_qcow2_truncate) ---- */
+
+/* Bytes of a test pattern: @seed and the guest offset, so misplaced data shows. */
+static void fill_pattern(uint8_t *buf, uint64_t off, uint64_t len, unsigned seed)
+{
+    for (uint64_t i = 0; i < len; i++) {
+        uint64_t o = off + i;
+        buf[i] = (uint8_t)(seed * 37 + (o >> 9) * 11 + o * 3 + 1);
+    }
+}
+
+static void write_pattern(HbQcow2 *s, uint64_t off, uint64_t len, unsigned seed)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+    fill_pattern(buf, off, len, seed);
+    g_assert_cmpint(hb_qcow2_pwritev(s, off, len, &iov, 1, false), ==, 0);
+}
+
+static void expect_pattern(HbQcow2 *s, uint64_t off, uint64_t len, unsigned seed)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+    g_autofree uint8_t *want = g_malloc(len);
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+    fill_pattern(want, off, len, seed);
+    g_assert_cmpint(hb_qcow2_preadv(s, off, len, &iov, 1), ==, 0);
+    g_assert_cmpmem(buf, len, want, len);
+}
+
+static void expect_fill(HbQcow2 *s, uint64_t off, uint64_t len, uint8_t byte)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+    g_assert_cmpint(hb_qcow2_preadv(s, off, len, &iov, 1), ==, 0);
+    for (uint64_t i = 0; i < len; i++) {
+        if (buf[i] != byte) {
+            g_error("byte %" G_GUINT64_FORMAT " is %#x, not %#x", off + i, buf[i], byte);
         }
     }
+}
 
-    /* Power loss: within an epoch, later writes may land before earlier ones. */
-    g_autoptr(GByteArray) durable = g_byte_array_new();
-    g_byte_array_append(durable, initial->data, initial->len);
-    guint epoch_start = 0;
-    for (guint i = 0; i <= m.ops->len; i++) {
-        bool end = i == m.ops->len || g_array_index(m.ops, MemOp, i).flush;
-        if (!end) {
-            continue;
+static int truncate_expect(HbQcow2 *s, uint64_t size, int want, const char *msg)
+{
+    g_autoptr(GError) err = NULL;
+    int ret = hb_qcow2_truncate(s, size, &err);
+
+    g_assert_cmpint(ret, ==, want);
+    if (want == 0) {
+        g_assert_no_error(err);
+        g_assert_cmpuint(hb_qcow2_virtual_size(s), ==, size);
+    } else {
+        g_assert_nonnull(err);
+        g_assert_cmpstr(err->message, ==, msg);
+    }
+    return ret;
+}
+
+static void close_mem(HbQcow2 *s)
+{
+    g_assert_cmpint(hb_qcow2_close_image(s), ==, 0);
+    hb_qcow2_free_image(s);
+}
+
+static void expect_clean(const GByteArray *img)
+{
+    HbQcow2CheckResult res = check_bytes(img->data, img->len);
+
+    g_assert_cmpuint(res.corruptions, ==, 0);
+    g_assert_cmpuint(res.leaks, ==, 0);
+    g_assert_cmpuint(res.check_errors, ==, 0);
+}
+
+/* Run qemu-img with @args (NULL-terminated) on @path; return its exit status. */
+static int run_qemu_img(const char *qemu_img, const char *const *args, const char *path,
+                        char **out)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autofree char *err = NULL;
+    g_autofree char *ignored = NULL;
+    g_autoptr(GError) gerr = NULL;
+    int status = -1;
+
+    if (!out) {
+        out = &ignored;  /* not into the TAP stream */
+    }
+
+    g_ptr_array_add(argv, (char *)qemu_img);
+    for (int i = 0; args[i]; i++) {
+        g_ptr_array_add(argv, (char *)args[i]);
+    }
+    g_ptr_array_add(argv, (char *)path);
+    g_ptr_array_add(argv, NULL);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               out, &err, &status, &gerr));
+    g_assert_no_error(gerr);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        g_test_message("qemu-img %s: %s", args[0], err ? err : "");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The oracle, when installed: qemu-img check finds no error or leak,
+ * qemu-img info reports @vsize, and (with @s, for small images) qemu-img
+ * convert to raw gives the bytes our read path gives.
+ */
+static void qemu_img_verify(const GByteArray *img, uint64_t vsize, HbQcow2 *s)
+{
+    g_autofree char *qemu_img = g_find_program_in_path("qemu-img");
+    if (!qemu_img) {
+        g_test_message("qemu-img not installed: oracle checks skipped");
+        return;
+    }
+    g_autofree char *path = g_build_filename(g_get_tmp_dir(), "hb-test-qcow2-XXXXXX", NULL);
+    int fd = g_mkstemp(path);
+    g_assert_cmpint(write(fd, img->data, img->len), ==, (ssize_t)img->len);
+    close(fd);
+
+    g_autofree char *out = NULL;
+    const char *check[] = { "check", "-f", "qcow2", NULL };
+    g_assert_cmpint(run_qemu_img(qemu_img, check, path, NULL), ==, 0);
+    const char *info[] = { "info", "--output=json", "-f", "qcow2", NULL };
+    g_assert_cmpint(run_qemu_img(qemu_img, info, path, &out), ==, 0);
+    g_autofree char *want = g_strdup_printf("\"virtual-size\": %" G_GUINT64_FORMAT ",", vsize);
+    g_assert_nonnull(strstr(out, want));
+
+    if (s) {
+        g_autofree char *raw = g_strconcat(path, ".raw", NULL);
+        const char *conv[] = { "convert", "-f", "qcow2", "-O", "raw", path, NULL };
+        g_autoptr(GPtrArray) a = g_ptr_array_new();
+        for (int i = 0; conv[i]; i++) {
+            g_ptr_array_add(a, (char *)conv[i]);
         }
-        for (guint keep = epoch_start; keep < i; keep += MAX(1, (i - epoch_start) / 6)) {
-            g_autoptr(GByteArray) t = g_byte_array_new();
-            g_byte_array_append(t, durable->data, durable->len);
-            for (guint j = i; j-- > keep;) {
-                apply(t, &g_array_index(m.ops, MemOp, j));
+        g_ptr_array_add(a, NULL);
+        g_assert_cmpint(run_qemu_img(qemu_img, (const char *const *)a->pdata, raw, NULL), ==, 0);
+        gchar *theirs;
+        gsize len;
+        g_assert_true(g_file_get_contents(raw, &theirs, &len, NULL));
+        g_assert_cmpuint(len, ==, vsize);
+        g_autofree uint8_t *ours = g_malloc(vsize);
+        struct iovec iov = { .iov_base = ours, .iov_len = vsize };
+        g_assert_cmpint(hb_qcow2_preadv(s, 0, vsize, &iov, 1), ==, 0);
+        g_assert_true(memcmp(ours, theirs, vsize) == 0);
+        g_free(theirs);
+        unlink(raw);
+    }
+    unlink(path);
+}
+
+/* Grow within the L1 table: only the header's size changes. */
+static void test_resize_within_l1(void)
+{
+    g_autoptr(GByteArray) img = create_image("cluster_size=65536", (1 << 20) + 512);
+    MemIo m = { .img = img, .ops = g_array_new(FALSE, TRUE, sizeof(MemOp)) };
+    HbQcow2 *s = open_mem(&m, false);
+    uint64_t old = (1 << 20) + 512, size = 100 << 20;
+    uint64_t l1_off = s->hdr.l1_table_offset;
+
+    write_pattern(s, 0, 4096, 1);
+    write_pattern(s, old - 3000, 3000, 2);
+    /*
+     * Stale bytes past the old end in the last cluster (as a shrink by
+     * another tool could leave them) must not reappear.
+     */
+    uint64_t entry;
+    g_assert_cmpint(hb_qcow2_get_l2_entry(s, old - 1, &entry), ==, 0);
+    g_assert_cmpint(hb_qcow2_flush(s), ==, 0);
+    memset(img->data + (entry & QCOW2_OFFSET_MASK) + (old & s->cluster_mask), 0xee, 512);
+
+    truncate_expect(s, size, 0, NULL);
+    g_assert_cmpuint(s->hdr.l1_table_offset, ==, l1_off);
+    g_assert_cmpuint(s->l1_size, ==, 1);
+    expect_pattern(s, 0, 4096, 1);
+    expect_pattern(s, old - 3000, 3000, 2);
+    expect_fill(s, old, 256 * 1024, 0);
+    expect_fill(s, size - 8192, 8192, 0);
+    write_pattern(s, size - 5000, 5000, 3);
+    expect_pattern(s, size - 5000, 5000, 3);
+    close_mem(s);
+
+    s = open_mem(&m, false);
+    g_assert_cmpuint(hb_qcow2_virtual_size(s), ==, size);
+    expect_pattern(s, 0, 4096, 1);
+    expect_pattern(s, old - 3000, 3000, 2);
+    expect_fill(s, old, 4096, 0);
+    expect_pattern(s, size - 5000, 5000, 3);
+    close_mem(s);
+    expect_clean(img);
+    qemu_img_verify(img, size, NULL);
+    free_ops(m.ops);
+}
+
+typedef struct ResizeCase {
+    const char *opts;
+    uint64_t old_size;
+    uint64_t sizes[3];   /* successive grows, 0-terminated */
+    bool oracle_compare; /* small enough to compare all bytes with qemu-img's */
+} ResizeCase;
+
+/*
+ * Grow past the L1 table (relocated each time), with data written before
+ * and after; reopen; qemu-img agrees; and every crash point of the whole
+ * sequence leaves a consistent image.
+ */
+static void test_resize_l1(gconstpointer data)
+{
+    const ResizeCase *c = data;
+    g_autoptr(GByteArray) initial = create_image(c->opts, c->old_size);
+    g_autoptr(GByteArray) img = g_byte_array_sized_new(initial->len);
+    g_byte_array_append(img, initial->data, initial->len);
+    MemIo m = { .img = img, .ops = g_array_new(FALSE, TRUE, sizeof(MemOp)) };
+    HbQcow2 *s = open_mem(&m, false);
+    uint64_t prev = c->old_size;
+    unsigned seed = 10;
+
+    write_pattern(s, 0, 7000, seed);
+    write_pattern(s, prev / 2 + 100, 20000, seed + 1);
+    write_pattern(s, prev - 4096, 4096, seed + 2);
+    for (int i = 0; i < 3 && c->sizes[i]; i++) {
+        uint64_t size = c->sizes[i];
+        uint64_t l1_off = s->hdr.l1_table_offset;
+        uint64_t want_l1 = ((size + s->cluster_mask) / s->cluster_size + s->l2_size - 1) /
+                           s->l2_size;
+
+        g_assert_cmpuint(want_l1, >, s->l1_size);
+        truncate_expect(s, size, 0, NULL);
+        g_assert_cmpuint(s->l1_size, ==, want_l1);
+        g_assert_cmpuint(s->hdr.l1_table_offset, !=, l1_off);
+        /* The header names the new table. */
+        g_assert_cmpuint(GUINT32_FROM_BE(*(uint32_t *)(img->data + 36)), ==, want_l1);
+        g_assert_cmpuint(GUINT64_FROM_BE(*(uint64_t *)(img->data + 40)), ==,
+                         s->hdr.l1_table_offset);
+        g_assert_cmpuint(GUINT64_FROM_BE(*(uint64_t *)(img->data + 24)), ==, size);
+
+        expect_pattern(s, 0, 7000, 10);
+        expect_pattern(s, c->old_size / 2 + 100, 20000, 11);
+        expect_pattern(s, c->old_size - 4096, 4096, 12);
+        expect_fill(s, prev, 8192, 0);
+        expect_fill(s, size - 4096, 4096, 0);
+        /* New area: the first and the last L2 ranges, and one in between. */
+        seed += 3;
+        write_pattern(s, prev, 3000, seed);
+        write_pattern(s, prev + (size - prev) / 2 + 777, 9000, seed + 1);
+        write_pattern(s, size - 6000, 6000, seed + 2);
+        expect_pattern(s, prev, 3000, seed);
+        expect_pattern(s, prev + (size - prev) / 2 + 777, 9000, seed + 1);
+        expect_pattern(s, size - 6000, 6000, seed + 2);
+        /* The old area is still writable where it had no data. */
+        write_pattern(s, c->old_size / 4, 1500, seed + 40);
+        expect_pattern(s, c->old_size / 4, 1500, seed + 40);
+        prev = size;
+    }
+    close_mem(s);
+    expect_clean(img);
+
+    s = open_mem(&m, false);
+    g_assert_cmpuint(hb_qcow2_virtual_size(s), ==, prev);
+    expect_pattern(s, 0, 7000, 10);
+    expect_pattern(s, c->old_size - 4096, 4096, 12);
+    expect_pattern(s, prev - 6000, 6000, seed + 2);
+    qemu_img_verify(img, prev, c->oracle_compare ? s : NULL);
+    close_mem(s);
+
+    check_crash_replays(initial, m.ops);
+    free_ops(m.ops);
+}
+
+/* Refusals, with QEMU's texts; none of them writes anything. */
+static void test_resize_refused(void)
+{
+    g_autoptr(GByteArray) img = create_image("cluster_size=65536", 1 << 20);
+    MemIo m = { .img = img, .ops = g_array_new(FALSE, TRUE, sizeof(MemOp)) };
+    HbQcow2 *s = open_mem(&m, false);
+
+    truncate_expect(s, (2 << 20) + 100, -EINVAL, "The new size must be a multiple of 512");
+    truncate_expect(s, 512 * 1024, -ENOTSUP, "qcow2 doesn't support shrinking images yet");
+    truncate_expect(s, 1 << 20, 0, NULL);  /* same size: nothing to do */
+    truncate_expect(s, 1ull << 62, -EFBIG, "Failed to grow the L1 table: File too large");
+    g_assert_cmpuint(m.ops->len, ==, 0);
+    close_mem(s);
+    guint nops = m.ops->len;  /* close flushed */
+
+    /* A read-only image (the node layer refuses first; the core checks too). */
+    s = open_mem(&m, true);
+    truncate_expect(s, 2 << 20, -EACCES, "Image is read-only");
+    close_mem(s);
+
+    /* Internal snapshots (such images open read-only only). */
+    uint32_t one = GUINT32_TO_BE(1);
+    memcpy(img->data + 60, &one, 4);
+    s = open_mem(&m, true);
+    truncate_expect(s, 2 << 20, -ENOTSUP, "Can't resize an image which has snapshots");
+    close_mem(s);
+    g_autoptr(GByteArray) v2 = create_image("compat=0.10", 1 << 20);
+    memcpy(v2->data + 60, &one, 4);
+    MemIo m2 = { .img = v2, .ops = m.ops };
+    s = open_mem(&m2, true);
+    truncate_expect(s, 2 << 20, -ENOTSUP, "Can't resize a v2 image which has snapshots");
+    close_mem(s);
+    g_assert_cmpuint(m.ops->len, ==, nops);
+    free_ops(m.ops);
+}
+
+/* ---- a backing file in memory ---- */
+
+typedef struct MemBacking {
+    uint64_t len;
+    uint8_t byte;
+} MemBacking;
+
+static int backing_preadv(void *opaque, uint64_t off, uint64_t bytes,
+                          const struct iovec *iov, int niov)
+{
+    MemBacking *b = opaque;
+
+    g_assert_cmpuint(off + bytes, <=, b->len);
+    for (int i = 0; i < niov; i++) {
+        memset(iov[i].iov_base, b->byte, iov[i].iov_len);
+    }
+    return 0;
+}
+
+static HbQcow2 *open_with_backing(MemIo *m, MemBacking *b)
+{
+    HbQcow2 *s = open_mem(m, false);
+
+    s->backing.opaque = b;
+    s->backing.preadv = backing_preadv;
+    s->backing.length = b->len;
+    return s;
+}
+
+/*
+ * A backing file longer than the image: the new area must read as
+ * zeroes, not as backing data (QEMU zero-fills it); the old area still
+ * shows the backing file.
+ */
+static void test_resize_backing(void)
+{
+    uint64_t old = (1 << 20) + 512, mid = 3 << 20, size = 8 << 20;
+    g_autoptr(GByteArray) initial = create_image("cluster_size=4096", old);
+    g_autoptr(GByteArray) img = g_byte_array_sized_new(initial->len);
+    g_byte_array_append(img, initial->data, initial->len);
+    MemIo m = { .img = img, .ops = g_array_new(FALSE, TRUE, sizeof(MemOp)) };
+    MemBacking b = { .len = 5 << 20, .byte = 0xab };
+    HbQcow2 *s = open_with_backing(&m, &b);
+    uint64_t entry;
+
+    expect_fill(s, 0, 4096, 0xab);
+    /* Copy on write fills the last cluster's tail past the end with backing data. */
+    write_pattern(s, old - 1024, 512, 1);
+    truncate_expect(s, mid, 0, NULL);
+    expect_fill(s, old - 512, 512, 0xab);
+    expect_pattern(s, old - 1024, 512, 1);
+    expect_fill(s, old, mid - old, 0);
+    expect_fill(s, 8192, 4096, 0xab);
+    /* Within the backing file: zero flags; past it nothing is allocated. */
+    truncate_expect(s, size, 0, NULL);
+    expect_fill(s, old, size - old, 0);
+    g_assert_cmpint(hb_qcow2_get_l2_entry(s, mid + 4096, &entry), ==, 0);
+    g_assert_cmpuint(entry, ==, QCOW2_OFLAG_ZERO);
+    g_assert_cmpint(hb_qcow2_get_l2_entry(s, b.len - 4096, &entry), ==, 0);
+    g_assert_cmpuint(entry, ==, QCOW2_OFLAG_ZERO);
+    g_assert_cmpint(hb_qcow2_get_l2_entry(s, b.len, &entry), ==, 0);
+    g_assert_cmpuint(entry, ==, 0);
+    write_pattern(s, b.len - 100, 600, 2);
+    close_mem(s);
+    expect_clean(img);
+
+    s = open_with_backing(&m, &b);
+    g_assert_cmpuint(hb_qcow2_virtual_size(s), ==, size);
+    expect_fill(s, 0, 4096, 0xab);
+    expect_pattern(s, old - 1024, 512, 1);
+    expect_fill(s, old, b.len - 100 - old, 0);
+    expect_pattern(s, b.len - 100, 600, 2);
+    expect_fill(s, b.len + 500, size - b.len - 500, 0);
+    close_mem(s);
+    check_crash_replays(initial, m.ops);
+    free_ops(m.ops);
+
+    /*
+     * v2 has no zero flag: QEMU fails to zero out the new clusters and so
+     * refuses, unless the backing file ends before the new clusters.
+     */
+    g_autoptr(GByteArray) v2 = create_image("cluster_size=4096,compat=0.10", old);
+    MemIo m2 = { .img = v2, .ops = g_array_new(FALSE, TRUE, sizeof(MemOp)) };
+    s = open_with_backing(&m2, &b);
+    truncate_expect(s, mid, -ENOTSUP,
+                    "Failed to zero out new clusters: Operation not supported");
+    g_assert_cmpuint(m2.ops->len, ==, 0);
+    truncate_expect(s, old + 1024, 0, NULL);   /* within the last cluster */
+    expect_fill(s, old - 512, 512, 0xab);
+    expect_fill(s, old, 1024, 0);
+    /* A backing file shorter than the image: nothing to hide. */
+    b.len = old - 4096;
+    s->backing.length = b.len;
+    truncate_expect(s, mid, 0, NULL);
+    expect_fill(s, old - 512, 512, 0xab);  /* copied into the last cluster */
+    expect_fill(s, old, mid - old, 0);
+    close_mem(s);
+    expect_clean(v2);
+    free_ops(m2.ops);
+}
+
+/* ---- growing while other threads read and write ---- */
+
+#define CONC_BLOCK 4096
+#define CONC_HOT (8u << 20)   /* allocated before the threads start */
+
+typedef struct ConcState {
+    HbQcow2 *s;
+    uint8_t *gen;        /* per block: generation last written, 0 = never */
+    gint stop;
+    unsigned parity;     /* this thread's blocks: index % 2 == parity */
+    uint64_t ops;
+} ConcState;
+
+static void conc_fill(uint8_t *buf, uint64_t block, uint8_t gen)
+{
+    fill_pattern(buf, block * CONC_BLOCK, CONC_BLOCK, gen);
+}
+
+static void conc_write(HbQcow2 *s, uint8_t *gen, uint64_t block)
+{
+    uint8_t buf[CONC_BLOCK];
+    struct iovec iov = { .iov_base = buf, .iov_len = CONC_BLOCK };
+    uint8_t g = (uint8_t)(gen[block] % 250 + 1);
+
+    conc_fill(buf, block, g);
+    g_assert_cmpint(hb_qcow2_pwritev(s, block * CONC_BLOCK, CONC_BLOCK, &iov, 1, false), ==, 0);
+    gen[block] = g;
+}
+
+static void conc_verify(HbQcow2 *s, uint64_t block, uint8_t gen)
+{
+    uint8_t buf[CONC_BLOCK], want[CONC_BLOCK];
+    struct iovec iov = { .iov_base = buf, .iov_len = CONC_BLOCK };
+
+    g_assert_cmpint(hb_qcow2_preadv(s, block * CONC_BLOCK, CONC_BLOCK, &iov, 1), ==, 0);
+    if (gen) {
+        conc_fill(want, block, gen);
+    } else {
+        memset(want, 0, sizeof(want));
+    }
+    if (memcmp(buf, want, CONC_BLOCK) != 0) {
+        g_error("block %" G_GUINT64_FORMAT " (gen %u) reads wrong", block, gen);
+    }
+}
+
+/*
+ * Mostly overwrites of allocated blocks (the path that checks the L1 table
+ * for overlaps under map_lock alone) and reads; some writes anywhere in the
+ * current size, the area just added included.
+ */
+static gpointer conc_worker(gpointer opaque)
+{
+    ConcState *c = opaque;
+    GRand *r = g_rand_new_with_seed(1234 + c->parity);
+
+    while (!g_atomic_int_get(&c->stop)) {
+        int k = g_rand_int_range(r, 0, 8);
+        uint64_t span = k == 0 ? hb_qcow2_virtual_size(c->s) : CONC_HOT;
+        uint64_t block = g_rand_int_range(r, 0, (gint32)(span / CONC_BLOCK / 2)) * 2 + c->parity;
+
+        if (k < 5) {
+            conc_write(c->s, c->gen, block);
+        } else {
+            conc_verify(c->s, block, c->gen[block]);
+        }
+        c->ops++;
+    }
+    g_rand_free(r);
+    return NULL;
+}
+
+/* The fd Io without fdatasync: durability is not what this test is about. */
+static int no_flush(void *opaque)
+{
+    return 0;
+}
+
+static void test_resize_concurrent(void)
+{
+    g_autofree char *path = g_build_filename(g_get_tmp_dir(), "hb-test-qcow2-XXXXXX", NULL);
+    int fd = g_mkstemp(path);
+    g_autoptr(GHashTable) opts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autoptr(GError) err = NULL;
+    const uint64_t max = 3ull << 30;
+    HbQcow2Io io;
+    HbQcow2OpenOpts oo = { 0 };
+
+    close(fd);
+    g_hash_table_insert(opts, g_strdup("cluster_size"), g_strdup("4096"));
+    g_assert_true(hb_qcow2_create(path, CONC_HOT, opts, &err));
+    g_assert_no_error(err);
+    fd = open(path, O_RDWR);
+    g_assert_cmpint(fd, >=, 0);
+    hb_qcow2_io_from_fd(&io, &fd);
+    io.flush = no_flush;
+    HbQcow2 *s = hb_qcow2_open_image(&io, &oo, &err);
+    g_assert_no_error(err);
+
+    g_autofree uint8_t *gen = g_malloc0(max / CONC_BLOCK);
+    for (uint64_t b = 0; b < CONC_HOT / CONC_BLOCK; b++) {
+        conc_write(s, gen, b);
+    }
+    ConcState c[2];
+    GThread *t[2];
+    for (int i = 0; i < 2; i++) {
+        c[i] = (ConcState){ .s = s, .gen = gen, .parity = i };
+        t[i] = g_thread_new("qcow2-io", conc_worker, &c[i]);
+    }
+    /*
+     * One L1 entry maps 2 MiB: each step moves the table (the last one to
+     * two clusters).
+     */
+    gint64 t0 = g_get_monotonic_time();
+    unsigned moves = 0;
+    for (uint64_t size = CONC_HOT + (2 << 20); size <= max;
+         size = size < (400u << 20) ? size + (2 << 20) : max) {
+        uint64_t l1_off = s->hdr.l1_table_offset;
+        g_assert_cmpint(hb_qcow2_truncate(s, size, &err), ==, 0);
+        g_assert_no_error(err);
+        g_assert_cmpuint(s->hdr.l1_table_offset, !=, l1_off);
+        moves++;
+        if (size == max) {
+            break;
+        }
+    }
+    g_usleep(20 * 1000);
+    for (int i = 0; i < 2; i++) {
+        g_atomic_int_set(&c[i].stop, 1);
+        g_thread_join(t[i]);
+        g_test_message("thread %d: %" G_GUINT64_FORMAT " requests", i, c[i].ops);
+        g_assert_cmpuint(c[i].ops, >, 0);
+    }
+    g_test_message("%u L1 moves in %" G_GINT64_FORMAT " ms", moves,
+                   (g_get_monotonic_time() - t0) / 1000);
+    g_assert_cmpuint(s->l1_size, ==, max >> 21);
+
+    /* Every block written reads back, before and after reopening. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint64_t b = 0; b < max / CONC_BLOCK; b++) {
+            if (gen[b]) {
+                conc_verify(s, b, gen[b]);
             }
-            g_assert_cmpuint(check_bytes(t->data, t->len).corruptions, ==, 0);
         }
-        for (guint j = epoch_start; j < i; j++) {
-            apply(durable, &g_array_index(m.ops, MemOp, j));
-        }
-        epoch_start = i + 1;
+        conc_verify(s, max / CONC_BLOCK - 1, gen[max / CONC_BLOCK - 1]);
+        g_assert_cmpint(hb_qcow2_close_image(s), ==, 0);
+        hb_qcow2_free_image(s);
+        s = hb_qcow2_open_image(&io, &oo, &err);
+        g_assert_no_error(err);
+        g_assert_cmpuint(hb_qcow2_virtual_size(s), ==, max);
     }
+    hb_qcow2_free_image(s);
+    close(fd);
 
-    for (guint i = 0; i < m.ops->len; i++) {
-        MemOp *op = &g_array_index(m.ops, MemOp, i);
-        if (op->data) {
-            g_bytes_unref(op->data);
-        }
+    HbQcow2CheckResult res;
+    g_assert_true(hb_qcow2_check(path, &res, NULL, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(res.corruptions, ==, 0);
+    g_assert_cmpuint(res.leaks, ==, 0);
+    g_autofree char *qemu_img = g_find_program_in_path("qemu-img");
+    if (qemu_img) {
+        const char *check[] = { "check", "-f", "qcow2", NULL };
+        g_assert_cmpint(run_qemu_img(qemu_img, check, path, NULL), ==, 0);
     }
-    g_array_free(m.ops, TRUE);
+    unlink(path);
 }
 
 int main(int argc, char **argv)
@@ -361,5 +949,18 @@ int main(int argc, char **argv)
                          "cluster_size=512,refcount_bits=64", test_crash_ordering);
     g_test_add_data_func("/qcow2/crash-ordering/1k-v2", "cluster_size=1024,compat=0.10",
                          test_crash_ordering);
+    g_test_add_func("/qcow2/resize/within-l1", test_resize_within_l1);
+    static const ResizeCase l1_512 = {
+        "cluster_size=512", 1 << 20, { 3 << 20, 8 << 20 }, true };
+    static const ResizeCase l1_512_rc64 = {
+        "cluster_size=512,refcount_bits=64", 1 << 20, { 256 << 20 }, false };
+    static const ResizeCase l1_v2 = {
+        "cluster_size=1024,compat=0.10", 2 << 20, { 64 << 20, 160 << 20 }, false };
+    g_test_add_data_func("/qcow2/resize/l1/512", &l1_512, test_resize_l1);
+    g_test_add_data_func("/qcow2/resize/l1/512-refcount64", &l1_512_rc64, test_resize_l1);
+    g_test_add_data_func("/qcow2/resize/l1/1k-v2", &l1_v2, test_resize_l1);
+    g_test_add_func("/qcow2/resize/refused", test_resize_refused);
+    g_test_add_func("/qcow2/resize/backing", test_resize_backing);
+    g_test_add_func("/qcow2/resize/concurrent", test_resize_concurrent);
     return g_test_run();
 }

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/qcow2/qcow2-resize.c — block_resize: grow the virtual size (L1 relocation, zeroed new area, header). */
+
+#include "qcow2-int.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <string.h>
+
+/*
+ * Growing happens in three steps, while requests keep running:
+ *
+ * 1. If the L1 table is too small, a bigger one is written to new clusters
+ *    and the header switched to it (new table durable first, old clusters
+ *    freed after).  The in-memory table is swapped with map_lock held
+ *    exclusively and meta_lock held: every path that reads s->l1 holds one
+ *    of them, so none can see the freed table.  A bigger L1 with the old
+ *    size is a valid image on its own.
+ * 2. The new area is made to read as zeroes, through the ordinary request
+ *    paths (which take the locks themselves).  Nobody else can reach it
+ *    yet: the node layer refuses requests past the old size.
+ * 3. The metadata is flushed, then the header's size is written and
+ *    flushed, then the new size is published.
+ *
+ * A crash at any point leaves either the old or the new size, and at worst
+ * leaked clusters.  Shrinking is refused.
+ */
+
+/* L1 entries needed to map @size bytes. */
+static uint64_t l1_entries_for(const HbQcow2 *s, uint64_t size)
+{
+    uint64_t clusters = (size + s->cluster_mask) >> s->hdr.cluster_bits;
+
+    return (clusters + s->l2_size - 1) >> s->l2_bits;
+}
+
+/* Point the header at an L1 table: l1_size and l1_table_offset in one write. */
+static int write_l1_location(HbQcow2 *s, uint32_t entries, uint64_t offset)
+{
+    uint8_t buf[12];
+
+    for (int i = 0; i < 4; i++) {
+        buf[i] = entries >> (24 - 8 * i);
+    }
+    for (int i = 0; i < 8; i++) {
+        buf[4 + i] = offset >> (56 - 8 * i);
+    }
+    int ret = hb_qcow2_io_pwrite(s, QCOW2_HDR_L1_OFF, buf, sizeof(buf));
+    if (ret == 0) {
+        ret = hb_qcow2_io_flush(s);
+    }
+    return ret;
+}
+
+/*
+ * Move the L1 table to new clusters with room for @entries.  Called with
+ * map_lock held exclusively and meta_lock held.
+ */
+static int grow_l1(HbQcow2 *s, uint64_t entries)
+{
+    uint64_t nclusters = hb_qcow2_size_to_clusters(s, entries * 8);
+    uint64_t bytes = nclusters << s->hdr.cluster_bits;
+    g_autofree uint64_t *table = g_try_new0(uint64_t, entries);
+    g_autofree uint64_t *disk = g_try_malloc0(bytes);
+    int64_t off;
+    int ret;
+
+    if (!table || !disk) {
+        return -ENOMEM;
+    }
+    memcpy(table, s->l1, (size_t)s->l1_size * 8);
+    for (uint64_t i = 0; i < entries; i++) {
+        disk[i] = GUINT64_TO_BE(table[i]);
+    }
+
+    off = hb_qcow2_alloc_contiguous(s, nclusters);
+    if (off < 0) {
+        return (int)off;
+    }
+    /* The new clusters' refcounts and the table are durable before the header names it. */
+    ret = hb_qcow2_cache_writeback(s, &s->rb_cache);
+    if (ret == 0) {
+        ret = hb_qcow2_io_pwrite(s, off, disk, bytes);
+    }
+    if (ret == 0) {
+        ret = hb_qcow2_io_flush(s);
+    }
+    if (ret < 0) {
+        hb_qcow2_free_range(s, off, bytes);
+        return ret;
+    }
+    s->rb_cache.unflushed = false;
+
+    /*
+     * If this fails the header may or may not have changed; keep using the
+     * old table (the new one is a leak at worst, never freed while it
+     * might be named).
+     */
+    ret = write_l1_location(s, (uint32_t)entries, off);
+    if (ret < 0) {
+        return ret;
+    }
+
+    uint64_t old_off = s->hdr.l1_table_offset;
+    uint64_t old_bytes = (uint64_t)s->l1_size * 8;
+    g_free(s->l1);
+    s->l1 = g_steal_pointer(&table);
+    s->l1_size = (uint32_t)entries;
+    s->hdr.l1_size = (uint32_t)entries;
+    s->hdr.l1_table_offset = (uint64_t)off;
+    /* The header no longer names the old table (flushed above). */
+    return old_bytes ? hb_qcow2_free_range(s, old_off, old_bytes) : 0;
+}
+
+/*
+ * Whether the bytes of the old last cluster past the old size @old may
+ * read as something else than zeroes: its data (written through copy on
+ * write from a backing file, or left by a shrink elsewhere) or the
+ * backing file's, if that is longer than the old size.
+ */
+static bool old_tail_may_be_nonzero(HbQcow2 *s, uint64_t old)
+{
+    uint64_t entry;
+    int ret;
+
+    g_mutex_lock(&s->meta_lock);
+    ret = hb_qcow2_get_l2_entry(s, old & ~s->cluster_mask, &entry);
+    g_mutex_unlock(&s->meta_lock);
+    if (ret < 0) {
+        return true;  /* the write will report the error */
+    }
+    if (!(entry & QCOW2_OFLAG_COMPRESSED) && (entry & QCOW2_OFLAG_ZERO) &&
+        s->hdr.version >= 3) {
+        return false;
+    }
+    if (!(entry & QCOW2_OFLAG_COMPRESSED) && !(entry & QCOW2_OFFSET_MASK)) {
+        return s->backing.preadv && s->backing.length > 0 &&
+               (uint64_t)s->backing.length > old;
+    }
+    return true;
+}
+
+/*
+ * Step 2: make [@old, @size) read as zeroes.  Like QEMU (which zero-fills
+ * the new area whenever the backing file is longer than the old size), the
+ * clusters the backing file reaches get the zero flag; past the backing
+ * file an unallocated cluster reads as zeroes already, so unlike QEMU those
+ * are left unallocated.  The partial cluster at the old end is written
+ * with zeroes when its tail may show anything else.
+ */
+static int zero_new_area(HbQcow2 *s, uint64_t old, uint64_t size, GError **errp)
+{
+    uint64_t zero_start = (old + s->cluster_mask) & ~s->cluster_mask;
+    int ret;
+
+    if (zero_start > old && old_tail_may_be_nonzero(s, old)) {
+        ret = hb_qcow2_pwrite_zeroes(s, old, MIN(zero_start, size) - old, false);
+        if (ret < 0) {
+            hb_error_set_errno(errp, ret, "Failed to zero out the new area");
+            return ret;
+        }
+    }
+    if (!s->backing.preadv || s->backing.length <= 0 ||
+        (uint64_t)s->backing.length <= old || size <= zero_start) {
+        return 0;
+    }
+    uint64_t end = MIN((size + s->cluster_mask) & ~s->cluster_mask,
+                       ((uint64_t)s->backing.length + s->cluster_mask) & ~s->cluster_mask);
+    /* In slices, so that requests on the old area are not held up for long. */
+    uint64_t slice = (uint64_t)s->l2_size << s->hdr.cluster_bits;
+    for (uint64_t pos = zero_start; pos < end; pos += slice) {
+        ret = hb_qcow2_pwrite_zeroes(s, pos, MIN(slice, end - pos), true);
+        if (ret < 0) {
+            hb_error_set_errno(errp, ret, "Failed to zero out new clusters");
+            return ret;
+        }
+    }
+    return 0;
+}
+
+/**
+ * hb_qcow2_truncate() - block_resize of a qcow2 image: grow its virtual
+ * size to @size; the new area reads as zeroes.  Safe while other threads
+ * run requests on the image; resizes themselves must not overlap (the
+ * caller serializes them).  Error texts are QEMU's.
+ *
+ * Return: 0, or -errno with @errp set (-ENOTSUP for shrinking or an image
+ * with snapshots, -EINVAL for a size that is not a multiple of 512).
+ */
+int hb_qcow2_truncate(HbQcow2 *s, uint64_t size, GError **errp)
+{
+    uint64_t old = hb_qcow2_virtual_size(s);
+    int ret;
+
+    if (size % 512) {
+        hb_error_set(errp, "The new size must be a multiple of 512");
+        return -EINVAL;
+    }
+    /*
+     * QEMU 7.2 resizes v3 images with snapshots (the snapshots keep their
+     * own size); we do not write to such images at all.
+     */
+    if (s->hdr.nb_snapshots) {
+        hb_error_set(errp, s->hdr.version < 3 ? "Can't resize a v2 image which has snapshots"
+                                              : "Can't resize an image which has snapshots");
+        return -ENOTSUP;
+    }
+    if (s->read_only) {
+        hb_error_set(errp, "Image is read-only");
+        return -EACCES;
+    }
+    if (g_atomic_int_get(&s->corrupt_found)) {
+        hb_error_set(errp, "qcow2: Image is corrupt; cannot be opened read/write");
+        return -EIO;
+    }
+    if (size < old) {
+        hb_error_set(errp, "qcow2 doesn't support shrinking images yet");
+        return -ENOTSUP;
+    }
+    if (size == old) {
+        return 0;
+    }
+
+    uint64_t entries = l1_entries_for(s, size);
+    if (size > QCOW2_MAX_SIZE || entries * 8 > QCOW2_MAX_L1_BYTES) {
+        hb_error_set_errno(errp, -EFBIG, "Failed to grow the L1 table");
+        return -EFBIG;
+    }
+    /*
+     * v2 has no zero flag: QEMU refuses to grow into an area the backing
+     * file would show through (it fails to zero it out).  Refuse before
+     * changing anything.
+     */
+    uint64_t zero_start = (old + s->cluster_mask) & ~s->cluster_mask;
+    if (s->hdr.version < 3 && s->backing.preadv && s->backing.length > 0 &&
+        (uint64_t)s->backing.length > old && size > zero_start) {
+        hb_error_set_errno(errp, -ENOTSUP, "Failed to zero out new clusters");
+        return -ENOTSUP;
+    }
+
+    if (entries > s->l1_size) {
+        g_rw_lock_writer_lock(&s->map_lock);
+        g_mutex_lock(&s->meta_lock);
+        ret = grow_l1(s, entries);
+        g_mutex_unlock(&s->meta_lock);
+        g_rw_lock_writer_unlock(&s->map_lock);
+        if (ret < 0) {
+            hb_error_set_errno(errp, ret, "Failed to grow the L1 table");
+            return ret;
+        }
+    }
+
+    ret = zero_new_area(s, old, size, errp);
+    if (ret < 0) {
+        return ret;
+    }
+
+    /* Zero flags and new L2 tables are durable before the size exposes them. */
+    ret = hb_qcow2_flush(s);
+    if (ret == 0) {
+        uint64_t be = GUINT64_TO_BE(size);
+        g_mutex_lock(&s->meta_lock);
+        ret = hb_qcow2_io_pwrite(s, QCOW2_HDR_SIZE_OFF, &be, 8);
+        if (ret == 0) {
+            ret = hb_qcow2_io_flush(s);
+        }
+        if (ret == 0) {
+            __atomic_store_n(&s->hdr.size, size, __ATOMIC_RELEASE);
+        }
+        g_mutex_unlock(&s->meta_lock);
+    }
+    if (ret < 0) {
+        hb_error_set_errno(errp, ret, "Failed to update the image size");
+        return ret;
+    }
+    return 0;
+}
