@@ -175,12 +175,18 @@ static int file_truncate(HbNode *node, uint64_t size, GError **errp)
         }
         return 0;
     }
+    /*
+     * The length first: a write racing with a shrink that lands past the
+     * new end grows the file again and then also raises s->length (its
+     * compare-and-swap keeps the maximum), so the two stay in step.
+     */
+    gint64 old = __atomic_exchange_n(&s->length, (gint64)size, __ATOMIC_RELAXED);
     if (ftruncate(s->fd, (off_t)size) == -1) {
         int ret = -errno;
+        __atomic_store_n(&s->length, old, __ATOMIC_RELAXED);
         hb_error_set_errno(errp, ret, "Could not resize file");
         return ret;
     }
-    __atomic_store_n(&s->length, (gint64)size, __ATOMIC_RELAXED);
     return 0;
 }
 

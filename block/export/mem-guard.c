@@ -11,8 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* 64 exports with a full memory table and an inflight buffer each, and more. */
-#define GUARD_SLOTS 4096
+/* A connection maps at most 32 regions and an inflight buffer: 480 full ones. */
+#define GUARD_SLOTS 16384
 
 typedef struct GuardSlot {
     unsigned seq;           /* odd while written */
@@ -23,6 +23,7 @@ typedef struct GuardSlot {
 
 static GuardSlot slots[GUARD_SLOTS];
 static GMutex slots_lock;   /* writers only; the handler never locks */
+static size_t page_size;    /* sysconf() is not async-signal-safe: read once */
 
 /* Read slot @i as the handler does; false if it is free or being written. */
 static bool slot_read(unsigned i, uintptr_t *start, uintptr_t *end, int **flag)
@@ -53,7 +54,7 @@ static void slot_write(GuardSlot *s, uintptr_t start, uintptr_t end, int *flag)
 /* Put zeroes at @addr: a small page, or a huge one if the mapping is hugetlbfs. */
 static bool patch_page(uintptr_t addr, uintptr_t start, uintptr_t end)
 {
-    static const size_t sizes[] = { 4096, 2u << 20, 1u << 30 };
+    const size_t sizes[] = { page_size, 2u << 20, 1u << 30 };
 
     for (unsigned i = 0; i < G_N_ELEMENTS(sizes); i++) {
         uintptr_t page = addr & ~(uintptr_t)(sizes[i] - 1);
@@ -73,7 +74,8 @@ static void on_sigbus(int sig, siginfo_t *si, void *ucontext)
     uintptr_t addr = (uintptr_t)si->si_addr;
     int saved_errno = errno;
 
-    for (unsigned i = 0; i < GUARD_SLOTS; i++) {
+    /* Only an access past the end of a file is ours to repair. */
+    for (unsigned i = 0; si->si_code == BUS_ADRERR && i < GUARD_SLOTS; i++) {
         uintptr_t start, end;
         int *flag;
 
@@ -86,15 +88,23 @@ static void on_sigbus(int sig, siginfo_t *si, void *ucontext)
             break;
         }
     }
-    /* Not ours: the retried access faults again and dumps core as it should. */
+    /*
+     * Not ours: die as without the handler.  A fault is retried on return
+     * and raises SIGBUS again; one sent by kill() is raised here.
+     */
     signal(SIGBUS, SIG_DFL);
+    if (si->si_code <= 0) {
+        raise(SIGBUS);
+    }
     errno = saved_errno;
 }
 
 static gpointer install_handler(gpointer unused)
 {
     struct sigaction sa;
+    long ps = sysconf(_SC_PAGESIZE);
 
+    page_size = ps > 0 ? (size_t)ps : 4096;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_sigbus;
     sa.sa_flags = SA_SIGINFO;

@@ -4,6 +4,7 @@
 #define HB_EXPORT_OFFLOAD_H
 
 #include <glib.h>
+#include <stdbool.h>
 
 /*
  * Theory of operation
@@ -15,6 +16,11 @@
  * owner it is done by its own means (queue-runner.c has a completion list
  * per ring).  The pool never waits for jobs: whoever submitted them drains
  * them before freeing what they point to.
+ *
+ * A job is only accepted when a worker is idle to take it at once.  The
+ * pool is shared by every export, and a queue would let one export whose
+ * storage hangs hold up every other export's jobs behind its own; refused,
+ * the caller runs the request itself, as it would without a pool.
  */
 
 typedef struct HbOffloadJob HbOffloadJob;
@@ -31,8 +37,11 @@ typedef struct HbOffloadPool HbOffloadPool;
  */
 HbOffloadPool *hb_offload_pool_new(unsigned nthreads, const char *name, GError **errp);
 
-/* Queue @job; some worker calls job->run(job) soon.  Any thread. */
-void hb_offload_submit(HbOffloadPool *pool, HbOffloadJob *job);
+/*
+ * Hand @job to an idle worker, which calls job->run(job) at once; false if
+ * every worker is busy (the caller then runs it itself).  Any thread.
+ */
+bool hb_offload_try_submit(HbOffloadPool *pool, HbOffloadJob *job);
 
 /* Stop and join the workers.  No job may be queued or running. */
 void hb_offload_pool_free(HbOffloadPool *pool);

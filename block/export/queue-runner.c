@@ -232,6 +232,8 @@ static bool drain_and_fail(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
         wait_done(r);
         reap(r, dev, q);
     }
+    /* What was pushed is complete: the driver hears of it (no EVENT_IDX). */
+    hb_vu_queue_notify(dev, q);
     return false;
 }
 
@@ -255,11 +257,12 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             progress = true;
             req->cls = classify(&req->elem);
             if (want_offload(r, req, vq)) {
-                r->offloaded++;
                 req->job.run = req_run_offloaded;
-                hb_offload_submit(r->pool, &req->job);
-                req = req_get(r);
-                continue;
+                if (hb_offload_try_submit(r->pool, &req->job)) {
+                    r->offloaded++;
+                    req = req_get(r);
+                    continue;
+                }
             }
             req_execute(r, req);
             if (!req_complete(dev, q, req)) {
@@ -269,6 +272,10 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
         }
         req_put(r, req);
         if (ret < 0) {
+            return drain_and_fail(r, dev, q);
+        }
+        /* Zeroes stand in for memory the front-end truncated (mem-guard.h). */
+        if (__atomic_load_n(&dev->mem_fault, __ATOMIC_ACQUIRE)) {
             return drain_and_fail(r, dev, q);
         }
         if (progress) {
@@ -282,14 +289,15 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             /*
              * The workers need the CPUs more than a poll does: sleep until
              * one finishes.  Requests the guest adds meanwhile are popped
-             * then (its kicks stay suppressed, see below).
+             * then.
              */
             wait_done(r);
             continue;
         }
         /*
-         * While we poll, guest kicks stay suppressed (EVENT_IDX's
-         * avail_event is left behind, or NO_NOTIFY stays set).
+         * While we poll with EVENT_IDX, guest kicks stay suppressed: the
+         * avail_event we published is left behind.  (Without EVENT_IDX the
+         * guest kicks; the kick fd is simply read later.)
          */
         if (now_ns() < poll_end) {
             ret = hb_virtq_pending(vq);

@@ -77,7 +77,7 @@ void hb_virtio_blk_get_config(const HbVirtioBlk *blk, uint8_t *buf, size_t len)
     uint32_t lbs_sectors = blk->logical_block_size / SECTOR;
 
     memset(buf, 0, len);
-    put64(buf, len, 0, blk->length / SECTOR);             /* capacity */
+    put64(buf, len, 0, __atomic_load_n(&blk->length, __ATOMIC_RELAXED) / SECTOR); /* capacity */
     put32(buf, len, 12, HB_VIRTIO_BLK_SEG_MAX);            /* seg_max */
     put32(buf, len, 20, blk->logical_block_size);          /* blk_size */
     put8(buf, len, 24, 0);                                 /* physical_block_exp */
@@ -157,7 +157,8 @@ static struct iovec *iov_skip(struct iovec *iov, unsigned *niov, size_t len)
 static bool range_ok(const HbVirtioBlk *blk, uint64_t sector, uint64_t bytes)
 {
     uint64_t lbs_sectors = blk->logical_block_size / SECTOR;
-    uint64_t total = blk->length / SECTOR;
+    /* block_resize changes it from the main thread. */
+    uint64_t total = __atomic_load_n(&blk->length, __ATOMIC_RELAXED) / SECTOR;
 
     if (sector & (lbs_sectors - 1)) {
         return false;
