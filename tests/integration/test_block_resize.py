@@ -141,3 +141,44 @@ def test_exported_node_new_clients_see_new_capacity(daemon, qmp, tmp_path):
     assert r["errors"] == 0 and r["verify_errors"] == 0
     qmp.cmd("block_resize", **{"node-name": "x"}, size=2 * MiB)
     assert bench("--info")["capacity"] == 2 * MiB
+
+
+def test_detached_luks_over_qcow2_grows_the_qcow2(daemon, qmp, tmp_path):
+    """The canonical volume (detached LUKS header, qcow2 payload) grows by
+    resizing its luks node; data written before stays, qemu-img agrees."""
+    hdr = tmp_path / "hdr.img"
+    qcow = tmp_path / "payload.qcow2"
+    run(HOTBLOCK_IMG, "create", "--object", SECRET, "-f", "luks",
+        "-o", "key-secret=sec0,detached-header=true,iter-time=10", hdr)
+    run(HOTBLOCK_IMG, "create", "-f", "qcow2", qcow, "1M")
+    qmp.cmd("object-add", **{"qom-type": "secret", "id": "sec0", "data": PASS})
+    qmp.cmd("blockdev-add", driver="luks", **{"node-name": "vol", "key-secret": "sec0"},
+            header={"driver": "file", "filename": str(hdr)},
+            file={"driver": "qcow2", "node-name": "q",
+                  "file": {"driver": "file", "filename": str(qcow)}})
+    sock = tmp_path / "vol.sock"
+    qmp.cmd("block-export-add", {"type": "vhost-user-blk", "id": "ev", "node-name": "vol",
+                                 "writable": True, "addr": {"type": "unix", "path": str(sock)}})
+
+    def bench(*args):
+        p = subprocess.run([BENCH, str(sock), "--json", *map(str, args)],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    r = bench("--rw", "write", "--verify", "--count", 256, "--size", MiB)
+    assert r["verify_errors"] == 0
+    qmp.cmd("block_resize", **{"node-name": "vol"}, size=64 * MiB)
+    assert node(qmp, "q")["image"]["virtual-size"] == 64 * MiB
+    assert bench("--info")["capacity"] == 64 * MiB
+    # The first MiB still holds what was written before the grow.
+    r = bench("--rw", "read", "--check", "--count", 256, "--size", MiB)
+    assert r["errors"] == 0 and r["verify_errors"] == 0
+    r = bench("--rw", "randwrite", "--verify", "--count", 2000, "--size", 64 * MiB)
+    assert r["errors"] == 0 and r["verify_errors"] == 0
+    qmp.cmd("block-export-del", id="ev")
+    qmp.wait_event("BLOCK_EXPORT_DELETED")
+    qmp.cmd("blockdev-del", **{"node-name": "vol"})
+    out = json.loads(run("qemu-img", "info", "--output=json", "-U", qcow).stdout)
+    assert out["virtual-size"] == 64 * MiB
+    run("qemu-img", "check", qcow)
