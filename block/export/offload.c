@@ -9,7 +9,6 @@ struct HbOffloadPool {
     GCond cond;             /* a job was queued, or stop */
     HbOffloadJob *head, *tail;
     unsigned idle;          /* workers asleep in g_cond_wait() */
-    unsigned queued;        /* jobs in the FIFO: each has an idle worker coming */
     bool stop;
     unsigned nthreads;
     GThread **threads;
@@ -33,7 +32,6 @@ static gpointer worker_main(gpointer opaque)
         }
         job = pool->head;
         pool->head = job->next;
-        pool->queued--;
         if (!pool->head) {
             pool->tail = NULL;
         }
@@ -69,25 +67,45 @@ HbOffloadPool *hb_offload_pool_new(unsigned nthreads, const char *name, GError *
     return pool;
 }
 
-bool hb_offload_try_submit(HbOffloadPool *pool, HbOffloadJob *job)
+void hb_offload_submit(HbOffloadPool *pool, HbOffloadJob *job)
 {
     job->next = NULL;
     g_mutex_lock(&pool->lock);
-    /* Woken workers leave `idle` late: count the jobs already theirs. */
-    if (pool->idle <= pool->queued) {
-        g_mutex_unlock(&pool->lock);
-        return false;
-    }
-    pool->queued++;
     if (pool->tail) {
         pool->tail->next = job;
     } else {
         pool->head = job;
     }
     pool->tail = job;
-    g_cond_signal(&pool->cond);
+    /* A busy worker takes the job when it is done: no wake-up needed then. */
+    if (pool->idle) {
+        g_cond_signal(&pool->cond);
+    }
     g_mutex_unlock(&pool->lock);
-    return true;
+}
+
+bool hb_offload_cancel(HbOffloadPool *pool, HbOffloadJob *job)
+{
+    HbOffloadJob *prev = NULL;
+    bool found = false;
+
+    g_mutex_lock(&pool->lock);
+    for (HbOffloadJob *j = pool->head; j; prev = j, j = j->next) {
+        if (j == job) {
+            if (prev) {
+                prev->next = j->next;
+            } else {
+                pool->head = j->next;
+            }
+            if (pool->tail == j) {
+                pool->tail = prev;
+            }
+            found = true;
+            break;
+        }
+    }
+    g_mutex_unlock(&pool->lock);
+    return found;
 }
 
 void hb_offload_pool_free(HbOffloadPool *pool)

@@ -17,10 +17,10 @@
  * per ring).  The pool never waits for jobs: whoever submitted them drains
  * them before freeing what they point to.
  *
- * A job is only accepted when a worker is idle to take it at once.  The
- * pool is shared by every export, and a queue would let one export whose
- * storage hangs hold up every other export's jobs behind its own; refused,
- * the caller runs the request itself, as it would without a pool.
+ * The pool is shared by every export: if one export's storage hangs, its
+ * jobs hold the workers and other exports' jobs wait in the FIFO.  So a
+ * submitter that has waited too long takes back its jobs no worker has
+ * started (hb_offload_cancel) and runs them itself.
  */
 
 typedef struct HbOffloadJob HbOffloadJob;
@@ -37,11 +37,14 @@ typedef struct HbOffloadPool HbOffloadPool;
  */
 HbOffloadPool *hb_offload_pool_new(unsigned nthreads, const char *name, GError **errp);
 
+/* Queue @job; the next free worker calls job->run(job).  Any thread. */
+void hb_offload_submit(HbOffloadPool *pool, HbOffloadJob *job);
+
 /*
- * Hand @job to an idle worker, which calls job->run(job) at once; false if
- * every worker is busy (the caller then runs it itself).  Any thread.
+ * Take @job back if no worker has started it: true, and it will not run;
+ * false if it is running or has run.  Any thread.
  */
-bool hb_offload_try_submit(HbOffloadPool *pool, HbOffloadJob *job);
+bool hb_offload_cancel(HbOffloadPool *pool, HbOffloadJob *job);
 
 /* Stop and join the workers.  No job may be queued or running. */
 void hb_offload_pool_free(HbOffloadPool *pool);

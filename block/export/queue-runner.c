@@ -21,6 +21,14 @@
 #define RUNNER_MAX_OFFLOADED 64
 
 /*
+ * Waiting this long for a worker means the pool is held by others (another
+ * export's storage may hang): take back what no worker has started, run it
+ * here, and keep everything inline for RUNNER_STARVED_BACKOFF_US.
+ */
+#define RUNNER_STARVED_US 2000
+#define RUNNER_STARVED_BACKOFF_US 100000
+
+/*
  * Only reads are offloaded.  Buffered writes to one file serialize on its
  * inode lock in the kernel: two threads writing 4k at random into the same
  * page-cached file made 0.4x to 1.2x the IOPS of one on this project's VM
@@ -35,6 +43,8 @@ struct RunnerReq {
     HbOffloadJob job;           /* first: the pool hands it back */
     HbQueueRunner *runner;
     RunnerReq *next;            /* free list, or completion list */
+    unsigned slot;              /* index in runner->out while offloaded */
+    gint started;               /* a worker took it */
     int cls;
     int ret;
     uint32_t written;
@@ -46,6 +56,8 @@ struct HbQueueRunner {
     HbOffloadPool *pool;
     RunnerReq *free_reqs;       /* I/O thread only */
     unsigned offloaded;         /* with the workers, not yet reaped; I/O thread only */
+    RunnerReq *out[RUNNER_MAX_OFFLOADED];   /* those requests */
+    int64_t inline_until;       /* monotonic us: no offloading before, after starving */
     gint cost_ns[CLASS_OTHER];  /* average service time per class; any thread */
 
     GMutex done_lock;
@@ -150,6 +162,7 @@ static void req_run_offloaded(HbOffloadJob *job)
     RunnerReq *req = (RunnerReq *)job;
     HbQueueRunner *r = req->runner;
 
+    g_atomic_int_set(&req->started, 1);
     req_execute(r, req);
     g_mutex_lock(&r->done_lock);
     req->next = r->done;
@@ -164,6 +177,9 @@ static bool want_offload(HbQueueRunner *r, RunnerReq *req, HbVirtq *vq)
 {
     if (!r->pool || req->cls == CLASS_OTHER || r->offloaded >= RUNNER_MAX_OFFLOADED ||
         g_atomic_int_get(&r->cost_ns[req->cls]) < RUNNER_OFFLOAD_MIN_NS) {
+        return false;
+    }
+    if (r->inline_until && g_get_monotonic_time() < r->inline_until) {
         return false;
     }
     /* Alone in the ring, the request is served fastest right here. */
@@ -188,6 +204,21 @@ static bool req_complete(HbVuDev *dev, HbVuQueue *q, RunnerReq *req)
     return true;
 }
 
+static void out_add(HbQueueRunner *r, RunnerReq *req)
+{
+    req->started = 0;
+    req->slot = r->offloaded;
+    r->out[r->offloaded++] = req;
+}
+
+static void out_remove(HbQueueRunner *r, RunnerReq *req)
+{
+    RunnerReq *last = r->out[--r->offloaded];
+
+    r->out[req->slot] = last;
+    last->slot = req->slot;
+}
+
 /* Push what the workers finished; return how many (or -1 on a bad one). */
 static int reap(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
 {
@@ -205,7 +236,7 @@ static int reap(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
     while (list) {
         RunnerReq *req = list;
         list = req->next;
-        r->offloaded--;
+        out_remove(r, req);
         ok = req_complete(dev, q, req) && ok;
         req_put(r, req);
         n++;
@@ -213,23 +244,66 @@ static int reap(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
     return ok ? n : -1;
 }
 
-/* Sleep until a worker finishes something (r->offloaded > 0). */
-static void wait_done(HbQueueRunner *r)
+/*
+ * Sleep until a worker finishes something (r->offloaded > 0), or until
+ * @timeout_us passed (0: no limit).  Return: false on timeout.
+ */
+static bool wait_done(HbQueueRunner *r, int64_t timeout_us)
 {
+    int64_t end = g_get_monotonic_time() + timeout_us;
+    bool ok = true;
+
     g_mutex_lock(&r->done_lock);
-    while (!r->done) {
+    while (!r->done && ok) {
         r->waiting = true;
-        g_cond_wait(&r->done_cond, &r->done_lock);
+        if (timeout_us) {
+            ok = g_cond_wait_until(&r->done_cond, &r->done_lock, end) || r->done;
+        } else {
+            g_cond_wait(&r->done_cond, &r->done_lock);
+        }
     }
     r->waiting = false;
     g_mutex_unlock(&r->done_lock);
+    return ok;
+}
+
+/*
+ * No completion came for a while.  If a worker runs one of ours, it is only
+ * slow: wait on.  Otherwise the workers are all taken by others: run here
+ * what none has started.  Return: false if one of those could carry no
+ * status (ring broken).
+ */
+static bool reclaim(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
+{
+    bool ok = true;
+
+    for (unsigned i = 0; i < r->offloaded; i++) {
+        if (g_atomic_int_get(&r->out[i]->started)) {
+            return true;
+        }
+    }
+    r->inline_until = g_get_monotonic_time() + RUNNER_STARVED_BACKOFF_US;
+    for (unsigned i = 0; i < r->offloaded;) {
+        RunnerReq *req = r->out[i];
+        if (!hb_offload_cancel(r->pool, &req->job)) {
+            i++;                /* running or done: reaped as usual */
+            continue;
+        }
+        out_remove(r, req);     /* moves another request into slot i */
+        req_execute(r, req);
+        ok = req_complete(dev, q, req) && ok;
+        req_put(r, req);
+    }
+    return ok;
 }
 
 /* The ring is broken: wait for the workers, then give up on it. */
 static bool drain_and_fail(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
 {
     while (r->offloaded) {
-        wait_done(r);
+        if (!wait_done(r, RUNNER_STARVED_US)) {
+            reclaim(r, dev, q);
+        }
         reap(r, dev, q);
     }
     /* What was pushed is complete: the driver hears of it (no EVENT_IDX). */
@@ -258,11 +332,10 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             req->cls = classify(&req->elem);
             if (want_offload(r, req, vq)) {
                 req->job.run = req_run_offloaded;
-                if (hb_offload_try_submit(r->pool, &req->job)) {
-                    r->offloaded++;
-                    req = req_get(r);
-                    continue;
-                }
+                out_add(r, req);
+                hb_offload_submit(r->pool, &req->job);
+                req = req_get(r);
+                continue;
             }
             req_execute(r, req);
             if (!req_complete(dev, q, req)) {
@@ -291,7 +364,9 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
              * one finishes.  Requests the guest adds meanwhile are popped
              * then.
              */
-            wait_done(r);
+            if (!wait_done(r, RUNNER_STARVED_US) && !reclaim(r, dev, q)) {
+                return drain_and_fail(r, dev, q);
+            }
             continue;
         }
         /*

@@ -16,12 +16,13 @@
  * itself: for a 4k read out of the page cache, waking another thread would
  * cost more than the read.  A read, when reads have lately taken long (an
  * exponential average of measured service times, kept per ring), goes to
- * an idle worker of the offload pool instead, if something else is waiting
- * behind it: then the I/O thread goes on popping and completing while the
- * workers copy, and large reads use every CPU, as QSD's thread pool does.
- * A request alone in the ring, or when no worker is idle, runs inline: a
- * hand-off would only add latency, or wait behind other exports' work.
- * Writes always run inline (see queue-runner.c).
+ * the offload pool instead, if something else is waiting behind it: then
+ * the I/O thread goes on popping and completing while the workers copy,
+ * and large reads use every CPU, as QSD's thread pool does.  A request
+ * alone in the ring runs inline: a hand-off would only add latency.  Writes
+ * always run inline (see queue-runner.c).  If no worker starts any of a
+ * ring's requests for a while, other exports hold the pool (their storage
+ * may hang): the ring takes back what is still queued and runs inline.
  *
  * Completions are pushed to the used ring by the I/O thread only, in the
  * order the workers finish them (virtio allows any order; the inflight

@@ -210,13 +210,9 @@ static void test_slow_reads_go_to_workers(Fixture *f, gconstpointer data)
     }
     g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
     g_assert_cmpint(f->reads, ==, NREQ);
-    /*
-     * Queued behind one another, they ran on the two workers and, while
-     * both were busy, on the I/O thread: three at a time at most.
-     */
-    g_assert_cmpint(f->reads_elsewhere, >=, 4);
-    g_assert_cmpint(f->max_running, >=, 2);
-    g_assert_cmpint(f->max_running, <=, 3);
+    /* Queued behind one another, they ran on the workers, two at a time. */
+    g_assert_cmpint(f->reads_elsewhere, >=, NREQ - 2);
+    g_assert_cmpint(f->max_running, ==, 2);
     g_assert_cmpint(f->running, ==, 0);
     assert_all_completed_once(f, NREQ);
     g_assert_cmpint(eventfd_read(f->q->call_fd, &v), ==, 0);
@@ -260,25 +256,19 @@ static void blocker_run(HbOffloadJob *job)
 }
 
 /*
- * Another export's storage hangs and holds every worker: this ring does
- * not queue behind it, it runs its requests itself and finishes.
+ * Another export's storage hangs and holds every worker: this ring takes
+ * back what it queued behind them, runs it itself and finishes.
  */
 static void test_busy_pool_runs_inline(Fixture *f, gconstpointer data)
 {
     Blocker b[2] = { { .job.run = blocker_run }, { .job.run = blocker_run } };
 
-    /* (Workers count as idle once they first wait for work.) */
     for (unsigned i = 0; i < 2; i++) {
-        for (unsigned tries = 0; !hb_offload_try_submit(f->pool, &b[i].job); tries++) {
-            g_assert_cmpuint(tries, <, 5000);
-            g_usleep(1000);
-        }
+        hb_offload_submit(f->pool, &b[i].job);
     }
     while (!g_atomic_int_get(&b[0].started) || !g_atomic_int_get(&b[1].started)) {
         g_usleep(1000);
     }
-    /* No idle worker: a third job is refused rather than queued. */
-    g_assert_false(hb_offload_try_submit(f->pool, &b[0].job));
     add_read(f, 0, true);
     g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
     for (unsigned i = 1; i < NREQ; i++) {
