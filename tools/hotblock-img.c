@@ -674,6 +674,12 @@ static int cmd_check(int argc, char **argv)
 
 /* ---- create ---- */
 
+/* -o (@opts) and --object, which create and convert take alike. */
+static bool create_option(int c, const char *arg, GHashTable *opts, GError **errp)
+{
+    return c == 'o' ? parse_create_opts(arg, opts, errp) : add_object(arg, errp);
+}
+
 static int cmd_create(int argc, char **argv)
 {
     static const struct option lopts[] = {
@@ -694,12 +700,8 @@ static int cmd_create(int argc, char **argv)
         case 'f': fmt = optarg; break;
         case 'q': break;
         case 'o':
-            if (!parse_create_opts(optarg, opts, &err)) {
-                return fail(err, NULL);
-            }
-            break;
         case 'j':
-            if (!add_object(optarg, &err)) {
+            if (!create_option(c, optarg, opts, &err)) {
                 return fail(err, NULL);
             }
             break;
@@ -778,12 +780,8 @@ static int cmd_convert(int argc, char **argv)
         case 'U': src_spec.force_share = true; break;
         case 'i': src_spec.image_opts = true; break;
         case 'o':
-            if (!parse_create_opts(optarg, opts, &err)) {
-                return fail(err, NULL);
-            }
-            break;
         case 'j':
-            if (!add_object(optarg, &err)) {
+            if (!create_option(c, optarg, opts, &err)) {
                 return fail(err, NULL);
             }
             break;
