@@ -5,6 +5,7 @@
 #include "crypto/luks1.h"
 #include "crypto/secret.h"
 #include "util/error.h"
+#include "util/fd-io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -313,21 +314,7 @@ static QapiImageInfoSpecific *luks_query_specific(HbNode *node)
 static int create_write(void *opaque, uint64_t offset, const void *buf,
                         size_t len)
 {
-    int fd = *(int *)opaque;
-
-    while (len) {
-        ssize_t n = pwrite(fd, buf, len, (off_t)offset);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return n < 0 ? -errno : -EIO;
-        }
-        buf = (const char *)buf + n;
-        len -= (size_t)n;
-        offset += (uint64_t)n;
-    }
-    return 0;
+    return hb_pwrite_all(*(int *)opaque, buf, len, offset);
 }
 
 static bool take_bool(GHashTable *opts, const char *key, bool *out,

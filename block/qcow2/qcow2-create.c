@@ -4,6 +4,7 @@
 #include "qcow2.h"
 #include "qcow2-int.h"
 #include "util/error.h"
+#include "util/fd-io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,25 +90,6 @@ static int64_t backing_size(const char *path)
     }
     close(fd);
     return ret;
-}
-
-static bool write_all(int fd, const void *buf, size_t len, off_t off)
-{
-    const uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, off);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        p += n;
-        len -= n;
-        off += n;
-    }
-    return true;
 }
 
 bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
@@ -262,7 +244,7 @@ bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
         hb_error_set_errno(errp, errno, "Could not create '%s'", filename);
         return false;
     }
-    bool ok = ftruncate(fd, 0) == 0 && write_all(fd, hdr, cs, 0);
+    bool ok = ftruncate(fd, 0) == 0 && hb_pwrite_all(fd, hdr, cs, 0) == 0;
 
     /* Reference table and blocks: every metadata cluster has refcount 1. */
     HbQcow2 geo = { .refcount_bits = refcount_bits };
@@ -275,18 +257,18 @@ bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
                 put64(buf + 8 * j, rb_off + e * cs);
             }
         }
-        ok = write_all(fd, buf, cs, rt_off + i * cs);
+        ok = hb_pwrite_all(fd, buf, cs, rt_off + i * cs) == 0;
     }
     for (uint64_t b = 0; ok && b < rb_count; b++) {
         memset(buf, 0, cs);
         for (uint64_t k = 0; k < rbe && b * rbe + k < meta; k++) {
             hb_qcow2_rc_set(&geo, buf, k, 1);
         }
-        ok = write_all(fd, buf, cs, rb_off + b * cs);
+        ok = hb_pwrite_all(fd, buf, cs, rb_off + b * cs) == 0;
     }
     memset(buf, 0, cs);
     for (uint64_t i = 0; ok && i < l1_clusters; i++) {
-        ok = write_all(fd, buf, cs, l1_off + i * cs);
+        ok = hb_pwrite_all(fd, buf, cs, l1_off + i * cs) == 0;
     }
     if (ok) {
         ok = fsync(fd) == 0;

@@ -3,6 +3,7 @@
 
 #include "qcow2-int.h"
 #include "util/error.h"
+#include "util/fd-io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -282,20 +283,11 @@ static int fd_pwritev(void *opaque, uint64_t off, uint64_t bytes,
     int fd = *(int *)opaque;
 
     for (int i = 0; i < niov; i++) {
-        const uint8_t *p = iov[i].iov_base;
-        size_t left = iov[i].iov_len;
-        while (left) {
-            ssize_t n = pwrite(fd, p, left, off);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                return n < 0 ? -errno : -EIO;
-            }
-            p += n;
-            off += n;
-            left -= n;
+        int ret = hb_pwrite_all(fd, iov[i].iov_base, iov[i].iov_len, off);
+        if (ret < 0) {
+            return ret;
         }
+        off += iov[i].iov_len;
     }
     return 0;
 }
