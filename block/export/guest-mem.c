@@ -69,7 +69,7 @@ int hb_guest_mem_add(HbGuestMem *mem, const HbGuestMemRegion *r)
     return 0;
 }
 
-static void unmap_region(HbGuestMemRegion *r)
+void hb_guest_mem_unmap_region(HbGuestMemRegion *r)
 {
     if (r->mmap_addr) {
         hb_mem_guard_remove(r->mmap_addr);
@@ -78,18 +78,13 @@ static void unmap_region(HbGuestMemRegion *r)
     memset(r, 0, sizeof(*r));
 }
 
-void hb_guest_mem_unmap_region(HbGuestMemRegion *r)
-{
-    unmap_region(r);
-}
-
 int hb_guest_mem_remove(HbGuestMem *mem, uint64_t gpa, uint64_t size,
                         uint64_t uva)
 {
     for (unsigned i = 0; i < mem->nregions; i++) {
         HbGuestMemRegion *r = &mem->regions[i];
         if (r->gpa == gpa && r->size == size && r->uva == uva) {
-            unmap_region(r);
+            hb_guest_mem_unmap_region(r);
             mem->regions[i] = mem->regions[--mem->nregions];
             memset(&mem->regions[mem->nregions], 0, sizeof(*r));
             return 0;
@@ -101,7 +96,7 @@ int hb_guest_mem_remove(HbGuestMem *mem, uint64_t gpa, uint64_t size,
 void hb_guest_mem_clear(HbGuestMem *mem)
 {
     for (unsigned i = 0; i < mem->nregions; i++) {
-        unmap_region(&mem->regions[i]);
+        hb_guest_mem_unmap_region(&mem->regions[i]);
     }
     mem->nregions = 0;
 }

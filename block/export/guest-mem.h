@@ -48,7 +48,7 @@ typedef struct HbGuestMem {
  */
 int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd, int *fault_flag);
 
-/* Undo hb_guest_mem_map_region() for a region that was not added. */
+/* Undo hb_guest_mem_map_region() (and clear @r); tables call it for their own regions. */
 void hb_guest_mem_unmap_region(HbGuestMemRegion *r);
 
 /**

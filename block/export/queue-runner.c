@@ -36,7 +36,6 @@
  * out of the page cache take no such lock, and LUKS decryption after them
  * parallelizes too.
  */
-enum { CLASS_READ, CLASS_OTHER };
 
 typedef struct RunnerReq RunnerReq;
 struct RunnerReq {
@@ -45,7 +44,7 @@ struct RunnerReq {
     RunnerReq *next;            /* free list, or completion list */
     unsigned slot;              /* index in runner->out while offloaded */
     gint started;               /* a worker took it */
-    int cls;
+    bool is_read;
     int ret;
     uint32_t written;
     HbVirtqElem elem;           /* last: 16 KiB of iovecs */
@@ -58,7 +57,7 @@ struct HbQueueRunner {
     unsigned offloaded;         /* with the workers, not yet reaped; I/O thread only */
     RunnerReq *out[RUNNER_MAX_OFFLOADED];   /* those requests */
     int64_t inline_until;       /* monotonic us: no offloading before, after starving */
-    gint cost_ns[CLASS_OTHER];  /* average service time per class; any thread */
+    gint read_cost_ns;          /* average service time of reads; any thread */
 
     GMutex done_lock;
     GCond done_cond;
@@ -127,30 +126,18 @@ static void req_put(HbQueueRunner *r, RunnerReq *req)
     r->free_reqs = req;
 }
 
-static int classify(const HbVirtqElem *elem)
-{
-    uint64_t bytes;
-
-    switch (hb_virtio_blk_peek(elem, &bytes)) {
-    case HB_VIRTIO_BLK_T_IN:
-        return CLASS_READ;
-    default:
-        return CLASS_OTHER;
-    }
-}
-
-/* Run @req here and now, timing it; the result is in req->ret/written. */
+/* Run @req here and now, timing reads; the result is in req->ret/written. */
 static void req_execute(HbQueueRunner *r, RunnerReq *req)
 {
     int64_t start = 0;
 
-    if (req->cls != CLASS_OTHER) {
+    if (req->is_read) {
         start = now_ns();
     }
     req->ret = hb_virtio_blk_handle(r->blk, &req->elem, &req->written);
-    if (req->cls != CLASS_OTHER) {
+    if (req->is_read) {
         /* An average over the last eight or so: races only lose a sample. */
-        gint *avg = &r->cost_ns[req->cls];
+        gint *avg = &r->read_cost_ns;
         int64_t took = MIN(now_ns() - start, (int64_t)G_MAXINT / 2);
         int old = g_atomic_int_get(avg);
         g_atomic_int_set(avg, (int)(old + (took - old) / 8));
@@ -175,8 +162,8 @@ static void req_run_offloaded(HbOffloadJob *job)
 
 static bool want_offload(HbQueueRunner *r, RunnerReq *req, HbVirtq *vq)
 {
-    if (!r->pool || req->cls == CLASS_OTHER || r->offloaded >= RUNNER_MAX_OFFLOADED ||
-        g_atomic_int_get(&r->cost_ns[req->cls]) < RUNNER_OFFLOAD_MIN_NS) {
+    if (!r->pool || !req->is_read || r->offloaded >= RUNNER_MAX_OFFLOADED ||
+        g_atomic_int_get(&r->read_cost_ns) < RUNNER_OFFLOAD_MIN_NS) {
         return false;
     }
     if (r->inline_until && g_get_monotonic_time() < r->inline_until) {
@@ -329,7 +316,7 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
         progress = ret > 0;
         while ((ret = hb_virtq_pop(vq, &req->elem)) > 0) {
             progress = true;
-            req->cls = classify(&req->elem);
+            req->is_read = hb_virtio_blk_peek_type(&req->elem) == HB_VIRTIO_BLK_T_IN;
             if (want_offload(r, req, vq)) {
                 req->job.run = req_run_offloaded;
                 out_add(r, req);

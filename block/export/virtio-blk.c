@@ -290,20 +290,12 @@ int hb_virtio_blk_handle(HbVirtioBlk *blk, HbVirtqElem *elem, uint32_t *written)
     return 0;
 }
 
-int hb_virtio_blk_peek(const HbVirtqElem *elem, uint64_t *bytes)
+int hb_virtio_blk_peek_type(const HbVirtqElem *elem)
 {
     BlkReqHdr hdr;
-    uint32_t type;
 
-    *bytes = 0;
     if (elem->out_len < sizeof(hdr) || !iov_to_buf(elem->iov, elem->out_num, &hdr, sizeof(hdr))) {
         return -1;
     }
-    type = le32toh(hdr.type);
-    if (type == HB_VIRTIO_BLK_T_IN && elem->in_len) {
-        *bytes = elem->in_len - 1;      /* less the status byte */
-    } else if (type == HB_VIRTIO_BLK_T_OUT) {
-        *bytes = elem->out_len - sizeof(hdr);
-    }
-    return (int)(type & 0x7fffffff);
+    return (int)(le32toh(hdr.type) & 0x7fffffff);
 }

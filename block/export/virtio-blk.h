@@ -111,12 +111,11 @@ int hb_virtio_blk_set_config(HbVirtioBlk *blk, const uint8_t *data,
 int hb_virtio_blk_handle(HbVirtioBlk *blk, HbVirtqElem *elem, uint32_t *written);
 
 /**
- * hb_virtio_blk_peek() - the type of a popped request and the bytes of data
- * it moves (IN and OUT; 0 for the others), to decide where to run it.
- * The guest may still change the header: hb_virtio_blk_handle() reads and
- * checks it again, so the answer is only ever a hint.
+ * hb_virtio_blk_peek_type() - the type of a popped request, to decide where
+ * to run it.  The guest may still change the header: hb_virtio_blk_handle()
+ * reads and checks it again, so the answer is only ever a hint.
  * Return: the request type, or -1 if there is no readable header.
  */
-int hb_virtio_blk_peek(const HbVirtqElem *elem, uint64_t *bytes);
+int hb_virtio_blk_peek_type(const HbVirtqElem *elem);
 
 #endif

@@ -14,11 +14,31 @@ static bool geometry_ok(uint16_t num_queues, uint16_t queue_size)
     return num_queues > 0 && queue_size > 0 && queue_size <= HB_VIRTQ_MAX_SIZE;
 }
 
+/*
+ * Make mapping @p the buffer of @inf, guarded against truncation, in place
+ * of the old one.  Return: 0, or -ENOSPC (@p unmapped) if it cannot be guarded.
+ */
+static int adopt(HbVuInflight *inf, void *p, size_t size, uint16_t num_queues,
+                 uint16_t queue_size, int *fault_flag)
+{
+    if (hb_mem_guard_add(p, size, fault_flag) < 0) {
+        munmap(p, size);
+        return -ENOSPC;
+    }
+    hb_vu_inflight_unmap(inf);
+    inf->addr = p;
+    inf->size = size;
+    inf->num_queues = num_queues;
+    inf->queue_size = queue_size;
+    return 0;
+}
+
 int hb_vu_inflight_create(HbVuInflight *inf, uint16_t num_queues,
                           uint16_t queue_size, int *fd, int *fault_flag)
 {
     size_t size;
     void *p;
+    int ret;
 
     if (!geometry_ok(num_queues, queue_size)) {
         return -EINVAL;
@@ -29,28 +49,22 @@ int hb_vu_inflight_create(HbVuInflight *inf, uint16_t num_queues,
         return -errno;
     }
     if (ftruncate(*fd, size) < 0) {
-        int ret = -errno;
+        ret = -errno;
         close(*fd);
         return ret;
     }
     p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
     if (p == MAP_FAILED) {
-        int ret = -errno;
+        ret = -errno;
         close(*fd);
         return ret;
     }
     /* The front-end gets the fd and could truncate it. */
-    if (hb_mem_guard_add(p, size, fault_flag) < 0) {
-        munmap(p, size);
+    ret = adopt(inf, p, size, num_queues, queue_size, fault_flag);
+    if (ret < 0) {
         close(*fd);
-        return -ENOSPC;
     }
-    hb_vu_inflight_unmap(inf);
-    inf->addr = p;
-    inf->size = size;
-    inf->num_queues = num_queues;
-    inf->queue_size = queue_size;
-    return 0;
+    return ret;
 }
 
 int hb_vu_inflight_map(HbVuInflight *inf, int fd, uint64_t size, uint64_t offset,
@@ -76,16 +90,7 @@ int hb_vu_inflight_map(HbVuInflight *inf, int fd, uint64_t size, uint64_t offset
     if (p == MAP_FAILED) {
         return -errno;
     }
-    if (hb_mem_guard_add(p, size, fault_flag) < 0) {
-        munmap(p, size);
-        return -ENOSPC;
-    }
-    hb_vu_inflight_unmap(inf);
-    inf->addr = p;
-    inf->size = size;
-    inf->num_queues = num_queues;
-    inf->queue_size = queue_size;
-    return 0;
+    return adopt(inf, p, size, num_queues, queue_size, fault_flag);
 }
 
 HbInflightRegion *hb_vu_inflight_queue(HbVuInflight *inf, unsigned qidx)
