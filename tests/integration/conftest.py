@@ -6,6 +6,7 @@ Makefile sets it.  Every test gets its own temporary directory, socket and
 daemon; the daemon is stopped (SIGTERM) and must exit 0 at teardown, and its
 stderr is kept for the failure report.
 """
+import json
 import os
 import signal
 import socket
@@ -27,6 +28,17 @@ def build_path(*parts):
 
 
 HOTBLOCKD = build_path("daemon", "hotblockd")
+BENCH = build_path("tools", "hotblock-bench")
+
+
+def bench(sock, *args, check=True, timeout=60):
+    """hotblock-bench --json on export socket @sock: (returncode, result, stderr)."""
+    p = subprocess.run([BENCH, str(sock), "--json", *map(str, args)],
+                       capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert p.returncode == 0, f"hotblock-bench failed ({p.returncode}): {p.stderr}{p.stdout}"
+    out = json.loads(p.stdout) if p.stdout.strip() else None
+    return p.returncode, out, p.stderr
 
 
 class Daemon:

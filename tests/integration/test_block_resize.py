@@ -5,10 +5,9 @@ import json
 import os
 import subprocess
 
-from conftest import build_path
+from conftest import bench, build_path
 
 HOTBLOCK_IMG = build_path("tools", "hotblock-img")
-BENCH = build_path("tools", "hotblock-bench")
 MiB = 1 << 20
 PASS = "abc123"
 SECRET = f"secret,id=sec0,data={PASS}"
@@ -26,6 +25,10 @@ def node(qmp, name):
 
 def names(qmp):
     return sorted(n["node-name"] for n in qmp.cmd("query-named-block-nodes"))
+
+
+def bench_result(sock, *args):
+    return bench(sock, *args)[1]
 
 
 def raw_file(path, size):
@@ -128,19 +131,13 @@ def test_exported_node_new_clients_see_new_capacity(daemon, qmp, tmp_path):
     qmp.cmd("block-export-add", {"type": "vhost-user-blk", "id": "ex", "node-name": "x",
                                  "writable": True, "addr": {"type": "unix", "path": str(sock)}})
 
-    def bench(*args):
-        p = subprocess.run([BENCH, str(sock), "--json", *map(str, args)],
-                           capture_output=True, text=True, timeout=60)
-        assert p.returncode == 0, p.stderr
-        return json.loads(p.stdout)
-
-    assert bench("--info")["capacity"] == 4 * MiB
+    assert bench_result(sock, "--info")["capacity"] == 4 * MiB
     qmp.cmd("block_resize", **{"node-name": "x"}, size=8 * MiB)
-    assert bench("--info")["capacity"] == 8 * MiB
-    r = bench("--rw", "randwrite", "--verify", "--count", 2000, "--size", 8 * MiB)
+    assert bench_result(sock, "--info")["capacity"] == 8 * MiB
+    r = bench_result(sock, "--rw", "randwrite", "--verify", "--count", 2000, "--size", 8 * MiB)
     assert r["errors"] == 0 and r["verify_errors"] == 0
     qmp.cmd("block_resize", **{"node-name": "x"}, size=2 * MiB)
-    assert bench("--info")["capacity"] == 2 * MiB
+    assert bench_result(sock, "--info")["capacity"] == 2 * MiB
 
 
 def test_detached_luks_over_qcow2_grows_the_qcow2(daemon, qmp, tmp_path):
@@ -160,21 +157,15 @@ def test_detached_luks_over_qcow2_grows_the_qcow2(daemon, qmp, tmp_path):
     qmp.cmd("block-export-add", {"type": "vhost-user-blk", "id": "ev", "node-name": "vol",
                                  "writable": True, "addr": {"type": "unix", "path": str(sock)}})
 
-    def bench(*args):
-        p = subprocess.run([BENCH, str(sock), "--json", *map(str, args)],
-                           capture_output=True, text=True, timeout=60)
-        assert p.returncode == 0, p.stderr
-        return json.loads(p.stdout)
-
-    r = bench("--rw", "write", "--verify", "--count", 256, "--size", MiB)
+    r = bench_result(sock, "--rw", "write", "--verify", "--count", 256, "--size", MiB)
     assert r["verify_errors"] == 0
     qmp.cmd("block_resize", **{"node-name": "vol"}, size=64 * MiB)
     assert node(qmp, "q")["image"]["virtual-size"] == 64 * MiB
-    assert bench("--info")["capacity"] == 64 * MiB
+    assert bench_result(sock, "--info")["capacity"] == 64 * MiB
     # The first MiB still holds what was written before the grow.
-    r = bench("--rw", "read", "--check", "--count", 256, "--size", MiB)
+    r = bench_result(sock, "--rw", "read", "--check", "--count", 256, "--size", MiB)
     assert r["errors"] == 0 and r["verify_errors"] == 0
-    r = bench("--rw", "randwrite", "--verify", "--count", 2000, "--size", 64 * MiB)
+    r = bench_result(sock, "--rw", "randwrite", "--verify", "--count", 2000, "--size", 64 * MiB)
     assert r["errors"] == 0 and r["verify_errors"] == 0
     qmp.cmd("block-export-del", id="ev")
     qmp.wait_event("BLOCK_EXPORT_DELETED")

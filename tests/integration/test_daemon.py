@@ -146,6 +146,13 @@ def _cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])   # utime + stime
 
 
+def cpu_ticks_in_one_second(pid):
+    """CPU clock ticks process @pid uses over the next second."""
+    before = _cpu_ticks(pid)
+    time.sleep(1.0)
+    return _cpu_ticks(pid) - before
+
+
 def test_fd_exhaustion_does_not_spin(tmp_path):
     """Out of fds, the accept loop must wait, not poll a pending client at
     full CPU, and must take clients again once fds are free."""
@@ -170,9 +177,7 @@ def test_fd_exhaustion_does_not_spin(tmp_path):
             s.connect(sock)
             clients.append(s)
         time.sleep(0.3)
-        before = _cpu_ticks(p.pid)
-        time.sleep(1.0)
-        used = _cpu_ticks(p.pid) - before
+        used = cpu_ticks_in_one_second(p.pid)
         assert used < 30, f"accept loop spins out of fds: {used} ticks in 1 s"
         # Free fds: the waiting clients get their greeting.
         for s in clients[:30]:

@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """vhost-user-blk exports over QMP, driven by hotblock-bench as the front-end."""
 import json
-import os
 import socket
 import struct
 import subprocess
@@ -9,22 +8,11 @@ import time
 
 import pytest
 
-from conftest import build_path
-from qmp_client import QMPError
+from conftest import BENCH, bench
 
-BENCH = build_path("tools", "hotblock-bench")
 MiB = 1 << 20
 SEED = 0x5EED
 M64 = (1 << 64) - 1
-
-
-def bench(sock, *args, check=True, timeout=60):
-    p = subprocess.run([BENCH, str(sock), "--json", *map(str, args)],
-                       capture_output=True, text=True, timeout=timeout)
-    if check:
-        assert p.returncode == 0, f"hotblock-bench failed ({p.returncode}): {p.stderr}{p.stdout}"
-    out = json.loads(p.stdout) if p.stdout.strip() else None
-    return p.returncode, out, p.stderr
 
 
 def info(sock):

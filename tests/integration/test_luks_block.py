@@ -163,14 +163,20 @@ def add_secret(qmp, id_="sec0", data=PASS):
     qmp.cmd("object-add", **{"qom-type": "secret", "id": id_, "data": data})
 
 
-def test_walkthrough_detached_header_graph(daemon, qmp, tmp_path):
-    payload = tmp_path / "payload.img"
-    hdr, key = cryptsetup_header(tmp_path, payload, 1 << 20)
+def add_libvirt_header(qmp, hdr):
+    """The key secret and the detached header as libvirt adds them
+    (libvirt-4-format-secret, libvirt-1-storage/-format)."""
     add_secret(qmp, "libvirt-4-format-secret")
     qmp.cmd("blockdev-add", **{"node-name": "libvirt-1-storage"}, driver="file",
             filename=str(hdr))
     qmp.cmd("blockdev-add", **{"node-name": "libvirt-1-format"}, driver="raw",
             file="libvirt-1-storage")
+
+
+def test_walkthrough_detached_header_graph(daemon, qmp, tmp_path):
+    payload = tmp_path / "payload.img"
+    hdr, key = cryptsetup_header(tmp_path, payload, 1 << 20)
+    add_libvirt_header(qmp, hdr)
     qmp.cmd("blockdev-add", **{"node-name": "libvirt-2-storage"}, driver="file",
             filename=str(payload))
     qmp.cmd("blockdev-add", **{"node-name": "libvirt-3-format"}, driver="luks",
@@ -286,11 +292,7 @@ def test_walkthrough_luks_over_qcow2_payload(daemon, qmp, tmp_path):
     key = master_key_via_cryptsetup(tmp_path, hdr)
     assert xts(key, cipher.read_bytes(), 0, encrypt=False) == plain
 
-    add_secret(qmp, "libvirt-4-format-secret")
-    qmp.cmd("blockdev-add", **{"node-name": "libvirt-1-storage"}, driver="file",
-            filename=str(hdr))
-    qmp.cmd("blockdev-add", **{"node-name": "libvirt-1-format"}, driver="raw",
-            file="libvirt-1-storage")
+    add_libvirt_header(qmp, hdr)
     qmp.cmd("blockdev-add", **{"node-name": "libvirt-2-storage"}, driver="file",
             filename=str(qcow))
     qmp.cmd("blockdev-add", **{"node-name": "libvirt-2-format"}, driver="qcow2",

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import build_path
+from conftest import BENCH, bench, build_path
 from qmp_client import QMPError
 
 HOTBLOCK_IMG = build_path("tools", "hotblock-img")
@@ -133,7 +133,6 @@ def test_blockdev_add_errors(daemon, qmp, tmp_path):
                                               ("4096", 2, True)])
 def test_export_concurrent_writes_check_clean(daemon, qmp, tmp_path, cs, queues, direct):
     """Several vhost-user queues (I/O threads) allocating and reading a qcow2 node."""
-    bench = build_path("tools", "hotblock-bench")
     img = tmp_path / "v.qcow2"
     run(HOTBLOCK_IMG, "create", "-f", "qcow2", "-o", f"cluster_size={cs}", img, "32M")
     qmp.cmd("blockdev-add", **{"node-name": "q"}, driver="qcow2",
@@ -143,12 +142,9 @@ def test_export_concurrent_writes_check_clean(daemon, qmp, tmp_path, cs, queues,
             addr={"type": "unix", "path": str(sock)}, writable=True,
             **{"num-queues": queues})
     for rw, extra in (("randwrite", ["--verify"]), ("randrw", []), ("write", ["--verify"])):
-        p = subprocess.run([bench, str(sock), "--json", "--rw", rw, "--bs", "4k",
-                            "--iodepth", "16", "--queues", str(queues), "--count", "3000",
-                            "--flush", *extra],
-                           capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, p.stderr + p.stdout
-        out = json.loads(p.stdout)
+        _, out, _ = bench(sock, "--rw", rw, "--bs", "4k", "--iodepth", "16",
+                          "--queues", queues, "--count", "3000", "--flush", *extra,
+                          timeout=120)
         assert out["errors"] == 0 and out["verify_errors"] == 0
     qmp.cmd("block-export-del", id="e")
     qmp.wait_event("BLOCK_EXPORT_DELETED")
@@ -186,7 +182,6 @@ def test_sigkill_daemon_during_guest_writes(daemon_factory, tmp_path):
     import random
     import signal
     import time
-    bench = build_path("tools", "hotblock-bench")
     img = tmp_path / "k.qcow2"
     run(HOTBLOCK_IMG, "create", "-f", "qcow2", "-o", "cluster_size=4096", img, "64M")
     rnd = random.Random(7)
@@ -198,7 +193,7 @@ def test_sigkill_daemon_during_guest_writes(daemon_factory, tmp_path):
         sock = tmp_path / f"k{it}.sock"
         q.cmd("block-export-add", type="vhost-user-blk", id="e", **{"node-name": "q"},
               addr={"type": "unix", "path": str(sock)}, writable=True, **{"num-queues": 2})
-        b = subprocess.Popen([bench, str(sock), "--rw", "randrw", "--bs", "4k",
+        b = subprocess.Popen([BENCH, str(sock), "--rw", "randrw", "--bs", "4k",
                               "--iodepth", "16", "--queues", "2", "--runtime", "10",
                               "--flush", "--seed", str(it)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

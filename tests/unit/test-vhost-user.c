@@ -106,13 +106,13 @@ static void teardown(Fixture *f, gconstpointer data)
     close(f->memfd);
 }
 
-static void send_msg(Fixture *f, uint32_t req, uint32_t flags, const void *p,
-                     uint32_t size, const int *fds, unsigned nfds)
+/* Send header @hdr as given (a bad one too), @len payload bytes and @nfds fds. */
+static void send_raw(Fixture *f, const uint32_t hdr[3], const void *p, size_t len,
+                     const int *fds, unsigned nfds)
 {
-    uint32_t hdr[3] = { req, HB_VU_MSG_VERSION | flags, size };
-    struct iovec iov[2] = { { hdr, 12 }, { (void *)p, size } };
+    struct iovec iov[2] = { { (void *)hdr, 12 }, { (void *)p, len } };
     char control[CMSG_SPACE(8 * sizeof(int))] = { 0 };
-    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 
     if (nfds) {
         struct cmsghdr *cm;
@@ -124,7 +124,15 @@ static void send_msg(Fixture *f, uint32_t req, uint32_t flags, const void *p,
         cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
         memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
     }
-    g_assert_cmpint(sendmsg(f->peer, &mh, 0), ==, 12 + size);
+    g_assert_cmpint(sendmsg(f->peer, &mh, 0), ==, 12 + len);
+}
+
+static void send_msg(Fixture *f, uint32_t req, uint32_t flags, const void *p,
+                     uint32_t size, const int *fds, unsigned nfds)
+{
+    uint32_t hdr[3] = { req, HB_VU_MSG_VERSION | flags, size };
+
+    send_raw(f, hdr, p, size, fds, nfds);
 }
 
 /* Receive a reply to @req of exactly @size bytes. */
@@ -368,22 +376,7 @@ static void test_hostile(Fixture *f, gconstpointer data)
     } else {
         sent = h->size;
     }
-    {
-        struct iovec iov[2] = { { hdr, 12 }, { payload, sent } };
-        char control[CMSG_SPACE(sizeof(int))] = { 0 };
-        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = sent ? 2 : 1 };
-        if (h->nfds) {
-            struct cmsghdr *cm;
-            mh.msg_control = control;
-            mh.msg_controllen = sizeof(control);
-            cm = CMSG_FIRSTHDR(&mh);
-            cm->cmsg_level = SOL_SOCKET;
-            cm->cmsg_type = SCM_RIGHTS;
-            cm->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(cm), fds, sizeof(int));
-        }
-        g_assert_cmpint(sendmsg(f->peer, &mh, 0), ==, 12 + sent);
-    }
+    send_raw(f, hdr, payload, sent, fds, h->nfds ? 1 : 0);
     g_assert_false(hb_vu_dispatch(&f->dev));
 }
 
@@ -626,23 +619,11 @@ static void test_random_messages(Fixture *f, gconstpointer data)
         }
         {
             uint32_t hdr[3] = { req, (flags & ~3u) | HB_VU_MSG_VERSION, size };
-            struct iovec iov[2] = { { hdr, 12 }, { words, size } };
-            char control[CMSG_SPACE(sizeof(int))] = { 0 };
-            struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
-            if (g_rand_int_range(rand, 0, 3) == 0) {
-                struct cmsghdr *cm;
-                mh.msg_control = control;
-                mh.msg_controllen = sizeof(control);
-                cm = CMSG_FIRSTHDR(&mh);
-                cm->cmsg_level = SOL_SOCKET;
-                cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-            }
+            unsigned nfds = g_rand_int_range(rand, 0, 3) == 0 ? 1 : 0;
             if (flags & 3) {
                 hdr[1] = flags;     /* sometimes a bad version too */
             }
-            g_assert_cmpint(sendmsg(f->peer, &mh, 0), ==, 12 + size);
+            send_raw(f, hdr, words, size, &fd, nfds);
         }
         if (!hb_vu_dispatch(&f->dev)) {
             int sv[2];
