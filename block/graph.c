@@ -2,6 +2,7 @@
 /* block/graph.c — the node-name registry: every open node and the named roots. */
 #include "block/node-int.h"
 #include "util/error.h"
+#include "util/lifecycle.h"
 
 /*
  * Two views of the graph.  graph_nodes lists every open node, inline
@@ -83,7 +84,42 @@ bool hb_node_register(HbNode *node, GError **errp)
     }
     node->in_registry = true;
     hb_node_ref(node);
+    /* At exit, after the exports: every node written back and closed. */
+    hb_at_shutdown_close(hb_node_close_all);
     return true;
+}
+
+/*
+ * Newest first, so a parent goes before the nodes it was built on and the
+ * last reference to each node is dropped here, through hb_node_unref()'s
+ * flush-then-close.  A node someone else still holds (nothing should, once
+ * the exports are gone) is flushed at least.
+ */
+void hb_node_close_all(void)
+{
+    if (!graph_nodes) {
+        return;
+    }
+    g_autoptr(GPtrArray) snap = g_ptr_array_copy(graph_nodes, NULL, NULL);
+    for (guint i = snap->len; i-- > 0;) {
+        HbNode *n = g_ptr_array_index(snap, i);
+        if (g_ptr_array_find(graph_nodes, n, NULL) && n->in_registry) {
+            hb_node_unregister(n);
+        }
+    }
+    g_ptr_array_set_size(snap, 0);
+    for (guint i = 0; i < graph_nodes->len; i++) {
+        g_ptr_array_add(snap, g_ptr_array_index(graph_nodes, i));
+    }
+    for (guint i = snap->len; i-- > 0;) {
+        HbNode *n = g_ptr_array_index(snap, i);
+        if (!n->read_only) {
+            int ret = hb_node_flush(n);
+            if (ret < 0) {
+                hb_node_report_close_error(n, ret);
+            }
+        }
+    }
 }
 
 void hb_node_unregister(HbNode *node)

@@ -158,14 +158,40 @@ HbNode *hb_node_ref(HbNode *node)
     return node;
 }
 
+static void (*close_error_handler)(HbNode *node, int err);
+
+void hb_node_set_close_error_handler(void (*fn)(HbNode *node, int err))
+{
+    close_error_handler = fn;
+}
+
+void hb_node_report_close_error(HbNode *node, int err)
+{
+    if (close_error_handler) {
+        close_error_handler(node, err);
+    }
+}
+
+/*
+ * Closing writes back first, as QEMU's bdrv_close() does: whatever a driver
+ * caches (qcow2's L2 and refcount tables) reaches its child, and the child
+ * its disk, before anything is released.  The children are still attached
+ * here; each flushes again as its own last reference goes.  A failure is
+ * handed to the driver's close() in close_error (qcow2 then marks the
+ * image dirty) and reported: acknowledged data may not be on disk.
+ */
 void hb_node_unref(HbNode *node)
 {
     if (!node || !g_atomic_int_dec_and_test(&node->refcnt)) {
         return;
     }
     hb_node_drain(node);
+    node->close_error = node->read_only ? 0 : hb_node_flush(node);
     hb_graph_remove(node);
     node->drv->close(node);
+    if (node->close_error < 0) {
+        hb_node_report_close_error(node, node->close_error);
+    }
     detach_all_children(node);
     node_free(node);
 }
@@ -509,9 +535,11 @@ void hb_node_run_resize_hooks(void)
 
 int hb_node_flush(HbNode *node)
 {
-    if (node->cache_no_flush) {
-        return 0;
-    }
+    /*
+     * cache.no-flush spares the disk, not the caches: as in QEMU (whose
+     * flush always runs flush_to_os), formats still write their metadata
+     * to the child, and only the file driver skips fdatasync.
+     */
     int ret = 0;
     inflight_begin(node);
     if (node->drv->flush) {

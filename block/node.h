@@ -75,7 +75,14 @@ struct HbDriver {
 
     /* Open node->opaque from options; attach children with hb_node_open_child(). */
     bool (*open)(HbNode *node, QapiBlockdevOptions *opts, GError **errp);
-    /* Release node->opaque; children are detached by node.c afterwards. */
+    /*
+     * Release node->opaque; children are detached by node.c afterwards.
+     * node.c has flushed the node just before (unless it is read-only) and
+     * left the result in node->close_error.  A driver that writes back
+     * again on close sets close_error when that fails too, and one that
+     * can record an unclean close in the image (qcow2: the dirty bit)
+     * does so when close_error is set.
+     */
     void (*close)(HbNode *node);
 
     int64_t (*get_length)(HbNode *node);            /* bytes, or -errno */
@@ -161,6 +168,7 @@ struct HbNode {
 
     gint refcnt;
     gint inflight;                /* requests in the driver now (atomic) */
+    int close_error;              /* -errno of the write-back on close, or 0 */
 
     bool force_share;             /* children are taken sharing everything */
     unsigned perm;                /* union of the parents' and users' perm */
@@ -181,7 +189,31 @@ struct HbNode {
 HbNode *hb_node_open(QapiBlockdevOptions *opts, GError **errp);
 
 HbNode *hb_node_ref(HbNode *node);
+
+/**
+ * hb_node_unref() - drop a reference; the last one closes the node.
+ *
+ * Closing drains the node's requests, flushes it (a format writes its
+ * cached metadata back, a file syncs unless cache.no-flush), lets the
+ * driver close, then drops the children, which close the same way when
+ * this was their last parent.  A failed write-back goes to the close error
+ * handler.
+ */
 void hb_node_unref(HbNode *node);
+
+/**
+ * hb_node_set_close_error_handler() - who hears that closing a node could
+ * not write its data back (@err: -errno).  The daemon logs it and emits an
+ * event; the block layer itself never logs.  Main thread.
+ */
+void hb_node_set_close_error_handler(void (*fn)(HbNode *node, int err));
+void hb_node_report_close_error(HbNode *node, int err);
+
+/**
+ * hb_node_close_all() - at exit: drop the registry's reference on every
+ * named node, newest first, so each closes (and writes back) in turn.
+ */
+void hb_node_close_all(void);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbNode, hb_node_unref)
 
 /**

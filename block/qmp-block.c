@@ -3,7 +3,10 @@
 #include "block/info.h"
 #include "block/node.h"
 #include "qapi-commands.h"
+#include "qapi-events.h"
 #include "util/error.h"
+
+#include <stdio.h>
 
 /*
  * blockdev-add is a transaction by construction: hb_node_open() either
@@ -11,8 +14,22 @@
  * everything.  Registering cannot fail after a successful open (the name
  * was checked), so the only reference that survives is the registry's.
  */
+/*
+ * A node that cannot write its data back when it closes may have lost
+ * acknowledged writes: that is never silent.  It goes to stderr (the
+ * daemon's log) and to every QMP client as an event.
+ */
+static void report_close_error(HbNode *node, int err)
+{
+    fprintf(stderr, "hotblockd: node '%s': writing data back on close failed: %s\n",
+            node->node_name, g_strerror(-err));
+    qapi_event_send_block_node_close_error(node->node_name, g_strerror(-err));
+}
+
 bool qmp_blockdev_add(QapiBlockdevOptions *args, GError **errp)
 {
+    /* Every node comes through here (--blockdev too), before any closes. */
+    hb_node_set_close_error_handler(report_close_error);
     if (!args->node_name) {
         hb_error_set(errp, "'node-name' must be specified for the root node");
         return false;

@@ -180,7 +180,9 @@ static void shutdown_daemon(void)
     hb_qmp_sessions_flush_all(2000);
     /* Stop accepting: no new client sees a half-torn-down daemon. */
     g_ptr_array_set_size(servers, 0);
+    /* Exports drain and go, then every node writes back and closes. */
     hb_run_shutdown_hooks();
+    hb_qmp_sessions_flush_all(2000);   /* events raised while closing */
     hb_qmp_sessions_close_all();
     hb_pidfile_release(pidfile);
     pidfile = NULL;

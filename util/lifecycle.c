@@ -5,7 +5,8 @@
 #include <glib.h>
 
 static char *export_dir;
-static GSList *hooks;   /* newest first */
+static GSList *hooks;        /* stop serving; newest first */
+static GSList *close_hooks;  /* then close storage; newest first */
 
 void hb_set_export_dir(const char *dir)
 {
@@ -18,23 +19,39 @@ const char *hb_export_dir(void)
     return export_dir;
 }
 
-void hb_at_shutdown(void (*fn)(void))
+static void add_hook(GSList **list, void (*fn)(void))
 {
-    for (GSList *l = hooks; l; l = l->next) {
+    for (GSList *l = *list; l; l = l->next) {
         if (l->data == (gpointer)fn) {
             return;    /* registered once, however often asked */
         }
     }
-    hooks = g_slist_prepend(hooks, (gpointer)fn);
+    *list = g_slist_prepend(*list, (gpointer)fn);
+}
+
+static void run_hooks(GSList **list)
+{
+    while (*list) {
+        void (*fn)(void) = (void (*)(void))(*list)->data;
+        *list = g_slist_delete_link(*list, *list);
+        fn();
+    }
+}
+
+void hb_at_shutdown(void (*fn)(void))
+{
+    add_hook(&hooks, fn);
+}
+
+void hb_at_shutdown_close(void (*fn)(void))
+{
+    add_hook(&close_hooks, fn);
 }
 
 void hb_run_shutdown_hooks(void)
 {
-    while (hooks) {
-        void (*fn)(void) = (void (*)(void))hooks->data;
-        hooks = g_slist_delete_link(hooks, hooks);
-        fn();
-    }
+    run_hooks(&hooks);
+    run_hooks(&close_hooks);
     g_free(export_dir);
     export_dir = NULL;
 }

@@ -16,7 +16,15 @@ void hb_set_export_dir(const char *dir);
 /* The --export-dir, or NULL when none was given. */
 const char *hb_export_dir(void);
 
+/*
+ * Two phases, so that the order does not depend on which module happened
+ * to register first: hb_at_shutdown() hooks stop the serving of data
+ * (exports drain their requests and go), then hb_at_shutdown_close() hooks
+ * close what holds data (block nodes write their caches back and flush).
+ * Within a phase, newest first.
+ */
 void hb_at_shutdown(void (*fn)(void));
+void hb_at_shutdown_close(void (*fn)(void));
 void hb_run_shutdown_hooks(void);
 
 #endif

@@ -230,7 +230,14 @@ static void qcow2_close(HbNode *node)
     if (!s) {
         return;
     }
-    hb_qcow2_close_image(s->img);
+    int ret = hb_qcow2_close_image(s->img);
+    if (ret < 0 && node->close_error == 0) {
+        node->close_error = ret;
+    } else if (ret == 0 && node->close_error < 0) {
+        /* The write-back just before failed (a sync error is reported
+         * once, so ours may have "succeeded"): the image is not clean. */
+        hb_qcow2_mark_unclean(s->img);
+    }
     hb_qcow2_free_image(s->img);
     g_free(s);
     node->opaque = NULL;

@@ -173,7 +173,7 @@ bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
         return false;
     }
     if (!read_only && (h->incompatible_features & QCOW2_INCOMPAT_DIRTY)) {
-        hb_error_set(errp, "qcow2: Image is dirty (lazy refcounts); repair it with "
+        hb_error_set(errp, "qcow2: Image is dirty (lazy refcounts, or an unclean close); repair it with "
                      "'qemu-img check -r all' before opening it read/write");
         return false;
     }

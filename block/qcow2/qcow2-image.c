@@ -212,17 +212,43 @@ fail:
 }
 
 /**
- * hb_qcow2_close_image() - write back the caches and flush.
- * @s: image; not freed
+ * hb_qcow2_mark_unclean() - record in the header that the image was not
+ * closed cleanly: the dirty bit, which makes QEMU repair the refcounts on
+ * its next read-write open and hotblockd refuse one until
+ * `qemu-img check -r all` has run.  v2 images have no such bit.  Best
+ * effort: the I/O that just failed may fail again.
+ * @s: image opened read-write
  *
  * Return: 0 or -errno.
+ */
+int hb_qcow2_mark_unclean(HbQcow2 *s)
+{
+    if (s->read_only || s->hdr.version < 3 ||
+        (s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY)) {
+        return 0;
+    }
+    int ret = hb_qcow2_write_incompat(s, s->hdr.incompatible_features |
+                                         QCOW2_INCOMPAT_DIRTY);
+    return ret < 0 ? ret : hb_qcow2_io_flush(s);
+}
+
+/**
+ * hb_qcow2_close_image() - write back the caches and flush; if that fails,
+ * mark the image dirty (hb_qcow2_mark_unclean()).
+ * @s: image; not freed
+ *
+ * Return: 0 or -errno of the write-back.
  */
 int hb_qcow2_close_image(HbQcow2 *s)
 {
     if (!s || s->read_only) {
         return 0;
     }
-    return hb_qcow2_flush(s);
+    int ret = hb_qcow2_flush(s);
+    if (ret < 0) {
+        hb_qcow2_mark_unclean(s);
+    }
+    return ret;
 }
 
 /* hb_qcow2_free_image() - release the state without writing anything. */

@@ -192,6 +192,7 @@ int hb_qcow2_write_incompat(HbQcow2 *s, uint64_t bits);
 HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
                              GError **errp);
 int hb_qcow2_close_image(HbQcow2 *s);
+int hb_qcow2_mark_unclean(HbQcow2 *s);
 void hb_qcow2_free_image(HbQcow2 *s);
 int hb_qcow2_io_pread(HbQcow2 *s, uint64_t off, void *buf, uint64_t len);
 int hb_qcow2_io_pwrite(HbQcow2 *s, uint64_t off, const void *buf, uint64_t len);

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from conftest import build_path
+from conftest import build_path, qemu_img_create_luks
 from test_block import expect_error, fds, names
 
 HOTBLOCK_IMG = build_path("tools", "hotblock-img")
@@ -69,14 +69,8 @@ def qemu_luks(tmp_path_factory):
     """A qemu-img made luks image with a pattern written by qemu-io."""
     d = tmp_path_factory.mktemp("qemu-luks")
     img = d / "q.luks"
-    # qemu-img's PBKDF calibration needs some iter-time to measure, more
-    # on a loaded machine ("Unable to get accurate CPU usage").
-    for iter_time in (50, 250, 1000):
-        r = run("qemu-img", "create", "-f", "luks", "--object",
-                f"secret,id=s,data={PASS}", "-o", f"key-secret=s,iter-time={iter_time}",
-                img, "4M", ok=False)
-        if r.returncode == 0 or "accurate CPU usage" not in r.stderr:
-            break
+    r = qemu_img_create_luks(img, "4M", f"secret,id=s,data={PASS}",
+                             "key-secret=s,iter-time=10")
     assert r.returncode == 0, r.stderr
     run("qemu-io", "--object", f"secret,id=s,data={PASS}", "--image-opts",
         "-c", "write -P 0x5a 4096 65536", "-c", "write -P 0xa5 1048064 1024",

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import build_path
+from conftest import build_path, qemu_img_create_luks
 
 LUKS_PROBE = build_path("tests", "tools", "luks-probe")
 PASS = "correct horse"
@@ -149,13 +149,8 @@ def qemu_io(image, *cmds, passphrase=PASS, detached_header=None):
 def test_qemu_img_header_and_payload(tmp_path, keyfiles, spec):
     good, _ = keyfiles
     img = str(tmp_path / "q.img")
-    for _ in range(5):
-        p = run("qemu-img", "create", "-q", "-f", "luks", "--object",
-                f"secret,id=sec0,data={PASS}", "-o", f"key-secret=sec0,iter-time=10,{spec}",
-                img, "1M", check=False)
-        # qemu-img 7.2 sometimes fails its own PBKDF2 timing on a busy machine.
-        if b"Unable to get accurate CPU usage" not in p.stderr:
-            break
+    p = qemu_img_create_luks(img, "1M", f"secret,id=sec0,data={PASS}",
+                             f"key-secret=sec0,iter-time=10,{spec}")
     assert p.returncode == 0, p.stderr
     info = probe_info(img, PASS)
     want = dict(kv.split("=") for kv in spec.split(","))

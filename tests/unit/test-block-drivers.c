@@ -6,7 +6,9 @@
 #include "util/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static char *tmpdir;
 
@@ -371,6 +373,114 @@ static void test_concurrent_io(void)
     hb_node_unref(n);
 }
 
+/* ---- closing writes back; a failure to is reported ---- */
+
+static int close_errors;
+static int close_errno;
+
+static void on_close_error(HbNode *node, int err)
+{
+    if (!close_errors++) {
+        close_errno = err;   /* the first: the qcow2 node's write-back */
+    }
+}
+
+static char *make_qcow2(const char *name)
+{
+    char *path = g_build_filename(tmpdir, name, NULL);
+    g_autoptr(GHashTable) o = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(hb_driver_for(QAPI_BLOCKDEV_DRIVER_QCOW2)->create(path, 64 << 20, o, &err));
+    g_assert_no_error(err);
+    return path;
+}
+
+/* Point the process's descriptor of @path at /dev/full: writes get ENOSPC. */
+static void make_writes_fail(const char *path)
+{
+    g_autoptr(GDir) d = g_dir_open("/proc/self/fd", 0, NULL);
+    const char *e;
+    int full = open("/dev/full", O_WRONLY);
+    int hits = 0;
+
+    g_assert_cmpint(full, >=, 0);
+    while ((e = g_dir_read_name(d))) {
+        g_autofree char *link = g_build_filename("/proc/self/fd", e, NULL);
+        g_autofree char *target = g_file_read_link(link, NULL);
+        if (target && g_str_equal(target, path)) {
+            g_assert_cmpint(dup2(full, atoi(e)), >=, 0);
+            hits++;
+        }
+    }
+    close(full);
+    g_assert_cmpint(hits, >, 0);
+}
+
+/* A qcow2 node over a file node on @path; @extra: more members, or "". */
+static HbNode *open_qcow2(const char *path, const char *name, const char *extra)
+{
+    g_autofree char *j = g_strdup_printf(
+        "{\"driver\":\"qcow2\",\"node-name\":\"%s\",%s\"file\":"
+        "{\"driver\":\"file\",\"filename\":\"%s\"}}", name, extra, path);
+
+    return must_open(j);
+}
+
+static void write_4k(HbNode *n, uint64_t off, guchar fill)
+{
+    guchar buf[4096];
+
+    memset(buf, fill, sizeof(buf));
+    g_assert_cmpint(hb_node_pwrite(n, off, buf, sizeof(buf), 0), ==, 0);
+}
+
+/*
+ * The qcow2 metadata of an acknowledged write sits in the L2 and refcount
+ * caches until a flush: when closing cannot write it, the daemon must hear
+ * of it (it logs and emits BLOCK_NODE_CLOSE_ERROR), never a silent success.
+ */
+static void test_close_error_reported(void)
+{
+    g_autofree char *path = make_qcow2("close-error.qcow2");
+    HbNode *n = open_qcow2(path, "ce", "");
+
+    write_4k(n, 1 << 20, 0x77);
+    hb_node_set_close_error_handler(on_close_error);
+    close_errors = 0;
+    make_writes_fail(path);
+    hb_node_unref(n);
+    hb_node_set_close_error_handler(NULL);
+    g_assert_cmpint(close_errors, >=, 1);
+    g_assert_cmpint(close_errno, ==, -ENOSPC);
+}
+
+/*
+ * cache.no-flush spares the disk sync, not the format's caches: after a
+ * flush, the qcow2 metadata is in the file even if the process could write
+ * nothing more (as QEMU's flush_to_os).  Before, a no-flush node kept its
+ * L2 updates in memory until close.
+ */
+static void test_no_flush_still_writes_metadata(void)
+{
+    g_autofree char *path = make_qcow2("no-flush.qcow2");
+    HbNode *n = open_qcow2(path, "nf", "\"cache\":{\"no-flush\":true},");
+
+    write_4k(n, 2 << 20, 0x42);
+    g_assert_cmpint(hb_node_flush(n), ==, 0);
+    make_writes_fail(path);   /* nothing more reaches the file */
+    hb_node_set_close_error_handler(on_close_error);
+    hb_node_unref(n);
+    hb_node_set_close_error_handler(NULL);
+
+    n = open_qcow2(path, "nf2", "\"read-only\":true,");
+    guchar buf[4096];
+    g_assert_cmpint(hb_node_pread(n, 2 << 20, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(buf[0], ==, 0x42);
+    g_assert_cmpint(buf[4095], ==, 0x42);
+    hb_node_unref(n);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -384,6 +494,8 @@ int main(int argc, char **argv)
     g_test_add_func("/block/luks/attached", test_luks_attached);
     g_test_add_func("/block/luks/detached-shared-header", test_luks_detached_shared_header);
     g_test_add_func("/block/concurrent-io", test_concurrent_io);
+    g_test_add_func("/block/close/error-reported", test_close_error_reported);
+    g_test_add_func("/block/close/no-flush-writes-metadata", test_no_flush_still_writes_metadata);
     int ret = g_test_run();
     hb_secret_clear_all();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);

@@ -22,6 +22,7 @@ typedef struct MemOp {
 typedef struct MemIo {
     GByteArray *img;
     GArray *ops;   /* MemOp */
+    int flush_error;   /* -errno every flush returns (fault injection), or 0 */
 } MemIo;
 
 static int mem_preadv(void *opaque, uint64_t off, uint64_t bytes,
@@ -64,6 +65,9 @@ static int mem_flush(void *opaque)
     MemIo *m = opaque;
     MemOp op = { .flush = true };
 
+    if (m->flush_error) {
+        return m->flush_error;
+    }
     g_array_append_val(m->ops, op);
     return 0;
 }
@@ -360,6 +364,69 @@ static void test_crash_ordering(gconstpointer data)
     g_assert_cmpuint(check_bytes(img->data, img->len).leaks, ==, 0);
 
     check_crash_replays(initial, m.ops);
+    free_ops(m.ops);
+}
+
+/*
+ * Closing writes every acknowledged write's metadata back, with no flush
+ * from the guest before it; when that fails (here: the sync returns EIO),
+ * close says so and leaves the image marked dirty, so it is repaired
+ * before anyone writes to it again.
+ */
+static void test_close_writes_back(void)
+{
+    g_autoptr(GByteArray) img = create_image("cluster_size=65536", 64 << 20);
+    MemIo m = { .img = img, .ops = g_array_new(FALSE, TRUE, sizeof(MemOp)) };
+    HbQcow2 *s = open_mem(&m, false);
+    uint8_t buf[4096];
+    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+
+    memset(buf, 0x5a, sizeof(buf));
+    for (int i = 0; i < 20; i++) {
+        g_assert_cmpint(hb_qcow2_pwritev(s, (uint64_t)i * (3 << 20), sizeof(buf),
+                                         &iov, 1, false), ==, 0);
+    }
+    g_assert_cmpint(hb_qcow2_close_image(s), ==, 0);
+    hb_qcow2_free_image(s);
+    g_assert_cmpuint(check_bytes(img->data, img->len).corruptions, ==, 0);
+    g_assert_cmpuint(check_bytes(img->data, img->len).leaks, ==, 0);
+    s = open_mem(&m, true);
+    for (int i = 0; i < 20; i++) {
+        memset(buf, 0, sizeof(buf));
+        g_assert_cmpint(hb_qcow2_preadv(s, (uint64_t)i * (3 << 20), sizeof(buf),
+                                        &iov, 1), ==, 0);
+        g_assert_cmpint(buf[0], ==, 0x5a);
+        g_assert_cmpint(buf[4095], ==, 0x5a);
+    }
+    hb_qcow2_free_image(s);
+    free_ops(m.ops);
+}
+
+static void test_close_failure_marks_dirty(void)
+{
+    g_autoptr(GByteArray) img = create_image("cluster_size=65536", 64 << 20);
+    MemIo m = { .img = img, .ops = g_array_new(FALSE, TRUE, sizeof(MemOp)) };
+    HbQcow2 *s = open_mem(&m, false);
+    uint8_t buf[4096] = { 1 };
+    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+
+    g_assert_cmpint(hb_qcow2_pwritev(s, 1 << 20, sizeof(buf), &iov, 1, false), ==, 0);
+    g_assert_cmpint(img->data[79] & QCOW2_INCOMPAT_DIRTY, ==, 0);
+    m.flush_error = -EIO;
+    g_assert_cmpint(hb_qcow2_close_image(s), ==, -EIO);
+    hb_qcow2_free_image(s);
+    /* incompatible_features is the big-endian u64 at byte 72 */
+    g_assert_cmpint(img->data[79] & QCOW2_INCOMPAT_DIRTY, ==, QCOW2_INCOMPAT_DIRTY);
+
+    m.flush_error = 0;
+    g_autoptr(GError) err = NULL;
+    HbQcow2Io io = {
+        .opaque = &m, .preadv = mem_preadv, .pwritev = mem_pwritev,
+        .flush = mem_flush, .get_length = mem_length,
+    };
+    HbQcow2OpenOpts oo = { .read_only = false };
+    g_assert_null(hb_qcow2_open_image(&io, &oo, &err));
+    g_assert_nonnull(strstr(err->message, "Image is dirty"));
     free_ops(m.ops);
 }
 
@@ -949,6 +1016,8 @@ int main(int argc, char **argv)
                          "cluster_size=512,refcount_bits=64", test_crash_ordering);
     g_test_add_data_func("/qcow2/crash-ordering/1k-v2", "cluster_size=1024,compat=0.10",
                          test_crash_ordering);
+    g_test_add_func("/qcow2/close/writes-back", test_close_writes_back);
+    g_test_add_func("/qcow2/close/failure-marks-dirty", test_close_failure_marks_dirty);
     g_test_add_func("/qcow2/resize/within-l1", test_resize_within_l1);
     static const ResizeCase l1_512 = {
         "cluster_size=512", 1 << 20, { 3 << 20, 8 << 20 }, true };
