@@ -265,12 +265,17 @@ int main(int argc, char **argv)
     return 0;
 
 fail:
+    /*
+     * Close what startup made (nodes write back, locks go) before the
+     * --daemonize parent learns the verdict and exits: a caller that
+     * retries at once must not find the images still locked.
+     */
+    g_ptr_array_unref(servers);  /* removes the sockets made so far */
+    hb_run_shutdown_hooks();
     {
         g_autofree char *msg = g_strdup_printf("hotblockd: %s\n", err->message);
         report_startup(status_fd, msg);
     }
-    g_ptr_array_unref(servers);  /* removes the sockets made so far */
-    hb_run_shutdown_hooks();
     hb_pidfile_release(pidfile);
     hb_daemon_options_clear(&opts);
     g_main_loop_unref(loop);

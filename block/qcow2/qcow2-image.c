@@ -29,7 +29,12 @@ int hb_qcow2_io_pwrite(HbQcow2 *s, uint64_t off, const void *buf, uint64_t len)
 
 int hb_qcow2_io_flush(HbQcow2 *s)
 {
-    return s->io.flush ? s->io.flush(s->io.opaque) : 0;
+    int ret = s->io.flush ? s->io.flush(s->io.opaque) : 0;
+
+    if (ret < 0) {
+        g_atomic_int_set(&s->sync_failed, 1);
+    }
+    return ret;
 }
 
 static bool load_table(HbQcow2 *s, uint64_t offset, uint32_t entries,
@@ -234,7 +239,8 @@ int hb_qcow2_mark_unclean(HbQcow2 *s)
 
 /**
  * hb_qcow2_close_image() - write back the caches and flush; if that fails,
- * mark the image dirty (hb_qcow2_mark_unclean()).
+ * or any sync of the image failed while it was open, mark the image dirty
+ * (hb_qcow2_mark_unclean()).
  * @s: image; not freed
  *
  * Return: 0 or -errno of the write-back.
@@ -245,7 +251,7 @@ int hb_qcow2_close_image(HbQcow2 *s)
         return 0;
     }
     int ret = hb_qcow2_flush(s);
-    if (ret < 0) {
+    if (ret < 0 || g_atomic_int_get(&s->sync_failed)) {
         hb_qcow2_mark_unclean(s);
     }
     return ret;

@@ -172,6 +172,13 @@ typedef struct HbQcow2 {
     /* Metadata found pointing into metadata on a write: set once, atomic. */
     gint corrupt_found;
 
+    /*
+     * A sync of the host file failed since open: set once, atomic.  The
+     * kernel reports a failed write-back to one fsync only, so a later
+     * "successful" one proves nothing: the image is closed marked dirty.
+     */
+    gint sync_failed;
+
     GMutex meta_lock;
     GRWLock map_lock;
 } HbQcow2;

@@ -430,6 +430,29 @@ static void test_close_failure_marks_dirty(void)
     free_ops(m.ops);
 }
 
+/*
+ * A failed sync is reported once by the kernel; the next may "succeed"
+ * with the data gone.  So one failed flush while open, even if every later
+ * one works, leaves the image marked dirty at close.
+ */
+static void test_sync_failure_remembered(void)
+{
+    g_autoptr(GByteArray) img = create_image("cluster_size=65536", 64 << 20);
+    MemIo m = { .img = img, .ops = g_array_new(FALSE, TRUE, sizeof(MemOp)) };
+    HbQcow2 *s = open_mem(&m, false);
+    uint8_t buf[4096] = { 2 };
+    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+
+    g_assert_cmpint(hb_qcow2_pwritev(s, 1 << 20, sizeof(buf), &iov, 1, false), ==, 0);
+    m.flush_error = -EIO;
+    g_assert_cmpint(hb_qcow2_flush(s), ==, -EIO);   /* the guest's FLUSH fails */
+    m.flush_error = 0;
+    g_assert_cmpint(hb_qcow2_close_image(s), ==, 0);
+    hb_qcow2_free_image(s);
+    g_assert_cmpint(img->data[79] & QCOW2_INCOMPAT_DIRTY, ==, QCOW2_INCOMPAT_DIRTY);
+    free_ops(m.ops);
+}
+
 /* ---- block_resize (hb_qcow2_truncate) ---- */
 
 /* Bytes of a test pattern: @seed and the guest offset, so misplaced data shows. */
@@ -1018,6 +1041,7 @@ int main(int argc, char **argv)
                          test_crash_ordering);
     g_test_add_func("/qcow2/close/writes-back", test_close_writes_back);
     g_test_add_func("/qcow2/close/failure-marks-dirty", test_close_failure_marks_dirty);
+    g_test_add_func("/qcow2/close/sync-failure-remembered", test_sync_failure_remembered);
     g_test_add_func("/qcow2/resize/within-l1", test_resize_within_l1);
     static const ResizeCase l1_512 = {
         "cluster_size=512", 1 << 20, { 3 << 20, 8 << 20 }, true };
