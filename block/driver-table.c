@@ -6,20 +6,14 @@ extern const HbDriver hb_driver_file;
 extern const HbDriver hb_driver_raw;
 extern const HbDriver hb_driver_null;
 extern const HbDriver hb_driver_luks;
-#ifdef HB_HAVE_QCOW2
-#include "block/qcow2/qcow2.h"
-#endif
+extern const HbDriver hb_driver_qcow2;
 
 static const HbDriver *const drivers[] = {
     [QAPI_BLOCKDEV_DRIVER_FILE] = &hb_driver_file,
     [QAPI_BLOCKDEV_DRIVER_RAW] = &hb_driver_raw,
     [QAPI_BLOCKDEV_DRIVER_NULL_CO] = &hb_driver_null,
     [QAPI_BLOCKDEV_DRIVER_LUKS] = &hb_driver_luks,
-#ifdef HB_HAVE_QCOW2
     [QAPI_BLOCKDEV_DRIVER_QCOW2] = &hb_driver_qcow2,
-#else
-    [QAPI_BLOCKDEV_DRIVER_QCOW2] = NULL,
-#endif
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(drivers) == QAPI_BLOCKDEV_DRIVER__MAX);
 

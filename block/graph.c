@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/graph.c — the node-name registry: every open node and the named roots. */
+/* block/graph.c — every open node, by name: insert, remove, find, iterate. */
 #include "block/node-int.h"
 #include "util/error.h"
-#include "util/lifecycle.h"
 
 /*
  * Two views of the graph.  graph_nodes lists every open node, inline
@@ -10,7 +9,9 @@
  * references and shows them in query-named-block-nodes; it holds no
  * reference (a node removes itself when it closes).  The registry proper
  * is the in_registry flag plus one reference per node added by
- * blockdev-add: only those can be deleted by blockdev-del.
+ * blockdev-add (node.c: hb_node_register()): only those can be deleted by
+ * blockdev-del.  This file calls no node lifecycle function: node.c uses
+ * it, never the other way round.
  */
 static GPtrArray *graph_nodes;
 static unsigned auto_counter = 100;
@@ -28,6 +29,16 @@ void hb_graph_remove(HbNode *node)
     if (graph_nodes) {
         g_ptr_array_remove(graph_nodes, node);
     }
+}
+
+GPtrArray *hb_graph_snapshot(void)
+{
+    return graph_nodes ? g_ptr_array_copy(graph_nodes, NULL, NULL) : g_ptr_array_new();
+}
+
+bool hb_graph_contains(HbNode *node)
+{
+    return graph_nodes && g_ptr_array_find(graph_nodes, node, NULL);
 }
 
 unsigned hb_graph_count(void)
@@ -75,71 +86,16 @@ HbNode *hb_node_lookup(const char *node_name, GError **errp)
     return n;
 }
 
-bool hb_node_register(HbNode *node, GError **errp)
-{
-    if (node->in_registry) {
-        hb_error_set(errp, "Duplicate nodes with node-name='%s'",
-                     node->node_name);
-        return false;
-    }
-    node->in_registry = true;
-    hb_node_ref(node);
-    /* At exit, after the exports: every node written back and closed. */
-    hb_at_shutdown_close(hb_node_close_all);
-    return true;
-}
-
-/*
- * Newest first, so a parent goes before the nodes it was built on and the
- * last reference to each node is dropped here, through hb_node_unref()'s
- * flush-then-close.  A node someone else still holds (nothing should, once
- * the exports are gone) is flushed at least.
- */
-void hb_node_close_all(void)
-{
-    if (!graph_nodes) {
-        return;
-    }
-    g_autoptr(GPtrArray) snap = g_ptr_array_copy(graph_nodes, NULL, NULL);
-    for (guint i = snap->len; i-- > 0;) {
-        HbNode *n = g_ptr_array_index(snap, i);
-        if (g_ptr_array_find(graph_nodes, n, NULL) && n->in_registry) {
-            hb_node_unregister(n);
-        }
-    }
-    g_ptr_array_set_size(snap, 0);
-    for (guint i = 0; i < graph_nodes->len; i++) {
-        g_ptr_array_add(snap, g_ptr_array_index(graph_nodes, i));
-    }
-    for (guint i = snap->len; i-- > 0;) {
-        HbNode *n = g_ptr_array_index(snap, i);
-        if (!n->read_only) {
-            int ret = hb_node_flush(n);
-            if (ret < 0) {
-                hb_node_report_close_error(n, ret);
-            }
-        }
-    }
-}
-
-void hb_node_unregister(HbNode *node)
-{
-    if (node && node->in_registry) {
-        node->in_registry = false;
-        hb_node_unref(node);
-    }
-}
-
 void hb_node_foreach(void (*fn)(HbNode *node, void *opaque), void *opaque)
 {
     if (!graph_nodes) {
         return;
     }
     /* A snapshot: @fn may close nodes (e.g. delete all at shutdown). */
-    g_autoptr(GPtrArray) snap = g_ptr_array_copy(graph_nodes, NULL, NULL);
+    g_autoptr(GPtrArray) snap = hb_graph_snapshot();
     for (guint i = 0; i < snap->len; i++) {
         HbNode *n = g_ptr_array_index(snap, i);
-        if (g_ptr_array_find(graph_nodes, n, NULL)) {
+        if (hb_graph_contains(n)) {
             fn(n, opaque);
         }
     }

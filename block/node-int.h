@@ -12,6 +12,10 @@ void hb_graph_remove(HbNode *node);
 char *hb_graph_auto_name(void);
 /* Number of open nodes (tests). */
 unsigned hb_graph_count(void);
+/* Every open node, in creation order: a new array the caller frees. */
+GPtrArray *hb_graph_snapshot(void);
+/* Whether @node is (still) open. */
+bool hb_graph_contains(HbNode *node);
 
 /* perm.c: check @perm/@shared of a new edge against @node's other edges
  * (all but @skip), then tell the driver the new totals. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/size.h"
 
 void qapi_in_clear(QapiIn *in)
 {
@@ -213,54 +214,12 @@ bool qapi_in_uint(QapiIn *in, JsonNode *node, uint64_t max, uint64_t *out,
     return true;
 }
 
-/* "4k", "1.5G", "512": sizes as QEMU's qemu_strtosz takes them (binary units). */
-static bool parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    double d;
-    uint64_t mult = 1;
-
-    errno = 0;
-    if (!*s || *s == '-' || g_ascii_isspace(*s)) {
-        return false;
-    }
-    if (strspn(s, "0123456789") == strlen(s)) {
-        *out = g_ascii_strtoull(s, &end, 10);
-        return errno == 0;
-    }
-    d = g_ascii_strtod(s, &end);
-    if (errno || end == s) {
-        return false;
-    }
-    if (*end) {
-        switch (g_ascii_tolower(*end)) {
-        case 'b': mult = 1; break;
-        case 'k': mult = 1ULL << 10; break;
-        case 'm': mult = 1ULL << 20; break;
-        case 'g': mult = 1ULL << 30; break;
-        case 't': mult = 1ULL << 40; break;
-        case 'p': mult = 1ULL << 50; break;
-        case 'e': mult = 1ULL << 60; break;
-        default: return false;
-        }
-        if (end[1]) {
-            return false;
-        }
-    }
-    d *= (double)mult;
-    if (d < 0 || d >= 18446744073709551616.0 || d != floor(d)) {
-        return false;
-    }
-    *out = (uint64_t)d;
-    return true;
-}
-
 bool qapi_in_size(QapiIn *in, JsonNode *node, uint64_t *out, GError **errp)
 {
     const char *s = keyval_string(in, node);
 
     if (s) {
-        if (!parse_size(s, out)) {
+        if (!hb_parse_size(s, out)) {
             return expects(in, "a size value", errp);
         }
         return true;

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "tools/vu-client.h"
+#include "util/size.h"
 
 enum { RW_READ, RW_WRITE, RW_RANDREAD, RW_RANDWRITE, RW_RANDRW };
 static const char *const rw_names[] = { "read", "write", "randread", "randwrite", "randrw" };
@@ -305,15 +306,9 @@ static double pct(const uint64_t *v, size_t n, double p)
 
 static uint64_t parse_size(const char *s)
 {
-    char *end;
-    uint64_t v = strtoull(s, &end, 0);
+    uint64_t v;
 
-    switch (*end) {
-    case 'k': case 'K': v <<= 10; break;
-    case 'm': case 'M': v <<= 20; break;
-    case 'g': case 'G': v <<= 30; break;
-    case 0: break;
-    default:
+    if (!hb_parse_size(s, &v)) {
         fprintf(stderr, "hotblock-bench: bad size '%s'\n", s);
         exit(2);
     }

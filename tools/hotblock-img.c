@@ -18,6 +18,7 @@
 #include "util/keyval.h"
 #include "qapi-json.h"
 #include "util/error.h"
+#include "util/size.h"
 
 /*
  * Every format-specific action goes through the driver table: create is
@@ -120,32 +121,12 @@ static bool add_object(const char *text, GError **errp)
     return hb_secret_add(&so, errp);
 }
 
-/* "200G" -> bytes (1024-based suffixes, like qemu-img). */
+/* "200G" -> bytes (1024-based suffixes, like qemu-img); at most INT64_MAX. */
 static bool parse_size(const char *s, int64_t *out)
 {
-    char *end = NULL;
-    double v;
+    uint64_t v;
 
-    errno = 0;
-    v = g_ascii_strtod(s, &end);
-    if (errno || end == s || v < 0) {
-        return false;
-    }
-    int shift = 0;
-    switch (*end) {
-    case '\0': break;
-    case 'b': case 'B': end++; break;
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    case 't': case 'T': shift = 40; end++; break;
-    default: return false;
-    }
-    if (*end) {
-        return false;
-    }
-    v = v * (double)(1ULL << shift);
-    if (v >= 9.2e18 || v != floor(v)) {
+    if (!hb_parse_size(s, &v) || v > INT64_MAX) {
         return false;
     }
     *out = (int64_t)v;

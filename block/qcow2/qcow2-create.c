@@ -4,6 +4,7 @@
 #include "qcow2.h"
 #include "qcow2-int.h"
 #include "util/error.h"
+#include "util/size.h"
 #include "util/fd-io.h"
 
 #include <errno.h>
@@ -32,33 +33,15 @@ static bool take_uint(GHashTable *opts, const char *key, uint64_t dflt,
                       uint64_t *out, GError **errp)
 {
     const char *v = g_hash_table_lookup(opts, key);
-    char *end = NULL;
 
     *out = dflt;
     if (!v) {
         return true;
     }
-    guint64 n = g_ascii_strtoull(v, &end, 10);
-    uint64_t mul = 1;
-    if (end && *end) {
-        switch (g_ascii_tolower(*end)) {
-        case 'k': mul = 1ull << 10; break;
-        case 'm': mul = 1ull << 20; break;
-        case 'g': mul = 1ull << 30; break;
-        default:
-            hb_error_set(errp, "Parameter '%s' expects a size", key);
-            return false;
-        }
-        if (end[1]) {
-            hb_error_set(errp, "Parameter '%s' expects a size", key);
-            return false;
-        }
-    }
-    if (end == v) {
+    if (!hb_parse_size(v, out)) {
         hb_error_set(errp, "Parameter '%s' expects a size", key);
         return false;
     }
-    *out = n * mul;
     g_hash_table_remove(opts, key);
     return true;
 }

@@ -1,41 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/qcow2/qcow2-image.c — open and close a qcow2 image over an HbQcow2Io; fd-backed Io. */
+/* block/qcow2/qcow2-image.c — open and close a qcow2 image over an HbQcow2Io. */
 
 #include "qcow2-int.h"
 #include "util/error.h"
-#include "util/fd-io.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
-
-int hb_qcow2_io_pread(HbQcow2 *s, uint64_t off, void *buf, uint64_t len)
-{
-    struct iovec iov = { .iov_base = buf, .iov_len = len };
-
-    return s->io.preadv(s->io.opaque, off, len, &iov, 1);
-}
-
-int hb_qcow2_io_pwrite(HbQcow2 *s, uint64_t off, const void *buf, uint64_t len)
-{
-    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-
-    if (s->read_only) {
-        return -EROFS;
-    }
-    return s->io.pwritev(s->io.opaque, off, len, &iov, 1);
-}
-
-int hb_qcow2_io_flush(HbQcow2 *s)
-{
-    int ret = s->io.flush ? s->io.flush(s->io.opaque) : 0;
-
-    if (ret < 0) {
-        g_atomic_int_set(&s->sync_failed, 1);
-    }
-    return ret;
-}
 
 static bool load_table(HbQcow2 *s, uint64_t offset, uint32_t entries,
                        uint64_t **out, const char *what, GError **errp)
@@ -279,82 +249,3 @@ void hb_qcow2_free_image(HbQcow2 *s)
 }
 
 /* ---- an HbQcow2Io over a plain file descriptor ---- */
-
-static int fd_preadv(void *opaque, uint64_t off, uint64_t bytes,
-                     const struct iovec *iov, int niov)
-{
-    int fd = *(int *)opaque;
-
-    for (int i = 0; i < niov; i++) {
-        uint8_t *p = iov[i].iov_base;
-        size_t left = iov[i].iov_len;
-        while (left) {
-            ssize_t n = pread(fd, p, left, off);
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n < 0) {
-                return -errno;
-            }
-            if (n == 0) {
-                /* Past the end of file reads as zeroes, like QEMU's file driver. */
-                memset(p, 0, left);
-                n = left;
-            }
-            p += n;
-            off += n;
-            left -= n;
-        }
-    }
-    return 0;
-}
-
-static int fd_pwritev(void *opaque, uint64_t off, uint64_t bytes,
-                      const struct iovec *iov, int niov)
-{
-    int fd = *(int *)opaque;
-
-    for (int i = 0; i < niov; i++) {
-        int ret = hb_pwrite_all(fd, iov[i].iov_base, iov[i].iov_len, off);
-        if (ret < 0) {
-            return ret;
-        }
-        off += iov[i].iov_len;
-    }
-    return 0;
-}
-
-static int fd_flush(void *opaque)
-{
-    return fdatasync(*(int *)opaque) < 0 ? -errno : 0;
-}
-
-static int fd_pdiscard(void *opaque, uint64_t off, uint64_t bytes)
-{
-    int r = fallocate(*(int *)opaque, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                      off, bytes);
-
-    return r < 0 ? -errno : 0;
-}
-
-static int64_t fd_length(void *opaque)
-{
-    off_t len = lseek(*(int *)opaque, 0, SEEK_END);
-
-    return len < 0 ? -errno : len;
-}
-
-/**
- * hb_qcow2_io_from_fd() - an HbQcow2Io over a file descriptor.
- * @io: filled in
- * @fd: points at the descriptor; must outlive the image
- */
-void hb_qcow2_io_from_fd(HbQcow2Io *io, int *fd)
-{
-    io->opaque = fd;
-    io->preadv = fd_preadv;
-    io->pwritev = fd_pwritev;
-    io->flush = fd_flush;
-    io->get_length = fd_length;
-    io->pdiscard = fd_pdiscard;
-}

@@ -33,9 +33,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "block/export/queue-runner.h"
-#include "block/export/vhost-user.h"
-#include "block/export/virtio-blk.h"
+#include "vhost/queue-runner.h"
+#include "vhost/vhost-user.h"
+#include "vhost/virtio-blk.h"
 
 #define DISK_SIZE (64u * 1024)
 #define MEMFD_SIZE (64u * 1024)

@@ -30,9 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "block/export/guest-mem.h"
-#include "block/export/virtio-blk.h"
-#include "block/export/virtqueue.h"
+#include "vhost/guest-mem.h"
+#include "vhost/virtio-blk.h"
+#include "vhost/virtqueue.h"
 
 #define REGION_SIZE (16u * 1024)
 #define GPA_BASE 0x100000ull

@@ -7,8 +7,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "block/export/offload.h"
-#include "block/export/queue-runner.h"
+#include "vhost/offload.h"
+#include "vhost/queue-runner.h"
 
 #define MEM_SIZE (1u << 20)
 #define GPA_BASE 0x100000ull

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "block/export/vhost-user.h"
+#include "vhost/vhost-user.h"
 
 #define FEATURES ((1ull << 32) | (1ull << 28) | (1ull << 29))
 #define RAM_SIZE (1u << 20)

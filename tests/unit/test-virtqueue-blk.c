@@ -5,7 +5,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "block/export/virtio-blk.h"
+#include "vhost/virtio-blk.h"
 
 #define DISK (1u << 20)
 

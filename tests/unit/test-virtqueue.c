@@ -4,8 +4,8 @@
 #include <glib.h>
 #include <string.h>
 
-#include "block/export/guest-mem.h"
-#include "block/export/virtqueue.h"
+#include "vhost/guest-mem.h"
+#include "vhost/virtqueue.h"
 
 #define MEM_SIZE (1u << 20)
 #define GPA_BASE 0x100000ull

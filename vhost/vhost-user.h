@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/vhost-user.h — the vhost-user back-end protocol as a library behind callbacks. */
+/* vhost/vhost-user.h — the vhost-user back-end protocol as a library behind callbacks. */
 #ifndef HB_EXPORT_VHOST_USER_H
 #define HB_EXPORT_VHOST_USER_H
 
@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "block/export/guest-mem.h"
-#include "block/export/virtqueue.h"
-#include "block/export/vu-inflight.h"
+#include "vhost/guest-mem.h"
+#include "vhost/virtqueue.h"
+#include "vhost/vu-inflight.h"
 
 /*
  * Theory of operation

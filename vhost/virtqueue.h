@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/virtqueue.h — split virtqueues in guest memory, parsed defensively. */
+/* vhost/virtqueue.h — split virtqueues in guest memory, parsed defensively. */
 #ifndef HB_EXPORT_VIRTQUEUE_H
 #define HB_EXPORT_VIRTQUEUE_H
 
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "block/export/guest-mem.h"
+#include "vhost/guest-mem.h"
 
 /*
  * Theory of operation

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/guest-mem.h — the vhost-user memory table: guest addresses to our pointers. */
+/* vhost/guest-mem.h — the vhost-user memory table: guest addresses to our pointers. */
 #ifndef HB_EXPORT_GUEST_MEM_H
 #define HB_EXPORT_GUEST_MEM_H
 

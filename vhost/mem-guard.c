@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/mem-guard.c — a SIGBUS handler that turns a truncated shared page into a dropped connection. */
-#include "block/export/mem-guard.h"
+/* vhost/mem-guard.c — a SIGBUS handler that turns a truncated shared page into a dropped connection. */
+#include "vhost/mem-guard.h"
 
 #include <errno.h>
 #include <glib.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/vu-inflight.c — create and map the INFLIGHT_SHMFD buffer. */
-#include "block/export/vu-inflight.h"
-#include "block/export/mem-guard.h"
+/* vhost/vu-inflight.c — create and map the INFLIGHT_SHMFD buffer. */
+#include "vhost/vu-inflight.h"
+#include "vhost/mem-guard.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/virtio-blk.h — virtio-blk request semantics, free of any transport. */
+/* vhost/virtio-blk.h — virtio-blk request semantics, free of any transport. */
 #ifndef HB_EXPORT_VIRTIO_BLK_H
 #define HB_EXPORT_VIRTIO_BLK_H
 
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "block/export/virtqueue.h"
+#include "vhost/virtqueue.h"
 
 /* Feature bits (virtio spec 1.2, 5.2.3) */
 #define HB_VIRTIO_BLK_F_SIZE_MAX     1

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/vu-msg.h — vhost-user message layout and framing (back-end side). */
+/* vhost/vu-msg.h — vhost-user message layout and framing (back-end side). */
 #ifndef HB_EXPORT_VU_MSG_H
 #define HB_EXPORT_VU_MSG_H
 
@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "block/export/vhost-user.h"
+#include "vhost/vhost-user.h"
 
 #define MEM_TABLE_MAX 8           /* regions in one SET_MEM_TABLE */
 

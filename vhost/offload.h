@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/offload.h — a small pool of worker threads that run requests beside the I/O threads. */
+/* vhost/offload.h — a small pool of worker threads that run requests beside the I/O threads. */
 #ifndef HB_EXPORT_OFFLOAD_H
 #define HB_EXPORT_OFFLOAD_H
 

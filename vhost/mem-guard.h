@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/mem-guard.h — survive a front-end truncating memory it shared with us. */
+/* vhost/mem-guard.h — survive a front-end truncating memory it shared with us. */
 #ifndef HB_EXPORT_MEM_GUARD_H
 #define HB_EXPORT_MEM_GUARD_H
 

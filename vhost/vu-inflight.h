@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/vu-inflight.h — the INFLIGHT_SHMFD buffer shared with the front-end. */
+/* vhost/vu-inflight.h — the INFLIGHT_SHMFD buffer shared with the front-end. */
 #ifndef HB_EXPORT_VU_INFLIGHT_H
 #define HB_EXPORT_VU_INFLIGHT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "block/export/virtqueue.h"
+#include "vhost/virtqueue.h"
 
 /*
  * One buffer holds a region per queue (HbInflightRegion).  We create it

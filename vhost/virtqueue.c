@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/virtqueue.c — split-ring pop/push with every guest address bounds-checked. */
-#include "block/export/virtqueue.h"
+/* vhost/virtqueue.c — split-ring pop/push with every guest address bounds-checked. */
+#include "vhost/virtqueue.h"
 
 #include <errno.h>
 #include <endian.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/export.c — export registry, listening sockets and the I/O threads that serve them. */
-#include "block/export/export.h"
+/* export/export.c — export registry, listening sockets and the I/O threads that serve them. */
+#include "export/export.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,10 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "block/export/offload.h"
-#include "block/export/queue-runner.h"
-#include "block/export/vhost-user.h"
-#include "block/export/virtio-blk.h"
+#include "vhost/offload.h"
+#include "vhost/queue-runner.h"
+#include "vhost/vhost-user.h"
+#include "vhost/virtio-blk.h"
 #include "block/node.h"
 #include "util/error.h"
 #include "util/unix-listen.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/queue-runner.c — pop, run inline or offload, complete: one virtqueue's loop. */
-#include "block/export/queue-runner.h"
+/* vhost/queue-runner.c — pop, run inline or offload, complete: one virtqueue's loop. */
+#include "vhost/queue-runner.h"
 
 #include <time.h>
 

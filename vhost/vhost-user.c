@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/vhost-user.c — vhost-user messages: features, memory table, vrings, config. */
-#include "block/export/vhost-user.h"
-#include "block/export/vu-msg.h"
+/* vhost/vhost-user.c — vhost-user messages: features, memory table, vrings, config. */
+#include "vhost/vhost-user.h"
+#include "vhost/vu-msg.h"
 
 #include <endian.h>
 #include <errno.h>

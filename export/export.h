@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/export.h — the export registry: vhost-user-blk servers over block nodes. */
+/* export/export.h — the export registry: vhost-user-blk servers over block nodes. */
 #ifndef HB_EXPORT_EXPORT_H
 #define HB_EXPORT_EXPORT_H
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/guest-mem.c — the vhost-user memory table: mapping and bounds-checked translation. */
-#include "block/export/guest-mem.h"
-#include "block/export/mem-guard.h"
+/* vhost/guest-mem.c — the vhost-user memory table: mapping and bounds-checked translation. */
+#include "vhost/guest-mem.h"
+#include "vhost/mem-guard.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/queue-runner.h — serve one virtqueue: run requests inline or on the offload pool. */
+/* vhost/queue-runner.h — serve one virtqueue: run requests inline or on the offload pool. */
 #ifndef HB_EXPORT_QUEUE_RUNNER_H
 #define HB_EXPORT_QUEUE_RUNNER_H
 
 #include <stdbool.h>
 
-#include "block/export/offload.h"
-#include "block/export/vhost-user.h"
-#include "block/export/virtio-blk.h"
+#include "vhost/offload.h"
+#include "vhost/vhost-user.h"
+#include "vhost/virtio-blk.h"
 
 /*
  * Theory of operation

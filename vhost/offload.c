@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/offload.c — a fixed set of worker threads fed by one FIFO. */
-#include "block/export/offload.h"
+/* vhost/offload.c — a fixed set of worker threads fed by one FIFO. */
+#include "vhost/offload.h"
 
 #include <stdbool.h>
 

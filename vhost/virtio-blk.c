@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/virtio-blk.c — virtio-blk requests and config space over a backend of callbacks. */
-#include "block/export/virtio-blk.h"
+/* vhost/virtio-blk.c — virtio-blk requests and config space over a backend of callbacks. */
+#include "vhost/virtio-blk.h"
 
 #include <endian.h>
 #include <errno.h>

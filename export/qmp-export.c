@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/qmp-export.c — block-export-add/-del, query-block-exports, device_add/device_del. */
+/* export/qmp-export.c — block-export-add/-del, query-block-exports, device_add/device_del. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "block/export/export.h"
+#include "export/export.h"
 #include "block/node.h"
 #include "qapi-commands.h"
 #include "qapi-events.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/export/vu-msg.c — read and send vhost-user messages with their fds. */
-#include "block/export/vu-msg.h"
+/* vhost/vu-msg.c — read and send vhost-user messages with their fds. */
+#include "vhost/vu-msg.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/node-io.c — the checked I/O entry points every caller goes through, and drain. */
+#include "block/node-int.h"
+#include "block/iov.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Theory of operation
+ *
+ * The I/O wrappers do everything that is the same for all drivers:
+ * bounds, read-only, FUA (as a flush after the write), discard policy, and
+ * alignment.  A node with request_alignment > 1 gets unaligned requests
+ * padded: reads through a bounce buffer, writes as read-modify-write under
+ * the node's rmw_lock (writer side), while aligned writes hold the reader
+ * side so an RMW never overwrites them with stale data.  Every request is
+ * counted in node->inflight while it is inside the driver, which is what
+ * hb_node_drain() waits on.
+ */
+
+#define BOUNCE_ALIGN 4096  /* satisfies O_DIRECT memory alignment everywhere */
+
+void hb_node_drain(HbNode *node)
+{
+    while (g_atomic_int_get(&node->inflight) > 0) {
+        g_usleep(100);
+    }
+}
+
+/* ---- I/O ---- */
+
+int64_t hb_node_get_length(HbNode *node)
+{
+    return node->drv->get_length(node);
+}
+
+int64_t hb_node_get_allocated_size(HbNode *node)
+{
+    if (node->drv->get_allocated_size) {
+        return node->drv->get_allocated_size(node);
+    }
+    /* Formats without their own notion: the sum of what lies beneath. */
+    int64_t sum = 0;
+    for (guint i = 0; i < node->children->len; i++) {
+        HbChild *c = g_ptr_array_index(node->children, i);
+        int64_t n = hb_node_get_allocated_size(c->node);
+        if (n < 0) {
+            return n;
+        }
+        sum += n;
+    }
+    return sum;
+}
+
+static int check_request(HbNode *node, uint64_t offset, uint64_t bytes)
+{
+    if (bytes > INT64_MAX || offset > (uint64_t)INT64_MAX - bytes) {
+        return -EINVAL;
+    }
+    if (node->drv->growable) {
+        return 0;
+    }
+    int64_t len = node->drv->get_length(node);
+    if (len < 0) {
+        return (int)len;
+    }
+    if (offset + bytes > (uint64_t)len) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void *bounce_alloc(size_t len)
+{
+    void *p = NULL;
+
+    if (posix_memalign(&p, BOUNCE_ALIGN, len ? len : 1)) {
+        return NULL;
+    }
+    return p;
+}
+
+static inline void inflight_begin(HbNode *node)
+{
+    g_atomic_int_inc(&node->inflight);
+}
+
+static inline void inflight_end(HbNode *node)
+{
+    g_atomic_int_dec_and_test(&node->inflight);
+}
+
+static int read_padded(HbNode *node, uint64_t offset, uint64_t bytes,
+                       const struct iovec *iov, int niov)
+{
+    uint32_t a = node->request_alignment;
+    uint64_t aoff = offset / a * a;
+    uint64_t aend = (offset + bytes + a - 1) / a * a;
+    uint64_t len = aend - aoff;
+    void *buf = bounce_alloc(len);
+
+    if (!buf) {
+        return -ENOMEM;
+    }
+    struct iovec v = { .iov_base = buf, .iov_len = len };
+    int ret = node->drv->preadv(node, aoff, len, &v, 1, 0);
+    if (ret == 0) {
+        hb_iov_from_buf(iov, niov, 0, (char *)buf + (offset - aoff), bytes);
+    }
+    free(buf);
+    return ret;
+}
+
+static int write_padded(HbNode *node, uint64_t offset, uint64_t bytes,
+                        const struct iovec *iov, int niov, unsigned flags)
+{
+    uint32_t a = node->request_alignment;
+    uint64_t aoff = offset / a * a;
+    uint64_t aend = (offset + bytes + a - 1) / a * a;
+    uint64_t len = aend - aoff;
+    char *buf = bounce_alloc(len);
+    int ret = 0;
+
+    if (!buf) {
+        return -ENOMEM;
+    }
+    g_rw_lock_writer_lock(&node->rmw_lock);
+    if (offset != aoff) {
+        struct iovec v = { .iov_base = buf, .iov_len = a };
+        ret = node->drv->preadv(node, aoff, a, &v, 1, 0);
+    }
+    if (ret == 0 && offset + bytes != aend &&
+        (aend - a != aoff || offset == aoff)) {
+        struct iovec v = { .iov_base = buf + len - a, .iov_len = a };
+        ret = node->drv->preadv(node, aend - a, a, &v, 1, 0);
+    }
+    if (ret == 0) {
+        if (iov) {
+            hb_iov_to_buf(iov, niov, 0, buf + (offset - aoff), bytes);
+        } else {
+            memset(buf + (offset - aoff), 0, bytes);
+        }
+        struct iovec v = { .iov_base = buf, .iov_len = len };
+        ret = node->drv->pwritev(node, aoff, len, &v, 1, flags);
+    }
+    g_rw_lock_writer_unlock(&node->rmw_lock);
+    free(buf);
+    return ret;
+}
+
+int hb_node_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
+                   const struct iovec *iov, int niov, unsigned flags)
+{
+    int ret = check_request(node, offset, bytes);
+
+    if (ret < 0 || bytes == 0) {
+        return ret;
+    }
+    uint32_t a = node->request_alignment;
+    inflight_begin(node);
+    if (a > 1 && (offset % a || bytes % a)) {
+        ret = read_padded(node, offset, bytes, iov, niov);
+    } else {
+        ret = node->drv->preadv(node, offset, bytes, iov, niov, flags);
+    }
+    inflight_end(node);
+    return ret;
+}
+
+int hb_node_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
+                    const struct iovec *iov, int niov, unsigned flags)
+{
+    if (node->read_only) {
+        return -EPERM;
+    }
+    int ret = check_request(node, offset, bytes);
+    if (ret < 0 || bytes == 0) {
+        return ret;
+    }
+    uint32_t a = node->request_alignment;
+    unsigned dflags = flags & ~HB_REQ_FUA;
+    inflight_begin(node);
+    if (a > 1 && (offset % a || bytes % a)) {
+        ret = write_padded(node, offset, bytes, iov, niov, dflags);
+    } else if (a > 1) {
+        g_rw_lock_reader_lock(&node->rmw_lock);
+        ret = node->drv->pwritev(node, offset, bytes, iov, niov, dflags);
+        g_rw_lock_reader_unlock(&node->rmw_lock);
+    } else {
+        ret = node->drv->pwritev(node, offset, bytes, iov, niov, dflags);
+    }
+    inflight_end(node);
+    if (ret == 0 && (flags & HB_REQ_FUA)) {
+        ret = hb_node_flush(node);
+    }
+    return ret;
+}
+
+int hb_node_pread(HbNode *node, uint64_t offset, void *buf, uint64_t bytes)
+{
+    struct iovec v = { .iov_base = buf, .iov_len = bytes };
+
+    return hb_node_preadv(node, offset, bytes, &v, 1, 0);
+}
+
+int hb_node_pwrite(HbNode *node, uint64_t offset, const void *buf,
+                   uint64_t bytes, unsigned flags)
+{
+    struct iovec v = { .iov_base = (void *)buf, .iov_len = bytes };
+
+    return hb_node_pwritev(node, offset, bytes, &v, 1, flags);
+}
+
+int hb_node_truncate(HbNode *node, uint64_t size, GError **errp)
+{
+    if (size > INT64_MAX) {
+        hb_error_set(errp, "Parameter 'size' expects a >0 size");
+        return -EINVAL;
+    }
+    if (node->read_only) {
+        hb_error_set(errp, "Image is read-only");
+        return -EACCES;
+    }
+    if (!node->drv->truncate) {
+        hb_error_set(errp, "Image format driver does not support resize");
+        return -ENOTSUP;
+    }
+    return node->drv->truncate(node, size, errp);
+}
+
+static GPtrArray *resize_hooks;    /* void (*)(void) */
+
+void hb_node_add_resize_hook(void (*fn)(void))
+{
+    if (!resize_hooks) {
+        resize_hooks = g_ptr_array_new();
+    }
+    g_ptr_array_add(resize_hooks, (gpointer)fn);
+}
+
+void hb_node_run_resize_hooks(void)
+{
+    for (guint i = 0; resize_hooks && i < resize_hooks->len; i++) {
+        ((void (*)(void))g_ptr_array_index(resize_hooks, i))();
+    }
+}
+
+int hb_node_flush(HbNode *node)
+{
+    /*
+     * cache.no-flush spares the disk, not the caches: as in QEMU (whose
+     * flush always runs flush_to_os), formats still write their metadata
+     * to the child, and only the file driver skips fdatasync.
+     */
+    int ret = 0;
+    inflight_begin(node);
+    if (node->drv->flush) {
+        ret = node->drv->flush(node);
+    } else {
+        for (guint i = 0; i < node->children->len && ret == 0; i++) {
+            HbChild *c = g_ptr_array_index(node->children, i);
+            if (c->perm & HB_PERM_WRITE) {
+                ret = hb_node_flush(c->node);
+            }
+        }
+    }
+    inflight_end(node);
+    return ret;
+}
+
+int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
+{
+    if (node->read_only) {
+        return -EPERM;
+    }
+    int ret = check_request(node, offset, bytes);
+    if (ret < 0 || bytes == 0 || !node->discard_unmap ||
+        !node->drv->pdiscard) {
+        return ret;   /* discard is advisory: ignoring it is correct */
+    }
+    /* Only whole aligned blocks can go; the ragged ends stay. */
+    uint32_t a = node->request_alignment;
+    uint64_t aoff = (offset + a - 1) / a * a;
+    uint64_t aend = (offset + bytes) / a * a;
+    if (aend <= aoff) {
+        return 0;
+    }
+    inflight_begin(node);
+    g_rw_lock_reader_lock(&node->rmw_lock);
+    ret = node->drv->pdiscard(node, aoff, aend - aoff);
+    g_rw_lock_reader_unlock(&node->rmw_lock);
+    inflight_end(node);
+    return ret;
+}
+
+/* One page of zeroes, repeated through an iovec: no allocation needed. */
+static const char zero_page[65536];
+#define ZERO_IOVS 16
+
+static int write_zero_buffers(HbNode *node, uint64_t offset, uint64_t bytes,
+                              unsigned flags)
+{
+    struct iovec v[ZERO_IOVS];
+    int ret = 0;
+
+    while (bytes && ret == 0) {
+        uint64_t chunk = MIN(bytes, (uint64_t)sizeof(zero_page) * ZERO_IOVS);
+        int n = 0;
+        for (uint64_t left = chunk; left; n++) {
+            v[n].iov_base = (void *)zero_page;
+            v[n].iov_len = MIN(left, sizeof(zero_page));
+            left -= v[n].iov_len;
+        }
+        ret = node->drv->pwritev(node, offset, chunk, v, n, flags);
+        offset += chunk;
+        bytes -= chunk;
+    }
+    return ret;
+}
+
+int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
+                          unsigned flags)
+{
+    if (node->read_only) {
+        return -EPERM;
+    }
+    int ret = check_request(node, offset, bytes);
+    if (ret < 0 || bytes == 0) {
+        return ret;
+    }
+    uint32_t a = node->request_alignment;
+    if (a > 1 && (offset % a || bytes % a)) {
+        if (flags & HB_REQ_NO_FALLBACK) {
+            return -ENOTSUP;
+        }
+        inflight_begin(node);
+        ret = write_padded(node, offset, bytes, NULL, 0, 0);
+        inflight_end(node);
+        return ret;
+    }
+    if (!node->discard_unmap) {
+        flags &= ~HB_REQ_MAY_UNMAP;
+    }
+    inflight_begin(node);
+    g_rw_lock_reader_lock(&node->rmw_lock);
+    ret = -ENOTSUP;
+    if (node->drv->pwrite_zeroes) {
+        ret = node->drv->pwrite_zeroes(node, offset, bytes,
+                                       flags & ~HB_REQ_FUA);
+    }
+    if (ret == -ENOTSUP && !(flags & HB_REQ_NO_FALLBACK)) {
+        ret = write_zero_buffers(node, offset, bytes, 0);
+    }
+    g_rw_lock_reader_unlock(&node->rmw_lock);
+    inflight_end(node);
+    if (ret == 0 && (flags & HB_REQ_FUA)) {
+        ret = hb_node_flush(node);
+    }
+    return ret;
+}
