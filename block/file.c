@@ -373,6 +373,11 @@ static bool file_set_perm(HbNode *node, unsigned perm, unsigned shared,
     return hb_lock_update(&s->lock, perm, shared, errp);
 }
 
+static char *file_filename(HbNode *node)
+{
+    return g_strdup(node->options->u.file->filename);
+}
+
 const HbDriver hb_driver_file = {
     .name = "file",
     .is_format = false,
@@ -388,4 +393,5 @@ const HbDriver hb_driver_file = {
     .pdiscard = file_pdiscard,
     .pwrite_zeroes = file_pwrite_zeroes,
     .set_perm = file_set_perm,
+    .filename = file_filename,
 };

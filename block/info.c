@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block/info.c — filenames ("json:{...}") and query structures for nodes. */
 #include "block/info.h"
-#include "block/qcow2/qcow2.h"
 #include "qapi-json.h"
 
 #include <json-glib/json-glib.h>
@@ -14,9 +13,16 @@ static const char *const runtime_opts[] = {
     "cache", "detect-zeroes", NULL,
 };
 
-static bool is_qcow2(HbNode *node)
+/*
+ * Everything driver-specific comes through HbDriver's info callbacks
+ * (filename, named_by_file, backing_filename/format, get_info, encrypted):
+ * this file names no driver.
+ */
+
+/* The backing file name the image header gives, or NULL. */
+static const char *header_backing(HbNode *node)
 {
-    return node->options->driver == QAPI_BLOCKDEV_DRIVER_QCOW2;
+    return node->drv->backing_filename ? node->drv->backing_filename(node) : NULL;
 }
 
 /*
@@ -43,7 +49,7 @@ static char *image_dirname(HbNode *node)
  */
 static char *full_backing_filename(HbNode *node)
 {
-    const char *name = is_qcow2(node) ? hb_qcow2_backing_filename(node) : NULL;
+    const char *name = header_backing(node);
 
     if (!name) {
         return NULL;
@@ -74,11 +80,11 @@ static bool same_path(const char *a, const char *b)
  */
 static bool backing_overridden(HbNode *node)
 {
-    if (!is_qcow2(node)) {
+    if (!node->drv->backing_filename) {
         return hb_node_child(node, "backing") != NULL;
     }
     HbChild *backing = hb_node_child(node, "backing");
-    const char *header = hb_qcow2_backing_filename(node);
+    const char *header = header_backing(node);
 
     if (!backing) {
         return header != NULL;
@@ -121,22 +127,14 @@ static JsonNode *node_json(HbNode *node)
  */
 static bool is_plain_format(HbNode *node)
 {
-    if (node->options->driver == QAPI_BLOCKDEV_DRIVER_RAW) {
-        QapiBlockdevOptionsRaw *r = node->options->u.raw;
-        return !r->has_offset && !r->has_size;
-    }
-    return is_qcow2(node) && !backing_overridden(node);
+    return node->drv->named_by_file && node->drv->named_by_file(node) &&
+           !backing_overridden(node);
 }
 
 char *hb_node_filename(HbNode *node)
 {
-    switch (node->options->driver) {
-    case QAPI_BLOCKDEV_DRIVER_FILE:
-        return g_strdup(node->options->u.file->filename);
-    case QAPI_BLOCKDEV_DRIVER_NULL_CO:
-        return g_strdup("null-co://");
-    default:
-        break;
+    if (node->drv->filename) {
+        return node->drv->filename(node);
     }
     HbChild *file = hb_node_child(node, "file");
     if (file && is_plain_format(node)) {
@@ -151,13 +149,11 @@ char *hb_node_filename(HbNode *node)
     return g_strconcat("json:", text, NULL);
 }
 
-/*
- * bdrv_get_info() answers for file, raw (through its file) and luks
- * nodes, and qcow2 knows its dirty bit; null-co has no such answer.
- */
-static bool has_driver_info(HbNode *node)
+/* The driver's answer to QEMU's bdrv_get_info(), or false if it has none. */
+static bool driver_info(HbNode *node, HbDriverInfo *bdi)
 {
-    return node->options->driver != QAPI_BLOCKDEV_DRIVER_NULL_CO;
+    *bdi = (HbDriverInfo){ 0 };
+    return node->drv->get_info ? node->drv->get_info(node, bdi) : true;
 }
 
 QapiImageInfo *hb_node_image_info(HbNode *node)
@@ -173,22 +169,25 @@ QapiImageInfo *hb_node_image_info(HbNode *node)
         info->has_actual_size = true;
         info->actual_size = alloc;
     }
-    if (node->options->driver == QAPI_BLOCKDEV_DRIVER_LUKS) {
+    if (node->drv->encrypted) {
         info->has_encrypted = true;
         info->encrypted = true;
     }
-    if (has_driver_info(node)) {
+    HbDriverInfo bdi;
+    if (driver_info(node, &bdi)) {
         info->has_dirty_flag = true;
-        info->dirty_flag = is_qcow2(node) && hb_qcow2_is_dirty(node);
-    }
-    if (is_qcow2(node)) {
-        info->has_cluster_size = true;
-        info->cluster_size = hb_qcow2_cluster_size(node);
-        if (hb_qcow2_backing_filename(node)) {
-            info->backing_filename = g_strdup(hb_qcow2_backing_filename(node));
-            info->full_backing_filename = full_backing_filename(node);
-            info->backing_filename_format = g_strdup(hb_qcow2_backing_format(node));
+        info->dirty_flag = bdi.dirty;
+        if (bdi.cluster_size) {
+            info->has_cluster_size = true;
+            info->cluster_size = bdi.cluster_size;
         }
+    }
+    const char *backing = header_backing(node);
+    if (backing) {
+        info->backing_filename = g_strdup(backing);
+        info->full_backing_filename = full_backing_filename(node);
+        const char *fmt = node->drv->backing_format ? node->drv->backing_format(node) : NULL;
+        info->backing_filename_format = g_strdup(fmt);
     }
     if (node->drv->query_specific) {
         info->format_specific = node->drv->query_specific(node);
@@ -223,7 +222,7 @@ QapiBlockDeviceInfo *hb_node_query_flat(HbNode *node, bool flat)
     d->node_name = g_strdup(node->node_name);
     d->ro = node->read_only;
     d->drv = g_strdup(node->drv->name);
-    d->encrypted = node->options->driver == QAPI_BLOCKDEV_DRIVER_LUKS;
+    d->encrypted = node->drv->encrypted;
     d->detect_zeroes = node->options->has_detect_zeroes
                        ? node->options->detect_zeroes
                        : QAPI_BLOCKDEV_DETECT_ZEROES_OPTIONS_OFF;

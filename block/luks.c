@@ -418,5 +418,6 @@ const HbDriver hb_driver_luks = {
     .pdiscard = luks_pdiscard,
     .truncate = luks_truncate,
     .query_specific = luks_query_specific,
+    .encrypted = true,
     .create = luks_create,
 };

@@ -41,6 +41,12 @@ typedef struct HbNode HbNode;
 typedef struct HbChild HbChild;
 typedef struct HbDriver HbDriver;
 
+/* What HbDriver.get_info() reports (QEMU's BlockDriverInfo, in part). */
+typedef struct HbDriverInfo {
+    bool dirty;             /* the image is marked dirty */
+    uint32_t cluster_size;  /* 0: the format has no clusters */
+} HbDriverInfo;
+
 /*
  * Permissions a parent (or export) needs on a child, and what it lets
  * others share.  The bit numbers match QEMU's BLK_PERM_* so that file
@@ -101,6 +107,31 @@ struct HbDriver {
     QapiImageInfoSpecific *(*query_specific)(HbNode *node);
 
     /*
+     * The driver's part of ImageInfo, as QEMU's bdrv_get_info(): fill
+     * @info and return true, or return false when the driver has no such
+     * answer (null-co), and ImageInfo then has no dirty-flag.  Optional:
+     * without it the answer is "not dirty, no cluster size".
+     */
+    bool (*get_info)(HbNode *node, HbDriverInfo *info);
+    /*
+     * The backing file name and format the image header names, or NULL.
+     * Optional (formats without backing files).
+     */
+    const char *(*backing_filename)(HbNode *node);
+    const char *(*backing_format)(HbNode *node);
+    /*
+     * A protocol node's own name (file: its path; null-co: "null-co://").
+     * Optional: formats are named by their file or a json: description.
+     */
+    char *(*filename)(HbNode *node);
+    /*
+     * Whether the node would open the same way from its file's name alone
+     * (raw without a window; qcow2, as long as its backing is the one the
+     * header names), so that it is shown under that name.  Optional: no.
+     */
+    bool (*named_by_file)(HbNode *node);
+
+    /*
      * hotblock-img create: make a new image.  @opts maps -o keys to string
      * values; the driver removes each key it consumes and reports the rest
      * as unknown.  On failure it removes what it created.  Optional.
@@ -130,6 +161,8 @@ struct HbDriver {
 
     /* Writes beyond get_length() extend the node (file: formats grow it). */
     bool growable;
+    /* The data is encrypted (ImageInfo's "encrypted"). */
+    bool encrypted;
 };
 
 /**

@@ -89,6 +89,17 @@ static int null_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
     return 0;
 }
 
+static char *null_filename(HbNode *node)
+{
+    return g_strdup("null-co://");
+}
+
+/* QEMU's null-co answers no bdrv_get_info(): ImageInfo has no dirty-flag. */
+static bool null_get_info(HbNode *node, HbDriverInfo *info)
+{
+    return false;
+}
+
 const HbDriver hb_driver_null = {
     .name = "null-co",
     .is_format = false,
@@ -100,4 +111,6 @@ const HbDriver hb_driver_null = {
     .flush = null_flush,
     .pdiscard = null_pdiscard,
     .pwrite_zeroes = null_pwrite_zeroes,
+    .filename = null_filename,
+    .get_info = null_get_info,
 };

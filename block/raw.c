@@ -165,6 +165,14 @@ static bool raw_create(const char *filename, int64_t size, GHashTable *opts,
     return true;
 }
 
+/* Without a window, a raw node is its file, and QEMU names it so. */
+static bool raw_named_by_file(HbNode *node)
+{
+    QapiBlockdevOptionsRaw *r = node->options->u.raw;
+
+    return !r->has_offset && !r->has_size;
+}
+
 const HbDriver hb_driver_raw = {
     .name = "raw",
     .is_format = true,
@@ -176,5 +184,6 @@ const HbDriver hb_driver_raw = {
     .pdiscard = raw_pdiscard,
     .pwrite_zeroes = raw_pwrite_zeroes,
     .truncate = raw_truncate,
+    .named_by_file = raw_named_by_file,
     .create = raw_create,
 };

@@ -402,32 +402,33 @@ static QapiImageInfoSpecific *qcow2_query_specific(HbNode *node)
     return spec;
 }
 
-const char *hb_qcow2_backing_filename(HbNode *node)
+static const char *qcow2_backing_filename(HbNode *node)
 {
     Qcow2Node *s = node->opaque;
 
     return s ? s->img->backing_file : NULL;
 }
 
-const char *hb_qcow2_backing_format(HbNode *node)
+static const char *qcow2_backing_format(HbNode *node)
 {
     Qcow2Node *s = node->opaque;
 
     return s ? s->img->backing_fmt : NULL;
 }
 
-uint32_t hb_qcow2_cluster_size(HbNode *node)
+static bool qcow2_get_info(HbNode *node, HbDriverInfo *info)
 {
     Qcow2Node *s = node->opaque;
 
-    return s ? s->img->cluster_size : 0;
+    info->cluster_size = s->img->cluster_size;
+    info->dirty = (s->img->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY) != 0;
+    return true;
 }
 
-bool hb_qcow2_is_dirty(HbNode *node)
+/* A qcow2 node is its file, unless its backing is not the header's (info.c). */
+static bool qcow2_named_by_file(HbNode *node)
 {
-    Qcow2Node *s = node->opaque;
-
-    return s && (s->img->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY);
+    return true;
 }
 
 const HbDriver hb_driver_qcow2 = {
@@ -444,5 +445,9 @@ const HbDriver hb_driver_qcow2 = {
     .pwrite_zeroes = qcow2_pwrite_zeroes,
     .truncate = qcow2_truncate,
     .query_specific = qcow2_query_specific,
+    .get_info = qcow2_get_info,
+    .backing_filename = qcow2_backing_filename,
+    .backing_format = qcow2_backing_format,
+    .named_by_file = qcow2_named_by_file,
     .create = hb_qcow2_create,
 };

@@ -15,19 +15,6 @@ typedef struct HbDriver HbDriver;
 typedef struct HbNode HbNode;
 extern const HbDriver hb_driver_qcow2;
 
-/*
- * For query-named-block-nodes / hotblock-img info on an open qcow2 node
- * (node->drv == &hb_driver_qcow2): the backing file name and format as
- * written in the image header (NULL if none), the cluster size, and
- * whether the image is marked dirty.  The backing node itself, if open, is
- * the node's "backing" child; it was opened from these header fields when
- * the node's options have no "backing" member.
- */
-const char *hb_qcow2_backing_filename(HbNode *node);
-const char *hb_qcow2_backing_format(HbNode *node);
-uint32_t hb_qcow2_cluster_size(HbNode *node);
-bool hb_qcow2_is_dirty(HbNode *node);
-
 /* What hb_qcow2_check() found, counted as qemu-img check counts. */
 typedef struct HbQcow2CheckResult {
     uint64_t corruptions;        /* refcount too low, bad table entries */
