@@ -60,20 +60,6 @@ static void startup_item_free(gpointer p)
     g_free(it);
 }
 
-/* QemuOpts-style booleans. */
-static bool parse_bool(const char *v, bool *out)
-{
-    if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true")) {
-        *out = true;
-        return true;
-    }
-    if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false")) {
-        *out = false;
-        return true;
-    }
-    return false;
-}
-
 /* The string member @name of @obj, or NULL (also when it is nested). */
 static const char *get_str(JsonObject *obj, const char *name)
 {
@@ -149,14 +135,14 @@ static bool add_chardev(GHashTable *chardevs, const char *arg, GError **errp)
         return false;
     }
     v = get_str(obj, "server");
-    if (!v || !parse_bool(v, &b) || !b) {
+    if (!v || !hb_parse_bool(v, &b) || !b) {
         hb_error_set(errp, "chardev '%s': only listening sockets "
                      "(server=on) are supported", id);
         return false;
     }
     /* wait=on would block startup until a client connects; we never do. */
     v = get_str(obj, "wait");
-    if (v && !parse_bool(v, &b)) {
+    if (v && !hb_parse_bool(v, &b)) {
         hb_error_set(errp, "Parameter 'wait' expects 'on' or 'off'");
         return false;
     }
@@ -205,7 +191,7 @@ static HbStartupItem *monitor_item(GHashTable *chardevs, const char *arg,
         return NULL;
     }
     v = get_str(obj, "pretty");
-    if (v && !parse_bool(v, &b)) {
+    if (v && !hb_parse_bool(v, &b)) {
         hb_error_set(errp, "Parameter 'pretty' expects 'on' or 'off'");
         return NULL;
     }

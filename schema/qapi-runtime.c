@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/keyval.h"
 #include "util/size.h"
 
 void qapi_in_clear(QapiIn *in)
@@ -232,13 +233,7 @@ bool qapi_in_bool(QapiIn *in, JsonNode *node, bool *out, GError **errp)
     const char *s = keyval_string(in, node);
 
     if (s) {
-        if (!strcmp(s, "on") || !strcmp(s, "yes") || !strcmp(s, "true") ||
-            !strcmp(s, "y")) {
-            *out = true;
-        } else if (!strcmp(s, "off") || !strcmp(s, "no") ||
-                   !strcmp(s, "false") || !strcmp(s, "n")) {
-            *out = false;
-        } else {
+        if (!hb_parse_bool(s, out)) {
             return expects(in, "'on' or 'off'", errp);
         }
         return true;

@@ -340,3 +340,17 @@ JsonNode *hb_keyval_parse(const char *str, const char *implied_key,
     }
     return listify(tree, path, errp);
 }
+
+bool hb_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = { "on", "yes", "true", "y" };
+    static const char *const no[] = { "off", "no", "false", "n" };
+
+    for (guint i = 0; i < G_N_ELEMENTS(yes); i++) {
+        if (g_str_equal(s, yes[i]) || g_str_equal(s, no[i])) {
+            *out = g_str_equal(s, yes[i]);
+            return true;
+        }
+    }
+    return false;
+}

@@ -31,4 +31,13 @@
 JsonNode *hb_keyval_parse(const char *str, const char *implied_key,
                           bool *is_keyval, GError **errp);
 
+/**
+ * hb_parse_bool() - a boolean as QEMU's option parsers take it
+ * (qapi_bool_parse): "on", "yes", "true", "y" or "off", "no", "false", "n".
+ * @out: untouched on failure
+ *
+ * Return: whether @s was one of them.
+ */
+bool hb_parse_bool(const char *s, bool *out);
+
 #endif

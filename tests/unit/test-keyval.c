@@ -163,6 +163,28 @@ static void test_no_secret_in_errors(void)
     g_assert_null(strstr(err->message, "abc123"));
 }
 
+/* One boolean parser for QMP key=value input and the daemon's options. */
+static void test_parse_bool(void)
+{
+    static const char *const yes[] = { "on", "yes", "true", "y" };
+    static const char *const no[] = { "off", "no", "false", "n" };
+    static const char *const bad[] = { "", "1", "0", "ON", "True", "yess", "o" };
+    bool b;
+
+    for (guint i = 0; i < G_N_ELEMENTS(yes); i++) {
+        b = false;
+        g_assert_true(hb_parse_bool(yes[i], &b));
+        g_assert_true(b);
+        g_assert_true(hb_parse_bool(no[i], &b));
+        g_assert_false(b);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        b = true;
+        g_assert_false(hb_parse_bool(bad[i], &b));
+        g_assert_true(b);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -174,5 +196,6 @@ int main(int argc, char **argv)
     g_test_add_func("/keyval/errors", test_keyval_errors);
     g_test_add_func("/keyval/json", test_keyval_json);
     g_test_add_func("/keyval/no-secret-in-errors", test_no_secret_in_errors);
+    g_test_add_func("/keyval/bool", test_parse_bool);
     return g_test_run();
 }
