@@ -298,8 +298,6 @@ static void export_free(HbExport *exp)
 
 static bool check_config(const HbExportConfig *cfg, GError **errp)
 {
-    uint32_t lbs = cfg->logical_block_size;
-
     if (!cfg->id || !*cfg->id) {
         hb_error_set(errp, "Parameter 'id' is missing");
         return false;
@@ -308,13 +306,23 @@ static bool check_config(const HbExportConfig *cfg, GError **errp)
         hb_error_set(errp, "Block export id '%s' is already in use", cfg->id);
         return false;
     }
-    if (lbs && (lbs < 512 || lbs > 32768 || (lbs & (lbs - 1)))) {
+    if (cfg->has_num_queues && cfg->num_queues == 0) {
+        hb_error_set(errp, "num-queues must be greater than 0");
+        return false;
+    }
+    if (cfg->has_num_queues && cfg->num_queues > HB_VU_MAX_QUEUES) {
+        hb_error_set(errp, "num-queues must be at most %d", HB_VU_MAX_QUEUES);
+        return false;
+    }
+    uint64_t lbs = cfg->logical_block_size;
+    if (cfg->has_logical_block_size &&
+        (lbs < 512 || lbs > 32768 || (lbs & (lbs - 1)))) {
         hb_error_set(errp, "Property 'logical-block-size' must be a power of 2 "
                      "between 512 and 32768");
         return false;
     }
-    if (cfg->num_queues > HB_VU_MAX_QUEUES) {
-        hb_error_set(errp, "num-queues must be at most %d", HB_VU_MAX_QUEUES);
+    if (cfg->has_iothreads && (cfg->iothreads < 1 || cfg->iothreads > 64)) {
+        hb_error_set(errp, "iothreads must be between 1 and 64");
         return false;
     }
     return true;
@@ -362,7 +370,7 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     HbExport *exp;
     HbNode *node;
     int64_t len;
-    unsigned nq = cfg->num_queues ? cfg->num_queues : 1;
+    unsigned nq = cfg->has_num_queues ? (unsigned)cfg->num_queues : 1;
 
     if (!check_config(cfg, errp)) {
         return NULL;
@@ -386,7 +394,7 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     exp->node_name = g_strdup(cfg->node_name);
     exp->is_device = cfg->is_device;
     exp->listen_fd = -1;
-    exp->nthreads = cfg->iothreads ? MIN(cfg->iothreads, nq) : nq;
+    exp->nthreads = cfg->has_iothreads ? MIN((unsigned)cfg->iothreads, nq) : nq;
     exp->listen_tag = (EpollTag){ TAG_LISTEN, 0 };
     exp->conn_tag = (EpollTag){ TAG_CONN, 0 };
     if (!offload_pool) {
@@ -409,7 +417,8 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     exp->blk = (HbVirtioBlk){
         .be = { node, be_preadv, be_pwritev, be_flush, be_pdiscard, be_pwrite_zeroes },
         .length = len,
-        .logical_block_size = cfg->logical_block_size ? cfg->logical_block_size : 512,
+        .logical_block_size = cfg->has_logical_block_size
+                              ? (uint32_t)cfg->logical_block_size : 512,
         .num_queues = nq,
         .read_only = !cfg->writable,
         .writeback = !cfg->writethrough,

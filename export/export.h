@@ -34,9 +34,16 @@ typedef struct HbExportConfig {
     int listen_fd;               /* an inherited listening socket; -1 if none */
     bool writable;
     bool writethrough;
-    unsigned num_queues;         /* 0: 1 */
-    uint32_t logical_block_size; /* 0: 512 */
-    unsigned iothreads;          /* 0: one per queue */
+    /*
+     * As the client gave them, unchecked: hb_export_add() validates every
+     * one, so each rule and its error text live in one place.
+     */
+    bool has_num_queues;         /* else 1 */
+    uint64_t num_queues;
+    bool has_logical_block_size; /* else 512 */
+    uint64_t logical_block_size;
+    bool has_iothreads;          /* else one per queue */
+    int64_t iothreads;
     const char *serial;          /* GET_ID; NULL: the id */
     bool is_device;              /* made by device_add */
 } HbExportConfig;

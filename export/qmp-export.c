@@ -66,28 +66,12 @@ bool qmp_block_export_add(QapiBlockExportOptions *args, GError **errp)
         .writethrough = args->has_writethrough && args->writethrough,
     };
 
-    if (vu->has_num_queues) {
-        if (vu->num_queues == 0) {
-            hb_error_set(errp, "num-queues must be greater than 0");
-            return false;
-        }
-        cfg.num_queues = vu->num_queues;
-    }
-    if (vu->has_logical_block_size) {
-        if (vu->logical_block_size > UINT32_MAX || vu->logical_block_size == 0) {
-            hb_error_set(errp, "Property 'logical-block-size' must be a power of 2 "
-                         "between 512 and 32768");
-            return false;
-        }
-        cfg.logical_block_size = vu->logical_block_size;
-    }
-    if (vu->has_iothreads) {
-        if (vu->iothreads < 1 || vu->iothreads > 64) {
-            hb_error_set(errp, "iothreads must be between 1 and 64");
-            return false;
-        }
-        cfg.iothreads = vu->iothreads;
-    }
+    cfg.has_num_queues = vu->has_num_queues;
+    cfg.num_queues = vu->num_queues;
+    cfg.has_logical_block_size = vu->has_logical_block_size;
+    cfg.logical_block_size = vu->logical_block_size;
+    cfg.has_iothreads = vu->has_iothreads;
+    cfg.iothreads = vu->iothreads;
     if (vu->addr->type == QAPI_SOCKET_ADDRESS_TYPE_Q_UNIX) {
         cfg.socket_path = vu->addr->u.q_unix->path;
     } else if (!parse_fd(vu->addr->u.fd->str, &cfg.listen_fd, errp)) {
@@ -186,21 +170,10 @@ bool qmp_device_add(QapiDeviceAddArgs *args, GError **errp)
                      "--export-dir or give 'socket'");
         return false;
     }
-    if (args->has_num_queues) {
-        if (args->num_queues == 0) {
-            hb_error_set(errp, "num-queues must be greater than 0");
-            return false;
-        }
-        cfg.num_queues = args->num_queues;
-    }
-    if (args->has_logical_block_size) {
-        if (args->logical_block_size > UINT32_MAX || args->logical_block_size == 0) {
-            hb_error_set(errp, "Property 'logical-block-size' must be a power of 2 "
-                         "between 512 and 32768");
-            return false;
-        }
-        cfg.logical_block_size = args->logical_block_size;
-    }
+    cfg.has_num_queues = args->has_num_queues;
+    cfg.num_queues = args->num_queues;
+    cfg.has_logical_block_size = args->has_logical_block_size;
+    cfg.logical_block_size = args->logical_block_size;
     if (args->has_read_only && args->has_writable && args->read_only == args->writable) {
         hb_error_set(errp, "'read-only' and 'writable' contradict each other");
         return false;
