@@ -12,6 +12,7 @@
 #include "qmp/dispatch.h"
 #include "qmp/json-stream.h"
 #include "util/error.h"
+#include "util/json.h"
 
 /*
  * Theory of operation
@@ -257,7 +258,7 @@ static void on_value(void *opaque, HbJsonStreamEvent ev, const char *text,
                      gsize len)
 {
     HbQmpSession *s = opaque;
-    g_autoptr(JsonParser) parser = NULL;
+    g_autoptr(JsonNode) req = NULL;
     g_autoptr(GError) err = NULL;
 
     switch (ev) {
@@ -273,13 +274,12 @@ static void on_value(void *opaque, HbJsonStreamEvent ev, const char *text,
     case HB_JSON_STREAM_VALUE:
         break;
     }
-    parser = json_parser_new_immutable();
-    if (!json_parser_load_from_data(parser, text, len, &err)) {
-        g_autofree char *msg = g_strdup_printf("JSON parse error, %s", err->message);
-        send_error(s, NULL, "GenericError", msg);
+    req = hb_json_parse(text, len, &err);
+    if (!req) {
+        send_error(s, NULL, "GenericError", err->message);
         return;
     }
-    handle_request(s, json_parser_get_root(parser));
+    handle_request(s, req);
 }
 
 /*

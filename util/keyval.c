@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* util/keyval.c — QEMU's key=value option syntax (and JSON objects) parsed into a JSON tree. */
 #include "util/keyval.h"
+#include "util/json.h"
 
 #include <string.h>
 
@@ -297,20 +298,16 @@ static JsonNode *listify(JsonNode *node, GString *path, GError **errp)
 
 static JsonNode *parse_json_object(const char *str, GError **errp)
 {
-    g_autoptr(JsonParser) parser = json_parser_new_immutable();
-    g_autoptr(GError) err = NULL;
-    JsonNode *root;
+    g_autoptr(JsonNode) root = hb_json_parse(str, -1, errp);
 
-    if (!json_parser_load_from_data(parser, str, -1, &err)) {
-        hb_error_set(errp, "JSON parse error, %s", err->message);
+    if (!root) {
         return NULL;
     }
-    root = json_parser_get_root(parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
         hb_error_set(errp, "Expected a JSON object");
         return NULL;
     }
-    return json_node_ref(root);
+    return g_steal_pointer(&root);
 }
 
 JsonNode *hb_keyval_parse(const char *str, const char *implied_key,

@@ -20,6 +20,7 @@
 #include "qapi-json.h"
 #include "qapi-types.h"
 #include "qmp/json-stream.h"
+#include "util/json.h"
 #include "util/keyval.h"
 
 /*
@@ -72,20 +73,15 @@ static void try_schema(JsonNode *node, bool keyval)
 /* Each complete value, as the QMP session does: parse, then validate. */
 static void on_event(void *opaque, HbJsonStreamEvent ev, const char *text, gsize len)
 {
-    g_autoptr(JsonParser) parser = NULL;
     GError *err = NULL;
 
     if (ev != HB_JSON_STREAM_VALUE) {
         return;
     }
     g_assert(text != NULL);
-    parser = json_parser_new_immutable();
-    if (!json_parser_load_from_data(parser, text, len, &err)) {
-        g_error_free(err);
-        return;
-    }
-    JsonNode *root = json_parser_get_root(parser);
+    g_autoptr(JsonNode) root = hb_json_parse(text, len, &err);
     if (!root) {
+        g_error_free(err);
         return;
     }
     /* Alternate so that both the JSON and the keyval conversions run. */
