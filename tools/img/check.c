@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tools/img/check.c — the check subcommand (qcow2), with qemu-img check's exit statuses. */
+
+#include <getopt.h>
+
+#include "tools/img/img.h"
+
+#include "block/qcow2/qcow2.h"
+
+/* qemu-img check's exit statuses. */
+enum {
+    CHECK_CLEAN = 0,
+    CHECK_FAILED = 1,
+    CHECK_CORRUPT = 2,
+    CHECK_LEAKS = 3,
+    CHECK_UNSUPPORTED = 63,
+};
+
+/* An ImageCheck counter: present only when not zero, as qemu-img prints it. */
+static void add_nonzero(JsonBuilder *b, const char *name, uint64_t v)
+{
+    if (v) {
+        json_builder_set_member_name(b, name);
+        json_builder_add_int_value(b, (gint64)v);
+    }
+}
+
+static void print_check_json(const char *filename, const HbQcow2CheckResult *r)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    /* ImageCheck's members; counters that are zero are left out, as QEMU does. */
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "filename");
+    json_builder_add_string_value(b, filename);
+    json_builder_set_member_name(b, "format");
+    json_builder_add_string_value(b, "qcow2");
+    json_builder_set_member_name(b, "check-errors");
+    json_builder_add_int_value(b, (gint64)r->check_errors);
+    add_nonzero(b, "image-end-offset", r->image_end_offset);
+    add_nonzero(b, "corruptions", r->corruptions);
+    add_nonzero(b, "leaks", r->leaks);
+    add_nonzero(b, "total-clusters", r->total_clusters);
+    add_nonzero(b, "allocated-clusters", r->allocated_clusters);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    g_autofree char *text = json_to_string(root, true);
+    printf("%s\n", text);
+}
+
+static void print_check_human(const HbQcow2CheckResult *r)
+{
+    if (r->corruptions) {
+        printf("\n%" G_GUINT64_FORMAT " errors were found on the image.\n"
+               "Data may be corrupted, or further writes to the image may "
+               "corrupt it.\n", r->corruptions);
+    }
+    if (r->leaks) {
+        printf("\n%" G_GUINT64_FORMAT " leaked clusters were found on the image.\n"
+               "This means waste of disk space, but no harm to data.\n",
+               r->leaks);
+    }
+    if (r->check_errors) {
+        printf("\n%" G_GUINT64_FORMAT " internal errors have occurred during "
+               "the check.\n", r->check_errors);
+    }
+    if (!r->corruptions && !r->leaks && !r->check_errors) {
+        printf("No errors were found on the image.\n");
+    }
+    /*
+     * qemu-img goes on with "F% fragmented, C% compressed clusters";
+     * the check result does not count those, so the line stops at what
+     * is known rather than printing made-up zeroes.
+     */
+    if (r->total_clusters && r->allocated_clusters) {
+        printf("%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " = %0.2f%% allocated\n",
+               r->allocated_clusters, r->total_clusters,
+               100.0 * (double)r->allocated_clusters / (double)r->total_clusters);
+    }
+    if (r->image_end_offset) {
+        printf("Image end offset: %" G_GUINT64_FORMAT "\n", r->image_end_offset);
+    }
+}
+
+int hb_img_cmd_check(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "output", required_argument, NULL, 'u' },
+        { "force-share", no_argument, NULL, 'U' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *output = "human";
+    const char *fmt = NULL;
+    GError *err = NULL;
+    int c;
+
+    /* -U is accepted for qemu-img compatibility: the check only reads. */
+    while ((c = getopt_long(argc, argv, "hf:qU", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': hb_img_usage(stdout); return 0;
+        case 'f': fmt = optarg; break;
+        case 'q': break;
+        case 'U': break;
+        case 'u': output = optarg; break;
+        default: return hb_img_usage_error("%s", "invalid option");
+        }
+    }
+    const char *name = hb_img_output_and_one_image(argc, argv, output);
+    if (!name) {
+        return 1;
+    }
+    if (fmt && !hb_img_driver_by_name(fmt, &err)) {
+        return hb_img_fail(err, NULL);
+    }
+    if (g_str_has_prefix(name, "json:")) {
+        fprintf(stderr, "%s: check takes a plain image file name\n", hb_img_prog);
+        return CHECK_FAILED;
+    }
+    if (!fmt) {
+        if (access(name, R_OK) < 0) {
+            fprintf(stderr, "%s: Could not open '%s': %s\n", hb_img_prog, name,
+                    g_strerror(errno));
+            return CHECK_FAILED;
+        }
+        fmt = hb_img_probe_format(name);
+    }
+    if (!g_str_equal(fmt, "qcow2")) {
+        fprintf(stderr, "%s: This image format does not support checks\n", hb_img_prog);
+        return CHECK_UNSUPPORTED;
+    }
+
+    HbQcow2CheckResult res;
+    g_autoptr(GString) report = g_string_new(NULL);
+    bool ok = hb_qcow2_check(name, &res, report, &err);
+    /* Per-cluster findings go to stderr, as qemu-img prints them. */
+    fputs(report->str, stderr);
+    if (!ok) {
+        fprintf(stderr, "%s: Check failed: %s\n", hb_img_prog, err->message);
+        g_error_free(err);
+        return CHECK_FAILED;
+    }
+    if (g_str_equal(output, "json")) {
+        print_check_json(name, &res);
+    } else {
+        print_check_human(&res);
+    }
+    if (res.check_errors) {
+        return CHECK_FAILED;
+    }
+    if (res.corruptions) {
+        return CHECK_CORRUPT;
+    }
+    return res.leaks ? CHECK_LEAKS : CHECK_CLEAN;
+}

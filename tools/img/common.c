@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tools/img/common.c — error reporting, --object, -o and sizes: what every subcommand shares. */
+
+#include "tools/img/img.h"
+
+#include "crypto/secret.h"
+#include "util/keyval.h"
+
+#include "util/error.h"
+#include "util/size.h"
+
+int hb_img_fail(GError *err, const char *context)
+{
+    if (context) {
+        fprintf(stderr, "%s: %s: %s\n", hb_img_prog, context, err->message);
+    } else {
+        fprintf(stderr, "%s: %s\n", hb_img_prog, err->message);
+    }
+    g_error_free(err);
+    return 1;
+}
+
+int hb_img_usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", hb_img_prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", hb_img_prog);
+    return 1;
+}
+
+/*
+ * info and check: --output must be human or json, and exactly one image
+ * name must follow the options.  Returns it, or NULL after a usage error.
+ */
+const char *hb_img_output_and_one_image(int argc, char **argv, const char *output)
+{
+    if (strcmp(output, "human") && strcmp(output, "json")) {
+        hb_img_usage_error("--output must be used with human or json as argument.%s", "");
+        return NULL;
+    }
+    if (optind != argc - 1) {
+        hb_img_usage_error("%s", "Expecting one image file name");
+        return NULL;
+    }
+    return argv[optind];
+}
+
+/* --object secret,id=..,data=..: register it with the crypto module. */
+bool hb_img_add_object(const char *text, GError **errp)
+{
+    g_autoptr(JsonNode) j = hb_keyval_parse(text, "qom-type", NULL, errp);
+
+    if (!j) {
+        return false;
+    }
+    JsonObject *o = json_node_get_object(j);
+    const char *type = json_object_get_string_member_with_default(o, "qom-type", NULL);
+    if (!type || !g_str_equal(type, "secret")) {
+        hb_error_set(errp, "Invalid object type '%s'", type ? type : "");
+        return false;
+    }
+    const char *format = json_object_get_string_member_with_default(o, "format", "raw");
+    HbSecretOptions so = {
+        .id = json_object_get_string_member_with_default(o, "id", NULL),
+        .data = json_object_get_string_member_with_default(o, "data", NULL),
+        .file = json_object_get_string_member_with_default(o, "file", NULL),
+        .keyid = json_object_get_string_member_with_default(o, "keyid", NULL),
+        .iv = json_object_get_string_member_with_default(o, "iv", NULL),
+        .format = g_str_equal(format, "base64") ? HB_SECRET_FORMAT_BASE64
+                                                : HB_SECRET_FORMAT_RAW,
+    };
+    if (!so.id) {
+        hb_error_set(errp, "Parameter 'id' is missing");
+        return false;
+    }
+    return hb_secret_add(&so, errp);
+}
+
+/* "200G" -> bytes (1024-based suffixes, like qemu-img); at most INT64_MAX. */
+bool hb_img_parse_size(const char *s, int64_t *out)
+{
+    uint64_t v;
+
+    if (!hb_parse_size(s, &v) || v > INT64_MAX) {
+        return false;
+    }
+    *out = (int64_t)v;
+    return true;
+}
+
+/* -o a=b,c=d (repeatable) into @opts; ",," is a literal comma. */
+bool hb_img_parse_create_opts(const char *text, GHashTable *opts, GError **errp)
+{
+    g_autoptr(JsonNode) j = hb_keyval_parse(text, NULL, NULL, errp);
+
+    if (!j) {
+        return false;
+    }
+    JsonObject *o = json_node_get_object(j);
+    g_autoptr(GList) members = json_object_get_members(o);
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(o, l->data);
+        if (!JSON_NODE_HOLDS_VALUE(v)) {
+            hb_error_set(errp, "Invalid parameter '%s'", (char *)l->data);
+            return false;
+        }
+        g_hash_table_insert(opts, g_strdup(l->data),
+                            g_strdup(json_node_get_string(v)));
+    }
+    return true;
+}
+
+const HbDriver *hb_img_driver_by_name(const char *fmt, GError **errp)
+{
+    QapiBlockdevDriver v;
+
+    if (!QapiBlockdevDriver_parse(fmt, &v) || !hb_driver_for(v)) {
+        hb_error_set(errp, "Unknown file format '%s'", fmt);
+        return NULL;
+    }
+    return hb_driver_for(v);
+}
+
+bool hb_img_create_image(const char *fmt, const char *filename, int64_t size,
+                         GHashTable *opts, GError **errp)
+{
+    const HbDriver *drv = hb_img_driver_by_name(fmt, errp);
+
+    if (!drv) {
+        return false;
+    }
+    if (!drv->create) {
+        hb_error_set(errp, "Format driver '%s' does not support image creation",
+                     fmt);
+        return false;
+    }
+    if (!drv->create(filename, size, opts, errp)) {
+        return false;
+    }
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, opts);
+    if (g_hash_table_iter_next(&it, &key, NULL)) {
+        hb_error_set(errp, "Invalid parameter '%s'", (char *)key);
+        unlink(filename);
+        return false;
+    }
+    return true;
+}
+
+/* -o (@opts) and --object, which create and convert take alike. */
+bool hb_img_create_option(int c, const char *arg, GHashTable *opts, GError **errp)
+{
+    return c == 'o' ? hb_img_parse_create_opts(arg, opts, errp) : hb_img_add_object(arg, errp);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tools/img/img.h — what hotblock-img's subcommands share. */
+#ifndef HB_TOOLS_IMG_H
+#define HB_TOOLS_IMG_H
+
+/*
+ * Every format-specific action goes through the driver table: create is
+ * HbDriver.create, info is the node's query structures, convert is plain
+ * node I/O.  A new format needs no code here beyond its table entry.
+ * Images are opened as block graphs exactly as the daemon opens them, so
+ * "json:{...}" filenames describe whole graphs (a luks node with a
+ * detached header, say).  One file per subcommand.
+ */
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block/node.h"
+
+#define HB_IMG_COPY_CHUNK (1024 * 1024)
+
+extern const char *hb_img_prog;
+
+typedef struct HbImgOpenSpec {
+    const char *fmt;       /* -f, or NULL to probe */
+    bool image_opts;       /* @name is key=value options */
+    bool read_only;
+    bool force_share;
+    const char *key_secret;/* added to a luks root without one */
+    bool no_backing;       /* a qcow2 root from a file name: "backing": null */
+} HbImgOpenSpec;
+
+void hb_img_usage(FILE *f);
+/* Print "hotblock-img: [@context: ]message", free @err; return 1. */
+int hb_img_fail(GError *err, const char *context);
+/* Print a usage error (@fmt with one %s) and the --help hint; return 1. */
+int hb_img_usage_error(const char *fmt, const char *arg);
+const char *hb_img_output_and_one_image(int argc, char **argv, const char *output);
+bool hb_img_add_object(const char *text, GError **errp);
+bool hb_img_parse_size(const char *s, int64_t *out);
+bool hb_img_parse_create_opts(const char *text, GHashTable *opts, GError **errp);
+const HbDriver *hb_img_driver_by_name(const char *fmt, GError **errp);
+bool hb_img_create_image(const char *fmt, const char *filename, int64_t size,
+                         GHashTable *opts, GError **errp);
+bool hb_img_create_option(int c, const char *arg, GHashTable *opts, GError **errp);
+/* "luks", "qcow2" or "raw", from the file's first bytes. */
+const char *hb_img_probe_format(const char *filename);
+HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **errp);
+
+int hb_img_cmd_info(int argc, char **argv);
+int hb_img_cmd_check(int argc, char **argv);
+int hb_img_cmd_create(int argc, char **argv);
+int hb_img_cmd_convert(int argc, char **argv);
+
+#endif

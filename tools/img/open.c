@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tools/img/open.c — opening an image name (file, json:{...}, --image-opts) as a block graph. */
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "tools/img/img.h"
+
+#include "util/keyval.h"
+#include "qapi-json.h"
+#include "util/error.h"
+
+const char *hb_img_probe_format(const char *filename)
+{
+    unsigned char magic[6] = { 0 };
+    int fd = open(filename, O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        if (read(fd, magic, sizeof(magic)) < 0) {
+            memset(magic, 0, sizeof(magic));
+        }
+        close(fd);
+    }
+    if (!memcmp(magic, "LUKS\xba\xbe", 6)) {
+        return "luks";
+    }
+    if (!memcmp(magic, "QFI\xfb", 4)) {
+        return "qcow2";
+    }
+    return "raw";
+}
+
+/*
+ * In a json: filename a child given only by "filename" is a file, as
+ * QEMU reads {"file":{"filename":"x"}}.
+ */
+static void default_file_driver(JsonObject *o)
+{
+    if (!json_object_has_member(o, "driver") &&
+        json_object_has_member(o, "filename")) {
+        json_object_set_string_member(o, "driver", "file");
+    }
+    g_autoptr(GList) members = json_object_get_members(o);
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(o, l->data);
+        if (JSON_NODE_HOLDS_OBJECT(v)) {
+            default_file_driver(json_node_get_object(v));
+        }
+    }
+}
+
+/* Set @key on every node definition in the tree (inline children too). */
+static void set_everywhere(JsonObject *o, const char *key, bool keyval)
+{
+    if (json_object_has_member(o, "driver")) {
+        if (keyval) {
+            json_object_set_string_member(o, key, "on");
+        } else {
+            json_object_set_boolean_member(o, key, true);
+        }
+    }
+    g_autoptr(GList) members = json_object_get_members(o);
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(o, l->data);
+        if (JSON_NODE_HOLDS_OBJECT(v)) {
+            set_everywhere(json_node_get_object(v), key, keyval);
+        }
+    }
+}
+
+HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **errp)
+{
+    g_autoptr(JsonNode) j = NULL;
+    bool keyval = false;
+
+    if (spec->image_opts) {
+        j = hb_keyval_parse(name, NULL, NULL, errp);
+        keyval = true;
+    } else if (g_str_has_prefix(name, "json:")) {
+        j = json_from_string(name + 5, errp);
+        if (j && !JSON_NODE_HOLDS_OBJECT(j)) {
+            hb_error_set(errp, "Could not parse the JSON options");
+            return NULL;
+        }
+    } else {
+        const char *fmt = spec->fmt ? spec->fmt : hb_img_probe_format(name);
+        JsonObject *o = json_object_new();
+        j = json_node_init_object(json_node_alloc(), o);
+        json_object_set_string_member(o, "driver", fmt);
+        if (spec->no_backing && g_str_equal(fmt, "qcow2")) {
+            json_object_set_null_member(o, "backing");
+        }
+        if (!g_str_equal(fmt, "file")) {
+            JsonObject *f = json_object_new();
+            json_object_set_string_member(f, "driver", "file");
+            json_object_set_string_member(f, "filename", name);
+            json_object_set_object_member(o, "file", f);
+        } else {
+            json_object_set_string_member(o, "filename", name);
+        }
+        json_object_unref(o);
+    }
+    if (!j) {
+        return NULL;
+    }
+    JsonObject *root = json_node_get_object(j);
+    default_file_driver(root);
+    if (spec->read_only) {
+        set_everywhere(root, "read-only", keyval);
+    }
+    if (spec->force_share) {
+        set_everywhere(root, "force-share", keyval);
+    }
+    if (spec->key_secret && !json_object_has_member(root, "key-secret") &&
+        g_strcmp0(json_object_get_string_member_with_default(root, "driver", ""),
+                  "luks") == 0) {
+        json_object_set_string_member(root, "key-secret", spec->key_secret);
+    }
+    g_autoptr(QapiBlockdevOptions) opts = NULL;
+    if (!qapi_from_json_BlockdevOptions(j, keyval, &opts, errp)) {
+        return NULL;
+    }
+    return hb_node_open(opts, errp);
+}
