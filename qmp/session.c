@@ -111,7 +111,7 @@ static void send_node(HbQmpSession *s, JsonNode *node)
     if (s->closing) {
         return;
     }
-    text = json_to_string(node, FALSE);
+    text = hb_json_to_string(node);
     len = strlen(text);
     if (out_pending(s) + len > HB_QMP_OUT_DROP) {
         s->closing = true;           /* a client that never reads */

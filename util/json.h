@@ -12,4 +12,14 @@
  */
 JsonNode *hb_json_parse(const char *text, gssize len, GError **errp);
 
+/**
+ * hb_json_to_string() - @node as compact JSON that is always valid JSON in
+ * plain ASCII, whatever its strings hold: control characters and
+ * non-ASCII escaped as \uXXXX, invalid UTF-8 replaced by U+FFFD.  Every
+ * reply and event goes out through here.
+ *
+ * Return: a new string.
+ */
+char *hb_json_to_string(JsonNode *node);
+
 #endif

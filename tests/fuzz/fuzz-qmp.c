@@ -70,6 +70,36 @@ static void try_schema(JsonNode *node, bool keyval)
     TRY_TYPE(ImageInfo, node, keyval);
 }
 
+/*
+ * The reply oracle: whatever a client sent, what the daemon writes back
+ * (the echoed id, the value, an error text quoting the input) must be
+ * valid UTF-8 and parse as JSON again, to the same shape.
+ */
+static void check_reply(JsonNode *n)
+{
+    g_autofree char *out = hb_json_to_string(n);
+
+    if (!g_utf8_validate(out, -1, NULL)) {
+        abort();
+    }
+    g_autoptr(JsonNode) back = json_from_string(out, NULL);
+    if (!back || JSON_NODE_TYPE(back) != JSON_NODE_TYPE(n)) {
+        abort();
+    }
+}
+
+/* An error reply whose text quotes @len raw bytes of input. */
+static void check_error_reply(const char *text, gsize len)
+{
+    g_autoptr(JsonObject) err = json_object_new();
+    g_autofree char *quoted = g_strndup(text, len);
+
+    json_object_set_string_member(err, "class", "GenericError");
+    json_object_set_string_member(err, "desc", quoted);
+    g_autoptr(JsonNode) n = json_node_init_object(json_node_alloc(), err);
+    check_reply(n);
+}
+
 /* Each complete value, as the QMP session does: parse, then validate. */
 static void on_event(void *opaque, HbJsonStreamEvent ev, const char *text, gsize len)
 {
@@ -79,11 +109,14 @@ static void on_event(void *opaque, HbJsonStreamEvent ev, const char *text, gsize
         return;
     }
     g_assert(text != NULL);
+    check_error_reply(text, len);
     g_autoptr(JsonNode) root = hb_json_parse(text, len, &err);
     if (!root) {
+        check_error_reply(err->message, strlen(err->message));
         g_error_free(err);
         return;
     }
+    check_reply(root);
     /* Alternate so that both the JSON and the keyval conversions run. */
     try_schema(root, (counter++ & 1) != 0);
     /* QMP carries arguments under "arguments" of a command object. */

@@ -215,6 +215,81 @@ static void test_duplicate_keys(void)
     teardown();
 }
 
+/* Send raw bytes; return the raw reply line. */
+static char *raw_exchange(const char *bytes, size_t len)
+{
+    g_assert_cmpint(write(client, bytes, len), ==, (ssize_t)len);
+    return read_line();
+}
+
+/* The line is valid UTF-8, plain ASCII without controls, and parses. */
+static JsonNode *assert_clean_json(const char *line)
+{
+    g_assert_true(g_utf8_validate(line, -1, NULL));
+    for (const char *p = line; *p; p++) {
+        g_assert_cmpint((unsigned char)*p, >=, 0x20);
+        g_assert_cmpint((unsigned char)*p, <, 0x7f);
+    }
+    JsonNode *n = json_from_string(line, NULL);
+    g_assert_nonnull(n);
+    return n;
+}
+
+/*
+ * Whatever a client sends, every reply is valid JSON and valid UTF-8:
+ * control characters are escaped, a lone surrogate becomes U+FFFD, and a
+ * number with no JSON spelling (1e400 is infinity) is refused, not echoed
+ * as "inf.0".
+ */
+static void test_replies_always_valid_json(void)
+{
+    setup();
+    g_free(read_line());
+    expect_return("{\"execute\":\"qmp_capabilities\"}", "{}");
+
+    static const char ctl[] = "{\"execute\":\"echo\",\"id\":\"a\\u001fb\"}\n";
+    g_autofree char *l1 = raw_exchange(ctl, strlen(ctl));
+    g_autoptr(JsonNode) n1 = assert_clean_json(l1);
+    g_assert_cmpstr(json_object_get_string_member(json_node_get_object(n1), "id"), ==, "a\x1f" "b");
+
+    static const char sur[] = "{\"execute\":\"echo\",\"id\":\"\\ud800x\"}\n";
+    g_autofree char *l2 = raw_exchange(sur, strlen(sur));
+    g_autoptr(JsonNode) n2 = assert_clean_json(l2);
+    /* json-glib keeps the lone surrogate as bytes ED A0 80 (and eats what
+     * follows); each invalid byte comes back as U+FFFD */
+    g_assert_true(g_str_has_prefix(json_object_get_string_member(json_node_get_object(n2), "id"),
+                                   "\xef\xbf\xbd"));
+
+    static const char cmd[] = "{\"execute\":\"a\\u0001\\u00e9\"}\n";
+    g_autofree char *l3 = raw_exchange(cmd, strlen(cmd));
+    g_autoptr(JsonNode) n3 = assert_clean_json(l3);
+    JsonObject *e3 = json_object_get_object_member(json_node_get_object(n3), "error");
+    g_assert_cmpstr(json_object_get_string_member(e3, "desc"), ==,
+                    "The command a\x01\xc3\xa9 has not been found");
+
+    expect_error("{\"execute\":\"echo\",\"id\":1e400}", "GenericError",
+                 "JSON parse error, number out of range");
+    expect_return("{\"execute\":\"echo\",\"arguments\":{\"d\":1.5,\"i\":-7}}",
+                  "{\"d\":1.5,\"i\":-7}");
+    teardown();
+}
+
+/* A bare byte-order mark is input without a value: a parse error, no GLib
+ * critical (which GTest makes fatal, as G_DEBUG=fatal-criticals would). */
+static void test_bare_bom(void)
+{
+    setup();
+    g_free(read_line());
+    static const char bom[] = "\xef\xbb\xbf \n";
+    g_autofree char *line = raw_exchange(bom, strlen(bom));
+    g_autoptr(JsonNode) n = assert_clean_json(line);
+    JsonObject *e = json_object_get_object_member(json_node_get_object(n), "error");
+    g_assert_nonnull(e);
+    g_assert_true(g_str_has_prefix(json_object_get_string_member(e, "desc"), "JSON parse error, "));
+    expect_return("{\"execute\":\"qmp_capabilities\"}", "{}");
+    teardown();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -223,5 +298,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp-session/request-rules", test_request_rules);
     g_test_add_func("/qmp-session/id-echoed", test_id_echoed);
     g_test_add_func("/qmp-session/duplicate-keys", test_duplicate_keys);
+    g_test_add_func("/qmp-session/replies-always-valid-json", test_replies_always_valid_json);
+    g_test_add_func("/qmp-session/bare-bom", test_bare_bom);
     return g_test_run();
 }
