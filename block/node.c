@@ -4,6 +4,7 @@
 #include "block/iov.h"
 #include "qapi-json.h"
 #include "util/error.h"
+#include "util/id.h"
 #include "util/lifecycle.h"
 
 #include <errno.h>
@@ -27,22 +28,9 @@
 
 #define NODE_NAME_MAX 31   /* QEMU's node_name[32] */
 
-static bool name_wellformed(const char *s)
-{
-    if (!g_ascii_isalpha(s[0])) {
-        return false;
-    }
-    for (const char *p = s + 1; *p; p++) {
-        if (!g_ascii_isalnum(*p) && *p != '-' && *p != '.' && *p != '_') {
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool check_name(const char *name, GError **errp)
 {
-    if (!name_wellformed(name)) {
+    if (!hb_id_wellformed(name)) {
         hb_error_set(errp, "Invalid node-name: '%s'", name);
         return false;
     }

@@ -21,6 +21,7 @@
 #include "qmp/server.h"
 #include "qmp/session.h"
 #include "util/error.h"
+#include "daemon/export-dir.h"
 #include "util/lifecycle.h"
 
 /*
@@ -225,12 +226,11 @@ int main(int argc, char **argv)
         goto fail;
     }
     if (opts.export_dir) {
-        if (g_mkdir_with_parents(opts.export_dir, 0700) < 0) {
-            hb_error_set_errno(&err, errno, "Cannot create export directory %s",
-                               opts.export_dir);
+        int dirfd = hb_open_export_dir(opts.export_dir, opts.insecure_export_dir, &err);
+        if (dirfd < 0) {
             goto fail;
         }
-        hb_set_export_dir(opts.export_dir);
+        hb_set_export_dir(opts.export_dir, dirfd);
     }
     if (!run_startup(&opts, &err)) {
         goto fail;

@@ -11,7 +11,7 @@
 enum {
     OPT_QMP, OPT_CHARDEV, OPT_MONITOR, OPT_EXPORT_DIR, OPT_PIDFILE,
     OPT_DAEMONIZE, OPT_VERSION, OPT_HELP, OPT_OBJECT, OPT_BLOCKDEV,
-    OPT_EXPORT,
+    OPT_EXPORT, OPT_INSECURE_EXPORT_DIR,
 };
 
 static const struct {
@@ -23,6 +23,7 @@ static const struct {
     { "chardev", OPT_CHARDEV, true },
     { "monitor", OPT_MONITOR, true },
     { "export-dir", OPT_EXPORT_DIR, true },
+    { "allow-insecure-export-dir", OPT_INSECURE_EXPORT_DIR, false },
     { "pidfile", OPT_PIDFILE, true },
     { "daemonize", OPT_DAEMONIZE, false },
     { "version", OPT_VERSION, false },
@@ -302,6 +303,9 @@ static bool handle_opt(HbDaemonOptions *opts, GHashTable *chardevs, int id,
     case OPT_DAEMONIZE:
         opts->daemonize = true;
         return true;
+    case OPT_INSECURE_EXPORT_DIR:
+        opts->insecure_export_dir = true;
+        return true;
     case OPT_VERSION:
         opts->version = true;
         return true;
@@ -426,7 +430,9 @@ const char *hb_daemon_usage(void)
 "  --chardev socket,id=ID,path=PATH,server=on,wait=off\n"
 "  --monitor [chardev=]ID     QSD's spelling of --qmp PATH; the --chardev\n"
 "                             must come before the --monitor using it\n"
-"  --export-dir DIR           where device_add creates vhost-user sockets\n"
+"  --export-dir DIR           where device_add creates vhost-user sockets (mode\n"
+"                             0600); DIR must be ours and writable by no one else\n"
+"  --allow-insecure-export-dir  use an export dir others may write to anyway\n"
 "  --pidfile FILE             write the pid to FILE (locked, removed on exit)\n"
 "  --daemonize                detach once every socket is listening\n"
 "  --object OPTIONS           like the object-add command\n"

@@ -37,6 +37,7 @@ typedef struct HbStartupItem {
  *         this order so later options may refer to earlier ones
  * @export_dir: --export-dir, or NULL
  * @pidfile: --pidfile, or NULL
+ * @insecure_export_dir: --allow-insecure-export-dir
  * @daemonize: --daemonize
  * @version: --version / -V was given
  * @help: --help / -h was given
@@ -45,6 +46,7 @@ typedef struct HbDaemonOptions {
     GPtrArray *items;
     char *export_dir;
     char *pidfile;
+    bool insecure_export_dir;
     bool daemonize;
     bool version;
     bool help;

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vhost/offload.h"
@@ -16,6 +17,7 @@
 #include "vhost/virtio-blk.h"
 #include "block/node.h"
 #include "util/error.h"
+#include "util/id.h"
 #include "util/unix-listen.h"
 #include "util/lifecycle.h"
 
@@ -39,6 +41,9 @@ struct HbExport {
     char *id;
     char *node_name;
     char *socket_path;     /* NULL for an inherited fd */
+    int socket_dirfd;      /* AT_FDCWD: socket_path is the path */
+    char *socket_name;     /* the name within socket_dirfd */
+    struct stat socket_made; /* identity of the file we bound */
     bool is_device;
     HbNode *node;
     HbChild *user;
@@ -281,8 +286,9 @@ static void export_free(HbExport *exp)
     if (exp->listen_fd >= 0) {
         close(exp->listen_fd);
     }
-    if (exp->socket_path) {
-        unlink(exp->socket_path);
+    if (exp->socket_name) {
+        /* Only our own socket: one renamed over it stays. */
+        hb_unix_unlink_own(exp->socket_dirfd, exp->socket_name, &exp->socket_made);
     }
     if (exp->user) {
         hb_node_detach_user(exp->user);
@@ -293,6 +299,7 @@ static void export_free(HbExport *exp)
     g_free(exp->id);
     g_free(exp->node_name);
     g_free(exp->socket_path);
+    g_free(exp->socket_name);
     g_free(exp);
 }
 
@@ -300,6 +307,12 @@ static bool check_config(const HbExportConfig *cfg, GError **errp)
 {
     if (!cfg->id || !*cfg->id) {
         hb_error_set(errp, "Parameter 'id' is missing");
+        return false;
+    }
+    /* Ids name socket files: QEMU's rule keeps '/', '..' and the like out. */
+    if (!hb_id_wellformed(cfg->id)) {
+        hb_error_set(errp, cfg->is_device ? "Parameter 'id' expects an identifier"
+                                          : "Invalid block export id");
         return false;
     }
     if (hb_export_find(cfg->id)) {
@@ -426,11 +439,16 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     g_strlcpy(exp->blk.serial, cfg->serial ? cfg->serial : cfg->id, sizeof(exp->blk.serial));
 
     if (cfg->socket_path) {
-        exp->listen_fd = hb_unix_listen(cfg->socket_path, 0, errp);
+        /* 0600 whatever the umask: only this uid may drive the device. */
+        exp->socket_dirfd = cfg->socket_name ? cfg->socket_dirfd : AT_FDCWD;
+        const char *name = cfg->socket_name ? cfg->socket_name : cfg->socket_path;
+        exp->listen_fd = hb_unix_listen_at(exp->socket_dirfd, name, cfg->socket_path, 0600,
+                                           &exp->socket_made, errp);
         if (exp->listen_fd < 0) {
             goto fail;
         }
         exp->socket_path = g_strdup(cfg->socket_path);
+        exp->socket_name = g_strdup(name);
     } else {
         exp->listen_fd = cfg->listen_fd;
         if (exp->listen_fd < 0) {

@@ -30,7 +30,9 @@ typedef struct HbExport HbExport;
 typedef struct HbExportConfig {
     const char *id;
     const char *node_name;
-    const char *socket_path;     /* listen here, or: */
+    const char *socket_path;     /* listen here (shown as such), or: */
+    const char *socket_name;     /* non-NULL: socket_path is this name ... */
+    int socket_dirfd;            /* ... inside the directory this holds */
     int listen_fd;               /* an inherited listening socket; -1 if none */
     bool writable;
     bool writethrough;

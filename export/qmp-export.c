@@ -138,6 +138,7 @@ static bool known_driver(const char *driver)
 bool qmp_device_add(QapiDeviceAddArgs *args, GError **errp)
 {
     g_autofree char *path = NULL;
+    g_autofree char *name = NULL;
     HbExportConfig cfg = { .listen_fd = -1, .is_device = true };
     HbNode *node;
 
@@ -165,6 +166,9 @@ bool qmp_device_add(QapiDeviceAddArgs *args, GError **errp)
         path = g_strdup(args->socket);
     } else if (hb_export_dir()) {
         path = g_strdup_printf("%s/%s.sock", hb_export_dir(), args->id);
+        name = g_strdup_printf("%s.sock", args->id);
+        cfg.socket_name = name;
+        cfg.socket_dirfd = hb_export_dir_fd();
     } else {
         hb_error_set(errp, "No export directory configured: start hotblockd with "
                      "--export-dir or give 'socket'");

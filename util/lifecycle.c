@@ -3,15 +3,26 @@
 #include "util/lifecycle.h"
 
 #include <glib.h>
+#include <unistd.h>
 
 static char *export_dir;
+static int export_dir_fd = -1;
 static GSList *hooks;        /* stop serving; newest first */
 static GSList *close_hooks;  /* then close storage; newest first */
 
-void hb_set_export_dir(const char *dir)
+void hb_set_export_dir(const char *dir, int dirfd)
 {
     g_free(export_dir);
     export_dir = g_strdup(dir);
+    if (export_dir_fd >= 0) {
+        close(export_dir_fd);
+    }
+    export_dir_fd = dirfd;
+}
+
+int hb_export_dir_fd(void)
+{
+    return export_dir_fd;
 }
 
 const char *hb_export_dir(void)
@@ -52,6 +63,5 @@ void hb_run_shutdown_hooks(void)
 {
     run_hooks(&hooks);
     run_hooks(&close_hooks);
-    g_free(export_dir);
-    export_dir = NULL;
+    hb_set_export_dir(NULL, -1);
 }

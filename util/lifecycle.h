@@ -12,9 +12,17 @@
  * Main thread only.
  */
 
-void hb_set_export_dir(const char *dir);
+/*
+ * The --export-dir and a descriptor of it, opened (and checked) once at
+ * startup: sockets are made and removed relative to the descriptor, so a
+ * directory renamed or replaced by a symlink later changes nothing.
+ * The lifecycle module owns @dirfd from here on.
+ */
+void hb_set_export_dir(const char *dir, int dirfd);
 /* The --export-dir, or NULL when none was given. */
 const char *hb_export_dir(void);
+/* Its descriptor, or -1. */
+int hb_export_dir_fd(void);
 
 /*
  * Two phases, so that the order does not depend on which module happened
