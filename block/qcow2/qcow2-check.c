@@ -4,6 +4,7 @@
 #include "qcow2.h"
 #include "qcow2-int.h"
 #include "util/error.h"
+#include "util/fd-io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -284,7 +285,7 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
 {
     HbQcow2OpenOpts oo = { .read_only = true };
     HbQcow2Io io;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    HB_AUTOFD int fd = open(path, O_RDONLY | O_CLOEXEC);
     HbQcow2 *s;
 
     memset(res, 0, sizeof(*res));
@@ -295,7 +296,6 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
     hb_qcow2_io_from_fd(&io, &fd);
     s = hb_qcow2_open_image(&io, &oo, errp);
     if (!s) {
-        close(fd);
         return false;
     }
     int64_t flen = io.get_length(io.opaque);
@@ -307,7 +307,6 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
     if (!c.refs) {
         hb_error_set(errp, "qcow2: image too large to check");
         hb_qcow2_free_image(s);
-        close(fd);
         return false;
     }
     res->total_clusters = hb_qcow2_size_to_clusters(s, s->hdr.size);
@@ -319,6 +318,5 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
     }
     g_free(c.refs);
     hb_qcow2_free_image(s);
-    close(fd);
     return true;
 }

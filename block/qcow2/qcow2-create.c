@@ -59,7 +59,7 @@ static int64_t backing_size(const char *path)
 {
     uint8_t h[32];
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    HB_AUTOFD int fd = open(path, O_RDONLY | O_CLOEXEC);
     int64_t ret = -errno;
 
     if (fd < 0) {
@@ -71,7 +71,6 @@ static int64_t backing_size(const char *path)
     } else if (fstat(fd, &st) == 0) {
         ret = st.st_size;
     }
-    close(fd);
     return ret;
 }
 
@@ -222,7 +221,7 @@ bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
         put32(hdr + 16, n);
     }
 
-    int fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    HB_AUTOFD int fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         hb_error_set_errno(errp, errno, "Could not create '%s'", filename);
         return false;
@@ -256,11 +255,9 @@ bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
     if (ok) {
         ok = fsync(fd) == 0;
     }
-    int err = errno;
-    close(fd);
     if (!ok) {
+        hb_error_set_errno(errp, errno, "Could not write '%s'", filename);
         unlink(filename);
-        hb_error_set_errno(errp, err, "Could not write '%s'", filename);
         return false;
     }
     return true;
