@@ -5,6 +5,7 @@
 #include "qcow2.h"
 #include "qcow2-int.h"
 #include "util/error.h"
+#include "util/fd-io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,17 +111,14 @@ static char *resolve_backing_path(HbNode *file, const char *name)
 
 static bool probe_is_qcow2(const char *path)
 {
-    uint8_t magic[4];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    bool ret = false;
+    uint8_t buf[4];
+    HbQcow2Header h = { 0 };
+    HB_AUTOFD int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-    if (fd >= 0) {
-        ret = pread(fd, magic, 4, 0) == 4 &&
-              ((uint32_t)magic[0] << 24 | magic[1] << 16 | magic[2] << 8 | magic[3]) ==
-                  QCOW2_MAGIC;
-        close(fd);
+    if (fd >= 0 && pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf)) {
+        hb_qcow2_header_decode(&h, buf, sizeof(buf));
     }
-    return ret;
+    return h.magic == QCOW2_MAGIC;
 }
 
 /*
