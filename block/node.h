@@ -130,6 +130,14 @@ struct HbDriver {
 
     /* Writes beyond get_length() extend the node (file: formats grow it). */
     bool growable;
+
+    /*
+     * Reads beyond get_length() succeed and return zeroes (file: a short
+     * read at EOF).  A format above may read a table or a compressed
+     * cluster that ends past EOF as it is; without this, node-io.c
+     * refuses such a read and the format cuts it at EOF itself.
+     */
+    bool zero_past_eof;
 };
 
 /**
