@@ -382,6 +382,7 @@ const HbDriver hb_driver_file = {
     .name = "file",
     .is_format = false,
     .growable = true,
+    .zero_past_eof = true,
     .open = file_open,
     .close = file_close,
     .get_length = file_get_length,

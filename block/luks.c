@@ -385,7 +385,7 @@ static bool luks_create(const char *filename, int64_t size, GHashTable *opts,
         return false;
     }
 
-    int fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    HB_AUTOFD int fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         hb_error_set_errno(errp, errno, "Could not create '%s'", filename);
         return false;
@@ -400,7 +400,6 @@ static bool luks_create(const char *filename, int64_t size, GHashTable *opts,
             ok = false;
         }
     }
-    close(fd);
     if (!ok) {
         unlink(filename);
     }

@@ -55,12 +55,17 @@ int64_t hb_node_get_allocated_size(HbNode *node)
     return sum;
 }
 
-static int check_request(HbNode *node, uint64_t offset, uint64_t bytes)
+/*
+ * Bounds: a request may reach past the end only where the driver says
+ * what that means: a read if it returns zeroes there, a write (or
+ * discard, write_zeroes) if it grows the node.
+ */
+static int check_request(HbNode *node, bool read, uint64_t offset, uint64_t bytes)
 {
     if (bytes > INT64_MAX || offset > (uint64_t)INT64_MAX - bytes) {
         return -EINVAL;
     }
-    if (node->drv->growable) {
+    if (read ? node->drv->zero_past_eof : node->drv->growable) {
         return 0;
     }
     int64_t len = node->drv->get_length(node);
@@ -154,7 +159,7 @@ static int write_padded(HbNode *node, uint64_t offset, uint64_t bytes,
 int hb_node_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
                    const struct iovec *iov, int niov, unsigned flags)
 {
-    int ret = check_request(node, offset, bytes);
+    int ret = check_request(node, true, offset, bytes);
 
     if (ret < 0 || bytes == 0) {
         return ret;
@@ -176,7 +181,7 @@ int hb_node_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
     if (node->read_only) {
         return -EPERM;
     }
-    int ret = check_request(node, offset, bytes);
+    int ret = check_request(node, false, offset, bytes);
     if (ret < 0 || bytes == 0) {
         return ret;
     }
@@ -276,7 +281,7 @@ int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
     if (node->read_only) {
         return -EPERM;
     }
-    int ret = check_request(node, offset, bytes);
+    int ret = check_request(node, false, offset, bytes);
     if (ret < 0 || bytes == 0 || !node->discard_unmap ||
         !node->drv->pdiscard) {
         return ret;   /* discard is advisory: ignoring it is correct */
@@ -327,7 +332,7 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
     if (node->read_only) {
         return -EPERM;
     }
-    int ret = check_request(node, offset, bytes);
+    int ret = check_request(node, false, offset, bytes);
     if (ret < 0 || bytes == 0) {
         return ret;
     }

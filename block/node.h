@@ -163,6 +163,14 @@ struct HbDriver {
     bool growable;
     /* The data is encrypted (ImageInfo's "encrypted"). */
     bool encrypted;
+
+    /*
+     * Reads beyond get_length() succeed and return zeroes (file: a short
+     * read at EOF).  A format above may read a table or a compressed
+     * cluster that ends past EOF as it is; without this, node-io.c
+     * refuses such a read and the format cuts it at EOF itself.
+     */
+    bool zero_past_eof;
 };
 
 /**

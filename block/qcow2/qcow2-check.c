@@ -4,9 +4,11 @@
 #include "qcow2.h"
 #include "qcow2-int.h"
 #include "util/error.h"
+#include "util/fd-io.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -153,6 +155,25 @@ static void walk_l1(Checker *c, const uint64_t *l1, uint32_t l1_size,
     }
 }
 
+/* The fixed part of a snapshot table entry (docs/interop/qcow2.txt). */
+typedef struct SnapshotEntry {
+    uint64_t l1_table_offset;
+    uint32_t l1_size;
+    uint16_t id_str_size;
+    uint16_t name_size;
+    uint32_t extra_data_size;
+} SnapshotEntry;
+
+#define SNAPSHOT_ENTRY_LEN 40
+
+static const HbQcow2FieldDesc snapshot_entry_fields[] = {
+    { 0, 8, offsetof(SnapshotEntry, l1_table_offset) },
+    { 8, 4, offsetof(SnapshotEntry, l1_size) },
+    { 12, 2, offsetof(SnapshotEntry, id_str_size) },
+    { 14, 2, offsetof(SnapshotEntry, name_size) },
+    { 36, 4, offsetof(SnapshotEntry, extra_data_size) },
+};
+
 /* The snapshot table and every snapshot's L1 table. */
 static void walk_snapshots(Checker *c, uint64_t *table)
 {
@@ -168,18 +189,18 @@ static void walk_snapshots(Checker *c, uint64_t *table)
         return;
     }
     for (uint32_t i = 0; i < s->hdr.nb_snapshots; i++) {
-        uint8_t h[40];
+        uint8_t h[SNAPSHOT_ENTRY_LEN];
+        SnapshotEntry e;
         if (i >= 65536 || hb_qcow2_io_pread(s, pos, h, sizeof(h)) < 0) {
             c->res->check_errors++;
             return;
         }
-        uint64_t l1_off = GUINT64_FROM_BE(*(uint64_t *)h);
-        uint32_t l1_size = GUINT32_FROM_BE(*(uint32_t *)(h + 8));
-        uint16_t id_len = GUINT16_FROM_BE(*(uint16_t *)(h + 12));
-        uint16_t name_len = GUINT16_FROM_BE(*(uint16_t *)(h + 14));
-        uint32_t extra = GUINT32_FROM_BE(*(uint32_t *)(h + 36));
+        hb_qcow2_fields_decode(snapshot_entry_fields, G_N_ELEMENTS(snapshot_entry_fields),
+                               &e, h, sizeof(h));
+        uint64_t l1_off = e.l1_table_offset;
+        uint32_t l1_size = e.l1_size;
         if ((uint64_t)l1_size * 8 > QCOW2_MAX_L1_BYTES || (l1_off & s->cluster_mask) ||
-            extra > 1024) {
+            e.extra_data_size > 1024) {
             say(c, "ERROR snapshot %u has an invalid L1 table\n", i);
             c->res->corruptions++;
             return;
@@ -194,7 +215,8 @@ static void walk_snapshots(Checker *c, uint64_t *table)
             l1[k] = GUINT64_FROM_BE(l1[k]);
         }
         walk_l1(c, l1, l1_size, table, false);
-        pos += (40 + (uint64_t)extra + id_len + name_len + 7) & ~7ull;
+        pos += (SNAPSHOT_ENTRY_LEN + (uint64_t)e.extra_data_size + e.id_str_size +
+                e.name_size + 7) & ~7ull;
     }
     add_ref(c, s->hdr.snapshots_offset, pos - s->hdr.snapshots_offset);
 }
@@ -284,7 +306,7 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
 {
     HbQcow2OpenOpts oo = { .read_only = true };
     HbQcow2Io io;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    HB_AUTOFD int fd = open(path, O_RDONLY | O_CLOEXEC);
     HbQcow2 *s;
 
     memset(res, 0, sizeof(*res));
@@ -295,7 +317,6 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
     hb_qcow2_io_from_fd(&io, &fd);
     s = hb_qcow2_open_image(&io, &oo, errp);
     if (!s) {
-        close(fd);
         return false;
     }
     int64_t flen = io.get_length(io.opaque);
@@ -307,7 +328,6 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
     if (!c.refs) {
         hb_error_set(errp, "qcow2: image too large to check");
         hb_qcow2_free_image(s);
-        close(fd);
         return false;
     }
     res->total_clusters = hb_qcow2_size_to_clusters(s, s->hdr.size);
@@ -319,6 +339,5 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
     }
     g_free(c.refs);
     hb_qcow2_free_image(s);
-    close(fd);
     return true;
 }

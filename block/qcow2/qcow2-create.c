@@ -15,20 +15,6 @@
 
 #define EXT_BACKING_FORMAT 0xe2792acau
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, v >> 32);
-    put32(p + 4, (uint32_t)v);
-}
-
 static bool take_uint(GHashTable *opts, const char *key, uint64_t dflt,
                       uint64_t *out, GError **errp)
 {
@@ -57,68 +43,73 @@ static char *take_str(GHashTable *opts, const char *key)
 /* Virtual size of a backing file: qcow2 header size or the raw length. */
 static int64_t backing_size(const char *path)
 {
-    uint8_t h[32];
+    uint8_t buf[32];
+    HbQcow2Header h = { 0 };
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    HB_AUTOFD int fd = open(path, O_RDONLY | O_CLOEXEC);
     int64_t ret = -errno;
 
     if (fd < 0) {
         return ret;
     }
-    if (pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
-        GUINT32_FROM_BE(*(uint32_t *)h) == QCOW2_MAGIC) {
-        ret = (int64_t)GUINT64_FROM_BE(*(uint64_t *)(h + 24));
+    if (pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf)) {
+        hb_qcow2_header_decode(&h, buf, sizeof(buf));
+    }
+    if (h.magic == QCOW2_MAGIC) {
+        ret = (int64_t)h.size;
     } else if (fstat(fd, &st) == 0) {
         ret = st.st_size;
     }
-    close(fd);
     return ret;
 }
 
-bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
-                     GError **errp)
-{
-    uint64_t cs, refcount_bits;
-    g_autofree char *compat = take_str(opts, "compat");
-    g_autofree char *backing = take_str(opts, "backing_file");
-    g_autofree char *backing_fmt = take_str(opts, "backing_fmt");
-    g_autofree char *lazy = take_str(opts, "lazy_refcounts");
-    g_autofree char *ctype = take_str(opts, "compression_type");
-    g_autofree char *prealloc = take_str(opts, "preallocation");
-    g_autofree char *extl2 = take_str(opts, "extended_l2");
-    unsigned version = 3;
-    bool lazy_on = false;
+/* What -o asked for, once taken from the table and checked. */
+typedef struct CreateOpts {
+    uint64_t cluster_size;
+    uint64_t refcount_bits;
+    unsigned version;
+    bool lazy_refcounts;
+    char *backing;          /* owned, or NULL */
+    char *backing_fmt;      /* owned, or NULL */
+} CreateOpts;
 
-    if (!take_uint(opts, "cluster_size", 65536, &cs, errp) ||
-        !take_uint(opts, "refcount_bits", 16, &refcount_bits, errp)) {
-        return false;
-    }
-    if (cs < 512 || cs > (2u << 20) || (cs & (cs - 1))) {
-        hb_error_set(errp, "Cluster size must be a power of two between 512 and 2048k");
-        return false;
-    }
-    if (refcount_bits < 1 || refcount_bits > 64 || (refcount_bits & (refcount_bits - 1))) {
-        hb_error_set(errp, "Refcount width must be a power of two and may not exceed 64 bits");
-        return false;
-    }
+static void create_opts_clear(CreateOpts *c)
+{
+    g_free(c->backing);
+    g_free(c->backing_fmt);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CreateOpts, create_opts_clear)
+
+/* compat and lazy_refcounts: the version and the compatible bit. */
+static bool parse_compat(const char *compat, const char *lazy, CreateOpts *c,
+                         GError **errp)
+{
+    c->version = 3;
     if (compat) {
         if (!strcmp(compat, "0.10") || !strcmp(compat, "v2")) {
-            version = 2;
+            c->version = 2;
         } else if (strcmp(compat, "1.1") && strcmp(compat, "v3")) {
             hb_error_set(errp, "Invalid parameter '%s'", compat);
             return false;
         }
     }
-    if (lazy && !(lazy_on = !strcmp(lazy, "on") || !strcmp(lazy, "true")) &&
+    if (lazy && !(c->lazy_refcounts = !strcmp(lazy, "on") || !strcmp(lazy, "true")) &&
         strcmp(lazy, "off") && strcmp(lazy, "false")) {
         hb_error_set(errp, "Parameter 'lazy_refcounts' expects 'on' or 'off'");
         return false;
     }
-    if (lazy_on && version == 2) {
+    if (c->lazy_refcounts && c->version == 2) {
         hb_error_set(errp, "Lazy refcounts only supported with compatibility level 1.1 and above "
                      "(use version=v3 or greater)");
         return false;
     }
+    return true;
+}
+
+/* Options hotblock accepts only at their one supported value. */
+static bool check_fixed_opts(const char *ctype, const char *prealloc,
+                             const char *extl2, GError **errp)
+{
     if (ctype && strcmp(ctype, "zlib")) {
         hb_error_set(errp, "Compression type '%s' is not supported", ctype);
         return false;
@@ -131,136 +122,236 @@ bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
         hb_error_set(errp, "Extended L2 entries are not supported");
         return false;
     }
-    if (version == 2 && refcount_bits != 16) {
+    return true;
+}
+
+static bool check_widths(const CreateOpts *c, GError **errp)
+{
+    uint64_t cs = c->cluster_size, rb = c->refcount_bits;
+
+    if (cs < 512 || cs > (2u << 20) || (cs & (cs - 1))) {
+        hb_error_set(errp, "Cluster size must be a power of two between 512 and 2048k");
+        return false;
+    }
+    if (rb < 1 || rb > 64 || (rb & (rb - 1))) {
+        hb_error_set(errp, "Refcount width must be a power of two and may not exceed 64 bits");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Take every key hb_qcow2_create() knows from @opts (all of them, even
+ * when one is wrong), then check them.
+ */
+static bool take_create_opts(GHashTable *opts, CreateOpts *c, GError **errp)
+{
+    g_autofree char *compat = take_str(opts, "compat");
+    g_autofree char *lazy = take_str(opts, "lazy_refcounts");
+    g_autofree char *ctype = take_str(opts, "compression_type");
+    g_autofree char *prealloc = take_str(opts, "preallocation");
+    g_autofree char *extl2 = take_str(opts, "extended_l2");
+
+    c->backing = take_str(opts, "backing_file");
+    c->backing_fmt = take_str(opts, "backing_fmt");
+    if (!take_uint(opts, "cluster_size", 65536, &c->cluster_size, errp) ||
+        !take_uint(opts, "refcount_bits", 16, &c->refcount_bits, errp) ||
+        !check_widths(c, errp) || !parse_compat(compat, lazy, c, errp) ||
+        !check_fixed_opts(ctype, prealloc, extl2, errp)) {
+        return false;
+    }
+    if (c->version == 2 && c->refcount_bits != 16) {
         hb_error_set(errp, "Different refcount widths than 16 bits require "
                      "compatibility level 1.1 or above (use compat=1.1 or greater)");
         return false;
     }
-    if (backing_fmt && !backing) {
+    if (c->backing_fmt && !c->backing) {
         hb_error_set(errp, "Backing format requires a backing file");
         return false;
     }
-    if (backing && (strlen(backing) > 1023 ||
-                    (backing_fmt && strlen(backing_fmt) > 1023))) {
+    if (c->backing && (strlen(c->backing) > 1023 ||
+                       (c->backing_fmt && strlen(c->backing_fmt) > 1023))) {
         hb_error_set(errp, "Backing file name too long");
         return false;
     }
-    if (size < 0 && backing) {
+    return true;
+}
+
+/* The virtual size: as given, or the backing file's. */
+static bool resolve_size(const char *filename, const CreateOpts *c,
+                         int64_t *size, GError **errp)
+{
+    if (*size < 0 && c->backing) {
         g_autofree char *dir = g_path_get_dirname(filename);
-        g_autofree char *bpath = g_path_is_absolute(backing)
-                                 ? g_strdup(backing)
-                                 : g_build_filename(dir, backing, NULL);
-        size = backing_size(bpath);
-        if (size < 0) {
-            hb_error_set_errno(errp, (int)size, "Could not open backing file '%s'", backing);
+        g_autofree char *bpath = g_path_is_absolute(c->backing)
+                                 ? g_strdup(c->backing)
+                                 : g_build_filename(dir, c->backing, NULL);
+        *size = backing_size(bpath);
+        if (*size < 0) {
+            hb_error_set_errno(errp, (int)*size, "Could not open backing file '%s'",
+                               c->backing);
             return false;
         }
     }
-    if (size < 0 || (uint64_t)size > QCOW2_MAX_SIZE) {
+    if (*size < 0 || (uint64_t)*size > QCOW2_MAX_SIZE) {
         hb_error_set(errp, "Image size must be given and less than 2^61 bytes");
         return false;
     }
+    return true;
+}
 
-    unsigned cbits = g_bit_nth_lsf(cs, -1);
-    unsigned rorder = g_bit_nth_lsf(refcount_bits, -1);
+/*
+ * Where everything goes: the header cluster, the reference table, its
+ * refcount blocks (enough to count every metadata cluster, themselves
+ * included), then the L1 table.
+ */
+typedef struct Layout {
+    uint64_t cs;
+    uint64_t l1_size, l1_clusters, l1_off;
+    uint64_t rt_clusters, rt_off;
+    uint64_t rb_count, rb_off;
+    uint64_t meta;          /* clusters of metadata, header included */
+} Layout;
+
+static bool plan_layout(const CreateOpts *c, uint64_t size, Layout *l,
+                        GError **errp)
+{
+    uint64_t cs = c->cluster_size;
     uint64_t l2_entries = cs / 8;
-    uint64_t l1_size = (((uint64_t)size + cs - 1) / cs + l2_entries - 1) / l2_entries;
-    uint64_t l1_clusters = (l1_size * 8 + cs - 1) / cs;
-    uint64_t rbe = cs * 8 / refcount_bits;
-    uint64_t rt_clusters = 1, rb_count = 1, meta;
+    uint64_t rbe = cs * 8 / c->refcount_bits;
 
-    if (l1_size * 8 > QCOW2_MAX_L1_BYTES) {
+    l->cs = cs;
+    l->l1_size = ((size + cs - 1) / cs + l2_entries - 1) / l2_entries;
+    l->l1_clusters = (l->l1_size * 8 + cs - 1) / cs;
+    if (l->l1_size * 8 > QCOW2_MAX_L1_BYTES) {
         hb_error_set(errp, "The image size is too large for file format 'qcow2' "
                      "(try using a larger cluster size)");
         return false;
     }
+    l->rt_clusters = 1;
+    l->rb_count = 1;
     for (;;) {
-        meta = 1 + rt_clusters + rb_count + l1_clusters;
-        uint64_t rb = (meta + rbe - 1) / rbe;
+        l->meta = 1 + l->rt_clusters + l->rb_count + l->l1_clusters;
+        uint64_t rb = (l->meta + rbe - 1) / rbe;
         uint64_t rt = (rb * 8 + cs - 1) / cs;
-        if (rb == rb_count && rt == rt_clusters) {
+        if (rb == l->rb_count && rt == l->rt_clusters) {
             break;
         }
-        rb_count = rb;
-        rt_clusters = rt;
+        l->rb_count = rb;
+        l->rt_clusters = rt;
     }
-    uint64_t rt_off = cs, rb_off = rt_off + rt_clusters * cs;
-    uint64_t l1_off = rb_off + rb_count * cs;
+    l->rt_off = cs;
+    l->rb_off = l->rt_off + l->rt_clusters * cs;
+    l->l1_off = l->rb_off + l->rb_count * cs;
+    return true;
+}
 
-    g_autofree uint8_t *hdr = g_malloc0(cs);
-    put32(hdr, QCOW2_MAGIC);
-    put32(hdr + 4, version);
-    put32(hdr + 20, cbits);
-    put64(hdr + 24, size);
-    put32(hdr + 36, l1_size);
-    put64(hdr + 40, l1_off);
-    put64(hdr + 48, rt_off);
-    put32(hdr + 56, rt_clusters);
-    size_t pos = 72;
-    if (version == 3) {
-        put64(hdr + 80, lazy_on ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0);
-        put32(hdr + 96, rorder);
-        put32(hdr + 100, 112);  /* with the compression type byte, padded */
-        pos = 112;
+/*
+ * The header cluster: the header, a backing format extension, the end of
+ * the extensions, the backing file name.
+ */
+static bool build_header(const CreateOpts *c, uint64_t size, const Layout *l,
+                         uint8_t *buf, GError **errp)
+{
+    HbQcow2Header h = {
+        .magic = QCOW2_MAGIC,
+        .version = c->version,
+        .cluster_bits = g_bit_nth_lsf(l->cs, -1),
+        .size = size,
+        .l1_size = l->l1_size,
+        .l1_table_offset = l->l1_off,
+        .refcount_table_offset = l->rt_off,
+        .refcount_table_clusters = l->rt_clusters,
+        .header_length = QCOW2_V2_HEADER_LEN,
+    };
+    if (c->version == 3) {
+        h.compatible_features = c->lazy_refcounts ? QCOW2_COMPAT_LAZY_REFCOUNTS : 0;
+        h.refcount_order = g_bit_nth_lsf(c->refcount_bits, -1);
+        /* With the compression type byte, padded to 8 bytes. */
+        h.header_length = (hb_qcow2_field_end(QCOW2_FIELD_COMPRESSION_TYPE) + 7) & ~7u;
     }
-    if (backing_fmt) {
-        size_t n = strlen(backing_fmt);
-        put32(hdr + pos, EXT_BACKING_FORMAT);
-        put32(hdr + pos + 4, n);
-        memcpy(hdr + pos + 8, backing_fmt, n);
+    size_t pos = h.header_length;
+    if (c->backing_fmt) {
+        size_t n = strlen(c->backing_fmt);
+        hb_qcow2_be_put(buf + pos, 4, EXT_BACKING_FORMAT);
+        hb_qcow2_be_put(buf + pos + 4, 4, n);
+        memcpy(buf + pos + 8, c->backing_fmt, n);
         pos += 8 + ((n + 7) & ~7ul);
     }
     pos += 8;  /* end-of-extensions marker: zeroes */
-    if (backing) {
-        size_t n = strlen(backing);
-        if (pos + n > cs) {
+    if (c->backing) {
+        size_t n = strlen(c->backing);
+        if (pos + n > l->cs) {
             hb_error_set(errp, "Backing file name too long for the cluster size");
             return false;
         }
-        memcpy(hdr + pos, backing, n);
-        put64(hdr + 8, pos);
-        put32(hdr + 16, n);
+        memcpy(buf + pos, c->backing, n);
+        h.backing_file_offset = pos;
+        h.backing_file_size = n;
+    }
+    hb_qcow2_header_encode(&h, buf, h.header_length);
+    return true;
+}
+
+/* Everything after the header: every metadata cluster has refcount 1. */
+static bool write_tables(int fd, const CreateOpts *c, const Layout *l)
+{
+    uint64_t cs = l->cs;
+    uint64_t rbe = cs * 8 / c->refcount_bits;
+    HbQcow2 geo = { .refcount_bits = c->refcount_bits };
+    g_autofree uint8_t *buf = g_malloc0(cs);
+    bool ok = true;
+
+    for (uint64_t i = 0; ok && i < l->rt_clusters; i++) {
+        memset(buf, 0, cs);
+        for (uint64_t j = 0; j < cs / 8; j++) {
+            uint64_t e = i * (cs / 8) + j;
+            if (e < l->rb_count) {
+                hb_qcow2_be_put(buf + 8 * j, 8, l->rb_off + e * cs);
+            }
+        }
+        ok = hb_pwrite_all(fd, buf, cs, l->rt_off + i * cs) == 0;
+    }
+    for (uint64_t b = 0; ok && b < l->rb_count; b++) {
+        memset(buf, 0, cs);
+        for (uint64_t k = 0; k < rbe && b * rbe + k < l->meta; k++) {
+            hb_qcow2_rc_set(&geo, buf, k, 1);
+        }
+        ok = hb_pwrite_all(fd, buf, cs, l->rb_off + b * cs) == 0;
+    }
+    memset(buf, 0, cs);
+    for (uint64_t i = 0; ok && i < l->l1_clusters; i++) {
+        ok = hb_pwrite_all(fd, buf, cs, l->l1_off + i * cs) == 0;
+    }
+    return ok;
+}
+
+bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
+                     GError **errp)
+{
+    g_auto(CreateOpts) c = { 0 };
+    Layout l;
+
+    if (!take_create_opts(opts, &c, errp) ||
+        !resolve_size(filename, &c, &size, errp) ||
+        !plan_layout(&c, (uint64_t)size, &l, errp)) {
+        return false;
+    }
+    g_autofree uint8_t *hdr = g_malloc0(l.cs);
+    if (!build_header(&c, (uint64_t)size, &l, hdr, errp)) {
+        return false;
     }
 
-    int fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    HB_AUTOFD int fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         hb_error_set_errno(errp, errno, "Could not create '%s'", filename);
         return false;
     }
-    bool ok = ftruncate(fd, 0) == 0 && hb_pwrite_all(fd, hdr, cs, 0) == 0;
-
-    /* Reference table and blocks: every metadata cluster has refcount 1. */
-    HbQcow2 geo = { .refcount_bits = refcount_bits };
-    g_autofree uint8_t *buf = g_malloc0(cs);
-    for (uint64_t i = 0; ok && i < rt_clusters; i++) {
-        memset(buf, 0, cs);
-        for (uint64_t j = 0; j < cs / 8; j++) {
-            uint64_t e = i * (cs / 8) + j;
-            if (e < rb_count) {
-                put64(buf + 8 * j, rb_off + e * cs);
-            }
-        }
-        ok = hb_pwrite_all(fd, buf, cs, rt_off + i * cs) == 0;
-    }
-    for (uint64_t b = 0; ok && b < rb_count; b++) {
-        memset(buf, 0, cs);
-        for (uint64_t k = 0; k < rbe && b * rbe + k < meta; k++) {
-            hb_qcow2_rc_set(&geo, buf, k, 1);
-        }
-        ok = hb_pwrite_all(fd, buf, cs, rb_off + b * cs) == 0;
-    }
-    memset(buf, 0, cs);
-    for (uint64_t i = 0; ok && i < l1_clusters; i++) {
-        ok = hb_pwrite_all(fd, buf, cs, l1_off + i * cs) == 0;
-    }
-    if (ok) {
-        ok = fsync(fd) == 0;
-    }
-    int err = errno;
-    close(fd);
+    bool ok = ftruncate(fd, 0) == 0 && hb_pwrite_all(fd, hdr, l.cs, 0) == 0 &&
+              write_tables(fd, &c, &l) && fsync(fd) == 0;
     if (!ok) {
+        hb_error_set_errno(errp, errno, "Could not write '%s'", filename);
         unlink(filename);
-        hb_error_set_errno(errp, err, "Could not write '%s'", filename);
         return false;
     }
     return true;

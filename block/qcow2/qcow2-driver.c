@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block/qcow2/qcow2-driver.c — the qcow2 HbDriver: children, backing chain, node I/O glue, query. */
 
+#include "block/iov.h"
 #include "block/node.h"
 #include "qcow2.h"
 #include "qcow2-int.h"
 #include "util/error.h"
+#include "util/fd-io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,35 +21,40 @@ typedef struct Qcow2Node {
 
 /* ---- HbQcow2Io over the "file" child ---- */
 
+/*
+ * The format core may read past the end of the image file (a table of a
+ * truncated image, the last compressed cluster rounded up to sectors):
+ * those bytes read as zeroes.  A child whose driver returns zeroes there
+ * itself (zero_past_eof) gets the read as it is; for any other the read
+ * is cut at EOF here.  Errors are errors either way.
+ */
 static int child_preadv(void *opaque, uint64_t off, uint64_t bytes,
                         const struct iovec *iov, int niov)
 {
     HbNode *n = opaque;
-    int ret = hb_node_preadv(n, off, bytes, iov, niov, 0);
 
-    if (ret < 0) {
-        /* A table may end past EOF (truncated image): read what is there. */
-        int64_t len = hb_node_get_length(n);
-        if (len >= 0 && off + bytes > (uint64_t)len) {
-            uint64_t have = off < (uint64_t)len ? (uint64_t)len - off : 0;
-            uint64_t pos = 0;
-            for (int i = 0; i < niov; i++) {
-                memset(iov[i].iov_base, 0, iov[i].iov_len);
-            }
-            if (have == 0) {
-                return 0;
-            }
-            g_autofree uint8_t *buf = g_try_malloc(have);
-            if (!buf) {
-                return -ENOMEM;
-            }
-            ret = hb_node_pread(n, off, buf, have);
-            for (int i = 0; ret == 0 && i < niov && pos < have; i++) {
-                uint64_t c = MIN(iov[i].iov_len, have - pos);
-                memcpy(iov[i].iov_base, buf + pos, c);
-                pos += c;
-            }
-        }
+    if (n->drv->zero_past_eof) {
+        return hb_node_preadv(n, off, bytes, iov, niov, 0);
+    }
+    int64_t len = hb_node_get_length(n);
+    if (len < 0) {
+        return (int)len;
+    }
+    if (off + bytes <= (uint64_t)len) {
+        return hb_node_preadv(n, off, bytes, iov, niov, 0);
+    }
+    uint64_t have = off < (uint64_t)len ? (uint64_t)len - off : 0;
+    hb_iov_memset(iov, niov, have, 0, bytes - have);
+    if (have == 0) {
+        return 0;
+    }
+    g_autofree uint8_t *buf = g_try_malloc(have);
+    if (!buf) {
+        return -ENOMEM;
+    }
+    int ret = hb_node_pread(n, off, buf, have);
+    if (ret == 0) {
+        hb_iov_from_buf(iov, niov, 0, buf, have);
     }
     return ret;
 }
@@ -110,17 +117,14 @@ static char *resolve_backing_path(HbNode *file, const char *name)
 
 static bool probe_is_qcow2(const char *path)
 {
-    uint8_t magic[4];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    bool ret = false;
+    uint8_t buf[4];
+    HbQcow2Header h = { 0 };
+    HB_AUTOFD int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-    if (fd >= 0) {
-        ret = pread(fd, magic, 4, 0) == 4 &&
-              ((uint32_t)magic[0] << 24 | magic[1] << 16 | magic[2] << 8 | magic[3]) ==
-                  QCOW2_MAGIC;
-        close(fd);
+    if (fd >= 0 && pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf)) {
+        hb_qcow2_header_decode(&h, buf, sizeof(buf));
     }
-    return ret;
+    return h.magic == QCOW2_MAGIC;
 }
 
 /*

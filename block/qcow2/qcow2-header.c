@@ -13,17 +13,6 @@
 #define EXT_DATA_FILE      0x44415441u
 #define EXT_ENCRYPTION     0x0537be77u
 
-static uint32_t be32_at(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | p[3];
-}
-
-static uint64_t be64_at(const uint8_t *p)
-{
-    return ((uint64_t)be32_at(p) << 32) | be32_at(p + 4);
-}
-
 /*
  * Header extensions are only read: we never rewrite the header as a whole
  * (updates touch single fields), so unknown extensions stay intact.
@@ -39,8 +28,8 @@ static bool parse_extensions(HbQcow2 *s, const uint8_t *buf, size_t len,
         end = s->hdr.backing_file_offset;
     }
     while (pos + 8 <= end) {
-        uint32_t type = be32_at(buf + pos);
-        uint32_t elen = be32_at(buf + pos + 4);
+        uint32_t type = (uint32_t)hb_qcow2_be_get(buf + pos, 4);
+        uint32_t elen = (uint32_t)hb_qcow2_be_get(buf + pos + 4, 4);
 
         pos += 8;
         if (type == EXT_END) {
@@ -77,77 +66,50 @@ static bool check_table(const char *what, uint64_t offset, uint64_t bytes,
     return true;
 }
 
-/**
- * hb_qcow2_parse_header() - decode and validate a qcow2 header.
- * @s: the image state to fill (hdr and derived geometry)
- * @buf: the first bytes of the image (at least 72; ideally one cluster)
- * @len: bytes in @buf
- * @file_len: image file length, to reject tables beyond it
- * @read_only: whether the image is opened read-only
- * @errp: why the image is refused
- *
- * Return: true when the image can be opened as requested.
+/*
+ * Decode the fields the version has: a version 2 header ends at 72 bytes
+ * (refcounts are 16 bits wide there), version 3 says how long it is.
  */
-bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
-                           int64_t file_len, bool read_only, GError **errp)
+static bool decode_header(HbQcow2Header *h, const uint8_t *buf, size_t len,
+                          GError **errp)
 {
-    HbQcow2Header *h = &s->hdr;
-
-    if (len < 72 || be32_at(buf) != QCOW2_MAGIC) {
+    memset(h, 0, sizeof(*h));
+    if (len >= QCOW2_V2_HEADER_LEN) {
+        hb_qcow2_header_decode(h, buf, QCOW2_V2_HEADER_LEN);
+    }
+    if (h->magic != QCOW2_MAGIC) {
         hb_error_set(errp, "Image is not in qcow2 format");
         return false;
     }
-    memset(h, 0, sizeof(*h));
-    h->version = be32_at(buf + 4);
     if (h->version != 2 && h->version != 3) {
         hb_error_set(errp, "Unsupported qcow2 version %u", h->version);
         return false;
     }
-    h->backing_file_offset = be64_at(buf + 8);
-    h->backing_file_size = be32_at(buf + 16);
-    h->cluster_bits = be32_at(buf + 20);
-    h->size = be64_at(buf + 24);
-    h->crypt_method = be32_at(buf + 32);
-    h->l1_size = be32_at(buf + 36);
-    h->l1_table_offset = be64_at(buf + 40);
-    h->refcount_table_offset = be64_at(buf + 48);
-    h->refcount_table_clusters = be32_at(buf + 56);
-    h->nb_snapshots = be32_at(buf + 60);
-    h->snapshots_offset = be64_at(buf + 64);
     if (h->version == 2) {
         h->refcount_order = 4;
-        h->header_length = 72;
-    } else {
-        if (len < 104) {
-            hb_error_set(errp, "qcow2: header is truncated");
-            return false;
-        }
-        h->incompatible_features = be64_at(buf + 72);
-        h->compatible_features = be64_at(buf + 80);
-        h->autoclear_features = be64_at(buf + 88);
-        h->refcount_order = be32_at(buf + 96);
-        h->header_length = be32_at(buf + 100);
-        if (h->header_length < 104 || (h->header_length & 7) != 0 ||
-            h->header_length > len) {
-            hb_error_set(errp, "qcow2: invalid header length %u", h->header_length);
-            return false;
-        }
-        if (h->header_length > 104) {
-            h->compression_type = buf[104];
-        }
+        h->header_length = QCOW2_V2_HEADER_LEN;
+        return true;
     }
+    if (len < QCOW2_V3_HEADER_LEN) {
+        hb_error_set(errp, "qcow2: header is truncated");
+        return false;
+    }
+    hb_qcow2_header_decode(h, buf, QCOW2_V3_HEADER_LEN);
+    if (h->header_length < QCOW2_V3_HEADER_LEN || (h->header_length & 7) != 0 ||
+        h->header_length > len) {
+        hb_error_set(errp, "qcow2: invalid header length %u", h->header_length);
+        return false;
+    }
+    /* The optional fields the header is long enough for. */
+    hb_qcow2_header_decode(h, buf, h->header_length);
+    return true;
+}
 
-    if (h->cluster_bits < QCOW2_MIN_CLUSTER_BITS ||
-        h->cluster_bits > QCOW2_MAX_CLUSTER_BITS) {
-        hb_error_set(errp, "qcow2: unsupported cluster size: 2^%u", h->cluster_bits);
-        return false;
-    }
-    s->cluster_size = 1u << h->cluster_bits;
-    s->cluster_mask = s->cluster_size - 1;
-    if (h->header_length > s->cluster_size) {
-        hb_error_set(errp, "qcow2: header exceeds cluster size");
-        return false;
-    }
+/* Features and settings this implementation cannot honour (as requested). */
+static bool check_features(const HbQcow2Header *h, bool read_only, GError **errp)
+{
+    const uint64_t known = QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT;
+
     if (h->incompatible_features & QCOW2_INCOMPAT_DATA_FILE) {
         hb_error_set(errp, "qcow2: external data files are not supported");
         return false;
@@ -162,10 +124,9 @@ bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
                      h->compression_type);
         return false;
     }
-    if (h->incompatible_features & ~(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT)) {
+    if (h->incompatible_features & ~known) {
         hb_error_set(errp, "Unsupported qcow2 feature(s): incompatible bits 0x%" G_GINT64_MODIFIER "x",
-                     (gint64)(h->incompatible_features &
-                              ~(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT)));
+                     (gint64)(h->incompatible_features & ~known));
         return false;
     }
     if (!read_only && (h->incompatible_features & QCOW2_INCOMPAT_CORRUPT)) {
@@ -194,6 +155,31 @@ bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
         hb_error_set(errp, "qcow2: images with internal snapshots can only be opened read-only");
         return false;
     }
+    return true;
+}
+
+/* The cluster size, and the table geometry that follows from it. */
+static bool set_geometry(HbQcow2 *s, GError **errp)
+{
+    const HbQcow2Header *h = &s->hdr;
+
+    if (h->cluster_bits < QCOW2_MIN_CLUSTER_BITS ||
+        h->cluster_bits > QCOW2_MAX_CLUSTER_BITS) {
+        hb_error_set(errp, "qcow2: unsupported cluster size: 2^%u", h->cluster_bits);
+        return false;
+    }
+    s->cluster_size = 1u << h->cluster_bits;
+    s->cluster_mask = s->cluster_size - 1;
+    if (h->header_length > s->cluster_size) {
+        hb_error_set(errp, "qcow2: header exceeds cluster size");
+        return false;
+    }
+    return true;
+}
+
+static void set_table_geometry(HbQcow2 *s)
+{
+    const HbQcow2Header *h = &s->hdr;
 
     s->l2_bits = h->cluster_bits - 3;
     s->l2_size = 1u << s->l2_bits;
@@ -201,10 +187,16 @@ bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
     s->rb_bits = h->cluster_bits + 3 - h->refcount_order;
     s->refcount_max = h->refcount_order == 6 ? UINT64_MAX
                                              : (1ull << s->refcount_bits) - 1;
+}
 
+/* The L1 and reference tables: sized, aligned, inside the file. */
+static bool check_tables(HbQcow2 *s, int64_t file_len, GError **errp)
+{
+    const HbQcow2Header *h = &s->hdr;
     /* The L1 table must cover the virtual size. */
     uint64_t guest_clusters = (h->size + s->cluster_mask) >> h->cluster_bits;
     uint64_t l1_needed = (guest_clusters + s->l2_size - 1) >> s->l2_bits;
+
     if ((uint64_t)h->l1_size * 8 > QCOW2_MAX_L1_BYTES) {
         hb_error_set(errp, "qcow2: active L1 table too large");
         return false;
@@ -238,22 +230,77 @@ bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
         hb_error_set(errp, "qcow2: metadata table lies beyond the end of the file");
         return false;
     }
+    return true;
+}
 
-    if (h->backing_file_offset) {
-        if (h->backing_file_size == 0 || h->backing_file_size > 1023 ||
-            h->backing_file_offset > len ||
-            h->backing_file_size > len - h->backing_file_offset) {
-            hb_error_set(errp, "qcow2: invalid backing file name location");
-            return false;
-        }
-        s->backing_file = g_strndup((const char *)buf + h->backing_file_offset,
-                                    h->backing_file_size);
-        if (strlen(s->backing_file) != h->backing_file_size) {
-            hb_error_set(errp, "qcow2: backing file name contains NUL");
-            return false;
-        }
+/* The backing file name, which must lie in the header cluster. */
+static bool read_backing_name(HbQcow2 *s, const uint8_t *buf, size_t len,
+                              GError **errp)
+{
+    const HbQcow2Header *h = &s->hdr;
+
+    if (!h->backing_file_offset) {
+        return true;
     }
-    return parse_extensions(s, buf, len, errp);
+    if (h->backing_file_size == 0 || h->backing_file_size > 1023 ||
+        h->backing_file_offset > len ||
+        h->backing_file_size > len - h->backing_file_offset) {
+        hb_error_set(errp, "qcow2: invalid backing file name location");
+        return false;
+    }
+    s->backing_file = g_strndup((const char *)buf + h->backing_file_offset,
+                                h->backing_file_size);
+    if (strlen(s->backing_file) != h->backing_file_size) {
+        hb_error_set(errp, "qcow2: backing file name contains NUL");
+        return false;
+    }
+    return true;
+}
+
+/**
+ * hb_qcow2_parse_header() - decode and validate a qcow2 header.
+ * @s: the image state to fill (hdr and derived geometry)
+ * @buf: the first bytes of the image (at least 72; ideally one cluster)
+ * @len: bytes in @buf
+ * @file_len: image file length, to reject tables beyond it
+ * @read_only: whether the image is opened read-only
+ * @errp: why the image is refused
+ *
+ * Return: true when the image can be opened as requested.
+ */
+bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
+                           int64_t file_len, bool read_only, GError **errp)
+{
+    if (!decode_header(&s->hdr, buf, len, errp) || !set_geometry(s, errp) ||
+        !check_features(&s->hdr, read_only, errp)) {
+        return false;
+    }
+    set_table_geometry(s);
+    return check_tables(s, file_len, errp) &&
+           read_backing_name(s, buf, len, errp) &&
+           parse_extensions(s, buf, len, errp);
+}
+
+/**
+ * hb_qcow2_write_header_fields() - update consecutive header fields in
+ * place (no flush; the caller orders it).
+ * @s: image
+ * @h: holds the new values of @first..@last; other members are ignored
+ * @first: the first field written
+ * @last: the last one (at or after @first)
+ *
+ * s->hdr is not changed: the caller updates it once the write succeeded.
+ *
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_write_header_fields(HbQcow2 *s, const HbQcow2Header *h,
+                                 HbQcow2Field first, HbQcow2Field last)
+{
+    uint8_t buf[128];
+
+    g_assert(hb_qcow2_field_end(last) - hb_qcow2_field_offset(first) <= sizeof(buf));
+    size_t n = hb_qcow2_header_encode_run(h, first, last, buf);
+    return hb_qcow2_io_pwrite(s, hb_qcow2_field_offset(first), buf, n);
 }
 
 /**
@@ -265,15 +312,13 @@ bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
  */
 int hb_qcow2_write_incompat(HbQcow2 *s, uint64_t bits)
 {
-    uint8_t be[8];
+    HbQcow2Header h = { .incompatible_features = bits };
 
     if (s->hdr.version < 3) {
         return 0;
     }
-    for (int i = 0; i < 8; i++) {
-        be[i] = bits >> (56 - 8 * i);
-    }
-    int ret = hb_qcow2_io_pwrite(s, QCOW2_HDR_INCOMPAT_OFF, be, 8);
+    int ret = hb_qcow2_write_header_fields(s, &h, QCOW2_FIELD_INCOMPATIBLE_FEATURES,
+                                           QCOW2_FIELD_INCOMPATIBLE_FEATURES);
     if (ret == 0) {
         s->hdr.incompatible_features = bits;
     }

@@ -70,6 +70,117 @@ static unsigned cache_entries(uint64_t bytes, uint32_t cluster_size,
     return (unsigned)CLAMP(n, 4, 65536);
 }
 
+/*
+ * Read the header cluster (at least 512 bytes, zero-filled past the end
+ * of a short file) and parse it.
+ */
+static bool read_header(HbQcow2 *s, int64_t file_len, bool read_only,
+                        GError **errp)
+{
+    g_autofree uint8_t *hbuf = NULL;
+    uint8_t first[512];
+    HbQcow2Header peek = { 0 };
+    int ret;
+
+    memset(first, 0, sizeof(first));
+    ret = hb_qcow2_io_pread(s, 0, first, MIN((uint64_t)file_len, sizeof(first)));
+    if (ret < 0) {
+        hb_error_set_errno(errp, ret, "qcow2: could not read the header");
+        return false;
+    }
+    /* Unvalidated: only to know how much more to read. */
+    hb_qcow2_header_decode(&peek, first, hb_qcow2_field_end(QCOW2_FIELD_CLUSTER_BITS));
+    size_t hlen = sizeof(first);
+    if (peek.cluster_bits >= QCOW2_MIN_CLUSTER_BITS &&
+        peek.cluster_bits <= QCOW2_MAX_CLUSTER_BITS) {
+        hlen = MIN((uint64_t)file_len, 1ull << peek.cluster_bits);
+        hlen = MAX(hlen, sizeof(first));
+    }
+    hbuf = g_malloc0(hlen);
+    memcpy(hbuf, first, sizeof(first));
+    if (hlen > sizeof(first) && (uint64_t)file_len > sizeof(first)) {
+        ret = hb_qcow2_io_pread(s, sizeof(first), hbuf + sizeof(first),
+                                MIN((uint64_t)file_len, hlen) - sizeof(first));
+        if (ret < 0) {
+            hb_error_set_errno(errp, ret, "qcow2: could not read the header");
+            return false;
+        }
+    }
+    if ((uint64_t)file_len < QCOW2_V2_HEADER_LEN ||
+        !hb_qcow2_parse_header(s, hbuf, MIN((uint64_t)file_len, hlen), file_len,
+                               read_only, errp)) {
+        if (errp && !*errp) {
+            hb_error_set(errp, "Image is not in qcow2 format");
+        }
+        return false;
+    }
+    return true;
+}
+
+/* The L1 and reference tables into memory, checked for a writer. */
+static bool load_tables(HbQcow2 *s, int64_t file_len, bool read_only,
+                        GError **errp)
+{
+    s->l1_size = s->hdr.l1_size;
+    if (!load_table(s, s->hdr.l1_table_offset, s->l1_size, &s->l1, "L1 table", errp)) {
+        return false;
+    }
+    s->reftable_size = (s->hdr.refcount_table_clusters << s->hdr.cluster_bits) / 8;
+    if (!load_table(s, s->hdr.refcount_table_offset, s->reftable_size,
+                    &s->reftable, "reference count table", errp)) {
+        return false;
+    }
+    for (uint32_t i = 0; i < s->reftable_size; i++) {
+        if (s->reftable[i]) {
+            s->reftable_used = i + 1;
+        }
+    }
+    return read_only || check_reftable(s, file_len, errp);
+}
+
+static bool init_caches(HbQcow2 *s, const HbQcow2OpenOpts *o, GError **errp)
+{
+    /* By default cache enough L2 tables to map the whole disk, up to 8 MiB. */
+    uint64_t l1_used = (((s->hdr.size + s->cluster_mask) >> s->hdr.cluster_bits) +
+                        s->l2_size - 1) >> s->l2_bits;
+    unsigned l2n = cache_entries(o->l2_cache_size, s->cluster_size,
+                                 (unsigned)MIN(l1_used, (8u << 20) / s->cluster_size));
+    unsigned rbn = cache_entries(o->refcount_cache_size, s->cluster_size, 4);
+
+    if (!hb_qcow2_cache_init(&s->l2_cache, l2n, s->cluster_size) ||
+        !hb_qcow2_cache_init(&s->rb_cache, rbn, s->cluster_size)) {
+        hb_error_set(errp, "qcow2: could not allocate the metadata caches");
+        return false;
+    }
+    /* L2 tables may be written only after the refcounts they rely on. */
+    s->l2_cache.depends = &s->rb_cache;
+    return true;
+}
+
+/*
+ * Autoclear bits mark extensions kept consistent by writers that know
+ * them (e.g. dirty bitmaps); we do not, so a writer clears them.
+ */
+static bool clear_autoclear(HbQcow2 *s, GError **errp)
+{
+    HbQcow2Header zero = { .autoclear_features = 0 };
+
+    if (s->read_only || s->hdr.version < 3 || !s->hdr.autoclear_features) {
+        return true;
+    }
+    int ret = hb_qcow2_write_header_fields(s, &zero, QCOW2_FIELD_AUTOCLEAR_FEATURES,
+                                           QCOW2_FIELD_AUTOCLEAR_FEATURES);
+    if (ret == 0) {
+        ret = hb_qcow2_io_flush(s);
+    }
+    if (ret < 0) {
+        hb_error_set_errno(errp, ret, "qcow2: could not update the header");
+        return false;
+    }
+    s->hdr.autoclear_features = 0;
+    return true;
+}
+
 /**
  * hb_qcow2_open_image() - open the format core over an image file.
  * @io: how to reach the image file (copied)
@@ -83,10 +194,7 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
                              GError **errp)
 {
     HbQcow2 *s = g_new0(HbQcow2, 1);
-    g_autofree uint8_t *hbuf = NULL;
-    uint8_t first[512];
     int64_t file_len;
-    int ret;
 
     s->io = *io;
     s->read_only = o->read_only;
@@ -99,85 +207,10 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
         hb_error_set_errno(errp, (int)file_len, "qcow2: could not get the image length");
         goto fail;
     }
-    memset(first, 0, sizeof(first));
-    ret = hb_qcow2_io_pread(s, 0, first, MIN((uint64_t)file_len, sizeof(first)));
-    if (ret < 0) {
-        hb_error_set_errno(errp, ret, "qcow2: could not read the header");
+    if (!read_header(s, file_len, o->read_only, errp) ||
+        !load_tables(s, file_len, o->read_only, errp) ||
+        !init_caches(s, o, errp) || !clear_autoclear(s, errp)) {
         goto fail;
-    }
-    uint32_t cbits = GUINT32_FROM_BE(*(uint32_t *)(first + 20));
-    size_t hlen = sizeof(first);
-    if (cbits >= QCOW2_MIN_CLUSTER_BITS && cbits <= QCOW2_MAX_CLUSTER_BITS) {
-        hlen = MIN((uint64_t)file_len, 1ull << cbits);
-        hlen = MAX(hlen, sizeof(first));
-    }
-    hbuf = g_malloc0(hlen);
-    memcpy(hbuf, first, sizeof(first));
-    if (hlen > sizeof(first) && (uint64_t)file_len > sizeof(first)) {
-        ret = hb_qcow2_io_pread(s, sizeof(first), hbuf + sizeof(first),
-                                MIN((uint64_t)file_len, hlen) - sizeof(first));
-        if (ret < 0) {
-            hb_error_set_errno(errp, ret, "qcow2: could not read the header");
-            goto fail;
-        }
-    }
-    if ((uint64_t)file_len < 72 ||
-        !hb_qcow2_parse_header(s, hbuf, MIN((uint64_t)file_len, hlen), file_len,
-                               o->read_only, errp)) {
-        if (errp && !*errp) {
-            hb_error_set(errp, "Image is not in qcow2 format");
-        }
-        goto fail;
-    }
-
-    s->l1_size = s->hdr.l1_size;
-    if (!load_table(s, s->hdr.l1_table_offset, s->l1_size, &s->l1, "L1 table", errp)) {
-        goto fail;
-    }
-    s->reftable_size = (s->hdr.refcount_table_clusters << s->hdr.cluster_bits) / 8;
-    if (!load_table(s, s->hdr.refcount_table_offset, s->reftable_size,
-                    &s->reftable, "reference count table", errp)) {
-        goto fail;
-    }
-
-    for (uint32_t i = 0; i < s->reftable_size; i++) {
-        if (s->reftable[i]) {
-            s->reftable_used = i + 1;
-        }
-    }
-    if (!o->read_only && !check_reftable(s, file_len, errp)) {
-        goto fail;
-    }
-
-    /* By default cache enough L2 tables to map the whole disk, up to 8 MiB. */
-    uint64_t l1_used = (((s->hdr.size + s->cluster_mask) >> s->hdr.cluster_bits) +
-                        s->l2_size - 1) >> s->l2_bits;
-    unsigned l2n = cache_entries(o->l2_cache_size, s->cluster_size,
-                                 (unsigned)MIN(l1_used, (8u << 20) / s->cluster_size));
-    unsigned rbn = cache_entries(o->refcount_cache_size, s->cluster_size, 4);
-    if (!hb_qcow2_cache_init(&s->l2_cache, l2n, s->cluster_size) ||
-        !hb_qcow2_cache_init(&s->rb_cache, rbn, s->cluster_size)) {
-        hb_error_set(errp, "qcow2: could not allocate the metadata caches");
-        goto fail;
-    }
-    /* L2 tables may be written only after the refcounts they rely on. */
-    s->l2_cache.depends = &s->rb_cache;
-
-    /*
-     * Autoclear bits mark extensions kept consistent by writers that know
-     * them (e.g. dirty bitmaps); we do not, so a writer clears them.
-     */
-    if (!o->read_only && s->hdr.version >= 3 && s->hdr.autoclear_features) {
-        uint64_t zero = 0;
-        ret = hb_qcow2_io_pwrite(s, QCOW2_HDR_AUTOCLEAR_OFF, &zero, 8);
-        if (ret == 0) {
-            ret = hb_qcow2_io_flush(s);
-        }
-        if (ret < 0) {
-            hb_error_set_errno(errp, ret, "qcow2: could not update the header");
-            goto fail;
-        }
-        s->hdr.autoclear_features = 0;
     }
     return s;
 

@@ -62,13 +62,6 @@
 /* Virtual size limit: 2^61 keeps offset arithmetic far from overflow. */
 #define QCOW2_MAX_SIZE         (1ull << 61)
 
-/* Header field offsets used for in-place header updates. */
-#define QCOW2_HDR_SIZE_OFF         24  /* be64 virtual size */
-#define QCOW2_HDR_L1_OFF           36  /* be32 l1_size, then be64 l1_table_offset */
-#define QCOW2_HDR_INCOMPAT_OFF     72
-#define QCOW2_HDR_AUTOCLEAR_OFF    88
-#define QCOW2_HDR_REFTABLE_OFF     48
-
 /* Where the format core reads and writes the image file. */
 typedef struct HbQcow2Io {
     void *opaque;
@@ -90,7 +83,12 @@ typedef struct HbQcow2Backing {
     int64_t length;
 } HbQcow2Backing;
 
+/*
+ * The header as decoded; each member has its on-disk width.  Which byte
+ * holds which member is in hb_qcow2_header_fields[] (qcow2-codec.c) only.
+ */
 typedef struct HbQcow2Header {
+    uint32_t magic;
     uint32_t version;
     uint64_t backing_file_offset;
     uint32_t backing_file_size;
@@ -110,6 +108,58 @@ typedef struct HbQcow2Header {
     uint32_t header_length;
     uint8_t compression_type;
 } HbQcow2Header;
+
+/*
+ * The header's fields in on-disk order: the rows of hb_qcow2_header_fields[],
+ * the one table of their offsets and widths (docs/interop/qcow2.txt).
+ */
+typedef enum HbQcow2Field {
+    QCOW2_FIELD_MAGIC,
+    QCOW2_FIELD_VERSION,
+    QCOW2_FIELD_BACKING_FILE_OFFSET,
+    QCOW2_FIELD_BACKING_FILE_SIZE,
+    QCOW2_FIELD_CLUSTER_BITS,
+    QCOW2_FIELD_SIZE,
+    QCOW2_FIELD_CRYPT_METHOD,
+    QCOW2_FIELD_L1_SIZE,
+    QCOW2_FIELD_L1_TABLE_OFFSET,
+    QCOW2_FIELD_REFCOUNT_TABLE_OFFSET,
+    QCOW2_FIELD_REFCOUNT_TABLE_CLUSTERS,
+    QCOW2_FIELD_NB_SNAPSHOTS,
+    QCOW2_FIELD_SNAPSHOTS_OFFSET,         /* the end of a version 2 header */
+    QCOW2_FIELD_INCOMPATIBLE_FEATURES,    /* version 3 from here on */
+    QCOW2_FIELD_COMPATIBLE_FEATURES,
+    QCOW2_FIELD_AUTOCLEAR_FEATURES,
+    QCOW2_FIELD_REFCOUNT_ORDER,
+    QCOW2_FIELD_HEADER_LENGTH,            /* the end of version 3's fixed part */
+    QCOW2_FIELD_COMPRESSION_TYPE,         /* present if header_length covers it */
+    QCOW2_FIELD__COUNT
+} HbQcow2Field;
+
+/* Where a field lies in its on-disk structure, and which member holds it. */
+typedef struct HbQcow2FieldDesc {
+    uint16_t offset;   /* bytes from the structure's start */
+    uint8_t width;     /* bytes, big-endian: 1, 2, 4 or 8 */
+    uint16_t member;   /* offsetof() the host member, of the same width */
+} HbQcow2FieldDesc;
+
+extern const HbQcow2FieldDesc hb_qcow2_header_fields[QCOW2_FIELD__COUNT];
+
+/* The byte offset of header field @f. */
+static inline uint32_t hb_qcow2_field_offset(HbQcow2Field f)
+{
+    return hb_qcow2_header_fields[f].offset;
+}
+
+/* The byte just past header field @f. */
+static inline uint32_t hb_qcow2_field_end(HbQcow2Field f)
+{
+    return hb_qcow2_header_fields[f].offset + hb_qcow2_header_fields[f].width;
+}
+
+/* Header lengths: a version 2 header (72), version 3's fixed part (104). */
+#define QCOW2_V2_HEADER_LEN hb_qcow2_field_end(QCOW2_FIELD_SNAPSHOTS_OFFSET)
+#define QCOW2_V3_HEADER_LEN hb_qcow2_field_end(QCOW2_FIELD_HEADER_LENGTH)
 
 /* One cached metadata table (an L2 table or a refcount block). */
 typedef struct HbQcow2CacheEntry {
@@ -190,9 +240,24 @@ typedef struct HbQcow2OpenOpts {
     uint64_t refcount_cache_size;  /* bytes; 0 = default */
 } HbQcow2OpenOpts;
 
+/* ---- qcow2-codec.c: big-endian fields; the header's layout ---- */
+uint64_t hb_qcow2_be_get(const uint8_t *p, unsigned width);
+void hb_qcow2_be_put(uint8_t *p, unsigned width, uint64_t v);
+void hb_qcow2_fields_decode(const HbQcow2FieldDesc *t, size_t n, void *st,
+                            const uint8_t *buf, size_t len);
+void hb_qcow2_fields_encode(const HbQcow2FieldDesc *t, size_t n, const void *st,
+                            uint8_t *buf, size_t len);
+void hb_qcow2_header_decode(HbQcow2Header *h, const uint8_t *buf, size_t len);
+void hb_qcow2_header_encode(const HbQcow2Header *h, uint8_t *buf, size_t len);
+size_t hb_qcow2_header_encode_run(const HbQcow2Header *h, HbQcow2Field first,
+                                  HbQcow2Field last, uint8_t *buf);
+void hb_qcow2_header_set(HbQcow2Header *h, HbQcow2Field f, uint64_t v);
+
 /* ---- qcow2-header.c ---- */
 bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
                            int64_t file_len, bool read_only, GError **errp);
+int hb_qcow2_write_header_fields(HbQcow2 *s, const HbQcow2Header *h,
+                                 HbQcow2Field first, HbQcow2Field last);
 int hb_qcow2_write_incompat(HbQcow2 *s, uint64_t bits);
 
 /* ---- qcow2-image.c ---- */

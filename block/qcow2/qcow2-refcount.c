@@ -206,14 +206,11 @@ static int grow_reftable(HbQcow2 *s, uint64_t min_entries)
         return ret;
     }
 
-    uint8_t hdr[12];
-    for (int i = 0; i < 8; i++) {
-        hdr[i] = table_off >> (56 - 8 * i);
-    }
-    for (int i = 0; i < 4; i++) {
-        hdr[8 + i] = tc >> (24 - 8 * i);
-    }
-    ret = hb_qcow2_io_pwrite(s, QCOW2_HDR_REFTABLE_OFF, hdr, sizeof(hdr));
+    HbQcow2Header hdr = {
+        .refcount_table_offset = table_off, .refcount_table_clusters = (uint32_t)tc,
+    };
+    ret = hb_qcow2_write_header_fields(s, &hdr, QCOW2_FIELD_REFCOUNT_TABLE_OFFSET,
+                                       QCOW2_FIELD_REFCOUNT_TABLE_CLUSTERS);
     if (ret == 0) {
         ret = hb_qcow2_io_flush(s);
     }

@@ -37,15 +37,9 @@ static uint64_t l1_entries_for(const HbQcow2 *s, uint64_t size)
 /* Point the header at an L1 table: l1_size and l1_table_offset in one write. */
 static int write_l1_location(HbQcow2 *s, uint32_t entries, uint64_t offset)
 {
-    uint8_t buf[12];
-
-    for (int i = 0; i < 4; i++) {
-        buf[i] = entries >> (24 - 8 * i);
-    }
-    for (int i = 0; i < 8; i++) {
-        buf[4 + i] = offset >> (56 - 8 * i);
-    }
-    int ret = hb_qcow2_io_pwrite(s, QCOW2_HDR_L1_OFF, buf, sizeof(buf));
+    HbQcow2Header h = { .l1_size = entries, .l1_table_offset = offset };
+    int ret = hb_qcow2_write_header_fields(s, &h, QCOW2_FIELD_L1_SIZE,
+                                           QCOW2_FIELD_L1_TABLE_OFFSET);
     if (ret == 0) {
         ret = hb_qcow2_io_flush(s);
     }
@@ -258,9 +252,9 @@ int hb_qcow2_truncate(HbQcow2 *s, uint64_t size, GError **errp)
     /* Zero flags and new L2 tables are durable before the size exposes them. */
     ret = hb_qcow2_flush(s);
     if (ret == 0) {
-        uint64_t be = GUINT64_TO_BE(size);
+        HbQcow2Header h = { .size = size };
         g_mutex_lock(&s->meta_lock);
-        ret = hb_qcow2_io_pwrite(s, QCOW2_HDR_SIZE_OFF, &be, 8);
+        ret = hb_qcow2_write_header_fields(s, &h, QCOW2_FIELD_SIZE, QCOW2_FIELD_SIZE);
         if (ret == 0) {
             ret = hb_qcow2_io_flush(s);
         }

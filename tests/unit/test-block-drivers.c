@@ -481,6 +481,111 @@ static void test_no_flush_still_writes_metadata(void)
     hb_node_unref(n);
 }
 
+/* ---- reads past EOF: zeroes by capability, errors stay errors ---- */
+
+/*
+ * The file driver with reads that fail with -EIO when they reach past
+ * EOF (where the file driver would return zeroes) or, with fail_all,
+ * always: a disk error the qcow2 driver must not mistake for an end of file.
+ */
+static HbDriver faulty_file;
+static bool faulty_fail_all;
+
+static int faulty_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
+                         const struct iovec *iov, int niov, unsigned flags)
+{
+    if (faulty_fail_all || offset + bytes > (uint64_t)hb_node_get_length(node)) {
+        return -EIO;
+    }
+    return hb_driver_for(QAPI_BLOCKDEV_DRIVER_FILE)->preadv(node, offset, bytes,
+                                                            iov, niov, flags);
+}
+
+/* A 64 MiB qcow2 whose 8-byte L1 table (at 192 KiB) ends 4 bytes past EOF. */
+static char *make_truncated_qcow2(const char *name)
+{
+    char *path = make_qcow2(name);
+
+    g_assert_cmpint(truncate(path, (192 << 10) + 4), ==, 0);
+    return path;
+}
+
+static void test_qcow2_child_read_error(void)
+{
+    g_autofree char *path = make_truncated_qcow2("eof-error.qcow2");
+    g_autofree char *jf = g_strdup_printf(
+        "{\"driver\":\"file\",\"node-name\":\"ef\",\"read-only\":true,"
+        "\"filename\":\"%s\"}", path);
+    const char *jq = "{\"driver\":\"qcow2\",\"node-name\":\"eq\","
+                     "\"read-only\":true,\"file\":\"ef\"}";
+    g_autoptr(GError) err = NULL;
+    HbNode *f = must_open(jf);
+    guchar buf[4096];
+
+    /* The file driver reads zeroes past EOF: the image opens, reads zeroes. */
+    HbNode *q = must_open(jq);
+    g_assert_cmpint(hb_node_pread(q, 0, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(buf[0], ==, 0);
+    hb_node_unref(q);
+
+    /* An error reading the L1 table is reported, not taken for zeroes. */
+    faulty_file = *hb_driver_for(QAPI_BLOCKDEV_DRIVER_FILE);
+    faulty_file.preadv = faulty_preadv;
+    const HbDriver *real = f->drv;
+    f->drv = &faulty_file;
+    g_assert_null(open_json(jq, &err));
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err->message, "could not read the L1 table"));
+    g_assert_nonnull(strstr(err->message, g_strerror(EIO)));
+    f->drv = real;
+    hb_node_unref(f);
+
+    /* So is one reading guest data. */
+    g_autofree char *dpath = make_qcow2("data-error.qcow2");
+    HbNode *w = open_qcow2(dpath, "dw", "");
+    write_4k(w, 0, 0x11);
+    hb_node_unref(w);
+    g_autofree char *jdf = g_strdup_printf(
+        "{\"driver\":\"file\",\"node-name\":\"df\",\"read-only\":true,"
+        "\"filename\":\"%s\"}", dpath);
+    f = must_open(jdf);
+    q = must_open("{\"driver\":\"qcow2\",\"node-name\":\"dq\","
+                  "\"read-only\":true,\"file\":\"df\"}");
+    f->drv = &faulty_file;
+    faulty_fail_all = true;
+    g_assert_cmpint(hb_node_pread(q, 0, buf, sizeof(buf)), ==, -EIO);
+    faulty_fail_all = false;
+    f->drv = real;
+    g_assert_cmpint(hb_node_pread(q, 0, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(buf[0], ==, 0x11);
+    hb_node_unref(q);
+    hb_node_unref(f);
+}
+
+/*
+ * Under a child without zero_past_eof (raw refuses reads past its end),
+ * qcow2 cuts its reads at EOF itself: the truncated image still opens.
+ */
+static void test_qcow2_over_raw_truncated(void)
+{
+    g_autofree char *path = make_truncated_qcow2("eof-raw.qcow2");
+    g_autofree char *j = g_strdup_printf(
+        "{\"driver\":\"qcow2\",\"node-name\":\"rq\",\"read-only\":true,"
+        "\"file\":{\"driver\":\"raw\",\"file\":"
+        "{\"driver\":\"file\",\"filename\":\"%s\"}}}", path);
+    HbNode *n = must_open(j);
+    HbNode *raw = hb_node_child(n, "file")->node;
+    guchar buf[4096];
+
+    g_assert_false(raw->drv->zero_past_eof);
+    g_assert_cmpint(hb_node_pread(raw, 192 << 10, buf, 8), ==, -EINVAL);
+    memset(buf, 0xaa, sizeof(buf));
+    g_assert_cmpint(hb_node_pread(n, 0, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(buf[0], ==, 0);
+    g_assert_cmpint(buf[4095], ==, 0);
+    hb_node_unref(n);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -496,6 +601,8 @@ int main(int argc, char **argv)
     g_test_add_func("/block/concurrent-io", test_concurrent_io);
     g_test_add_func("/block/close/error-reported", test_close_error_reported);
     g_test_add_func("/block/close/no-flush-writes-metadata", test_no_flush_still_writes_metadata);
+    g_test_add_func("/block/qcow2/child-read-error", test_qcow2_child_read_error);
+    g_test_add_func("/block/qcow2/over-raw-truncated", test_qcow2_over_raw_truncated);
     int ret = g_test_run();
     hb_secret_clear_all();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
