@@ -204,7 +204,7 @@ static void submit_next(Worker *w, unsigned slot)
             w->written[w->nwritten++] = off;
         }
     }
-    vu_client_submit(w->q, slot, write ? VU_REQ_WRITE : VU_REQ_READ, off, o->bs,
+    vu_client_submit(w->q, slot, write ? HB_VIRTIO_BLK_T_OUT : HB_VIRTIO_BLK_T_IN, off, o->bs,
                      now_ns());
     w->submitted++;
 }
@@ -220,7 +220,7 @@ static void complete(Worker *w, const VuCompletion *cpl)
         return;
     }
     w->st.bytes += o->bs;
-    if (cpl->type == VU_REQ_READ && w->phase_check &&
+    if (cpl->type == HB_VIRTIO_BLK_T_IN && w->phase_check &&
         !check_pattern(vu_client_slot_data(w->q, cpl->slot), cpl->offset, o->bs, o->seed)) {
         w->st.verify_errors++;
     }

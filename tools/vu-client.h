@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VU_CLIENT_MAX_QUEUES 16
+#include "vhost/virtio-blk.h"
 
-enum { VU_REQ_READ = 0, VU_REQ_WRITE = 1, VU_REQ_FLUSH = 4, VU_REQ_GET_ID = 8 };
+#define VU_CLIENT_MAX_QUEUES 16
 
 typedef struct VuClientQueue VuClientQueue;
 
@@ -31,7 +31,7 @@ typedef struct VuClient {
 
 typedef struct VuCompletion {
     unsigned slot;
-    int type;
+    int type;                 /* HB_VIRTIO_BLK_T_* */
     uint64_t offset;
     uint64_t cookie;
     uint8_t status;
@@ -49,7 +49,7 @@ void vu_client_close(VuClient *c);
 /* The data buffer of request slot @slot. */
 uint8_t *vu_client_slot_data(VuClientQueue *q, unsigned slot);
 
-/* Queue a request in slot @slot (published by vu_client_kick()). */
+/* Queue a request of @type (HB_VIRTIO_BLK_T_*) in slot @slot; vu_client_kick() publishes it. */
 void vu_client_submit(VuClientQueue *q, unsigned slot, int type, uint64_t offset,
                       uint64_t len, uint64_t cookie);
 
