@@ -50,6 +50,51 @@ static size_t take(const uint8_t **data, size_t *size, void *dst, size_t want)
     return n;
 }
 
+/* Pop and execute requests as the export's I/O thread does, checking each. */
+static void serve(HbVirtq *vq, const HbGuestMem *mem, HbVirtioBlk *blk, bool verbose)
+{
+    static HbVirtqElem elem;
+
+    /* The driver may rewrite the ring while we work (the request's
+     * writable buffers may even be the ring), so bound the loop. */
+    for (unsigned iter = 0; iter < 2 * vq->num + 8; iter++) {
+        uint32_t written = 0;
+        int rc = hb_virtq_pop(vq, &elem);
+
+        if (verbose) {
+            fprintf(stderr, "pop %d head %u out %u in %u\n", rc, elem.head,
+                    elem.out_num, elem.in_num);
+        }
+        if (rc <= 0) {
+            break;      /* empty, or a broken ring: the connection drops */
+        }
+        if (elem.head >= vq->num) {
+            abort();
+        }
+        if (!hbt_elem_in_guest_mem(mem, &elem)) {
+            abort();
+        }
+        uint64_t in_len = elem.in_len;
+        int hrc = hb_virtio_blk_handle(blk, &elem, &written);
+        if (verbose) {
+            fprintf(stderr, "handle %d written %u\n", hrc, written);
+        }
+        if (hrc < 0) {
+            break;
+        }
+        if (written > in_len) {
+            fprintf(stderr, "wrote %u bytes into %llu writable\n", written,
+                    (unsigned long long)in_len);
+            abort();
+        }
+        hb_virtq_push(vq, elem.head, written);
+        hb_virtq_should_notify(vq);
+        if (iter & 1) {
+            hb_virtq_enable_notify(vq);
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -57,7 +102,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static uint8_t disk_data[DISK_SIZE];
     static HbtMemDisk disk = { disk_data, DISK_SIZE };
     static HbVirtq vq;
-    static HbVirtqElem elem;
     HbGuestMem mem = { 0 };
     HbtRing ring;
     uint8_t *ram[4] = { NULL };
@@ -114,49 +158,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     strcpy(blk.serial, "fuzz-serial");
 
-    if (hb_virtq_inflight_recover(&vq) < 0) {
-        goto out;
+    if (hb_virtq_inflight_recover(&vq) == 0) {
+        serve(&vq, &mem, &blk, verbose);
     }
-    /* The driver may rewrite the ring while we work (the request's
-     * writable buffers may even be the ring), so bound the loop. */
-    for (unsigned iter = 0; iter < 2 * num + 8; iter++) {
-        uint32_t written = 0;
-        int rc = hb_virtq_pop(&vq, &elem);
-
-        if (verbose) {
-            fprintf(stderr, "pop %d head %u out %u in %u\n", rc, elem.head,
-                    elem.out_num, elem.in_num);
-        }
-        if (rc <= 0) {
-            break;      /* empty, or a broken ring: the connection drops */
-        }
-        if (elem.head >= num) {
-            abort();
-        }
-        if (!hbt_elem_in_guest_mem(&mem, &elem)) {
-            abort();
-        }
-        uint64_t in_len = elem.in_len;
-        int hrc = hb_virtio_blk_handle(&blk, &elem, &written);
-        if (verbose) {
-            fprintf(stderr, "handle %d written %u\n", hrc, written);
-        }
-        if (hrc < 0) {
-            break;
-        }
-        if (written > in_len) {
-            fprintf(stderr, "wrote %u bytes into %llu writable\n", written,
-                    (unsigned long long)in_len);
-            abort();
-        }
-        hb_virtq_push(&vq, elem.head, written);
-        hb_virtq_should_notify(&vq);
-        if (iter & 1) {
-            hb_virtq_enable_notify(&vq);
-        }
-    }
-
-out:
     hb_guest_mem_clear(&mem);
     for (unsigned r = 0; r < nregions; r++) {
         g_free(ram[r]);
