@@ -204,7 +204,7 @@ static void submit_next(Worker *w, unsigned slot)
             w->written[w->nwritten++] = off;
         }
     }
-    vu_client_submit(w->q, slot, write ? VU_REQ_WRITE : VU_REQ_READ, off, o->bs,
+    vu_client_submit(w->q, slot, write ? HB_VIRTIO_BLK_T_OUT : HB_VIRTIO_BLK_T_IN, off, o->bs,
                      now_ns());
     w->submitted++;
 }
@@ -220,7 +220,7 @@ static void complete(Worker *w, const VuCompletion *cpl)
         return;
     }
     w->st.bytes += o->bs;
-    if (cpl->type == VU_REQ_READ && w->phase_check &&
+    if (cpl->type == HB_VIRTIO_BLK_T_IN && w->phase_check &&
         !check_pattern(vu_client_slot_data(w->q, cpl->slot), cpl->offset, o->bs, o->seed)) {
         w->st.verify_errors++;
     }
@@ -358,7 +358,11 @@ static int print_info(VuClient *c, const Opts *o)
     return 0;
 }
 
-int main(int argc, char **argv)
+/*
+ * Parse the command line into @o (defaults already set).
+ * Return: -1 to go on, or the exit status (0 after --help, 2 on misuse).
+ */
+static int parse_options(int argc, char **argv, Opts *o)
 {
     static const struct option longopts[] = {
         { "rw", required_argument, NULL, 'r' },
@@ -380,97 +384,209 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    Opts o = { .rw = RW_RANDREAD, .bs = 4096, .iodepth = 32, .queues = 1,
-               .seed = 0x5eed };
-    Worker *w;
-    pthread_t *th;
-    VuClient *c;
-    Stats tot = { 0 };
-    uint64_t t0, t1;
-    double secs;
     int opt;
 
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r':
-            o.rw = -1;
+            o->rw = -1;
             for (int i = 0; i < 5; i++) {
                 if (!strcmp(optarg, rw_names[i])) {
-                    o.rw = i;
+                    o->rw = i;
                 }
             }
-            if (o.rw < 0) {
+            if (o->rw < 0) {
                 usage(stderr);
                 return 2;
             }
             break;
-        case 'b': o.bs = parse_size(optarg); break;
-        case 'd': o.iodepth = atoi(optarg); break;
-        case 'q': o.queues = atoi(optarg); break;
-        case 't': o.runtime = atof(optarg); break;
-        case 'n': o.count = parse_size(optarg); break;
-        case 's': o.size = parse_size(optarg); break;
-        case 'S': o.seed = strtoull(optarg, NULL, 0); break;
-        case 'v': o.verify = true; break;
-        case 'c': o.check = true; break;
-        case 'f': o.flush = true; break;
-        case 'j': o.json = true; break;
-        case 'i': o.info = true; break;
-        case 'P': o.no_pattern = true; break;
-        case 'E': o.evil = optarg; break;
-        case 'R': o.ready_file = optarg; break;
+        case 'b': o->bs = parse_size(optarg); break;
+        case 'd': o->iodepth = atoi(optarg); break;
+        case 'q': o->queues = atoi(optarg); break;
+        case 't': o->runtime = atof(optarg); break;
+        case 'n': o->count = parse_size(optarg); break;
+        case 's': o->size = parse_size(optarg); break;
+        case 'S': o->seed = strtoull(optarg, NULL, 0); break;
+        case 'v': o->verify = true; break;
+        case 'c': o->check = true; break;
+        case 'f': o->flush = true; break;
+        case 'j': o->json = true; break;
+        case 'i': o->info = true; break;
+        case 'P': o->no_pattern = true; break;
+        case 'E': o->evil = optarg; break;
+        case 'R': o->ready_file = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (o.no_pattern && (o.verify || o.check)) {
+    if (o->no_pattern && (o->verify || o->check)) {
         fprintf(stderr, "hotblock-bench: --no-pattern contradicts --verify/--check\n");
         return 2;
     }
-    if (optind != argc - 1 || o.iodepth < 1 || o.iodepth > 256 || o.queues < 1 ||
-        o.queues > VU_CLIENT_MAX_QUEUES || o.bs < 512 || o.bs % 512 || o.bs > (8u << 20)) {
+    if (optind != argc - 1 || o->iodepth < 1 || o->iodepth > 256 || o->queues < 1 ||
+        o->queues > VU_CLIENT_MAX_QUEUES || o->bs < 512 || o->bs % 512 ||
+        o->bs > (8u << 20)) {
         usage(stderr);
         return 2;
     }
-    if (!o.count && o.runtime <= 0) {
-        o.runtime = o.info ? 0 : 5;
+    if (!o->count && o->runtime <= 0) {
+        o->runtime = o->info ? 0 : 5;
     }
-    o.socket = argv[optind];
+    o->socket = argv[optind];
+    return -1;
+}
 
-    c = vu_client_connect(o.socket, o.queues, o.iodepth, o.info ? 4096 : o.bs);
-    if (!c) {
-        return 2;
-    }
-    if (o.ready_file) {
-        FILE *f = fopen(o.ready_file, "w");
+/* Create --ready-file, empty, if asked to. */
+static void touch_ready_file(const char *path)
+{
+    if (path) {
+        FILE *f = fopen(path, "w");
         if (f) {
             fclose(f);
         }
     }
+}
+
+/* --evil: send one malformed request, report what became of it; the exit status. */
+static int run_evil(VuClient *c, const Opts *o)
+{
+    int status = -1, r = vu_client_evil(c->queues[0], o->evil, &status);
+
+    if (r == -2) {
+        fprintf(stderr, "hotblock-bench: unknown --evil kind '%s'; kinds:", o->evil);
+        for (const char *const *k = vu_client_evil_kinds(); *k; k++) {
+            fprintf(stderr, " %s", *k);
+        }
+        fprintf(stderr, "\n");
+        vu_client_close(c);
+        return 2;
+    }
+    if (o->json) {
+        printf("{\"evil\": \"%s\", \"dropped\": %s, \"status\": %d}\n", o->evil,
+               r == 0 ? "true" : "false", status);
+    } else {
+        printf("%s: %s\n", o->evil, r == 0 ? "connection dropped" : "completed");
+    }
+    vu_client_close(c);
+    return 0;
+}
+
+/* Set up worker @i of @o->queues on queue @i of @c. */
+static void worker_init(Worker *w, VuClient *c, const Opts *o, unsigned i)
+{
+    w->c = c;
+    w->q = c->queues[i];
+    w->o = o;
+    w->region = o->size;
+    w->rng = o->seed * 2654435761u + i * 7919 + 1;
+    /* sequential streams of several queues start in different places */
+    w->seq_next = (o->size / o->bs) / o->queues * i;
+    w->target = o->count ? (o->count + o->queues - 1 - i) / o->queues : 0;
+    if (o->runtime > 0) {
+        uint64_t ns = (uint64_t)(o->runtime * 1e9);
+        clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+        w->deadline.tv_sec += (w->deadline.tv_nsec + ns) / 1000000000ull;
+        w->deadline.tv_nsec = (w->deadline.tv_nsec + ns) % 1000000000ull;
+        w->timed = true;
+    }
+}
+
+/* Add what worker @w did to @tot. */
+static void stats_merge(Stats *tot, const Worker *w)
+{
+    tot->ops += w->st.ops;
+    tot->bytes += w->st.bytes;
+    tot->errors += w->st.errors;
+    tot->verify_errors += w->st.verify_errors;
+    for (size_t j = 0; j < w->st.nlat; j++) {
+        stats_add_lat(tot, w->st.lat[j]);
+    }
+}
+
+/* Print the totals of a run of @secs seconds; sorts @tot's latencies. */
+static void print_results(const Opts *o, Stats *tot, double secs)
+{
+    double sum = 0, avg, iops, mbps;
+
+    qsort(tot->lat, tot->nlat, sizeof(uint64_t), cmp_u64);
+    for (size_t j = 0; j < tot->nlat; j++) {
+        sum += tot->lat[j];
+    }
+    avg = tot->nlat ? sum / tot->nlat / 1000.0 : 0;
+    iops = tot->ops / secs;
+    mbps = tot->bytes / secs / 1e6;
+    if (o->json) {
+        printf("{\"rw\": \"%s\", \"bs\": %" PRIu64 ", \"iodepth\": %u, \"queues\": %u, "
+               "\"ops\": %" PRIu64 ", \"seconds\": %.3f, \"iops\": %.0f, \"mbps\": %.2f, "
+               "\"lat_us\": {\"avg\": %.1f, \"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, "
+               "\"p999\": %.1f, \"max\": %.1f}, \"errors\": %" PRIu64
+               ", \"verify_errors\": %" PRIu64 "}\n",
+               rw_names[o->rw], o->bs, o->iodepth, o->queues, tot->ops, secs, iops, mbps,
+               avg, pct(tot->lat, tot->nlat, 50), pct(tot->lat, tot->nlat, 90),
+               pct(tot->lat, tot->nlat, 99), pct(tot->lat, tot->nlat, 99.9),
+               pct(tot->lat, tot->nlat, 100), tot->errors, tot->verify_errors);
+    } else {
+        printf("%s bs=%" PRIu64 " iodepth=%u queues=%u: %" PRIu64 " ops in %.2fs, "
+               "IOPS=%.0f, %.2f MB/s, lat avg %.1f p50 %.1f p99 %.1f p99.9 %.1f us, "
+               "errors %" PRIu64 ", verify errors %" PRIu64 "\n",
+               rw_names[o->rw], o->bs, o->iodepth, o->queues, tot->ops, secs, iops, mbps,
+               avg, pct(tot->lat, tot->nlat, 50), pct(tot->lat, tot->nlat, 99),
+               pct(tot->lat, tot->nlat, 99.9), tot->errors, tot->verify_errors);
+    }
+}
+
+/* The load itself: one thread per queue, then the totals.  The exit status. */
+static int run_load(VuClient *c, const Opts *o)
+{
+    Worker *w = calloc(o->queues, sizeof(*w));
+    pthread_t *th = calloc(o->queues, sizeof(*th));
+    Stats tot = { 0 };
+    uint64_t t0, t1;
+
+    t0 = now_ns();
+    for (unsigned i = 0; i < o->queues; i++) {
+        worker_init(&w[i], c, o, i);
+        pthread_create(&th[i], NULL, worker_main, &w[i]);
+    }
+    for (unsigned i = 0; i < o->queues; i++) {
+        pthread_join(th[i], NULL);
+        stats_merge(&tot, &w[i]);
+    }
+    t1 = now_ns();
+    print_results(o, &tot, (t1 - t0) / 1e9);
+    vu_client_close(c);
+    for (unsigned i = 0; i < o->queues; i++) {
+        free(w[i].st.lat);
+        free(w[i].written);
+    }
+    free(tot.lat);
+    free(w);
+    free(th);
+    return tot.errors || tot.verify_errors ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    Opts o = { .rw = RW_RANDREAD, .bs = 4096, .iodepth = 32, .queues = 1,
+               .seed = 0x5eed };
+    VuClient *c;
+    int ret = parse_options(argc, argv, &o);
+
+    if (ret >= 0) {
+        return ret;
+    }
+    c = vu_client_connect(o.socket, o.queues, o.iodepth, o.info ? 4096 : o.bs);
+    if (!c) {
+        return 2;
+    }
+    touch_ready_file(o.ready_file);
     if (o.info) {
         print_info(c, &o);
         vu_client_close(c);
         return 0;
     }
     if (o.evil) {
-        int status = -1, r = vu_client_evil(c->queues[0], o.evil, &status);
-        if (r == -2) {
-            fprintf(stderr, "hotblock-bench: unknown --evil kind '%s'; kinds:", o.evil);
-            for (const char *const *k = vu_client_evil_kinds(); *k; k++) {
-                fprintf(stderr, " %s", *k);
-            }
-            fprintf(stderr, "\n");
-            vu_client_close(c);
-            return 2;
-        }
-        if (o.json) {
-            printf("{\"evil\": \"%s\", \"dropped\": %s, \"status\": %d}\n", o.evil,
-                   r == 0 ? "true" : "false", status);
-        } else {
-            printf("%s: %s\n", o.evil, r == 0 ? "connection dropped" : "completed");
-        }
-        vu_client_close(c);
-        return 0;
+        return run_evil(c, &o);
     }
     if (o.size == 0 || o.size > c->capacity) {
         o.size = c->capacity;
@@ -479,74 +595,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "hotblock-bench: disk smaller than one block\n");
         return 2;
     }
-
-    w = calloc(o.queues, sizeof(*w));
-    th = calloc(o.queues, sizeof(*th));
-    t0 = now_ns();
-    for (unsigned i = 0; i < o.queues; i++) {
-        w[i].c = c;
-        w[i].q = c->queues[i];
-        w[i].o = &o;
-        w[i].region = o.size;
-        w[i].rng = o.seed * 2654435761u + i * 7919 + 1;
-        /* sequential streams of several queues start in different places */
-        w[i].seq_next = (o.size / o.bs) / o.queues * i;
-        w[i].target = o.count ? (o.count + o.queues - 1 - i) / o.queues : 0;
-        if (o.runtime > 0) {
-            uint64_t ns = (uint64_t)(o.runtime * 1e9);
-            clock_gettime(CLOCK_MONOTONIC, &w[i].deadline);
-            w[i].deadline.tv_sec += (w[i].deadline.tv_nsec + ns) / 1000000000ull;
-            w[i].deadline.tv_nsec = (w[i].deadline.tv_nsec + ns) % 1000000000ull;
-            w[i].timed = true;
-        }
-        pthread_create(&th[i], NULL, worker_main, &w[i]);
-    }
-    for (unsigned i = 0; i < o.queues; i++) {
-        pthread_join(th[i], NULL);
-        tot.ops += w[i].st.ops;
-        tot.bytes += w[i].st.bytes;
-        tot.errors += w[i].st.errors;
-        tot.verify_errors += w[i].st.verify_errors;
-        for (size_t j = 0; j < w[i].st.nlat; j++) {
-            stats_add_lat(&tot, w[i].st.lat[j]);
-        }
-    }
-    t1 = now_ns();
-    secs = (t1 - t0) / 1e9;
-    qsort(tot.lat, tot.nlat, sizeof(uint64_t), cmp_u64);
-    {
-        double sum = 0;
-        for (size_t j = 0; j < tot.nlat; j++) {
-            sum += tot.lat[j];
-        }
-        double avg = tot.nlat ? sum / tot.nlat / 1000.0 : 0;
-        double iops = tot.ops / secs, mbps = tot.bytes / secs / 1e6;
-        if (o.json) {
-            printf("{\"rw\": \"%s\", \"bs\": %" PRIu64 ", \"iodepth\": %u, \"queues\": %u, "
-                   "\"ops\": %" PRIu64 ", \"seconds\": %.3f, \"iops\": %.0f, \"mbps\": %.2f, "
-                   "\"lat_us\": {\"avg\": %.1f, \"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, "
-                   "\"p999\": %.1f, \"max\": %.1f}, \"errors\": %" PRIu64
-                   ", \"verify_errors\": %" PRIu64 "}\n",
-                   rw_names[o.rw], o.bs, o.iodepth, o.queues, tot.ops, secs, iops, mbps,
-                   avg, pct(tot.lat, tot.nlat, 50), pct(tot.lat, tot.nlat, 90),
-                   pct(tot.lat, tot.nlat, 99), pct(tot.lat, tot.nlat, 99.9),
-                   pct(tot.lat, tot.nlat, 100), tot.errors, tot.verify_errors);
-        } else {
-            printf("%s bs=%" PRIu64 " iodepth=%u queues=%u: %" PRIu64 " ops in %.2fs, "
-                   "IOPS=%.0f, %.2f MB/s, lat avg %.1f p50 %.1f p99 %.1f p99.9 %.1f us, "
-                   "errors %" PRIu64 ", verify errors %" PRIu64 "\n",
-                   rw_names[o.rw], o.bs, o.iodepth, o.queues, tot.ops, secs, iops, mbps,
-                   avg, pct(tot.lat, tot.nlat, 50), pct(tot.lat, tot.nlat, 99),
-                   pct(tot.lat, tot.nlat, 99.9), tot.errors, tot.verify_errors);
-        }
-    }
-    vu_client_close(c);
-    for (unsigned i = 0; i < o.queues; i++) {
-        free(w[i].st.lat);
-        free(w[i].written);
-    }
-    free(tot.lat);
-    free(w);
-    free(th);
-    return tot.errors || tot.verify_errors ? 1 : 0;
+    return run_load(c, &o);
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tools/vu-client.c — vhost-user-blk front-end: negotiation, shared memfd, split rings. */
 #include "tools/vu-client.h"
+#include "vhost/vu-msg.h"
 
 #include <endian.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,47 +16,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* Protocol constants: docs/interop/vhost-user.rst and the virtio spec. */
-enum {
-    GET_FEATURES = 1, SET_FEATURES = 2, SET_OWNER = 3, SET_MEM_TABLE = 5,
-    SET_VRING_NUM = 8, SET_VRING_ADDR = 9, SET_VRING_BASE = 10,
-    SET_VRING_KICK = 12, SET_VRING_CALL = 13, GET_PROTOCOL_FEATURES = 15,
-    SET_PROTOCOL_FEATURES = 16, GET_QUEUE_NUM = 17, SET_VRING_ENABLE = 18,
-    GET_CONFIG = 24,
-};
-#define F_PROTOCOL_FEATURES 30
-#define F_INDIRECT 28
-#define F_EVENT_IDX 29
-#define F_VERSION_1 32
-#define BLK_F_RO 5
-#define BLK_F_BLK_SIZE 6
-#define BLK_F_FLUSH 9
-#define BLK_F_TOPOLOGY 10
-#define BLK_F_CONFIG_WCE 11
-#define BLK_F_MQ 12
-#define BLK_F_SEG_MAX 2
-#define PF_MQ 0
-#define PF_REPLY_ACK 3
-#define PF_CONFIG 9
-#define MSG_VERSION 1
-#define MSG_REPLY (1u << 2)
-#define MSG_NEED_REPLY (1u << 3)
-#define DESC_NEXT 1
-#define DESC_WRITE 2
-#define DESC_INDIRECT 4
+/* Layout of a queue's area in the shared memfd (see queue_new()). */
 #define SLOT_META 128
 #define PAGE 4096ull
-
-typedef struct __attribute__((packed)) Desc {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags;
-    uint16_t next;
-} Desc;
-
-typedef struct __attribute__((packed)) MsgHdr {
-    uint32_t request, flags, size;
-} MsgHdr;
 
 typedef struct SlotInfo {
     int type;
@@ -66,9 +30,9 @@ struct VuClientQueue {
     VuClient *c;
     unsigned idx, num, depth;
     uint64_t base;            /* gpa of the queue's area */
-    Desc *desc;
-    uint16_t *avail;          /* flags, idx, ring[num], used_event */
-    uint8_t *used;            /* flags, idx, {id,len}[num], avail_event */
+    HbVringDesc *desc;
+    HbVringAvail *avail;      /* used_event after ring[num] */
+    HbVringUsed *used;        /* avail_event after ring[num] */
     uint8_t *meta;
     uint8_t *data;
     uint64_t bs;
@@ -86,56 +50,23 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 static int send_msg(VuClient *c, uint32_t req, uint32_t flags, const void *payload,
                     uint32_t size, const int *fds, unsigned nfds)
 {
-    MsgHdr h = { req, MSG_VERSION | flags, size };
-    struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, size } };
-    char control[CMSG_SPACE(8 * sizeof(int))];
-    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
-
-    if (nfds) {
-        struct cmsghdr *cm;
-        memset(control, 0, sizeof(control));
-        mh.msg_control = control;
-        mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-    }
-    return sendmsg(c->sock, &mh, MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + size) ? 0 : -1;
-}
-
-static int recv_full(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t n = recv(fd, p, len, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= n;
-    }
-    return 0;
+    return hb_vu_msg_send_request(c->sock, req, flags, payload, size, fds, nfds) ? 0 : -1;
 }
 
 static int recv_reply(VuClient *c, uint32_t req, void *payload, uint32_t size)
 {
-    MsgHdr h;
-    uint8_t buf[512];
+    VuMsg m;
+    bool ok = hb_vu_msg_read(c->sock, &m);
 
-    if (recv_full(c->sock, &h, sizeof(h)) < 0 || h.size > sizeof(buf) ||
-        recv_full(c->sock, buf, h.size) < 0) {
+    hb_vu_msg_close_fds(&m);      /* no reply we ask for carries fds */
+    if (!ok) {
         return -1;
     }
-    if (h.request != req || !(h.flags & MSG_REPLY) || h.size != size) {
+    if (m.hdr.request != req || !(m.hdr.flags & HB_VU_MSG_FLAG_REPLY) || m.hdr.size != size) {
         fprintf(stderr, "hotblock-bench: bad reply to request %u\n", req);
         return -1;
     }
-    memcpy(payload, buf, size);
+    memcpy(payload, &m.p, size);
     return 0;
 }
 
@@ -151,10 +82,10 @@ static int get_u64(VuClient *c, uint32_t req, uint64_t *v)
 static int set_msg(VuClient *c, uint32_t req, const void *p, uint32_t size,
                    const int *fds, unsigned nfds)
 {
-    bool ack = c->protocol_features & (1ull << PF_REPLY_ACK);
+    bool ack = c->protocol_features & (1ull << HB_VU_PROTOCOL_F_REPLY_ACK);
     uint64_t r;
 
-    if (send_msg(c, req, ack ? MSG_NEED_REPLY : 0, p, size, fds, nfds) < 0) {
+    if (send_msg(c, req, ack ? HB_VU_MSG_FLAG_NEED_REPLY : 0, p, size, fds, nfds) < 0) {
         return -1;
     }
     if (ack && (recv_reply(c, req, &r, 8) < 0 || r != 0)) {
@@ -171,31 +102,30 @@ static int set_u64(VuClient *c, uint32_t req, uint64_t v)
 
 static int set_state(VuClient *c, uint32_t req, uint32_t idx, uint32_t num)
 {
-    uint32_t s[2] = { idx, num };
-    return set_msg(c, req, s, 8, NULL, 0);
+    VuPayload s = { .state = { .index = idx, .num = num } };
+    return set_msg(c, req, &s, sizeof(s.state), NULL, 0);
 }
 
 static int read_config(VuClient *c)
 {
-    struct __attribute__((packed)) {
-        uint32_t offset, size, flags;
-        uint8_t cfg[60];
-    } m = { 0, 60, 0, { 0 } }, r;
+    const uint32_t size = HB_VU_CONFIG_HDR_SIZE + HB_VIRTIO_BLK_CFG_SIZE;
+    VuPayload m = { .config = { .offset = 0, .size = HB_VIRTIO_BLK_CFG_SIZE } }, r;
+    const uint8_t *cfg = r.config.region;
     uint64_t cap;
     uint32_t bs;
     uint16_t nq;
 
-    if (send_msg(c, GET_CONFIG, 0, &m, sizeof(m), NULL, 0) < 0 ||
-        recv_reply(c, GET_CONFIG, &r, sizeof(r)) < 0) {
+    if (send_msg(c, HB_VU_GET_CONFIG, 0, &m, size, NULL, 0) < 0 ||
+        recv_reply(c, HB_VU_GET_CONFIG, &r, size) < 0) {
         return -1;
     }
-    memcpy(&cap, r.cfg, 8);
-    memcpy(&bs, r.cfg + 20, 4);
-    memcpy(&nq, r.cfg + 34, 2);
+    memcpy(&cap, cfg, 8);               /* capacity */
+    memcpy(&bs, cfg + 20, 4);           /* blk_size */
+    memcpy(&nq, cfg + 34, 2);           /* num_queues */
     c->capacity = le64toh(cap) * 512;
-    c->blk_size = (c->features & (1ull << BLK_F_BLK_SIZE)) ? le32toh(bs) : 512;
-    c->cfg_num_queues = (c->features & (1ull << BLK_F_MQ)) ? le16toh(nq) : 1;
-    c->writeback = r.cfg[32];
+    c->blk_size = (c->features & (1ull << HB_VIRTIO_BLK_F_BLK_SIZE)) ? le32toh(bs) : 512;
+    c->cfg_num_queues = (c->features & (1ull << HB_VIRTIO_BLK_F_MQ)) ? le16toh(nq) : 1;
+    c->writeback = cfg[HB_VIRTIO_BLK_CFG_WRITEBACK];
     return 0;
 }
 
@@ -203,15 +133,15 @@ static VuClientQueue *queue_new(VuClient *c, unsigned idx, unsigned depth, uint6
                                 uint64_t base, uint64_t *size)
 {
     VuClientQueue *q = calloc(1, sizeof(*q));
-    unsigned need = c->features & (1ull << F_INDIRECT) ? depth : 3 * depth;
+    unsigned need = c->features & (1ull << HB_VIRTIO_F_RING_INDIRECT_DESC) ? depth : 3 * depth;
     uint64_t off;
 
     q->c = c;
     q->idx = idx;
     q->depth = depth;
     q->bs = bs;
-    q->indirect = c->features & (1ull << F_INDIRECT);
-    q->event_idx = c->features & (1ull << F_EVENT_IDX);
+    q->indirect = c->features & (1ull << HB_VIRTIO_F_RING_INDIRECT_DESC);
+    q->event_idx = c->features & (1ull << HB_VIRTIO_F_RING_EVENT_IDX);
     for (q->num = 128; q->num < need; q->num *= 2) {
     }
     q->base = base;
@@ -229,46 +159,99 @@ static void queue_place(VuClientQueue *q)
     uint8_t *b = q->c->mem + q->base;
     uint64_t off;
 
-    q->desc = (Desc *)b;
+    q->desc = (HbVringDesc *)b;
     off = 16ull * q->num;
-    q->avail = (uint16_t *)(b + off);
+    q->avail = (HbVringAvail *)(b + off);
     off = align_up(off + 6 + 2ull * q->num, PAGE);
-    q->used = b + off;
+    q->used = (HbVringUsed *)(b + off);
     off = align_up(off + 6 + 8ull * q->num, PAGE);
     q->meta = b + off;
     off = align_up(off + (uint64_t)SLOT_META * q->depth, PAGE);
     q->data = b + off;
 }
 
+/* The front-end address of @p, a pointer into the shared memory. */
+static uint64_t client_uva(VuClient *c, const void *p)
+{
+    return (uint64_t)(uintptr_t)c->mem + ((const uint8_t *)p - c->mem);
+}
+
 static int queue_start(VuClient *c, VuClientQueue *q)
 {
-    uint64_t uva = (uint64_t)(uintptr_t)c->mem;
-    struct __attribute__((packed)) {
-        uint32_t index, flags;
-        uint64_t desc, used, avail, log;
-    } addr = {
-        q->idx, 0,
-        uva + ((uint8_t *)q->desc - c->mem),
-        uva + (q->used - c->mem),
-        uva + ((uint8_t *)q->avail - c->mem),
-        0,
-    };
+    VuPayload addr = { .addr = {
+        .index = q->idx,
+        .desc = client_uva(c, q->desc),
+        .used = client_uva(c, q->used),
+        .avail = client_uva(c, q->avail),
+    } };
     uint64_t v;
 
     q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     q->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (set_state(c, SET_VRING_NUM, q->idx, q->num) < 0 ||
-        set_state(c, SET_VRING_BASE, q->idx, 0) < 0 ||
-        set_msg(c, SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0) < 0) {
+    if (set_state(c, HB_VU_SET_VRING_NUM, q->idx, q->num) < 0 ||
+        set_state(c, HB_VU_SET_VRING_BASE, q->idx, 0) < 0 ||
+        set_msg(c, HB_VU_SET_VRING_ADDR, &addr, sizeof(addr.addr), NULL, 0) < 0) {
         return -1;
     }
     v = q->idx;
-    if (set_msg(c, SET_VRING_CALL, &v, 8, &q->call_fd, 1) < 0 ||
-        set_msg(c, SET_VRING_KICK, &v, 8, &q->kick_fd, 1) < 0) {
+    if (set_msg(c, HB_VU_SET_VRING_CALL, &v, 8, &q->call_fd, 1) < 0 ||
+        set_msg(c, HB_VU_SET_VRING_KICK, &v, 8, &q->kick_fd, 1) < 0) {
         return -1;
     }
-    if ((c->features & (1ull << F_PROTOCOL_FEATURES)) &&
-        set_state(c, SET_VRING_ENABLE, q->idx, 1) < 0) {
+    if ((c->features & (1ull << HB_VU_F_PROTOCOL_FEATURES)) &&
+        set_state(c, HB_VU_SET_VRING_ENABLE, q->idx, 1) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* The virtio features we can use, of those the device offers. */
+static uint64_t wanted_features(void)
+{
+    uint64_t want = (1ull << HB_VIRTIO_F_VERSION_1) | (1ull << HB_VU_F_PROTOCOL_FEATURES) |
+                    (1ull << HB_VIRTIO_F_RING_INDIRECT_DESC) |
+                    (1ull << HB_VIRTIO_F_RING_EVENT_IDX) | (1ull << HB_VIRTIO_BLK_F_RO) |
+                    (1ull << HB_VIRTIO_BLK_F_BLK_SIZE) | (1ull << HB_VIRTIO_BLK_F_FLUSH) |
+                    (1ull << HB_VIRTIO_BLK_F_MQ) | (1ull << HB_VIRTIO_BLK_F_SEG_MAX) |
+                    (1ull << HB_VIRTIO_BLK_F_TOPOLOGY) | (1ull << HB_VIRTIO_BLK_F_CONFIG_WCE);
+
+    if (getenv("HB_BENCH_NO_INDIRECT")) {
+        want &= ~(1ull << HB_VIRTIO_F_RING_INDIRECT_DESC);
+    }
+    if (getenv("HB_BENCH_NO_EVENT_IDX")) {
+        want &= ~(1ull << HB_VIRTIO_F_RING_EVENT_IDX);
+    }
+    return want;
+}
+
+/* Features, protocol features, owner, queue count and config space. */
+static int negotiate(VuClient *c)
+{
+    const uint64_t want_pf = (1ull << HB_VU_PROTOCOL_F_MQ) |
+                             (1ull << HB_VU_PROTOCOL_F_REPLY_ACK) |
+                             (1ull << HB_VU_PROTOCOL_F_CONFIG);
+    uint64_t offered, pf;
+
+    if (get_u64(c, HB_VU_GET_FEATURES, &offered) < 0) {
+        return -1;
+    }
+    c->features = offered & wanted_features();
+    c->read_only = c->features & (1ull << HB_VIRTIO_BLK_F_RO);
+    if (!(offered & (1ull << HB_VU_F_PROTOCOL_FEATURES)) ||
+        set_u64(c, HB_VU_SET_FEATURES, c->features) < 0 ||
+        get_u64(c, HB_VU_GET_PROTOCOL_FEATURES, &pf) < 0) {
+        return -1;
+    }
+    c->protocol_features = 0;
+    if (set_u64(c, HB_VU_SET_PROTOCOL_FEATURES, pf & want_pf) < 0) {
+        return -1;
+    }
+    c->protocol_features = pf & want_pf;
+    c->max_queues = 1;
+    if (set_msg(c, HB_VU_SET_OWNER, NULL, 0, NULL, 0) < 0 ||
+        ((pf & (1ull << HB_VU_PROTOCOL_F_MQ)) &&
+         get_u64(c, HB_VU_GET_QUEUE_NUM, &offered) == 0 && (c->max_queues = offered) == 0) ||
+        !(pf & (1ull << HB_VU_PROTOCOL_F_CONFIG)) || read_config(c) < 0) {
         return -1;
     }
     return 0;
@@ -279,11 +262,8 @@ VuClient *vu_client_connect(const char *path, unsigned nqueues, unsigned depth,
 {
     VuClient *c = calloc(1, sizeof(*c));
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    uint64_t offered, want, pf, qsize[VU_CLIENT_MAX_QUEUES], total = 0;
-    struct __attribute__((packed)) {
-        uint32_t nregions, padding;
-        uint64_t gpa, size, uva, offset;
-    } mt;
+    uint64_t qsize[VU_CLIENT_MAX_QUEUES], total = 0;
+    VuPayload mt = { .mem = { .nregions = 1 } };
 
     c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
@@ -291,36 +271,7 @@ VuClient *vu_client_connect(const char *path, unsigned nqueues, unsigned depth,
         fprintf(stderr, "hotblock-bench: connect %s: %s\n", path, strerror(errno));
         goto fail;
     }
-    if (get_u64(c, GET_FEATURES, &offered) < 0) {
-        goto proto;
-    }
-    want = (1ull << F_VERSION_1) | (1ull << F_PROTOCOL_FEATURES) | (1ull << F_INDIRECT) |
-           (1ull << F_EVENT_IDX) | (1ull << BLK_F_RO) | (1ull << BLK_F_BLK_SIZE) |
-           (1ull << BLK_F_FLUSH) | (1ull << BLK_F_MQ) | (1ull << BLK_F_SEG_MAX) |
-           (1ull << BLK_F_TOPOLOGY) | (1ull << BLK_F_CONFIG_WCE);
-    if (getenv("HB_BENCH_NO_INDIRECT")) {
-        want &= ~(1ull << F_INDIRECT);
-    }
-    if (getenv("HB_BENCH_NO_EVENT_IDX")) {
-        want &= ~(1ull << F_EVENT_IDX);
-    }
-    c->features = offered & want;
-    c->read_only = c->features & (1ull << BLK_F_RO);
-    if (!(offered & (1ull << F_PROTOCOL_FEATURES)) || set_u64(c, SET_FEATURES, c->features) < 0 ||
-        get_u64(c, GET_PROTOCOL_FEATURES, &pf) < 0) {
-        goto proto;
-    }
-    c->protocol_features = 0;
-    if (set_u64(c, SET_PROTOCOL_FEATURES,
-                pf & ((1ull << PF_MQ) | (1ull << PF_REPLY_ACK) | (1ull << PF_CONFIG))) < 0) {
-        goto proto;
-    }
-    c->protocol_features = pf & ((1ull << PF_MQ) | (1ull << PF_REPLY_ACK) | (1ull << PF_CONFIG));
-    c->max_queues = 1;
-    if (set_msg(c, SET_OWNER, NULL, 0, NULL, 0) < 0 ||
-        ((pf & (1ull << PF_MQ)) && get_u64(c, GET_QUEUE_NUM, &offered) == 0 &&
-         (c->max_queues = offered) == 0) ||
-        !(pf & (1ull << PF_CONFIG)) || read_config(c) < 0) {
+    if (negotiate(c) < 0) {
         goto proto;
     }
     if (nqueues > c->max_queues || nqueues > c->cfg_num_queues) {
@@ -348,8 +299,11 @@ VuClient *vu_client_connect(const char *path, unsigned nqueues, unsigned depth,
     for (unsigned i = 0; i < nqueues; i++) {
         queue_place(c->queues[i]);
     }
-    mt = (typeof(mt)){ 1, 0, 0, total, (uint64_t)(uintptr_t)c->mem, 0 };
-    if (set_msg(c, SET_MEM_TABLE, &mt, sizeof(mt), &c->memfd, 1) < 0) {
+    /* one region: guest-physical addresses are offsets in the memfd */
+    mt.mem.regions[0] = (VuRegion){ .gpa = 0, .size = total,
+                                    .uva = (uint64_t)(uintptr_t)c->mem, .mmap_offset = 0 };
+    if (set_msg(c, HB_VU_SET_MEM_TABLE, &mt, offsetof(VuPayload, mem.regions[1]),
+                &c->memfd, 1) < 0) {
         goto proto;
     }
     for (unsigned i = 0; i < nqueues; i++) {
@@ -389,18 +343,24 @@ uint8_t *vu_client_slot_data(VuClientQueue *q, unsigned slot)
     return q->data + slot * q->bs;
 }
 
+/* A descriptor as the device reads it (little endian). */
+static HbVringDesc le_desc(uint64_t gpa, uint32_t len, uint16_t flags, uint16_t next)
+{
+    return (HbVringDesc){ htole64(gpa), htole32(len), htole16(flags), htole16(next) };
+}
+
 void vu_client_submit(VuClientQueue *q, unsigned slot, int type, uint64_t offset,
                       uint64_t len, uint64_t cookie)
 {
     uint8_t *meta = q->meta + (uint64_t)slot * SLOT_META;
     uint64_t meta_gpa = q->base + (meta - (q->c->mem + q->base));
-    Desc *ind = (Desc *)meta;                /* 3 descriptors: 48 bytes */
+    HbVringDesc *ind = (HbVringDesc *)meta;  /* 3 descriptors: 48 bytes */
     uint8_t *hdr = meta + 64;
     uint8_t *status = meta + 80;
     uint64_t data_gpa = q->base + (vu_client_slot_data(q, slot) - (q->c->mem + q->base));
     uint32_t t = htole32(type), zero = 0;
     uint64_t sector = htole64(offset / 512);
-    Desc chain[3];
+    HbVringDesc chain[3];
     unsigned n = 0;
     uint16_t head;
 
@@ -408,19 +368,18 @@ void vu_client_submit(VuClientQueue *q, unsigned slot, int type, uint64_t offset
     memcpy(hdr + 4, &zero, 4);
     memcpy(hdr + 8, &sector, 8);
     *status = 0xff;
-    chain[n++] = (Desc){ htole64(meta_gpa + 64), htole32(16), htole16(DESC_NEXT), 0 };
+    chain[n++] = le_desc(meta_gpa + 64, 16, HB_VRING_DESC_F_NEXT, 0);
     if (len) {
-        chain[n++] = (Desc){ htole64(data_gpa), htole32(len),
-                             htole16(DESC_NEXT | (type == VU_REQ_WRITE ? 0 : DESC_WRITE)), 0 };
+        chain[n++] = le_desc(data_gpa, len, HB_VRING_DESC_F_NEXT |
+                             (type == HB_VIRTIO_BLK_T_OUT ? 0 : HB_VRING_DESC_F_WRITE), 0);
     }
-    chain[n++] = (Desc){ htole64(meta_gpa + 80), htole32(1), htole16(DESC_WRITE), 0 };
+    chain[n++] = le_desc(meta_gpa + 80, 1, HB_VRING_DESC_F_WRITE, 0);
     if (q->indirect) {
         for (unsigned i = 0; i < n; i++) {
             chain[i].next = htole16(i + 1);
             ind[i] = chain[i];
         }
-        q->desc[slot] = (Desc){ htole64(meta_gpa), htole32(n * sizeof(Desc)),
-                                htole16(DESC_INDIRECT), 0 };
+        q->desc[slot] = le_desc(meta_gpa, n * sizeof(HbVringDesc), HB_VRING_DESC_F_INDIRECT, 0);
         head = slot;
     } else {
         head = slot * 3;
@@ -430,7 +389,7 @@ void vu_client_submit(VuClientQueue *q, unsigned slot, int type, uint64_t offset
         }
     }
     q->slots[slot] = (SlotInfo){ type, offset, cookie };
-    q->avail[2 + (q->avail_idx & (q->num - 1))] = htole16(head);
+    q->avail->ring[q->avail_idx & (q->num - 1)] = htole16(head);
     q->avail_idx++;
 }
 
@@ -440,7 +399,7 @@ void vu_client_kick(VuClientQueue *q)
     bool kick;
 
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    __atomic_store_n(&q->avail[1], htole16(new), __ATOMIC_RELAXED);
+    __atomic_store_n(&q->avail->idx, htole16(new), __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     q->kicked_idx = new;
     if (old == new) {
@@ -448,13 +407,11 @@ void vu_client_kick(VuClientQueue *q)
     }
     if (q->event_idx) {
         uint16_t ev;
-        memcpy(&ev, q->used + 4 + 8ull * q->num, 2);
+        memcpy(&ev, &q->used->ring[q->num], 2);      /* avail_event */
         ev = le16toh(ev);
         kick = (uint16_t)(new - ev - 1) < (uint16_t)(new - old);
     } else {
-        uint16_t fl;
-        memcpy(&fl, q->used, 2);
-        kick = !(le16toh(fl) & 1);
+        kick = !(le16toh(q->used->flags) & HB_VRING_USED_F_NO_NOTIFY);
     }
     if (kick) {
         eventfd_write(q->kick_fd, 1);
@@ -463,14 +420,13 @@ void vu_client_kick(VuClientQueue *q)
 
 static int harvest(VuClientQueue *q, VuCompletion *out, int max)
 {
-    uint16_t used_idx = le16toh(__atomic_load_n((uint16_t *)(q->used + 2), __ATOMIC_ACQUIRE));
+    uint16_t used_idx = le16toh(__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE));
     int n = 0;
 
     while (q->last_used != used_idx && n < max) {
-        uint32_t id;
+        uint32_t id = le32toh(q->used->ring[q->last_used & (q->num - 1)].id);
         unsigned slot;
-        memcpy(&id, q->used + 4 + 8ull * (q->last_used & (q->num - 1)), 4);
-        id = le32toh(id);
+
         slot = q->indirect ? id : id / 3;
         if (slot >= q->depth) {
             fprintf(stderr, "hotblock-bench: back-end returned bogus id %u\n", id);
@@ -502,7 +458,7 @@ int vu_client_wait(VuClientQueue *q, VuCompletion *out, int max)
         }
         if (q->event_idx) {
             uint16_t ev = htole16(q->last_used);
-            __atomic_store_n(&q->avail[2 + q->num], ev, __ATOMIC_RELAXED);
+            __atomic_store_n(&q->avail->ring[q->num], ev, __ATOMIC_RELAXED);  /* used_event */
         }
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         n = harvest(q, out, max);
@@ -531,12 +487,12 @@ static int sync_req(VuClientQueue *q, int type, uint64_t len)
 
 int vu_client_flush(VuClientQueue *q)
 {
-    return sync_req(q, VU_REQ_FLUSH, 0);
+    return sync_req(q, HB_VIRTIO_BLK_T_FLUSH, 0);
 }
 
 int vu_client_get_id(VuClientQueue *q, char serial[21])
 {
-    int st = sync_req(q, VU_REQ_GET_ID, 20);
+    int st = sync_req(q, HB_VIRTIO_BLK_T_GET_ID, 20);
 
     if (st == 0) {
         memcpy(serial, vu_client_slot_data(q, 0), 20);
@@ -562,28 +518,27 @@ int vu_client_evil(VuClientQueue *q, const char *kind, int *status)
     uint8_t *meta = q->meta;                 /* slot 0 */
     uint64_t meta_gpa = q->base + (meta - (q->c->mem + q->base));
     uint64_t data_gpa = q->base + (q->data - (q->c->mem + q->base));
-    Desc *ind = (Desc *)meta;
-    uint32_t t = htole32(VU_REQ_READ);
+    HbVringDesc *ind = (HbVringDesc *)meta;
+    uint32_t t = htole32(HB_VIRTIO_BLK_T_IN);
     uint64_t sector = 0;
     uint16_t head = 0;
     VuCompletion cpl;
     int n;
 
     /* a plausible read of sector 0 in descriptors 0..2, then spoil it */
-    q->desc[0] = (Desc){ htole64(meta_gpa + 64), htole32(16), htole16(DESC_NEXT), htole16(1) };
-    q->desc[1] = (Desc){ htole64(data_gpa), htole32(512), htole16(DESC_NEXT | DESC_WRITE),
-                         htole16(2) };
-    q->desc[2] = (Desc){ htole64(meta_gpa + 80), htole32(1), htole16(DESC_WRITE), 0 };
+    q->desc[0] = le_desc(meta_gpa + 64, 16, HB_VRING_DESC_F_NEXT, 1);
+    q->desc[1] = le_desc(data_gpa, 512, HB_VRING_DESC_F_NEXT | HB_VRING_DESC_F_WRITE, 2);
+    q->desc[2] = le_desc(meta_gpa + 80, 1, HB_VRING_DESC_F_WRITE, 0);
     if (!strcmp(kind, "loop")) {
-        q->desc[2].flags = htole16(DESC_WRITE | DESC_NEXT);
+        q->desc[2].flags = htole16(HB_VRING_DESC_F_WRITE | HB_VRING_DESC_F_NEXT);
         q->desc[2].next = 0;
     } else if (!strcmp(kind, "oob-addr")) {
         q->desc[1].addr = htole64(q->c->mem_size + 4096);
     } else if (!strcmp(kind, "wrap-addr")) {
         q->desc[1].addr = htole64(UINT64_MAX - 100);
     } else if (!strcmp(kind, "nested-indirect")) {
-        ind[0] = (Desc){ htole64(meta_gpa), htole32(48), htole16(DESC_INDIRECT), 0 };
-        q->desc[0] = (Desc){ htole64(meta_gpa), htole32(48), htole16(DESC_INDIRECT), 0 };
+        ind[0] = le_desc(meta_gpa, 48, HB_VRING_DESC_F_INDIRECT, 0);
+        q->desc[0] = le_desc(meta_gpa, 48, HB_VRING_DESC_F_INDIRECT, 0);
     } else if (!strcmp(kind, "bad-head")) {
         head = q->num + 5;
     } else if (!strcmp(kind, "no-status")) {
@@ -600,9 +555,9 @@ int vu_client_evil(VuClientQueue *q, const char *kind, int *status)
     sector = htole64(sector);
     memcpy(meta + 72, &sector, 8);
     meta[80] = 0xff;
-    q->avail[2 + (q->avail_idx & (q->num - 1))] = htole16(head);
+    q->avail->ring[q->avail_idx & (q->num - 1)] = htole16(head);
     q->avail_idx += strcmp(kind, "avail-jump") ? 1 : q->num + 10;
-    q->slots[0] = (SlotInfo){ VU_REQ_READ, 0, 0 };
+    q->slots[0] = (SlotInfo){ HB_VIRTIO_BLK_T_IN, 0, 0 };
     if (!strcmp(kind, "truncate-memory")) {
         /*
          * Take back the memory we shared: the back-end's next look at the

@@ -234,7 +234,7 @@ bool hb_vu_config_changed(HbVuDev *dev)
 
     g_mutex_lock(&dev->backend_lock);
     if (dev->backend_fd >= 0) {
-        ok = send(dev->backend_fd, &hdr, sizeof(hdr), MSG_NOSIGNAL) == sizeof(hdr);
+        ok = hb_vu_msg_send(dev->backend_fd, &hdr, NULL, 0, NULL, 0);
     }
     g_mutex_unlock(&dev->backend_lock);
     return ok;
@@ -303,7 +303,7 @@ static int set_mem_table(HbVuDev *dev, VuMsg *msg)
     unsigned n = msg->p.mem.nregions;
     bool ok;
 
-    if (msg->hdr.size < 8 || n > MEM_TABLE_MAX || n != msg->nfds ||
+    if (msg->hdr.size < 8 || n > HB_VU_MEM_TABLE_MAX || n != msg->nfds ||
         msg->hdr.size < 8 + n * sizeof(VuRegion)) {
         return MSG_DROP;
     }
@@ -500,23 +500,23 @@ static int get_config(HbVuDev *dev, VuMsg *msg)
     uint8_t buf[HB_VU_CONFIG_MAX];
     uint32_t off = msg->p.config.offset, size = msg->p.config.size;
 
-    if (msg->hdr.size < CONFIG_HDR_SIZE || off > HB_VU_CONFIG_MAX ||
-        size > HB_VU_CONFIG_MAX - off || msg->hdr.size != CONFIG_HDR_SIZE + size) {
+    if (msg->hdr.size < HB_VU_CONFIG_HDR_SIZE || off > HB_VU_CONFIG_MAX ||
+        size > HB_VU_CONFIG_MAX - off || msg->hdr.size != HB_VU_CONFIG_HDR_SIZE + size) {
         return MSG_DROP;
     }
     if (dev->iface->get_config(dev, buf, off + size) < 0) {
         return MSG_DROP;
     }
     memcpy(msg->p.config.region, buf + off, size);
-    return hb_vu_msg_reply(dev->sock, msg, CONFIG_HDR_SIZE + size, -1) ? MSG_OK : MSG_DROP;
+    return hb_vu_msg_reply(dev->sock, msg, HB_VU_CONFIG_HDR_SIZE + size, -1) ? MSG_OK : MSG_DROP;
 }
 
 static int set_config(HbVuDev *dev, VuMsg *msg)
 {
     uint32_t off = msg->p.config.offset, size = msg->p.config.size;
 
-    if (msg->hdr.size < CONFIG_HDR_SIZE || off > HB_VU_CONFIG_MAX ||
-        size > HB_VU_CONFIG_MAX - off || msg->hdr.size != CONFIG_HDR_SIZE + size) {
+    if (msg->hdr.size < HB_VU_CONFIG_HDR_SIZE || off > HB_VU_CONFIG_MAX ||
+        size > HB_VU_CONFIG_MAX - off || msg->hdr.size != HB_VU_CONFIG_HDR_SIZE + size) {
         return MSG_DROP;
     }
     return dev->iface->set_config(dev, msg->p.config.region, off, size,
@@ -654,7 +654,6 @@ bool hb_vu_dispatch(HbVuDev *dev)
     if (dev->sock < 0) {
         return false;
     }
-    memset(msg.fds, -1, sizeof(msg.fds));
     if (!hb_vu_msg_read(dev->sock, &msg)) {
         ret = MSG_DROP;
         goto out;
@@ -672,8 +671,6 @@ bool hb_vu_dispatch(HbVuDev *dev)
         }
     }
 out:
-    for (unsigned i = 0; i < msg.nfds && i < HB_VU_MAX_FDS; i++) {
-        close_fd(&msg.fds[i]);
-    }
+    hb_vu_msg_close_fds(&msg);
     return ret != MSG_DROP;
 }

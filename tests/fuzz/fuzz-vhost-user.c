@@ -29,10 +29,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/lib/frame-fixture.h"
+#include "tests/lib/ring-fixture.h"
 #include "vhost/queue-runner.h"
 #include "vhost/vhost-user.h"
 #include "vhost/virtio-blk.h"
@@ -43,65 +44,10 @@
 #define NQUEUES 2
 
 static uint8_t disk[DISK_SIZE];
+static HbtMemDisk mem_disk = { disk, DISK_SIZE };
 static HbVirtioBlk blk;
 static HbVuDev dev;
 static HbQueueRunner *runners[NQUEUES];
-
-static void check_range(uint64_t off, uint64_t bytes, const struct iovec *iov, int niov)
-{
-    uint64_t total = 0;
-
-    for (int i = 0; i < niov; i++) {
-        total += iov[i].iov_len;
-    }
-    if (off > DISK_SIZE || bytes > DISK_SIZE - off || total != bytes) {
-        abort();
-    }
-}
-
-static int d_preadv(void *opaque, uint64_t off, uint64_t bytes, const struct iovec *iov,
-                    int niov)
-{
-    check_range(off, bytes, iov, niov);
-    for (int i = 0; i < niov; i++) {
-        memcpy(iov[i].iov_base, disk + off, iov[i].iov_len);
-        off += iov[i].iov_len;
-    }
-    return 0;
-}
-
-static int d_pwritev(void *opaque, uint64_t off, uint64_t bytes, const struct iovec *iov,
-                     int niov, unsigned flags)
-{
-    check_range(off, bytes, iov, niov);
-    for (int i = 0; i < niov; i++) {
-        memcpy(disk + off, iov[i].iov_base, iov[i].iov_len);
-        off += iov[i].iov_len;
-    }
-    return 0;
-}
-
-static int d_flush(void *opaque)
-{
-    return 0;
-}
-
-static int d_pdiscard(void *opaque, uint64_t off, uint64_t bytes)
-{
-    if (off > DISK_SIZE || bytes > DISK_SIZE - off) {
-        abort();
-    }
-    return 0;
-}
-
-static int d_zeroes(void *opaque, uint64_t off, uint64_t bytes, unsigned flags)
-{
-    if (off > DISK_SIZE || bytes > DISK_SIZE - off) {
-        abort();
-    }
-    memset(disk + off, 0, bytes);
-    return 0;
-}
 
 static uint64_t if_get_features(HbVuDev *d)
 {
@@ -146,7 +92,7 @@ static void init_once(void)
     }
     done = true;
     blk = (HbVirtioBlk){
-        .be = { NULL, d_preadv, d_pwritev, d_flush, d_pdiscard, d_zeroes },
+        .be = hbt_mem_disk_backend(&mem_disk),
         .length = DISK_SIZE, .logical_block_size = 512, .num_queues = NQUEUES,
         .writeback = true,
     };
@@ -157,73 +103,15 @@ static void init_once(void)
     }
 }
 
-/* Read and drop whatever the library replied, closing fds it sent. */
-static void drain(int fd)
-{
-    for (;;) {
-        char buf[4096];
-        union {
-            char space[CMSG_SPACE(sizeof(int) * 8)];
-            struct cmsghdr align;
-        } ctl;
-        struct iovec iov = { buf, sizeof(buf) };
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1,
-            .msg_control = ctl.space, .msg_controllen = sizeof(ctl.space),
-        };
-        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-
-        if (n <= 0) {
-            return;
-        }
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                int nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                int fds[8];
-                memcpy(fds, CMSG_DATA(c), sizeof(int) * (size_t)nfds);
-                for (int i = 0; i < nfds; i++) {
-                    close(fds[i]);
-                }
-            }
-        }
-    }
-}
-
+/* A memfd for the back-end: MEMFD_SIZE bytes, the first a copy of @fill. */
 static int make_memfd(const uint8_t *fill, size_t len)
 {
-    int fd = memfd_create("fuzz-guest", MFD_CLOEXEC);
+    int fd = hbt_memfd(MEMFD_SIZE, fill, len);
 
-    if (fd < 0 || ftruncate(fd, MEMFD_SIZE) < 0) {
-        abort();
-    }
-    if (len && pwrite(fd, fill, MIN(len, MEMFD_SIZE), 0) < 0) {
+    if (fd < 0) {
         abort();
     }
     return fd;
-}
-
-/* Send one message with @nfds fresh memfds; false if the socket is gone. */
-static bool send_message(int sock, const uint8_t *hdr, const uint8_t *payload, size_t len,
-                         int *fds, int nfds)
-{
-    union {
-        char space[CMSG_SPACE(sizeof(int) * 3)];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov[2] = { { (void *)hdr, 12 }, { (void *)payload, len } };
-    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
-
-    if (nfds) {
-        struct cmsghdr *c;
-        mh.msg_control = ctl.space;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-        c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    }
-    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)(12 + len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -240,15 +128,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hb_vu_attach(&dev, sv[1]);
     for (unsigned m = 0; m < MAX_MESSAGES && pos + 13 <= size; m++) {
         uint8_t ctl = data[pos];
-        const uint8_t *hdr = data + pos + 1;
+        VuMsgHdr hdr;
         uint32_t claimed;
         size_t len;
         int fds[3], nfds = ctl & 3;
         bool ok;
 
+        memcpy(&hdr, data + pos + 1, sizeof(hdr));    /* sent as it is */
         pos += 13;
-        memcpy(&claimed, hdr + 8, 4);
-        claimed = le32toh(claimed);
+        claimed = le32toh(hdr.size);
         len = MIN((size_t)claimed, size - pos);
         len = MIN(len, (size_t)4096);
         if (ctl & 8) {
@@ -261,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; i < nfds; i++) {
             fds[i] = make_memfd(data + pos, size - pos);
         }
-        ok = send_message(sv[0], hdr, data + pos, len, fds, nfds);
+        ok = hb_vu_msg_send(sv[0], &hdr, data + pos, len, fds, (unsigned)nfds);
         if (ok && len < claimed) {
             shutdown(sv[0], SHUT_WR);     /* a short message: EOF, not a wait */
         }
@@ -277,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         ok = hb_vu_dispatch(&dev);
-        drain(sv[0]);
+        hbt_frame_drain(sv[0]);
         if (!ok) {
             break;
         }

@@ -9,9 +9,11 @@
 
 #include "vhost/offload.h"
 #include "vhost/queue-runner.h"
+#include "tests/lib/ring-fixture.h"
 
 #define MEM_SIZE (1u << 20)
 #define GPA_BASE 0x100000ull
+#define UVA_BASE 0x7f0000000000ull
 #define NUM 64
 #define DESC_OFF 0x0
 #define AVAIL_OFF 0x1000
@@ -23,6 +25,7 @@
 
 typedef struct Fixture {
     uint8_t *ram;
+    HbtRing ring;
     HbVuDev dev;
     HbVuQueue *q;
     HbInflightRegion *inflight;
@@ -85,21 +88,6 @@ static int no_zeroes(void *opaque, uint64_t off, uint64_t bytes, unsigned flags)
     return -ENOTSUP;
 }
 
-static HbVringDesc *desc(Fixture *f, unsigned i)
-{
-    return (HbVringDesc *)(f->ram + DESC_OFF) + i;
-}
-
-static HbVringAvail *avail(Fixture *f)
-{
-    return (HbVringAvail *)(f->ram + AVAIL_OFF);
-}
-
-static HbVringUsed *used(Fixture *f)
-{
-    return (HbVringUsed *)(f->ram + USED_OFF);
-}
-
 static uint8_t *req_area(Fixture *f, unsigned i)
 {
     return f->ram + REQ_OFF + i * REQ_STRIDE;
@@ -112,38 +100,38 @@ static void add_read(Fixture *f, unsigned i, bool with_status)
     uint64_t gpa = GPA_BASE + REQ_OFF + i * REQ_STRIDE;
     uint32_t type = htole32(HB_VIRTIO_BLK_T_IN);
     uint64_t sector = htole64(8 * i);
-    HbVringAvail *av = avail(f);
 
     memset(a, 0, REQ_STRIDE);
     memcpy(a, &type, 4);
     memcpy(a + 8, &sector, 8);
     a[0x100] = 0xaa;
     /* Without a status, the chain is the header alone: no byte can carry one. */
-    *desc(f, 3 * i) = (HbVringDesc){ gpa, 16, with_status ? HB_VRING_DESC_F_NEXT : 0, 3 * i + 1 };
-    *desc(f, 3 * i + 1) = (HbVringDesc){ gpa + 0x1000, 4096,
-        HB_VRING_DESC_F_WRITE | HB_VRING_DESC_F_NEXT, 3 * i + 2 };
-    *desc(f, 3 * i + 2) = (HbVringDesc){ gpa + 0x100, 1, HB_VRING_DESC_F_WRITE, 0 };
-    av->ring[av->idx % NUM] = 3 * i;
-    __atomic_store_n(&av->idx, av->idx + 1, __ATOMIC_RELEASE);
+    hbt_ring_set_desc(&f->ring, 3 * i, gpa, 16, with_status ? HB_VRING_DESC_F_NEXT : 0,
+                      3 * i + 1);
+    hbt_ring_set_desc(&f->ring, 3 * i + 1, gpa + 0x1000, 4096,
+                      HB_VRING_DESC_F_WRITE | HB_VRING_DESC_F_NEXT, 3 * i + 2);
+    hbt_ring_set_desc(&f->ring, 3 * i + 2, gpa + 0x100, 1, HB_VRING_DESC_F_WRITE, 0);
+    hbt_ring_make_avail(&f->ring, 3 * i);
 }
 
 static void setup(Fixture *f, gconstpointer data)
 {
     bool with_pool = GPOINTER_TO_INT(data) != 0;
-    HbGuestMemRegion r = { .gpa = GPA_BASE, .size = MEM_SIZE, .uva = 0x7f0000000000ull };
 
     f->ram = g_malloc0(MEM_SIZE);
-    r.host = f->ram;
+    f->ring = (HbtRing){
+        .ram = f->ram, .gpa = GPA_BASE, .uva = UVA_BASE, .num = NUM,
+        .desc_off = DESC_OFF, .avail_off = AVAIL_OFF, .used_off = USED_OFF,
+    };
     hb_vu_init(&f->dev, NULL, f, 1);
-    g_assert_cmpint(hb_guest_mem_add(&f->dev.mem, &r), ==, 0);
+    g_assert_cmpint(hbt_guest_mem_add(&f->dev.mem, f->ram, MEM_SIZE, GPA_BASE, UVA_BASE), ==, 0);
     f->q = &f->dev.q[0];
     f->q->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     f->q->vq.event_idx = true;
     f->q->vq.indirect = true;
     f->inflight = g_malloc0(hb_virtq_inflight_size(NUM));
     f->q->vq.inflight = f->inflight;
-    g_assert_cmpint(hb_virtq_init(&f->q->vq, &f->dev.mem, NUM, f->ram + DESC_OFF,
-                                  f->ram + AVAIL_OFF, f->ram + USED_OFF, 0), ==, 0);
+    g_assert_cmpint(hbt_ring_start(&f->ring, &f->dev.mem, &f->q->vq, 0), ==, 0);
     g_assert_cmpint(hb_virtq_inflight_recover(&f->q->vq), ==, 0);
     f->blk = (HbVirtioBlk){
         .be = { f, slow_preadv, no_writev, no_flush, no_discard, no_zeroes },
@@ -174,16 +162,16 @@ static void assert_all_completed_once(Fixture *f, unsigned n)
 {
     bool seen[NREQ] = { false };
 
-    g_assert_cmpuint(used(f)->idx, ==, n);
+    g_assert_cmpuint(hbt_ring_used(&f->ring)->idx, ==, n);
     for (unsigned k = 0; k < n; k++) {
-        unsigned head = le32toh(used(f)->ring[k].id);
+        unsigned head = le32toh(hbt_ring_used(&f->ring)->ring[k].id);
         unsigned i = head / 3;
 
         g_assert_cmpuint(head % 3, ==, 0);
         g_assert_cmpuint(i, <, n);
         g_assert_false(seen[i]);
         seen[i] = true;
-        g_assert_cmpuint(le32toh(used(f)->ring[k].len), ==, 4097);
+        g_assert_cmpuint(le32toh(hbt_ring_used(&f->ring)->ring[k].len), ==, 4097);
         g_assert_cmpuint(req_area(f, i)[0x100], ==, HB_VIRTIO_BLK_S_OK);
         for (unsigned s = 0; s < 8; s++) {
             g_assert_cmpuint(req_area(f, i)[0x1000 + s * 512], ==, (8 * i + s) & 0xff);
@@ -233,9 +221,9 @@ static void test_out_of_order_completion(Fixture *f, gconstpointer data)
         }
     }
     g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
-    first_used = le32toh(used(f)->ring[1].id);
+    first_used = le32toh(hbt_ring_used(&f->ring)->ring[1].id);
     g_assert_cmpuint(first_used, !=, 0);
-    g_assert_cmpuint(le32toh(used(f)->ring[NREQ - 1].id), ==, 0);
+    g_assert_cmpuint(le32toh(hbt_ring_used(&f->ring)->ring[NREQ - 1].id), ==, 0);
     assert_all_completed_once(f, NREQ);
 }
 
@@ -343,7 +331,7 @@ static void test_broken_ring_drains_first(Fixture *f, gconstpointer data)
     for (unsigned i = 1; i < 6; i++) {
         add_read(f, i, true);
     }
-    avail(f)->idx += NUM + 1;
+    hbt_ring_avail(&f->ring)->idx += NUM + 1;
     g_assert_false(hb_queue_runner_run(f->runner, &f->dev, f->q));
     g_assert_cmpint(f->running, ==, 0);
 }

@@ -2,12 +2,15 @@
 /* tests/unit/test-vhost-user.c — the vhost-user message layer over a socketpair, good and hostile. */
 #include <errno.h>
 #include <glib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/lib/frame-fixture.h"
+#include "tests/lib/ring-fixture.h"
 #include "vhost/vhost-user.h"
 
 #define FEATURES ((1ull << 32) | (1ull << 28) | (1ull << 29))
@@ -21,6 +24,7 @@ typedef struct Fixture {
     int kick_seen;
     int memfd;
     uint8_t *ram;
+    HbtRing ring;        /* ring 0, in ram (gpa 0, uva UVA) */
     int crash_after;     /* >= 0: complete only that many, leave the rest in flight */
     uint16_t heads[64];  /* heads processed, in order */
     unsigned nheads;
@@ -91,10 +95,14 @@ static void setup(Fixture *f, gconstpointer data)
     f->peer = sv[1];
     f->kick_seen = -1;
     f->crash_after = -1;
-    f->memfd = memfd_create("t", 0);
-    g_assert_cmpint(ftruncate(f->memfd, RAM_SIZE), ==, 0);
-    f->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
-    g_assert_true(f->ram != MAP_FAILED);
+    f->memfd = hbt_memfd(RAM_SIZE, NULL, 0);
+    g_assert_cmpint(f->memfd, >=, 0);
+    f->ram = hbt_memfd_map(f->memfd, RAM_SIZE);
+    g_assert_nonnull(f->ram);
+    f->ring = (HbtRing){
+        .ram = f->ram, .gpa = 0, .uva = UVA, .num = 8,
+        .desc_off = 0x1000, .avail_off = 0x2000, .used_off = 0x3000,
+    };
 }
 
 static void teardown(Fixture *f, gconstpointer data)
@@ -106,46 +114,33 @@ static void teardown(Fixture *f, gconstpointer data)
     close(f->memfd);
 }
 
-/* Send header @hdr as given (a bad one too), @len payload bytes and @nfds fds. */
-static void send_raw(Fixture *f, const uint32_t hdr[3], const void *p, size_t len,
-                     const int *fds, unsigned nfds)
-{
-    struct iovec iov[2] = { { (void *)hdr, 12 }, { (void *)p, len } };
-    char control[CMSG_SPACE(8 * sizeof(int))] = { 0 };
-    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
-
-    if (nfds) {
-        struct cmsghdr *cm;
-        mh.msg_control = control;
-        mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-    }
-    g_assert_cmpint(sendmsg(f->peer, &mh, 0), ==, 12 + len);
-}
-
+/* Send a well-formed message: @size payload bytes at @p, @nfds fds. */
 static void send_msg(Fixture *f, uint32_t req, uint32_t flags, const void *p,
                      uint32_t size, const int *fds, unsigned nfds)
 {
-    uint32_t hdr[3] = { req, HB_VU_MSG_VERSION | flags, size };
+    g_assert_true(hb_vu_msg_send_request(f->peer, req, flags, p, size, fds, nfds));
+}
 
-    send_raw(f, hdr, p, size, fds, nfds);
+/* Receive a reply to @req of exactly @size bytes and @nfds fds; the fd, if any. */
+static int recv_reply_fds(Fixture *f, uint32_t req, void *p, uint32_t size, unsigned nfds)
+{
+    VuMsg m;
+
+    g_assert_true(hb_vu_msg_read(f->peer, &m));
+    g_assert_cmpuint(m.hdr.request, ==, req);
+    g_assert_cmpuint(m.hdr.flags, ==, HB_VU_MSG_VERSION | HB_VU_MSG_FLAG_REPLY);
+    g_assert_cmpuint(m.hdr.size, ==, size);
+    g_assert_cmpuint(m.nfds, ==, nfds);
+    if (size) {
+        memcpy(p, &m.p, size);
+    }
+    return nfds ? m.fds[0] : -1;
 }
 
 /* Receive a reply to @req of exactly @size bytes. */
 static void recv_reply(Fixture *f, uint32_t req, void *p, uint32_t size)
 {
-    uint32_t hdr[3];
-    g_assert_cmpint(recv(f->peer, hdr, 12, MSG_WAITALL), ==, 12);
-    g_assert_cmpuint(hdr[0], ==, req);
-    g_assert_cmpuint(hdr[1], ==, HB_VU_MSG_VERSION | HB_VU_MSG_FLAG_REPLY);
-    g_assert_cmpuint(hdr[2], ==, size);
-    if (size) {
-        g_assert_cmpint(recv(f->peer, p, size, MSG_WAITALL), ==, size);
-    }
+    recv_reply_fds(f, req, p, size, 0);
 }
 
 static uint64_t get_u64(Fixture *f, uint32_t req)
@@ -172,22 +167,54 @@ static bool set_state(Fixture *f, uint32_t req, uint32_t idx, uint32_t num)
 
 static bool set_mem_table(Fixture *f)
 {
-    struct __attribute__((packed)) {
-        uint32_t n, pad;
-        uint64_t gpa, size, uva, off;
-    } m = { 1, 0, 0, RAM_SIZE, UVA, 0 };
-    send_msg(f, HB_VU_SET_MEM_TABLE, 0, &m, sizeof(m), &f->memfd, 1);
+    VuPayload m = { .mem = { .nregions = 1 } };
+
+    m.mem.regions[0] = (VuRegion){ .gpa = 0, .size = RAM_SIZE, .uva = UVA, .mmap_offset = 0 };
+    send_msg(f, HB_VU_SET_MEM_TABLE, 0, &m, offsetof(VuPayload, mem.regions[1]), &f->memfd, 1);
     return hb_vu_dispatch(&f->dev);
 }
 
 static bool set_addr(Fixture *f, uint32_t idx, uint64_t desc, uint64_t avail, uint64_t used)
 {
-    struct __attribute__((packed)) {
-        uint32_t index, flags;
-        uint64_t desc, used, avail, log;
-    } a = { idx, 0, desc, used, avail, 0 };
-    send_msg(f, HB_VU_SET_VRING_ADDR, 0, &a, sizeof(a), NULL, 0);
+    VuPayload a = { .addr = { .index = idx, .desc = desc, .used = used, .avail = avail } };
+
+    send_msg(f, HB_VU_SET_VRING_ADDR, 0, &a, sizeof(a.addr), NULL, 0);
     return hb_vu_dispatch(&f->dev);
+}
+
+/* SET_VRING_ADDR for ring 0 where f->ring has it. */
+static bool set_ring_addr(Fixture *f)
+{
+    const HbtRing *r = &f->ring;
+
+    return set_addr(f, 0, r->uva + r->desc_off, r->uva + r->avail_off, r->uva + r->used_off);
+}
+
+/*
+ * Features, memory, the INFLIGHT buffer @inflight_fd (as described by @im)
+ * if there is one, and ring 0 where f->ring has it; enabled if @enable.
+ */
+static void start_ring(Fixture *f, int kick, int call, int inflight_fd, VuPayload *im,
+                       bool enable)
+{
+    uint64_t idx = 0;
+
+    g_assert_true(set_u64(f, HB_VU_SET_FEATURES, FEATURES | (1ull << 30)));
+    g_assert_true(set_mem_table(f));
+    if (inflight_fd >= 0) {
+        send_msg(f, HB_VU_SET_INFLIGHT_FD, 0, im, sizeof(im->inflight), &inflight_fd, 1);
+        g_assert_true(hb_vu_dispatch(&f->dev));
+    }
+    g_assert_true(set_state(f, HB_VU_SET_VRING_NUM, 0, f->ring.num));
+    g_assert_true(set_state(f, HB_VU_SET_VRING_BASE, 0, 0));
+    g_assert_true(set_ring_addr(f));
+    send_msg(f, HB_VU_SET_VRING_CALL, 0, &idx, 8, &call, 1);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    send_msg(f, HB_VU_SET_VRING_KICK, 0, &idx, 8, &kick, 1);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    if (enable) {
+        g_assert_true(set_state(f, HB_VU_SET_VRING_ENABLE, 0, 1));
+    }
 }
 
 static void test_negotiation(Fixture *f, gconstpointer data)
@@ -239,37 +266,25 @@ static void test_get_config(Fixture *f, gconstpointer data)
 /* A whole ring: mem table, vring setup, a request, GET_VRING_BASE. */
 static void test_ring(Fixture *f, gconstpointer data)
 {
-    const unsigned num = 8;
-    uint64_t desc_off = 0x1000, avail_off = 0x2000, used_off = 0x3000, idx = 0;
+    uint64_t idx = 0;
     int kick = eventfd(0, EFD_NONBLOCK), call = eventfd(0, EFD_NONBLOCK);
-    uint16_t *avail = (uint16_t *)(f->ram + avail_off);
-    uint16_t *used = (uint16_t *)(f->ram + used_off);
-    HbVringDesc *d = (HbVringDesc *)(f->ram + desc_off);
+    HbVringUsed *used = hbt_ring_used(&f->ring);
     uint32_t state[2];
     eventfd_t v;
 
-    g_assert_true(set_u64(f, HB_VU_SET_FEATURES, FEATURES | (1ull << 30)));
-    g_assert_true(set_mem_table(f));
-    g_assert_true(set_state(f, HB_VU_SET_VRING_NUM, 0, num));
-    g_assert_true(set_state(f, HB_VU_SET_VRING_BASE, 0, 0));
-    g_assert_true(set_addr(f, 0, UVA + desc_off, UVA + avail_off, UVA + used_off));
-    send_msg(f, HB_VU_SET_VRING_CALL, 0, &idx, 8, &call, 1);
-    g_assert_true(hb_vu_dispatch(&f->dev));
-    send_msg(f, HB_VU_SET_VRING_KICK, 0, &idx, 8, &kick, 1);
-    g_assert_true(hb_vu_dispatch(&f->dev));
+    start_ring(f, kick, call, -1, NULL, false);
     g_assert_cmpint(f->kick_seen, >=, 0);
 
     /* one request; the ring is disabled until SET_VRING_ENABLE */
-    d[0] = (HbVringDesc){ 0x8000, 16, 0, 0 };
-    avail[2] = 0;
-    avail[1] = 1;
+    hbt_ring_set_desc(&f->ring, 0, 0x8000, 16, 0, 0);
+    hbt_ring_make_avail(&f->ring, 0);
     eventfd_write(kick, 1);
     g_assert_true(hb_vu_handle_kick(&f->dev, 0));
     g_assert_cmpuint(f->processed, ==, 0);
     g_assert_true(set_state(f, HB_VU_SET_VRING_ENABLE, 0, 1));
     g_assert_true(hb_vu_handle_kick(&f->dev, 0));
     g_assert_cmpuint(f->processed, ==, 1);
-    g_assert_cmpuint(used[1], ==, 1);
+    g_assert_cmpuint(used->idx, ==, 1);
     g_assert_cmpint(eventfd_read(call, &v), ==, 0);
 
     /* GET_VRING_BASE stops the ring and reports where it is */
@@ -280,8 +295,7 @@ static void test_ring(Fixture *f, gconstpointer data)
     recv_reply(f, HB_VU_GET_VRING_BASE, state, 8);
     g_assert_cmpuint(state[1], ==, 1);
     g_assert_cmpint(f->kick_seen, ==, -1);
-    avail[3] = 0;
-    avail[1] = 2;
+    hbt_ring_make_avail(&f->ring, 0);
     g_assert_true(hb_vu_handle_kick(&f->dev, 0));
     g_assert_cmpuint(f->processed, ==, 1);
 
@@ -290,9 +304,8 @@ static void test_ring(Fixture *f, gconstpointer data)
     g_assert_true(hb_vu_dispatch(&f->dev));
     g_assert_true(hb_vu_handle_kick(&f->dev, 0));
     g_assert_cmpuint(f->processed, ==, 2);      /* the pending entry was served */
-    d[0] = (HbVringDesc){ RAM_SIZE - 4, 16, 0, 0 };
-    avail[4] = 0;
-    avail[1] = 3;
+    hbt_ring_set_desc(&f->ring, 0, RAM_SIZE - 4, 16, 0, 0);
+    hbt_ring_make_avail(&f->ring, 0);
     g_assert_false(hb_vu_handle_kick(&f->dev, 0));
     close(kick);
     close(call);
@@ -361,14 +374,14 @@ static const Hostile hostile[] = {
 static void test_hostile(Fixture *f, gconstpointer data)
 {
     const Hostile *h = data;
-    uint32_t hdr[3] = { h->req, HB_VU_MSG_VERSION | h->flags, h->size };
+    VuMsgHdr hdr = { h->req, HB_VU_MSG_VERSION | h->flags, h->size };
     uint8_t payload[4096] = { 0 };
     int fds[1] = { f->memfd };
     size_t sent = MIN(h->size, sizeof(h->words));
 
     memcpy(payload, h->words, sent);
     if (h->flags) {
-        hdr[1] = h->flags;
+        hdr.flags = h->flags;
     }
     /* declared-oversized messages send only the header: the size alone is fatal */
     if (h->size > 256 + 12) {
@@ -376,7 +389,7 @@ static void test_hostile(Fixture *f, gconstpointer data)
     } else {
         sent = h->size;
     }
-    send_raw(f, hdr, payload, sent, fds, h->nfds ? 1 : 0);
+    g_assert_true(hb_vu_msg_send(f->peer, &hdr, payload, sent, fds, h->nfds ? 1 : 0));
     g_assert_false(hb_vu_dispatch(&f->dev));
 }
 
@@ -399,54 +412,6 @@ static void test_truncated(Fixture *f, gconstpointer data)
     g_assert_false(hb_vu_dispatch(&f->dev));
 }
 
-/* Receive a reply carrying one fd. */
-static int recv_reply_fd(Fixture *f, uint32_t req, void *p, uint32_t size)
-{
-    uint32_t hdr[3];
-    uint8_t buf[64];
-    char control[CMSG_SPACE(sizeof(int))];
-    struct iovec iov[2] = { { hdr, 12 }, { buf, size } };
-    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2,
-                         .msg_control = control, .msg_controllen = sizeof(control) };
-    struct cmsghdr *cm;
-    int fd = -1;
-
-    g_assert_cmpint(recvmsg(f->peer, &mh, MSG_WAITALL), ==, 12 + size);
-    g_assert_cmpuint(hdr[0], ==, req);
-    g_assert_cmpuint(hdr[2], ==, size);
-    cm = CMSG_FIRSTHDR(&mh);
-    g_assert_nonnull(cm);
-    memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-    memcpy(p, buf, size);
-    return fd;
-}
-
-typedef struct __attribute__((packed)) InflightMsg {
-    uint64_t mmap_size, mmap_offset;
-    uint16_t num_queues, queue_size;
-} InflightMsg;
-
-/* Features, memory, and ring 0 (8 entries at fixed offsets), enabled. */
-static void start_ring(Fixture *f, int kick, int call, int inflight_fd, InflightMsg *im)
-{
-    uint64_t idx = 0;
-
-    g_assert_true(set_u64(f, HB_VU_SET_FEATURES, FEATURES | (1ull << 30)));
-    g_assert_true(set_mem_table(f));
-    if (inflight_fd >= 0) {
-        send_msg(f, HB_VU_SET_INFLIGHT_FD, 0, im, sizeof(*im), &inflight_fd, 1);
-        g_assert_true(hb_vu_dispatch(&f->dev));
-    }
-    g_assert_true(set_state(f, HB_VU_SET_VRING_NUM, 0, 8));
-    g_assert_true(set_state(f, HB_VU_SET_VRING_BASE, 0, 0));
-    g_assert_true(set_addr(f, 0, UVA + 0x1000, UVA + 0x2000, UVA + 0x3000));
-    send_msg(f, HB_VU_SET_VRING_CALL, 0, &idx, 8, &call, 1);
-    g_assert_true(hb_vu_dispatch(&f->dev));
-    send_msg(f, HB_VU_SET_VRING_KICK, 0, &idx, 8, &kick, 1);
-    g_assert_true(hb_vu_dispatch(&f->dev));
-    g_assert_true(set_state(f, HB_VU_SET_VRING_ENABLE, 0, 1));
-}
-
 /*
  * INFLIGHT_SHMFD: a back-end "crashes" with two requests popped and not
  * completed; the next back-end gets the front-end's buffer back and
@@ -454,36 +419,33 @@ static void start_ring(Fixture *f, int kick, int call, int inflight_fd, Inflight
  */
 static void test_inflight_resubmit(Fixture *f, gconstpointer data)
 {
-    InflightMsg im = { 0, 0, 1, 8 };
+    VuPayload im = { .inflight = { .num_queues = 1, .queue_size = 8 } };
     int kick = eventfd(0, EFD_NONBLOCK), call = eventfd(0, EFD_NONBLOCK);
-    uint16_t *avail = (uint16_t *)(f->ram + 0x2000);
-    uint16_t *used = (uint16_t *)(f->ram + 0x3000);
-    HbVringDesc *d = (HbVringDesc *)(f->ram + 0x1000);
+    HbVringUsed *used = hbt_ring_used(&f->ring);
     HbInflightRegion *r;
     int ifd, sv[2];
 
     g_assert_true(get_u64(f, HB_VU_GET_PROTOCOL_FEATURES) &
                   (1ull << HB_VU_PROTOCOL_F_INFLIGHT_SHMFD));
-    send_msg(f, HB_VU_GET_INFLIGHT_FD, 0, &im, sizeof(im), NULL, 0);
+    send_msg(f, HB_VU_GET_INFLIGHT_FD, 0, &im, sizeof(im.inflight), NULL, 0);
     g_assert_true(hb_vu_dispatch(&f->dev));
-    ifd = recv_reply_fd(f, HB_VU_GET_INFLIGHT_FD, &im, sizeof(im));
+    ifd = recv_reply_fds(f, HB_VU_GET_INFLIGHT_FD, &im, sizeof(im.inflight), 1);
     g_assert_cmpint(ifd, >=, 0);
-    g_assert_cmpuint(im.mmap_size, >=, hb_virtq_inflight_size(8));
-    r = mmap(NULL, im.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, ifd, 0);
+    g_assert_cmpuint(im.inflight.mmap_size, >=, hb_virtq_inflight_size(8));
+    r = mmap(NULL, im.inflight.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, ifd, 0);
     g_assert_true(r != MAP_FAILED);
 
-    start_ring(f, kick, call, ifd, &im);
+    start_ring(f, kick, call, ifd, &im, true);
     g_assert_cmpuint(r->version, ==, 1);
     g_assert_cmpuint(r->desc_num, ==, 8);
     for (int i = 0; i < 3; i++) {
-        d[i] = (HbVringDesc){ 0x8000 + i * 16, 16, 0, 0 };
-        avail[2 + i] = i;
+        hbt_ring_set_desc(&f->ring, i, 0x8000 + i * 16, 16, 0, 0);
+        hbt_ring_make_avail(&f->ring, i);
     }
-    avail[1] = 3;
     f->crash_after = 1;
     g_assert_true(hb_vu_handle_kick(&f->dev, 0));
     g_assert_cmpuint(f->processed, ==, 1);
-    g_assert_cmpuint(used[1], ==, 1);
+    g_assert_cmpuint(used->idx, ==, 1);
     g_assert_cmpuint(r->desc[0].inflight, ==, 0);
     g_assert_cmpuint(r->desc[1].inflight, ==, 1);
     g_assert_cmpuint(r->desc[2].inflight, ==, 1);
@@ -495,26 +457,25 @@ static void test_inflight_resubmit(Fixture *f, gconstpointer data)
     hb_vu_attach(&f->dev, sv[0]);
     f->peer = sv[1];
     f->crash_after = -1;
-    start_ring(f, kick, call, ifd, &im);
+    start_ring(f, kick, call, ifd, &im, true);
     g_assert_true(hb_vu_handle_kick(&f->dev, 0));
     g_assert_cmpuint(f->processed, ==, 3);
     g_assert_cmpuint(f->heads[1], ==, 1);
     g_assert_cmpuint(f->heads[2], ==, 2);
-    g_assert_cmpuint(used[1], ==, 3);
+    g_assert_cmpuint(used->idx, ==, 3);
     g_assert_cmpuint(r->desc[1].inflight, ==, 0);
     g_assert_cmpuint(r->desc[2].inflight, ==, 0);
     /* and new work continues after them, once */
-    d[3] = (HbVringDesc){ 0x9000, 16, 0, 0 };
-    avail[5] = 3;
-    avail[1] = 4;
+    hbt_ring_set_desc(&f->ring, 3, 0x9000, 16, 0, 0);
+    hbt_ring_make_avail(&f->ring, 3);
     g_assert_true(hb_vu_handle_kick(&f->dev, 0));
     g_assert_true(hb_vu_handle_kick(&f->dev, 0));
     g_assert_cmpuint(f->processed, ==, 4);
     g_assert_cmpuint(f->heads[3], ==, 3);
 
     /* a buffer too small for its geometry is refused */
-    im.queue_size = 1024;
-    send_msg(f, HB_VU_SET_INFLIGHT_FD, 0, &im, sizeof(im), &ifd, 1);
+    im.inflight.queue_size = 1024;
+    send_msg(f, HB_VU_SET_INFLIGHT_FD, 0, &im, sizeof(im.inflight), &ifd, 1);
     g_assert_false(hb_vu_dispatch(&f->dev));
 
     munmap(r, hb_virtq_inflight_size(8));
@@ -541,7 +502,7 @@ static void test_hangup_and_reconnect(Fixture *f, gconstpointer data)
 static void test_config_change(Fixture *f, gconstpointer data)
 {
     int sv[2];
-    uint32_t hdr[3];
+    VuMsg m;
 
     g_assert_false(hb_vu_config_changed(&f->dev));      /* no channel yet */
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
@@ -549,38 +510,12 @@ static void test_config_change(Fixture *f, gconstpointer data)
     g_assert_true(hb_vu_dispatch(&f->dev));
     close(sv[1]);
     g_assert_true(hb_vu_config_changed(&f->dev));
-    g_assert_cmpint(recv(sv[0], hdr, 12, MSG_WAITALL), ==, 12);
-    g_assert_cmpuint(hdr[0], ==, HB_VU_BACKEND_CONFIG_CHANGE_MSG);
-    g_assert_cmpuint(hdr[1] & 3, ==, HB_VU_MSG_VERSION);
-    g_assert_cmpuint(hdr[2], ==, 0);
+    g_assert_true(hb_vu_msg_read(sv[0], &m));
+    g_assert_cmpuint(m.hdr.request, ==, HB_VU_BACKEND_CONFIG_CHANGE_MSG);
+    g_assert_cmpuint(m.hdr.flags & 3, ==, HB_VU_MSG_VERSION);
+    g_assert_cmpuint(m.hdr.size, ==, 0);
+    g_assert_cmpuint(m.nfds, ==, 0);
     close(sv[0]);
-}
-
-/* Read and discard whatever the back-end sent us (replies, fds). */
-static void drain_peer(Fixture *f)
-{
-    for (;;) {
-        uint8_t buf[512];
-        char control[CMSG_SPACE(8 * sizeof(int))];
-        struct iovec iov = { buf, sizeof(buf) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-                             .msg_control = control, .msg_controllen = sizeof(control) };
-        struct cmsghdr *cm;
-
-        if (recvmsg(f->peer, &mh, MSG_DONTWAIT) <= 0) {
-            return;
-        }
-        for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-            if (cm->cmsg_type == SCM_RIGHTS) {
-                int n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (int i = 0; i < n; i++) {
-                    int fd;
-                    memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                    close(fd);
-                }
-            }
-        }
-    }
 }
 
 /*
@@ -618,12 +553,12 @@ static void test_random_messages(Fixture *f, gconstpointer data)
             words[1] &= 1;
         }
         {
-            uint32_t hdr[3] = { req, (flags & ~3u) | HB_VU_MSG_VERSION, size };
+            VuMsgHdr hdr = { req, (flags & ~3u) | HB_VU_MSG_VERSION, size };
             unsigned nfds = g_rand_int_range(rand, 0, 3) == 0 ? 1 : 0;
             if (flags & 3) {
-                hdr[1] = flags;     /* sometimes a bad version too */
+                hdr.flags = flags;     /* sometimes a bad version too */
             }
-            send_raw(f, hdr, words, size, &fd, nfds);
+            g_assert_true(hb_vu_msg_send(f->peer, &hdr, words, size, &fd, nfds));
         }
         if (!hb_vu_dispatch(&f->dev)) {
             int sv[2];
@@ -640,7 +575,7 @@ static void test_random_messages(Fixture *f, gconstpointer data)
                 (void)hb_vu_handle_kick(&f->dev, q);
             }
         }
-        drain_peer(f);
+        hbt_frame_drain(f->peer);
     }
     g_test_message("%u of 20000 messages dropped the connection", drops);
     g_assert_cmpuint(drops, >, 100);

@@ -4,8 +4,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "vhost/guest-mem.h"
-#include "vhost/virtqueue.h"
+#include "tests/lib/ring-fixture.h"
 
 #define MEM_SIZE (1u << 20)
 #define GPA_BASE 0x100000ull
@@ -19,57 +18,24 @@
 typedef struct Fixture {
     uint8_t *ram;
     HbGuestMem mem;
+    HbtRing ring;
     HbVirtq vq;
     HbVirtqElem *elem;
 } Fixture;
 
-static HbVringDesc *desc(Fixture *f, unsigned i)
-{
-    return (HbVringDesc *)(f->ram + DESC_OFF) + i;
-}
-
-static HbVringAvail *avail(Fixture *f)
-{
-    return (HbVringAvail *)(f->ram + AVAIL_OFF);
-}
-
-static HbVringUsed *used(Fixture *f)
-{
-    return (HbVringUsed *)(f->ram + USED_OFF);
-}
-
-static void set_desc(HbVringDesc *d, uint64_t gpa, uint32_t len, uint16_t flags,
-                     uint16_t next)
-{
-    d->addr = gpa;
-    d->len = len;
-    d->flags = flags;
-    d->next = next;
-}
-
-/* Make @head available as the next entry. */
-static void make_avail(Fixture *f, uint16_t head)
-{
-    HbVringAvail *a = avail(f);
-    a->ring[a->idx % NUM] = head;
-    a->idx++;
-}
-
 static void setup(Fixture *f, gconstpointer data)
 {
-    HbGuestMemRegion r = {
-        .gpa = GPA_BASE, .size = MEM_SIZE, .uva = UVA_BASE,
-    };
-
     f->ram = g_malloc0(MEM_SIZE);
-    r.host = f->ram;
     memset(&f->mem, 0, sizeof(f->mem));
-    g_assert_cmpint(hb_guest_mem_add(&f->mem, &r), ==, 0);
+    g_assert_cmpint(hbt_guest_mem_add(&f->mem, f->ram, MEM_SIZE, GPA_BASE, UVA_BASE), ==, 0);
+    f->ring = (HbtRing){
+        .ram = f->ram, .gpa = GPA_BASE, .uva = UVA_BASE, .num = NUM,
+        .desc_off = DESC_OFF, .avail_off = AVAIL_OFF, .used_off = USED_OFF,
+    };
     memset(&f->vq, 0, sizeof(f->vq));
     f->vq.indirect = true;
     f->vq.event_idx = true;
-    g_assert_cmpint(hb_virtq_init(&f->vq, &f->mem, NUM, f->ram + DESC_OFF,
-                                  f->ram + AVAIL_OFF, f->ram + USED_OFF, 0), ==, 0);
+    g_assert_cmpint(hbt_ring_start(&f->ring, &f->mem, &f->vq, 0), ==, 0);
     f->elem = g_new0(HbVirtqElem, 1);
 }
 
@@ -82,20 +48,17 @@ static void teardown(Fixture *f, gconstpointer data)
 /* Every iovec must point inside the fake RAM. */
 static void assert_iov_inside(Fixture *f)
 {
-    for (unsigned i = 0; i < f->elem->out_num + f->elem->in_num; i++) {
-        uint8_t *b = f->elem->iov[i].iov_base;
-        g_assert_true(b >= f->ram && b + f->elem->iov[i].iov_len <= f->ram + MEM_SIZE);
-    }
+    g_assert_true(hbt_elem_in_guest_mem(&f->mem, f->elem));
 }
 
 static void test_simple_chain(Fixture *f, gconstpointer data)
 {
-    set_desc(desc(f, 0), GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 1);
-    set_desc(desc(f, 1), GPA_BASE + BUF_OFF + 0x1000, 4096,
-             HB_VRING_DESC_F_NEXT | HB_VRING_DESC_F_WRITE, 2);
-    set_desc(desc(f, 2), GPA_BASE + BUF_OFF + 0x3000, 1, HB_VRING_DESC_F_WRITE, 0);
+    hbt_ring_set_desc(&f->ring, 0, GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 1);
+    hbt_ring_set_desc(&f->ring, 1, GPA_BASE + BUF_OFF + 0x1000, 4096,
+                      HB_VRING_DESC_F_NEXT | HB_VRING_DESC_F_WRITE, 2);
+    hbt_ring_set_desc(&f->ring, 2, GPA_BASE + BUF_OFF + 0x3000, 1, HB_VRING_DESC_F_WRITE, 0);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, 0);
-    make_avail(f, 0);
+    hbt_ring_make_avail(&f->ring, 0);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, 1);
     g_assert_cmpuint(f->elem->head, ==, 0);
     g_assert_cmpuint(f->elem->out_num, ==, 1);
@@ -106,42 +69,42 @@ static void test_simple_chain(Fixture *f, gconstpointer data)
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, 0);
 
     hb_virtq_push(&f->vq, 0, 4097);
-    g_assert_cmpuint(used(f)->idx, ==, 1);
-    g_assert_cmpuint(used(f)->ring[0].id, ==, 0);
-    g_assert_cmpuint(used(f)->ring[0].len, ==, 4097);
+    g_assert_cmpuint(hbt_ring_used(&f->ring)->idx, ==, 1);
+    g_assert_cmpuint(hbt_ring_used(&f->ring)->ring[0].id, ==, 0);
+    g_assert_cmpuint(hbt_ring_used(&f->ring)->ring[0].len, ==, 4097);
 }
 
 static void test_avail_idx_too_far(Fixture *f, gconstpointer data)
 {
-    avail(f)->idx = NUM + 1;
+    hbt_ring_avail(&f->ring)->idx = NUM + 1;
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, -EINVAL);
 }
 
 static void test_head_out_of_range(Fixture *f, gconstpointer data)
 {
-    make_avail(f, NUM);
+    hbt_ring_make_avail(&f->ring, NUM);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, -EINVAL);
 }
 
 static void test_loop(Fixture *f, gconstpointer data)
 {
-    set_desc(desc(f, 0), GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 1);
-    set_desc(desc(f, 1), GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 0);
-    make_avail(f, 0);
+    hbt_ring_set_desc(&f->ring, 0, GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 1);
+    hbt_ring_set_desc(&f->ring, 1, GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 0);
+    hbt_ring_make_avail(&f->ring, 0);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, -ELOOP);
 }
 
 static void test_self_loop(Fixture *f, gconstpointer data)
 {
-    set_desc(desc(f, 3), GPA_BASE + BUF_OFF, 0, HB_VRING_DESC_F_NEXT, 3);
-    make_avail(f, 3);
+    hbt_ring_set_desc(&f->ring, 3, GPA_BASE + BUF_OFF, 0, HB_VRING_DESC_F_NEXT, 3);
+    hbt_ring_make_avail(&f->ring, 3);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, -ELOOP);
 }
 
 static void test_next_out_of_range(Fixture *f, gconstpointer data)
 {
-    set_desc(desc(f, 0), GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, NUM);
-    make_avail(f, 0);
+    hbt_ring_set_desc(&f->ring, 0, GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, NUM);
+    hbt_ring_make_avail(&f->ring, 0);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, -EINVAL);
 }
 
@@ -158,8 +121,8 @@ static void test_bad_addresses(Fixture *f, gconstpointer data)
     teardown(f, NULL);
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         setup(f, NULL);
-        set_desc(desc(f, 0), bad[i].addr, bad[i].len, 0, 0);
-        make_avail(f, 0);
+        hbt_ring_set_desc(&f->ring, 0, bad[i].addr, bad[i].len, 0, 0);
+        hbt_ring_make_avail(&f->ring, 0);
         g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, -EFAULT);
         teardown(f, NULL);
     }
@@ -168,9 +131,10 @@ static void test_bad_addresses(Fixture *f, gconstpointer data)
 
 static void test_readable_after_writable(Fixture *f, gconstpointer data)
 {
-    set_desc(desc(f, 0), GPA_BASE + BUF_OFF, 1, HB_VRING_DESC_F_WRITE | HB_VRING_DESC_F_NEXT, 1);
-    set_desc(desc(f, 1), GPA_BASE + BUF_OFF, 16, 0, 0);
-    make_avail(f, 0);
+    hbt_ring_set_desc(&f->ring, 0, GPA_BASE + BUF_OFF, 1,
+                      HB_VRING_DESC_F_WRITE | HB_VRING_DESC_F_NEXT, 1);
+    hbt_ring_set_desc(&f->ring, 1, GPA_BASE + BUF_OFF, 16, 0, 0);
+    hbt_ring_make_avail(&f->ring, 0);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, -EINVAL);
 }
 
@@ -183,11 +147,13 @@ static void test_indirect(Fixture *f, gconstpointer data)
 {
     HbVringDesc *t = table_at(f, 0x8000);
 
-    set_desc(&t[0], GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 1);
-    set_desc(&t[1], GPA_BASE + BUF_OFF + 512, 512, HB_VRING_DESC_F_NEXT | HB_VRING_DESC_F_WRITE, 2);
-    set_desc(&t[2], GPA_BASE + BUF_OFF + 2048, 1, HB_VRING_DESC_F_WRITE, 0);
-    set_desc(desc(f, 5), GPA_BASE + 0x8000, 3 * sizeof(HbVringDesc), HB_VRING_DESC_F_INDIRECT, 0);
-    make_avail(f, 5);
+    hbt_desc_set(&t[0], GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 1);
+    hbt_desc_set(&t[1], GPA_BASE + BUF_OFF + 512, 512,
+                 HB_VRING_DESC_F_NEXT | HB_VRING_DESC_F_WRITE, 2);
+    hbt_desc_set(&t[2], GPA_BASE + BUF_OFF + 2048, 1, HB_VRING_DESC_F_WRITE, 0);
+    hbt_ring_set_desc(&f->ring, 5, GPA_BASE + 0x8000, 3 * sizeof(HbVringDesc),
+                      HB_VRING_DESC_F_INDIRECT, 0);
+    hbt_ring_make_avail(&f->ring, 5);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, 1);
     g_assert_cmpuint(f->elem->head, ==, 5);
     g_assert_cmpuint(f->elem->out_num, ==, 1);
@@ -220,19 +186,19 @@ static void test_indirect_hostile(Fixture *f, gconstpointer data)
 
         setup(f, NULL);
         t = table_at(f, 0x8000);
-        set_desc(&t[0], GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 1);
-        set_desc(&t[1], GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 2);
-        set_desc(&t[2], GPA_BASE + BUF_OFF, 1, HB_VRING_DESC_F_WRITE, 0);
+        hbt_desc_set(&t[0], GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 1);
+        hbt_desc_set(&t[1], GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 2);
+        hbt_desc_set(&t[2], GPA_BASE + BUF_OFF, 1, HB_VRING_DESC_F_WRITE, 0);
         if (cases[i].nested) {
-            set_desc(&t[1], GPA_BASE + 0x9000, 48, HB_VRING_DESC_F_INDIRECT, 0);
+            hbt_desc_set(&t[1], GPA_BASE + 0x9000, 48, HB_VRING_DESC_F_INDIRECT, 0);
         }
         if (cases[i].looped) {
             t[2].flags = HB_VRING_DESC_F_NEXT;
             t[2].next = 0;
         }
         f->vq.indirect = !cases[i].no_feature;
-        set_desc(desc(f, 0), cases[i].addr, cases[i].len, cases[i].flags, 0);
-        make_avail(f, 0);
+        hbt_ring_set_desc(&f->ring, 0, cases[i].addr, cases[i].len, cases[i].flags, 0);
+        hbt_ring_make_avail(&f->ring, 0);
         g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, cases[i].expect);
         teardown(f, NULL);
     }
@@ -242,9 +208,9 @@ static void test_indirect_hostile(Fixture *f, gconstpointer data)
 /* An indirect descriptor in the middle of a chain is refused. */
 static void test_indirect_not_head(Fixture *f, gconstpointer data)
 {
-    set_desc(desc(f, 0), GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 1);
-    set_desc(desc(f, 1), GPA_BASE + 0x8000, 48, HB_VRING_DESC_F_INDIRECT, 0);
-    make_avail(f, 0);
+    hbt_ring_set_desc(&f->ring, 0, GPA_BASE + BUF_OFF, 16, HB_VRING_DESC_F_NEXT, 1);
+    hbt_ring_set_desc(&f->ring, 1, GPA_BASE + 0x8000, 48, HB_VRING_DESC_F_INDIRECT, 0);
+    hbt_ring_make_avail(&f->ring, 0);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, -EINVAL);
 }
 
@@ -258,8 +224,8 @@ static void test_straddling_regions(Fixture *f, gconstpointer data)
     };
 
     g_assert_cmpint(hb_guest_mem_add(&f->mem, &r), ==, 0);
-    set_desc(desc(f, 0), GPA_BASE + MEM_SIZE - 100, 200, 0, 0);
-    make_avail(f, 0);
+    hbt_ring_set_desc(&f->ring, 0, GPA_BASE + MEM_SIZE - 100, 200, 0, 0);
+    hbt_ring_make_avail(&f->ring, 0);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, 1);
     g_assert_cmpuint(f->elem->out_num, ==, 2);
     g_assert_cmpuint(f->elem->iov[0].iov_len, ==, 100);
@@ -278,12 +244,12 @@ static void test_straddling_regions(Fixture *f, gconstpointer data)
 
 static void test_notify(Fixture *f, gconstpointer data)
 {
-    HbVringAvail *a = avail(f);
+    HbVringAvail *a = hbt_ring_avail(&f->ring);
     uint16_t *used_event = &a->ring[NUM];
 
-    set_desc(desc(f, 0), GPA_BASE + BUF_OFF, 1, HB_VRING_DESC_F_WRITE, 0);
+    hbt_ring_set_desc(&f->ring, 0, GPA_BASE + BUF_OFF, 1, HB_VRING_DESC_F_WRITE, 0);
     for (int i = 0; i < 3; i++) {
-        make_avail(f, 0);
+        hbt_ring_make_avail(&f->ring, 0);
     }
     *used_event = 0;   /* interrupt when entry 0 is used */
     for (int i = 0; i < 3; i++) {
@@ -291,20 +257,20 @@ static void test_notify(Fixture *f, gconstpointer data)
         hb_virtq_push(&f->vq, 0, 1);
     }
     g_assert_true(hb_virtq_should_notify(&f->vq));     /* first one always */
-    make_avail(f, 0);
+    hbt_ring_make_avail(&f->ring, 0);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, 1);
     hb_virtq_push(&f->vq, 0, 1);
     g_assert_false(hb_virtq_should_notify(&f->vq));    /* used_event 0 passed long ago */
     *used_event = 4;
-    make_avail(f, 0);
+    hbt_ring_make_avail(&f->ring, 0);
     g_assert_cmpint(hb_virtq_pop(&f->vq, f->elem), ==, 1);
     hb_virtq_push(&f->vq, 0, 1);
     g_assert_true(hb_virtq_should_notify(&f->vq));     /* stepped over 4 */
 
     /* avail_event follows us; more work shows up as "pending" */
     g_assert_false(hb_virtq_enable_notify(&f->vq));
-    g_assert_cmpuint(*(uint16_t *)&used(f)->ring[NUM], ==, 5);
-    make_avail(f, 0);
+    g_assert_cmpuint(*(uint16_t *)&hbt_ring_used(&f->ring)->ring[NUM], ==, 5);
+    hbt_ring_make_avail(&f->ring, 0);
     g_assert_true(hb_virtq_enable_notify(&f->vq));
 
     /* without EVENT_IDX: the NO_INTERRUPT flag rules */
@@ -337,7 +303,7 @@ static void test_random_rings(Fixture *f, gconstpointer data)
             p[i] = g_rand_int(rand);
         }
         for (unsigned i = 0; i < NUM; i++) {
-            HbVringDesc *d = desc(f, i);
+            HbVringDesc *d = hbt_ring_desc(&f->ring, i);
             /* bias towards plausible values so deep paths are exercised */
             if (g_rand_boolean(rand)) {
                 d->addr = GPA_BASE + g_rand_int_range(rand, -4096, MEM_SIZE + 4096);
@@ -347,7 +313,7 @@ static void test_random_rings(Fixture *f, gconstpointer data)
             }
         }
         f->vq.indirect = g_rand_boolean(rand);
-        make_avail(f, g_rand_int_range(rand, 0, NUM + 1));
+        hbt_ring_make_avail(&f->ring, g_rand_int_range(rand, 0, NUM + 1));
         ret = hb_virtq_pop(&f->vq, f->elem);
         if (ret == 1) {
             assert_iov_inside(f);
@@ -357,7 +323,7 @@ static void test_random_rings(Fixture *f, gconstpointer data)
             g_assert_cmpint(ret, <, 0);
             bad++;
             /* a broken ring is abandoned: start from a clean one */
-            avail(f)->idx = f->vq.last_avail_idx;
+            hbt_ring_avail(&f->ring)->idx = f->vq.last_avail_idx;
         }
     }
     g_assert_cmpuint(ok, >, 0);
