@@ -57,6 +57,7 @@ struct HbQueueRunner {
     unsigned offloaded;         /* with the workers, not yet reaped; I/O thread only */
     RunnerReq *out[RUNNER_MAX_OFFLOADED];   /* those requests */
     int64_t inline_until;       /* monotonic us: no offloading before, after starving */
+    int64_t starve_us;          /* RUNNER_STARVED_US unless a test says otherwise */
     gint read_cost_ns;          /* average service time of reads; any thread */
 
     GMutex done_lock;
@@ -86,9 +87,15 @@ HbQueueRunner *hb_queue_runner_new(HbVirtioBlk *blk, HbOffloadPool *pool)
 
     r->blk = blk;
     r->pool = pool;
+    r->starve_us = RUNNER_STARVED_US;
     g_mutex_init(&r->done_lock);
     g_cond_init(&r->done_cond);
     return r;
+}
+
+void hb_queue_runner_set_starve_us(HbQueueRunner *r, int64_t us)
+{
+    r->starve_us = us;
 }
 
 void hb_queue_runner_free(HbQueueRunner *r)
@@ -288,7 +295,7 @@ static bool reclaim(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
 static bool drain_and_fail(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
 {
     while (r->offloaded) {
-        if (!wait_done(r, RUNNER_STARVED_US)) {
+        if (!wait_done(r, r->starve_us)) {
             reclaim(r, dev, q);
         }
         reap(r, dev, q);
@@ -351,7 +358,7 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
              * one finishes.  Requests the guest adds meanwhile are popped
              * then.
              */
-            if (!wait_done(r, RUNNER_STARVED_US) && !reclaim(r, dev, q)) {
+            if (!wait_done(r, r->starve_us) && !reclaim(r, dev, q)) {
                 return drain_and_fail(r, dev, q);
             }
             continue;

@@ -37,6 +37,15 @@ typedef struct HbQueueRunner HbQueueRunner;
 HbQueueRunner *hb_queue_runner_new(HbVirtioBlk *blk, HbOffloadPool *pool);
 
 /**
+ * hb_queue_runner_set_starve_us() - how long the ring waits for a worker to
+ * start one of its reads before it decides the pool is held by others and
+ * takes its reads back (default 2 ms).  Tests that check where requests
+ * ran raise it, so that a loaded machine's scheduling delay is not taken
+ * for a held pool.
+ */
+void hb_queue_runner_set_starve_us(HbQueueRunner *r, int64_t us);
+
+/**
  * hb_queue_runner_run() - serve ring @q until it is empty and drained.
  * Called with the ring's mutex held.
  * Return: false if the front-end broke the ring (the connection is then
