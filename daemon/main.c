@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,7 @@ static bool run_startup(HbDaemonOptions *opts, GError **errp)
         HbStartupItem *it = opts->items->pdata[i];
 
         if (it->kind == HB_OPT_MONITOR_PATH) {
-            HbQmpServer *srv = hb_qmp_server_listen(it->path, errp);
+            HbQmpServer *srv = hb_qmp_server_listen(it->path, opts->max_qmp_clients, errp);
             if (!srv) {
                 return false;
             }
@@ -189,6 +190,20 @@ static void shutdown_daemon(void)
     pidfile = NULL;
 }
 
+/*
+ * Every export needs descriptors (its socket, epoll and event fds, a
+ * front-end's memory regions): take all the kernel allows, as QEMU does.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
     HbDaemonOptions opts = { 0 };
@@ -212,6 +227,7 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     if (opts.daemonize) {
         status_fd = daemonize();
     }

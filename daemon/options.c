@@ -11,7 +11,7 @@
 enum {
     OPT_QMP, OPT_CHARDEV, OPT_MONITOR, OPT_EXPORT_DIR, OPT_PIDFILE,
     OPT_DAEMONIZE, OPT_VERSION, OPT_HELP, OPT_OBJECT, OPT_BLOCKDEV,
-    OPT_EXPORT, OPT_INSECURE_EXPORT_DIR,
+    OPT_EXPORT, OPT_INSECURE_EXPORT_DIR, OPT_MAX_QMP_CLIENTS,
 };
 
 static const struct {
@@ -24,6 +24,7 @@ static const struct {
     { "monitor", OPT_MONITOR, true },
     { "export-dir", OPT_EXPORT_DIR, true },
     { "allow-insecure-export-dir", OPT_INSECURE_EXPORT_DIR, false },
+    { "max-qmp-clients", OPT_MAX_QMP_CLIENTS, true },
     { "pidfile", OPT_PIDFILE, true },
     { "daemonize", OPT_DAEMONIZE, false },
     { "version", OPT_VERSION, false },
@@ -306,6 +307,16 @@ static bool handle_opt(HbDaemonOptions *opts, GHashTable *chardevs, int id,
     case OPT_INSECURE_EXPORT_DIR:
         opts->insecure_export_dir = true;
         return true;
+    case OPT_MAX_QMP_CLIENTS: {
+        char *end;
+        guint64 n = g_ascii_strtoull(val, &end, 10);
+        if (!*val || *end || n < 1 || n > 65536) {
+            hb_error_set(errp, "--max-qmp-clients expects a number from 1 to 65536");
+            return false;
+        }
+        opts->max_qmp_clients = (unsigned)n;
+        return true;
+    }
     case OPT_VERSION:
         opts->version = true;
         return true;
@@ -433,6 +444,7 @@ const char *hb_daemon_usage(void)
 "  --export-dir DIR           where device_add creates vhost-user sockets (mode\n"
 "                             0600); DIR must be ours and writable by no one else\n"
 "  --allow-insecure-export-dir  use an export dir others may write to anyway\n"
+"  --max-qmp-clients N        QMP clients each socket serves at once (128)\n"
 "  --pidfile FILE             write the pid to FILE (locked, removed on exit)\n"
 "  --daemonize                detach once every socket is listening\n"
 "  --object OPTIONS           like the object-add command\n"

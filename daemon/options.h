@@ -38,6 +38,7 @@ typedef struct HbStartupItem {
  * @export_dir: --export-dir, or NULL
  * @pidfile: --pidfile, or NULL
  * @insecure_export_dir: --allow-insecure-export-dir
+ * @max_qmp_clients: --max-qmp-clients, or 0 for the default
  * @daemonize: --daemonize
  * @version: --version / -V was given
  * @help: --help / -h was given
@@ -47,6 +48,7 @@ typedef struct HbDaemonOptions {
     char *export_dir;
     char *pidfile;
     bool insecure_export_dir;
+    unsigned max_qmp_clients;
     bool daemonize;
     bool version;
     bool help;

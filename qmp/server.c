@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <glib-unix.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,13 +20,22 @@
 /* How long accepting pauses when the process is out of fds. */
 #define HB_QMP_ACCEPT_RETRY_MS 100
 
+/*
+ * Descriptors kept free for exports (listening sockets, epoll and event
+ * fds, a front-end's memory regions and rings): QMP clients never take the
+ * last of them, so an operator can still add and serve disks when idle
+ * connections pile up.  A quarter of the limit when that is smaller.
+ */
+#define HB_QMP_FD_RESERVE 256
+
 struct HbQmpServer {
     char *path;
     int fd;
     guint watch;
     guint retry;  /* out of fds: accepting resumes from this timeout */
-    dev_t dev;    /* to remove only our own socket file at exit */
-    ino_t ino;
+    struct stat made;  /* to remove only our own socket file at exit */
+    unsigned max_clients;
+    HbQmpClientCount *count;
 };
 
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer opaque);
@@ -36,6 +47,33 @@ static gboolean resume_accept(gpointer opaque)
     srv->retry = 0;
     srv->watch = g_unix_fd_add(srv->fd, G_IO_IN, on_accept, srv);
     return G_SOURCE_REMOVE;
+}
+
+/* Descriptors at or above this number are the exports' reserve. */
+static int fd_ceiling(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > INT_MAX) {
+        return INT_MAX;
+    }
+    int limit = (int)rl.rlim_cur;
+    return limit - MIN(HB_QMP_FD_RESERVE, limit / 4);
+}
+
+/*
+ * A client over the limit hears why, in QMP's error shape, before its
+ * connection closes: a best-effort non-blocking write, as it has not read
+ * anything yet its socket buffer has room.
+ */
+static void refuse(int client, const char *why)
+{
+    g_autofree char *msg = g_strdup_printf(
+        "{\"error\": {\"class\": \"GenericError\", \"desc\": \"%s\"}}\n", why);
+
+    (void)!send(client, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+    close(client);
 }
 
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer opaque)
@@ -59,35 +97,43 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer opaque)
             }
             break;  /* EAGAIN, ECONNABORTED, EINTR: keep listening */
         }
-        hb_qmp_session_new(client);
+        if (srv->count->open >= srv->max_clients) {
+            g_autofree char *why = g_strdup_printf(
+                "Too many QMP clients on this socket (limit %u): connection refused",
+                srv->max_clients);
+            refuse(client, why);
+            continue;
+        }
+        /* Descriptors are handed out lowest first: this one's number says
+         * at least that many are in use. */
+        if (client >= fd_ceiling()) {
+            refuse(client, "Too many open files: the rest is kept for exports; "
+                   "connection refused");
+            continue;
+        }
+        hb_qmp_session_new(client, srv->count);
     }
     return G_SOURCE_CONTINUE;
 }
 
-HbQmpServer *hb_qmp_server_listen(const char *path, GError **errp)
+HbQmpServer *hb_qmp_server_listen(const char *path, unsigned max_clients, GError **errp)
 {
-    HbQmpServer *srv;
-    struct stat st;
-    int fd = hb_unix_listen(path, 0600, errp);
+    HbQmpServer *srv = g_new0(HbQmpServer, 1);
 
-    if (fd < 0) {
+    srv->fd = hb_unix_listen_at(AT_FDCWD, path, path, 0600, &srv->made, errp);
+    if (srv->fd < 0) {
+        g_free(srv);
         return NULL;
     }
-    srv = g_new0(HbQmpServer, 1);
     srv->path = g_strdup(path);
-    srv->fd = fd;
-    if (stat(path, &st) == 0) {
-        srv->dev = st.st_dev;
-        srv->ino = st.st_ino;
-    }
-    srv->watch = g_unix_fd_add(fd, G_IO_IN, on_accept, srv);
+    srv->max_clients = max_clients ? max_clients : HB_QMP_MAX_CLIENTS_DEFAULT;
+    srv->count = hb_qmp_client_count_new();
+    srv->watch = g_unix_fd_add(srv->fd, G_IO_IN, on_accept, srv);
     return srv;
 }
 
 void hb_qmp_server_free(HbQmpServer *srv)
 {
-    struct stat st;
-
     if (!srv) {
         return;
     }
@@ -99,9 +145,8 @@ void hb_qmp_server_free(HbQmpServer *srv)
     }
     close(srv->fd);
     /* Remove the file only if it is still the socket we created. */
-    if (stat(srv->path, &st) == 0 && st.st_dev == srv->dev && st.st_ino == srv->ino) {
-        unlink(srv->path);
-    }
+    hb_unix_unlink_own(AT_FDCWD, srv->path, &srv->made);
+    hb_qmp_client_count_unref(srv->count);
     g_free(srv->path);
     g_free(srv);
 }

@@ -7,12 +7,19 @@
 
 typedef struct HbQmpServer HbQmpServer;
 
+/* Sessions one listener serves at once unless --max-qmp-clients says. */
+#define HB_QMP_MAX_CLIENTS_DEFAULT 128
+
 /**
  * hb_qmp_server_listen() - listen for QMP clients on a UNIX socket
  * @path: socket path; created with mode 0600.  A stale socket file (no
  *        listener behind it) is replaced; a live one is an error.
+ * @max_clients: sessions at once (0: HB_QMP_MAX_CLIENTS_DEFAULT); one more
+ *        is told "Too many QMP clients ..." and disconnected.  Clients are
+ *        refused the same way when only the exports' reserve of file
+ *        descriptors is left.
  */
-HbQmpServer *hb_qmp_server_listen(const char *path, GError **errp);
+HbQmpServer *hb_qmp_server_listen(const char *path, unsigned max_clients, GError **errp);
 /* Stop accepting and remove the socket file. */
 void hb_qmp_server_free(HbQmpServer *srv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbQmpServer, hb_qmp_server_free)

@@ -39,6 +39,7 @@ struct HbQmpSession {
     bool oob;
     bool closing;
     guint close_idle;   /* a deferred close is pending */
+    HbQmpClientCount *count;  /* the listener's, or NULL */
 };
 
 /* Input is fed to the splitter in slices this big between pause checks. */
@@ -375,6 +376,10 @@ static void session_free(HbQmpSession *s)
         g_source_remove(s->out_watch);
     }
     close(s->fd);
+    if (s->count) {
+        s->count->open--;
+        hb_qmp_client_count_unref(s->count);
+    }
     hb_json_stream_clear(&s->stream);
     g_byte_array_unref(s->in);
     g_byte_array_unref(s->out);
@@ -393,7 +398,28 @@ static void session_close(HbQmpSession *s)
     session_free(s);
 }
 
-HbQmpSession *hb_qmp_session_new(int fd)
+HbQmpClientCount *hb_qmp_client_count_new(void)
+{
+    HbQmpClientCount *c = g_new0(HbQmpClientCount, 1);
+
+    c->refs = 1;
+    return c;
+}
+
+HbQmpClientCount *hb_qmp_client_count_ref(HbQmpClientCount *c)
+{
+    c->refs++;
+    return c;
+}
+
+void hb_qmp_client_count_unref(HbQmpClientCount *c)
+{
+    if (c && --c->refs == 0) {
+        g_free(c);
+    }
+}
+
+HbQmpSession *hb_qmp_session_new(int fd, HbQmpClientCount *count)
 {
     HbQmpSession *s = g_new0(HbQmpSession, 1);
     g_autoptr(JsonBuilder) b = json_builder_new();
@@ -401,6 +427,10 @@ HbQmpSession *hb_qmp_session_new(int fd)
     g_autofree char *package = g_strdup_printf("hotblock %s", HB_VERSION);
 
     s->fd = fd;
+    if (count) {
+        s->count = hb_qmp_client_count_ref(count);
+        count->open++;
+    }
     s->in = g_byte_array_new();
     s->out = g_byte_array_new();
     hb_json_stream_init(&s->stream, HB_QMP_MAX_VALUE_LEN, HB_QMP_MAX_DEPTH,

@@ -20,8 +20,27 @@ typedef struct HbQmpSession HbQmpSession;
 #define HB_QMP_QEMU_MINOR 2
 #define HB_QMP_QEMU_MICRO 0
 
-/* Take over a connected socket: sends the greeting, serves it on the main loop. */
-HbQmpSession *hb_qmp_session_new(int fd);
+/*
+ * How many sessions a listener has open now.  The listener and each of its
+ * sessions hold a reference, so a session closing after its listener went
+ * (at shutdown) still has somewhere to count down.
+ */
+typedef struct HbQmpClientCount {
+    gint refs;
+    unsigned open;
+} HbQmpClientCount;
+
+HbQmpClientCount *hb_qmp_client_count_new(void);
+HbQmpClientCount *hb_qmp_client_count_ref(HbQmpClientCount *c);
+void hb_qmp_client_count_unref(HbQmpClientCount *c);
+
+/**
+ * hb_qmp_session_new() - take over a connected socket: send the greeting,
+ * serve it on the main loop.
+ * @count: NULL, or the listener's count: incremented now, decremented when
+ *         the session closes
+ */
+HbQmpSession *hb_qmp_session_new(int fd, HbQmpClientCount *count);
 
 /* The session whose command is running now (main thread), or NULL. */
 HbQmpSession *hb_qmp_current_session(void);

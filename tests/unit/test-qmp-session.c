@@ -124,7 +124,7 @@ static void setup(void)
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     client = sv[1];
     inbuf = g_string_new(NULL);
-    hb_qmp_session_new(sv[0]);
+    hb_qmp_session_new(sv[0], NULL);
 }
 
 static void teardown(void)
