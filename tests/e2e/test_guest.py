@@ -11,8 +11,8 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from conftest import build_path
-from guest import Guest
+from hbtest.guest import Guest
+from hbtest.paths import build_path
 
 MiB = 1 << 20
 PASS = "abc123"

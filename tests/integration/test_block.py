@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from conftest import build_path
+from hbtest.daemon import Daemon
+from hbtest.paths import build_path
 
 HOTBLOCK_IMG = build_path("tools", "hotblock-img")
 
@@ -149,7 +150,6 @@ def test_read_only_and_locking_between_nodes(daemon, qmp, img):
 
 
 def test_image_locking_between_daemons(daemon, qmp, img, tmp_path):
-    from conftest import Daemon
     qmp.cmd("blockdev-add", driver="raw", **{"node-name": "r"},
             file={"driver": "file", "filename": img})
     (tmp_path / "second").mkdir()

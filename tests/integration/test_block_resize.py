@@ -5,7 +5,8 @@ import json
 import os
 import subprocess
 
-from conftest import bench, build_path
+from hbtest.bench import bench
+from hbtest.paths import build_path
 
 HOTBLOCK_IMG = build_path("tools", "hotblock-img")
 MiB = 1 << 20

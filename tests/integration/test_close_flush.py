@@ -18,7 +18,9 @@ import time
 
 import pytest
 
-from conftest import HOTBLOCKD, build_path, bench
+from hbtest.bench import bench
+from hbtest.paths import HOTBLOCKD, build_path
+from hbtest.qmp import QMP
 from test_export import pattern_word
 from test_luks_block import PASS, master_key_via_cryptsetup, xts
 
@@ -279,7 +281,6 @@ QSD_PATHS = ["sigterm", "quit", "export-del"]
 @pytest.mark.parametrize("how", QSD_PATHS)
 @pytest.mark.parametrize("fmt", ["raw", "qcow2"])
 def test_qsd_agrees(tmp_path, fmt, how):
-    from qmp_client import QMP
     graph, top, vol = make_volume(tmp_path, fmt)
     mon = tmp_path / "qsd.sock"
     with open(tmp_path / "qsd.log", "wb") as log:

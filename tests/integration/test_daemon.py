@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import HOTBLOCKD, build_path
-from qmp_client import QMP
+from hbtest.paths import HOTBLOCKD, build_path
+from hbtest.qmp import QMP
 
 
 def wait_gone(pid, timeout=10):

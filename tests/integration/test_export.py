@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from conftest import BENCH, bench
+from hbtest.bench import bench
+from hbtest.paths import BENCH, HOTBLOCKD
+from hbtest.qmp import QMP
 
 MiB = 1 << 20
 SEED = 0x5EED
@@ -239,8 +241,6 @@ def test_device_add_options_and_errors(daemon, qmp, tmp_path):
 
 def test_device_add_without_export_dir(tmp_path):
     """Started without --export-dir: device_add needs an explicit socket."""
-    from conftest import HOTBLOCKD
-    from qmp_client import QMP
     qmp_path = tmp_path / "q.sock"
     proc = subprocess.Popen([HOTBLOCKD, "--qmp", str(qmp_path)], stderr=subprocess.PIPE)
     try:
@@ -355,8 +355,6 @@ def test_hostile_guest_rings(daemon, qmp, tmp_path, kind, dropped, status):
 def test_export_on_inherited_fd(tmp_path):
     """addr.type=fd: a listening socket handed down by the parent (systemd
     socket activation, libvirt)."""
-    from conftest import HOTBLOCKD
-    from qmp_client import QMP
     path = tmp_path / "inherited.sock"
     lsock = socket.socket(socket.AF_UNIX)
     lsock.bind(str(path))

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 
-from conftest import HOTBLOCKD
+from hbtest.paths import HOTBLOCKD
 from test_daemon import cpu_ticks_in_one_second
 from test_export import info
 

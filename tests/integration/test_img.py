@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import build_path
+from hbtest.paths import build_path
 
 IMG = build_path("tools", "hotblock-img")
 SECRET = "secret,id=sec0,data=abc123"

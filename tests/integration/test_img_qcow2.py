@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import build_path
+from hbtest.paths import build_path
 
 HOTBLOCK_IMG = build_path("tools", "hotblock-img")
 

@@ -10,7 +10,8 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from conftest import build_path, qemu_img_create_luks
+from hbtest.luks import qemu_img_create_luks
+from hbtest.paths import build_path
 from test_block import expect_error, fds, names
 
 HOTBLOCK_IMG = build_path("tools", "hotblock-img")

@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from conftest import build_path, qemu_img_create_luks
+from hbtest.luks import qemu_img_create_luks
+from hbtest.paths import build_path
 
 LUKS_PROBE = build_path("tests", "tools", "luks-probe")
 PASS = "correct horse"

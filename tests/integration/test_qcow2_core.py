@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import build_path
+from hbtest.paths import build_path
 
 STRESS = build_path("block", "qcow2", "qcow2-stress")
 

@@ -7,8 +7,9 @@ import subprocess
 
 import pytest
 
-from conftest import BENCH, bench, build_path
-from qmp_client import QMPError
+from hbtest.bench import bench
+from hbtest.paths import BENCH, build_path
+from hbtest.qmp import QMPError
 
 HOTBLOCK_IMG = build_path("tools", "hotblock-img")
 

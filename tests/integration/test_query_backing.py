@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from conftest import build_path
-from qmp_client import QMP
+from hbtest.paths import build_path
+from hbtest.qmp import QMP
 
 HOTBLOCK_IMG = build_path("tools", "hotblock-img")
 

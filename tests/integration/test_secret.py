@@ -9,7 +9,7 @@ import subprocess
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from conftest import build_path
+from hbtest.paths import build_path
 
 LUKS_PROBE = build_path("tests", "tools", "luks-probe")
 SECRET = "s3cr3t-passphrase"

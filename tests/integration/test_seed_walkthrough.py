@@ -8,7 +8,7 @@ import json
 import struct
 import subprocess
 
-from conftest import HOTBLOCKD, build_path
+from hbtest.paths import HOTBLOCKD, build_path
 from test_export import bench, pattern_word
 from test_luks_block import master_key_via_cryptsetup, xts
 
