@@ -14,40 +14,10 @@ import time
 import pytest
 
 from hbtest.daemon import Daemon
+from hbtest.graph import expect_error, fds, names
 from hbtest.paths import build_path
 
 HOTBLOCK_IMG = build_path("tools", "hotblock-img")
-
-
-def fds(daemon):
-    d = f"/proc/{daemon.proc.pid}/fd"
-    out = []
-    for n in os.listdir(d):
-        try:
-            out.append(os.readlink(os.path.join(d, n)))
-        except FileNotFoundError:
-            pass
-    return sorted(t for t in out if not t.startswith(("socket:", "anon_inode:", "pipe:")))
-
-
-def snapshot(daemon, qmp):
-    return qmp.cmd("query-named-block-nodes"), fds(daemon)
-
-
-def expect_error(daemon, qmp, cmd, args, desc, cls="GenericError"):
-    before = snapshot(daemon, qmp)
-    c, d = qmp.err(cmd, args)
-    assert c == cls
-    if callable(desc):
-        assert desc(d), d
-    else:
-        assert d == desc
-    assert snapshot(daemon, qmp) == before
-    return d
-
-
-def names(qmp):
-    return [n["node-name"] for n in qmp.cmd("query-named-block-nodes")]
 
 
 @pytest.fixture

@@ -18,11 +18,10 @@ import time
 
 import pytest
 
-from hbtest.bench import bench
+from hbtest.bench import bench, pattern_word
+from hbtest.luks import PASS, master_key_via_cryptsetup, xts
 from hbtest.paths import HOTBLOCKD, build_path
 from hbtest.qmp import QMP
-from test_export import pattern_word
-from test_luks_block import PASS, master_key_via_cryptsetup, xts
 
 IMG = build_path("tools", "hotblock-img")
 MiB = 1 << 20

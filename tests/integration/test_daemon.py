@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from hbtest.daemon import cpu_ticks_in_one_second
 from hbtest.paths import HOTBLOCKD, build_path
 from hbtest.qmp import QMP
 
@@ -138,19 +139,6 @@ def test_hotblock_qmp_tool_against_daemon(daemon):
     r = subprocess.run([tool, daemon.qmp_path, '{"execute":"query-version"}'],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and '"package"' in r.stdout
-
-
-def _cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])   # utime + stime
-
-
-def cpu_ticks_in_one_second(pid):
-    """CPU clock ticks process @pid uses over the next second."""
-    before = _cpu_ticks(pid)
-    time.sleep(1.0)
-    return _cpu_ticks(pid) - before
 
 
 def test_fd_exhaustion_does_not_spin(tmp_path):

@@ -7,9 +7,9 @@ import socket
 import subprocess
 import time
 
+from hbtest.bench import export_info
+from hbtest.daemon import cpu_ticks_in_one_second
 from hbtest.paths import HOTBLOCKD
-from test_daemon import cpu_ticks_in_one_second
-from test_export import info
 
 
 def test_export_accept_backs_off_when_out_of_fds(tmp_path):
@@ -55,7 +55,7 @@ def test_export_accept_backs_off_when_out_of_fds(tmp_path):
         deadline = time.monotonic() + 10
         while True:
             try:
-                i = info(vsock)
+                i = export_info(vsock)
                 break
             except AssertionError:
                 if time.monotonic() > deadline:

@@ -8,9 +8,9 @@ import json
 import struct
 import subprocess
 
-from hbtest.paths import HOTBLOCKD, build_path
-from test_export import bench, pattern_word
-from test_luks_block import master_key_via_cryptsetup, xts
+from hbtest.bench import bench, pattern_word
+from hbtest.luks import master_key_via_cryptsetup, xts
+from hbtest.paths import build_path
 
 IMG = build_path("tools", "hotblock-img")
 MiB = 1 << 20

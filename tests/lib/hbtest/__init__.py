@@ -9,6 +9,7 @@ from each other or from a conftest:
   qmp     a small synchronous QMP client
   daemon  Daemon: one real hotblockd on a real socket
   plugin  the pytest fixtures daemon_factory, daemon, qmp
+  graph   the block graph and the daemon's open files, before and after
   bench   hotblock-bench as a vhost-user-blk front-end, and its data pattern
   luks    LUKS helpers: qemu-img create with retries, AES-XTS, cryptsetup
   guest   real Linux guests under qemu-system-x86_64 -accel tcg

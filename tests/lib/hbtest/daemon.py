@@ -74,3 +74,16 @@ class Daemon:
             raise
         self.stderr.close()
         return rc
+
+
+def _cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])   # utime + stime
+
+
+def cpu_ticks_in_one_second(pid):
+    """CPU clock ticks process @pid uses over the next second."""
+    before = _cpu_ticks(pid)
+    time.sleep(1.0)
+    return _cpu_ticks(pid) - before
