@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from hbtest.daemon import cpu_ticks_in_one_second
+from hbtest.daemon import cpu_ticks_in_one_second, start_with_nofile, unix_clients
 from hbtest.paths import HOTBLOCKD, build_path
 from hbtest.qmp import QMP
 
@@ -144,15 +144,8 @@ def test_hotblock_qmp_tool_against_daemon(daemon):
 def test_fd_exhaustion_does_not_spin(tmp_path):
     """Out of fds, the accept loop must wait, not poll a pending client at
     full CPU, and must take clients again once fds are free."""
-    import resource
     sock = str(tmp_path / "q.sock")
-
-    def low_nofile():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
-
-    with open(tmp_path / "err", "wb") as err:
-        p = subprocess.Popen([HOTBLOCKD, "--qmp", sock], stdout=subprocess.DEVNULL,
-                             stderr=err, preexec_fn=low_nofile)
+    p = start_with_nofile(tmp_path, 48, "--qmp", sock)
     clients = []
     try:
         for _ in range(200):
@@ -160,10 +153,7 @@ def test_fd_exhaustion_does_not_spin(tmp_path):
                 break
             time.sleep(0.02)
         # Fill the daemon's fd table; the last connects wait in the backlog.
-        for _ in range(60):
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(sock)
-            clients.append(s)
+        clients = unix_clients(sock, 60)
         time.sleep(0.3)
         used = cpu_ticks_in_one_second(p.pid)
         assert used < 30, f"accept loop spins out of fds: {used} ticks in 1 s"

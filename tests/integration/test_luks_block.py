@@ -4,42 +4,20 @@ through hotblock, and what hotblock writes read by qemu-io, cryptsetup and an
 independent AES-XTS-plain64 decryption (python3-cryptography)."""
 import json
 import os
-import subprocess
 
 import pytest
 
 from hbtest.graph import expect_error, fds, names
-from hbtest.luks import PASS, master_key_via_cryptsetup, qemu_img_create_luks, xts
-from hbtest.paths import build_path
+from hbtest.luks import (PASS, cryptsetup_header, master_key_via_cryptsetup,
+                         qemu_img_create_luks, xts)
+from hbtest.paths import HOTBLOCK_IMG
+from hbtest.tools import run
 
-HOTBLOCK_IMG = build_path("tools", "hotblock-img")
 SECRET = f"secret,id=sec0,data={PASS}"
-
-
-def run(*argv, ok=True):
-    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True)
-    if ok:
-        assert r.returncode == 0, f"{argv}: {r.stdout}{r.stderr}"
-    return r
 
 
 def pattern(n, seed=7):
     return bytes((i * seed + (i >> 9)) & 0xff for i in range(n))
-
-
-def cryptsetup_header(tmp, payload, size):
-    """A detached LUKS1 header made by cryptsetup with a known master key."""
-    key = os.urandom(64)
-    (tmp / "mk.bin").write_bytes(key)
-    (tmp / "pass.txt").write_text(PASS)
-    hdr = tmp / "cs-header.img"
-    with open(payload, "wb") as f:
-        f.truncate(size)
-    run("cryptsetup", "luksFormat", "--type", "luks1", "-q", "--header", hdr,
-        "--cipher", "aes-xts-plain64", "--key-size", "512", "--hash", "sha256",
-        "--pbkdf-force-iterations", "1000", "--master-key-file", tmp / "mk.bin",
-        "--key-file", tmp / "pass.txt", payload)
-    return hdr, key
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 
 Its stderr is kept in the directory for the failure report; stop() sends
 SIGTERM (or @sig) and returns the exit status."""
+import resource
 import signal
 import socket
 import subprocess
@@ -87,3 +88,24 @@ def cpu_ticks_in_one_second(pid):
     before = _cpu_ticks(pid)
     time.sleep(1.0)
     return _cpu_ticks(pid) - before
+
+
+def start_with_nofile(tmp_path, nofile, *args):
+    """hotblockd @args under RLIMIT_NOFILE @nofile, its stderr in tmp_path/err:
+    a bare Popen for the tests that use up its fds themselves."""
+    def low_nofile():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    with open(tmp_path / "err", "wb") as err:
+        return subprocess.Popen([HOTBLOCKD, *args], stdout=subprocess.DEVNULL, stderr=err,
+                                preexec_fn=low_nofile)
+
+
+def unix_clients(path, n):
+    """@n connections to the unix socket @path (the last may wait in its backlog)."""
+    clients = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+        clients.append(s)
+    return clients

@@ -11,13 +11,13 @@ off; the host reads them back with Guest.results().
 import gzip
 import io
 import os
-import shutil
 import socket
 import json
 import subprocess
 import time
 
 from hbtest.paths import REPO
+from hbtest.tools import require
 
 E2E = os.path.join(REPO, "tests", "e2e")
 CACHE = os.path.join(E2E, "cache")
@@ -79,7 +79,7 @@ def _cpio_newc(entries):
 
 def build_initramfs(path, script, files=None):
     ensure_kernel()
-    busybox = shutil.which("busybox")
+    busybox = require("busybox")
     with open(busybox, "rb") as f:
         bb = f.read()
     entries = [(d, 0o40755, b"") for d in ("bin", "dev", "proc", "sys", "lib", "tmp", "data")]
@@ -104,6 +104,7 @@ class Guest:
         self.name = name
         self.console = tmp / f"{name}.console"
         self.qmp_path = str(tmp / f"{name}.qmp")
+        require("qemu-system-x86_64")
         initrd = build_initramfs(str(tmp / f"{name}.initrd"), script, files)
         argv = [
             "qemu-system-x86_64", "-accel", "tcg", "-nodefaults", "-display", "none",

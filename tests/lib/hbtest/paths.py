@@ -13,3 +13,5 @@ def build_path(*parts):
 
 HOTBLOCKD = build_path("daemon", "hotblockd")
 BENCH = build_path("tools", "hotblock-bench")
+HOTBLOCK_IMG = build_path("tools", "hotblock-img")
+LUKS_PROBE = build_path("tests", "tools", "luks-probe")
