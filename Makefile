@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Thin wrapper around meson: `make run` starts the daemon, `make test` runs every suite.
+# The pytest suites are meson tests too (tests/meson.build): each writes its
+# JUnit report to <build>/test-reports/<suite>.xml, and meson logs its time.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
-PYTEST = /usr/bin/python3 -m pytest
 MESON_OPTS ?=
 # e2e boots real guests; set E2E=0 to leave them out of a quick local run.
 E2E ?= 1
@@ -34,10 +35,7 @@ test: test-deps build
 	@rm -rf $(BUILD)/test-reports && mkdir -p $(BUILD)/test-reports
 	-meson test -C $(BUILD) --suite unit --print-errorlogs
 	@cp $(BUILD)/meson-logs/testlog.json $(BUILD)/test-reports/unit.json 2>/dev/null || true
-	-HB_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q tests/integration \
-		--junitxml=$(BUILD)/test-reports/integration.xml
-	$(if $(filter 1,$(E2E)),-HB_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q tests/e2e \
-		--junitxml=$(BUILD)/test-reports/e2e.xml,)
+	-meson test -C $(BUILD) --suite integration $(if $(filter 1,$(E2E)),--suite e2e,)
 	@scripts/check-docs.sh $(BUILD)
 	@echo "== all suites =="
 	@scripts/test-summary.py $(BUILD)/test-reports/unit.json \
@@ -53,8 +51,7 @@ test-asan: test-deps
 		meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 	@cp $(ASAN_BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/test-reports/unit.json 2>/dev/null || true
 	-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		HB_BUILD_DIR=$(abspath $(ASAN_BUILD)) $(PYTEST) -q tests/integration \
-		--junitxml=$(ASAN_BUILD)/test-reports/integration.xml
+		meson test -C $(ASAN_BUILD) --suite integration
 	@echo "== sanitizer build =="
 	@scripts/test-summary.py $(ASAN_BUILD)/test-reports/unit.json \
 		$(ASAN_BUILD)/test-reports/integration.xml

@@ -5,17 +5,16 @@ O_DIRECT and reports on the serial console; the host checks the images
 behind the daemon's back (raw files directly, qcow2 through qemu-img, LUKS
 by decrypting with the master key cryptsetup was given)."""
 import os
-import re
-import subprocess
 
 import pytest
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from conftest import build_path
-from guest import Guest
+from hbtest.guest import Guest
+from hbtest.images import raw_file
+from hbtest.luks import PASS, cryptsetup_header, master_key_via_cryptsetup, xts
+from hbtest.paths import HOTBLOCK_IMG
+from hbtest.tools import run
 
 MiB = 1 << 20
-PASS = "abc123"
 
 # The guest writes /data/pattern (1 MiB) at 1 MiB and reads it back.
 RW_SCRIPT = """
@@ -32,40 +31,10 @@ def rw_script(dev="/dev/vda", tag=""):
     return RW_SCRIPT.format(dev=dev, tag=tag)
 
 
-def run(*argv):
-    p = subprocess.run([str(a) for a in argv], capture_output=True, timeout=120)
-    assert p.returncode == 0, f"{argv}: {p.stdout.decode()}{p.stderr.decode()}"
-    return p
-
-
-def raw_file(path, size):
-    with open(path, "wb") as f:
-        f.truncate(size)
-    return path
-
-
 def read_at(path, off, n):
     with open(path, "rb") as f:
         f.seek(off)
         return f.read(n)
-
-
-def xts_decrypt(key, data, sector0):
-    out = bytearray()
-    for i in range(0, len(data), 512):
-        tweak = (sector0 + i // 512).to_bytes(16, "little")
-        d = Cipher(algorithms.AES(key), modes.XTS(tweak)).decryptor()
-        out += d.update(data[i:i + 512]) + d.finalize()
-    return bytes(out)
-
-
-def master_key_via_cryptsetup(tmp_path, hdr):
-    (tmp_path / "pass.txt").write_text(PASS)
-    out = run("cryptsetup", "luksDump", "--dump-master-key", "-q",
-              "--key-file", tmp_path / "pass.txt", hdr).stdout.decode()
-    m = re.search(r"MK dump:\s*((?:[0-9a-f]{2}\s*)+)", out)
-    assert m, out
-    return bytes.fromhex("".join(m.group(1).split()))
 
 
 @pytest.mark.parametrize("maker", ["cryptsetup", "hotblock-img"])
@@ -76,21 +45,13 @@ def test_canonical_walkthrough(daemon, qmp, tmp_path, vms, maker):
     hdr = tmp_path / "test-header.img"
     payload = tmp_path / "test-payload.qcow2"
     if maker == "cryptsetup":
-        key = os.urandom(64)
-        (tmp_path / "mk.bin").write_bytes(key)
-        (tmp_path / "pass.txt").write_text(PASS)
-        dummy = raw_file(tmp_path / "dummy", 16 * MiB)
-        run("cryptsetup", "luksFormat", "--type", "luks1", "-q", "--header", hdr,
-            "--cipher", "aes-xts-plain64", "--key-size", "512", "--hash", "sha256",
-            "--pbkdf-force-iterations", "1000", "--master-key-file", tmp_path / "mk.bin",
-            "--key-file", tmp_path / "pass.txt", dummy)
+        _, key = cryptsetup_header(tmp_path, tmp_path / "dummy", 16 * MiB, hdr=hdr)
         run("qemu-img", "create", "-f", "qcow2", payload, "200G")
     else:
-        img = build_path("tools", "hotblock-img")
-        run(img, "create", "--object", f"secret,id=sec0,data={PASS}", "-f", "luks",
+        run(HOTBLOCK_IMG, "create", "--object", f"secret,id=sec0,data={PASS}", "-f", "luks",
             "-o", "cipher-alg=aes-256,cipher-mode=xts", "-o", "key-secret=sec0",
             "-o", "detached-header=true", hdr)
-        run(img, "create", "-f", "qcow2", payload, "200G")
+        run(HOTBLOCK_IMG, "create", "-f", "qcow2", payload, "200G")
         key = master_key_via_cryptsetup(tmp_path, hdr)
 
     qmp.cmd("object-add", {"qom-type": "secret", "id": "libvirt-4-format-secret", "data": PASS})
@@ -128,7 +89,7 @@ def test_canonical_walkthrough(daemon, qmp, tmp_path, vms, maker):
         "-O", "raw", out)
     cipher = out.read_bytes()
     assert cipher != pattern
-    assert xts_decrypt(key, cipher, MiB // 512) == pattern
+    assert xts(key, cipher, MiB // 512, encrypt=False) == pattern
 
 
 def test_hotplug_into_running_vm_then_unplug(daemon, qmp, tmp_path, vms):

@@ -13,40 +13,9 @@ import time
 
 import pytest
 
-from conftest import build_path
-
-HOTBLOCK_IMG = build_path("tools", "hotblock-img")
-
-
-def fds(daemon):
-    d = f"/proc/{daemon.proc.pid}/fd"
-    out = []
-    for n in os.listdir(d):
-        try:
-            out.append(os.readlink(os.path.join(d, n)))
-        except FileNotFoundError:
-            pass
-    return sorted(t for t in out if not t.startswith(("socket:", "anon_inode:", "pipe:")))
-
-
-def snapshot(daemon, qmp):
-    return qmp.cmd("query-named-block-nodes"), fds(daemon)
-
-
-def expect_error(daemon, qmp, cmd, args, desc, cls="GenericError"):
-    before = snapshot(daemon, qmp)
-    c, d = qmp.err(cmd, args)
-    assert c == cls
-    if callable(desc):
-        assert desc(d), d
-    else:
-        assert d == desc
-    assert snapshot(daemon, qmp) == before
-    return d
-
-
-def names(qmp):
-    return [n["node-name"] for n in qmp.cmd("query-named-block-nodes")]
+from hbtest.daemon import Daemon
+from hbtest.graph import expect_error, fds, names
+from hbtest.tools import require, run
 
 
 @pytest.fixture
@@ -149,7 +118,6 @@ def test_read_only_and_locking_between_nodes(daemon, qmp, img):
 
 
 def test_image_locking_between_daemons(daemon, qmp, img, tmp_path):
-    from conftest import Daemon
     qmp.cmd("blockdev-add", driver="raw", **{"node-name": "r"},
             file={"driver": "file", "filename": img})
     (tmp_path / "second").mkdir()
@@ -179,6 +147,7 @@ QEMU_IO = "qemu-io"
 
 def start_qemu_io(path, *opts):
     """A qemu-io that holds @path open (for writing unless -r) until killed."""
+    require(QEMU_IO)
     p = subprocess.Popen([QEMU_IO, *opts, "-c", "sleep 100000", path],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
@@ -238,19 +207,16 @@ def test_image_locking_against_qemu_io(daemon, qmp, img):
     # And the other way round: we hold it, qemu-io is refused.
     qmp.cmd("blockdev-add", driver="raw", **{"node-name": "r"},
             file={"driver": "file", "filename": img})
-    r = subprocess.run([QEMU_IO, "-f", "raw", "-c", "read 0 512", img],
-                       capture_output=True, text=True)
+    r = run(QEMU_IO, "-f", "raw", "-c", "read 0 512", img, check=False)
     assert r.returncode != 0
     assert 'Failed to get "write" lock' in r.stdout + r.stderr
     # The very bytes QEMU uses: read and write in use, write and resize
     # not shared.
     assert held_lock_bytes(img) == [100, 101, 201, 203]
     # Reading beside our writer is fine.
-    r = subprocess.run([QEMU_IO, "-r", "-f", "raw", "-c", "read 0 512", img],
-                       capture_output=True, text=True)
+    r = run(QEMU_IO, "-r", "-f", "raw", "-c", "read 0 512", img, check=False)
     assert r.returncode == 0, r.stderr
     qmp.cmd("blockdev-del", **{"node-name": "r"})
     assert held_lock_bytes(img) == []
-    r = subprocess.run([QEMU_IO, "-f", "raw", "-c", "write 0 512", img],
-                       capture_output=True, text=True)
+    r = run(QEMU_IO, "-f", "raw", "-c", "write 0 512", img, check=False)
     assert r.returncode == 0, r.stderr

@@ -3,38 +3,24 @@
 errors, and what an export's front-end sees afterwards."""
 import json
 import os
-import subprocess
 
-from conftest import bench, build_path
+from hbtest.bench import bench
+from hbtest.graph import names
+from hbtest.images import raw_file
+from hbtest.luks import PASS
+from hbtest.paths import HOTBLOCK_IMG
+from hbtest.tools import run
 
-HOTBLOCK_IMG = build_path("tools", "hotblock-img")
 MiB = 1 << 20
-PASS = "abc123"
 SECRET = f"secret,id=sec0,data={PASS}"
-
-
-def run(*argv):
-    p = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, f"{argv}: {p.stdout}{p.stderr}"
-    return p
 
 
 def node(qmp, name):
     return [n for n in qmp.cmd("query-named-block-nodes") if n["node-name"] == name][0]
 
 
-def names(qmp):
-    return sorted(n["node-name"] for n in qmp.cmd("query-named-block-nodes"))
-
-
 def bench_result(sock, *args):
     return bench(sock, *args)[1]
-
-
-def raw_file(path, size):
-    with open(path, "wb") as f:
-        f.truncate(size)
-    return path
 
 
 def test_file_grows_and_shrinks(daemon, qmp, tmp_path):
@@ -65,7 +51,7 @@ def test_errors_change_nothing(daemon, qmp, tmp_path):
     ro = raw_file(tmp_path / "ro.raw", MiB)
     qmp.cmd("blockdev-add", driver="file", **{"node-name": "ro"}, filename=str(ro),
             **{"read-only": True})
-    before = names(qmp)
+    before = sorted(names(qmp))
     cases = [
         ({"node-name": "nope", "size": MiB}, "DeviceNotFound",
          "Cannot find device='' nor node-name='nope'"),
@@ -83,7 +69,7 @@ def test_errors_change_nothing(daemon, qmp, tmp_path):
     cls, desc = qmp.err("block_resize", {"node-name": "ro", "size": 2 * MiB})
     assert (cls, desc) == ("GenericError", "Block node is read-only")
     assert os.path.getsize(img) == MiB and os.path.getsize(ro) == MiB
-    assert names(qmp) == before
+    assert sorted(names(qmp)) == before
     # The temporary resize user is gone: the nodes can be deleted.
     for n in ("fixed", "null", "ro"):
         qmp.cmd("blockdev-del", **{"node-name": n})

@@ -18,11 +18,13 @@ import time
 
 import pytest
 
-from conftest import HOTBLOCKD, build_path, bench
-from test_export import pattern_word
-from test_luks_block import PASS, master_key_via_cryptsetup, xts
+from hbtest.bench import bench, pattern_word
+from hbtest.images import raw_file
+from hbtest.luks import PASS, master_key_via_cryptsetup, xts
+from hbtest.paths import HOTBLOCK_IMG, HOTBLOCKD
+from hbtest.qsd import QemuStorageDaemon
+from hbtest.tools import run
 
-IMG = build_path("tools", "hotblock-img")
 MiB = 1 << 20
 SEED = 0xD15C
 # 20 random 4 KiB writes over a 4 GiB disk: each allocates a cluster, and
@@ -47,37 +49,28 @@ def written_offsets():
     return sorted(set(offs))
 
 
-def sh(*argv, ok=True):
-    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120)
-    if ok:
-        assert r.returncode == 0, f"{argv}: {r.stdout}{r.stderr}"
-    return r
-
-
 # ---- the volumes ----
 
 def make_volume(tmp, fmt):
     """Create the images for @fmt; return (the graph as blockdev-add argument
     lists, bottom first; the node to export; how to read the plaintext)."""
     if fmt == "raw":
-        img = tmp / "disk.raw"
-        with open(img, "wb") as f:
-            f.truncate(SIZE)
+        img = raw_file(tmp / "disk.raw", SIZE)
         graph = [{"node-name": "s", "driver": "file", "filename": str(img)},
                  {"node-name": "top", "driver": "raw", "file": "s"}]
         return graph, "top", {"fmt": "raw", "img": img}
     if fmt == "qcow2":
         img = tmp / "disk.qcow2"
-        sh("qemu-img", "create", "-f", "qcow2", img, str(SIZE))
+        run("qemu-img", "create", "-f", "qcow2", img, str(SIZE))
         graph = [{"node-name": "s", "driver": "file", "filename": str(img)},
                  {"node-name": "top", "driver": "qcow2", "file": "s"}]
         return graph, "top", {"fmt": "qcow2", "img": img}
     # The canonical graph: LUKS with a detached header over a qcow2 payload.
     hdr, payload = tmp / "test-header.img", tmp / "test-payload.qcow2"
-    sh(IMG, "create", "--object", f"secret,id=sec0,data={PASS}", "-f", "luks",
+    run(HOTBLOCK_IMG, "create", "--object", f"secret,id=sec0,data={PASS}", "-f", "luks",
        "-o", "cipher-alg=aes-256,cipher-mode=xts", "-o", "key-secret=sec0",
        "-o", "detached-header=true,iter-time=10", hdr)
-    sh("qemu-img", "create", "-f", "qcow2", payload, str(SIZE))
+    run("qemu-img", "create", "-f", "qcow2", payload, str(SIZE))
     graph = [
         {"node-name": "libvirt-1-storage", "driver": "file", "filename": str(hdr)},
         {"node-name": "libvirt-1-format", "driver": "raw", "file": "libvirt-1-storage"},
@@ -104,7 +97,7 @@ def read_blocks(tmp, vol, offsets):
         src = tmp / "readback.raw"
         if src.exists():
             src.unlink()
-        sh("qemu-img", "convert", "-f", "qcow2", "-O", "raw", vol["img"], src)
+        run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", vol["img"], src)
     key = master_key_via_cryptsetup(tmp, vol["hdr"]) if "hdr" in vol else None
     with open(src, "rb") as f:
         for off in offsets:
@@ -131,7 +124,7 @@ def check_clean(vol, log=""):
     assert "writing data back on close failed" not in log, log
     if vol["fmt"] == "raw":
         return
-    r = sh("qemu-img", "check", vol["img"], ok=False)
+    r = run("qemu-img", "check", vol["img"], check=False)
     assert r.returncode == 0, f"qemu-img check: {r.stdout}{r.stderr}"
     assert "No errors were found" in r.stdout, r.stdout
     with open(vol["img"], "rb") as f:
@@ -279,19 +272,10 @@ QSD_PATHS = ["sigterm", "quit", "export-del"]
 @pytest.mark.parametrize("how", QSD_PATHS)
 @pytest.mark.parametrize("fmt", ["raw", "qcow2"])
 def test_qsd_agrees(tmp_path, fmt, how):
-    from qmp_client import QMP
     graph, top, vol = make_volume(tmp_path, fmt)
-    mon = tmp_path / "qsd.sock"
-    with open(tmp_path / "qsd.log", "wb") as log:
-        proc = subprocess.Popen(
-            ["qemu-storage-daemon", "--chardev", f"socket,path={mon},server=on,wait=off,id=m",
-             "--monitor", "chardev=m"], stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        deadline = time.monotonic() + 30
-        while not mon.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "QSD did not start"
-            time.sleep(0.02)
-        qmp = QMP(str(mon))
+    with QemuStorageDaemon(tmp_path) as qsd:
+        proc = qsd.proc
+        qmp = qsd.qmp()
         build_graph(qmp, graph, fmt)
         sock = tmp_path / "e0.sock"
         export_add(qmp, top, sock)
@@ -309,9 +293,5 @@ def test_qsd_agrees(tmp_path, fmt, how):
             proc.kill()
             proc.wait()
         qmp.close()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert blocks_lost(tmp_path, vol) == 0
     check_clean(vol)

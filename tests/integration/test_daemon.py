@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from conftest import HOTBLOCKD, build_path
-from qmp_client import QMP
+from hbtest.daemon import cpu_ticks_in_one_second, start_with_nofile, unix_clients
+from hbtest.paths import HOTBLOCKD, build_path
+from hbtest.qmp import QMP
 
 
 def wait_gone(pid, timeout=10):
@@ -140,31 +141,11 @@ def test_hotblock_qmp_tool_against_daemon(daemon):
     assert r.returncode == 0 and '"package"' in r.stdout
 
 
-def _cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])   # utime + stime
-
-
-def cpu_ticks_in_one_second(pid):
-    """CPU clock ticks process @pid uses over the next second."""
-    before = _cpu_ticks(pid)
-    time.sleep(1.0)
-    return _cpu_ticks(pid) - before
-
-
 def test_fd_exhaustion_does_not_spin(tmp_path):
     """Out of fds, the accept loop must wait, not poll a pending client at
     full CPU, and must take clients again once fds are free."""
-    import resource
     sock = str(tmp_path / "q.sock")
-
-    def low_nofile():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
-
-    with open(tmp_path / "err", "wb") as err:
-        p = subprocess.Popen([HOTBLOCKD, "--qmp", sock], stdout=subprocess.DEVNULL,
-                             stderr=err, preexec_fn=low_nofile)
+    p = start_with_nofile(tmp_path, 48, "--qmp", sock)
     clients = []
     try:
         for _ in range(200):
@@ -172,10 +153,7 @@ def test_fd_exhaustion_does_not_spin(tmp_path):
                 break
             time.sleep(0.02)
         # Fill the daemon's fd table; the last connects wait in the backlog.
-        for _ in range(60):
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(sock)
-            clients.append(s)
+        clients = unix_clients(sock, 60)
         time.sleep(0.3)
         used = cpu_ticks_in_one_second(p.pid)
         assert used < 30, f"accept loop spins out of fds: {used} ticks in 1 s"

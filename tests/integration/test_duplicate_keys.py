@@ -5,7 +5,7 @@ json-glib's last-one-wins, {"execute":"query-version","execute":"quit"}
 quit the daemon, behind any proxy that filtered on the first "execute"."""
 import subprocess
 
-from conftest import HOTBLOCKD
+from hbtest.paths import HOTBLOCKD
 
 
 def test_duplicate_execute_does_not_run(daemon, qmp):

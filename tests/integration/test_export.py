@@ -8,23 +8,14 @@ import time
 
 import pytest
 
-from conftest import BENCH, bench
+from hbtest.bench import DEFAULT_SEED, bench, export_info, pattern_word
+from hbtest.paths import BENCH, HOTBLOCKD
+from hbtest.qmp import QMP
 
 MiB = 1 << 20
-SEED = 0x5EED
-M64 = (1 << 64) - 1
 
 
-def info(sock):
-    return bench(sock, "--info")[1]
-
-
-def pattern_word(off, seed=SEED):
-    """hotblock-bench's data pattern for the 8 bytes at disk offset off."""
-    return ((off * 0x9E3779B97F4A7C15) & M64) ^ seed ^ (off >> 9)
-
-
-def assert_pattern(path, off, length, seed=SEED):
+def assert_pattern(path, off, length, seed=DEFAULT_SEED):
     with open(path, "rb") as f:
         f.seek(off)
         data = f.read(length)
@@ -62,7 +53,7 @@ def test_export_null_and_query(daemon, qmp, tmp_path):
     qmp.cmd("block-export-add", export_args("e0", "n0", sock, writable=True))
     assert qmp.cmd("query-block-exports") == [
         {"id": "e0", "type": "vhost-user-blk", "node-name": "n0", "shutting-down": False}]
-    i = info(sock)
+    i = export_info(sock)
     assert i["capacity"] == 64 * MiB and i["blk_size"] == 512 and not i["read_only"]
     assert i["serial"] == "e0"
     _, out, _ = bench(sock, "--rw", "randrw", "--count", 5000, "--iodepth", 16)
@@ -100,7 +91,7 @@ def test_multiqueue_and_block_size(daemon, qmp, tmp_path):
     qmp.cmd("block-export-add", export_args("mq", "f0", sock, writable=True,
                                             **{"num-queues": 2, "logical-block-size": 4096,
                                                "iothreads": 2}))
-    i = info(sock)
+    i = export_info(sock)
     assert i["num_queues"] == 2 and i["max_queues"] == 2 and i["blk_size"] == 4096
     _, out, _ = bench(sock, "--queues", 2, "--rw", "randwrite", "--verify", "--count", 4000)
     assert out["verify_errors"] == 0 and out["errors"] == 0
@@ -116,7 +107,7 @@ def test_read_only_export(daemon, qmp, tmp_path):
     add_file_node(qmp, img)
     sock = tmp_path / "ro.sock"
     qmp.cmd("block-export-add", export_args("ro", "f0", sock))
-    i = info(sock)
+    i = export_info(sock)
     assert i["read_only"]
     bench(sock, "--rw", "randread", "--count", 500)
     rc, out, _ = bench(sock, "--rw", "randwrite", "--count", 100, check=False)
@@ -193,7 +184,7 @@ def test_device_add_seed_step(daemon, qmp, tmp_path):
     sock = daemon.export_dir / "virtio-disk2.sock"
     assert sock.exists()
     assert qmp.cmd("query-block-exports")[0]["id"] == "virtio-disk2"
-    i = info(sock)
+    i = export_info(sock)
     assert not i["read_only"] and i["serial"] == "virtio-disk2"
     _, out, _ = bench(sock, "--rw", "randwrite", "--verify", "--count", 1000)
     assert out["verify_errors"] == 0
@@ -212,7 +203,7 @@ def test_device_add_options_and_errors(daemon, qmp, tmp_path):
     qmp.cmd("device_add", {"driver": "vhost-user-blk-pci", "drive": "n0", "id": "d1",
                            "num-queues": 2, "serial": "SER-1", "read-only": True,
                            "logical-block-size": 4096})
-    i = info(daemon.export_dir / "d1.sock")
+    i = export_info(daemon.export_dir / "d1.sock")
     assert i["num_queues"] == 2 and i["serial"] == "SER-1" and i["read_only"]
     assert i["blk_size"] == 4096
     cls, desc = qmp.err("device_add", {"driver": "e1000", "drive": "n0", "id": "d2"})
@@ -239,8 +230,6 @@ def test_device_add_options_and_errors(daemon, qmp, tmp_path):
 
 def test_device_add_without_export_dir(tmp_path):
     """Started without --export-dir: device_add needs an explicit socket."""
-    from conftest import HOTBLOCKD
-    from qmp_client import QMP
     qmp_path = tmp_path / "q.sock"
     proc = subprocess.Popen([HOTBLOCKD, "--qmp", str(qmp_path)], stderr=subprocess.PIPE)
     try:
@@ -250,7 +239,7 @@ def test_device_add_without_export_dir(tmp_path):
         assert "export-dir" in desc
         c.cmd("device_add", {"driver": "virtio-blk-pci", "drive": "n0", "id": "d",
                              "socket": str(tmp_path / "d.sock")})
-        assert info(tmp_path / "d.sock")["capacity"] > 0
+        assert export_info(tmp_path / "d.sock")["capacity"] > 0
         c.close()
     finally:
         proc.terminate()
@@ -266,7 +255,7 @@ def test_export_on_command_line(daemon_factory, tmp_path):
         "--blockdev", json.dumps({"driver": "file", "filename": str(img), "node-name": "f0"}),
         "--export", f"type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,"
                     f"addr.path={sock},writable=on,num-queues=2")
-    i = info(sock)
+    i = export_info(sock)
     assert i["capacity"] == 4 * MiB and i["num_queues"] == 2
     bench(sock, "--rw", "write", "--count", 16, "--bs", "64k", "--flush")
     assert_pattern(img, 0, 16 * 65536)
@@ -355,8 +344,6 @@ def test_hostile_guest_rings(daemon, qmp, tmp_path, kind, dropped, status):
 def test_export_on_inherited_fd(tmp_path):
     """addr.type=fd: a listening socket handed down by the parent (systemd
     socket activation, libvirt)."""
-    from conftest import HOTBLOCKD
-    from qmp_client import QMP
     path = tmp_path / "inherited.sock"
     lsock = socket.socket(socket.AF_UNIX)
     lsock.bind(str(path))
@@ -371,7 +358,7 @@ def test_export_on_inherited_fd(tmp_path):
     lsock.close()
     try:
         c = QMP(str(qmp_path))
-        assert info(path)["capacity"] == MiB
+        assert export_info(path)["capacity"] == MiB
         bench(path, "--count", 1000)
         cls, desc = c.err("block-export-add", {"type": "vhost-user-blk", "id": "e1",
                                                "node-name": "n0",

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import HOTBLOCKD
+from hbtest.paths import HOTBLOCKD
 
 MiB = 1 << 20
 BAD_IDS = ["../escape", "a b", "x\ny", "t\tab", "$(id)", "*", "linkdir/x", "-lead", "1abc", ""]
@@ -73,7 +73,7 @@ def start_with_umask(tmp_path, mask, *args):
 
 
 def test_sockets_are_0600_under_umask_000(tmp_path):
-    from qmp_client import QMP
+    from hbtest.qmp import QMP
     exports = tmp_path / "exports"
     p, qmp_path = start_with_umask(tmp_path, 0, "--export-dir", str(exports))
     try:

@@ -1,30 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Exports under resource exhaustion: out of fds, the export's listener must
 back off instead of spinning its I/O thread, and serve again afterwards."""
-import resource
 import signal
 import socket
-import subprocess
 import time
 
-from conftest import HOTBLOCKD
-from test_daemon import cpu_ticks_in_one_second
-from test_export import info
+from hbtest.bench import export_info
+from hbtest.daemon import cpu_ticks_in_one_second, start_with_nofile, unix_clients
 
 
 def test_export_accept_backs_off_when_out_of_fds(tmp_path):
     qmp_sock, vsock = str(tmp_path / "q.sock"), str(tmp_path / "v.sock")
-
-    def low_nofile():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-
-    with open(tmp_path / "err", "wb") as err:
-        p = subprocess.Popen(
-            [HOTBLOCKD, "--qmp", qmp_sock,
-             "--blockdev", "driver=null-co,node-name=n0,size=1048576",
-             "--export", f"type=vhost-user-blk,id=e0,node-name=n0,addr.type=unix,"
-                         f"addr.path={vsock}"],
-            stdout=subprocess.DEVNULL, stderr=err, preexec_fn=low_nofile)
+    p = start_with_nofile(
+        tmp_path, 64, "--qmp", qmp_sock,
+        "--blockdev", "driver=null-co,node-name=n0,size=1048576",
+        "--export", f"type=vhost-user-blk,id=e0,node-name=n0,addr.type=unix,addr.path={vsock}")
     qmp_clients, export_clients = [], []
     try:
         for _ in range(300):
@@ -36,15 +26,9 @@ def test_export_accept_backs_off_when_out_of_fds(tmp_path):
             except OSError:
                 time.sleep(0.02)
         # Use up the daemon's fds with QMP clients, then knock on the export.
-        for _ in range(80):
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(qmp_sock)
-            qmp_clients.append(s)
+        qmp_clients = unix_clients(qmp_sock, 80)
         time.sleep(0.3)
-        for _ in range(3):
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(vsock)
-            export_clients.append(s)
+        export_clients = unix_clients(vsock, 3)
         time.sleep(0.3)
         used = cpu_ticks_in_one_second(p.pid)
         assert used < 30, f"export listener spins out of fds: {used} ticks in 1 s"
@@ -55,7 +39,7 @@ def test_export_accept_backs_off_when_out_of_fds(tmp_path):
         deadline = time.monotonic() + 10
         while True:
             try:
-                i = info(vsock)
+                i = export_info(vsock)
                 break
             except AssertionError:
                 if time.monotonic() > deadline:

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import threading
 
-from conftest import build_path
+from hbtest.paths import build_path
 
 TOOL = build_path("tools", "hotblock-qmp")
 

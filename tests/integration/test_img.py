@@ -2,18 +2,17 @@
 """hotblock-img: qemu-img syntax, bad arguments, nothing left behind on failure."""
 import json
 import os
-import subprocess
 
 import pytest
 
-from conftest import build_path
+from hbtest.paths import HOTBLOCK_IMG
+from hbtest.tools import run
 
-IMG = build_path("tools", "hotblock-img")
 SECRET = "secret,id=sec0,data=abc123"
 
 
 def img(*args):
-    return subprocess.run([IMG, *[str(a) for a in args]], capture_output=True, text=True)
+    return run(HOTBLOCK_IMG, *args, check=False)
 
 
 def test_usage():
@@ -59,7 +58,7 @@ def test_create_raw_and_info(tmp_path):
     assert lines[1] == "file format: raw"
     assert lines[2] == "virtual size: 1.5 MiB (1572864 bytes)"
     assert lines[3].startswith("disk size: ")
-    q = subprocess.run(["qemu-img", "info", f], capture_output=True, text=True)
+    q = run("qemu-img", "info", f, check=False)
     assert q.stdout.splitlines()[:3] == lines[:3]
     j = json.loads(img("info", "--output=json", f).stdout)
     assert j["virtual-size"] == 1572864 and j["format"] == "raw"

@@ -4,23 +4,14 @@ clean, with leaked clusters, with a corruption, and formats without checks."""
 import json
 import os
 import struct
-import subprocess
 
 import pytest
 
-from conftest import build_path
-
-HOTBLOCK_IMG = build_path("tools", "hotblock-img")
+from hbtest.paths import HOTBLOCK_IMG
+from hbtest.tools import run
 
 # qemu-img counts these too; hb_qcow2_check() does not (yet).
 QEMU_ONLY = {"fragmented-clusters", "compressed-clusters"}
-
-
-def run(*argv, check=True):
-    p = subprocess.run([str(a) for a in argv], capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{argv} exited {p.returncode}: {p.stdout}{p.stderr}")
-    return p
 
 
 def header(f):

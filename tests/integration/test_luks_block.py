@@ -4,64 +4,20 @@ through hotblock, and what hotblock writes read by qemu-io, cryptsetup and an
 independent AES-XTS-plain64 decryption (python3-cryptography)."""
 import json
 import os
-import re
-import subprocess
 
 import pytest
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from conftest import build_path, qemu_img_create_luks
-from test_block import expect_error, fds, names
+from hbtest.graph import expect_error, fds, names
+from hbtest.luks import (PASS, cryptsetup_header, master_key_via_cryptsetup,
+                         qemu_img_create_luks, xts)
+from hbtest.paths import HOTBLOCK_IMG
+from hbtest.tools import run
 
-HOTBLOCK_IMG = build_path("tools", "hotblock-img")
-PASS = "abc123"
 SECRET = f"secret,id=sec0,data={PASS}"
-SECTOR = 512
-
-
-def run(*argv, ok=True):
-    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True)
-    if ok:
-        assert r.returncode == 0, f"{argv}: {r.stdout}{r.stderr}"
-    return r
-
-
-def xts(key, data, sector0, encrypt):
-    """AES-XTS with plain64 IVs: the sector number, little endian, as tweak."""
-    out = bytearray()
-    for i in range(0, len(data), SECTOR):
-        tweak = (sector0 + i // SECTOR).to_bytes(16, "little")
-        c = Cipher(algorithms.AES(key), modes.XTS(tweak))
-        op = c.encryptor() if encrypt else c.decryptor()
-        out += op.update(data[i:i + SECTOR]) + op.finalize()
-    return bytes(out)
 
 
 def pattern(n, seed=7):
     return bytes((i * seed + (i >> 9)) & 0xff for i in range(n))
-
-
-def cryptsetup_header(tmp, payload, size):
-    """A detached LUKS1 header made by cryptsetup with a known master key."""
-    key = os.urandom(64)
-    (tmp / "mk.bin").write_bytes(key)
-    (tmp / "pass.txt").write_text(PASS)
-    hdr = tmp / "cs-header.img"
-    with open(payload, "wb") as f:
-        f.truncate(size)
-    run("cryptsetup", "luksFormat", "--type", "luks1", "-q", "--header", hdr,
-        "--cipher", "aes-xts-plain64", "--key-size", "512", "--hash", "sha256",
-        "--pbkdf-force-iterations", "1000", "--master-key-file", tmp / "mk.bin",
-        "--key-file", tmp / "pass.txt", payload)
-    return hdr, key
-
-
-def master_key_via_cryptsetup(tmp, hdr):
-    (tmp / "pass.txt").write_text(PASS)
-    r = run("cryptsetup", "luksDump", "--dump-master-key", "-q",
-            "--key-file", tmp / "pass.txt", hdr)
-    m = re.search(r"MK dump:\s*((?:[0-9a-f]{2}\s*)+)", r.stdout)
-    return bytes.fromhex("".join(m.group(1).split()))
 
 
 @pytest.fixture(scope="module")

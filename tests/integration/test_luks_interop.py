@@ -4,24 +4,21 @@
 master key cryptsetup reports; headers made by hotblock pass cryptsetup
 luksDump and luksOpen --test-passphrase; payload sectors agree with qemu-io
 in both directions.  Driven through tests/tools/luks-probe."""
+import functools
 import os
-import re
-import subprocess
 
 import pytest
 
-from conftest import build_path, qemu_img_create_luks
+from hbtest import tools
+from hbtest.luks import cryptsetup_master_key, qemu_img_create_luks
+from hbtest.paths import LUKS_PROBE
 
-LUKS_PROBE = build_path("tests", "tools", "luks-probe")
 PASS = "correct horse"
 WRONG = "battery staple"
 
 
-def run(*args, check=True, input=None):
-    p = subprocess.run([str(a) for a in args], capture_output=True, input=input, timeout=120)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{args} failed ({p.returncode}): {p.stderr.decode(errors='replace')}")
-    return p
+# Bytes in and out: luks-probe encrypts stdin and decrypts to stdout.
+run = functools.partial(tools.run, text=False, timeout=120)
 
 
 def probe_info(header, passphrase=None):
@@ -46,14 +43,6 @@ def keyfiles(tmp_path):
     bad = tmp_path / "wrong.key"
     bad.write_text(WRONG)
     return str(good), str(bad)
-
-
-def cryptsetup_master_key(header, keyfile):
-    out = run("cryptsetup", "luksDump", "--dump-master-key", "--batch-mode",
-              "--key-file", keyfile, header).stdout.decode()
-    m = re.search(r"MK dump:\s*((?:[0-9a-f]{2}\s+)+)", out)
-    assert m, out
-    return "".join(m.group(1).split())
 
 
 def luks_dump(header):
@@ -90,7 +79,7 @@ def test_cryptsetup_attached(tmp_path, keyfiles, cipher, bits, hash_, want):
             info["ivgen-hash-alg"]) == want
     assert info["hash-alg"] == hash_
     assert int(info["payload-offset"]) == int(luks_dump(img)["Payload offset"]) * 512
-    assert info["master-key"] == cryptsetup_master_key(img, good)
+    assert info["master-key"] == cryptsetup_master_key(img, good).hex()
     assert probe_fails(img, WRONG) == "luks-probe: Invalid password, cannot unlock any keyslot"
     # Metadata-only open needs no passphrase.
     assert "master-key" not in probe_info(img)
@@ -105,7 +94,7 @@ def test_cryptsetup_detached(tmp_path, keyfiles):
         "--pbkdf-force-iterations", "1000", "--header", hdr, payload)
     info = probe_info(hdr, PASS)
     assert info["payload-offset"] == "0"
-    assert info["master-key"] == cryptsetup_master_key(hdr, good)
+    assert info["master-key"] == cryptsetup_master_key(hdr, good).hex()
     assert probe_fails(hdr, WRONG) == "luks-probe: Invalid password, cannot unlock any keyslot"
     # The payload volume carries no LUKS signature.
     p = run(LUKS_PROBE, "info", payload, check=False)
@@ -159,7 +148,7 @@ def test_qemu_img_header_and_payload(tmp_path, keyfiles, spec):
     assert info["ivgen-alg"] == want["ivgen-alg"]
     assert info["hash-alg"] == want.get("hash-alg", "sha256")
     if "aes-192,cipher-mode=xts" not in spec:  # see CRYPTSETUP_VARIANTS
-        assert info["master-key"] == cryptsetup_master_key(img, good)
+        assert info["master-key"] == cryptsetup_master_key(img, good).hex()
     assert probe_fails(img, WRONG) == "luks-probe: Invalid password, cannot unlock any keyslot"
 
     # qemu writes, hotblock decrypts (sectors 8.. of the payload).
@@ -220,7 +209,7 @@ def test_hotblock_header_in_cryptsetup(tmp_path, keyfiles, variant, detached):
     p = run("cryptsetup", "luksOpen", "--test-passphrase", "--key-file", bad, *target,
             check=False)
     assert p.returncode == 2, p.stderr
-    assert cryptsetup_master_key(hdr, good) == probe_info(hdr, PASS)["master-key"]
+    assert cryptsetup_master_key(hdr, good).hex() == probe_info(hdr, PASS)["master-key"]
 
 
 # Not AES-192-CBC: its key material (24 * 4000 bytes) is not whole sectors,

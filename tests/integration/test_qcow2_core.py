@@ -15,25 +15,15 @@ import time
 
 import pytest
 
-from conftest import build_path
+from hbtest.images import qemu_img_to_raw
+from hbtest.paths import build_path
+from hbtest.tools import run
 
 STRESS = build_path("block", "qcow2", "qcow2-stress")
 
 
-def run(*argv, check=True, **kw):
-    p = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kw)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{argv} exited {p.returncode}: {p.stdout}{p.stderr}")
-    return p
-
-
 def stress(*args, check=True):
     return run(STRESS, *args, check=check)
-
-
-def qemu_img_raw(img, out):
-    run("qemu-img", "convert", "-O", "raw", img, out)
-    return open(out, "rb").read()
 
 
 def qemu_check(img):
@@ -67,7 +57,7 @@ def test_read_qemu_images(tmp_path, cs, rb, compat):
     run("qemu-img", "create", "-q", "-f", "qcow2", "-o",
         f"cluster_size={cs},refcount_bits={rb},compat={compat}", img, "8M")
     fill_with_qemu_io(img, 65536)
-    ref = qemu_img_raw(img, tmp_path / "ref.raw")
+    ref = qemu_img_to_raw(img, tmp_path / "ref.raw")
     stress("dump", img, tmp_path / "out.raw")
     assert open(tmp_path / "out.raw", "rb").read() == ref
 
@@ -80,10 +70,10 @@ def test_write_qemu_images_differential(tmp_path, cs, rb, compat):
         f"cluster_size={cs},refcount_bits={rb},compat={compat}", img, "8M")
     fill_with_qemu_io(img, 65536)
     ref = tmp_path / "ref.raw"
-    qemu_img_raw(img, ref)
+    qemu_img_to_raw(img, ref)
     stress("diff", img, ref, 11, 400)
     assert_clean(img)
-    assert qemu_img_raw(img, tmp_path / "back.raw") == open(ref, "rb").read()
+    assert qemu_img_to_raw(img, tmp_path / "back.raw") == open(ref, "rb").read()
 
 
 @pytest.mark.parametrize("fmt", ["qcow2", "raw"])
@@ -99,13 +89,13 @@ def test_backing_chain(tmp_path, fmt):
     run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096",
         "-b", str(mid), "-F", "qcow2", top, "7M")
     run("qemu-io", "-c", "write -P 0x44 3000 5000", top)
-    ref = qemu_img_raw(top, tmp_path / "ref.raw")
+    ref = qemu_img_to_raw(top, tmp_path / "ref.raw")
     stress("dump", top, tmp_path / "out.raw")
     assert open(tmp_path / "out.raw", "rb").read() == ref
     # Partial-cluster writes copy the rest of the cluster up from the chain.
     stress("diff", top, tmp_path / "ref.raw", 5, 800)
     assert_clean(top)
-    assert qemu_img_raw(top, tmp_path / "back.raw") == open(tmp_path / "ref.raw", "rb").read()
+    assert qemu_img_to_raw(top, tmp_path / "back.raw") == open(tmp_path / "ref.raw", "rb").read()
     assert_clean(mid)
 
 
@@ -129,7 +119,7 @@ def test_compressed_clusters(tmp_path, cs):
     # Overwriting compressed clusters decompresses, rewrites and frees them.
     stress("diff", img, src, 6, 800)
     assert_clean(img)
-    assert qemu_img_raw(img, tmp_path / "back.raw") == src.read_bytes()
+    assert qemu_img_to_raw(img, tmp_path / "back.raw") == src.read_bytes()
 
 
 @pytest.mark.parametrize("opts", ["", "cluster_size=512", "cluster_size=2M",
@@ -146,7 +136,7 @@ def test_hotblock_created_images(tmp_path, opts):
     stress("diff", img, ref, 21, 600)
     assert_clean(img)
     assert stress("check", img).returncode == 0
-    assert qemu_img_raw(img, tmp_path / "back.raw") == ref.read_bytes()
+    assert qemu_img_to_raw(img, tmp_path / "back.raw") == ref.read_bytes()
 
 
 def test_create_with_backing(tmp_path):
@@ -354,7 +344,7 @@ def test_large_write_grows_refcount_table(tmp_path, opts, grows):
     ref.write_bytes(b"\x07" * (16 << 20))
     stress("diff", img, ref, 8, 300)
     assert_clean(img)
-    assert qemu_img_raw(img, tmp_path / "back.raw") == ref.read_bytes()
+    assert qemu_img_to_raw(img, tmp_path / "back.raw") == ref.read_bytes()
 
 
 def test_refcount_table_loops_refused_for_writing(tmp_path):
@@ -385,7 +375,7 @@ def test_internal_snapshots_read_only(tmp_path):
     run("qemu-io", "-c", "write -P 2 512k 1M", img)
     run("qemu-img", "snapshot", "-c", "two", img)
     run("qemu-io", "-c", "write -P 3 3M 64k", img)
-    ref = qemu_img_raw(img, tmp_path / "ref.raw")
+    ref = qemu_img_to_raw(img, tmp_path / "ref.raw")
     stress("dump", img, tmp_path / "out.raw")
     assert (tmp_path / "out.raw").read_bytes() == ref
     p = stress("check", img)
@@ -402,7 +392,7 @@ def test_discard_passthrough_frees_space(tmp_path):
     stress("discard", img, 1 << 20, 12 << 20)
     assert os.stat(img).st_blocks * 512 < used - (10 << 20)
     assert_clean(img)
-    data = qemu_img_raw(img, tmp_path / "out.raw")
+    data = qemu_img_to_raw(img, tmp_path / "out.raw")
     assert data == b"\x03" * (1 << 20) + bytes(12 << 20) + b"\x03" * (3 << 20)
     # Freed clusters are reused by later writes.
     size = os.path.getsize(img)

@@ -7,23 +7,11 @@ import subprocess
 
 import pytest
 
-from conftest import BENCH, bench, build_path
-from qmp_client import QMPError
-
-HOTBLOCK_IMG = build_path("tools", "hotblock-img")
-
-
-def run(*argv, check=True):
-    p = subprocess.run([str(a) for a in argv], capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{argv} exited {p.returncode}: {p.stdout}{p.stderr}")
-    return p
-
-
-def raw_of(img, tmp, name="ref.raw"):
-    out = tmp / name
-    run("qemu-img", "convert", "-O", "raw", img, out)
-    return out.read_bytes()
+from hbtest.bench import bench
+from hbtest.images import qemu_img_to_raw
+from hbtest.paths import BENCH, HOTBLOCK_IMG
+from hbtest.qmp import QMPError
+from hbtest.tools import run
 
 
 @pytest.fixture
@@ -40,7 +28,7 @@ def chain(tmp_path):
 
 def test_hotblock_img_reads_backing_chain(tmp_path, chain):
     _, mid = chain
-    ref = raw_of(mid, tmp_path)
+    ref = qemu_img_to_raw(mid, tmp_path / "ref.raw")
     run(HOTBLOCK_IMG, "convert", "-O", "raw", mid, tmp_path / "out.raw")
     assert (tmp_path / "out.raw").read_bytes() == ref
 
@@ -48,12 +36,12 @@ def test_hotblock_img_reads_backing_chain(tmp_path, chain):
 def test_hotblock_img_writes_qcow2(tmp_path, chain):
     _, mid = chain
     src = tmp_path / "src.raw"
-    src.write_bytes(raw_of(mid, tmp_path))
+    src.write_bytes(qemu_img_to_raw(mid, tmp_path / "ref.raw"))
     dst = tmp_path / "new.qcow2"
     run(HOTBLOCK_IMG, "create", "-f", "qcow2", "-o", "cluster_size=4096", dst, "8M")
     run(HOTBLOCK_IMG, "convert", "-n", "-O", "qcow2", src, dst)
     assert run("qemu-img", "check", dst).returncode == 0
-    assert raw_of(dst, tmp_path, "back.raw") == src.read_bytes()
+    assert qemu_img_to_raw(dst, tmp_path / "back.raw") == src.read_bytes()
 
 
 def test_hotblock_img_info_format_specific(tmp_path):
@@ -151,7 +139,7 @@ def test_export_concurrent_writes_check_clean(daemon, qmp, tmp_path, cs, queues,
     qmp.cmd("blockdev-del", **{"node-name": "q"})
     assert run("qemu-img", "check", img).returncode == 0
     # What the guest saw is what qemu-img sees.
-    raw = raw_of(img, tmp_path)
+    raw = qemu_img_to_raw(img, tmp_path / "ref.raw")
     assert len(raw) == 32 << 20
 
 
@@ -163,7 +151,7 @@ def test_node_reads_qemu_images(tmp_path, opts):
     run("qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, img, "8M")
     run("qemu-io", "-c", "write -P 0xab 1000 100k", "-c", "write -P 0x11 5M 1M",
         "-c", "write -z 6M 64k", img)
-    ref = raw_of(img, tmp_path)
+    ref = qemu_img_to_raw(img, tmp_path / "ref.raw")
     run(HOTBLOCK_IMG, "convert", "-O", "raw", img, tmp_path / "out.raw")
     assert (tmp_path / "out.raw").read_bytes() == ref
 

@@ -10,8 +10,8 @@ import socket
 import subprocess
 import time
 
-from conftest import BENCH, HOTBLOCKD
-from qmp_client import QMP
+from hbtest.paths import BENCH, HOTBLOCKD
+from hbtest.qmp import QMP
 
 MiB = 1 << 20
 

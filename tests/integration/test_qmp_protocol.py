@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from qmp_client import QMP
+from hbtest.qmp import QMP
 
 
 def test_greeting_shape(daemon):

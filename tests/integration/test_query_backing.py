@@ -3,25 +3,15 @@
 field by field with qemu-storage-daemon and qemu-img on the same images."""
 import json
 import os
-import subprocess
-import time
 
 import pytest
 
-from conftest import build_path
-from qmp_client import QMP
-
-HOTBLOCK_IMG = build_path("tools", "hotblock-img")
+from hbtest.paths import HOTBLOCK_IMG
+from hbtest.qsd import QemuStorageDaemon
+from hbtest.tools import run
 
 # Members hotblock fills from its own drivers' query code; compared elsewhere.
 NOT_COMPARED = {"format-specific", "actual-size"}
-
-
-def run(*argv, cwd=None, check=True):
-    p = subprocess.run([str(a) for a in argv], capture_output=True, text=True, cwd=cwd)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{argv} exited {p.returncode}: {p.stdout}{p.stderr}")
-    return p
 
 
 @pytest.fixture
@@ -56,25 +46,13 @@ def strip(info):
 
 def qsd_query(tmp_path, blockdev, flat=None):
     """query-named-block-nodes from qemu-storage-daemon after blockdev-add."""
-    sock = tmp_path / "qsd.sock"
-    proc = subprocess.Popen(
-        ["qemu-storage-daemon", "--chardev", f"socket,path={sock},server=on,wait=off,id=m",
-         "--monitor", "chardev=m"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not sock.exists():
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "qemu-storage-daemon did not start"
-            time.sleep(0.02)
-        q = QMP(str(sock))
+    with QemuStorageDaemon(tmp_path) as qsd:
+        q = qsd.qmp()
         q.cmd("blockdev-add", **blockdev)
         args = {} if flat is None else {"flat": flat}
         nodes = q.cmd("query-named-block-nodes", **args)
         q.cmd("blockdev-del", **{"node-name": blockdev["node-name"]})
         q.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     return {n["node-name"]: n for n in nodes}
 
 

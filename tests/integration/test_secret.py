@@ -4,14 +4,13 @@ qom-list, libvirt's keyid/iv encryption (checked with python3-cryptography),
 and every error, with QEMU 7.2's texts.  No secret may ever be echoed."""
 import base64
 import os
-import subprocess
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from conftest import build_path
+from hbtest.paths import LUKS_PROBE
+from hbtest.tools import run
 
-LUKS_PROBE = build_path("tests", "tools", "luks-probe")
 SECRET = "s3cr3t-passphrase"
 
 
@@ -111,7 +110,7 @@ def make_luks(tmp_path, passphrase, detached=False):
     args = [LUKS_PROBE, "create", str(path), "--passphrase", passphrase, "--iter-time", "10"]
     if detached:
         args.append("--detached-header")
-    subprocess.run(args, check=True, capture_output=True)
+    run(*args)
     if not detached:
         with open(path, "r+b") as f:
             f.truncate(os.path.getsize(path) + 1024 * 1024)

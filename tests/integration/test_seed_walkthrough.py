@@ -6,38 +6,31 @@ vhost-user-blk front-end through step 2's export is checked independently
 and read back through step 3's hot-plugged device."""
 import json
 import struct
-import subprocess
 
-from conftest import HOTBLOCKD, build_path
-from test_export import bench, pattern_word
-from test_luks_block import master_key_via_cryptsetup, xts
+from hbtest.bench import bench, export_info, pattern_word
+from hbtest.luks import master_key_via_cryptsetup, xts
+from hbtest.paths import HOTBLOCK_IMG
+from hbtest.tools import run
 
-IMG = build_path("tools", "hotblock-img")
 MiB = 1 << 20
 SEED = 0xC0FFEE
 SPAN = 2 * MiB
-
-
-def sh(*argv):
-    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, f"{argv}: {r.stdout}{r.stderr}"
-    return r.stdout
 
 
 def test_seed_walkthrough_verbatim(tmp_path, daemon_factory):
     hdr, payload = tmp_path / "test-header.img", tmp_path / "test-payload.qcow2"
 
     # 1. Create the volumes (exactly the seed's argv, default iter-time included)
-    sh(IMG, "create", "--object", "secret,id=sec0,data=abc123", "-f", "luks",
+    run(HOTBLOCK_IMG, "create", "--object", "secret,id=sec0,data=abc123", "-f", "luks",
        "-o", "cipher-alg=aes-256,cipher-mode=xts", "-o", "key-secret=sec0",
        "-o", "detached-header=true", hdr)
-    sh(IMG, "create", "-f", "qcow2", payload, "200G")
+    run(HOTBLOCK_IMG, "create", "-f", "qcow2", payload, "200G")
     spec = json.dumps({"driver": "luks", "file": {"filename": str(payload)},
                        "header": {"filename": str(hdr)}})
-    out = sh(IMG, "info", "json:" + spec)
+    out = run(HOTBLOCK_IMG, "info", "json:" + spec).stdout
     # The header's metadata is readable without any key.
     assert "cipher alg: aes-256" in out and "detached header: true" in out, out
-    sh("cryptsetup", "luksDump", hdr)          # cryptsetup accepts our header
+    run("cryptsetup", "luksDump", hdr)          # cryptsetup accepts our header
 
     # 2. The same graph on the daemon's command line, exported
     vdisk1 = tmp_path / "vdisk1.sock"
@@ -64,14 +57,14 @@ def test_seed_walkthrough_verbatim(tmp_path, daemon_factory):
 
     # Independent check of what reached the disk.
     cipher = tmp_path / "cipher.raw"
-    sh("qemu-img", "convert", "-f", "qcow2", "-O", "raw", payload, cipher)
+    run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", payload, cipher)
     with open(cipher, "rb") as f:
         head = f.read(SPAN)
     plain = xts(master_key_via_cryptsetup(tmp_path, hdr), head, 0, encrypt=False)
     words = struct.unpack(f"<{SPAN // 8}Q", plain)
     bad = [i for i, w in enumerate(words) if w != pattern_word(8 * i, SEED)]
     assert not bad, f"{len(bad)} words differ, first at byte {8 * bad[0]}"
-    assert "Leaked clusters" not in sh("qemu-img", "check", payload)
+    assert "Leaked clusters" not in run("qemu-img", "check", payload).stdout
 
     # 3. Hot-plug at run time over QMP, the seed's lines as sent by virsh
     d3 = daemon_factory()
@@ -91,7 +84,7 @@ def test_seed_walkthrough_verbatim(tmp_path, daemon_factory):
         reply = q.recv_reply()
         assert reply == {"return": {}}, f"{line}: {reply}"
     sock = d3.export_dir / "virtio-disk2.sock"
-    info = bench(sock, "--info")[1]
+    info = export_info(sock)
     assert info["capacity"] == 200 << 30, info   # bytes
     _, res, _ = bench(sock, "--rw", "read", "--bs", "64k", "--count", SPAN // 65536,
                       "--size", SPAN, "--seed", SEED, "--check")

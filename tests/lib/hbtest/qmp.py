@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """A small synchronous QMP client for tests: no dependency beyond the stdlib."""
 import json
-import os
 import socket
 import time
 

@@ -2,22 +2,25 @@
 """Boot a real Linux guest under TCG with vhost-user-blk disks.
 
 The initramfs is built per test: busybox-static, the virtio modules of
-Debian's kernel (tests/e2e/setup.sh), a fixed /init that loads them, and
-the test's own shell script as /test.sh plus any data files.  The guest
+Debian's kernel (tests/e2e/setup.sh unpacks it into tests/e2e/cache), a
+fixed /init that loads them, and the test's own shell script as /test.sh
+plus any data files.  The guest
 prints its findings on the serial console between HB- markers and powers
 off; the host reads them back with Guest.results().
 """
 import gzip
 import io
 import os
-import shutil
 import socket
 import json
 import subprocess
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CACHE = os.path.join(HERE, "cache")
+from hbtest.paths import REPO
+from hbtest.tools import require
+
+E2E = os.path.join(REPO, "tests", "e2e")
+CACHE = os.path.join(E2E, "cache")
 KERNEL = os.path.join(CACHE, "vmlinuz")
 MODULES = ["virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
            "virtio_pci", "virtio_blk"]
@@ -55,7 +58,7 @@ result() { echo "HB-RESULT $1 $2"; }
 
 def ensure_kernel():
     if not (os.path.exists(KERNEL) and os.path.isdir(os.path.join(CACHE, "modules"))):
-        subprocess.run(["sh", os.path.join(HERE, "setup.sh")], check=True)
+        subprocess.run(["sh", os.path.join(E2E, "setup.sh")], check=True)
 
 
 def _cpio_newc(entries):
@@ -76,7 +79,7 @@ def _cpio_newc(entries):
 
 def build_initramfs(path, script, files=None):
     ensure_kernel()
-    busybox = shutil.which("busybox")
+    busybox = require("busybox")
     with open(busybox, "rb") as f:
         bb = f.read()
     entries = [(d, 0o40755, b"") for d in ("bin", "dev", "proc", "sys", "lib", "tmp", "data")]
@@ -101,6 +104,7 @@ class Guest:
         self.name = name
         self.console = tmp / f"{name}.console"
         self.qmp_path = str(tmp / f"{name}.qmp")
+        require("qemu-system-x86_64")
         initrd = build_initramfs(str(tmp / f"{name}.initrd"), script, files)
         argv = [
             "qemu-system-x86_64", "-accel", "tcg", "-nodefaults", "-display", "none",

@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""hotblock-bench, the tests' vhost-user-blk front-end."""
+import json
+import subprocess
+
+from hbtest.paths import BENCH
+
+
+def bench(sock, *args, check=True, timeout=60):
+    """hotblock-bench --json on export socket @sock: (returncode, result, stderr)."""
+    p = subprocess.run([BENCH, str(sock), "--json", *map(str, args)],
+                       capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert p.returncode == 0, f"hotblock-bench failed ({p.returncode}): {p.stderr}{p.stdout}"
+    out = json.loads(p.stdout) if p.stdout.strip() else None
+    return p.returncode, out, p.stderr
+
+
+# hotblock-bench's --seed when none is given.
+DEFAULT_SEED = 0x5EED
+M64 = (1 << 64) - 1
+
+
+def pattern_word(off, seed=DEFAULT_SEED):
+    """hotblock-bench's data pattern for the 8 bytes at disk offset off."""
+    return ((off * 0x9E3779B97F4A7C15) & M64) ^ seed ^ (off >> 9)
+
+
+def export_info(sock):
+    """hotblock-bench --info: what the export at @sock tells a front-end."""
+    return bench(sock, "--info")[1]

@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The pytest fixtures that start the real hotblockd.
+
+The build directory comes from $HB_BUILD_DIR (default: <repo>/build); the
+Makefile and meson set it.  Every test gets its own temporary directory,
+socket and daemon; the daemon is stopped (SIGTERM) and must exit 0 at
+teardown, and its stderr is kept for the failure report.  A suite's
+conftest.py imports these fixtures (or run pytest -p hbtest.plugin)."""
+import pytest
+
+from hbtest.daemon import Daemon
+
+
+@pytest.fixture
+def daemon_factory(tmp_path):
+    started = []
+
+    def start(*args, **kw):
+        d = Daemon(tmp_path, args=args, **kw)
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        if d.proc.poll() is None:
+            rc = d.stop()
+            assert rc == 0, f"hotblockd exited {rc} at teardown: {d.log()}"
+        # Sanitizer builds: any report fails the test that caused it.
+        log = d.log()
+        assert "ERROR: AddressSanitizer" not in log, log
+        assert "ERROR: LeakSanitizer" not in log, log
+        assert "runtime error:" not in log, log
+
+
+@pytest.fixture
+def daemon(daemon_factory):
+    return daemon_factory()
+
+
+@pytest.fixture
+def qmp(daemon):
+    return daemon.qmp()
