@@ -18,6 +18,39 @@
 #include "crypto/luks1-priv.h"
 #include "crypto/pbkdf.h"
 #include "util/error.h"
+#include "util/slow-job.h"
+
+/*
+ * PBKDF2 iteration counts come from the header, which may be hostile: 2^32-1
+ * iterations would take about 18 minutes per keyslot here.  Counts above
+ * the limit are refused before any work is done.
+ */
+static uint32_t max_iterations = HB_LUKS1_DEFAULT_MAX_ITERATIONS;
+
+void hb_luks1_set_max_iterations(uint32_t n)
+{
+    max_iterations = n;
+}
+
+static bool iterations_allowed(const HbLuks1 *luks, GError **errp)
+{
+    if (luks->hdr.mk_iters > max_iterations) {
+        hb_error_set(errp, "LUKS header needs %u PBKDF2 iterations for its master key "
+                     "digest, more than the limit of %u (--max-pbkdf-iterations)",
+                     luks->hdr.mk_iters, max_iterations);
+        return false;
+    }
+    for (int i = 0; i < HB_LUKS1_NUM_KEYSLOTS; i++) {
+        const Luks1Slot *slot = &luks->hdr.slots[i];
+        if (slot->active == LUKS1_KEY_SLOT_ENABLED && slot->iters > max_iterations) {
+            hb_error_set(errp, "LUKS keyslot %d needs %u PBKDF2 iterations, more than "
+                         "the limit of %u (--max-pbkdf-iterations)", i, slot->iters,
+                         max_iterations);
+            return false;
+        }
+    }
+    return true;
+}
 
 HbSectorCipher *luks1_slot_cipher(const HbLuks1 *luks, const uint8_t *key, GError **errp)
 {
@@ -101,6 +134,24 @@ static bool unlock(HbLuks1 *luks, const uint8_t *pass, size_t passlen, HbLuks1Re
     return false;
 }
 
+/* unlock() as a slow job: its arguments and result. */
+typedef struct UnlockJob {
+    HbLuks1 *luks;
+    const uint8_t *pass;
+    size_t passlen;
+    HbLuks1ReadFn read;
+    void *opaque;
+    GError *err;
+    bool ok;
+} UnlockJob;
+
+static void unlock_job(void *opaque)
+{
+    UnlockJob *j = opaque;
+
+    j->ok = unlock(j->luks, j->pass, j->passlen, j->read, j->opaque, &j->err);
+}
+
 HbLuks1 *hb_luks1_open(HbLuks1ReadFn read, void *opaque, uint64_t volume_size,
                        const uint8_t *passphrase, size_t passphrase_len, GError **errp)
 {
@@ -122,8 +173,17 @@ HbLuks1 *hb_luks1_open(HbLuks1ReadFn read, void *opaque, uint64_t volume_size,
     if (!luks1_header_decode(raw, &luks->hdr, errp) || !luks1_header_check(luks, errp)) {
         return NULL;
     }
-    if (passphrase && !unlock(luks, passphrase, passphrase_len, read, opaque, errp)) {
-        return NULL;
+    if (passphrase) {
+        if (!iterations_allowed(luks, errp)) {
+            return NULL;
+        }
+        /* Seconds of PBKDF2 must not stall the daemon's other clients. */
+        UnlockJob job = { luks, passphrase, passphrase_len, read, opaque, NULL, false };
+        hb_run_slow(unlock_job, &job);
+        if (!job.ok) {
+            g_propagate_error(errp, job.err);
+            return NULL;
+        }
     }
     return g_steal_pointer(&luks);
 }

@@ -21,9 +21,11 @@
 #include "qmp/event.h"
 #include "qmp/server.h"
 #include "qmp/session.h"
-#include "util/error.h"
+#include "crypto/luks1.h"
 #include "daemon/export-dir.h"
+#include "util/error.h"
 #include "util/lifecycle.h"
+#include "util/slow-job.h"
 
 /*
  * Theory of operation
@@ -228,6 +230,9 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    if (opts.max_pbkdf_iterations) {
+        hb_luks1_set_max_iterations(opts.max_pbkdf_iterations);
+    }
     if (opts.daemonize) {
         status_fd = daemonize();
     }
@@ -274,7 +279,9 @@ int main(int argc, char **argv)
     }
     hb_daemon_options_clear(&opts);
 
+    hb_slow_jobs_serve_main_loop(true);
     g_main_loop_run(loop);
+    hb_slow_jobs_serve_main_loop(false);
     shutdown_daemon();
     g_ptr_array_unref(servers);
     g_main_loop_unref(loop);

@@ -2,6 +2,7 @@
 /* daemon/options.c — hotblockd's argv: the startup item list (values parsed by util/keyval.c). */
 #include "daemon/options.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,7 @@
 enum {
     OPT_QMP, OPT_CHARDEV, OPT_MONITOR, OPT_EXPORT_DIR, OPT_PIDFILE,
     OPT_DAEMONIZE, OPT_VERSION, OPT_HELP, OPT_OBJECT, OPT_BLOCKDEV,
-    OPT_EXPORT, OPT_INSECURE_EXPORT_DIR, OPT_MAX_QMP_CLIENTS,
+    OPT_EXPORT, OPT_INSECURE_EXPORT_DIR, OPT_MAX_QMP_CLIENTS, OPT_MAX_PBKDF_ITERS,
 };
 
 static const struct {
@@ -25,6 +26,7 @@ static const struct {
     { "export-dir", OPT_EXPORT_DIR, true },
     { "allow-insecure-export-dir", OPT_INSECURE_EXPORT_DIR, false },
     { "max-qmp-clients", OPT_MAX_QMP_CLIENTS, true },
+    { "max-pbkdf-iterations", OPT_MAX_PBKDF_ITERS, true },
     { "pidfile", OPT_PIDFILE, true },
     { "daemonize", OPT_DAEMONIZE, false },
     { "version", OPT_VERSION, false },
@@ -264,6 +266,21 @@ const char *hb_opt_kind_name(HbOptKind kind)
     return "?";
 }
 
+/* A count from 1 to @max for option @name. */
+static bool parse_count(const char *val, const char *name, guint64 max, unsigned *out,
+                        GError **errp)
+{
+    char *end;
+    guint64 n = g_ascii_strtoull(val, &end, 10);
+
+    if (!g_ascii_isdigit(*val) || *end || n < 1 || n > max) {
+        hb_error_set(errp, "%s expects a number from 1 to %" G_GUINT64_FORMAT, name, max);
+        return false;
+    }
+    *out = (unsigned)n;
+    return true;
+}
+
 static bool handle_opt(HbDaemonOptions *opts, GHashTable *chardevs, int id,
                        const char *val, GError **errp)
 {
@@ -307,16 +324,11 @@ static bool handle_opt(HbDaemonOptions *opts, GHashTable *chardevs, int id,
     case OPT_INSECURE_EXPORT_DIR:
         opts->insecure_export_dir = true;
         return true;
-    case OPT_MAX_QMP_CLIENTS: {
-        char *end;
-        guint64 n = g_ascii_strtoull(val, &end, 10);
-        if (!*val || *end || n < 1 || n > 65536) {
-            hb_error_set(errp, "--max-qmp-clients expects a number from 1 to 65536");
-            return false;
-        }
-        opts->max_qmp_clients = (unsigned)n;
-        return true;
-    }
+    case OPT_MAX_QMP_CLIENTS:
+        return parse_count(val, "--max-qmp-clients", 65536, &opts->max_qmp_clients, errp);
+    case OPT_MAX_PBKDF_ITERS:
+        return parse_count(val, "--max-pbkdf-iterations", UINT32_MAX,
+                           &opts->max_pbkdf_iterations, errp);
     case OPT_VERSION:
         opts->version = true;
         return true;
@@ -445,6 +457,8 @@ const char *hb_daemon_usage(void)
 "                             0600); DIR must be ours and writable by no one else\n"
 "  --allow-insecure-export-dir  use an export dir others may write to anyway\n"
 "  --max-qmp-clients N        QMP clients each socket serves at once (128)\n"
+"  --max-pbkdf-iterations N   refuse LUKS headers asking for more PBKDF2\n"
+"                             iterations (default 50000000)\n"
 "  --pidfile FILE             write the pid to FILE (locked, removed on exit)\n"
 "  --daemonize                detach once every socket is listening\n"
 "  --object OPTIONS           like the object-add command\n"

@@ -39,6 +39,7 @@ typedef struct HbStartupItem {
  * @pidfile: --pidfile, or NULL
  * @insecure_export_dir: --allow-insecure-export-dir
  * @max_qmp_clients: --max-qmp-clients, or 0 for the default
+ * @max_pbkdf_iterations: --max-pbkdf-iterations, or 0 for the default
  * @daemonize: --daemonize
  * @version: --version / -V was given
  * @help: --help / -h was given
@@ -49,6 +50,7 @@ typedef struct HbDaemonOptions {
     char *pidfile;
     bool insecure_export_dir;
     unsigned max_qmp_clients;
+    unsigned max_pbkdf_iterations;
     bool daemonize;
     bool version;
     bool help;

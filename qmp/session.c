@@ -38,6 +38,7 @@ struct HbQmpSession {
     bool negotiated;
     bool oob;
     bool closing;
+    bool busy;          /* a command of ours runs (it may turn the main loop) */
     guint close_idle;   /* a deferred close is pending */
     HbQmpClientCount *count;  /* the listener's, or NULL */
 };
@@ -49,6 +50,7 @@ static GList *sessions;
 static HbQmpSession *current;
 
 static void session_close(HbQmpSession *s);
+static gboolean close_later(gpointer opaque);
 static void update_watches(HbQmpSession *s);
 
 HbQmpSession *hb_qmp_current_session(void)
@@ -245,14 +247,27 @@ static void handle_request(HbQmpSession *s, JsonNode *req)
         send_error(s, id, "GenericError", msg);
         return;
     }
+    /*
+     * A command may turn the main loop while it waits for a slow job
+     * (util/slow-job.h): other sessions' commands run meanwhile, so the
+     * current session is saved and restored, and ours takes no further
+     * input until it has answered.
+     */
+    HbQmpSession *outer = current;
     current = s;
-    if (!def->fn(args, false, &ret, &err)) {
-        current = NULL;
+    s->busy = true;
+    bool ok = def->fn(args, false, &ret, &err);
+    s->busy = false;
+    current = outer;
+    if (!ok) {
         send_gerror(s, id, err);
-        return;
+    } else {
+        send_return(s, id, ret);
     }
-    current = NULL;
-    send_return(s, id, ret);
+    if (s->closing && !s->close_idle) {
+        /* It went away while we worked: free it from the loop, not here. */
+        s->close_idle = g_idle_add(close_later, s);
+    }
 }
 
 static void on_value(void *opaque, HbJsonStreamEvent ev, const char *text,
@@ -292,6 +307,10 @@ static void process_input(HbQmpSession *s)
 {
     gsize done = 0;
 
+    /* One command at a time: the rest waits until this one has answered. */
+    if (s->busy) {
+        return;
+    }
     while (done < s->in->len && !s->closing &&
            out_pending(s) < HB_QMP_OUT_PAUSE) {
         gsize n = MIN(s->in->len - done, HB_QMP_FEED_SLICE);
@@ -353,7 +372,7 @@ static gboolean on_writable(gint fd, GIOCondition cond, gpointer opaque)
 static void update_watches(HbQmpSession *s)
 {
     /* Held-back input is fed from on_writable before more is read. */
-    bool want_in = out_pending(s) < HB_QMP_OUT_PAUSE && s->in->len == 0;
+    bool want_in = out_pending(s) < HB_QMP_OUT_PAUSE && s->in->len == 0 && !s->busy;
 
     if (want_in && !s->in_watch) {
         s->in_watch = g_unix_fd_add(s->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
@@ -388,6 +407,14 @@ static void session_free(HbQmpSession *s)
 
 static void session_close(HbQmpSession *s)
 {
+    /*
+     * A command of this session is still on the stack (it turns the main
+     * loop while a slow job runs): free the session only once it answered.
+     */
+    if (s->busy) {
+        s->closing = true;
+        return;
+    }
     if (s->close_idle) {
         g_source_remove(s->close_idle);
     }

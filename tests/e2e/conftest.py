@@ -12,7 +12,7 @@ if _LIB not in sys.path:
     sys.path.insert(0, _LIB)
 
 from hbtest import guest  # noqa: E402
-from hbtest.plugin import daemon, daemon_factory, qmp  # noqa: E402,F401  (fixtures)
+from hbtest.plugin import daemon, daemon_factory, pytest_configure, qmp  # noqa: E402,F401  (fixtures, markers)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,4 +11,4 @@ _LIB = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 if _LIB not in sys.path:
     sys.path.insert(0, _LIB)
 
-from hbtest.plugin import daemon, daemon_factory, qmp  # noqa: E402,F401  (fixtures)
+from hbtest.plugin import daemon, daemon_factory, pytest_configure, qmp  # noqa: E402,F401  (fixtures, markers)

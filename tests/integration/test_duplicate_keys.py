@@ -5,7 +5,11 @@ json-glib's last-one-wins, {"execute":"query-version","execute":"quit"}
 quit the daemon, behind any proxy that filtered on the first "execute"."""
 import subprocess
 
+import pytest
+
 from hbtest.paths import HOTBLOCKD
+
+pytestmark = pytest.mark.security
 
 
 def test_duplicate_execute_does_not_run(daemon, qmp):

@@ -13,6 +13,8 @@ import pytest
 
 from hbtest.paths import HOTBLOCKD
 
+pytestmark = pytest.mark.security
+
 MiB = 1 << 20
 BAD_IDS = ["../escape", "a b", "x\ny", "t\tab", "$(id)", "*", "linkdir/x", "-lead", "1abc", ""]
 

@@ -8,10 +8,14 @@ import os
 import resource
 import socket
 import subprocess
+
+import pytest
 import time
 
 from hbtest.paths import BENCH, HOTBLOCKD
 from hbtest.qmp import QMP
+
+pytestmark = pytest.mark.security
 
 MiB = 1 << 20
 

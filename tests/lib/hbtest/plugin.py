@@ -40,3 +40,9 @@ def daemon(daemon_factory):
 @pytest.fixture
 def qmp(daemon):
     return daemon.qmp()
+
+
+def pytest_configure(config):
+    # `pytest -m security` runs the tests of what a host relies on against
+    # hostile clients, guests and images (the hardening findings).
+    config.addinivalue_line("markers", "security: a security or availability property")
