@@ -160,6 +160,12 @@ static bool queue_map(HbVuDev *dev, HbVuQueue *q, bool initial)
                              : used_idx;
     if (initial) {
         q->vq.inflight = hb_vu_inflight_queue(&dev->inflight, q - dev->q);
+        /* The ring's slice of the inflight buffer was sized by the
+         * front-end's queue_size: a bigger ring would write past it. */
+        if (q->vq.inflight && q->num > dev->inflight.queue_size) {
+            q->vq.inflight = NULL;
+            return false;
+        }
         q->vq.nresubmit = q->vq.resubmit_pos = 0;
         if (hb_virtq_inflight_recover(&q->vq) < 0) {
             return false;
@@ -234,7 +240,7 @@ bool hb_vu_config_changed(HbVuDev *dev)
 
     g_mutex_lock(&dev->backend_lock);
     if (dev->backend_fd >= 0) {
-        ok = hb_vu_msg_send(dev->backend_fd, &hdr, NULL, 0, NULL, 0);
+        ok = hb_vu_msg_send_nowait(dev->backend_fd, &hdr, NULL, 0, NULL, 0);
     }
     g_mutex_unlock(&dev->backend_lock);
     return ok;
@@ -375,9 +381,14 @@ static int set_vring_num(HbVuDev *dev, VuMsg *msg)
         return MSG_DROP;
     }
     g_mutex_lock(&q->lock);
-    q->num = num;
+    /* A started ring keeps its size: its inflight slice and the memory
+     * behind it were checked for the old one. */
+    bool started = q->started;
+    if (!started) {
+        q->num = num;
+    }
     g_mutex_unlock(&q->lock);
-    return MSG_OK;
+    return started ? MSG_DROP : MSG_OK;
 }
 
 static int set_vring_addr(HbVuDev *dev, VuMsg *msg)
@@ -430,6 +441,27 @@ static int get_vring_base(HbVuDev *dev, VuMsg *msg)
     return hb_vu_msg_reply(dev->sock, msg, sizeof(msg->p.state), -1) ? MSG_OK : MSG_DROP;
 }
 
+/*
+ * Kick and call fds must be eventfds: a pipe's hang-up would make the kick
+ * poll spin, and writes to a full pipe block.  The call fd is made
+ * non-blocking, so a front-end that fills its counter cannot stall the
+ * I/O thread (it shares the file description and could clear the flag
+ * again: a residual risk noted in docs/architecture.md).
+ */
+static bool is_eventfd(int fd)
+{
+    char path[32], target[32];
+    ssize_t n;
+
+    g_snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0) {
+        return false;
+    }
+    target[n] = 0;
+    return g_str_equal(target, "anon_inode:[eventfd]");
+}
+
 /* SET_VRING_KICK/CALL/ERR: u64 with the index and a "no fd" bit. */
 static int set_vring_fd(HbVuDev *dev, VuMsg *msg)
 {
@@ -443,6 +475,13 @@ static int set_vring_fd(HbVuDev *dev, VuMsg *msg)
         return MSG_DROP;
     }
     fd = nofd ? -1 : take_fd(msg, 0);
+    if (fd >= 0 && msg->hdr.request != HB_VU_SET_VRING_ERR && !is_eventfd(fd)) {
+        close_fd(&fd);
+        return MSG_DROP;
+    }
+    if (fd >= 0 && msg->hdr.request == HB_VU_SET_VRING_CALL) {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    }
     g_mutex_lock(&q->lock);
     switch (msg->hdr.request) {
     case HB_VU_SET_VRING_KICK:
@@ -537,6 +576,13 @@ static int inflight_fd(HbVuDev *dev, VuMsg *msg)
         return MSG_DROP;
     }
     lock_all(dev);
+    /* Started rings point into the current buffer: it stays while they run. */
+    for (unsigned i = 0; i < dev->max_queues; i++) {
+        if (dev->q[i].started) {
+            unlock_all(dev);
+            return MSG_DROP;
+        }
+    }
     if (get) {
         ret = hb_vu_inflight_create(&dev->inflight, nq, qs, &fd, &dev->mem_fault);
     } else {

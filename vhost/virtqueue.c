@@ -199,10 +199,12 @@ int hb_virtq_inflight_recover(HbVirtq *vq)
         return -EINVAL;
     }
     /* The used ring moved past what the region recorded: the last batch
-     * was completed, only its inflight flag was not cleared. */
+     * was completed, only its inflight flag was not cleared.  The front-end
+     * can rewrite the region at any time: read the head once. */
     if (r->used_idx != used_idx) {
-        if (r->last_batch_head < vq->num) {
-            r->desc[r->last_batch_head].inflight = 0;
+        uint16_t last = __atomic_load_n(&r->last_batch_head, __ATOMIC_RELAXED);
+        if (last < vq->num) {
+            r->desc[last].inflight = 0;
         }
         r->used_idx = used_idx;
     }
@@ -240,6 +242,9 @@ int hb_virtq_pop(HbVirtq *vq, HbVirtqElem *elem)
     int ret;
 
     if (vq->resubmit_pos < vq->nresubmit) {
+        if (vq->resubmit[vq->resubmit_pos] >= vq->num) {
+            return -EINVAL;
+        }
         ret = read_chain(vq, vq->resubmit[vq->resubmit_pos], elem);
         if (ret < 0) {
             return ret;

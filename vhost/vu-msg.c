@@ -62,8 +62,8 @@ static void take_fds(VuMsg *msg, struct msghdr *mh)
     }
 }
 
-bool hb_vu_msg_send(int sock, const VuMsgHdr *hdr, const void *payload, size_t len,
-                    const int *fds, unsigned nfds)
+static bool send_flags(int sock, const VuMsgHdr *hdr, const void *payload, size_t len,
+                       const int *fds, unsigned nfds, int flags)
 {
     union {
         char buf[CMSG_SPACE(HB_VU_MAX_FDS * sizeof(int))];
@@ -83,7 +83,7 @@ bool hb_vu_msg_send(int sock, const VuMsgHdr *hdr, const void *payload, size_t l
         put_fds(&mh, control.buf, fds, nfds);
     }
     while (mh.msg_iovlen) {
-        ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        ssize_t n = sendmsg(sock, &mh, flags);
 
         if (n < 0 && errno == EINTR) {
             continue;
@@ -105,6 +105,18 @@ bool hb_vu_msg_send(int sock, const VuMsgHdr *hdr, const void *payload, size_t l
         }
     }
     return true;
+}
+
+bool hb_vu_msg_send(int sock, const VuMsgHdr *hdr, const void *payload, size_t len,
+                    const int *fds, unsigned nfds)
+{
+    return send_flags(sock, hdr, payload, len, fds, nfds, MSG_NOSIGNAL);
+}
+
+bool hb_vu_msg_send_nowait(int sock, const VuMsgHdr *hdr, const void *payload, size_t len,
+                           const int *fds, unsigned nfds)
+{
+    return send_flags(sock, hdr, payload, len, fds, nfds, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 bool hb_vu_msg_send_request(int sock, uint32_t request, uint32_t flags, const void *payload,
@@ -163,7 +175,9 @@ bool hb_vu_msg_reply(int sock, VuMsg *msg, uint32_t size, int fd)
 {
     msg->hdr.flags = HB_VU_MSG_VERSION | HB_VU_MSG_FLAG_REPLY;
     msg->hdr.size = size;
-    return hb_vu_msg_send(sock, &msg->hdr, &msg->p, size, &fd, fd >= 0 ? 1 : 0);
+    /* A front-end that does not read its replies loses its connection;
+     * it never blocks the back-end's thread. */
+    return hb_vu_msg_send_nowait(sock, &msg->hdr, &msg->p, size, &fd, fd >= 0 ? 1 : 0);
 }
 
 bool hb_vu_msg_reply_u64(int sock, VuMsg *msg, uint64_t v)

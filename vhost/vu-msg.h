@@ -116,6 +116,16 @@ bool hb_vu_msg_send(int sock, const VuMsgHdr *hdr, const void *payload, size_t l
                     const int *fds, unsigned nfds);
 
 /**
+ * hb_vu_msg_send_nowait() - hb_vu_msg_send() that never waits for room in
+ * the socket: what the back-end sends (replies, backend-channel messages)
+ * goes this way, so a front-end that stops reading cannot stall the
+ * thread, or the main thread, that sends to it.
+ * Return: false also when the socket is full (the caller drops the peer).
+ */
+bool hb_vu_msg_send_nowait(int sock, const VuMsgHdr *hdr, const void *payload, size_t len,
+                           const int *fds, unsigned nfds);
+
+/**
  * hb_vu_msg_send_request() - send a well-formed front-end message.
  * @sock: a connected AF_UNIX stream socket
  * @request: the message id (HB_VU_GET_FEATURES, ...)

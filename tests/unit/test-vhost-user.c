@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test-vhost-user.c — the vhost-user message layer over a socketpair, good and hostile. */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <stddef.h>
 #include <string.h>
@@ -484,6 +485,100 @@ static void test_inflight_resubmit(Fixture *f, gconstpointer data)
     close(call);
 }
 
+/*
+ * The inflight buffer is sized by the front-end (GET_INFLIGHT_FD's
+ * queue_size): a ring bigger than its slice must not start, or every pop
+ * would write past the buffer.  Found by an independent review: a 1-entry
+ * buffer and a 1024-entry ring crashed the daemon.
+ */
+static void test_inflight_smaller_than_ring(Fixture *f, gconstpointer data)
+{
+    VuPayload im = { .inflight = { .num_queues = 1, .queue_size = 1 } };
+    int kick = eventfd(0, EFD_NONBLOCK), call = eventfd(0, EFD_NONBLOCK);
+    uint64_t idx = 0;
+    int ifd;
+
+    send_msg(f, HB_VU_GET_INFLIGHT_FD, 0, &im, sizeof(im.inflight), NULL, 0);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    ifd = recv_reply_fds(f, HB_VU_GET_INFLIGHT_FD, &im, sizeof(im.inflight), 1);
+    g_assert_cmpint(ifd, >=, 0);
+    g_assert_true(set_u64(f, HB_VU_SET_FEATURES, FEATURES | (1ull << 30)));
+    g_assert_true(set_mem_table(f));
+    g_assert_true(set_state(f, HB_VU_SET_VRING_NUM, 0, f->ring.num));
+    g_assert_true(set_state(f, HB_VU_SET_VRING_BASE, 0, 0));
+    g_assert_true(set_ring_addr(f));
+    send_msg(f, HB_VU_SET_VRING_CALL, 0, &idx, 8, &call, 1);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    send_msg(f, HB_VU_SET_VRING_KICK, 0, &idx, 8, &kick, 1);
+    g_assert_false(hb_vu_dispatch(&f->dev));   /* refused: the connection goes */
+    g_assert_false(f->dev.q[0].started);
+    close(ifd);
+    close(kick);
+    close(call);
+}
+
+/*
+ * While rings run they point into the inflight buffer and keep their size:
+ * a new buffer (GET or SET_INFLIGHT_FD) or a new SET_VRING_NUM is refused
+ * rather than unmapping the buffer under them or outgrowing it.
+ */
+static void test_running_ring_keeps_buffer_and_size(Fixture *f, gconstpointer data)
+{
+    VuPayload im = { .inflight = { .num_queues = 1, .queue_size = 8 } };
+    int kick = eventfd(0, EFD_NONBLOCK), call = eventfd(0, EFD_NONBLOCK);
+    int ifd;
+
+    send_msg(f, HB_VU_GET_INFLIGHT_FD, 0, &im, sizeof(im.inflight), NULL, 0);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    ifd = recv_reply_fds(f, HB_VU_GET_INFLIGHT_FD, &im, sizeof(im.inflight), 1);
+    start_ring(f, kick, call, ifd, &im, true);
+    g_assert_false(set_state(f, HB_VU_SET_VRING_NUM, 0, 1024));
+    g_assert_cmpuint(f->dev.q[0].num, ==, f->ring.num);
+    send_msg(f, HB_VU_GET_INFLIGHT_FD, 0, &im, sizeof(im.inflight), NULL, 0);
+    g_assert_false(hb_vu_dispatch(&f->dev));
+    /* the ring still works on the buffer it had */
+    hbt_ring_set_desc(&f->ring, 0, 0x8000, 16, 0, 0);
+    hbt_ring_make_avail(&f->ring, 0);
+    g_assert_true(hb_vu_handle_kick(&f->dev, 0));
+    g_assert_cmpuint(f->processed, ==, 1);
+    close(ifd);
+    close(kick);
+    close(call);
+}
+
+/*
+ * Kick and call fds must be eventfds: a pipe kick whose writer closed made
+ * the I/O thread spin on hang-ups, and a full pipe blocks a call write.
+ */
+static void test_ring_fds_must_be_eventfds(Fixture *f, gconstpointer data)
+{
+    static const uint32_t reqs[] = { HB_VU_SET_VRING_KICK, HB_VU_SET_VRING_CALL };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(reqs); i++) {
+        uint64_t idx = 0;
+        int p[2], sv[2];
+
+        g_assert_cmpint(pipe(p), ==, 0);
+        send_msg(f, reqs[i], 0, &idx, 8, &p[0], 1);
+        g_assert_false(hb_vu_dispatch(&f->dev));
+        close(p[0]);
+        close(p[1]);
+        /* the next front-end gets a fresh connection */
+        hb_vu_reset(&f->dev);
+        close(f->peer);
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+        hb_vu_attach(&f->dev, sv[0]);
+        f->peer = sv[1];
+    }
+    /* a call eventfd is made non-blocking: a full counter cannot stall us */
+    int call = eventfd(0, 0);
+    uint64_t idx = 0;
+    send_msg(f, HB_VU_SET_VRING_CALL, 0, &idx, 8, &call, 1);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    g_assert_true(fcntl(f->dev.q[0].call_fd, F_GETFL) & O_NONBLOCK);
+    close(call);
+}
+
 static void test_hangup_and_reconnect(Fixture *f, gconstpointer data)
 {
     int sv[2];
@@ -594,6 +689,9 @@ int main(int argc, char **argv)
     T("truncated", test_truncated);
     T("hangup-and-reconnect", test_hangup_and_reconnect);
     T("inflight-resubmit", test_inflight_resubmit);
+    T("inflight-smaller-than-ring", test_inflight_smaller_than_ring);
+    T("running-ring-keeps-buffer-and-size", test_running_ring_keeps_buffer_and_size);
+    T("ring-fds-must-be-eventfds", test_ring_fds_must_be_eventfds);
     T("random-messages", test_random_messages);
     T("config-change", test_config_change);
     for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
