@@ -2,6 +2,8 @@
 /* export/qmp-export.c — block-export-add/-del, query-block-exports, device_add/device_del. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "export/export.h"
 #include "block/node.h"
@@ -49,6 +51,19 @@ static bool parse_fd(const char *str, int *fd, GError **errp)
 
     if (!*str || *end || v < 0 || v > 65535) {
         hb_error_set(errp, "File descriptor named '%s' has not been found", str);
+        return false;
+    }
+    /*
+     * Only a listening socket the daemon inherited is meant here: any other
+     * descriptor (an image a node has open, a client's connection) would be
+     * taken over, and closed on failure.
+     */
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    struct stat st;
+    if (fstat((int)v, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+        getsockopt((int)v, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening) {
+        hb_error_set(errp, "File descriptor named '%s' is not a listening socket", str);
         return false;
     }
     *fd = v;

@@ -7,6 +7,16 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * Address space is shared by every export: a front-end could map sparse
+ * files of terabytes until no other front-end can map its guest.  Mappings
+ * are therefore counted, per connection (HB_GUEST_MEM_MAX_BYTES, above any
+ * real guest) and for the whole daemon (half of the 128 TiB a process has).
+ */
+#define GUEST_MEM_DAEMON_MAX_BYTES (64ull << 40)
+static uint64_t daemon_mapped;   /* atomic */
 
 /* [a, a+alen) and [b, b+blen) intersect; lengths are non-zero and do not wrap. */
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -26,11 +36,14 @@ int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd, int *fault_flag)
         __builtin_add_overflow(r->uva, r->size - 1, &end)) {
         return -EINVAL;
     }
-    /* The front-end's mapping may start mid-fd: map from offset 0 so that
-     * mmap's page alignment rules are met regardless of mmap_offset. */
-    if (__builtin_add_overflow(r->mmap_offset, r->size, &end) || end > SIZE_MAX) {
+    if (__builtin_add_overflow(r->mmap_offset, r->size, &end) || end > SIZE_MAX ||
+        r->size > HB_GUEST_MEM_MAX_BYTES) {
         return -EINVAL;
     }
+    /* The front-end's region may start mid-fd: map from the page holding
+     * mmap_offset (mmap's alignment rule), not from the start of the file. */
+    uint64_t base = r->mmap_offset & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
+    uint64_t len = end - base;
     /*
      * Touching a mapping beyond the end of its file raises SIGBUS: refuse
      * regions the fd cannot back.  A front-end that shrinks the file later
@@ -39,23 +52,38 @@ int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd, int *fault_flag)
     if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && (uint64_t)st.st_size < end)) {
         return -EINVAL;
     }
-    p = mmap(NULL, end, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-    if (p == MAP_FAILED) {
-        return -errno;
+    if (__atomic_add_fetch(&daemon_mapped, len, __ATOMIC_RELAXED) > GUEST_MEM_DAEMON_MAX_BYTES) {
+        __atomic_sub_fetch(&daemon_mapped, len, __ATOMIC_RELAXED);
+        return -ENOSPC;
     }
-    if (hb_mem_guard_add(p, end, fault_flag) < 0) {
-        munmap(p, end);
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, (off_t)base);
+    if (p == MAP_FAILED) {
+        int err = -errno;
+        __atomic_sub_fetch(&daemon_mapped, len, __ATOMIC_RELAXED);
+        return err;
+    }
+    if (hb_mem_guard_add(p, len, fault_flag) < 0) {
+        munmap(p, len);
+        __atomic_sub_fetch(&daemon_mapped, len, __ATOMIC_RELAXED);
         return -ENOSPC;
     }
     r->mmap_addr = p;
-    r->mmap_size = end;
-    r->host = (uint8_t *)p + r->mmap_offset;
+    r->mmap_size = len;
+    r->host = (uint8_t *)p + (r->mmap_offset - base);
     return 0;
 }
 
 int hb_guest_mem_add(HbGuestMem *mem, const HbGuestMemRegion *r)
 {
+    uint64_t total = r->size;
+
     if (mem->nregions >= HB_GUEST_MEM_MAX_REGIONS) {
+        return -ENOSPC;
+    }
+    for (unsigned i = 0; i < mem->nregions; i++) {
+        total += mem->regions[i].size;
+    }
+    if (total > HB_GUEST_MEM_MAX_BYTES) {
         return -ENOSPC;
     }
     for (unsigned i = 0; i < mem->nregions; i++) {
@@ -74,6 +102,7 @@ void hb_guest_mem_unmap_region(HbGuestMemRegion *r)
     if (r->mmap_addr) {
         hb_mem_guard_remove(r->mmap_addr);
         munmap(r->mmap_addr, r->mmap_size);
+        __atomic_sub_fetch(&daemon_mapped, r->mmap_size, __ATOMIC_RELAXED);
     }
     memset(r, 0, sizeof(*r));
 }

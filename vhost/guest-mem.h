@@ -21,6 +21,8 @@
  */
 
 #define HB_GUEST_MEM_MAX_REGIONS 32
+/* Guest memory one connection may map: above any real guest (16 TiB). */
+#define HB_GUEST_MEM_MAX_BYTES (16ull << 40)
 
 typedef struct HbGuestMemRegion {
     uint64_t gpa;          /* guest physical address */

@@ -141,3 +141,21 @@ def test_insecure_export_dir_allowed_with_a_warning(tmp_path):
     p.terminate()
     assert p.wait(30) == 0
     assert "warning: export directory" in p.stderr.read()
+
+
+def test_fd_address_must_be_a_listening_socket(daemon, qmp, tmp_path):
+    """addr.type=fd names an inherited listening socket; any other daemon fd
+    (here: the image file a node has open) is refused and left alone —
+    before, it was taken over and closed, and the next blockdev-add reused
+    its number, so the node's I/O went to another image."""
+    img = tmp_path / "d0.img"
+    img.write_bytes(b"\0" * MiB)
+    qmp.cmd("blockdev-add", {"driver": "file", "node-name": "d0", "filename": str(img)})
+    fds = {int(n): os.readlink(f"/proc/{daemon.proc.pid}/fd/{n}")
+           for n in os.listdir(f"/proc/{daemon.proc.pid}/fd")}
+    img_fd = [n for n, t in fds.items() if t == str(img)][0]
+    cls, desc = qmp.err("block-export-add", {"type": "vhost-user-blk", "id": "e0",
+                                             "node-name": "d0",
+                                             "addr": {"type": "fd", "str": str(img_fd)}})
+    assert desc == f"File descriptor named '{img_fd}' is not a listening socket"
+    assert os.readlink(f"/proc/{daemon.proc.pid}/fd/{img_fd}") == str(img)

@@ -579,6 +579,38 @@ static void test_ring_fds_must_be_eventfds(Fixture *f, gconstpointer data)
     close(call);
 }
 
+/*
+ * Guest memory costs address space the whole daemon shares: a region past
+ * HB_GUEST_MEM_MAX_BYTES is refused even when a sparse file backs it
+ * (32 such regions used to take 128 TiB, and other front-ends then could
+ * not map their guests).
+ */
+static void test_huge_region_refused(Fixture *f, gconstpointer data)
+{
+    uint64_t huge = HB_GUEST_MEM_MAX_BYTES + 4096;
+    int fd = memfd_create("huge", MFD_CLOEXEC);
+    VuPayload m = { .mem = { .nregions = 1 } };
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, (off_t)huge), ==, 0);
+    m.mem.regions[0] = (VuRegion){ .gpa = 0, .size = huge, .uva = UVA, .mmap_offset = 0 };
+    send_msg(f, HB_VU_SET_MEM_TABLE, 0, &m, offsetof(VuPayload, mem.regions[1]), &fd, 1);
+    g_assert_false(hb_vu_dispatch(&f->dev));
+    close(fd);
+}
+
+/* A region that starts mid-file is mapped from its own page, not from 0. */
+static void test_region_mapped_from_its_offset(Fixture *f, gconstpointer data)
+{
+    VuPayload m = { .mem = { .nregions = 1 } };
+
+    m.mem.regions[0] = (VuRegion){ .gpa = 0, .size = RAM_SIZE / 2, .uva = UVA,
+                                   .mmap_offset = RAM_SIZE / 2 };
+    send_msg(f, HB_VU_SET_MEM_TABLE, 0, &m, offsetof(VuPayload, mem.regions[1]), &f->memfd, 1);
+    g_assert_true(hb_vu_dispatch(&f->dev));
+    g_assert_cmpuint(f->dev.mem.regions[0].mmap_size, ==, RAM_SIZE / 2);
+}
+
 static void test_hangup_and_reconnect(Fixture *f, gconstpointer data)
 {
     int sv[2];
@@ -692,6 +724,8 @@ int main(int argc, char **argv)
     T("inflight-smaller-than-ring", test_inflight_smaller_than_ring);
     T("running-ring-keeps-buffer-and-size", test_running_ring_keeps_buffer_and_size);
     T("ring-fds-must-be-eventfds", test_ring_fds_must_be_eventfds);
+    T("huge-region-refused", test_huge_region_refused);
+    T("region-mapped-from-its-offset", test_region_mapped_from_its_offset);
     T("random-messages", test_random_messages);
     T("config-change", test_config_change);
     for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
