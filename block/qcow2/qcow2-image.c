@@ -138,7 +138,8 @@ static bool load_tables(HbQcow2 *s, int64_t file_len, bool read_only,
     return read_only || check_reftable(s, file_len, errp);
 }
 
-static bool init_caches(HbQcow2 *s, const HbQcow2OpenOpts *o, GError **errp)
+/* Empty caches: their tables are allocated when first used. */
+static void init_caches(HbQcow2 *s, const HbQcow2OpenOpts *o)
 {
     /* By default cache enough L2 tables to map the whole disk, up to 8 MiB. */
     uint64_t l1_used = (((s->hdr.size + s->cluster_mask) >> s->hdr.cluster_bits) +
@@ -147,14 +148,10 @@ static bool init_caches(HbQcow2 *s, const HbQcow2OpenOpts *o, GError **errp)
                                  (unsigned)MIN(l1_used, (8u << 20) / s->cluster_size));
     unsigned rbn = cache_entries(o->refcount_cache_size, s->cluster_size, 4);
 
-    if (!hb_qcow2_cache_init(&s->l2_cache, l2n, s->cluster_size) ||
-        !hb_qcow2_cache_init(&s->rb_cache, rbn, s->cluster_size)) {
-        hb_error_set(errp, "qcow2: could not allocate the metadata caches");
-        return false;
-    }
+    hb_qcow2_cache_init(&s->l2_cache, l2n, s->cluster_size);
+    hb_qcow2_cache_init(&s->rb_cache, rbn, s->cluster_size);
     /* L2 tables may be written only after the refcounts they rely on. */
     s->l2_cache.depends = &s->rb_cache;
-    return true;
 }
 
 /*
@@ -208,8 +205,11 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
         goto fail;
     }
     if (!read_header(s, file_len, o->read_only, errp) ||
-        !load_tables(s, file_len, o->read_only, errp) ||
-        !init_caches(s, o, errp) || !clear_autoclear(s, errp)) {
+        !load_tables(s, file_len, o->read_only, errp)) {
+        goto fail;
+    }
+    init_caches(s, o);
+    if (!clear_autoclear(s, errp)) {
         goto fail;
     }
     return s;
