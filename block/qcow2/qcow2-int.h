@@ -169,7 +169,10 @@ typedef struct HbQcow2CacheEntry {
     void *table;          /* cluster_size bytes */
 } HbQcow2CacheEntry;
 
-/* Slots are added as tables are loaded, up to @limit. */
+/*
+ * Slots are added as tables are loaded, up to @limit; hb_qcow2_cache_limits()
+ * sets the limit from the options and the image's size.
+ */
 typedef struct HbQcow2Cache {
     HbQcow2CacheEntry *entries;  /* @used slots, each with its table buffer */
     unsigned used;
@@ -207,6 +210,9 @@ typedef struct HbQcow2 {
 
     HbQcow2Cache l2_cache;
     HbQcow2Cache rb_cache;
+    /* Tables each cache may hold as asked (option or default), before the cap. */
+    uint64_t l2_cache_asked;
+    uint64_t rb_cache_asked;
     uint64_t free_hint;     /* cluster index to start the allocator at */
 
     /*
@@ -269,6 +275,7 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
 int hb_qcow2_close_image(HbQcow2 *s);
 int hb_qcow2_mark_unclean(HbQcow2 *s);
 void hb_qcow2_free_image(HbQcow2 *s);
+void hb_qcow2_cache_limits(HbQcow2 *s, uint64_t size);
 int hb_qcow2_io_pread(HbQcow2 *s, uint64_t off, void *buf, uint64_t len);
 int hb_qcow2_io_pwrite(HbQcow2 *s, uint64_t off, const void *buf, uint64_t len);
 int hb_qcow2_io_flush(HbQcow2 *s);
