@@ -62,12 +62,54 @@ static bool check_reftable(HbQcow2 *s, int64_t file_len, GError **errp)
     return true;
 }
 
-static unsigned cache_entries(uint64_t bytes, uint32_t cluster_size,
-                              unsigned dflt)
-{
-    uint64_t n = bytes ? bytes / cluster_size : dflt;
+/*
+ * Each cache holds at least this many tables (as before; QEMU's minimum
+ * is 2 L2 tables and 4 refcount blocks), at most 65,536.
+ */
+#define CACHE_MIN_TABLES 4u
+#define CACHE_MAX_TABLES 65536u
 
-    return (unsigned)CLAMP(n, 4, 65536);
+/* The L2 tables an image of @size bytes can have: one per L1 entry in use. */
+static uint64_t l2_tables_for(const HbQcow2 *s, uint64_t size)
+{
+    return (hb_qcow2_size_to_clusters(s, size) + s->l2_size - 1) >> s->l2_bits;
+}
+
+/*
+ * The refcount blocks the image can need: those in use now, plus enough to
+ * count every cluster of the disk fully allocated with its L2 tables and
+ * L1 table.  Generous; only leaked and rewritten clusters go past it.
+ */
+static uint64_t refcount_blocks_for(const HbQcow2 *s, uint64_t size)
+{
+    uint64_t l2 = l2_tables_for(s, size);
+    uint64_t clusters = hb_qcow2_size_to_clusters(s, size) + l2 +
+                        hb_qcow2_size_to_clusters(s, MAX(l2, s->l1_size) * 8);
+
+    return s->reftable_used + ((clusters + (1ull << s->rb_bits) - 1) >> s->rb_bits);
+}
+
+static unsigned cache_limit(uint64_t asked, uint64_t cap)
+{
+    return (unsigned)CLAMP(MIN(asked, cap), CACHE_MIN_TABLES, CACHE_MAX_TABLES);
+}
+
+/**
+ * hb_qcow2_cache_limits() - cap each cache at what an image of @size bytes
+ * can use, as QEMU caps its L2 cache: the L2 cache at the number of L2
+ * tables that map the whole disk, the refcount cache at the number of
+ * refcount blocks the image can need (refcount_blocks_for()); each at
+ * least 4 tables.  Called at open and by a resize (with meta_lock held);
+ * the caches allocate their tables when used, so a cap costs nothing.
+ * @s: image
+ * @size: virtual size the caps are for
+ */
+void hb_qcow2_cache_limits(HbQcow2 *s, uint64_t size)
+{
+    hb_qcow2_cache_set_limit(&s->l2_cache,
+                             cache_limit(s->l2_cache_asked, l2_tables_for(s, size)));
+    hb_qcow2_cache_set_limit(&s->rb_cache,
+                             cache_limit(s->rb_cache_asked, refcount_blocks_for(s, size)));
 }
 
 /*
@@ -138,23 +180,18 @@ static bool load_tables(HbQcow2 *s, int64_t file_len, bool read_only,
     return read_only || check_reftable(s, file_len, errp);
 }
 
-static bool init_caches(HbQcow2 *s, const HbQcow2OpenOpts *o, GError **errp)
+/* Empty caches (nothing allocated until used), their limits from @o and the size. */
+static void init_caches(HbQcow2 *s, const HbQcow2OpenOpts *o)
 {
     /* By default cache enough L2 tables to map the whole disk, up to 8 MiB. */
-    uint64_t l1_used = (((s->hdr.size + s->cluster_mask) >> s->hdr.cluster_bits) +
-                        s->l2_size - 1) >> s->l2_bits;
-    unsigned l2n = cache_entries(o->l2_cache_size, s->cluster_size,
-                                 (unsigned)MIN(l1_used, (8u << 20) / s->cluster_size));
-    unsigned rbn = cache_entries(o->refcount_cache_size, s->cluster_size, 4);
-
-    if (!hb_qcow2_cache_init(&s->l2_cache, l2n, s->cluster_size) ||
-        !hb_qcow2_cache_init(&s->rb_cache, rbn, s->cluster_size)) {
-        hb_error_set(errp, "qcow2: could not allocate the metadata caches");
-        return false;
-    }
+    s->l2_cache_asked = (o->l2_cache_size ? o->l2_cache_size : 8u << 20) / s->cluster_size;
+    s->rb_cache_asked = o->refcount_cache_size ? o->refcount_cache_size / s->cluster_size
+                                               : CACHE_MIN_TABLES;
+    hb_qcow2_cache_init(&s->l2_cache, CACHE_MIN_TABLES, s->cluster_size);
+    hb_qcow2_cache_init(&s->rb_cache, CACHE_MIN_TABLES, s->cluster_size);
     /* L2 tables may be written only after the refcounts they rely on. */
     s->l2_cache.depends = &s->rb_cache;
-    return true;
+    hb_qcow2_cache_limits(s, s->hdr.size);
 }
 
 /*
@@ -208,8 +245,11 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
         goto fail;
     }
     if (!read_header(s, file_len, o->read_only, errp) ||
-        !load_tables(s, file_len, o->read_only, errp) ||
-        !init_caches(s, o, errp) || !clear_autoclear(s, errp)) {
+        !load_tables(s, file_len, o->read_only, errp)) {
+        goto fail;
+    }
+    init_caches(s, o);
+    if (!clear_autoclear(s, errp)) {
         goto fail;
     }
     return s;

@@ -169,9 +169,15 @@ typedef struct HbQcow2CacheEntry {
     void *table;          /* cluster_size bytes */
 } HbQcow2CacheEntry;
 
+/*
+ * Slots are added as tables are loaded, up to @limit; hb_qcow2_cache_limits()
+ * sets the limit from the options and the image's size.
+ */
 typedef struct HbQcow2Cache {
-    HbQcow2CacheEntry *entries;
-    unsigned n;
+    HbQcow2CacheEntry *entries;  /* @used slots, each with its table buffer */
+    unsigned used;
+    unsigned alloc;       /* room in @entries */
+    unsigned limit;       /* the most slots; at least 1 */
     uint64_t lru_clock;
     size_t table_size;
     /* Write this cache back (and flush) before writing any of ours. */
@@ -204,6 +210,9 @@ typedef struct HbQcow2 {
 
     HbQcow2Cache l2_cache;
     HbQcow2Cache rb_cache;
+    /* Tables each cache may hold as asked (option or default), before the cap. */
+    uint64_t l2_cache_asked;
+    uint64_t rb_cache_asked;
     uint64_t free_hint;     /* cluster index to start the allocator at */
 
     /*
@@ -266,12 +275,16 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
 int hb_qcow2_close_image(HbQcow2 *s);
 int hb_qcow2_mark_unclean(HbQcow2 *s);
 void hb_qcow2_free_image(HbQcow2 *s);
+void hb_qcow2_cache_limits(HbQcow2 *s, uint64_t size);
 int hb_qcow2_io_pread(HbQcow2 *s, uint64_t off, void *buf, uint64_t len);
 int hb_qcow2_io_pwrite(HbQcow2 *s, uint64_t off, const void *buf, uint64_t len);
 int hb_qcow2_io_flush(HbQcow2 *s);
 
 /* ---- qcow2-cache.c (callers hold meta_lock) ---- */
-bool hb_qcow2_cache_init(HbQcow2Cache *c, unsigned n, size_t table_size);
+void hb_qcow2_cache_init(HbQcow2Cache *c, unsigned limit, size_t table_size);
+void hb_qcow2_cache_set_limit(HbQcow2Cache *c, unsigned limit);
+unsigned hb_qcow2_cache_tables(const HbQcow2Cache *c);
+unsigned hb_qcow2_cache_limit(const HbQcow2Cache *c);
 void hb_qcow2_cache_destroy(HbQcow2Cache *c);
 int hb_qcow2_cache_get(HbQcow2 *s, HbQcow2Cache *c, uint64_t offset,
                        bool fresh, void **table);

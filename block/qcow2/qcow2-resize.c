@@ -22,6 +22,9 @@
  * 3. The metadata is flushed, then the header's size is written and
  *    flushed, then the new size is published.
  *
+ * The metadata caches' caps are raised to the new size before step 2
+ * (hb_qcow2_cache_limits()).
+ *
  * A crash at any point leaves either the old or the new size, and at worst
  * leaked clusters.  Shrinking is refused.
  */
@@ -243,6 +246,14 @@ int hb_qcow2_truncate(HbQcow2 *s, uint64_t size, GError **errp)
             return ret;
         }
     }
+
+    /*
+     * The caches' caps follow the new size (before zeroing, which may use
+     * the new area's L2 tables); after a failure they are merely generous.
+     */
+    g_mutex_lock(&s->meta_lock);
+    hb_qcow2_cache_limits(s, size);
+    g_mutex_unlock(&s->meta_lock);
 
     ret = zero_new_area(s, old, size, errp);
     if (ret < 0) {
