@@ -11,10 +11,6 @@ import pytest
 from hbtest.daemon import Daemon
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "security: tests the fix of a security finding")
-
-
 @pytest.fixture
 def daemon_factory(tmp_path):
     started = []
