@@ -26,6 +26,15 @@
  * here, and keep everything inline for RUNNER_STARVED_BACKOFF_US.
  */
 #define RUNNER_STARVED_US 2000
+
+/*
+ * A guest that keeps its ring full would keep run() going for ever, and with
+ * it the ring's mutex: the control thread (GET_VRING_BASE, reset) and export
+ * deletion would wait behind it.  After this long, run() stops taking new
+ * requests, finishes those it has, kicks the ring itself and returns; the
+ * thread serves the ring again on its next turn, after whatever else waits.
+ */
+#define RUNNER_BUDGET_NS (100 * 1000 * 1000)
 #define RUNNER_STARVED_BACKOFF_US 100000
 
 /*
@@ -309,6 +318,8 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
 {
     HbVirtq *vq = &q->vq;
     int64_t poll_end = 0;
+    int64_t budget_end = now_ns() + RUNNER_BUDGET_NS;
+    bool yielding = false;
     int ret;
 
     for (;;) {
@@ -321,7 +332,16 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             return drain_and_fail(r, dev, q);
         }
         progress = ret > 0;
-        while ((ret = hb_virtq_pop(vq, &req->elem)) > 0) {
+        if (!yielding && now_ns() > budget_end) {
+            yielding = true;
+        }
+        if (yielding && !r->offloaded) {
+            req_put(r, req);
+            hb_vu_queue_notify(dev, q);
+            hb_vu_queue_wake(q);       /* served again on the thread's next turn */
+            return true;
+        }
+        while (!yielding && (ret = hb_virtq_pop(vq, &req->elem)) > 0) {
             progress = true;
             req->is_read = hb_virtio_blk_peek_type(&req->elem) == HB_VIRTIO_BLK_T_IN;
             if (want_offload(r, req, vq)) {
@@ -335,6 +355,9 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             if (!req_complete(dev, q, req)) {
                 req_put(r, req);
                 return drain_and_fail(r, dev, q);
+            }
+            if (now_ns() > budget_end) {
+                yielding = true;
             }
         }
         req_put(r, req);

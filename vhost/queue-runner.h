@@ -46,7 +46,9 @@ HbQueueRunner *hb_queue_runner_new(HbVirtioBlk *blk, HbOffloadPool *pool);
 void hb_queue_runner_set_starve_us(HbQueueRunner *r, int64_t us);
 
 /**
- * hb_queue_runner_run() - serve ring @q until it is empty and drained.
+ * hb_queue_runner_run() - serve ring @q until it is empty, or for a
+ * budget of 100 ms (then it kicks the ring itself, to be served again on
+ * the thread's next turn); either way drained: nothing with a worker.
  * Called with the ring's mutex held.
  * Return: false if the front-end broke the ring (the connection is then
  * dropped); every request handed out was completed before returning.

@@ -174,7 +174,7 @@ static bool queue_map(HbVuDev *dev, HbVuQueue *q, bool initial)
     return true;
 }
 
-static void queue_wake(HbVuQueue *q)
+void hb_vu_queue_wake(HbVuQueue *q)
 {
     /* A request queued before we polled the kick fd must not wait for the
      * next kick: make the fd readable once ourselves. */
@@ -500,7 +500,7 @@ static int set_vring_fd(HbVuDev *dev, VuMsg *msg)
         q->started = true;
         q->broken = false;
         dev->iface->kick_fd_changed(dev, qidx, -1, q->kick_fd);
-        queue_wake(q);
+        hb_vu_queue_wake(q);
         break;
     case HB_VU_SET_VRING_CALL:
         close_fd(&q->call_fd);
@@ -528,7 +528,7 @@ static int set_vring_enable(HbVuDev *dev, VuMsg *msg)
     g_mutex_lock(&q->lock);
     q->enabled = msg->p.state.num;
     if (q->enabled && q->started) {
-        queue_wake(q);
+        hb_vu_queue_wake(q);
     }
     g_mutex_unlock(&q->lock);
     return MSG_OK;

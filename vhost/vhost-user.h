@@ -178,6 +178,13 @@ bool hb_vu_handle_kick(HbVuDev *dev, unsigned qidx);
 void hb_vu_queue_notify(HbVuDev *dev, HbVuQueue *q);
 
 /**
+ * hb_vu_queue_wake() - make ring @q's kick fd readable once ourselves, so
+ * that the ring is served again on its thread's next turn (requests that
+ * are waiting must not wait for the guest's next kick).
+ */
+void hb_vu_queue_wake(HbVuQueue *q);
+
+/**
  * hb_vu_config_changed() - tell the front-end the config space changed
  * (resize) via the BACKEND_REQ channel.  Return: false if there is none.
  */

@@ -311,6 +311,33 @@ static void test_without_pool(Fixture *f, gconstpointer data)
     assert_all_completed_once(f, NREQ);
 }
 
+/*
+ * A guest that keeps its ring full must not keep run() (and the ring's
+ * mutex) for ever: after its budget run() finishes what it has, kicks the
+ * ring itself and returns; the next run() goes on where it stopped.
+ */
+static void test_full_ring_yields(Fixture *f, gconstpointer data)
+{
+    eventfd_t v;
+
+    f->q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    f->delay_us = 20000;                /* 16 reads: 320 ms, over the 100 ms budget */
+    for (unsigned i = 0; i < NREQ; i++) {
+        add_read(f, i, true);
+    }
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 250000);
+    g_assert_cmpint(f->reads, <, NREQ);
+    g_assert_cmpint(eventfd_read(f->q->kick_fd, &v), ==, 0);   /* served again soon */
+    while (f->reads < NREQ) {
+        g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    }
+    assert_all_completed_once(f, NREQ);
+    close(f->q->kick_fd);
+    f->q->kick_fd = -1;
+}
+
 /* A request with no status byte breaks the ring only once the workers are done. */
 static void test_broken_request_drains_first(Fixture *f, gconstpointer data)
 {
@@ -352,6 +379,7 @@ int main(int argc, char **argv)
     T("busy-pool-runs-inline", test_busy_pool_runs_inline, 1);
     T("fast-reads-stay-inline", test_fast_reads_stay_inline, 1);
     T("without-pool", test_without_pool, 0);
+    T("full-ring-yields", test_full_ring_yields, 0);
     T("broken-request-drains-first", test_broken_request_drains_first, 1);
     T("broken-ring-drains-first", test_broken_ring_drains_first, 1);
     return g_test_run();
