@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from hbtest.daemon import cpu_ticks_in_one_second, start_with_nofile, unix_clients
+from hbtest.daemon import (cpu_ticks_in_one_second, start_with_nofile, unix_clients,
+                           wait_qmp_greeting)
 from hbtest.paths import HOTBLOCKD, build_path
 from hbtest.qmp import QMP
 
@@ -148,21 +149,24 @@ def test_fd_exhaustion_does_not_spin(tmp_path):
     p = start_with_nofile(tmp_path, 48, "--qmp", sock)
     clients = []
     try:
-        for _ in range(200):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.02)
+        wait_qmp_greeting(p, sock)
         # Fill the daemon's fd table; the last connects wait in the backlog.
         clients = unix_clients(sock, 60)
         time.sleep(0.3)
         used = cpu_ticks_in_one_second(p.pid)
         assert used < 30, f"accept loop spins out of fds: {used} ticks in 1 s"
-        # Free fds: the waiting clients get their greeting.
-        for s in clients[:30]:
-            s.close()
+        # Clients past the fds kept for exports were told so and closed;
+        # once fds are free, a new client gets its greeting.
         last = clients[-1]
         last.settimeout(5)
-        assert last.recv(1) == b"{"
+        assert b"Too many open files" in last.recv(4096)
+        for s in clients[:30]:
+            s.close()
+        time.sleep(0.2)
+        fresh = unix_clients(sock, 1)[0]
+        clients.append(fresh)
+        fresh.settimeout(5)
+        assert b'"QMP"' in fresh.recv(4096)
     finally:
         for s in clients:
             s.close()

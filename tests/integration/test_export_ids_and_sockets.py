@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from hbtest.daemon import wait_qmp_greeting
 from hbtest.paths import HOTBLOCKD
 
 pytestmark = pytest.mark.security
@@ -57,11 +58,7 @@ def test_good_ids_still_work(daemon, qmp, node):
 
 
 def wait_for(p, path, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert p.poll() is None, f"hotblockd exited {p.returncode}"
-        assert time.monotonic() < deadline, "hotblockd did not listen"
-        time.sleep(0.02)
+    wait_qmp_greeting(p, path, timeout)
 
 
 def start_with_umask(tmp_path, mask, *args):

@@ -8,10 +8,11 @@ import os
 import resource
 import socket
 import subprocess
-
-import pytest
 import time
 
+import pytest
+
+from hbtest.daemon import wait_qmp_greeting
 from hbtest.paths import BENCH, HOTBLOCKD
 from hbtest.qmp import QMP
 
@@ -43,10 +44,7 @@ def start(tmp_path, *args, preexec=None):
                           "--export-dir", str(tmp_path / "exports"), *args],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          preexec_fn=preexec)
-    deadline = time.monotonic() + 30
-    while not qmp_path.exists():
-        assert p.poll() is None and time.monotonic() < deadline, "hotblockd did not start"
-        time.sleep(0.02)
+    wait_qmp_greeting(p, qmp_path, 30)
     return p, qmp_path
 
 
@@ -58,6 +56,7 @@ def stop(p):
 def test_client_limit_per_socket(tmp_path):
     p, path = start(tmp_path, "--max-qmp-clients", "3")
     try:
+        time.sleep(0.3)     # the daemon notices that start()'s probe client went
         held = [connect(path) for _ in range(3)]
         for s in held:
             assert b'"QMP"' in first_line(s)

@@ -13,6 +13,30 @@ from hbtest.paths import HOTBLOCKD
 from hbtest.qmp import QMP
 
 
+def wait_qmp_greeting(proc, path, timeout=60, log=lambda: ""):
+    """Wait until hotblockd @proc serves QMP on @path from its main loop.
+
+    The socket file appears at bind(), before listen(), and connects succeed
+    into the listen backlog while startup options still run (before the
+    signal handlers are installed): only the greeting says the main loop
+    runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hotblockd exited {proc.returncode}: {log()}")
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(max(0.1, deadline - time.monotonic()))
+                s.connect(str(path))
+                if s.recv(1):
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("hotblockd did not listen")
+        time.sleep(0.02)
+
+
 class Daemon:
     def __init__(self, tmp_path, args=(), qmp=True, wait=True):
         self.tmp = tmp_path
@@ -33,24 +57,7 @@ class Daemon:
             self.wait_listening()
 
     def wait_listening(self, timeout=60):
-        # The file appears at bind(), before listen(): wait for a real connect.
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hotblockd exited {self.proc.returncode}: {self.log()}")
-            # Connects succeed into the listen backlog while startup options
-            # still run; the greeting comes only from the running main loop.
-            try:
-                with socket.socket(socket.AF_UNIX) as s:
-                    s.settimeout(max(0.1, deadline - time.monotonic()))
-                    s.connect(self.qmp_path)
-                    if s.recv(1):
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("hotblockd did not listen")
-            time.sleep(0.02)
+        wait_qmp_greeting(self.proc, self.qmp_path, timeout, log=self.log)
 
     def qmp(self, negotiate=True):
         c = QMP(self.qmp_path, negotiate=negotiate)
