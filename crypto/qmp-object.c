@@ -7,9 +7,15 @@
 #include "qapi-commands.h"
 #include "qapi-types.h"
 #include "util/error.h"
+#include "util/object-types.h"
 
 bool qmp_object_add(QapiObjectOptions *args, GError **errp)
 {
+    if (hb_object_type_owner(args->id)) {
+        hb_error_set(errp, "attempt to add duplicate property '%s' to object (type 'container')",
+                     args->id);
+        return false;
+    }
     switch (args->qom_type) {
     case QAPI_OBJECT_TYPE_SECRET: {
         const QapiSecretProperties *p = args->u.secret;
@@ -24,8 +30,14 @@ bool qmp_object_add(QapiObjectOptions *args, GError **errp)
         };
         return hb_secret_add(&so, errp);
     }
-    default:
+    default: {
+        /* Types of the layers above (util/object-types.h). */
+        const HbObjectType *t = hb_object_type_find(QapiObjectType_str(args->qom_type));
+        if (t) {
+            return t->add(args->id, args, errp);
+        }
         break;
+    }
     }
     hb_error_set(errp, "Invalid parameter 'qom-type'");
     return false;
@@ -33,7 +45,8 @@ bool qmp_object_add(QapiObjectOptions *args, GError **errp)
 
 bool qmp_object_del(QapiObjectDelArgs *args, GError **errp)
 {
-    return hb_secret_del(args->id, errp);
+    const HbObjectType *t = hb_object_type_owner(args->id);
+    return t ? t->del(args->id, errp) : hb_secret_del(args->id, errp);
 }
 
 static void append(QapiObjectPropertyInfoList ***tail, const char *name, const char *type)

@@ -22,6 +22,7 @@
 #include "qmp/server.h"
 #include "qmp/session.h"
 #include "crypto/luks1.h"
+#include "export/qmp-iothread.h"
 #include "daemon/export-dir.h"
 #include "util/error.h"
 #include "util/lifecycle.h"
@@ -240,6 +241,7 @@ int main(int argc, char **argv)
     servers = g_ptr_array_new_with_free_func((GDestroyNotify)hb_qmp_server_free);
     loop = g_main_loop_new(NULL, FALSE);
     hb_qmp_register_commands(qapi_commands, qapi_commands_count);
+    hb_iothread_register_object_type();
     hb_qmp_event_init();
     hb_qmp_set_quit_handler(on_quit);
 

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* export/export.c — export registry, listening sockets and the I/O threads that serve them. */
+/* export/export.c — export registry, listening sockets, and their handlers on shared I/O threads. */
 #include "export/export.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "export/iothread-pool.h"
 #include "vhost/offload.h"
 #include "vhost/queue-runner.h"
 #include "vhost/vhost-user.h"
@@ -21,21 +22,12 @@
 #include "util/unix-listen.h"
 #include "util/lifecycle.h"
 
-enum { TAG_LISTEN, TAG_CONN, TAG_WAKE, TAG_KICK };
-
-typedef struct EpollTag {
-    int kind;
-    unsigned idx;      /* thread (WAKE) or ring (KICK) */
-} EpollTag;
-
-typedef struct ExportThread {
+/* One fd's handler: which export, and which ring for a kick. */
+typedef struct ExportHandler {
+    HbIoHandler h;
     HbExport *exp;
     unsigned idx;
-    int epfd;
-    int wake_fd;
-    GThread *thread;
-    EpollTag wake_tag;
-} ExportThread;
+} ExportHandler;
 
 struct HbExport {
     char *id;
@@ -50,14 +42,15 @@ struct HbExport {
     HbVirtioBlk blk;
     HbVuDev vu;
     int listen_fd;
-    unsigned nthreads;
-    ExportThread *threads;
-    EpollTag listen_tag, conn_tag, kick_tag[HB_VU_MAX_QUEUES];
+    int timer_fd;          /* control thread's timerfd: accept back-off, drop requests */
+    unsigned nq;
+    HbIoThread *qthread[HB_VU_MAX_QUEUES];  /* ring i's thread; [0] is the control thread */
+    bool obj_use[HB_VU_MAX_QUEUES];         /* qthread[i] is an iothread object's */
+    ExportHandler listen_h, conn_h, timer_h, kick_h[HB_VU_MAX_QUEUES];
     HbQueueRunner *runners[HB_VU_MAX_QUEUES];
-    gint stop;             /* atomic: threads exit */
-    gint drop;             /* atomic: thread 0 drops the connection */
+    gint drop;             /* atomic: the control thread drops the connection */
     gint connected;        /* atomic */
-    gint64 accept_retry_at; /* thread 0 only: listener paused until then, or 0 */
+    gint64 accept_retry_at; /* control thread only: listener paused until then, or 0 */
 };
 
 /* Out of fds, stop polling the listener this long rather than spin on it. */
@@ -137,14 +130,13 @@ static bool vu_process_queue(HbVuDev *dev, unsigned qidx, HbVirtq *vq)
 static void vu_kick_fd_changed(HbVuDev *dev, unsigned qidx, int old_fd, int new_fd)
 {
     HbExport *exp = dev->opaque;
-    ExportThread *t = &exp->threads[qidx % exp->nthreads];
+    HbIoThread *t = exp->qthread[qidx];
 
     if (old_fd >= 0) {
-        epoll_ctl(t->epfd, EPOLL_CTL_DEL, old_fd, NULL);
+        hb_iothread_del_fd(t, old_fd);
     }
     if (new_fd >= 0) {
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &exp->kick_tag[qidx] };
-        epoll_ctl(t->epfd, EPOLL_CTL_ADD, new_fd, &ev);
+        hb_iothread_add_fd(t, new_fd, EPOLLIN, &exp->kick_h[qidx].h);
     }
 }
 
@@ -156,13 +148,26 @@ static const HbVuIface vu_iface = {
     .kick_fd_changed = vu_kick_fd_changed,
 };
 
-/* ---- I/O threads ---- */
+/* ---- handlers on the I/O threads ---- */
 
-/* Thread 0 only (or the main thread once threads are joined). */
+static HbExport *handler_export(HbIoHandler *h)
+{
+    return ((ExportHandler *)h)->exp;
+}
+
+/* Fire the control thread's timer in @ns nanoseconds (any thread). */
+static void arm_timer(HbExport *exp, long ns)
+{
+    struct itimerspec its = { .it_value = { ns / 1000000000L, ns % 1000000000L } };
+
+    timerfd_settime(exp->timer_fd, 0, &its, NULL);
+}
+
+/* Control thread only (or the main thread once the export's fds are synced away). */
 static void drop_connection(HbExport *exp)
 {
     if (exp->vu.sock >= 0) {
-        epoll_ctl(exp->threads[0].epfd, EPOLL_CTL_DEL, exp->vu.sock, NULL);
+        hb_iothread_del_fd(exp->qthread[0], exp->vu.sock);
         hb_vu_reset(&exp->vu);
     }
     /* A broken-ring report about this connection must not hit the next one. */
@@ -170,10 +175,21 @@ static void drop_connection(HbExport *exp)
     g_atomic_int_set(&exp->connected, 0);
 }
 
+/*
+ * At the end of every control-thread handler: a ring thread asked for the
+ * connection to go.  Checked here too, not only on the timer, because the
+ * accept back-off may have re-armed the timer over the request.
+ */
+static void control_done(HbExport *exp)
+{
+    if (g_atomic_int_get(&exp->drop)) {
+        drop_connection(exp);
+    }
+}
+
 static void accept_client(HbExport *exp)
 {
     int fd = accept4(exp->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &exp->conn_tag };
 
     if (fd < 0) {
         /*
@@ -181,8 +197,9 @@ static void accept_client(HbExport *exp)
          * listener stays readable: without a pause this thread would spin.
          */
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            epoll_ctl(exp->threads[0].epfd, EPOLL_CTL_DEL, exp->listen_fd, NULL);
+            hb_iothread_del_fd(exp->qthread[0], exp->listen_fd);
             exp->accept_retry_at = g_get_monotonic_time() + HB_EXPORT_ACCEPT_RETRY_US;
+            arm_timer(exp, HB_EXPORT_ACCEPT_RETRY_US * 1000L);
         }
         return;
     }
@@ -191,96 +208,112 @@ static void accept_client(HbExport *exp)
         return;
     }
     hb_vu_attach(&exp->vu, fd);
-    epoll_ctl(exp->threads[0].epfd, EPOLL_CTL_ADD, fd, &ev);
+    hb_iothread_add_fd(exp->qthread[0], fd, EPOLLIN, &exp->conn_h.h);
     g_atomic_int_set(&exp->connected, 1);
 }
 
-static void wake_thread(ExportThread *t)
+static void on_listen(HbIoHandler *h, uint32_t events)
 {
-    eventfd_write(t->wake_fd, 1);
+    HbExport *exp = handler_export(h);
+
+    accept_client(exp);
+    control_done(exp);
 }
 
-static gpointer thread_main(gpointer opaque)
+static void on_conn(HbIoHandler *h, uint32_t events)
 {
-    ExportThread *t = opaque;
-    HbExport *exp = t->exp;
-    struct epoll_event evs[16];
+    HbExport *exp = handler_export(h);
 
-    while (!g_atomic_int_get(&exp->stop)) {
-        int timeout = -1;
+    if (!hb_vu_dispatch(&exp->vu)) {
+        drop_connection(exp);
+    }
+    control_done(exp);
+}
 
-        if (exp->accept_retry_at && t->idx == 0) {
-            gint64 left = exp->accept_retry_at - g_get_monotonic_time();
-            if (left <= 0) {
-                struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &exp->listen_tag };
-                epoll_ctl(t->epfd, EPOLL_CTL_ADD, exp->listen_fd, &lev);
-                exp->accept_retry_at = 0;
-            } else {
-                timeout = (int)(left / G_TIME_SPAN_MILLISECOND) + 1;
-            }
-        }
-        int n = epoll_wait(t->epfd, evs, G_N_ELEMENTS(evs), timeout);
+/* The timer: the accept back-off ended, or a ring thread asked for a drop. */
+static void on_timer(HbIoHandler *h, uint32_t events)
+{
+    HbExport *exp = handler_export(h);
+    uint64_t ticks;
 
-        for (int i = 0; i < n && !g_atomic_int_get(&exp->stop); i++) {
-            EpollTag *tag = evs[i].data.ptr;
-            eventfd_t v;
-
-            switch (tag->kind) {
-            case TAG_LISTEN:
-                accept_client(exp);
-                break;
-            case TAG_CONN:
-                if (!hb_vu_dispatch(&exp->vu)) {
-                    drop_connection(exp);
-                }
-                break;
-            case TAG_WAKE:
-                eventfd_read(t->wake_fd, &v);
-                break;
-            case TAG_KICK:
-                if (!hb_vu_handle_kick(&exp->vu, tag->idx)) {
-                    /* The ring is broken: the protocol thread hangs up. */
-                    g_atomic_int_set(&exp->drop, 1);
-                    wake_thread(&exp->threads[0]);
-                }
-                break;
-            }
-        }
-        if (t->idx == 0 && g_atomic_int_compare_and_exchange(&exp->drop, 1, 0)) {
-            drop_connection(exp);
+    if (read(exp->timer_fd, &ticks, sizeof(ticks)) < 0) {
+        ticks = 0;          /* spurious: nothing to read */
+    }
+    if (exp->accept_retry_at) {
+        gint64 left = exp->accept_retry_at - g_get_monotonic_time();
+        if (left <= 0) {
+            hb_iothread_add_fd(exp->qthread[0], exp->listen_fd, EPOLLIN, &exp->listen_h.h);
+            exp->accept_retry_at = 0;
+        } else {
+            arm_timer(exp, left * 1000L);
         }
     }
-    return NULL;
+    control_done(exp);
 }
 
-/* ---- sockets ---- */
+static void on_kick(HbIoHandler *h, uint32_t events)
+{
+    ExportHandler *eh = (ExportHandler *)h;
+    HbExport *exp = eh->exp;
+
+    if (!hb_vu_handle_kick(&exp->vu, eh->idx)) {
+        /* The ring is broken: the control thread hangs up, on its timer. */
+        g_atomic_int_set(&exp->drop, 1);
+        arm_timer(exp, 1);
+    }
+}
 
 /* ---- lifecycle ---- */
+
+/*
+ * Take every fd of @exp off its threads and wait until no handler of it
+ * runs (iothread.h), then hang up.  Main thread.  The control thread goes
+ * first: once it is synced, no message can add a kick fd any more.
+ */
+static void export_stop(HbExport *exp)
+{
+    HbIoThread *ctl = exp->qthread[0];
+
+    if (!ctl) {
+        return;
+    }
+    hb_iothread_del_fd(ctl, exp->listen_fd);
+    hb_iothread_del_fd(ctl, exp->timer_fd);
+    if (exp->vu.sock >= 0) {
+        hb_iothread_del_fd(ctl, exp->vu.sock);
+    }
+    hb_iothread_sync(ctl);
+    for (unsigned i = 0; i < exp->nq; i++) {
+        if (exp->vu.q[i].kick_fd >= 0) {
+            hb_iothread_del_fd(exp->qthread[i], exp->vu.q[i].kick_fd);
+        }
+    }
+    for (unsigned i = 0; i < exp->nq; i++) {
+        bool seen = false;
+        for (unsigned j = 0; j < i && !seen; j++) {
+            seen = exp->qthread[j] == exp->qthread[i];
+        }
+        if (!seen) {
+            hb_iothread_sync(exp->qthread[i]);
+        }
+    }
+    /* No handler of ours runs any more: hanging up from here is safe. */
+    drop_connection(exp);
+}
 
 static void export_free(HbExport *exp)
 {
     if (!exp) {
         return;
     }
-    if (exp->threads) {
-        g_atomic_int_set(&exp->stop, 1);
-        for (unsigned i = 0; i < exp->nthreads; i++) {
-            if (exp->threads[i].thread) {
-                wake_thread(&exp->threads[i]);
-                g_thread_join(exp->threads[i].thread);
-            }
+    export_stop(exp);
+    for (unsigned i = 0; i < exp->nq; i++) {
+        if (exp->obj_use[i]) {
+            hb_iothread_obj_unuse(exp->qthread[i]);
         }
-        /* Threads are gone: hanging up from here is safe. */
-        drop_connection(exp);
-        for (unsigned i = 0; i < exp->nthreads; i++) {
-            if (exp->threads[i].epfd >= 0) {
-                close(exp->threads[i].epfd);
-            }
-            if (exp->threads[i].wake_fd >= 0) {
-                close(exp->threads[i].wake_fd);
-            }
-        }
-        g_free(exp->threads);
+    }
+    if (exp->timer_fd >= 0) {
+        close(exp->timer_fd);
     }
     hb_vu_destroy(&exp->vu);
     if (exp->listen_fd >= 0) {
@@ -338,42 +371,70 @@ static bool check_config(const HbExportConfig *cfg, GError **errp)
         hb_error_set(errp, "iothreads must be between 1 and 64");
         return false;
     }
+    if (cfg->iothread && cfg->iothread_list) {
+        hb_error_set(errp, "'iothread' and 'x-iothreads' cannot be used together");
+        return false;
+    }
+    if (cfg->has_iothreads && (cfg->iothread || cfg->iothread_list)) {
+        hb_error_set(errp, "'iothreads' picks threads of the default pool: "
+                     "not with 'iothread' or 'x-iothreads'");
+        return false;
+    }
+    if (cfg->iothread_list && !cfg->iothread_list[0]) {
+        hb_error_set(errp, "x-iothreads must not be empty");
+        return false;
+    }
     return true;
 }
 
-static bool start_threads(HbExport *exp, GError **errp)
+/*
+ * Which thread serves each ring: all on @cfg->iothread; spread over
+ * @cfg->iothread_list; else over @cfg->iothreads (default: one per ring)
+ * threads of the default pool, from a rotating start.
+ */
+static bool assign_threads(HbExport *exp, const HbExportConfig *cfg, GError **errp)
 {
-    struct epoll_event ev;
+    if (cfg->iothread || cfg->iothread_list) {
+        const char *one[] = { cfg->iothread, NULL };
+        const char *const *ids = cfg->iothread ? one : (const char *const *)cfg->iothread_list;
+        unsigned n = g_strv_length((char **)ids);
 
-    exp->threads = g_new0(ExportThread, exp->nthreads);
-    for (unsigned i = 0; i < exp->nthreads; i++) {
-        exp->threads[i].epfd = exp->threads[i].wake_fd = -1;
-    }
-    for (unsigned i = 0; i < exp->nthreads; i++) {
-        ExportThread *t = &exp->threads[i];
-        t->exp = exp;
-        t->idx = i;
-        t->epfd = epoll_create1(EPOLL_CLOEXEC);
-        t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (t->epfd < 0 || t->wake_fd < 0) {
-            hb_error_set_errno(errp, errno, "Cannot create I/O thread");
-            return false;
+        for (unsigned i = 0; i < n; i++) {
+            if (!hb_iothread_obj_exists(ids[i])) {
+                hb_error_set(errp, "iothread \"%s\" not found", ids[i]);
+                return false;
+            }
         }
-        t->wake_tag = (EpollTag){ TAG_WAKE, i };
-        ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &t->wake_tag };
-        epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wake_fd, &ev);
+        for (unsigned i = 0; i < exp->nq; i++) {
+            exp->qthread[i] = hb_iothread_obj_use(ids[i % n], errp);
+            exp->obj_use[i] = true;
+        }
+        return true;
     }
-    ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &exp->listen_tag };
-    if (epoll_ctl(exp->threads[0].epfd, EPOLL_CTL_ADD, exp->listen_fd, &ev) < 0) {
-        hb_error_set_errno(errp, errno, "Cannot poll the export socket");
+    if (!hb_iothread_pool_start(errp)) {
         return false;
     }
-    for (unsigned i = 0; i < exp->nthreads; i++) {
-        g_autofree char *name = g_strdup_printf("export-%u", i);
-        exp->threads[i].thread = g_thread_try_new(name, thread_main, &exp->threads[i], errp);
-        if (!exp->threads[i].thread) {
-            return false;
-        }
+    unsigned start = hb_iothread_pool_next_start();
+    unsigned n = cfg->has_iothreads ? MIN((unsigned)cfg->iothreads, exp->nq) : exp->nq;
+
+    for (unsigned i = 0; i < exp->nq; i++) {
+        exp->qthread[i] = hb_iothread_pool_get(start + i % n);
+    }
+    return true;
+}
+
+/* Serve the listener (and the timer) on the control thread. */
+static bool start_serving(HbExport *exp, GError **errp)
+{
+    exp->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (exp->timer_fd < 0) {
+        hb_error_set_errno(errp, errno, "Cannot create the export's timer");
+        return false;
+    }
+    if (hb_iothread_add_fd(exp->qthread[0], exp->timer_fd, EPOLLIN, &exp->timer_h.h) < 0 ||
+        hb_iothread_add_fd(exp->qthread[0], exp->listen_fd, EPOLLIN, &exp->listen_h.h) < 0) {
+        hb_error_set_errno(errp, errno, "Cannot poll the export socket");
+        return false;
     }
     return true;
 }
@@ -407,15 +468,17 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     exp->node_name = g_strdup(cfg->node_name);
     exp->is_device = cfg->is_device;
     exp->listen_fd = -1;
-    exp->nthreads = cfg->has_iothreads ? MIN((unsigned)cfg->iothreads, nq) : nq;
-    exp->listen_tag = (EpollTag){ TAG_LISTEN, 0 };
-    exp->conn_tag = (EpollTag){ TAG_CONN, 0 };
+    exp->timer_fd = -1;
+    exp->nq = nq;
+    exp->listen_h = (ExportHandler){ { on_listen }, exp, 0 };
+    exp->conn_h = (ExportHandler){ { on_conn }, exp, 0 };
+    exp->timer_h = (ExportHandler){ { on_timer }, exp, 0 };
     if (!offload_pool) {
         /* Not fatal: the I/O threads then run every request themselves. */
         offload_pool = hb_offload_pool_new(MIN(g_get_num_processors(), 8), "offload", NULL);
     }
     for (unsigned i = 0; i < nq; i++) {
-        exp->kick_tag[i] = (EpollTag){ TAG_KICK, i };
+        exp->kick_h[i] = (ExportHandler){ { on_kick }, exp, i };
         exp->runners[i] = hb_queue_runner_new(&exp->blk, offload_pool);
     }
     hb_vu_init(&exp->vu, &vu_iface, exp, nq);
@@ -456,7 +519,7 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
             goto fail;
         }
     }
-    if (!start_threads(exp, errp)) {
+    if (!assign_threads(exp, cfg, errp) || !start_serving(exp, errp)) {
         goto fail;
     }
     if (!exports) {

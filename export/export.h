@@ -12,10 +12,15 @@
  *
  * An export serves one node on one listening UNIX socket, to one
  * front-end at a time (vhost-user has a single front-end per device; a
- * second connection is closed at once).  It owns I/O threads, each with an
- * epoll set: thread 0 accepts and reads the protocol socket; ring i is
- * served by thread i % iothreads.  Requests run synchronously to completion
- * on the thread that popped them, so joining the threads is draining them.
+ * second connection is closed at once).  It owns no threads: its fds are
+ * registered as handlers on shared I/O threads (iothread.h), ring i's kick
+ * fd on the thread chosen for ring i (an iothread object, or the default
+ * pool: iothread-pool.h), and the listener, the connection and a timerfd on
+ * ring 0's thread, the control thread.  A ring thread that finds its ring
+ * broken sets a flag and fires the timer; the control thread hangs up.
+ * Requests run synchronously to completion on the thread that popped them
+ * (the queue runner returns drained), so removing the export's fds and
+ * syncing each of its threads is draining it.
  *
  * The registry and every function here are main-thread only.  A client
  * that disconnects leaves the export listening: the next one gets the
@@ -44,8 +49,10 @@ typedef struct HbExportConfig {
     uint64_t num_queues;
     bool has_logical_block_size; /* else 512 */
     uint64_t logical_block_size;
-    bool has_iothreads;          /* else one per queue */
+    bool has_iothreads;          /* pool threads; else one per queue */
     int64_t iothreads;
+    const char *iothread;        /* iothread object serving every queue, or NULL */
+    char **iothread_list;        /* NULL-terminated ids, queue i on [i % n]; or NULL */
     const char *serial;          /* GET_ID; NULL: the id */
     bool is_device;              /* made by device_add */
 } HbExportConfig;
@@ -61,7 +68,7 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp);
  * hb_export_del() - stop and remove an export.
  * @hard: drop a connected client; otherwise fail while one is connected
  *
- * On return the threads are joined (in-flight requests drained), the node
+ * On return no handler of the export runs (in-flight requests drained), the node
  * is released and the id can be reused.
  */
 bool hb_export_del(const char *id, bool hard, GError **errp);

@@ -73,6 +73,7 @@ static bool parse_fd(const char *str, int *fd, GError **errp)
 bool qmp_block_export_add(QapiBlockExportOptions *args, GError **errp)
 {
     QapiBlockExportOptionsVhostUserBlk *vu = args->u.vhost_user_blk;
+    g_autoptr(GPtrArray) ids = g_ptr_array_new();
     HbExportConfig cfg = {
         .id = args->id,
         .node_name = args->node_name,
@@ -87,6 +88,14 @@ bool qmp_block_export_add(QapiBlockExportOptions *args, GError **errp)
     cfg.logical_block_size = vu->logical_block_size;
     cfg.has_iothreads = vu->has_iothreads;
     cfg.iothreads = vu->iothreads;
+    cfg.iothread = args->iothread;
+    if (vu->x_iothreads) {
+        for (QapiStrList *l = vu->x_iothreads; l; l = l->next) {
+            g_ptr_array_add(ids, l->value);
+        }
+        g_ptr_array_add(ids, NULL);
+        cfg.iothread_list = (char **)ids->pdata;
+    }
     if (vu->addr->type == QAPI_SOCKET_ADDRESS_TYPE_Q_UNIX) {
         cfg.socket_path = vu->addr->u.q_unix->path;
     } else if (!parse_fd(vu->addr->u.fd->str, &cfg.listen_fd, errp)) {

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* export/iothread.c — an event loop thread: epoll, wake eventfd, fd handlers, sync barrier. */
+#include "export/iothread.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+
+/*
+ * Theory of operation
+ *
+ * An I/O thread is an epoll set and a loop around epoll_wait(): every
+ * registered fd carries a pointer to an HbIoHandler, and the loop calls
+ * its fn for each event of the batch epoll_wait() returned.  The thread
+ * knows nothing of its users: exports register their listening socket,
+ * vhost-user connection and kick fds, on as many threads as they like,
+ * and many exports share one thread.
+ *
+ * Removing an fd is epoll_ctl(EPOLL_CTL_DEL), from any thread; once it
+ * returns, no later epoll_wait() reports the fd.  But the thread may hold
+ * a batch fetched before, with an event whose handler points into the
+ * owner, and it may be running that handler right now.  hb_iothread_sync()
+ * closes that window: it returns once the thread has finished every batch
+ * it fetched before the call.  The contract for an owner going away is
+ * therefore: hb_iothread_del_fd() every fd it has on the thread, then
+ * hb_iothread_sync(); after that none of its handlers runs or will run
+ * there, and it may free them.
+ *
+ * sync is a request counter and an acknowledgement counter under a mutex.
+ * The caller bumps the request and writes the wake eventfd; the thread,
+ * at the end of every loop iteration (after the whole batch), copies the
+ * request count into the acknowledgement and signals.  An iteration whose
+ * end sees the new request began its batch before or after the call; any
+ * batch fetched before the call is that one or an earlier one, so it is
+ * finished.  The end-of-iteration check is one atomic load when nobody
+ * waits.  A handler must not call sync on its own thread (it would wait
+ * for itself).
+ *
+ * With poll_max_ns, after a batch the thread calls epoll_wait() with a zero
+ * timeout until an event comes or that many nanoseconds have passed, and
+ * only then blocks: a busy ring's next kick is picked up without a sleep
+ * and a wake-up (QEMU's iothread poll-max-ns).
+ */
+
+#define IOTHREAD_BATCH 64
+
+struct HbIoThread {
+    int epfd;
+    int wake_fd;
+    HbIoHandler wake_h;
+    GThread *thread;
+    int64_t poll_max_ns;
+    gint stop;
+    int tid;                /* under lock until published, then constant */
+    GMutex lock;
+    GCond cond;
+    uint64_t sync_req;      /* written under lock, read atomically */
+    uint64_t sync_done;     /* written by the thread under lock */
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void on_wake(HbIoHandler *h, uint32_t events)
+{
+    HbIoThread *t = (HbIoThread *)((char *)h - offsetof(HbIoThread, wake_h));
+    eventfd_t v;
+
+    eventfd_read(t->wake_fd, &v);
+}
+
+static void ack_sync(HbIoThread *t)
+{
+    g_mutex_lock(&t->lock);
+    t->sync_done = t->sync_req;
+    g_cond_broadcast(&t->cond);
+    g_mutex_unlock(&t->lock);
+}
+
+static gpointer thread_main(gpointer opaque)
+{
+    HbIoThread *t = opaque;
+    struct epoll_event evs[IOTHREAD_BATCH];
+    int64_t poll_until = 0;
+
+    g_mutex_lock(&t->lock);
+    t->tid = (int)syscall(SYS_gettid);
+    g_cond_broadcast(&t->cond);
+    g_mutex_unlock(&t->lock);
+
+    while (!g_atomic_int_get(&t->stop)) {
+        int timeout = -1;
+
+        if (poll_until) {
+            if (now_ns() < poll_until) {
+                timeout = 0;
+            } else {
+                poll_until = 0;
+            }
+        }
+        int n = epoll_wait(t->epfd, evs, IOTHREAD_BATCH, timeout);
+
+        for (int i = 0; i < n; i++) {
+            HbIoHandler *h = evs[i].data.ptr;
+            h->fn(h, evs[i].events);
+        }
+        if (n > 0 && t->poll_max_ns) {
+            poll_until = now_ns() + t->poll_max_ns;
+        }
+        if (__atomic_load_n(&t->sync_req, __ATOMIC_ACQUIRE) != t->sync_done) {
+            ack_sync(t);
+        }
+    }
+    return NULL;
+}
+
+HbIoThread *hb_iothread_new(const char *name, int64_t poll_max_ns, GError **errp)
+{
+    HbIoThread *t = g_new0(HbIoThread, 1);
+
+    g_mutex_init(&t->lock);
+    g_cond_init(&t->cond);
+    t->poll_max_ns = poll_max_ns;
+    t->wake_h.fn = on_wake;
+    t->epfd = epoll_create1(EPOLL_CLOEXEC);
+    t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (t->epfd < 0 || t->wake_fd < 0 ||
+        hb_iothread_add_fd(t, t->wake_fd, EPOLLIN, &t->wake_h) < 0) {
+        hb_error_set_errno(errp, errno, "Cannot create I/O thread");
+        hb_iothread_free(t);
+        return NULL;
+    }
+    t->thread = g_thread_try_new(name, thread_main, t, errp);
+    if (!t->thread) {
+        hb_iothread_free(t);
+        return NULL;
+    }
+    g_mutex_lock(&t->lock);
+    while (!t->tid) {
+        g_cond_wait(&t->cond, &t->lock);
+    }
+    g_mutex_unlock(&t->lock);
+    return t;
+}
+
+void hb_iothread_free(HbIoThread *t)
+{
+    if (!t) {
+        return;
+    }
+    if (t->thread) {
+        g_atomic_int_set(&t->stop, 1);
+        hb_iothread_wake(t);
+        g_thread_join(t->thread);
+    }
+    if (t->epfd >= 0) {
+        close(t->epfd);
+    }
+    if (t->wake_fd >= 0) {
+        close(t->wake_fd);
+    }
+    g_cond_clear(&t->cond);
+    g_mutex_clear(&t->lock);
+    g_free(t);
+}
+
+int hb_iothread_add_fd(HbIoThread *t, int fd, uint32_t events, HbIoHandler *h)
+{
+    struct epoll_event ev = { .events = events, .data.ptr = h };
+
+    return epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void hb_iothread_del_fd(HbIoThread *t, int fd)
+{
+    epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void hb_iothread_wake(HbIoThread *t)
+{
+    eventfd_write(t->wake_fd, 1);
+}
+
+void hb_iothread_sync(HbIoThread *t)
+{
+    uint64_t mine;
+
+    g_assert(g_thread_self() != t->thread);
+    g_mutex_lock(&t->lock);
+    mine = t->sync_req + 1;
+    __atomic_store_n(&t->sync_req, mine, __ATOMIC_RELEASE);
+    hb_iothread_wake(t);
+    while (t->sync_done < mine) {
+        g_cond_wait(&t->cond, &t->lock);
+    }
+    g_mutex_unlock(&t->lock);
+}
+
+int hb_iothread_tid(const HbIoThread *t)
+{
+    return t->tid;
+}
+
+int64_t hb_iothread_poll_max_ns(const HbIoThread *t)
+{
+    return t->poll_max_ns;
+}

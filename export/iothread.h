@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* export/iothread.h — an event loop thread: an epoll set, a wake eventfd, fd handlers, a barrier. */
+#ifndef HB_EXPORT_IOTHREAD_H
+#define HB_EXPORT_IOTHREAD_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct HbIoThread HbIoThread;
+typedef struct HbIoHandler HbIoHandler;
+
+/*
+ * What runs when a registered fd is ready: @events are the epoll events.
+ * Owners embed the struct in their own and find themselves with
+ * container_of().  Called on the I/O thread, never with a lock of it held.
+ */
+typedef void HbIoHandlerFn(HbIoHandler *h, uint32_t events);
+
+struct HbIoHandler {
+    HbIoHandlerFn *fn;
+};
+
+/**
+ * hb_iothread_new() - start an event loop thread.
+ * @name: the thread's name (shown by ps -L; 15 characters are kept)
+ * @poll_max_ns: after a batch of events, keep polling (epoll_wait with a
+ *     zero timeout) this long before blocking; 0 blocks at once
+ * @errp: where to put the reason of a failure
+ *
+ * Returns once the thread runs and its TID is known.
+ * Return: the thread, or NULL.
+ */
+HbIoThread *hb_iothread_new(const char *name, int64_t poll_max_ns, GError **errp);
+
+/**
+ * hb_iothread_free() - stop the thread and join it, close its fds.
+ * @t: the thread, or NULL; no fd may be registered on it any more
+ */
+void hb_iothread_free(HbIoThread *t);
+
+/**
+ * hb_iothread_add_fd() - call @h->fn on @t whenever @fd is ready.
+ * @t: the thread
+ * @fd: the fd; it must stay open until removed
+ * @events: EPOLLIN and the like (level-triggered)
+ * @h: the handler; it must stay valid until hb_iothread_del_fd() and a
+ *     hb_iothread_sync() after it
+ *
+ * Any thread may call it.  Return: 0 or -errno.
+ */
+int hb_iothread_add_fd(HbIoThread *t, int fd, uint32_t events, HbIoHandler *h);
+
+/**
+ * hb_iothread_del_fd() - stop watching @fd.
+ * @t: the thread
+ * @fd: a registered fd; not being registered is no error
+ *
+ * Any thread may call it.  An event fetched before may still be handled:
+ * hb_iothread_sync() waits for that.
+ */
+void hb_iothread_del_fd(HbIoThread *t, int fd);
+
+/**
+ * hb_iothread_sync() - wait until @t has finished every batch of events
+ * it fetched before this call.
+ * @t: the thread; not the calling thread itself
+ *
+ * After hb_iothread_del_fd() of every fd of an owner and this, no handler
+ * of that owner runs or will run on @t: the owner may be freed.
+ */
+void hb_iothread_sync(HbIoThread *t);
+
+/**
+ * hb_iothread_wake() - make the thread leave epoll_wait() once.
+ * @t: the thread
+ */
+void hb_iothread_wake(HbIoThread *t);
+
+/* The thread's Linux TID. */
+int hb_iothread_tid(const HbIoThread *t);
+
+/* The poll time it was created with. */
+int64_t hb_iothread_poll_max_ns(const HbIoThread *t);
+
+#endif
