@@ -182,4 +182,7 @@ def test_many_exports_share_threads(daemon, qmp, tmp_path):
         qmp.cmd("blockdev-del", **{"node-name": f"n{i}"})
     assert fds(pid) == after_first[0]
     assert threads(pid) == after_first[1]
-    assert rss_kib(pid) < after_first[2] + 8 * 1024
+    # Under ASan freed memory sits in its quarantine (256 MiB by default), so
+    # RSS says nothing about leaks there; LeakSanitizer checks those at exit.
+    if "ASAN_OPTIONS" not in os.environ:
+        assert rss_kib(pid) < after_first[2] + 8 * 1024
