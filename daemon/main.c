@@ -213,6 +213,7 @@ int main(int argc, char **argv)
     g_autoptr(GError) err = NULL;
     int status_fd = -1;
 
+    hb_note_inherited_fds();   /* before this process opens any of its own */
     if (!hb_daemon_options_parse(argc, argv, &opts, &err)) {
         fprintf(stderr, "hotblockd: %s\nTry 'hotblockd --help' for more information.\n",
                 err->message);

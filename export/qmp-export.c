@@ -55,8 +55,9 @@ static bool parse_fd(const char *str, int *fd, GError **errp)
     }
     /*
      * Only a listening socket the daemon inherited is meant here: any other
-     * descriptor (an image a node has open, a client's connection) would be
-     * taken over, and closed on failure.
+     * descriptor (an image a node has open, a QMP listener, another export's
+     * socket) would be taken over, and closed on failure.  The export owns
+     * it from here on, whatever happens next.
      */
     int listening = 0;
     socklen_t len = sizeof(listening);
@@ -64,6 +65,10 @@ static bool parse_fd(const char *str, int *fd, GError **errp)
     if (fstat((int)v, &st) < 0 || !S_ISSOCK(st.st_mode) ||
         getsockopt((int)v, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening) {
         hb_error_set(errp, "File descriptor named '%s' is not a listening socket", str);
+        return false;
+    }
+    if (!hb_take_inherited_fd((int)v)) {
+        hb_error_set(errp, "File descriptor named '%s' has not been found", str);
         return false;
     }
     *fd = v;

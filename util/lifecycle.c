@@ -2,7 +2,9 @@
 /* util/lifecycle.c — export directory and shutdown hooks. */
 #include "util/lifecycle.h"
 
+#include <dirent.h>
 #include <glib.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static char *export_dir;
@@ -64,4 +66,36 @@ void hb_run_shutdown_hooks(void)
     run_hooks(&hooks);
     run_hooks(&close_hooks);
     hb_set_export_dir(NULL, -1);
+}
+
+static GArray *inherited_fds;   /* int */
+
+void hb_note_inherited_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+
+    if (!inherited_fds) {
+        inherited_fds = g_array_new(FALSE, FALSE, sizeof(int));
+    }
+    while (d && (e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (fd > 2 && fd != dirfd(d)) {
+            g_array_append_val(inherited_fds, fd);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+}
+
+bool hb_take_inherited_fd(int fd)
+{
+    for (guint i = 0; inherited_fds && i < inherited_fds->len; i++) {
+        if (g_array_index(inherited_fds, int, i) == fd) {
+            g_array_remove_index_fast(inherited_fds, i);
+            return true;
+        }
+    }
+    return false;
 }

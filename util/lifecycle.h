@@ -3,6 +3,8 @@
 #ifndef HB_UTIL_LIFECYCLE_H
 #define HB_UTIL_LIFECYCLE_H
 
+#include <stdbool.h>
+
 /*
  * The daemon sits at the top of the layering, so modules below it cannot
  * call into it.  What they need from it lives here instead: the export
@@ -34,5 +36,15 @@ int hb_export_dir_fd(void);
 void hb_at_shutdown(void (*fn)(void));
 void hb_at_shutdown_close(void (*fn)(void));
 void hb_run_shutdown_hooks(void);
+
+/*
+ * Descriptors the daemon inherited from whoever started it (a listening
+ * socket from systemd or libvirt, for addr.type=fd).  Noted once at the
+ * very start; an export takes one over for good, and no other descriptor
+ * (an image a node has open, a QMP listener) can be named that way.
+ */
+void hb_note_inherited_fds(void);
+/* Take inherited @fd: true (and it is no longer listed) if it was there. */
+bool hb_take_inherited_fd(int fd);
 
 #endif

@@ -156,3 +156,23 @@ def test_fd_address_must_be_a_listening_socket(daemon, qmp, tmp_path):
                                              "addr": {"type": "fd", "str": str(img_fd)}})
     assert desc == f"File descriptor named '{img_fd}' is not a listening socket"
     assert os.readlink(f"/proc/{daemon.proc.pid}/fd/{img_fd}") == str(img)
+
+
+def test_fd_address_must_be_inherited(daemon, qmp, tmp_path):
+    """A listening socket of the daemon's own (here: the QMP listener) is
+    not an inherited one: taking it over would close it on failure and
+    leave the main loop polling a dead descriptor."""
+    qmp.cmd("blockdev-add", {"driver": "null-co", "node-name": "n0", "size": MiB})
+    fds = {int(n): os.readlink(f"/proc/{daemon.proc.pid}/fd/{n}")
+           for n in os.listdir(f"/proc/{daemon.proc.pid}/fd")}
+    sockets = [n for n, t in fds.items() if t.startswith("socket:")]
+    for fd in sockets:
+        cls, desc = qmp.err("block-export-add", {"type": "vhost-user-blk", "id": "e0",
+                                                 "node-name": "n0",
+                                                 "addr": {"type": "fd", "str": str(fd)}})
+        assert desc in (f"File descriptor named '{fd}' has not been found",
+                        f"File descriptor named '{fd}' is not a listening socket"), desc
+    from hbtest.qmp import QMP
+    other = QMP(daemon.qmp_path)               # the QMP listener still works
+    assert other.cmd("query-version")
+    other.close()
