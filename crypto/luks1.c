@@ -22,8 +22,8 @@
 
 /*
  * PBKDF2 iteration counts come from the header, which may be hostile: 2^32-1
- * iterations would take about 18 minutes per keyslot here.  Counts above
- * the limit are refused before any work is done.
+ * iterations would take about 18 minutes per keyslot here.  Headers whose
+ * unlock could need more than the limit are refused before any work.
  */
 static uint32_t max_iterations = HB_LUKS1_DEFAULT_MAX_ITERATIONS;
 
@@ -32,22 +32,28 @@ void hb_luks1_set_max_iterations(uint32_t n)
     max_iterations = n;
 }
 
+/*
+ * The limit bounds the whole unlock, not one keyslot: a wrong passphrase
+ * (or a hostile header with eight active slots) tries every slot, each with
+ * its own PBKDF2 and then the master-key digest's.
+ */
 static bool iterations_allowed(const HbLuks1 *luks, GError **errp)
 {
-    if (luks->hdr.mk_iters > max_iterations) {
-        hb_error_set(errp, "LUKS header needs %u PBKDF2 iterations for its master key "
-                     "digest, more than the limit of %u (--max-pbkdf-iterations)",
-                     luks->hdr.mk_iters, max_iterations);
-        return false;
-    }
+    uint64_t total = 0;
+    int active = 0;
+
     for (int i = 0; i < HB_LUKS1_NUM_KEYSLOTS; i++) {
         const Luks1Slot *slot = &luks->hdr.slots[i];
-        if (slot->active == LUKS1_KEY_SLOT_ENABLED && slot->iters > max_iterations) {
-            hb_error_set(errp, "LUKS keyslot %d needs %u PBKDF2 iterations, more than "
-                         "the limit of %u (--max-pbkdf-iterations)", i, slot->iters,
-                         max_iterations);
-            return false;
+        if (slot->active == LUKS1_KEY_SLOT_ENABLED) {
+            total += (uint64_t)slot->iters + luks->hdr.mk_iters;
+            active++;
         }
+    }
+    if (total > max_iterations) {
+        hb_error_set(errp, "LUKS header needs up to %" G_GUINT64_FORMAT " PBKDF2 "
+                     "iterations to try its %d keyslot(s), more than the limit of %u "
+                     "(--max-pbkdf-iterations)", total, active, max_iterations);
+        return false;
     }
     return true;
 }

@@ -40,8 +40,9 @@ typedef struct HbLuks1 HbLuks1;
 #define HB_LUKS1_DEFAULT_MAX_ITERATIONS 50000000u
 
 /**
- * hb_luks1_set_max_iterations() - headers asking for more PBKDF2 iterations
- * (master key digest or an active keyslot) are refused when unlocking.
+ * hb_luks1_set_max_iterations() - headers whose unlock could need more
+ * PBKDF2 iterations (every active keyslot and the master-key digest after
+ * each) are refused when unlocking.
  * Process-wide; main thread, before any open.
  */
 void hb_luks1_set_max_iterations(uint32_t n);

@@ -55,6 +55,7 @@ static void request_shutdown(QapiShutdownCause cause)
     }
     shutting_down = true;
     shutdown_cause = cause;
+    hb_slow_jobs_serve_main_loop(false);   /* a command waiting on a slow job stops serving */
     g_main_loop_quit(loop);
 }
 
@@ -181,10 +182,10 @@ static void report_startup(int status_fd, const char *error)
 
 static void shutdown_daemon(void)
 {
+    /* Stop accepting first: no new client sees a half-torn-down daemon. */
+    g_ptr_array_set_size(servers, 0);
     qapi_event_send_shutdown(false, shutdown_cause);
     hb_qmp_sessions_flush_all(2000);
-    /* Stop accepting: no new client sees a half-torn-down daemon. */
-    g_ptr_array_set_size(servers, 0);
     /* Exports drain and go, then every node writes back and closes. */
     hb_run_shutdown_hooks();
     hb_qmp_sessions_flush_all(2000);   /* events raised while closing */

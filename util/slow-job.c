@@ -6,6 +6,15 @@
 
 static bool serve_main_loop;
 
+/*
+ * Each slow job that turns the loop nests one level of the main thread's
+ * stack (another session's command may start its own slow job meanwhile).
+ * Past this depth a job simply runs where it is called: the stack stays
+ * bounded whatever the number of clients.
+ */
+#define SLOW_JOB_MAX_NESTING 4
+static unsigned nesting;
+
 typedef struct SlowJob {
     void (*fn)(void *opaque);
     void *opaque;
@@ -32,7 +41,8 @@ void hb_run_slow(void (*fn)(void *opaque), void *opaque)
     SlowJob job = { .fn = fn, .opaque = opaque };
 
     /* Only the thread running the daemon's loop may turn it. */
-    if (!serve_main_loop || !g_main_context_is_owner(g_main_context_default())) {
+    if (!serve_main_loop || nesting >= SLOW_JOB_MAX_NESTING ||
+        !g_main_context_is_owner(g_main_context_default())) {
         fn(opaque);
         return;
     }
@@ -41,8 +51,15 @@ void hb_run_slow(void (*fn)(void *opaque), void *opaque)
         fn(opaque);   /* no thread to be had: slow, but correct */
         return;
     }
-    while (!g_atomic_int_get(&job.done)) {
+    /*
+     * Once the daemon is shutting down (hb_slow_jobs_serve_main_loop(false)
+     * from the quit path) nothing more is served: the job is waited for,
+     * the command answers, and the stack unwinds to the loop, which ends.
+     */
+    nesting++;
+    while (!g_atomic_int_get(&job.done) && serve_main_loop) {
         g_main_context_iteration(NULL, TRUE);
     }
+    nesting--;
     g_thread_join(t);
 }
