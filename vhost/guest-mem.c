@@ -40,10 +40,6 @@ int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd, int *fault_flag)
         r->size > HB_GUEST_MEM_MAX_BYTES) {
         return -EINVAL;
     }
-    /* The front-end's region may start mid-fd: map from the page holding
-     * mmap_offset (mmap's alignment rule), not from the start of the file. */
-    uint64_t base = r->mmap_offset & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
-    uint64_t len = end - base;
     /*
      * Touching a mapping beyond the end of its file raises SIGBUS: refuse
      * regions the fd cannot back.  A front-end that shrinks the file later
@@ -52,6 +48,19 @@ int hb_guest_mem_map_region(HbGuestMemRegion *r, int fd, int *fault_flag)
     if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && (uint64_t)st.st_size < end)) {
         return -EINVAL;
     }
+    /*
+     * The front-end's region may start mid-fd: map from the page holding
+     * mmap_offset, not from the start of the file.  The page is the file's
+     * own: a hugetlbfs file (st_blksize 2 MiB or 1 GiB) maps only at its
+     * huge page boundaries.
+     */
+    uint64_t align = (uint64_t)sysconf(_SC_PAGESIZE);
+    if (st.st_blksize > 0 && (uint64_t)st.st_blksize > align &&
+        !((uint64_t)st.st_blksize & ((uint64_t)st.st_blksize - 1))) {
+        align = (uint64_t)st.st_blksize;
+    }
+    uint64_t base = r->mmap_offset & ~(align - 1);
+    uint64_t len = end - base;
     if (__atomic_add_fetch(&daemon_mapped, len, __ATOMIC_RELAXED) > GUEST_MEM_DAEMON_MAX_BYTES) {
         __atomic_sub_fetch(&daemon_mapped, len, __ATOMIC_RELAXED);
         return -ENOSPC;

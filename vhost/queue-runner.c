@@ -332,7 +332,7 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             return drain_and_fail(r, dev, q);
         }
         progress = ret > 0;
-        if (!yielding && now_ns() > budget_end) {
+        if (!yielding && (now_ns() > budget_end || hb_vu_queue_lock_wanted(q))) {
             yielding = true;
         }
         if (yielding && !r->offloaded) {
@@ -356,7 +356,7 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
                 req_put(r, req);
                 return drain_and_fail(r, dev, q);
             }
-            if (now_ns() > budget_end) {
+            if (now_ns() > budget_end || hb_vu_queue_lock_wanted(q)) {
                 yielding = true;
             }
         }

@@ -89,10 +89,23 @@ static void queue_reset(HbVuDev *dev, unsigned qidx)
     q->broken = false;
 }
 
+/* The control thread's lock of a ring: counted, so a busy ring yields to it. */
+static void queue_lock(HbVuQueue *q)
+{
+    g_atomic_int_inc(&q->lock_waiters);
+    g_mutex_lock(&q->lock);
+    g_atomic_int_add(&q->lock_waiters, -1);
+}
+
+bool hb_vu_queue_lock_wanted(HbVuQueue *q)
+{
+    return g_atomic_int_get(&q->lock_waiters) > 0;
+}
+
 static void lock_all(HbVuDev *dev)
 {
     for (unsigned i = 0; i < dev->max_queues; i++) {
-        g_mutex_lock(&dev->q[i].lock);
+        queue_lock(&dev->q[i]);
     }
 }
 
@@ -204,6 +217,15 @@ bool hb_vu_handle_kick(HbVuDev *dev, unsigned qidx)
     bool ok = true;
     eventfd_t v;
 
+    /*
+     * The control thread (GET_VRING_BASE, memory table, reset) waits for
+     * this lock: let it in first.  A mutex does not queue its waiters, and
+     * a ring that is always full would otherwise re-take it at once, every
+     * time the runner yields.
+     */
+    for (int i = 0; i < 2000 && g_atomic_int_get(&q->lock_waiters) > 0; i++) {
+        g_usleep(50);
+    }
     g_mutex_lock(&q->lock);
     if (q->kick_fd >= 0) {
         (void)eventfd_read(q->kick_fd, &v);   /* EAGAIN: a stale wakeup */
@@ -380,7 +402,7 @@ static int set_vring_num(HbVuDev *dev, VuMsg *msg)
         num > HB_VIRTQ_MAX_SIZE || (num & (num - 1))) {
         return MSG_DROP;
     }
-    g_mutex_lock(&q->lock);
+    queue_lock(q);
     /* A started ring keeps its size: its inflight slice and the memory
      * behind it were checked for the old one. */
     bool started = q->started;
@@ -399,7 +421,7 @@ static int set_vring_addr(HbVuDev *dev, VuMsg *msg)
     if (!size_is(msg, sizeof(msg->p.addr)) || !q) {
         return MSG_DROP;
     }
-    g_mutex_lock(&q->lock);
+    queue_lock(q);
     q->desc_uva = msg->p.addr.desc;
     q->avail_uva = msg->p.addr.avail;
     q->used_uva = msg->p.addr.used;
@@ -418,7 +440,7 @@ static int set_vring_base(HbVuDev *dev, VuMsg *msg)
     if (!size_is(msg, sizeof(msg->p.state)) || !q || msg->p.state.num > 0xffff) {
         return MSG_DROP;
     }
-    g_mutex_lock(&q->lock);
+    queue_lock(q);
     q->base = msg->p.state.num;
     g_mutex_unlock(&q->lock);
     return MSG_OK;
@@ -432,7 +454,7 @@ static int get_vring_base(HbVuDev *dev, VuMsg *msg)
         return MSG_DROP;
     }
     /* Holding the mutex means no request of this ring is in flight. */
-    g_mutex_lock(&q->lock);
+    queue_lock(q);
     msg->p.state.num = q->started ? q->vq.last_avail_idx : q->base;
     q->base = msg->p.state.num;
     queue_stop(dev, msg->p.state.index);
@@ -482,7 +504,7 @@ static int set_vring_fd(HbVuDev *dev, VuMsg *msg)
     if (fd >= 0 && msg->hdr.request == HB_VU_SET_VRING_CALL) {
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     }
-    g_mutex_lock(&q->lock);
+    queue_lock(q);
     switch (msg->hdr.request) {
     case HB_VU_SET_VRING_KICK:
         queue_stop(dev, qidx);
@@ -525,7 +547,7 @@ static int set_vring_enable(HbVuDev *dev, VuMsg *msg)
     if (!size_is(msg, sizeof(msg->p.state)) || !q || msg->p.state.num > 1) {
         return MSG_DROP;
     }
-    g_mutex_lock(&q->lock);
+    queue_lock(q);
     q->enabled = msg->p.state.num;
     if (q->enabled && q->started) {
         hb_vu_queue_wake(q);

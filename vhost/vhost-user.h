@@ -112,6 +112,7 @@ typedef struct HbVuIface {
 
 typedef struct HbVuQueue {
     GMutex lock;
+    gint lock_waiters;          /* control-path threads waiting for @lock */
     HbVirtq vq;
     unsigned num;
     uint64_t desc_uva, avail_uva, used_uva;
@@ -183,6 +184,12 @@ void hb_vu_queue_notify(HbVuDev *dev, HbVuQueue *q);
  * are waiting must not wait for the guest's next kick).
  */
 void hb_vu_queue_wake(HbVuQueue *q);
+
+/*
+ * hb_vu_queue_lock_wanted() - a control-path thread waits for ring @q's
+ * lock: whoever holds it to serve the ring should finish and let it in.
+ */
+bool hb_vu_queue_lock_wanted(HbVuQueue *q);
 
 /**
  * hb_vu_config_changed() - tell the front-end the config space changed

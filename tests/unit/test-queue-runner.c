@@ -338,6 +338,49 @@ static void test_full_ring_yields(Fixture *f, gconstpointer data)
     f->q->kick_fd = -1;
 }
 
+/* A control thread waiting for the ring's lock ends a run early. */
+typedef struct LockWaiter {
+    HbVuQueue *q;
+    gint got;
+} LockWaiter;
+
+static gpointer lock_waiter(gpointer opaque)
+{
+    LockWaiter *w = opaque;
+
+    g_atomic_int_inc(&w->q->lock_waiters);     /* as the control path does */
+    g_mutex_lock(&w->q->lock);
+    g_atomic_int_add(&w->q->lock_waiters, -1);
+    g_atomic_int_set(&w->got, 1);
+    g_mutex_unlock(&w->q->lock);
+    return NULL;
+}
+
+static void test_control_thread_gets_in(Fixture *f, gconstpointer data)
+{
+    LockWaiter w = { .q = f->q };
+
+    f->q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    f->delay_us = 20000;                 /* 16 reads: 320 ms without yielding */
+    for (unsigned i = 0; i < NREQ; i++) {
+        add_read(f, i, true);
+    }
+    g_mutex_lock(&f->q->lock);
+    GThread *t = g_thread_new("waiter", lock_waiter, &w);
+    while (!g_atomic_int_get(&f->q->lock_waiters)) {
+        g_usleep(100);
+    }
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 100000);   /* one read, not sixteen */
+    g_assert_cmpint(f->reads, <, NREQ);
+    g_mutex_unlock(&f->q->lock);
+    g_thread_join(t);
+    g_assert_cmpint(g_atomic_int_get(&w.got), ==, 1);
+    close(f->q->kick_fd);
+    f->q->kick_fd = -1;
+}
+
 /* A request with no status byte breaks the ring only once the workers are done. */
 static void test_broken_request_drains_first(Fixture *f, gconstpointer data)
 {
@@ -380,6 +423,7 @@ int main(int argc, char **argv)
     T("fast-reads-stay-inline", test_fast_reads_stay_inline, 1);
     T("without-pool", test_without_pool, 0);
     T("full-ring-yields", test_full_ring_yields, 0);
+    T("control-thread-gets-in", test_control_thread_gets_in, 0);
     T("broken-request-drains-first", test_broken_request_drains_first, 1);
     T("broken-ring-drains-first", test_broken_ring_drains_first, 1);
     return g_test_run();
