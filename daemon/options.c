@@ -11,7 +11,7 @@
 enum {
     OPT_QMP, OPT_CHARDEV, OPT_MONITOR, OPT_EXPORT_DIR, OPT_PIDFILE,
     OPT_DAEMONIZE, OPT_VERSION, OPT_HELP, OPT_OBJECT, OPT_BLOCKDEV,
-    OPT_EXPORT, OPT_INSECURE_EXPORT_DIR, OPT_MAX_QMP_CLIENTS,
+    OPT_EXPORT, OPT_INSECURE_EXPORT_DIR, OPT_MAX_QMP_CLIENTS, OPT_ALLOW_CORE_DUMPS,
 };
 
 static const struct {
@@ -27,6 +27,7 @@ static const struct {
     { "max-qmp-clients", OPT_MAX_QMP_CLIENTS, true },
     { "pidfile", OPT_PIDFILE, true },
     { "daemonize", OPT_DAEMONIZE, false },
+    { "allow-core-dumps", OPT_ALLOW_CORE_DUMPS, false },
     { "version", OPT_VERSION, false },
     { "help", OPT_HELP, false },
     { "object", OPT_OBJECT, true },
@@ -307,6 +308,9 @@ static bool handle_opt(HbDaemonOptions *opts, GHashTable *chardevs, int id,
     case OPT_INSECURE_EXPORT_DIR:
         opts->insecure_export_dir = true;
         return true;
+    case OPT_ALLOW_CORE_DUMPS:
+        opts->allow_core_dumps = true;
+        return true;
     case OPT_MAX_QMP_CLIENTS: {
         char *end;
         guint64 n = g_ascii_strtoull(val, &end, 10);
@@ -425,7 +429,7 @@ void hb_daemon_options_clear(HbDaemonOptions *opts)
     g_clear_pointer(&opts->items, g_ptr_array_unref);
     g_clear_pointer(&opts->export_dir, g_free);
     g_clear_pointer(&opts->pidfile, g_free);
-    opts->daemonize = opts->version = opts->help = false;
+    opts->daemonize = opts->version = opts->help = opts->allow_core_dumps = false;
 }
 
 const char *hb_daemon_usage(void)
@@ -447,6 +451,9 @@ const char *hb_daemon_usage(void)
 "  --max-qmp-clients N        QMP clients each socket serves at once (128)\n"
 "  --pidfile FILE             write the pid to FILE (locked, removed on exit)\n"
 "  --daemonize                detach once every socket is listening\n"
+"  --allow-core-dumps         for debugging: leave the process dumpable, so a\n"
+"                             crash writes a core file (off by default: key\n"
+"                             material in memory must not reach core files)\n"
 "  --object OPTIONS           like the object-add command\n"
 "                             e.g. secret,id=sec0,file=/path/to/key\n"
 "  --blockdev OPTIONS         like the blockdev-add command\n"

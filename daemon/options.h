@@ -40,6 +40,8 @@ typedef struct HbStartupItem {
  * @insecure_export_dir: --allow-insecure-export-dir
  * @max_qmp_clients: --max-qmp-clients, or 0 for the default
  * @daemonize: --daemonize
+ * @allow_core_dumps: --allow-core-dumps: stay dumpable (otherwise the daemon
+ *        sets PR_SET_DUMPABLE to 0 at start, so no core file is written)
  * @version: --version / -V was given
  * @help: --help / -h was given
  */
@@ -50,6 +52,7 @@ typedef struct HbDaemonOptions {
     bool insecure_export_dir;
     unsigned max_qmp_clients;
     bool daemonize;
+    bool allow_core_dumps;
     bool version;
     bool help;
 } HbDaemonOptions;
