@@ -31,7 +31,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbSecretBuf, hb_secret_buf_free)
  * hb_secret_burn_stack() - overwrite the stack a library call just used
  *
  * Call it right after a gnutls call that was handed key material: its
- * frames lay below the caller's, and nettle leaves temporaries there
+ * frames lie below the caller's, and nettle leaves temporaries there
  * unwiped (HMAC keeps key ^ ipad in a stack buffer, so PBKDF2 over the
  * master key leaves the master key recoverable).  This function's own
  * frame, HB_SECRET_BURN_BYTES of zeros, lands on the same addresses.
