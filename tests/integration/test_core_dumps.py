@@ -153,7 +153,7 @@ def test_no_core_file_by_default(daemon_factory, tmp_path, cores):
 
 
 @pytest.mark.security
-def test_allowed_core_has_no_passphrase(daemon_factory, tmp_path, cores, record_property):
+def test_allowed_core_has_no_passphrase(daemon_factory, tmp_path, cores):
     if sanitized_build():
         pytest.skip("sanitizer build: no core, and ASan's quarantine keeps freed memory")
     passphrase, img, master_key = luks_volume(tmp_path)
@@ -167,8 +167,9 @@ def test_allowed_core_has_no_passphrase(daemon_factory, tmp_path, cores, record_
     for form in hmac_pads(master_key):
         assert not pieces_found(data, form), "an HMAC pad of the master key is in the core"
     # The node is open: gnutls's cipher contexts hold the master key's AES key
-    # schedules in ordinary heap (docs/secrets.md), so it may be there as such.
-    record_property("master_key_copies_in_core", len(pieces_found(data, master_key)))
+    # schedules in ordinary heap (docs/secrets.md), so it is there as such
+    # (4 places with aes-xts-plain64 and gnutls 3.7); shown with -rP.
+    print(f"master key found at {len(pieces_found(data, master_key))} places in the core")
 
 
 @pytest.mark.security
