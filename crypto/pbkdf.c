@@ -5,6 +5,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "crypto/secret.h"
 #include "util/error.h"
 
 bool hb_pbkdf2(HbHashAlg alg, const uint8_t *pass, size_t passlen,
@@ -22,6 +23,7 @@ bool hb_pbkdf2(HbHashAlg alg, const uint8_t *pass, size_t passlen,
         return false;
     }
     rc = gnutls_pbkdf2(hb_hash_gnutls_mac(alg), &key, &s, (unsigned)iters, out, outlen);
+    hb_secret_burn_stack();     /* nettle's HMAC left key ^ ipad there */
     if (rc < 0) {
         hb_error_set(errp, "PBKDF2 with %s failed: %s", hb_hash_name(alg), gnutls_strerror(rc));
         return false;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* crypto/qmp-object.c — object-add/object-del/qom-list: QMP shapes to the
- * secret registry.  The only file of crypto/ that sees generated QAPI types. */
+ * secret registry.  The only file of crypto/ that sees generated QAPI types.
+ * The generated code's copies of a secret's text are wiped here, after use. */
 #include <string.h>
 
 #include "crypto/secret.h"
@@ -8,6 +9,16 @@
 #include "qapi-types.h"
 #include "util/error.h"
 #include "util/object-types.h"
+
+/* Wipe and free a copy of secret text the generated code made; NULL-safe. */
+static void wipe_free(char **str)
+{
+    if (*str) {
+        explicit_bzero(*str, strlen(*str));
+        g_free(*str);
+        *str = NULL;
+    }
+}
 
 bool qmp_object_add(QapiObjectOptions *args, GError **errp)
 {
@@ -18,7 +29,7 @@ bool qmp_object_add(QapiObjectOptions *args, GError **errp)
     }
     switch (args->qom_type) {
     case QAPI_OBJECT_TYPE_SECRET: {
-        const QapiSecretProperties *p = args->u.secret;
+        QapiSecretProperties *p = args->u.secret;
         HbSecretOptions so = {
             .id = args->id,
             .data = p->data,
@@ -28,7 +39,12 @@ bool qmp_object_add(QapiObjectOptions *args, GError **errp)
             .keyid = p->keyid,
             .iv = p->iv,
         };
-        return hb_secret_add(&so, errp);
+        bool ok = hb_secret_add(&so, errp);
+        /* The registry has its own locked copy; leave none in the heap. */
+        wipe_free(&p->data);
+        wipe_free(&p->iv);
+        wipe_free(&p->keyid);
+        return ok;
     }
     default: {
         /* Types of the layers above (util/object-types.h). */

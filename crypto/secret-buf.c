@@ -6,6 +6,7 @@
  * (objects, master keys, one split key while unlocking), so the page
  * granularity costs little.  Locking is best effort: beyond RLIMIT_MEMLOCK the
  * buffer simply stays swappable.  Mappings are excluded from core dumps.
+ * hb_secret_burn_stack() deals with what libraries leave on the stack.
  */
 #include "crypto/secret.h"
 
@@ -57,4 +58,12 @@ void hb_secret_buf_free(HbSecretBuf *buf)
         munmap(buf->data, mlen);
     }
     g_free(buf);
+}
+
+__attribute__((noinline)) void hb_secret_burn_stack(void)
+{
+    uint8_t area[HB_SECRET_BURN_BYTES];
+
+    /* explicit_bzero() is never elided, and needs the whole array in place. */
+    explicit_bzero(area, sizeof(area));
 }

@@ -46,6 +46,8 @@ HbSecretBuf *hb_base64_decode(const char *in, size_t inlen, GError **errp)
      * buffer's len also sizes its mapping, so it must not shrink in place. */
     g_autoptr(HbSecretBuf) tmp = hb_secret_buf_new(inlen / 4 * 3 + 3);
     size_t n = g_base64_decode_step(in, inlen, tmp->data, &state, &save);
+    /* The decoder's state holds up to three decoded bytes. */
+    explicit_bzero(&save, sizeof(save));
     return hb_secret_buf_new_from(tmp->data, n);
 }
 

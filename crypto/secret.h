@@ -26,6 +26,18 @@ HbSecretBuf *hb_secret_buf_new_from(const void *data, size_t len);
 void hb_secret_buf_free(HbSecretBuf *buf);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbSecretBuf, hb_secret_buf_free)
 
+#define HB_SECRET_BURN_BYTES (16 * 1024)
+/**
+ * hb_secret_burn_stack() - overwrite the stack a library call just used
+ *
+ * Call it right after a gnutls call that was handed key material: its
+ * frames lie below the caller's, and nettle leaves temporaries there
+ * unwiped (HMAC keeps key ^ ipad in a stack buffer, so PBKDF2 over the
+ * master key leaves the master key recoverable).  This function's own
+ * frame, HB_SECRET_BURN_BYTES of zeros, lands on the same addresses.
+ */
+void hb_secret_burn_stack(void);
+
 typedef enum {
     HB_SECRET_FORMAT_RAW,
     HB_SECRET_FORMAT_BASE64,

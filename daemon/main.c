@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +231,12 @@ int main(int argc, char **argv)
                HB_QMP_QEMU_MAJOR, HB_QMP_QEMU_MINOR, HB_QMP_QEMU_MICRO);
         hb_daemon_options_clear(&opts);
         return 0;
+    }
+    /* No core file may carry key material (docs/running.md, "Core dumps"). */
+    if (!opts.allow_core_dumps && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        fprintf(stderr, "hotblockd: cannot disable core dumps: %s\n", g_strerror(errno));
+        hb_daemon_options_clear(&opts);
+        return 1;
     }
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();

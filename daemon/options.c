@@ -13,6 +13,7 @@ enum {
     OPT_QMP, OPT_CHARDEV, OPT_MONITOR, OPT_EXPORT_DIR, OPT_PIDFILE,
     OPT_DAEMONIZE, OPT_VERSION, OPT_HELP, OPT_OBJECT, OPT_BLOCKDEV,
     OPT_EXPORT, OPT_INSECURE_EXPORT_DIR, OPT_MAX_QMP_CLIENTS, OPT_MAX_PBKDF_ITERS,
+    OPT_ALLOW_CORE_DUMPS,
 };
 
 static const struct {
@@ -29,6 +30,7 @@ static const struct {
     { "max-pbkdf-iterations", OPT_MAX_PBKDF_ITERS, true },
     { "pidfile", OPT_PIDFILE, true },
     { "daemonize", OPT_DAEMONIZE, false },
+    { "allow-core-dumps", OPT_ALLOW_CORE_DUMPS, false },
     { "version", OPT_VERSION, false },
     { "help", OPT_HELP, false },
     { "object", OPT_OBJECT, true },
@@ -324,6 +326,9 @@ static bool handle_opt(HbDaemonOptions *opts, GHashTable *chardevs, int id,
     case OPT_INSECURE_EXPORT_DIR:
         opts->insecure_export_dir = true;
         return true;
+    case OPT_ALLOW_CORE_DUMPS:
+        opts->allow_core_dumps = true;
+        return true;
     case OPT_MAX_QMP_CLIENTS:
         return parse_count(val, "--max-qmp-clients", 65536, &opts->max_qmp_clients, errp);
     case OPT_MAX_PBKDF_ITERS:
@@ -437,7 +442,7 @@ void hb_daemon_options_clear(HbDaemonOptions *opts)
     g_clear_pointer(&opts->items, g_ptr_array_unref);
     g_clear_pointer(&opts->export_dir, g_free);
     g_clear_pointer(&opts->pidfile, g_free);
-    opts->daemonize = opts->version = opts->help = false;
+    opts->daemonize = opts->version = opts->help = opts->allow_core_dumps = false;
 }
 
 const char *hb_daemon_usage(void)
@@ -461,6 +466,9 @@ const char *hb_daemon_usage(void)
 "                             iterations (default 50000000)\n"
 "  --pidfile FILE             write the pid to FILE (locked, removed on exit)\n"
 "  --daemonize                detach once every socket is listening\n"
+"  --allow-core-dumps         for debugging: leave the process dumpable, so a\n"
+"                             crash writes a core file (off by default: key\n"
+"                             material in memory must not reach core files)\n"
 "  --object OPTIONS           like the object-add command\n"
 "                             e.g. secret,id=sec0,file=/path/to/key\n"
 "  --blockdev OPTIONS         like the blockdev-add command\n"

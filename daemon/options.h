@@ -41,6 +41,8 @@ typedef struct HbStartupItem {
  * @max_qmp_clients: --max-qmp-clients, or 0 for the default
  * @max_pbkdf_iterations: --max-pbkdf-iterations, or 0 for the default
  * @daemonize: --daemonize
+ * @allow_core_dumps: --allow-core-dumps: stay dumpable (otherwise the daemon
+ *        sets PR_SET_DUMPABLE to 0 at start, so no core file is written)
  * @version: --version / -V was given
  * @help: --help / -h was given
  */
@@ -52,6 +54,7 @@ typedef struct HbDaemonOptions {
     unsigned max_qmp_clients;
     unsigned max_pbkdf_iterations;
     bool daemonize;
+    bool allow_core_dumps;
     bool version;
     bool help;
 } HbDaemonOptions;

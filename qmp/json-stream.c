@@ -2,11 +2,14 @@
 /* qmp/json-stream.c — top-level JSON value splitter with length and depth limits. */
 #include "qmp/json-stream.h"
 
+#include <string.h>
+
+#define INITIAL_CAP 256
+
 void hb_json_stream_init(HbJsonStream *s, gsize max_len, unsigned max_depth,
                          HbJsonStreamFn fn, void *opaque)
 {
     *s = (HbJsonStream){
-        .buf = g_string_new(NULL),
         .max_len = max_len,
         .max_depth = max_depth,
         .fn = fn,
@@ -14,17 +17,44 @@ void hb_json_stream_init(HbJsonStream *s, gsize max_len, unsigned max_depth,
     };
 }
 
+/* Forget the value so far, leaving none of its bytes in memory. */
+static void drop_bytes(HbJsonStream *s)
+{
+    if (s->len) {
+        explicit_bzero(s->buf, s->len);
+        s->len = 0;
+    }
+}
+
 void hb_json_stream_clear(HbJsonStream *s)
 {
-    if (s->buf) {
-        g_string_free(s->buf, TRUE);
-        s->buf = NULL;
+    drop_bytes(s);
+    g_free(s->buf);
+    s->buf = NULL;
+    s->cap = 0;
+}
+
+/* Append one byte; growing copies, then wipes the old buffer (no realloc). */
+static void put_byte(HbJsonStream *s, char c)
+{
+    if (s->len == s->cap) {
+        gsize cap = s->cap ? s->cap * 2 : INITIAL_CAP;
+        char *grown = g_malloc(cap);
+
+        if (s->len) {
+            memcpy(grown, s->buf, s->len);
+            explicit_bzero(s->buf, s->len);
+        }
+        g_free(s->buf);
+        s->buf = grown;
+        s->cap = cap;
     }
+    s->buf[s->len++] = c;
 }
 
 static void reset(HbJsonStream *s)
 {
-    g_string_truncate(s->buf, 0);
+    drop_bytes(s);
     s->depth = 0;
     s->in_string = s->escape = s->in_scalar = s->skipping = false;
 }
@@ -32,23 +62,36 @@ static void reset(HbJsonStream *s)
 static void emit_value(HbJsonStream *s)
 {
     bool skipped = s->skipping;
-    g_autofree char *text = NULL;
-    gsize len = s->buf->len;
+    gsize len = s->len;
+    /* The callback gets a copy: the stream is reset before it runs. */
+    char *text = g_strndup(s->buf ? s->buf : "", len);
 
-    text = g_strndup(s->buf->str, len);
     reset(s);
     if (!skipped) {
         s->fn(s->opaque, HB_JSON_STREAM_VALUE, text, len);
     }
+    explicit_bzero(text, len);
+    g_free(text);
 }
 
 static void fail(HbJsonStream *s, HbJsonStreamEvent ev)
 {
     /* Report once, then drop bytes until the value ends. */
-    g_string_truncate(s->buf, 0);
+    drop_bytes(s);
     if (!s->skipping) {
         s->skipping = true;
         s->fn(s->opaque, ev, NULL, 0);
+    }
+}
+
+/* Keep @c of the current value, unless it is being skipped. */
+static void keep(HbJsonStream *s, char c)
+{
+    if (!s->skipping) {
+        put_byte(s, c);
+        if (s->len > s->max_len) {
+            fail(s, HB_JSON_STREAM_TOO_LONG);
+        }
     }
 }
 
@@ -62,21 +105,11 @@ void hb_json_stream_feed(HbJsonStream *s, const char *data, gsize len)
                 c == ']' || c == '"') {
                 emit_value(s);      /* a bare token ends here */
             } else {
-                if (!s->skipping) {
-                    g_string_append_c(s->buf, c);
-                    if (s->buf->len > s->max_len) {
-                        fail(s, HB_JSON_STREAM_TOO_LONG);
-                    }
-                }
+                keep(s, c);
                 continue;
             }
         }
-        if (!s->skipping) {
-            g_string_append_c(s->buf, c);
-            if (s->buf->len > s->max_len) {
-                fail(s, HB_JSON_STREAM_TOO_LONG);
-            }
-        }
+        keep(s, c);
         if (s->in_string) {
             if (s->escape) {
                 s->escape = false;
@@ -114,7 +147,7 @@ void hb_json_stream_feed(HbJsonStream *s, const char *data, gsize len)
         default:
             if (s->depth == 0) {
                 if (g_ascii_isspace(c)) {
-                    g_string_truncate(s->buf, 0);
+                    drop_bytes(s);
                 } else {
                     s->in_scalar = true;
                 }

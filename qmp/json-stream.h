@@ -11,6 +11,11 @@
  * which parses it.  It enforces the per-client limits: a value longer than
  * max_len or nested deeper than max_depth is reported as an error and the
  * rest of that value is skipped, so the stream stays in sync.
+ *
+ * A value may carry a secret (object-add's "data"), so no byte of it is
+ * left behind: the buffer is wiped whenever a value ends or is dropped,
+ * grows by copy-and-wipe rather than realloc(), and the text handed to the
+ * callback is wiped once the callback returns.
  */
 
 #include <glib.h>
@@ -27,7 +32,9 @@ typedef void (*HbJsonStreamFn)(void *opaque, HbJsonStreamEvent ev,
                                const char *text, gsize len);
 
 typedef struct HbJsonStream {
-    GString *buf;
+    char *buf;        /* the value so far (not NUL-terminated) */
+    gsize len;
+    gsize cap;
     gsize max_len;
     unsigned max_depth;
     unsigned depth;
@@ -39,10 +46,19 @@ typedef struct HbJsonStream {
     void *opaque;
 } HbJsonStream;
 
+/**
+ * hb_json_stream_init() - an empty splitter
+ * @s: the splitter
+ * @max_len: longest value accepted, in bytes
+ * @max_depth: deepest nesting accepted
+ * @fn: called for each value or error; the text it gets is wiped after it returns
+ * @opaque: passed to @fn
+ */
 void hb_json_stream_init(HbJsonStream *s, gsize max_len, unsigned max_depth,
                          HbJsonStreamFn fn, void *opaque);
+/** hb_json_stream_clear() - wipe and free what @s holds; it may be cleared twice */
 void hb_json_stream_clear(HbJsonStream *s);
-/* Feed bytes; calls fn for each event, in order. */
+/** hb_json_stream_feed() - feed @len bytes; calls fn for each event, in order */
 void hb_json_stream_feed(HbJsonStream *s, const char *data, gsize len);
 
 #endif

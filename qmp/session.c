@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <glib-unix.h>
+#include <malloc.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,6 +26,15 @@
  * once HB_QMP_OUT_PAUSE bytes wait, and dropped past HB_QMP_OUT_DROP, so a
  * slow or hostile client costs only its own buffer.  Commands never block
  * the loop on a client: a disconnect mid-command just discards the reply.
+ *
+ * Requests may carry secrets (object-add's "data"), so input leaves no
+ * copies behind: bytes are received straight into the session's input
+ * buffer (no copy on the stack), which is wiped as they are passed on; the
+ * splitter wipes its own (qmp/json-stream.c), and the string values of an
+ * object-add request's
+ * arguments are wiped once the command is done.  json-glib's scanner frees
+ * its own copies unwiped: those are taken back from malloc and wiped (see
+ * the scrub below, and docs/secrets.md for what it cannot reach).
  */
 
 struct HbQmpSession {
@@ -32,7 +42,8 @@ struct HbQmpSession {
     guint in_watch;
     guint out_watch;
     HbJsonStream stream;
-    GByteArray *in;     /* received, not yet fed to the splitter (paused) */
+    guint8 *in;         /* HB_QMP_IN_SIZE bytes: received, not yet fed */
+    gsize in_len;       /* bytes held back (paused), or 0 */
     GByteArray *out;
     gsize out_head;     /* bytes of out already sent */
     bool negotiated;
@@ -45,6 +56,8 @@ struct HbQmpSession {
 
 /* Input is fed to the splitter in slices this big between pause checks. */
 #define HB_QMP_FEED_SLICE 256
+/* The most one read takes in. */
+#define HB_QMP_IN_SIZE 16384
 
 static GList *sessions;
 static HbQmpSession *current;
@@ -270,12 +283,136 @@ static void handle_request(HbQmpSession *s, JsonNode *req)
     }
 }
 
+/* Overwrite every string value under @node (json-glib's copies of them). */
+static void wipe_strings(JsonNode *node)
+{
+    switch (JSON_NODE_TYPE(node)) {
+    case JSON_NODE_OBJECT: {
+        g_autoptr(GList) vals = json_object_get_values(json_node_get_object(node));
+        for (GList *l = vals; l; l = l->next) {
+            wipe_strings(l->data);
+        }
+        break;
+    }
+    case JSON_NODE_ARRAY: {
+        JsonArray *a = json_node_get_array(node);
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            wipe_strings(json_array_get_element(a, i));
+        }
+        break;
+    }
+    case JSON_NODE_VALUE:
+        if (json_node_get_value_type(node) == G_TYPE_STRING) {
+            char *str = (char *)json_node_get_string(node);
+            if (str) {
+                explicit_bzero(str, strlen(str));
+            }
+        }
+        break;
+    case JSON_NODE_NULL:
+        break;
+    }
+}
+
+/*
+ * An object-add request's arguments may hold a secret's text (data, iv,
+ * keyid): wipe them once the request is done with, whether or not it ran.
+ * Only object-add: other commands' arguments may share strings with what
+ * they keep (json_node_copy() shares values), and hold no secret text.
+ * Return: whether @req was an object-add request.
+ */
+static bool wipe_secret_arguments(JsonNode *req)
+{
+    JsonObject *o;
+    JsonNode *exec, *args;
+
+    if (!JSON_NODE_HOLDS_OBJECT(req)) {
+        return false;
+    }
+    o = json_node_get_object(req);
+    exec = json_object_get_member(o, "execute");
+    if (!exec) {
+        exec = json_object_get_member(o, "exec-oob");
+    }
+    args = json_object_get_member(o, "arguments");
+    if (exec && args && JSON_NODE_HOLDS_VALUE(exec) &&
+        json_node_get_value_type(exec) == G_TYPE_STRING &&
+        g_str_equal(json_node_get_string(exec), "object-add")) {
+        wipe_strings(args);
+        return true;
+    }
+    return false;
+}
+
+/*
+ * json-glib's scanner builds each string token in a GString (128 bytes,
+ * doubled as it fills) and frees it unwiped once the parser has copied it,
+ * so parsing a secret leaves its text in freed chunks of those sizes.
+ * glibc's malloc keeps the chunks a thread freed last in a small cache per
+ * size (tcache: at most SCRUB_PER_SIZE, up to 1032 bytes), handing them
+ * out again last in, first out.  So around the parse of each request the
+ * cache of every size its strings can use is emptied first (the scanner's
+ * frees then land there, not in the shared bins), and after an object-add
+ * the chunks are taken back, wiped and freed.  Under another allocator
+ * (ASan's) this is merely useless.
+ */
+#define SCRUB_FIRST 128     /* GString's first allocation */
+#define SCRUB_SIZES 4       /* 128 .. 1024: the sizes glibc's tcache takes */
+#define SCRUB_PER_SIZE 7    /* glibc's default tcache count */
+
+typedef struct Scrub {
+    unsigned sizes;
+    void *held[SCRUB_SIZES][SCRUB_PER_SIZE];
+} Scrub;
+
+static void wipe_free_chunk(void *p, bool wipe)
+{
+    if (p && wipe) {
+        explicit_bzero(p, malloc_usable_size(p));
+    }
+    free(p);
+}
+
+/* Empty the cache of each size the strings of a @len-byte text can use. */
+static void scrub_begin(Scrub *sc, gsize len)
+{
+    sc->sizes = 0;
+    for (gsize size = SCRUB_FIRST; sc->sizes < SCRUB_SIZES; size *= 2) {
+        for (unsigned j = 0; j < SCRUB_PER_SIZE; j++) {
+            sc->held[sc->sizes][j] = malloc(size);
+        }
+        sc->sizes++;
+        if (len < size) {
+            break;      /* no string of this text outgrows @size */
+        }
+    }
+}
+
+/* Give the held chunks back; with @wipe, first wipe what the parse freed. */
+static void scrub_end(Scrub *sc, bool wipe)
+{
+    for (unsigned i = 0; i < sc->sizes; i++) {
+        void *back[SCRUB_PER_SIZE + 1];
+
+        for (unsigned j = 0; wipe && j < G_N_ELEMENTS(back); j++) {
+            back[j] = malloc((gsize)SCRUB_FIRST << i);
+        }
+        for (unsigned j = 0; wipe && j < G_N_ELEMENTS(back); j++) {
+            wipe_free_chunk(back[j], true);
+        }
+        for (unsigned j = 0; j < SCRUB_PER_SIZE; j++) {
+            wipe_free_chunk(sc->held[i][j], wipe);
+        }
+    }
+}
+
 static void on_value(void *opaque, HbJsonStreamEvent ev, const char *text,
                      gsize len)
 {
     HbQmpSession *s = opaque;
     g_autoptr(JsonNode) req = NULL;
     g_autoptr(GError) err = NULL;
+    Scrub sc;
 
     switch (ev) {
     case HB_JSON_STREAM_TOO_LONG:
@@ -290,12 +427,16 @@ static void on_value(void *opaque, HbJsonStreamEvent ev, const char *text,
     case HB_JSON_STREAM_VALUE:
         break;
     }
+    scrub_begin(&sc, len);
     req = hb_json_parse(text, len, &err);
     if (!req) {
+        /* What failed to parse may have been an object-add: wipe. */
         send_error(s, NULL, "GenericError", err->message);
+        scrub_end(&sc, true);
         return;
     }
     handle_request(s, req);
+    scrub_end(&sc, wipe_secret_arguments(req));
 }
 
 /*
@@ -311,22 +452,31 @@ static void process_input(HbQmpSession *s)
     if (s->busy) {
         return;
     }
-    while (done < s->in->len && !s->closing &&
+    while (done < s->in_len && !s->closing &&
            out_pending(s) < HB_QMP_OUT_PAUSE) {
-        gsize n = MIN(s->in->len - done, HB_QMP_FEED_SLICE);
-        hb_json_stream_feed(&s->stream, (const char *)s->in->data + done, n);
+        gsize n = MIN(s->in_len - done, HB_QMP_FEED_SLICE);
+        hb_json_stream_feed(&s->stream, (const char *)s->in + done, n);
         done += n;
     }
-    g_byte_array_remove_range(s->in, 0, done);
+    /* Move what is left to the front and wipe the bytes passed on. */
+    if (done) {
+        memmove(s->in, s->in + done, s->in_len - done);
+        explicit_bzero(s->in + s->in_len - done, done);
+        s->in_len -= done;
+    }
 }
 
 static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque)
 {
     HbQmpSession *s = opaque;
-    char buf[16384];
     ssize_t n;
 
-    n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    /* The watch is off while input is held back, so in_len is 0 here. */
+    if (s->in_len == HB_QMP_IN_SIZE) {
+        update_watches(s);
+        return s->in_watch ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+    }
+    n = recv(fd, s->in + s->in_len, HB_QMP_IN_SIZE - s->in_len, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return G_SOURCE_CONTINUE;
     }
@@ -335,7 +485,7 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer opaque)
         session_close(s);
         return G_SOURCE_REMOVE;
     }
-    g_byte_array_append(s->in, (const guint8 *)buf, n);
+    s->in_len += n;
     process_input(s);
     if (s->closing) {
         s->in_watch = 0;
@@ -372,7 +522,7 @@ static gboolean on_writable(gint fd, GIOCondition cond, gpointer opaque)
 static void update_watches(HbQmpSession *s)
 {
     /* Held-back input is fed from on_writable before more is read. */
-    bool want_in = out_pending(s) < HB_QMP_OUT_PAUSE && s->in->len == 0 && !s->busy;
+    bool want_in = out_pending(s) < HB_QMP_OUT_PAUSE && s->in_len == 0 && !s->busy;
 
     if (want_in && !s->in_watch) {
         s->in_watch = g_unix_fd_add(s->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
@@ -400,7 +550,10 @@ static void session_free(HbQmpSession *s)
         hb_qmp_client_count_unref(s->count);
     }
     hb_json_stream_clear(&s->stream);
-    g_byte_array_unref(s->in);
+    if (s->in_len) {
+        explicit_bzero(s->in, s->in_len);
+    }
+    g_free(s->in);
     g_byte_array_unref(s->out);
     g_free(s);
 }
@@ -458,7 +611,7 @@ HbQmpSession *hb_qmp_session_new(int fd, HbQmpClientCount *count)
         s->count = hb_qmp_client_count_ref(count);
         count->open++;
     }
-    s->in = g_byte_array_new();
+    s->in = g_malloc(HB_QMP_IN_SIZE);
     s->out = g_byte_array_new();
     hb_json_stream_init(&s->stream, HB_QMP_MAX_VALUE_LEN, HB_QMP_MAX_DEPTH,
                         on_value, s);
