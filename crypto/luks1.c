@@ -18,7 +18,6 @@
 #include "crypto/luks1-priv.h"
 #include "crypto/pbkdf.h"
 #include "util/error.h"
-#include "util/slow-job.h"
 
 /*
  * PBKDF2 iteration counts come from the header, which may be hostile: 2^32-1
@@ -140,24 +139,6 @@ static bool unlock(HbLuks1 *luks, const uint8_t *pass, size_t passlen, HbLuks1Re
     return false;
 }
 
-/* unlock() as a slow job: its arguments and result. */
-typedef struct UnlockJob {
-    HbLuks1 *luks;
-    const uint8_t *pass;
-    size_t passlen;
-    HbLuks1ReadFn read;
-    void *opaque;
-    GError *err;
-    bool ok;
-} UnlockJob;
-
-static void unlock_job(void *opaque)
-{
-    UnlockJob *j = opaque;
-
-    j->ok = unlock(j->luks, j->pass, j->passlen, j->read, j->opaque, &j->err);
-}
-
 HbLuks1 *hb_luks1_open(HbLuks1ReadFn read, void *opaque, uint64_t volume_size,
                        const uint8_t *passphrase, size_t passphrase_len, GError **errp)
 {
@@ -183,11 +164,9 @@ HbLuks1 *hb_luks1_open(HbLuks1ReadFn read, void *opaque, uint64_t volume_size,
         if (!iterations_allowed(luks, errp)) {
             return NULL;
         }
-        /* Seconds of PBKDF2 must not stall the daemon's other clients. */
-        UnlockJob job = { luks, passphrase, passphrase_len, read, opaque, NULL, false };
-        hb_run_slow(unlock_job, &job);
-        if (!job.ok) {
-            g_propagate_error(errp, job.err);
+        /* Each PBKDF2 runs as a slow job (crypto/pbkdf.c): seconds of it
+         * must not stall the daemon's other clients. */
+        if (!unlock(luks, passphrase, passphrase_len, read, opaque, errp)) {
             return NULL;
         }
     }

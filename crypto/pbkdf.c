@@ -7,6 +7,34 @@
 
 #include "crypto/secret.h"
 #include "util/error.h"
+#include "util/slow-job.h"
+
+/* gnutls_pbkdf2() as a slow job: its arguments and result. */
+typedef struct Pbkdf2Job {
+    gnutls_mac_algorithm_t mac;
+    const gnutls_datum_t *key, *salt;
+    unsigned iters;
+    uint8_t *out;
+    size_t outlen;
+    int rc;
+} Pbkdf2Job;
+
+static void pbkdf2_job(void *opaque)
+{
+    Pbkdf2Job *j = opaque;
+
+    j->rc = gnutls_pbkdf2(j->mac, j->key, j->salt, j->iters, j->out, j->outlen);
+    hb_secret_burn_stack();     /* nettle's HMAC left key ^ ipad there */
+}
+
+/*
+ * Counts this large take long enough (tens of ms and up) to be worth a
+ * thread of their own while the daemon's main loop goes on serving
+ * (util/slow-job.h).  Only the derivation moves: what is made from its
+ * result (cipher contexts, hash states) is made where the caller runs, so
+ * nothing derived from a key is left in a finished thread's memory.
+ */
+#define PBKDF2_SLOW_ITERS 100000
 
 bool hb_pbkdf2(HbHashAlg alg, const uint8_t *pass, size_t passlen,
                const uint8_t *salt, size_t saltlen, uint64_t iters,
@@ -22,8 +50,13 @@ bool hb_pbkdf2(HbHashAlg alg, const uint8_t *pass, size_t passlen,
         hb_error_set(errp, "PBKDF2 iteration count %" G_GUINT64_FORMAT " out of range", iters);
         return false;
     }
-    rc = gnutls_pbkdf2(hb_hash_gnutls_mac(alg), &key, &s, (unsigned)iters, out, outlen);
-    hb_secret_burn_stack();     /* nettle's HMAC left key ^ ipad there */
+    Pbkdf2Job job = { hb_hash_gnutls_mac(alg), &key, &s, (unsigned)iters, out, outlen, 0 };
+    if (iters >= PBKDF2_SLOW_ITERS) {
+        hb_run_slow(pbkdf2_job, &job);
+    } else {
+        pbkdf2_job(&job);
+    }
+    rc = job.rc;
     if (rc < 0) {
         hb_error_set(errp, "PBKDF2 with %s failed: %s", hb_hash_name(alg), gnutls_strerror(rc));
         return false;

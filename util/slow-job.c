@@ -3,6 +3,8 @@
 #include "util/slow-job.h"
 
 #include <glib.h>
+#include <stdint.h>
+#include <string.h>
 
 static bool serve_main_loop;
 
@@ -26,11 +28,27 @@ void hb_slow_jobs_serve_main_loop(bool on)
     serve_main_loop = on;
 }
 
+/*
+ * A slow job derives keys: libraries leave copies of them in stack frames
+ * they never wipe (nettle's hash and HMAC contexts), and glibc keeps a
+ * finished thread's stack for the next thread, untouched.  So the job
+ * thread overwrites the stack its job used before it ends.
+ */
+#define SLOW_JOB_BURN_BYTES (64 * 1024)
+
+static __attribute__((noinline)) void burn_stack(void)
+{
+    uint8_t area[SLOW_JOB_BURN_BYTES];
+
+    explicit_bzero(area, sizeof(area));
+}
+
 static gpointer job_thread(gpointer data)
 {
     SlowJob *job = data;
 
     job->fn(job->opaque);
+    burn_stack();
     g_atomic_int_set(&job->done, 1);
     g_main_context_wakeup(NULL);
     return NULL;
