@@ -10,6 +10,7 @@
  * its big-endian 32-bit index; a short last piece keeps the digest's prefix.
  */
 #include "crypto/afsplit.h"
+#include "crypto/secret.h"
 
 #include <gnutls/crypto.h>
 #include <string.h>
@@ -49,7 +50,9 @@ static void xor_into(uint8_t *dst, const uint8_t *src, size_t len)
 bool hb_afsplit_encode(HbHashAlg alg, size_t blocklen, uint32_t stripes,
                        const uint8_t *in, uint8_t *out, GError **errp)
 {
-    g_autofree uint8_t *d = g_malloc0(blocklen);
+    /* d XOR the last stripe is the key: it lives in locked, undumped memory. */
+    g_autoptr(HbSecretBuf) acc = hb_secret_buf_new(blocklen);
+    uint8_t *d = acc->data;
     bool ok = false;
 
     g_return_val_if_fail(stripes >= 1, false);
@@ -68,14 +71,15 @@ bool hb_afsplit_encode(HbHashAlg alg, size_t blocklen, uint32_t stripes,
     xor_into(out + (size_t)(stripes - 1) * blocklen, in, blocklen);
     ok = true;
 out:
-    gnutls_memset(d, 0, blocklen);
     return ok;
 }
 
 bool hb_afsplit_decode(HbHashAlg alg, size_t blocklen, uint32_t stripes,
                        const uint8_t *in, uint8_t *out, GError **errp)
 {
-    g_autofree uint8_t *d = g_malloc0(blocklen);
+    /* d XOR the last stripe is the key: it lives in locked, undumped memory. */
+    g_autoptr(HbSecretBuf) acc = hb_secret_buf_new(blocklen);
+    uint8_t *d = acc->data;
     bool ok = false;
 
     g_return_val_if_fail(stripes >= 1, false);
@@ -89,6 +93,5 @@ bool hb_afsplit_decode(HbHashAlg alg, size_t blocklen, uint32_t stripes,
     xor_into(out, in + (size_t)(stripes - 1) * blocklen, blocklen);
     ok = true;
 out:
-    gnutls_memset(d, 0, blocklen);
     return ok;
 }

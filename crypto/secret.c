@@ -12,6 +12,10 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 
 #include "util/error.h"
 
@@ -51,6 +55,52 @@ HbSecretBuf *hb_base64_decode(const char *in, size_t inlen, GError **errp)
     return hb_secret_buf_new_from(tmp->data, n);
 }
 
+/*
+ * A secret file is read straight into locked memory, and only if it is a
+ * regular file of sane size: a FIFO would block the main thread in open()
+ * or read(), and /dev/zero or a huge file would be read whole into the
+ * ordinary heap.  Symlinks are followed (key files are often links).
+ */
+#define SECRET_FILE_MAX (64 * 1024)
+
+static HbSecretBuf *load_file(const char *path, GError **errp)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0) {
+        /* QEMU's text (through g_file_get_contents()), which clients may match */
+        hb_error_set(errp, "Unable to read %s: Failed to open file \u201c%s\u201d: %s",
+                     path, path, g_strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > SECRET_FILE_MAX) {
+        hb_error_set(errp, "Unable to read %s: not a regular file of at most %d bytes",
+                     path, SECRET_FILE_MAX);
+        close(fd);
+        return NULL;
+    }
+    HbSecretBuf *buf = hb_secret_buf_new(st.st_size);
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf->data + got, st.st_size - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;      /* the file shrank: keep what was there */
+        }
+        got += n;
+    }
+    close(fd);
+    if (got < buf->len) {           /* keep the mapping's size as allocated */
+        HbSecretBuf *shorter = hb_secret_buf_new_from(buf->data, got);
+        hb_secret_buf_free(buf);
+        return shorter;
+    }
+    return buf;
+}
+
 /* Contents of the data or file property, before any decoding. */
 static HbSecretBuf *load_input(const HbSecretOptions *opts, GError **errp)
 {
@@ -65,16 +115,7 @@ static HbSecretBuf *load_input(const HbSecretOptions *opts, GError **errp)
         hb_error_set(errp, "Either 'file' or 'data' must be provided");
         return NULL;
     }
-    g_autofree char *contents = NULL;
-    gsize len = 0;
-    g_autoptr(GError) err = NULL;
-    if (!g_file_get_contents(opts->file, &contents, &len, &err)) {
-        hb_error_set(errp, "Unable to read %s: %s", opts->file, err->message);
-        return NULL;
-    }
-    HbSecretBuf *buf = hb_secret_buf_new_from(contents, len);
-    gnutls_memset(contents, 0, len);
-    return buf;
+    return load_file(opts->file, errp);
 }
 
 /* AES-256-CBC with PKCS#7 padding under secret @keyid: QEMU's (and libvirt's) scheme. */
