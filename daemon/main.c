@@ -91,7 +91,10 @@ static bool run_startup(HbDaemonOptions *opts, GError **errp)
         HbStartupItem *it = opts->items->pdata[i];
 
         if (it->kind == HB_OPT_MONITOR_PATH) {
-            HbQmpServer *srv = hb_qmp_server_listen(it->path, opts->max_qmp_clients, errp);
+            /* Absolute: with --daemonize the daemon leaves for / and must
+             * still remove this socket at exit. */
+            g_autofree char *path = g_canonicalize_filename(it->path, NULL);
+            HbQmpServer *srv = hb_qmp_server_listen(path, opts->max_qmp_clients, errp);
             if (!srv) {
                 return false;
             }
@@ -254,7 +257,9 @@ int main(int argc, char **argv)
     hb_qmp_event_init();
     hb_qmp_set_quit_handler(on_quit);
 
-    if (opts.pidfile && !(pidfile = hb_pidfile_acquire(opts.pidfile, &err))) {
+    g_autofree char *pidfile_path = opts.pidfile ? g_canonicalize_filename(opts.pidfile, NULL)
+                                                 : NULL;
+    if (pidfile_path && !(pidfile = hb_pidfile_acquire(pidfile_path, &err))) {
         goto fail;
     }
     if (opts.export_dir) {
@@ -262,7 +267,8 @@ int main(int argc, char **argv)
         if (dirfd < 0) {
             goto fail;
         }
-        hb_set_export_dir(opts.export_dir, dirfd);
+        g_autofree char *dir = g_canonicalize_filename(opts.export_dir, NULL);
+        hb_set_export_dir(dir, dirfd);
     }
     if (!run_startup(&opts, &err)) {
         goto fail;
@@ -278,6 +284,15 @@ int main(int argc, char **argv)
         }
     }
     /*
+     * A daemon keeps no directory busy (as QEMU's --daemonize): startup
+     * options have resolved their relative paths by now, and the sockets
+     * and pidfile were made absolute.  Before the sandbox, which has no
+     * chdir (it silently failed there before).
+     */
+    if (opts.daemonize && chdir("/") < 0) {
+        /* not fatal: relative paths given later resolve from the old cwd */
+    }
+    /*
      * From here on the daemon only serves what it has set up and what QMP
      * asks of it: no exec, no network sockets, no odd ioctls.
      */
@@ -285,9 +300,6 @@ int main(int argc, char **argv)
         goto fail;
     }
     report_startup(status_fd, NULL);
-    if (opts.daemonize && chdir("/") < 0) {
-        /* not fatal: relative paths given later resolve from the old cwd */
-    }
     hb_daemon_options_clear(&opts);
 
     hb_slow_jobs_serve_main_loop(true);

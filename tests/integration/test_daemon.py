@@ -183,6 +183,7 @@ def test_daemonize_relative_paths_cleaned_up(tmp_path):
                        timeout=30, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     pid = int((tmp_path / "rel.pid").read_text())
+    assert os.readlink(f"/proc/{pid}/cwd") == "/"    # it left the directory
     q = QMP(str(tmp_path / "rel.sock"))
     q.cmd("quit")
     wait_gone(pid)
