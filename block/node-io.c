@@ -56,12 +56,16 @@ int64_t hb_node_get_allocated_size(HbNode *node)
 }
 
 /*
- * Bounds: a request may reach past the end only where the driver says
- * what that means: a read if it returns zeroes there, a write (or
- * discard, write_zeroes) if it grows the node.
+ * Read-only nodes refuse writes (-EPERM); then bounds: a request may reach
+ * past the end only where the driver says what that means: a read if it
+ * returns zeroes there, a write (or discard, write_zeroes) if it grows the
+ * node.
  */
 static int check_request(HbNode *node, bool read, uint64_t offset, uint64_t bytes)
 {
+    if (!read && node->read_only) {
+        return -EPERM;      /* checked first: a read-only node refuses any write */
+    }
     if (bytes > INT64_MAX || offset > (uint64_t)INT64_MAX - bytes) {
         return -EINVAL;
     }
@@ -178,9 +182,6 @@ int hb_node_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
 int hb_node_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
                     const struct iovec *iov, int niov, unsigned flags)
 {
-    if (node->read_only) {
-        return -EPERM;
-    }
     int ret = check_request(node, false, offset, bytes);
     if (ret < 0 || bytes == 0) {
         return ret;
@@ -278,9 +279,6 @@ int hb_node_flush(HbNode *node)
 
 int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
 {
-    if (node->read_only) {
-        return -EPERM;
-    }
     int ret = check_request(node, false, offset, bytes);
     if (ret < 0 || bytes == 0 || !node->discard_unmap ||
         !node->drv->pdiscard) {
@@ -329,9 +327,6 @@ static int write_zero_buffers(HbNode *node, uint64_t offset, uint64_t bytes,
 int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
                           unsigned flags)
 {
-    if (node->read_only) {
-        return -EPERM;
-    }
     int ret = check_request(node, false, offset, bytes);
     if (ret < 0 || bytes == 0) {
         return ret;
