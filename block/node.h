@@ -84,10 +84,9 @@ struct HbDriver {
     /*
      * Release node->opaque; children are detached by node.c afterwards.
      * node.c has flushed the node just before (unless it is read-only) and
-     * left the result in node->close_error.  A driver that writes back
-     * again on close sets close_error when that fails too, and one that
-     * can record an unclean close in the image (qcow2: the dirty bit)
-     * does so when close_error is set.
+     * left the result in node->close_error: a driver need not write back
+     * again.  One that can record an unclean close in the image (qcow2: the
+     * dirty bit) does so when close_error is set.
      */
     void (*close)(HbNode *node);
 

@@ -234,14 +234,9 @@ static void qcow2_close(HbNode *node)
     if (!s) {
         return;
     }
-    int ret = hb_qcow2_close_image(s->img);
-    if (ret < 0 && node->close_error == 0) {
-        node->close_error = ret;
-    } else if (ret == 0 && node->close_error < 0) {
-        /* The write-back just before failed (a sync error is reported
-         * once, so ours may have "succeeded"): the image is not clean. */
-        hb_qcow2_mark_unclean(s->img);
-    }
+    /* node.c has just written the caches back (qcow2_flush()): no second
+     * write-back and sync here, only its verdict recorded in the image. */
+    hb_qcow2_settle_close(s->img, node->close_error);
     hb_qcow2_free_image(s->img);
     g_free(s);
     node->opaque = NULL;

@@ -294,10 +294,21 @@ int hb_qcow2_close_image(HbQcow2 *s)
         return 0;
     }
     int ret = hb_qcow2_flush(s);
-    if (ret < 0 || g_atomic_int_get(&s->sync_failed)) {
+    hb_qcow2_settle_close(s, ret);
+    return ret;
+}
+
+/**
+ * hb_qcow2_settle_close() - the last step of closing, once the caches were
+ * written back with result @flush_ret: if that failed, or any sync failed
+ * while the image was open, mark it dirty (hb_qcow2_mark_unclean()).
+ * @s: image; not freed
+ */
+void hb_qcow2_settle_close(HbQcow2 *s, int flush_ret)
+{
+    if (s && !s->read_only && (flush_ret < 0 || g_atomic_int_get(&s->sync_failed))) {
         hb_qcow2_mark_unclean(s);
     }
-    return ret;
 }
 
 /* hb_qcow2_free_image() - release the state without writing anything. */

@@ -273,6 +273,7 @@ int hb_qcow2_write_incompat(HbQcow2 *s, uint64_t bits);
 HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
                              GError **errp);
 int hb_qcow2_close_image(HbQcow2 *s);
+void hb_qcow2_settle_close(HbQcow2 *s, int flush_ret);
 int hb_qcow2_mark_unclean(HbQcow2 *s);
 void hb_qcow2_free_image(HbQcow2 *s);
 void hb_qcow2_cache_limits(HbQcow2 *s, uint64_t size);
