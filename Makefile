@@ -26,7 +26,7 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 run: build
-	@mkdir -p run/exports
+	@mkdir -p run && mkdir -p -m 0700 run/exports
 	@echo "hotblockd: QMP socket $(CURDIR)/run/qmp.sock, exports in $(CURDIR)/run/exports"
 	@echo "           try: $(BUILD)/tools/hotblock-qmp run/qmp.sock query-version"
 	exec $(BUILD)/daemon/hotblockd --qmp run/qmp.sock --export-dir run/exports
