@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block/file.c — the "file" protocol driver: a host file or block device. */
+#include "block/aio.h"
 #include "block/iov.h"
 #include "block/lock.h"
 #include "block/node.h"
@@ -10,6 +11,7 @@
 #include <limits.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -26,6 +28,15 @@
  *
  * The node is growable: formats (qcow2) allocate by writing past the end.
  * Short reads at the end of the file read as zeroes.
+ *
+ * Asynchronously (aio=io_uring, the default where the kernel allows it),
+ * reads, writes and flushes become SQEs on the submitting thread's ring
+ * (block/aio.h); iovecs that O_DIRECT cannot take, more than IOV_MAX of
+ * them, or a full ring make submit() say -ENOTSUP, and the request runs
+ * through the synchronous calls on the I/O pool, which is also all that
+ * aio=threads does.  A short transfer (EOF, a signal) is finished with the
+ * synchronous calls in the completion.  aio=native is io_uring here: the
+ * kernel AIO interface it names is what io_uring replaced.
  */
 
 typedef struct FileState {
@@ -34,6 +45,7 @@ typedef struct FileState {
     bool is_blockdev;
     bool use_lock;
     uint32_t mem_align;
+    bool uring;             /* aio=io_uring (else threads) */
     gint64 length;          /* cached; grows with writes (atomic) */
     HbImageLock lock;
 } FileState;
@@ -74,6 +86,38 @@ static uint32_t probe_alignment(int fd)
     return found;
 }
 
+/*
+ * aio: io_uring unless told otherwise and the kernel lets us; native is
+ * io_uring, with QEMU's rule that it needs O_DIRECT.  Asking for io_uring
+ * where there is none is an error; not asking falls back to threads
+ * (the daemon logs that once at startup).
+ */
+static bool file_choose_aio(FileState *s, QapiBlockdevOptionsFile *fo,
+                            GError **errp)
+{
+    int err = hb_aio_uring_probe();
+
+    if (!fo->has_aio) {
+        s->uring = err == 0;
+        return true;
+    }
+    if (fo->aio == QAPI_BLOCKDEV_AIO_OPTIONS_THREADS) {
+        return true;
+    }
+    if (fo->aio == QAPI_BLOCKDEV_AIO_OPTIONS_NATIVE && !s->direct) {
+        hb_error_set(errp, "aio=native was specified, but it requires "
+                     "cache.direct=on, which was not specified.");
+        return false;
+    }
+    if (err < 0) {
+        hb_error_set_errno(errp, -err, "Unable to use io_uring: failed to "
+                           "init linux io_uring ring");
+        return false;
+    }
+    s->uring = true;
+    return true;
+}
+
 static void file_state_free(FileState *s)
 {
     if (s->fd >= 0) {
@@ -90,6 +134,9 @@ static bool file_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
     struct stat st;
 
     s->direct = node->cache_direct;
+    if (!file_choose_aio(s, fo, errp)) {
+        goto fail;
+    }
     s->fd = open(fo->filename, flags | (node->read_only ? O_RDONLY : O_RDWR));
     if (s->fd < 0 && !node->read_only && opts->has_auto_read_only &&
         opts->auto_read_only &&
@@ -305,6 +352,99 @@ static int file_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
     return file_rw(node, true, offset, bytes, iov, niov);
 }
 
+/* ---- asynchronous I/O over the thread's io_uring ---- */
+
+typedef struct FileReq {
+    HbAioCb cb;
+    HbIoReq *req;
+    HbNode *node;
+} FileReq;
+
+/* Finish @req's transfer from byte @done on synchronously (rare: EOF, a signal). */
+static int finish_short(HbNode *node, HbIoReq *req, uint64_t done)
+{
+    FileState *s = node->opaque;
+    struct iovec *v = g_newa(struct iovec, req->niov);
+    int n = 0;
+    uint64_t skip = done;
+
+    for (int i = 0; i < req->niov; i++) {
+        if (skip >= req->iov[i].iov_len) {
+            skip -= req->iov[i].iov_len;
+            continue;
+        }
+        v[n].iov_base = (char *)req->iov[i].iov_base + skip;
+        v[n].iov_len = req->iov[i].iov_len - skip;
+        skip = 0;
+        n++;
+    }
+    return rw_full(s->fd, req->op == HB_IO_WRITE, req->offset + done, v, n,
+                   req->bytes - done);
+}
+
+static void file_req_done(HbAioCb *cb, int res)
+{
+    FileReq *fr = (FileReq *)cb;
+    HbIoReq *req = fr->req;
+    HbNode *node = fr->node;
+    int ret = res < 0 ? res : 0;
+
+    g_free(fr);
+    if (req->op != HB_IO_FLUSH && res >= 0 && (uint64_t)res < req->bytes) {
+        if (res == 0 && req->op == HB_IO_READ) {
+            /* At or past EOF: zeroes, as the synchronous path gives. */
+            hb_iov_memset(req->iov, req->niov, 0, 0, req->bytes);
+        } else {
+            ret = finish_short(node, req, (uint64_t)res);
+        }
+    }
+    if (req->op == HB_IO_WRITE && ret == 0) {
+        grow_to(node->opaque, req->offset + req->bytes);
+    }
+    req->cb.done(&req->cb, ret);
+}
+
+static int file_submit(HbNode *node, HbIoReq *req)
+{
+    FileState *s = node->opaque;
+    HbAioCtx *ctx = hb_aio_ctx_current();
+
+    if (!s->uring || !hb_aio_ctx_has_uring(ctx)) {
+        return -ENOTSUP;
+    }
+    if (req->op == HB_IO_FLUSH && node->cache_no_flush) {
+        req->cb.done(&req->cb, 0);
+        return 0;
+    }
+    if (req->op != HB_IO_FLUSH &&
+        (req->niov > IOV_MAX ||
+         (s->direct && !hb_iov_is_aligned(req->iov, req->niov, s->mem_align)))) {
+        return -ENOTSUP;
+    }
+    FileReq *fr = g_new(FileReq, 1);
+    fr->cb.done = file_req_done;
+    fr->req = req;
+    fr->node = node;
+    struct io_uring_sqe *sqe = hb_aio_ctx_get_sqe(ctx, &fr->cb);
+    if (!sqe) {
+        g_free(fr);
+        return -ENOTSUP;
+    }
+    switch (req->op) {
+    case HB_IO_READ:
+        io_uring_prep_readv(sqe, s->fd, req->iov, req->niov, req->offset);
+        break;
+    case HB_IO_WRITE:
+        io_uring_prep_writev(sqe, s->fd, req->iov, req->niov, req->offset);
+        break;
+    default:
+        io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
+        break;
+    }
+    io_uring_sqe_set_data(sqe, &fr->cb);
+    return 0;
+}
+
 static int file_flush(HbNode *node)
 {
     FileState *s = node->opaque;
@@ -391,6 +531,7 @@ const HbDriver hb_driver_file = {
     .preadv = file_preadv,
     .pwritev = file_pwritev,
     .flush = file_flush,
+    .submit = file_submit,
     .pdiscard = file_pdiscard,
     .pwrite_zeroes = file_pwrite_zeroes,
     .set_perm = file_set_perm,

@@ -23,4 +23,11 @@ bool hb_perm_attach(HbNode *node, HbChild *edge, GError **errp);
 /* After @edge left node->parents: recompute totals, tell the driver. */
 void hb_perm_detach(HbNode *node);
 
+/*
+ * node-io.c: what every request must pass before its driver sees it:
+ * read-only (-EPERM), then bounds (-EINVAL) unless the driver reads zeroes
+ * past the end (@read) or grows (writes).  Return: 0 or -errno.
+ */
+int hb_node_check_request(HbNode *node, bool read, uint64_t offset, uint64_t bytes);
+
 #endif

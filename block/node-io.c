@@ -61,7 +61,7 @@ int64_t hb_node_get_allocated_size(HbNode *node)
  * returns zeroes there, a write (or discard, write_zeroes) if it grows the
  * node.
  */
-static int check_request(HbNode *node, bool read, uint64_t offset, uint64_t bytes)
+int hb_node_check_request(HbNode *node, bool read, uint64_t offset, uint64_t bytes)
 {
     if (!read && node->read_only) {
         return -EPERM;      /* checked first: a read-only node refuses any write */
@@ -137,6 +137,11 @@ static int write_padded(HbNode *node, uint64_t offset, uint64_t bytes,
         return -ENOMEM;
     }
     g_rw_lock_writer_lock(&node->rmw_lock);
+    /* Asynchronous aligned writes hold no lock: wait them out (node-io-async.c). */
+    g_atomic_int_inc(&node->rmw_waiting);
+    while (g_atomic_int_get(&node->async_writers) > 0) {
+        g_usleep(20);
+    }
     if (offset != aoff) {
         struct iovec v = { .iov_base = buf, .iov_len = a };
         ret = node->drv->preadv(node, aoff, a, &v, 1, 0);
@@ -155,6 +160,7 @@ static int write_padded(HbNode *node, uint64_t offset, uint64_t bytes,
         struct iovec v = { .iov_base = buf, .iov_len = len };
         ret = node->drv->pwritev(node, aoff, len, &v, 1, flags);
     }
+    g_atomic_int_dec_and_test(&node->rmw_waiting);
     g_rw_lock_writer_unlock(&node->rmw_lock);
     free(buf);
     return ret;
@@ -163,7 +169,7 @@ static int write_padded(HbNode *node, uint64_t offset, uint64_t bytes,
 int hb_node_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
                    const struct iovec *iov, int niov, unsigned flags)
 {
-    int ret = check_request(node, true, offset, bytes);
+    int ret = hb_node_check_request(node, true, offset, bytes);
 
     if (ret < 0 || bytes == 0) {
         return ret;
@@ -182,7 +188,7 @@ int hb_node_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
 int hb_node_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
                     const struct iovec *iov, int niov, unsigned flags)
 {
-    int ret = check_request(node, false, offset, bytes);
+    int ret = hb_node_check_request(node, false, offset, bytes);
     if (ret < 0 || bytes == 0) {
         return ret;
     }
@@ -279,7 +285,7 @@ int hb_node_flush(HbNode *node)
 
 int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
 {
-    int ret = check_request(node, false, offset, bytes);
+    int ret = hb_node_check_request(node, false, offset, bytes);
     if (ret < 0 || bytes == 0 || !node->discard_unmap ||
         !node->drv->pdiscard) {
         return ret;   /* discard is advisory: ignoring it is correct */
@@ -327,7 +333,7 @@ static int write_zero_buffers(HbNode *node, uint64_t offset, uint64_t bytes,
 int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
                           unsigned flags)
 {
-    int ret = check_request(node, false, offset, bytes);
+    int ret = hb_node_check_request(node, false, offset, bytes);
     if (ret < 0 || bytes == 0) {
         return ret;
     }

@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "block/aio.h"
 #include "qapi-types.h"
 
 typedef struct HbNode HbNode;
@@ -66,6 +67,30 @@ enum {
     HB_REQ_MAY_UNMAP = 1u << 1,  /* write_zeroes: may deallocate */
     HB_REQ_NO_FALLBACK = 1u << 2,/* write_zeroes: fail with -ENOTSUP rather than write */
 };
+
+/*
+ * An asynchronous request (hb_node_submit()).  The caller fills it in and
+ * owns it, and the data its iovecs point to, until req->cb.done(&req->cb,
+ * ret) runs: once, on the submitting thread, with 0 or -errno, possibly
+ * before hb_node_submit() returns.
+ */
+typedef enum HbIoOp {
+    HB_IO_READ,
+    HB_IO_WRITE,
+    HB_IO_FLUSH,
+    HB_IO_DISCARD,
+    HB_IO_WRITE_ZEROES,
+} HbIoOp;
+
+typedef struct HbIoReq {
+    HbAioCb cb;
+    HbIoOp op;
+    unsigned flags;         /* HB_REQ_* */
+    uint64_t offset;        /* not for FLUSH */
+    uint64_t bytes;
+    struct iovec *iov;      /* READ, WRITE: the data */
+    int niov;
+} HbIoReq;
 
 /**
  * struct HbDriver - one block driver; all drivers live in one table
@@ -101,6 +126,18 @@ struct HbDriver {
     int (*pdiscard)(HbNode *node, uint64_t offset, uint64_t bytes);   /* optional */
     int (*pwrite_zeroes)(HbNode *node, uint64_t offset, uint64_t bytes,
                          unsigned flags);           /* optional: default writes zero buffers */
+
+    /*
+     * Start @req asynchronously (block/aio.h): return 0 once the driver
+     * has taken it, and then complete it exactly once through req->cb,
+     * on this thread; or return -ENOTSUP, having done nothing, to have it
+     * run through the synchronous callbacks above on the I/O pool.
+     * Called only on a thread with a completion context, for READ, WRITE
+     * and (if .flush is set) FLUSH, with offsets checked and aligned as
+     * for preadv/pwritev and without HB_REQ_FUA.  Optional: without it
+     * every request takes the pool.
+     */
+    int (*submit)(HbNode *node, HbIoReq *req);
 
     /* query-named-block-nodes: format-specific info; optional. */
     QapiImageInfoSpecific *(*query_specific)(HbNode *node);
@@ -214,6 +251,8 @@ struct HbNode {
     unsigned perm;                /* union of the parents' and users' perm */
     unsigned shared_perm;         /* intersection of what they share */
     GRWLock rmw_lock;             /* unaligned writes exclude overlapping I/O */
+    gint async_writers;           /* aligned writes in flight asynchronously */
+    gint rmw_waiting;             /* an unaligned write waits for them to end */
 };
 
 /* ---- lifecycle (main thread) ---- */
@@ -311,6 +350,16 @@ int hb_node_flush(HbNode *node);
 int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes);
 int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
                           unsigned flags);
+
+/**
+ * hb_node_submit() - start @req on @node (see HbIoReq).
+ *
+ * The same checks as the synchronous calls (bounds, read-only, alignment,
+ * FUA, discard policy) apply.  On a thread with a completion context the
+ * driver's submit() starts it, or the I/O pool runs it; on any other thread
+ * it runs synchronously and @req->cb.done is called before returning.
+ */
+void hb_node_submit(HbNode *node, HbIoReq *req);
 
 /* ---- resize (main thread) ---- */
 

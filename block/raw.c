@@ -126,6 +126,34 @@ static int raw_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
                                  flags);
 }
 
+typedef struct RawReq {
+    HbIoReq child;
+    HbIoReq *parent;
+} RawReq;
+
+static void raw_req_done(HbAioCb *cb, int ret)
+{
+    RawReq *rr = (RawReq *)cb;
+    HbIoReq *parent = rr->parent;
+
+    g_free(rr);
+    parent->cb.done(&parent->cb, ret);
+}
+
+/* The same request on the file, moved by the window's offset. */
+static int raw_submit(HbNode *node, HbIoReq *req)
+{
+    RawState *s = node->opaque;
+    RawReq *rr = g_new(RawReq, 1);
+
+    rr->child = *req;
+    rr->child.cb.done = raw_req_done;
+    rr->child.offset += s->offset;
+    rr->parent = req;
+    hb_node_submit(s->file->node, &rr->child);
+    return 0;
+}
+
 /* block_resize: the file follows, unless a fixed size was given. */
 static int raw_truncate(HbNode *node, uint64_t size, GError **errp)
 {
@@ -183,6 +211,7 @@ const HbDriver hb_driver_raw = {
     .pwritev = raw_pwritev,
     .pdiscard = raw_pdiscard,
     .pwrite_zeroes = raw_pwrite_zeroes,
+    .submit = raw_submit,
     .truncate = raw_truncate,
     .named_by_file = raw_named_by_file,
     .create = raw_create,

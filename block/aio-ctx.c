@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/aio-ctx.c — a thread's io_uring and posted completions (see block/aio.h). */
+#include "block/aio.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "util/error.h"
+
+/*
+ * Submission-queue size of a thread's ring.  The completion queue is twice
+ * that (the kernel's default), and a thread serves the rings of several
+ * exports: a virtqueue holds at most 1024 requests, and when the SQ is full
+ * get_sqe() submits what is queued and tries again, so this bounds only
+ * the batch, not the depth.
+ */
+#define AIO_RING_ENTRIES 256
+
+/* The only io_uring operations a ring may carry (IORING_REGISTER_RESTRICTIONS). */
+static const uint8_t allowed_ops[] = {
+    IORING_OP_NOP, IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_READ,
+    IORING_OP_WRITE, IORING_OP_FSYNC, IORING_OP_FALLOCATE,
+};
+
+struct HbAioCtx {
+    struct io_uring ring;
+    bool has_ring;
+    int ring_error;         /* why there is none: -errno */
+    int efd;                /* CQEs and posts both signal it */
+    unsigned inflight;      /* owner only */
+    unsigned queued;        /* SQEs not yet submitted; owner only */
+    HbAioCb *posted;        /* pushed by other threads (atomic) */
+};
+
+static __thread HbAioCtx *current_ctx;
+
+/*
+ * A ring that carries only file I/O: set up disabled, restricted to the
+ * operations above, then enabled.  io_uring's operations bypass seccomp,
+ * so the restriction is what keeps a compromised thread from using the
+ * ring to open files or sockets.
+ */
+static int ring_setup(HbAioCtx *ctx)
+{
+    struct io_uring_params p = { 0 };
+    struct io_uring_restriction res[G_N_ELEMENTS(allowed_ops) + 1];
+    unsigned n = 0;
+    int ret;
+
+    p.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN |
+              IORING_SETUP_SINGLE_ISSUER;
+    ret = io_uring_queue_init_params(AIO_RING_ENTRIES, &ctx->ring, &p);
+    if (ret == -EINVAL) {
+        /* Kernels before 6.0 know neither COOP_TASKRUN nor SINGLE_ISSUER. */
+        memset(&p, 0, sizeof(p));
+        p.flags = IORING_SETUP_R_DISABLED;
+        ret = io_uring_queue_init_params(AIO_RING_ENTRIES, &ctx->ring, &p);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(allowed_ops); i++) {
+        res[n].opcode = IORING_RESTRICTION_SQE_OP;
+        res[n].sqe_op = allowed_ops[i];
+        n++;
+    }
+    /*
+     * Debian 12's liburing 2.3 declares io_uring_register_restrictions()
+     * and io_uring_enable_rings() but does not export them: the generic
+     * register call does the same.
+     */
+    ret = io_uring_register(ctx->ring.ring_fd, IORING_REGISTER_RESTRICTIONS,
+                            res, n);
+    if (ret == 0) {
+        ret = io_uring_register(ctx->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+                                NULL, 0);
+    }
+    if (ret == 0) {
+        ret = io_uring_register_eventfd(&ctx->ring, ctx->efd);
+    }
+    if (ret < 0) {
+        io_uring_queue_exit(&ctx->ring);
+        return ret;
+    }
+    return 0;
+}
+
+HbAioCtx *hb_aio_ctx_new(bool want_uring, GError **errp)
+{
+    HbAioCtx *ctx = g_new0(HbAioCtx, 1);
+
+    ctx->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ctx->efd < 0) {
+        hb_error_set_errno(errp, errno, "Cannot create a completion eventfd");
+        g_free(ctx);
+        return NULL;
+    }
+    ctx->ring_error = -ENOTSUP;
+    if (want_uring) {
+        ctx->ring_error = ring_setup(ctx);
+        ctx->has_ring = ctx->ring_error == 0;
+    }
+    return ctx;
+}
+
+void hb_aio_ctx_free(HbAioCtx *ctx)
+{
+    if (!ctx) {
+        return;
+    }
+    g_assert(ctx->inflight == 0);
+    if (current_ctx == ctx) {
+        current_ctx = NULL;
+    }
+    if (ctx->has_ring) {
+        io_uring_queue_exit(&ctx->ring);
+    }
+    close(ctx->efd);
+    g_free(ctx);
+}
+
+void hb_aio_ctx_set_current(HbAioCtx *ctx)
+{
+    current_ctx = ctx;
+}
+
+HbAioCtx *hb_aio_ctx_current(void)
+{
+    return current_ctx;
+}
+
+bool hb_aio_ctx_has_uring(const HbAioCtx *ctx)
+{
+    return ctx && ctx->has_ring;
+}
+
+int hb_aio_ctx_uring_error(const HbAioCtx *ctx)
+{
+    return ctx->ring_error;
+}
+
+unsigned hb_aio_ctx_inflight(const HbAioCtx *ctx)
+{
+    return ctx->inflight;
+}
+
+int hb_aio_ctx_submit(HbAioCtx *ctx)
+{
+    int ret = 0;
+
+    while (ctx->queued) {
+        ret = io_uring_submit(&ctx->ring);
+        if (ret >= 0) {
+            ctx->queued -= MIN((unsigned)ret, ctx->queued);
+            if (ret == 0) {
+                break;
+            }
+            continue;
+        }
+        if (ret == -EINTR) {
+            continue;
+        }
+        if (ret == -EAGAIN || ret == -EBUSY) {
+            /* The CQ is full: make room by reaping, then go on. */
+            hb_aio_ctx_poll(ctx);
+            continue;
+        }
+        /*
+         * Anything else means the ring itself is unusable (ENXIO, EFAULT):
+         * the SQEs stay queued, and the next submit tries again.
+         */
+        return ret;
+    }
+    return 0;
+}
+
+struct io_uring_sqe *hb_aio_ctx_get_sqe(HbAioCtx *ctx, HbAioCb *cb)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ctx->ring);
+
+    if (!sqe) {
+        hb_aio_ctx_submit(ctx);
+        sqe = io_uring_get_sqe(&ctx->ring);
+        if (!sqe) {
+            return NULL;
+        }
+    }
+    io_uring_sqe_set_data(sqe, cb);
+    ctx->queued++;
+    ctx->inflight++;
+    return sqe;
+}
+
+void hb_aio_ctx_expect(HbAioCtx *ctx)
+{
+    ctx->inflight++;
+}
+
+void hb_aio_ctx_post(HbAioCtx *ctx, HbAioCb *cb, int ret)
+{
+    HbAioCb *head = __atomic_load_n(&ctx->posted, __ATOMIC_RELAXED);
+
+    cb->ret = ret;
+    do {
+        cb->next = head;
+    } while (!__atomic_compare_exchange_n(&ctx->posted, &head, cb, true,
+                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    eventfd_write(ctx->efd, 1);
+}
+
+/* Run what other threads posted, oldest first. */
+static unsigned run_posted(HbAioCtx *ctx)
+{
+    HbAioCb *list = __atomic_exchange_n(&ctx->posted, NULL, __ATOMIC_ACQUIRE);
+    HbAioCb *rev = NULL;
+    unsigned n = 0;
+
+    while (list) {
+        HbAioCb *next = list->next;
+        list->next = rev;
+        rev = list;
+        list = next;
+    }
+    while (rev) {
+        HbAioCb *cb = rev;
+        rev = rev->next;
+        ctx->inflight--;
+        cb->done(cb, cb->ret);
+        n++;
+    }
+    return n;
+}
+
+static unsigned run_cqes(HbAioCtx *ctx)
+{
+    struct io_uring_cqe *cqe;
+    unsigned n = 0;
+
+    if (!ctx->has_ring) {
+        return 0;
+    }
+    /*
+     * One CQE at a time, marked seen before its callback runs: a callback
+     * may submit again (a format's next step) and reap recursively.
+     */
+    while (io_uring_peek_cqe(&ctx->ring, &cqe) == 0) {
+        HbAioCb *cb = io_uring_cqe_get_data(cqe);
+        int res = cqe->res;
+
+        io_uring_cqe_seen(&ctx->ring, cqe);
+        ctx->inflight--;
+        cb->done(cb, res);
+        n++;
+    }
+    return n;
+}
+
+unsigned hb_aio_ctx_poll(HbAioCtx *ctx)
+{
+    unsigned n = 0;
+
+    if (__atomic_load_n(&ctx->posted, __ATOMIC_ACQUIRE)) {
+        n += run_posted(ctx);
+    }
+    n += run_cqes(ctx);
+    return n;
+}
+
+unsigned hb_aio_ctx_wait(HbAioCtx *ctx, int64_t timeout_us)
+{
+    unsigned n;
+
+    if (ctx->queued) {
+        hb_aio_ctx_submit(ctx);
+    }
+    n = hb_aio_ctx_poll(ctx);
+    if (n || !ctx->inflight) {
+        return n;
+    }
+    struct pollfd pfd = { .fd = ctx->efd, .events = POLLIN };
+    int ms = timeout_us < 0 ? -1 : (int)((timeout_us + 999) / 1000);
+    if (poll(&pfd, 1, ms) > 0) {
+        eventfd_t v;
+        eventfd_read(ctx->efd, &v);
+    }
+    return hb_aio_ctx_poll(ctx);
+}
+
+static gpointer probe_once(gpointer unused)
+{
+    struct io_uring ring;
+    int ret = io_uring_queue_init(1, &ring, 0);
+
+    if (ret == 0) {
+        io_uring_queue_exit(&ring);
+    }
+    return GINT_TO_POINTER(ret);
+}
+
+int hb_aio_uring_probe(void)
+{
+    static GOnce once = G_ONCE_INIT;
+
+    return GPOINTER_TO_INT(g_once(&once, probe_once, NULL));
+}

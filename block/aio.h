@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/aio.h — a thread's completion context: its io_uring and the completions posted to it. */
+#ifndef HB_BLOCK_AIO_H
+#define HB_BLOCK_AIO_H
+
+/*
+ * Theory of operation
+ *
+ * An asynchronous request completes on the thread that submitted it.  That
+ * thread owns an HbAioCtx, made current with hb_aio_ctx_set_current():
+ *
+ * - its io_uring (when the kernel allows one), on which the file driver
+ *   queues SQEs; their CQEs carry the HbAioCb to call;
+ * - a list of completions other threads post to it (the blocking pool of
+ *   aio=threads, and drivers' synchronous fallbacks run on that pool).
+ *
+ * Nothing completes behind the owner's back: callbacks run only inside
+ * hb_aio_ctx_poll() or hb_aio_ctx_wait(), called by the owner, or inline,
+ * inside the submit call itself, when a request finishes at once (an
+ * error found before any I/O, null-co, a thread without a context).
+ *
+ * A thread without a context (the main thread, tools, pool workers) has
+ * no asynchronous I/O: hb_node_submit() runs the request synchronously and
+ * calls its callback before returning.  The synchronous API is therefore
+ * safe everywhere, and the asynchronous one is fast where a context is.
+ */
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct HbAioCtx HbAioCtx;
+typedef struct HbAioCb HbAioCb;
+
+/*
+ * A completion: embedded in the request state of whoever waits for it,
+ * found again with container_of().  @done runs once, on the submitting
+ * thread, with 0 or -errno.
+ */
+typedef void HbAioDoneFn(HbAioCb *cb, int ret);
+
+struct HbAioCb {
+    HbAioDoneFn *done;
+    HbAioCb *next;      /* the context's posted list */
+    int ret;            /* the result while on that list */
+};
+
+struct io_uring_sqe;
+
+/**
+ * hb_aio_ctx_new() - make a completion context for the calling thread.
+ * @want_uring: try to set up an io_uring
+ * @errp: error if the eventfd cannot be made
+ *
+ * An io_uring that cannot be set up (ENOSYS, EPERM under seccomp, the
+ * memlock limit) is not an error: hb_aio_ctx_uring_error() says why.
+ * Return: the context, or NULL.
+ */
+HbAioCtx *hb_aio_ctx_new(bool want_uring, GError **errp);
+
+/* Free @ctx (nothing may be in flight); NULL is fine. */
+void hb_aio_ctx_free(HbAioCtx *ctx);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbAioCtx, hb_aio_ctx_free)
+
+/* Make @ctx the calling thread's context (NULL: none). */
+void hb_aio_ctx_set_current(HbAioCtx *ctx);
+
+/* The calling thread's context, or NULL. */
+HbAioCtx *hb_aio_ctx_current(void);
+
+/* Whether @ctx has an io_uring. */
+bool hb_aio_ctx_has_uring(const HbAioCtx *ctx);
+
+/* Why @ctx has no io_uring (-errno), or 0. */
+int hb_aio_ctx_uring_error(const HbAioCtx *ctx);
+
+/* Requests submitted on @ctx whose callback has not run yet. */
+unsigned hb_aio_ctx_inflight(const HbAioCtx *ctx);
+
+/**
+ * hb_aio_ctx_get_sqe() - an io_uring SQE for @cb, for drivers.
+ * @ctx: a context with an io_uring, the caller's current one
+ * @cb: what to complete when the CQE comes; the SQE's user_data
+ *
+ * Queued SQEs go to the kernel at hb_aio_ctx_submit() (batched), or here
+ * when the submission queue is full.
+ * Return: the SQE to fill in, or NULL if the ring cannot take one now.
+ */
+struct io_uring_sqe *hb_aio_ctx_get_sqe(HbAioCtx *ctx, HbAioCb *cb);
+
+/**
+ * hb_aio_ctx_submit() - hand every queued SQE to the kernel.
+ * Return: 0, or -errno if the ring is unusable; the SQEs then stay queued
+ * for the next call.
+ */
+int hb_aio_ctx_submit(HbAioCtx *ctx);
+
+/**
+ * hb_aio_ctx_expect() - a request of @ctx is running elsewhere (the pool)
+ * and will be posted back with hb_aio_ctx_post().
+ */
+void hb_aio_ctx_expect(HbAioCtx *ctx);
+
+/**
+ * hb_aio_ctx_post() - complete @cb on @ctx's thread with @ret.  Any thread;
+ * after hb_aio_ctx_expect() on the owner.
+ */
+void hb_aio_ctx_post(HbAioCtx *ctx, HbAioCb *cb, int ret);
+
+/**
+ * hb_aio_ctx_poll() - run the callbacks of every request that has
+ * finished, without waiting.  Owner only.
+ * Return: how many ran.
+ */
+unsigned hb_aio_ctx_poll(HbAioCtx *ctx);
+
+/**
+ * hb_aio_ctx_wait() - submit what is queued, sleep until a request
+ * finishes or @timeout_us passes (< 0: no limit), then poll.  Owner only.
+ * Return: how many callbacks ran.
+ */
+unsigned hb_aio_ctx_wait(HbAioCtx *ctx, int64_t timeout_us);
+
+/**
+ * hb_aio_uring_probe() - whether this process may use io_uring at all:
+ * 0, or the -errno io_uring_setup() gave (ENOSYS: no kernel support; EPERM:
+ * disabled by sysctl kernel.io_uring_disabled or a seccomp filter).
+ * Tried once; the answer is kept.
+ */
+int hb_aio_uring_probe(void);
+
+#endif

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/node-io-async.c — hb_node_submit(): the asynchronous entry point, on top of node-io.c. */
+#include "block/node-int.h"
+#include "block/io-pool.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/*
+ * Theory of operation
+ *
+ * A request takes one of three ways:
+ *
+ * 1. Inline, on a thread with no completion context (main thread, tools,
+ *    pool workers): the synchronous call of node-io.c runs it, and the
+ *    callback is called before hb_node_submit() returns.
+ * 2. Through the driver's submit(), for reads, writes and flushes on a
+ *    thread with a context: a NodeReq wraps the request, so that this
+ *    layer sees the completion (node->inflight, FUA as a flush after the
+ *    write, the write gate below) before the caller does.
+ * 3. On the I/O pool, for everything else (no submit(), the driver said
+ *    -ENOTSUP, unaligned requests needing read-modify-write, discard and
+ *    write-zeroes, whose fallbacks and policies live in node-io.c): the
+ *    synchronous call runs on a pool thread and the result is posted back.
+ *
+ * Write gate.  An unaligned write is a read-modify-write of whole blocks,
+ * and must not interleave with aligned writes to the same blocks.  The
+ * synchronous paths use node->rmw_lock (readers: aligned writes; writer:
+ * the RMW); an asynchronous write cannot hold a lock until its
+ * completion, so it counts itself in node->async_writers instead, and the
+ * RMW, holding the writer lock, raises node->rmw_waiting and waits for
+ * that count to reach zero.  An asynchronous write that finds rmw_waiting
+ * set takes way 3 instead, where the reader lock orders it.  Both sides
+ * use sequentially consistent atomics: either the write sees the flag, or
+ * the RMW sees the count.
+ */
+
+typedef struct NodeReq {
+    HbIoReq inner;          /* what the driver or a child sees */
+    HbIoReq *outer;         /* the caller's */
+    HbNode *node;
+    bool gated;             /* counted in node->async_writers */
+    bool fua;               /* flush once the write is done */
+    unsigned pending;       /* default flush: children not yet done */
+    int ret;                /* default flush: the first error */
+} NodeReq;
+
+typedef struct PoolReq {
+    HbIoPoolJob job;
+    HbIoReq *req;
+    HbNode *node;
+} PoolReq;
+
+/* The synchronous equivalent of @req (way 1 and 3). */
+static int run_sync(HbNode *node, HbIoReq *req)
+{
+    switch (req->op) {
+    case HB_IO_READ:
+        return hb_node_preadv(node, req->offset, req->bytes, req->iov,
+                              req->niov, req->flags);
+    case HB_IO_WRITE:
+        return hb_node_pwritev(node, req->offset, req->bytes, req->iov,
+                               req->niov, req->flags);
+    case HB_IO_FLUSH:
+        return hb_node_flush(node);
+    case HB_IO_DISCARD:
+        return hb_node_pdiscard(node, req->offset, req->bytes);
+    case HB_IO_WRITE_ZEROES:
+        return hb_node_pwrite_zeroes(node, req->offset, req->bytes, req->flags);
+    }
+    return -EINVAL;
+}
+
+static int pool_fn(HbIoPoolJob *job)
+{
+    PoolReq *p = (PoolReq *)job;
+    int ret = run_sync(p->node, p->req);
+
+    g_atomic_int_dec_and_test(&p->node->inflight);
+    return ret;
+}
+
+static void pool_done(HbAioCb *cb, int ret)
+{
+    PoolReq *p = (PoolReq *)cb;
+    HbIoReq *req = p->req;
+
+    g_free(p);
+    req->cb.done(&req->cb, ret);
+}
+
+/* Way 3.  Counted in node->inflight from here, so a drain waits for it. */
+static void submit_to_pool(HbAioCtx *ctx, HbNode *node, HbIoReq *req)
+{
+    PoolReq *p = g_new(PoolReq, 1);
+
+    p->job.cb.done = pool_done;
+    p->job.fn = pool_fn;
+    p->req = req;
+    p->node = node;
+    g_atomic_int_inc(&node->inflight);
+    hb_io_pool_submit(ctx, &p->job);
+}
+
+static void node_req_finish(NodeReq *nr, int ret)
+{
+    HbIoReq *outer = nr->outer;
+
+    g_free(nr);
+    outer->cb.done(&outer->cb, ret);
+}
+
+static void fua_flush_done(HbAioCb *cb, int ret)
+{
+    node_req_finish((NodeReq *)cb, ret);
+}
+
+static void node_req_done(HbAioCb *cb, int ret)
+{
+    NodeReq *nr = (NodeReq *)cb;
+    HbNode *node = nr->node;
+
+    if (nr->gated) {
+        g_atomic_int_dec_and_test(&node->async_writers);
+    }
+    g_atomic_int_dec_and_test(&node->inflight);
+    if (ret == 0 && nr->fua) {
+        /* The write is done; FUA makes it durable before completing. */
+        nr->inner.op = HB_IO_FLUSH;
+        nr->inner.cb.done = fua_flush_done;
+        nr->fua = false;
+        hb_node_submit(node, &nr->inner);
+        return;
+    }
+    node_req_finish(nr, ret);
+}
+
+/* The default flush of a driver without one: every child it writes to. */
+static void child_flush_done(HbAioCb *cb, int ret);
+
+typedef struct ChildFlush {
+    HbIoReq req;
+    NodeReq *parent;
+} ChildFlush;
+
+static void child_flush_done(HbAioCb *cb, int ret)
+{
+    ChildFlush *cf = (ChildFlush *)cb;
+    NodeReq *nr = cf->parent;
+
+    g_free(cf);
+    if (ret < 0 && nr->ret == 0) {
+        nr->ret = ret;
+    }
+    if (--nr->pending == 0) {
+        g_atomic_int_dec_and_test(&nr->node->inflight);
+        node_req_finish(nr, nr->ret);
+    }
+}
+
+static void flush_children(HbNode *node, NodeReq *nr)
+{
+    /* One extra count, so that children completing inline cannot finish nr early. */
+    nr->pending = 1;
+    nr->ret = 0;
+    g_atomic_int_inc(&node->inflight);
+    for (guint i = 0; i < node->children->len; i++) {
+        HbChild *c = g_ptr_array_index(node->children, i);
+        if (!(c->perm & HB_PERM_WRITE)) {
+            continue;
+        }
+        ChildFlush *cf = g_new0(ChildFlush, 1);
+        cf->req.cb.done = child_flush_done;
+        cf->req.op = HB_IO_FLUSH;
+        cf->parent = nr;
+        nr->pending++;
+        hb_node_submit(c->node, &cf->req);
+    }
+    ChildFlush *self = g_new0(ChildFlush, 1);
+    self->parent = nr;
+    child_flush_done(&self->req.cb, 0);
+}
+
+/* Bounds and read-only, as for the synchronous calls: 0 or -errno. */
+static int precheck(HbNode *node, HbIoReq *req)
+{
+    if (req->op == HB_IO_FLUSH) {
+        return 0;
+    }
+    return hb_node_check_request(node, req->op == HB_IO_READ, req->offset,
+                                 req->bytes);
+}
+
+/* Whether @req needs node-io.c's read-modify-write or bounce padding. */
+static bool unaligned(HbNode *node, HbIoReq *req)
+{
+    uint32_t a = node->request_alignment;
+
+    return a > 1 && (req->offset % a || req->bytes % a);
+}
+
+void hb_node_submit(HbNode *node, HbIoReq *req)
+{
+    HbAioCtx *ctx = hb_aio_ctx_current();
+    int ret;
+
+    if (!ctx) {
+        req->cb.done(&req->cb, run_sync(node, req));
+        return;
+    }
+    ret = precheck(node, req);
+    if (ret < 0 || (req->op != HB_IO_FLUSH && req->bytes == 0)) {
+        req->cb.done(&req->cb, ret);
+        return;
+    }
+    if (req->op == HB_IO_DISCARD || req->op == HB_IO_WRITE_ZEROES ||
+        (req->op != HB_IO_FLUSH && unaligned(node, req))) {
+        submit_to_pool(ctx, node, req);
+        return;
+    }
+
+    NodeReq *nr = g_new(NodeReq, 1);
+    nr->outer = req;
+    nr->node = node;
+    nr->gated = false;
+    nr->fua = req->op == HB_IO_WRITE && (req->flags & HB_REQ_FUA);
+    nr->inner = *req;
+    nr->inner.cb.done = node_req_done;
+    nr->inner.flags &= ~HB_REQ_FUA;
+
+    if (req->op == HB_IO_FLUSH && !node->drv->flush) {
+        flush_children(node, nr);
+        return;
+    }
+    if (!node->drv->submit) {
+        g_free(nr);
+        submit_to_pool(ctx, node, req);
+        return;
+    }
+    if (req->op == HB_IO_WRITE && node->request_alignment > 1) {
+        g_atomic_int_inc(&node->async_writers);
+        if (g_atomic_int_get(&node->rmw_waiting)) {
+            g_atomic_int_dec_and_test(&node->async_writers);
+            g_free(nr);
+            submit_to_pool(ctx, node, req);
+            return;
+        }
+        nr->gated = true;
+    }
+    g_atomic_int_inc(&node->inflight);
+    ret = node->drv->submit(node, &nr->inner);
+    if (ret < 0) {
+        /* -ENOTSUP: nothing was started; the pool runs it instead. */
+        if (nr->gated) {
+            g_atomic_int_dec_and_test(&node->async_writers);
+        }
+        g_atomic_int_dec_and_test(&node->inflight);
+        g_free(nr);
+        submit_to_pool(ctx, node, req);
+    }
+}
