@@ -445,6 +445,15 @@ static int file_submit(HbNode *node, HbIoReq *req)
     return 0;
 }
 
+/* aio=native is io_uring here, and query says so. */
+static QapiBlockdevAioOptions file_get_aio(HbNode *node)
+{
+    FileState *s = node->opaque;
+
+    return s->uring ? QAPI_BLOCKDEV_AIO_OPTIONS_IO_URING
+                    : QAPI_BLOCKDEV_AIO_OPTIONS_THREADS;
+}
+
 static int file_flush(HbNode *node)
 {
     FileState *s = node->opaque;
@@ -532,6 +541,7 @@ const HbDriver hb_driver_file = {
     .pwritev = file_pwritev,
     .flush = file_flush,
     .submit = file_submit,
+    .get_aio = file_get_aio,
     .pdiscard = file_pdiscard,
     .pwrite_zeroes = file_pwrite_zeroes,
     .set_perm = file_set_perm,

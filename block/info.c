@@ -242,5 +242,9 @@ QapiBlockDeviceInfo *hb_node_query_flat(HbNode *node, bool flat)
     d->cache->writeback = true;
     d->cache->direct = node->cache_direct;
     d->cache->no_flush = node->cache_no_flush;
+    if (node->drv->get_aio) {
+        d->has_aio = true;
+        d->aio = node->drv->get_aio(node);
+    }
     return d;
 }

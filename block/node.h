@@ -139,6 +139,12 @@ struct HbDriver {
      */
     int (*submit)(HbNode *node, HbIoReq *req);
 
+    /*
+     * query-named-block-nodes' "aio": the engine a protocol node's
+     * requests take (io_uring or threads).  Optional.
+     */
+    QapiBlockdevAioOptions (*get_aio)(HbNode *node);
+
     /* query-named-block-nodes: format-specific info; optional. */
     QapiImageInfoSpecific *(*query_specific)(HbNode *node);
 

@@ -25,6 +25,7 @@
 #include "crypto/luks1.h"
 #include "export/qmp-iothread.h"
 #include "daemon/export-dir.h"
+#include "block/aio.h"
 #include "util/error.h"
 #include "util/lifecycle.h"
 #include "util/slow-job.h"
@@ -245,6 +246,16 @@ int main(int argc, char **argv)
     raise_fd_limit();
     if (opts.max_pbkdf_iterations) {
         hb_luks1_set_max_iterations(opts.max_pbkdf_iterations);
+    }
+    /*
+     * File nodes that name no aio use io_uring when it works here; say
+     * once why they use the thread pool when it does not (before startup
+     * opens any node, and before --daemonize leaves the terminal).
+     */
+    int uring_err = hb_aio_uring_probe();
+    if (uring_err < 0) {
+        fprintf(stderr, "hotblockd: io_uring is not available (%s): file nodes "
+                "without an aio option use aio=threads\n", g_strerror(-uring_err));
     }
     if (opts.daemonize) {
         status_fd = daemonize();

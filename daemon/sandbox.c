@@ -47,6 +47,13 @@ static const char *const allowed[] = {
     "poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1",
     "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd",
     "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime",
+    /*
+     * io_uring: each I/O thread's ring (block/aio-ctx.c).  Its operations
+     * bypass this filter, so every ring is restricted with
+     * IORING_REGISTER_RESTRICTIONS to reads, writes, fsync and fallocate
+     * before it is enabled.
+     */
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
     /* QMP and vhost-user sockets (socket() itself is restricted below) */
     "bind", "listen", "accept", "accept4", "connect", "recvmsg", "sendmsg",
     "recvfrom", "sendto", "getsockopt", "setsockopt", "shutdown",

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "export/iothread-pool.h"
+#include "export/node-backend.h"
 #include "vhost/offload.h"
 #include "vhost/queue-runner.h"
 #include "vhost/vhost-user.h"
@@ -65,38 +66,6 @@ static GPtrArray *exports;   /* HbExport *, creation order */
  */
 static HbOffloadPool *offload_pool;
 static bool resize_hook_added;
-
-/* ---- backend: the node ---- */
-
-static int be_preadv(void *opaque, uint64_t offset, uint64_t bytes,
-                     const struct iovec *iov, int niov)
-{
-    return hb_node_preadv(opaque, offset, bytes, iov, niov, 0);
-}
-
-static int be_pwritev(void *opaque, uint64_t offset, uint64_t bytes,
-                      const struct iovec *iov, int niov, unsigned flags)
-{
-    return hb_node_pwritev(opaque, offset, bytes, iov, niov,
-                           (flags & HB_VIRTIO_BLK_REQ_FUA) ? HB_REQ_FUA : 0);
-}
-
-static int be_flush(void *opaque)
-{
-    return hb_node_flush(opaque);
-}
-
-static int be_pdiscard(void *opaque, uint64_t offset, uint64_t bytes)
-{
-    return hb_node_pdiscard(opaque, offset, bytes);
-}
-
-static int be_pwrite_zeroes(void *opaque, uint64_t offset, uint64_t bytes,
-                            unsigned flags)
-{
-    return hb_node_pwrite_zeroes(opaque, offset, bytes,
-                                 (flags & HB_VIRTIO_BLK_REQ_MAY_UNMAP) ? HB_REQ_MAY_UNMAP : 0);
-}
 
 /* ---- the vhost-user device ---- */
 
@@ -491,7 +460,7 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     }
     exp->node = node;
     exp->blk = (HbVirtioBlk){
-        .be = { node, be_preadv, be_pwritev, be_flush, be_pdiscard, be_pwrite_zeroes },
+        .be = hb_node_backend(node),
         .length = len,
         .logical_block_size = cfg->has_logical_block_size
                               ? (uint32_t)cfg->logical_block_size : 512,

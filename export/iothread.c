@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "block/aio.h"
 #include "util/error.h"
 
 /*
@@ -40,6 +41,12 @@
  * finished.  The end-of-iteration check is one atomic load when nobody
  * waits.  A handler must not call sync on its own thread (it would wait
  * for itself).
+ *
+ * Each thread owns a block-layer completion context (block/aio.h), with
+ * an io_uring where the kernel allows one: requests the thread's handlers
+ * submit complete on it.  Handlers wait for their own completions before
+ * they return (queue-runner.c), so the context needs no fd in the epoll
+ * set.
  *
  * With poll_max_ns, after a batch the thread calls epoll_wait() with a zero
  * timeout until an event comes or that many nanoseconds have passed, and
@@ -93,6 +100,10 @@ static gpointer thread_main(gpointer opaque)
     struct epoll_event evs[IOTHREAD_BATCH];
     int64_t poll_until = 0;
 
+    /* Made here: a ring set up with SINGLE_ISSUER belongs to its creator. */
+    g_autoptr(HbAioCtx) ctx = hb_aio_ctx_new(hb_aio_uring_probe() == 0, NULL);
+    hb_aio_ctx_set_current(ctx);
+
     g_mutex_lock(&t->lock);
     t->tid = (int)syscall(SYS_gettid);
     g_cond_broadcast(&t->cond);
@@ -121,6 +132,7 @@ static gpointer thread_main(gpointer opaque)
             ack_sync(t);
         }
     }
+    hb_aio_ctx_set_current(NULL);
     return NULL;
 }
 

@@ -54,16 +54,22 @@ struct RunnerReq {
     unsigned slot;              /* index in runner->out while offloaded */
     gint started;               /* a worker took it */
     bool is_read;
-    int ret;
-    uint32_t written;
-    HbVirtqElem elem;           /* last: 16 KiB of iovecs */
+    int ret;                    /* hb_virtio_blk_start()'s: -EINVAL if malformed */
+    int64_t start_ns;           /* offloaded: when the worker took it */
+    HbVirtioBlkReq vreq;
+    HbVirtqElem elem;           /* 16 KiB of iovecs; the backend's io_priv after it */
 };
 
 struct HbQueueRunner {
     HbVirtioBlk *blk;
     HbOffloadPool *pool;
     RunnerReq *free_reqs;       /* I/O thread only */
+    size_t req_size;            /* RunnerReq and the backend's io_priv */
     unsigned offloaded;         /* with the workers, not yet reaped; I/O thread only */
+    unsigned inflight;          /* started here, with the backend; I/O thread only */
+    unsigned polled_reads;      /* reads completed by the last backend poll */
+    HbVuDev *dev;               /* the ring being run (run()'s arguments) */
+    HbVuQueue *q;
     RunnerReq *out[RUNNER_MAX_OFFLOADED];   /* those requests */
     int64_t inline_until;       /* monotonic us: no offloading before, after starving */
     int64_t starve_us;          /* RUNNER_STARVED_US unless a test says otherwise */
@@ -96,6 +102,9 @@ HbQueueRunner *hb_queue_runner_new(HbVirtioBlk *blk, HbOffloadPool *pool)
 
     r->blk = blk;
     r->pool = pool;
+    r->req_size = G_STRUCT_OFFSET(RunnerReq, elem) + sizeof(HbVirtqElem);
+    r->req_size = (r->req_size + 15) & ~(size_t)15;
+    r->req_size += blk->be.io_priv_size;
     r->starve_us = RUNNER_STARVED_US;
     g_mutex_init(&r->done_lock);
     g_cond_init(&r->done_cond);
@@ -112,7 +121,7 @@ void hb_queue_runner_free(HbQueueRunner *r)
     if (!r) {
         return;
     }
-    g_assert(!r->offloaded && !r->done);
+    g_assert(!r->offloaded && !r->done && !r->inflight);
     while (r->free_reqs) {
         RunnerReq *req = r->free_reqs;
         r->free_reqs = req->next;
@@ -131,8 +140,11 @@ static RunnerReq *req_get(HbQueueRunner *r)
         r->free_reqs = req->next;
         return req;
     }
-    req = g_new(RunnerReq, 1);
+    req = g_malloc(r->req_size);
     req->runner = r;
+    req->vreq.elem = &req->elem;
+    req->vreq.io.priv = r->blk->be.io_priv_size ?
+        (char *)req + r->req_size - r->blk->be.io_priv_size : NULL;
     return req;
 }
 
@@ -142,31 +154,24 @@ static void req_put(HbQueueRunner *r, RunnerReq *req)
     r->free_reqs = req;
 }
 
-/* Run @req here and now, timing reads; the result is in req->ret/written. */
-static void req_execute(HbQueueRunner *r, RunnerReq *req)
+/* Fold one measured read service time into the ring's average. */
+static void note_read_cost(HbQueueRunner *r, int64_t took)
 {
-    int64_t start = 0;
+    /* An average over the last eight or so: races only lose a sample. */
+    gint *avg = &r->read_cost_ns;
+    int old = g_atomic_int_get(avg);
 
-    if (req->is_read) {
-        start = now_ns();
-    }
-    req->ret = hb_virtio_blk_handle(r->blk, &req->elem, &req->written);
-    if (req->is_read) {
-        /* An average over the last eight or so: races only lose a sample. */
-        gint *avg = &r->read_cost_ns;
-        int64_t took = MIN(now_ns() - start, (int64_t)G_MAXINT / 2);
-        int old = g_atomic_int_get(avg);
-        g_atomic_int_set(avg, (int)(old + (took - old) / 8));
-    }
+    took = MIN(took, (int64_t)G_MAXINT / 2);
+    g_atomic_int_set(avg, (int)(old + (took - old) / 8));
 }
 
-static void req_run_offloaded(HbOffloadJob *job)
+/* A worker finished @vreq: hand it to the I/O thread. */
+static void complete_offloaded(HbVirtioBlkReq *vreq)
 {
-    RunnerReq *req = (RunnerReq *)job;
+    RunnerReq *req = (RunnerReq *)((char *)vreq - G_STRUCT_OFFSET(RunnerReq, vreq));
     HbQueueRunner *r = req->runner;
 
-    g_atomic_int_set(&req->started, 1);
-    req_execute(r, req);
+    note_read_cost(r, now_ns() - req->start_ns);
     g_mutex_lock(&r->done_lock);
     req->next = r->done;
     g_atomic_pointer_set(&r->done, req);
@@ -174,6 +179,29 @@ static void req_run_offloaded(HbOffloadJob *job)
         g_cond_signal(&r->done_cond);
     }
     g_mutex_unlock(&r->done_lock);
+}
+
+/*
+ * Run @req on a worker.  The worker has no completion context, so the
+ * backend completes it before start returns; complete_offloaded() then
+ * passes it on, timing it first: after that the ring may drain and its
+ * runner go.  A malformed request (start fails) is passed on by hand.
+ */
+static void req_run_offloaded(HbOffloadJob *job)
+{
+    RunnerReq *req = (RunnerReq *)job;
+    HbQueueRunner *r = req->runner;
+
+    req->start_ns = now_ns();
+    g_atomic_int_set(&req->started, 1);
+    req->vreq.complete = complete_offloaded;
+    req->ret = 0;
+    /* Once completed, @req belongs to the I/O thread again: no touching it. */
+    int ret = hb_virtio_blk_start(r->blk, &req->vreq);
+    if (ret < 0) {
+        req->ret = ret;
+        complete_offloaded(&req->vreq);
+    }
 }
 
 static bool want_offload(HbQueueRunner *r, RunnerReq *req, HbVirtq *vq)
@@ -189,22 +217,89 @@ static bool want_offload(HbQueueRunner *r, RunnerReq *req, HbVirtq *vq)
     return r->offloaded || hb_virtq_pending(vq) > 0;
 }
 
-/* Complete @req on the ring; false if it could carry no status. */
-static bool req_complete(HbVuDev *dev, HbVuQueue *q, RunnerReq *req)
+/* Push @req's completion to the ring (I/O thread). */
+static void push_used(HbQueueRunner *r, RunnerReq *req)
 {
-    if (req->ret < 0) {
-        return false;
-    }
-    hb_virtq_push(&q->vq, req->elem.head, req->written);
+    hb_virtq_push(&r->q->vq, req->elem.head, req->vreq.written);
     /*
      * With EVENT_IDX the driver says when it wants an interrupt; telling
      * it as soon as it does lets it refill the ring while we finish the
      * rest of the batch.  Without, one interrupt per batch (see run()).
      */
-    if (q->vq.event_idx) {
-        hb_vu_queue_notify(dev, q);
+    if (r->q->vq.event_idx) {
+        hb_vu_queue_notify(r->dev, r->q);
+    }
+}
+
+/* Complete an offloaded @req on the ring; false if it could carry no status. */
+static bool req_complete(HbVuDev *dev, HbVuQueue *q, RunnerReq *req)
+{
+    if (req->ret < 0) {
+        return false;
+    }
+    push_used(req->runner, req);
+    return true;
+}
+
+/* The backend finished a request started on this thread. */
+static void complete_here(HbVirtioBlkReq *vreq)
+{
+    RunnerReq *req = (RunnerReq *)((char *)vreq - G_STRUCT_OFFSET(RunnerReq, vreq));
+    HbQueueRunner *r = req->runner;
+
+    r->inflight--;
+    if (req->is_read) {
+        r->polled_reads++;
+    }
+    push_used(r, req);
+    req_put(r, req);
+}
+
+/*
+ * Start @req on this thread.  A read's cost is what it keeps this thread
+ * busy: the start (all of it, if the backend completes inline) and its
+ * share of the backend polls that complete it (poll_backend()).
+ * Return: false if it is too malformed to carry a status.
+ */
+static bool start_here(HbQueueRunner *r, RunnerReq *req)
+{
+    bool is_read = req->is_read;
+    int64_t start = is_read ? now_ns() : 0;
+    unsigned before = r->inflight;
+
+    r->inflight++;
+    req->vreq.complete = complete_here;
+    if (hb_virtio_blk_start(r->blk, &req->vreq) < 0) {
+        r->inflight--;
+        req_put(r, req);
+        return false;
+    }
+    /* Completed already (req is back on the free list): that was all of it. */
+    if (is_read && r->inflight == before) {
+        note_read_cost(r, now_ns() - start);
     }
     return true;
+}
+
+/*
+ * Let the backend submit what it batched and complete what finished,
+ * waiting up to @wait_us if nothing has.  Return: how many completed.
+ */
+static unsigned poll_backend(HbQueueRunner *r, int64_t wait_us)
+{
+    unsigned before = r->inflight;
+    int64_t start;
+
+    if (!r->blk->be.poll) {
+        return 0;
+    }
+    r->polled_reads = 0;
+    start = now_ns();
+    r->blk->be.poll(r->blk->be.opaque, wait_us);
+    if (r->polled_reads && !wait_us) {
+        note_read_cost(r, (now_ns() - start) / (before - r->inflight));
+    }
+    return before - r->inflight;
 }
 
 static void out_add(HbQueueRunner *r, RunnerReq *req)
@@ -293,25 +388,63 @@ static bool reclaim(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             continue;
         }
         out_remove(r, req);     /* moves another request into slot i */
-        req_execute(r, req);
-        ok = req_complete(dev, q, req) && ok;
-        req_put(r, req);
+        ok = start_here(r, req) && ok;
     }
     return ok;
 }
 
-/* The ring is broken: wait for the workers, then give up on it. */
+/* The ring is broken: wait for the workers and the backend, then give up on it. */
 static bool drain_and_fail(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
 {
-    while (r->offloaded) {
-        if (!wait_done(r, r->starve_us)) {
+    while (r->offloaded || r->inflight) {
+        if (r->offloaded && !wait_done(r, r->inflight ? 100 : r->starve_us)) {
             reclaim(r, dev, q);
         }
         reap(r, dev, q);
+        if (r->inflight) {
+            poll_backend(r, r->offloaded ? 0 : 10000);
+        }
     }
     /* What was pushed is complete: the driver hears of it (no EVENT_IDX). */
     hb_vu_queue_notify(dev, q);
     return false;
+}
+
+/*
+ * Nothing to pop and nothing completed: wait for whatever is out, the
+ * workers' requests or the backend's.  Return: false if the ring broke.
+ */
+static bool wait_for_completions(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q,
+                                 int64_t poll_end)
+{
+    if (r->offloaded) {
+        /*
+         * The workers need the CPUs more than a poll does: sleep until
+         * one finishes (briefly, if the backend has requests too).
+         * Requests the guest adds meanwhile are popped then.
+         */
+        if (!wait_done(r, r->inflight ? 50 : r->starve_us) && !r->inflight &&
+            !reclaim(r, dev, q)) {
+            return false;
+        }
+        if (r->inflight) {
+            poll_backend(r, 0);
+        }
+        return true;
+    }
+    /*
+     * Only the backend has requests: poll it (and the ring) for a while,
+     * as for an empty ring, then sleep until a completion comes.  The
+     * guest's new requests are popped after it.
+     */
+    if (now_ns() < poll_end) {
+        if (!poll_backend(r, 0)) {
+            cpu_relax();
+        }
+        return true;
+    }
+    poll_backend(r, 10000);
+    return true;
 }
 
 bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
@@ -322,6 +455,8 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
     bool yielding = false;
     int ret;
 
+    r->dev = dev;
+    r->q = q;
     for (;;) {
         bool progress = false;
         RunnerReq *req = req_get(r);
@@ -332,10 +467,13 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             return drain_and_fail(r, dev, q);
         }
         progress = ret > 0;
+        if (r->inflight && poll_backend(r, 0)) {
+            progress = true;
+        }
         if (!yielding && (now_ns() > budget_end || hb_vu_queue_lock_wanted(q))) {
             yielding = true;
         }
-        if (yielding && !r->offloaded) {
+        if (yielding && !r->offloaded && !r->inflight) {
             req_put(r, req);
             hb_vu_queue_notify(dev, q);
             hb_vu_queue_wake(q);       /* served again on the thread's next turn */
@@ -351,11 +489,10 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
                 req = req_get(r);
                 continue;
             }
-            req_execute(r, req);
-            if (!req_complete(dev, q, req)) {
-                req_put(r, req);
+            if (!start_here(r, req)) {
                 return drain_and_fail(r, dev, q);
             }
+            req = req_get(r);
             if (now_ns() > budget_end || hb_vu_queue_lock_wanted(q)) {
                 yielding = true;
             }
@@ -363,6 +500,10 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
         req_put(r, req);
         if (ret < 0) {
             return drain_and_fail(r, dev, q);
+        }
+        /* The batch goes to the backend's queue at once (one syscall for all). */
+        if (r->inflight && poll_backend(r, 0)) {
+            progress = true;
         }
         /* Zeroes stand in for memory the front-end truncated (mem-guard.h). */
         if (__atomic_load_n(&dev->mem_fault, __ATOMIC_ACQUIRE)) {
@@ -375,13 +516,8 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             poll_end = now_ns() + RUNNER_POLL_NS;
             continue;
         }
-        if (r->offloaded) {
-            /*
-             * The workers need the CPUs more than a poll does: sleep until
-             * one finishes.  Requests the guest adds meanwhile are popped
-             * then.
-             */
-            if (!wait_done(r, r->starve_us) && !reclaim(r, dev, q)) {
+        if (r->offloaded || r->inflight) {
+            if (!wait_for_completions(r, dev, q, poll_end)) {
                 return drain_and_fail(r, dev, q);
             }
             continue;

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <glib.h>
+
 #define SECTOR 512u
 
 typedef struct BlkReqHdr {
@@ -169,13 +171,67 @@ static bool range_ok(const HbVirtioBlk *blk, uint64_t sector, uint64_t bytes)
     return sector <= total && bytes / SECTOR <= total - sector;
 }
 
-static uint8_t discard_or_zeroes(HbVirtioBlk *blk, uint32_t type,
-                                 struct iovec *out, unsigned out_num,
-                                 uint64_t out_len)
+/* Finish @req with status @st. */
+static void finish(HbVirtioBlkReq *req, uint8_t st)
+{
+    *req->status = st;
+    req->complete(req);
+}
+
+void hb_virtio_blk_io_done(HbVirtioBlkIo *io, int ret)
+{
+    HbVirtioBlkReq *req = (HbVirtioBlkReq *)((char *)io - offsetof(HbVirtioBlkReq, io));
+
+    /* Discard is a hint: a backend that cannot is not an error. */
+    if (io->op == HB_VIRTIO_BLK_IO_DISCARD && (ret == -ENOTSUP || ret == -EOPNOTSUPP)) {
+        ret = 0;
+    }
+    if (ret == 0 && io->op == HB_VIRTIO_BLK_IO_READ) {
+        req->written = req->in_len + 1;
+    }
+    finish(req, ret < 0 ? HB_VIRTIO_BLK_S_IOERR : HB_VIRTIO_BLK_S_OK);
+}
+
+/* Hand req->io to the backend: asynchronously if it can, else here and now. */
+static void dispatch(HbVirtioBlk *blk, HbVirtioBlkReq *req)
+{
+    HbVirtioBlkIo *io = &req->io;
+    int ret;
+
+    if (blk->be.submit) {
+        blk->be.submit(blk->be.opaque, io);
+        return;
+    }
+    switch (io->op) {
+    case HB_VIRTIO_BLK_IO_READ:
+        ret = blk->be.preadv(blk->be.opaque, io->offset, io->bytes, io->iov, io->niov);
+        break;
+    case HB_VIRTIO_BLK_IO_WRITE:
+        ret = blk->be.pwritev(blk->be.opaque, io->offset, io->bytes, io->iov,
+                              io->niov, io->flags);
+        break;
+    case HB_VIRTIO_BLK_IO_FLUSH:
+        ret = blk->be.flush(blk->be.opaque);
+        break;
+    case HB_VIRTIO_BLK_IO_DISCARD:
+        ret = blk->be.pdiscard(blk->be.opaque, io->offset, io->bytes);
+        break;
+    default:
+        ret = blk->be.pwrite_zeroes(blk->be.opaque, io->offset, io->bytes, io->flags);
+        break;
+    }
+    hb_virtio_blk_io_done(io, ret);
+}
+
+/*
+ * Parse a discard or write-zeroes segment into req->io; return 0 to
+ * dispatch it, or the status to finish with.
+ */
+static int discard_or_zeroes(HbVirtioBlk *blk, HbVirtioBlkReq *req, uint32_t type,
+                             struct iovec *out, unsigned out_num, uint64_t out_len)
 {
     BlkSegment seg;
     uint64_t sector, bytes;
-    int ret;
 
     if (blk->read_only) {
         return HB_VIRTIO_BLK_S_IOERR;
@@ -190,48 +246,47 @@ static uint8_t discard_or_zeroes(HbVirtioBlk *blk, uint32_t type,
         !range_ok(blk, sector, bytes)) {
         return HB_VIRTIO_BLK_S_IOERR;
     }
+    req->io.offset = sector * SECTOR;
+    req->io.bytes = bytes;
+    uint32_t flags = le32toh(seg.flags);
     if (type == HB_VIRTIO_BLK_T_DISCARD) {
-        if (le32toh(seg.flags) != 0) {
+        if (flags != 0) {
             return HB_VIRTIO_BLK_S_UNSUPP;
         }
-        ret = blk->be.pdiscard(blk->be.opaque, sector * SECTOR, bytes);
-        /* Discard is a hint: a backend that cannot is not an error. */
-        if (ret == -ENOTSUP || ret == -EOPNOTSUPP) {
-            ret = 0;
-        }
+        req->io.op = HB_VIRTIO_BLK_IO_DISCARD;
     } else {
-        uint32_t flags = le32toh(seg.flags);
         if (flags & ~(uint32_t)HB_VIRTIO_BLK_WZ_F_UNMAP) {
             return HB_VIRTIO_BLK_S_UNSUPP;
         }
-        ret = blk->be.pwrite_zeroes(blk->be.opaque, sector * SECTOR, bytes,
-                                    (flags & HB_VIRTIO_BLK_WZ_F_UNMAP) ?
-                                    HB_VIRTIO_BLK_REQ_MAY_UNMAP : 0);
+        req->io.op = HB_VIRTIO_BLK_IO_WRITE_ZEROES;
+        req->io.flags = (flags & HB_VIRTIO_BLK_WZ_F_UNMAP) ?
+                        HB_VIRTIO_BLK_REQ_MAY_UNMAP : 0;
     }
-    return ret < 0 ? HB_VIRTIO_BLK_S_IOERR : HB_VIRTIO_BLK_S_OK;
+    return 0;
 }
 
-int hb_virtio_blk_handle(HbVirtioBlk *blk, HbVirtqElem *elem, uint32_t *written)
+int hb_virtio_blk_start(HbVirtioBlk *blk, HbVirtioBlkReq *req)
 {
+    HbVirtqElem *elem = req->elem;
     struct iovec *out = elem->iov, *in = elem->iov + elem->out_num;
     unsigned out_num = elem->out_num, in_num = elem->in_num;
     uint64_t out_len = elem->out_len, in_len = elem->in_len;
-    uint8_t *status = NULL;
+    HbVirtioBlkIo *io = &req->io;
     BlkReqHdr hdr;
     uint64_t sector;
     uint32_t type;
-    uint8_t st;
-    int ret;
+    int st;
 
+    req->status = NULL;
     /* The status byte is the last device-writable byte. */
     for (unsigned i = in_num; i > 0; i--) {
         if (in[i - 1].iov_len) {
             in[i - 1].iov_len--;
-            status = (uint8_t *)in[i - 1].iov_base + in[i - 1].iov_len;
+            req->status = (uint8_t *)in[i - 1].iov_base + in[i - 1].iov_len;
             break;
         }
     }
-    if (!status || out_len < sizeof(hdr) ||
+    if (!req->status || out_len < sizeof(hdr) ||
         !iov_to_buf(out, out_num, &hdr, sizeof(hdr))) {
         return -EINVAL;
     }
@@ -240,53 +295,95 @@ int hb_virtio_blk_handle(HbVirtioBlk *blk, HbVirtqElem *elem, uint32_t *written)
     out_len -= sizeof(hdr);
     type = le32toh(hdr.type);
     sector = le64toh(hdr.sector);
-    *written = 1;
+    req->written = 1;
+    req->in_len = in_len;
+    io->flags = 0;
+    io->iov = NULL;
+    io->niov = 0;
 
     switch (type) {
     case HB_VIRTIO_BLK_T_IN:
         if (!range_ok(blk, sector, in_len)) {
-            st = HB_VIRTIO_BLK_S_IOERR;
-            break;
+            finish(req, HB_VIRTIO_BLK_S_IOERR);
+            return 0;
         }
-        ret = in_len ? blk->be.preadv(blk->be.opaque, sector * SECTOR, in_len,
-                                      in, in_num) : 0;
-        st = ret < 0 ? HB_VIRTIO_BLK_S_IOERR : HB_VIRTIO_BLK_S_OK;
-        if (ret == 0) {
-            *written = in_len + 1;
+        if (!in_len) {
+            req->written = 1;
+            finish(req, HB_VIRTIO_BLK_S_OK);
+            return 0;
         }
+        io->op = HB_VIRTIO_BLK_IO_READ;
+        io->offset = sector * SECTOR;
+        io->bytes = in_len;
+        io->iov = in;
+        io->niov = (int)in_num;
         break;
     case HB_VIRTIO_BLK_T_OUT:
         if (blk->read_only || !range_ok(blk, sector, out_len)) {
-            st = HB_VIRTIO_BLK_S_IOERR;
-            break;
+            finish(req, HB_VIRTIO_BLK_S_IOERR);
+            return 0;
         }
-        ret = out_len ? blk->be.pwritev(blk->be.opaque, sector * SECTOR, out_len,
-                                        out, out_num,
-                                        blk->writeback ? 0 : HB_VIRTIO_BLK_REQ_FUA) : 0;
-        st = ret < 0 ? HB_VIRTIO_BLK_S_IOERR : HB_VIRTIO_BLK_S_OK;
+        if (!out_len) {
+            finish(req, HB_VIRTIO_BLK_S_OK);
+            return 0;
+        }
+        io->op = HB_VIRTIO_BLK_IO_WRITE;
+        io->offset = sector * SECTOR;
+        io->bytes = out_len;
+        io->iov = out;
+        io->niov = (int)out_num;
+        io->flags = blk->writeback ? 0 : HB_VIRTIO_BLK_REQ_FUA;
         break;
     case HB_VIRTIO_BLK_T_FLUSH:
-        ret = blk->be.flush(blk->be.opaque);
-        st = ret < 0 ? HB_VIRTIO_BLK_S_IOERR : HB_VIRTIO_BLK_S_OK;
+        io->op = HB_VIRTIO_BLK_IO_FLUSH;
+        io->offset = 0;
+        io->bytes = 0;
         break;
     case HB_VIRTIO_BLK_T_GET_ID: {
         char id[HB_VIRTIO_BLK_ID_BYTES] = { 0 };
         size_t n = in_len < sizeof(id) ? in_len : sizeof(id);
 
         memcpy(id, blk->serial, strnlen(blk->serial, sizeof(id)));
-        *written = buf_to_iov(in, in_num, id, n) + 1;
-        st = HB_VIRTIO_BLK_S_OK;
-        break;
+        req->written = buf_to_iov(in, in_num, id, n) + 1;
+        finish(req, HB_VIRTIO_BLK_S_OK);
+        return 0;
     }
     case HB_VIRTIO_BLK_T_DISCARD:
     case HB_VIRTIO_BLK_T_WRITE_ZEROES:
-        st = discard_or_zeroes(blk, type, out, out_num, out_len);
+        st = discard_or_zeroes(blk, req, type, out, out_num, out_len);
+        if (st) {
+            finish(req, (uint8_t)st);
+            return 0;
+        }
         break;
     default:
-        st = HB_VIRTIO_BLK_S_UNSUPP;
-        break;
+        finish(req, HB_VIRTIO_BLK_S_UNSUPP);
+        return 0;
     }
-    *status = st;
+    dispatch(blk, req);
+    return 0;
+}
+
+static void handle_done(HbVirtioBlkReq *req)
+{
+    req->complete = NULL;   /* marks it done for hb_virtio_blk_handle() */
+}
+
+int hb_virtio_blk_handle(HbVirtioBlk *blk, HbVirtqElem *elem, uint32_t *written)
+{
+    HbVirtioBlkReq req = { .elem = elem, .complete = handle_done };
+    g_autofree void *priv = blk->be.io_priv_size ? g_malloc(blk->be.io_priv_size) : NULL;
+    int ret;
+
+    req.io.priv = priv;
+    ret = hb_virtio_blk_start(blk, &req);
+    if (ret < 0) {
+        return ret;
+    }
+    while (req.complete) {
+        blk->be.poll(blk->be.opaque, 1000);
+    }
+    *written = req.written;
     return 0;
 }
 

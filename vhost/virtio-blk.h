@@ -51,9 +51,41 @@
 #define HB_VIRTIO_BLK_REQ_FUA        (1u << 0)
 #define HB_VIRTIO_BLK_REQ_MAY_UNMAP  (1u << 1)
 
+/* What an asynchronous backend is asked to do (HbVirtioBlkIo.op). */
+enum {
+    HB_VIRTIO_BLK_IO_READ,
+    HB_VIRTIO_BLK_IO_WRITE,
+    HB_VIRTIO_BLK_IO_FLUSH,
+    HB_VIRTIO_BLK_IO_DISCARD,
+    HB_VIRTIO_BLK_IO_WRITE_ZEROES,
+};
+
+/**
+ * struct HbVirtioBlkIo - one request to an asynchronous backend.
+ * @priv: HbVirtioBlkBackend.io_priv_size bytes the backend may use for
+ *     its own state until it completes the request
+ */
+typedef struct HbVirtioBlkIo {
+    unsigned op;
+    unsigned flags;             /* HB_VIRTIO_BLK_REQ_* */
+    uint64_t offset;
+    uint64_t bytes;
+    struct iovec *iov;
+    int niov;
+    void *priv;
+} HbVirtioBlkIo;
+
 /**
  * struct HbVirtioBlkBackend - the volume below; export.c points these at
- * hb_node_*().  All return 0 or -errno and may be called from any thread.
+ * the block layer.
+ *
+ * The synchronous calls return 0 or -errno and may be called from any
+ * thread.  A backend may also be asynchronous: @submit starts a request,
+ * which the backend completes once, on the thread that submitted it, with
+ * hb_virtio_blk_io_done() (possibly before @submit returns); @poll hands
+ * the backend's batched submissions over and runs the completions that
+ * are ready, waiting up to @wait_us (0: not at all) when none is.  On a
+ * thread where it cannot be asynchronous, the backend completes inline.
  */
 typedef struct HbVirtioBlkBackend {
     void *opaque;
@@ -65,7 +97,31 @@ typedef struct HbVirtioBlkBackend {
     int (*pdiscard)(void *opaque, uint64_t offset, uint64_t bytes);
     int (*pwrite_zeroes)(void *opaque, uint64_t offset, uint64_t bytes,
                          unsigned flags);
+    void (*submit)(void *opaque, HbVirtioBlkIo *io);   /* optional */
+    void (*poll)(void *opaque, int64_t wait_us);       /* with submit */
+    size_t io_priv_size;
 } HbVirtioBlkBackend;
+
+/**
+ * struct HbVirtioBlkReq - one virtio-blk request being executed.
+ * @elem: the popped request (its iovecs may be modified)
+ * @complete: called once when the status byte is written (possibly
+ *     before hb_virtio_blk_start() returns); set by the caller
+ * @written: then: bytes written into the device-writable buffers, status
+ *     included
+ * @io: private; @io.priv is the caller's to point at
+ *     HbVirtioBlkBackend.io_priv_size bytes before each start
+ */
+typedef struct HbVirtioBlkReq HbVirtioBlkReq;
+struct HbVirtioBlkReq {
+    HbVirtqElem *elem;
+    void (*complete)(HbVirtioBlkReq *req);
+    uint32_t written;
+    /* private */
+    uint8_t *status;
+    uint64_t in_len;
+    HbVirtioBlkIo io;
+};
 
 /**
  * struct HbVirtioBlk - one virtio-blk device's state.  Fields are set by
@@ -99,14 +155,25 @@ int hb_virtio_blk_set_config(HbVirtioBlk *blk, const uint8_t *data,
                              uint32_t offset, uint32_t size);
 
 /**
- * hb_virtio_blk_handle() - execute one request.
- * @elem: the popped request (its iovecs may be modified)
- * @written: bytes written into the device-writable buffers, status included
+ * hb_virtio_blk_start() - start one request.
+ * @req: @elem and @complete set; @io.priv set if the backend has a submit
  *
  * Guest mistakes (bad sector, unknown type, write to a read-only disk)
- * become a status byte.  Return: 0 when the request is to be pushed, or
- * -EINVAL when it is too malformed to carry a status (no header or no
- * status byte): the caller drops the connection.
+ * become a status byte.  Return: 0, and @req->complete will run; or
+ * -EINVAL when the request is too malformed to carry a status (no header
+ * or no status byte): @complete will not run, and the caller drops the
+ * connection.
+ */
+int hb_virtio_blk_start(HbVirtioBlk *blk, HbVirtioBlkReq *req);
+
+/* For asynchronous backends: @io finished with @ret (0 or -errno). */
+void hb_virtio_blk_io_done(HbVirtioBlkIo *io, int ret);
+
+/**
+ * hb_virtio_blk_handle() - execute one request and wait for it (tests,
+ * fuzzers): hb_virtio_blk_start() polling the backend until it completes.
+ * @written: bytes written into the device-writable buffers, status included
+ * Return: as hb_virtio_blk_start().
  */
 int hb_virtio_blk_handle(HbVirtioBlk *blk, HbVirtqElem *elem, uint32_t *written);
 

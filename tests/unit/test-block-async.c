@@ -86,6 +86,8 @@ static void many_in_flight(bool want_uring, bool direct, const char *aio)
     char *buf = NULL;
 
     g_assert_nonnull(ctx);
+    /* A ring whenever the process may have one: else this tests the pool. */
+    g_assert_cmpint(hb_aio_ctx_has_uring(ctx), ==, want_uring && hb_aio_uring_probe() == 0);
     hb_aio_ctx_set_current(ctx);
     g_assert_cmpint(posix_memalign((void **)&buf, 4096, N * BS), ==, 0);
     for (int i = 0; i < N; i++) {
