@@ -63,6 +63,15 @@ static int ring_setup(HbAioCtx *ctx)
     if (ret < 0) {
         return ret;
     }
+    /*
+     * The eventfd first: once restrictions are registered, every register
+     * operation they do not list fails with EACCES, eventfd included.
+     */
+    ret = io_uring_register_eventfd(&ctx->ring, ctx->efd);
+    if (ret < 0) {
+        io_uring_queue_exit(&ctx->ring);
+        return ret;
+    }
     for (unsigned i = 0; i < G_N_ELEMENTS(allowed_ops); i++) {
         res[n].opcode = IORING_RESTRICTION_SQE_OP;
         res[n].sqe_op = allowed_ops[i];
@@ -78,9 +87,6 @@ static int ring_setup(HbAioCtx *ctx)
     if (ret == 0) {
         ret = io_uring_register(ctx->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
                                 NULL, 0);
-    }
-    if (ret == 0) {
-        ret = io_uring_register_eventfd(&ctx->ring, ctx->efd);
     }
     if (ret < 0) {
         io_uring_queue_exit(&ctx->ring);
