@@ -55,7 +55,11 @@
  * The fast request's I/O completes on the I/O thread that submitted it,
  * and the slow path that waits runs on a pool thread (or the main thread,
  * for a resize), never on a thread with fast requests of its own in
- * flight: the wait always ends.
+ * flight: the wait ends as long as the fast requests' own I/O can run.
+ * Residual: when that I/O itself goes through the pool (aio=threads, no
+ * io_uring), a pool filled with waiting slow paths would leave it queued
+ * (the same holds for node-io-async.c's write gate).  Deferring the frees
+ * to whoever sees the count reach zero would remove the wait altogether.
  */
 #include "qcow2-int.h"
 

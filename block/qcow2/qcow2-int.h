@@ -21,7 +21,9 @@
  * under them.  Allocation is thus serialized and two writers can never both
  * allocate the same guest cluster.  The L1 and reference tables are
  * replaced (grown) only with both held, since the in-place write path
- * checks them for overlaps under map_lock alone.
+ * checks them for overlaps under map_lock alone.  The asynchronous fast
+ * path (qcow2-fast.c) holds neither lock across its data I/O: slow paths
+ * that free host clusters wait for it instead, with no lock held.
  *
  * Crash safety: new data goes to freshly allocated clusters first; refcount
  * increments sit in the refcount cache, L2 updates in the L2 cache.  Before

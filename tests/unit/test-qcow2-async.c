@@ -569,7 +569,8 @@ static void test_compressed_backing(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    if (!g_find_program_in_path("qemu-img")) {
+    g_autofree char *qemu_img = g_find_program_in_path("qemu-img");
+    if (!qemu_img) {
         /* The oracle is required: a test that checks nothing must not pass. */
         g_printerr("qemu-img is not installed (on PATH); install qemu-utils\n");
         return 1;
