@@ -137,6 +137,27 @@ static int write_entry(HbQcow2 *s, HbQcow2Cache *c, HbQcow2CacheEntry *e)
 }
 
 /**
+ * hb_qcow2_cache_peek() - the table at host @offset if it is cached, with
+ * no I/O (the asynchronous fast path must not wait for a table).
+ * @c: cache
+ * @offset: cluster-aligned host offset of the table
+ *
+ * Return: the big-endian table, valid as long as meta_lock is held, or
+ * NULL when it is not in the cache.
+ */
+void *hb_qcow2_cache_peek(HbQcow2Cache *c, uint64_t offset)
+{
+    for (unsigned i = 0; i < c->used; i++) {
+        HbQcow2CacheEntry *e = &c->entries[i];
+        if (e->offset == offset) {
+            e->lru = ++c->lru_clock;
+            return e->table;
+        }
+    }
+    return NULL;
+}
+
+/**
  * hb_qcow2_cache_get() - the table at host @offset, loading it if needed.
  * @s: image
  * @c: cache

@@ -346,6 +346,181 @@ static int qcow2_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
                             (flags & HB_REQ_FUA) != 0);
 }
 
+/*
+ * The fast path (theory in qcow2-fast.c): a read or write whose clusters
+ * are all mapped in cached L2 tables goes to the image file as one child
+ * request per host-contiguous piece; the caller completes when the last
+ * piece does, with the first error.  Everything else returns -ENOTSUP
+ * and runs through qcow2_preadv/pwritev on the I/O pool.
+ */
+typedef struct FastReq FastReq;
+
+typedef struct FastPiece {
+    HbIoReq req;            /* on the file child */
+    FastReq *parent;
+} FastPiece;
+
+struct FastReq {
+    HbIoReq *req;           /* the caller's */
+    HbQcow2 *img;
+    unsigned pending;       /* pieces not yet done, +1 while submitting */
+    int ret;                /* the first error */
+    FastPiece piece[];      /* then the pieces' iovecs */
+};
+
+static void fast_piece_done(HbAioCb *cb, int ret)
+{
+    FastPiece *p = (FastPiece *)cb;
+    FastReq *fr = p->parent;
+
+    if (ret < 0 && fr->ret == 0) {
+        fr->ret = ret;
+    }
+    if (--fr->pending > 0) {
+        return;
+    }
+    HbIoReq *req = fr->req;
+    ret = fr->ret;
+    /* All I/O on the clusters is over: a slow path may free them now. */
+    hb_qcow2_fast_leave(fr->img);
+    g_free(fr);
+    req->cb.done(&req->cb, ret);
+}
+
+/* @n slices of @iov, after each other, of @ext[i].bytes each, into @out. */
+static int slice_iov(const struct iovec *iov, int niov, const HbQcow2Extent *ext,
+                     unsigned n, struct iovec *out, int *start)
+{
+    int i = 0, k = 0;
+    uint64_t skip = 0;
+
+    for (unsigned e = 0; e < n; e++) {
+        uint64_t left = ext[e].bytes;
+        start[e] = k;
+        while (left) {
+            if (i >= niov) {
+                return -EINVAL;
+            }
+            uint64_t len = MIN(iov[i].iov_len - skip, left);
+            if (len) {
+                out[k].iov_base = (uint8_t *)iov[i].iov_base + skip;
+                out[k].iov_len = len;
+                k++;
+            }
+            left -= len;
+            skip += len;
+            if (skip == iov[i].iov_len) {
+                i++;
+                skip = 0;
+            }
+        }
+    }
+    start[n] = k;
+    return 0;
+}
+
+/*
+ * Fast I/O must never wait for the I/O pool: the slow paths that free
+ * clusters wait on pool threads for it (qcow2-fast.c), and a pool filled
+ * with such waits would never run it.  So the fast path is taken only
+ * when the file's requests go to this thread's io_uring: aio=io_uring,
+ * and (checked per piece in pieces_go_to_kernel()) the alignment O_DIRECT
+ * needs.  Residual: a full submission queue that the kernel will not
+ * drain sends a request to the pool too (hb_aio_ctx_get_sqe()).
+ */
+static bool file_goes_to_kernel(HbNode *file)
+{
+    return hb_aio_ctx_has_uring(hb_aio_ctx_current()) && file->drv->get_aio &&
+           file->drv->get_aio(file) == QAPI_BLOCKDEV_AIO_OPTIONS_IO_URING;
+}
+
+static bool pieces_go_to_kernel(HbNode *file, const HbQcow2Extent *ext, unsigned n,
+                                const struct iovec *iov, int niov)
+{
+    uint32_t a = file->request_alignment;
+
+    if (a <= 1) {
+        return true;
+    }
+    for (unsigned e = 0; e < n; e++) {
+        if (!ext[e].zero && (ext[e].host % a || ext[e].bytes % a)) {
+            return false;
+        }
+    }
+    return hb_iov_is_aligned(iov, niov, a);
+}
+
+static int qcow2_submit(HbNode *node, HbIoReq *req)
+{
+    Qcow2Node *s = node->opaque;
+    HbQcow2Extent ext[HB_QCOW2_FAST_EXTENTS];
+    int start[HB_QCOW2_FAST_EXTENTS + 1];
+    bool write = req->op == HB_IO_WRITE;
+    unsigned n = 0;
+
+    if ((req->op != HB_IO_READ && !write) || !file_goes_to_kernel(s->file->node) ||
+        !hb_qcow2_fast_enter(s->img)) {
+        return -ENOTSUP;
+    }
+    if (hb_qcow2_fast_map(s->img, req->offset, req->bytes, write, ext, &n) < 0) {
+        hb_qcow2_fast_leave(s->img);
+        return -ENOTSUP;
+    }
+    HbNode *file = s->file->node;
+    if (!pieces_go_to_kernel(file, ext, n, req->iov, req->niov)) {
+        hb_qcow2_fast_leave(s->img);
+        return -ENOTSUP;
+    }
+    if (!write && !file->drv->zero_past_eof) {
+        /* The slow path cuts reads at the file's end (child_preadv()). */
+        int64_t len = hb_node_get_length(file);
+        for (unsigned e = 0; e < n; e++) {
+            if (!ext[e].zero && (len < 0 || ext[e].host + ext[e].bytes > (uint64_t)len)) {
+                hb_qcow2_fast_leave(s->img);
+                return -ENOTSUP;
+            }
+        }
+    }
+
+    /* Splitting at piece boundaries adds at most one iovec per piece. */
+    size_t niov = (size_t)req->niov + n;
+    FastReq *fr = g_malloc(sizeof(*fr) + n * sizeof(FastPiece) +
+                           niov * sizeof(struct iovec));
+    struct iovec *iov = (struct iovec *)&fr->piece[n];
+    if (slice_iov(req->iov, req->niov, ext, n, iov, start) < 0) {
+        hb_qcow2_fast_leave(s->img);
+        g_free(fr);
+        return -ENOTSUP;
+    }
+    fr->req = req;
+    fr->img = s->img;
+    fr->ret = 0;
+    fr->pending = 1;
+    for (unsigned e = 0; e < n; e++) {
+        FastPiece *p = &fr->piece[e];
+        p->parent = fr;
+        p->req = (HbIoReq){
+            .cb.done = fast_piece_done,
+            .op = req->op,
+            .offset = ext[e].host,
+            .bytes = ext[e].bytes,
+            .iov = iov + start[e],
+            .niov = start[e + 1] - start[e],
+        };
+        fr->pending++;
+        if (ext[e].zero) {
+            hb_iov_memset(p->req.iov, p->req.niov, 0, 0, p->req.bytes);
+            fast_piece_done(&p->req.cb, 0);
+        } else {
+            hb_node_submit(file, &p->req);
+        }
+    }
+    /* Drop the submitting count: pieces that completed inline did not finish fr. */
+    FastPiece self = { .parent = fr };
+    fast_piece_done(&self.req.cb, 0);
+    return 0;
+}
+
 static int qcow2_flush(HbNode *node)
 {
     Qcow2Node *s = node->opaque;
@@ -440,6 +615,7 @@ const HbDriver hb_driver_qcow2 = {
     .preadv = qcow2_preadv,
     .pwritev = qcow2_pwritev,
     .flush = qcow2_flush,
+    .submit = qcow2_submit,
     .pdiscard = qcow2_pdiscard,
     .pwrite_zeroes = qcow2_pwrite_zeroes,
     .truncate = qcow2_truncate,

@@ -21,7 +21,9 @@
  * under them.  Allocation is thus serialized and two writers can never both
  * allocate the same guest cluster.  The L1 and reference tables are
  * replaced (grown) only with both held, since the in-place write path
- * checks them for overlaps under map_lock alone.
+ * checks them for overlaps under map_lock alone.  The asynchronous fast
+ * path (qcow2-fast.c) holds neither lock across its data I/O: slow paths
+ * that free host clusters wait for it instead, with no lock held.
  *
  * Crash safety: new data goes to freshly allocated clusters first; refcount
  * increments sit in the refcount cache, L2 updates in the L2 cache.  Before
@@ -240,6 +242,14 @@ typedef struct HbQcow2 {
 
     GMutex meta_lock;
     GRWLock map_lock;
+
+    /*
+     * The fast-path gate (qcow2-fast.c): requests whose data I/O runs
+     * asynchronously outside map_lock, and slow paths waiting to free
+     * host clusters those requests may still use.  Atomic.
+     */
+    gint fast_inflight;
+    gint fast_fenced;
 } HbQcow2;
 
 /* Options of hb_qcow2_open_image(). */
@@ -292,6 +302,7 @@ int hb_qcow2_cache_get(HbQcow2 *s, HbQcow2Cache *c, uint64_t offset,
 void hb_qcow2_cache_mark_dirty(HbQcow2Cache *c, void *table);
 int hb_qcow2_cache_writeback(HbQcow2 *s, HbQcow2Cache *c);
 void hb_qcow2_cache_forget(HbQcow2Cache *c, uint64_t offset);
+void *hb_qcow2_cache_peek(HbQcow2Cache *c, uint64_t offset);
 int hb_qcow2_flush_metadata(HbQcow2 *s);
 
 /* ---- qcow2-refcount.c (callers hold meta_lock) ---- */
@@ -305,11 +316,31 @@ void hb_qcow2_rc_set(const HbQcow2 *s, void *block, uint64_t i, uint64_t v);
 
 /* ---- qcow2-map.c (callers hold meta_lock) ---- */
 int hb_qcow2_get_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t *entry);
+int hb_qcow2_peek_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t *entry);
 int hb_qcow2_set_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t entry);
 void hb_qcow2_compressed_loc(const HbQcow2 *s, uint64_t entry,
                              uint64_t *off, uint64_t *len);
 bool hb_qcow2_overlaps_metadata(HbQcow2 *s, uint64_t off, uint64_t len);
 bool hb_qcow2_overlaps_l2(HbQcow2 *s, uint64_t off, uint64_t len);
+
+/* ---- qcow2-fast.c: the asynchronous fast path's mapping and gate ---- */
+
+/* A piece of a fast-path request: host bytes, or zeroes (reads only). */
+typedef struct HbQcow2Extent {
+    uint64_t host;     /* host offset of the data (not for @zero) */
+    uint64_t bytes;
+    bool zero;         /* reads as zeroes: no I/O */
+} HbQcow2Extent;
+
+/* A request needing more pieces than this takes the slow path. */
+#define HB_QCOW2_FAST_EXTENTS 16
+
+bool hb_qcow2_fast_enter(HbQcow2 *s);
+void hb_qcow2_fast_leave(HbQcow2 *s);
+int hb_qcow2_fast_map(HbQcow2 *s, uint64_t offset, uint64_t bytes, bool write,
+                      HbQcow2Extent *ext, unsigned *n);
+void hb_qcow2_fence_fast(HbQcow2 *s);
+void hb_qcow2_unfence_fast(HbQcow2 *s);
 
 /* ---- qcow2-compress.c ---- */
 int hb_qcow2_inflate(const void *src, size_t src_len, void *dst, size_t dst_len);

@@ -451,16 +451,36 @@ static void discard_free_clusters(HbQcow2 *s, GArray *freed)
     }
 }
 
-/* Release host ranges whose references were dropped, once that is durable. */
-static int release_freed(HbQcow2 *s, GArray *freed)
+/*
+ * With both locks held, after the mappings naming @freed were changed:
+ * make that durable before the host ranges are released (release_freed()).
+ */
+static int prepare_release(HbQcow2 *s, GArray *freed)
 {
-    int ret;
-
     if (freed->len == 0) {
         return 0;
     }
     zcache_drop(s);
-    ret = hb_qcow2_flush_metadata(s);
+    return hb_qcow2_flush_metadata(s);
+}
+
+/*
+ * With no lock held, after prepare_release(): release the host ranges
+ * whose references were dropped.  Fast-path I/O (qcow2-fast.c) that
+ * looked up the old mappings may still be running on them; it is waited
+ * out first, without our locks, so that an I/O thread is never held up
+ * behind the wait.  Until then the ranges keep their references (a crash
+ * leaks them), so nothing can allocate them again.
+ */
+static int release_freed(HbQcow2 *s, GArray *freed)
+{
+    int ret = 0;
+
+    if (freed->len == 0) {
+        return 0;
+    }
+    hb_qcow2_fence_fast(s);
+    g_mutex_lock(&s->meta_lock);
     for (guint i = 0; ret == 0 && i + 1 < freed->len; i += 2) {
         ret = hb_qcow2_free_range(s, g_array_index(freed, uint64_t, i),
                                   g_array_index(freed, uint64_t, i + 1));
@@ -468,6 +488,8 @@ static int release_freed(HbQcow2 *s, GArray *freed)
     if (ret == 0 && s->discard_passthrough && s->io.pdiscard) {
         discard_free_clusters(s, freed);
     }
+    g_mutex_unlock(&s->meta_lock);
+    hb_qcow2_unfence_fast(s);
     g_array_set_size(freed, 0);
     return ret;
 }
@@ -515,12 +537,12 @@ static int write_slow(HbQcow2 *s, uint64_t offset, uint64_t bytes,
         pos += n;
     }
     if (ret == 0) {
-        ret = release_freed(s, freed);
+        ret = prepare_release(s, freed);
     }
     mark_corrupt(s);
     g_mutex_unlock(&s->meta_lock);
     g_rw_lock_writer_unlock(&s->map_lock);
-    return ret;
+    return ret == 0 ? release_freed(s, freed) : ret;
 }
 
 /**
@@ -624,11 +646,11 @@ static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
         }
     }
     if (ret == 0) {
-        ret = release_freed(s, freed);
+        ret = prepare_release(s, freed);
     }
     g_mutex_unlock(&s->meta_lock);
     g_rw_lock_writer_unlock(&s->map_lock);
-    return ret;
+    return ret == 0 ? release_freed(s, freed) : ret;
 }
 
 /* Whether the cluster at @offset already reads as zeroes (so zeroing part of it is a no-op). */

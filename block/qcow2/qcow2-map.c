@@ -16,6 +16,37 @@ static uint64_t l2_index(const HbQcow2 *s, uint64_t guest_off)
     return (guest_off >> s->hdr.cluster_bits) & (s->l2_size - 1);
 }
 
+/*
+ * The L2 entry for @guest_off; @load: read the table in on a cache miss,
+ * else fail with -ENOENT.  A table that is not cluster aligned or lies in
+ * other metadata is -EIO.
+ */
+static int lookup_entry(HbQcow2 *s, uint64_t guest_off, bool load, uint64_t *entry)
+{
+    uint64_t i = l1_index(s, guest_off);
+    uint64_t l2_off = i < s->l1_size ? s->l1[i] & QCOW2_OFFSET_MASK : 0;
+    uint64_t *table;
+    int ret = 0;
+
+    *entry = 0;
+    if (l2_off == 0) {
+        return 0;
+    }
+    if ((l2_off & s->cluster_mask) || hb_qcow2_overlaps_metadata(s, l2_off, 0)) {
+        return -EIO;
+    }
+    if (load) {
+        ret = hb_qcow2_cache_get(s, &s->l2_cache, l2_off, false, (void **)&table);
+    } else {
+        table = hb_qcow2_cache_peek(&s->l2_cache, l2_off);
+        ret = table ? 0 : -ENOENT;
+    }
+    if (ret == 0) {
+        *entry = GUINT64_FROM_BE(table[l2_index(s, guest_off)]);
+    }
+    return ret;
+}
+
 /**
  * hb_qcow2_get_l2_entry() - the L2 entry mapping guest cluster @guest_off.
  * Return: 0 with *@entry (host order; 0 when unallocated), or -EIO for a
@@ -23,28 +54,19 @@ static uint64_t l2_index(const HbQcow2 *s, uint64_t guest_off)
  */
 int hb_qcow2_get_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t *entry)
 {
-    uint64_t i = l1_index(s, guest_off);
-    uint64_t l2_off;
-    uint64_t *table;
-    int ret;
+    return lookup_entry(s, guest_off, true, entry);
+}
 
-    *entry = 0;
-    if (i >= s->l1_size) {
-        return 0;
-    }
-    l2_off = s->l1[i] & QCOW2_OFFSET_MASK;
-    if (l2_off == 0) {
-        return 0;
-    }
-    if ((l2_off & s->cluster_mask) || hb_qcow2_overlaps_metadata(s, l2_off, 0)) {
-        return -EIO;
-    }
-    ret = hb_qcow2_cache_get(s, &s->l2_cache, l2_off, false, (void **)&table);
-    if (ret < 0) {
-        return ret;
-    }
-    *entry = GUINT64_FROM_BE(table[l2_index(s, guest_off)]);
-    return 0;
+/**
+ * hb_qcow2_peek_l2_entry() - hb_qcow2_get_l2_entry() from the L2 cache
+ * alone, with no I/O: for the asynchronous fast path, which must not wait
+ * for a table to load.
+ * Return: 0 with *@entry, -ENOENT when the table is not cached, or -EIO
+ * as hb_qcow2_get_l2_entry().
+ */
+int hb_qcow2_peek_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t *entry)
+{
+    return lookup_entry(s, guest_off, false, entry);
 }
 
 static int write_l1_entry(HbQcow2 *s, uint64_t i, uint64_t val)
