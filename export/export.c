@@ -11,6 +11,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "export/io-error.h"
 #include "export/iothread-pool.h"
 #include "vhost/offload.h"
 #include "vhost/queue-runner.h"
@@ -40,6 +41,7 @@ struct HbExport {
     HbNode *node;
     HbChild *user;
     HbVirtioBlk blk;
+    HbExportIoErrors io_errors;  /* BLOCK_IO_ERROR, rate-limited */
     HbVuDev vu;
     int listen_fd;
     int timer_fd;          /* control thread's timerfd: accept back-off, drop requests */
@@ -68,34 +70,56 @@ static bool resize_hook_added;
 
 /* ---- backend: the node ---- */
 
+/* Every failed request is the storage's: the guest's own mistakes never get here. */
+static int be_result(HbExport *exp, bool is_write, int ret)
+{
+    if (ret < 0) {
+        hb_export_io_error(&exp->io_errors, is_write, ret);
+    }
+    return ret;
+}
+
 static int be_preadv(void *opaque, uint64_t offset, uint64_t bytes,
                      const struct iovec *iov, int niov)
 {
-    return hb_node_preadv(opaque, offset, bytes, iov, niov, 0);
+    HbExport *exp = opaque;
+
+    return be_result(exp, false, hb_node_preadv(exp->node, offset, bytes, iov, niov, 0));
 }
 
 static int be_pwritev(void *opaque, uint64_t offset, uint64_t bytes,
                       const struct iovec *iov, int niov, unsigned flags)
 {
-    return hb_node_pwritev(opaque, offset, bytes, iov, niov,
-                           (flags & HB_VIRTIO_BLK_REQ_FUA) ? HB_REQ_FUA : 0);
+    HbExport *exp = opaque;
+
+    return be_result(exp, true, hb_node_pwritev(exp->node, offset, bytes, iov, niov,
+                                                (flags & HB_VIRTIO_BLK_REQ_FUA) ? HB_REQ_FUA : 0));
 }
 
 static int be_flush(void *opaque)
 {
-    return hb_node_flush(opaque);
+    HbExport *exp = opaque;
+
+    return be_result(exp, true, hb_node_flush(exp->node));
 }
 
 static int be_pdiscard(void *opaque, uint64_t offset, uint64_t bytes)
 {
-    return hb_node_pdiscard(opaque, offset, bytes);
+    HbExport *exp = opaque;
+    int ret = hb_node_pdiscard(exp->node, offset, bytes);
+
+    /* virtio-blk completes a discard the backend cannot do as done. */
+    return ret == -ENOTSUP || ret == -EOPNOTSUPP ? ret : be_result(exp, true, ret);
 }
 
 static int be_pwrite_zeroes(void *opaque, uint64_t offset, uint64_t bytes,
                             unsigned flags)
 {
-    return hb_node_pwrite_zeroes(opaque, offset, bytes,
-                                 (flags & HB_VIRTIO_BLK_REQ_MAY_UNMAP) ? HB_REQ_MAY_UNMAP : 0);
+    HbExport *exp = opaque;
+
+    return be_result(exp, true, hb_node_pwrite_zeroes(exp->node, offset, bytes,
+                                                      (flags & HB_VIRTIO_BLK_REQ_MAY_UNMAP)
+                                                      ? HB_REQ_MAY_UNMAP : 0));
 }
 
 /* ---- the vhost-user device ---- */
@@ -490,8 +514,9 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
         goto fail;
     }
     exp->node = node;
+    exp->io_errors.node_name = exp->node_name;
     exp->blk = (HbVirtioBlk){
-        .be = { node, be_preadv, be_pwritev, be_flush, be_pdiscard, be_pwrite_zeroes },
+        .be = { exp, be_preadv, be_pwritev, be_flush, be_pdiscard, be_pwrite_zeroes },
         .length = len,
         .logical_block_size = cfg->has_logical_block_size
                               ? (uint32_t)cfg->logical_block_size : 512,
