@@ -41,6 +41,7 @@ struct HbExport {
     HbNode *node;
     HbChild *user;
     HbVirtioBlk blk;
+    HbNodeBackend backend;  /* the node behind virtio-blk, BLOCK_IO_ERROR */
     HbVuDev vu;
     int listen_fd;
     int timer_fd;          /* control thread's timerfd: accept back-off, drop requests */
@@ -459,8 +460,10 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
         goto fail;
     }
     exp->node = node;
+    exp->backend.node = node;
+    exp->backend.io_errors.node_name = exp->node_name;
     exp->blk = (HbVirtioBlk){
-        .be = hb_node_backend(node),
+        .be = hb_node_backend(&exp->backend),
         .length = len,
         .logical_block_size = cfg->has_logical_block_size
                               ? (uint32_t)cfg->logical_block_size : 512,

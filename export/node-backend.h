@@ -4,15 +4,26 @@
 #define HB_EXPORT_NODE_BACKEND_H
 
 #include "block/node.h"
+#include "export/io-error.h"
 #include "vhost/virtio-blk.h"
 
 /**
- * hb_node_backend() - virtio-blk's backend callbacks over @node: requests
+ * struct HbNodeBackend - what the backend callbacks need: the node, and
+ * where failures are reported (BLOCK_IO_ERROR).
+ */
+typedef struct HbNodeBackend {
+    HbNode *node;
+    HbExportIoErrors io_errors;
+} HbNodeBackend;
+
+/**
+ * hb_node_backend() - virtio-blk's backend callbacks over @nb->node
+ * (@nb must outlive them): requests
  * go to hb_node_submit() and complete on the submitting I/O thread's
  * completion context (block/aio.h), which the runner polls through the
  * backend.  On a thread without a context (offload workers) they complete
- * inline.
+ * inline.  A request the storage fails is reported through @nb->io_errors.
  */
-HbVirtioBlkBackend hb_node_backend(HbNode *node);
+HbVirtioBlkBackend hb_node_backend(HbNodeBackend *nb);
 
 #endif

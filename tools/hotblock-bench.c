@@ -65,6 +65,7 @@ typedef struct Opts {
 
 typedef struct Stats {
     uint64_t ops, bytes, errors, verify_errors;
+    uint64_t ioerr;      /* of the errors, those with status VIRTIO_BLK_S_IOERR */
     uint64_t *lat;       /* ns per op */
     size_t nlat, caplat;
 } Stats;
@@ -217,6 +218,7 @@ static void complete(Worker *w, const VuCompletion *cpl)
     stats_add_lat(&w->st, now_ns() - cpl->cookie);
     if (cpl->status != 0) {
         w->st.errors++;
+        w->st.ioerr += cpl->status == HB_VIRTIO_BLK_S_IOERR;
         return;
     }
     w->st.bytes += o->bs;
@@ -280,8 +282,10 @@ static void *worker_main(void *arg)
         run_phase(w);
     }
     if (o->flush) {
-        if (vu_client_flush(w->q) != 0) {
+        int st = vu_client_flush(w->q);
+        if (st != 0) {
             w->st.errors++;
+            w->st.ioerr += st == HB_VIRTIO_BLK_S_IOERR;
         }
     }
     return NULL;
@@ -497,6 +501,7 @@ static void stats_merge(Stats *tot, const Worker *w)
     tot->ops += w->st.ops;
     tot->bytes += w->st.bytes;
     tot->errors += w->st.errors;
+    tot->ioerr += w->st.ioerr;
     tot->verify_errors += w->st.verify_errors;
     for (size_t j = 0; j < w->st.nlat; j++) {
         stats_add_lat(tot, w->st.lat[j]);
@@ -520,18 +525,18 @@ static void print_results(const Opts *o, Stats *tot, double secs)
                "\"ops\": %" PRIu64 ", \"seconds\": %.3f, \"iops\": %.0f, \"mbps\": %.2f, "
                "\"lat_us\": {\"avg\": %.1f, \"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, "
                "\"p999\": %.1f, \"max\": %.1f}, \"errors\": %" PRIu64
-               ", \"verify_errors\": %" PRIu64 "}\n",
+               ", \"ioerr\": %" PRIu64 ", \"verify_errors\": %" PRIu64 "}\n",
                rw_names[o->rw], o->bs, o->iodepth, o->queues, tot->ops, secs, iops, mbps,
                avg, pct(tot->lat, tot->nlat, 50), pct(tot->lat, tot->nlat, 90),
                pct(tot->lat, tot->nlat, 99), pct(tot->lat, tot->nlat, 99.9),
-               pct(tot->lat, tot->nlat, 100), tot->errors, tot->verify_errors);
+               pct(tot->lat, tot->nlat, 100), tot->errors, tot->ioerr, tot->verify_errors);
     } else {
         printf("%s bs=%" PRIu64 " iodepth=%u queues=%u: %" PRIu64 " ops in %.2fs, "
                "IOPS=%.0f, %.2f MB/s, lat avg %.1f p50 %.1f p99 %.1f p99.9 %.1f us, "
-               "errors %" PRIu64 ", verify errors %" PRIu64 "\n",
+               "errors %" PRIu64 " (I/O errors %" PRIu64 "), verify errors %" PRIu64 "\n",
                rw_names[o->rw], o->bs, o->iodepth, o->queues, tot->ops, secs, iops, mbps,
                avg, pct(tot->lat, tot->nlat, 50), pct(tot->lat, tot->nlat, 99),
-               pct(tot->lat, tot->nlat, 99.9), tot->errors, tot->verify_errors);
+               pct(tot->lat, tot->nlat, 99.9), tot->errors, tot->ioerr, tot->verify_errors);
     }
 }
 
