@@ -51,11 +51,16 @@ static int ring_setup(HbAioCtx *ctx)
     unsigned n = 0;
     int ret;
 
-    p.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN |
-              IORING_SETUP_SINGLE_ISSUER;
+    /*
+     * Not COOP_TASKRUN (nor DEFER_TASKRUN): with it, a completion is
+     * posted (and the eventfd signalled) only when this thread next enters
+     * the kernel through io_uring, and a thread asleep in poll() on the
+     * eventfd would sleep through it.
+     */
+    p.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER;
     ret = io_uring_queue_init_params(AIO_RING_ENTRIES, &ctx->ring, &p);
     if (ret == -EINVAL) {
-        /* Kernels before 6.0 know neither COOP_TASKRUN nor SINGLE_ISSUER. */
+        /* Kernels before 6.0 do not know SINGLE_ISSUER. */
         memset(&p, 0, sizeof(p));
         p.flags = IORING_SETUP_R_DISABLED;
         ret = io_uring_queue_init_params(AIO_RING_ENTRIES, &ctx->ring, &p);

@@ -354,6 +354,9 @@ static int file_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
 
 /* ---- asynchronous I/O over the thread's io_uring ---- */
 
+/* Buffered reads this large take the I/O pool (see file_submit()). */
+#define FILE_POOL_READ_MIN (64 * 1024)
+
 typedef struct FileReq {
     HbAioCb cb;
     HbIoReq *req;
@@ -410,6 +413,14 @@ static int file_submit(HbNode *node, HbIoReq *req)
     HbAioCtx *ctx = hb_aio_ctx_current();
 
     if (!s->uring || !hb_aio_ctx_has_uring(ctx)) {
+        return -ENOTSUP;
+    }
+    /*
+     * A buffered read that hits the page cache is a copy, done inside
+     * io_uring_enter() on this thread.  Large ones go to the pool instead,
+     * where several copies run on several CPUs at once.
+     */
+    if (req->op == HB_IO_READ && !s->direct && req->bytes >= FILE_POOL_READ_MIN) {
         return -ENOTSUP;
     }
     if (req->op == HB_IO_FLUSH && node->cache_no_flush) {

@@ -79,7 +79,9 @@ bool hb_iov_is_aligned(const struct iovec *iov, int niov, size_t align)
         return true;
     }
     for (int i = 0; i < niov; i++) {
-        if ((uintptr_t)iov[i].iov_base % align || iov[i].iov_len % align) {
+        /* An empty entry moves no data, wherever it points. */
+        if (iov[i].iov_len && ((uintptr_t)iov[i].iov_base % align ||
+                               iov[i].iov_len % align)) {
             return false;
         }
     }

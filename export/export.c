@@ -13,7 +13,6 @@
 
 #include "export/iothread-pool.h"
 #include "export/node-backend.h"
-#include "vhost/offload.h"
 #include "vhost/queue-runner.h"
 #include "vhost/vhost-user.h"
 #include "vhost/virtio-blk.h"
@@ -60,12 +59,6 @@ struct HbExport {
 
 static GPtrArray *exports;   /* HbExport *, creation order */
 
-/*
- * Workers shared by every export, one per CPU: they run the requests an
- * I/O thread finds too slow to run itself (queue-runner.h).  Started with
- * the first export; without them, exports still work, all inline.
- */
-static HbOffloadPool *offload_pool;
 static bool resize_hook_added;
 
 /* ---- the vhost-user device ---- */
@@ -443,13 +436,13 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     exp->listen_h = (ExportHandler){ { on_listen }, exp, 0 };
     exp->conn_h = (ExportHandler){ { on_conn }, exp, 0 };
     exp->timer_h = (ExportHandler){ { on_timer }, exp, 0 };
-    if (!offload_pool) {
-        /* Not fatal: the I/O threads then run every request themselves. */
-        offload_pool = hb_offload_pool_new(MIN(g_get_num_processors(), 8), "offload", NULL);
-    }
     for (unsigned i = 0; i < nq; i++) {
         exp->kick_h[i] = (ExportHandler){ { on_kick }, exp, i };
-        exp->runners[i] = hb_queue_runner_new(&exp->blk, offload_pool);
+        /*
+         * No offload pool: the backend is asynchronous, and the block
+         * layer spreads CPU-heavy requests over its I/O pool itself.
+         */
+        exp->runners[i] = hb_queue_runner_new(&exp->blk, NULL);
     }
     hb_vu_init(&exp->vu, &vu_iface, exp, nq);
 
@@ -546,8 +539,6 @@ void hb_export_del_all(void)
         export_free(exp);
     }
     g_clear_pointer(&exports, g_ptr_array_unref);
-    /* Every ring was drained when its export went: no job is left. */
-    g_clear_pointer(&offload_pool, hb_offload_pool_free);
 }
 
 void hb_export_foreach(void (*fn)(HbExport *exp, void *opaque), void *opaque)

@@ -67,7 +67,6 @@ struct HbQueueRunner {
     size_t req_size;            /* RunnerReq and the backend's io_priv */
     unsigned offloaded;         /* with the workers, not yet reaped; I/O thread only */
     unsigned inflight;          /* started here, with the backend; I/O thread only */
-    unsigned polled_reads;      /* reads completed by the last backend poll */
     HbVuDev *dev;               /* the ring being run (run()'s arguments) */
     HbVuQueue *q;
     RunnerReq *out[RUNNER_MAX_OFFLOADED];   /* those requests */
@@ -102,9 +101,7 @@ HbQueueRunner *hb_queue_runner_new(HbVirtioBlk *blk, HbOffloadPool *pool)
 
     r->blk = blk;
     r->pool = pool;
-    r->req_size = G_STRUCT_OFFSET(RunnerReq, elem) + sizeof(HbVirtqElem);
-    r->req_size = (r->req_size + 15) & ~(size_t)15;
-    r->req_size += blk->be.io_priv_size;
+
     r->starve_us = RUNNER_STARVED_US;
     g_mutex_init(&r->done_lock);
     g_cond_init(&r->done_cond);
@@ -139,6 +136,12 @@ static RunnerReq *req_get(HbQueueRunner *r)
     if (req) {
         r->free_reqs = req->next;
         return req;
+    }
+    if (!r->req_size) {
+        /* Here, not in _new(): the owner may fill in @blk after making us. */
+        r->req_size = G_STRUCT_OFFSET(RunnerReq, elem) + sizeof(HbVirtqElem);
+        r->req_size = (r->req_size + 15) & ~(size_t)15;
+        r->req_size += r->blk->be.io_priv_size;
     }
     req = g_malloc(r->req_size);
     req->runner = r;
@@ -206,6 +209,15 @@ static void req_run_offloaded(HbOffloadJob *job)
 
 static bool want_offload(HbQueueRunner *r, RunnerReq *req, HbVirtq *vq)
 {
+    /*
+     * An asynchronous backend keeps many requests in flight from this
+     * thread and spreads its CPU-heavy ones (large page-cache copies,
+     * decryption) over the block layer's I/O pool itself; a worker here
+     * would only turn its reads synchronous again.
+     */
+    if (r->blk->be.poll) {
+        return false;
+    }
     if (!r->pool || !req->is_read || r->offloaded >= RUNNER_MAX_OFFLOADED ||
         g_atomic_int_get(&r->read_cost_ns) < RUNNER_OFFLOAD_MIN_NS) {
         return false;
@@ -248,17 +260,13 @@ static void complete_here(HbVirtioBlkReq *vreq)
     HbQueueRunner *r = req->runner;
 
     r->inflight--;
-    if (req->is_read) {
-        r->polled_reads++;
-    }
     push_used(r, req);
     req_put(r, req);
 }
 
 /*
- * Start @req on this thread.  A read's cost is what it keeps this thread
- * busy: the start (all of it, if the backend completes inline) and its
- * share of the backend polls that complete it (poll_backend()).
+ * Start @req on this thread.  A synchronous backend completes it before
+ * the start returns, and a read's time is then its cost (want_offload()).
  * Return: false if it is too malformed to carry a status.
  */
 static bool start_here(HbQueueRunner *r, RunnerReq *req)
@@ -288,17 +296,11 @@ static bool start_here(HbQueueRunner *r, RunnerReq *req)
 static unsigned poll_backend(HbQueueRunner *r, int64_t wait_us)
 {
     unsigned before = r->inflight;
-    int64_t start;
 
     if (!r->blk->be.poll) {
         return 0;
     }
-    r->polled_reads = 0;
-    start = now_ns();
     r->blk->be.poll(r->blk->be.opaque, wait_us);
-    if (r->polled_reads && !wait_us) {
-        note_read_cost(r, (now_ns() - start) / (before - r->inflight));
-    }
     return before - r->inflight;
 }
 

@@ -278,11 +278,16 @@ int hb_virtio_blk_start(HbVirtioBlk *blk, HbVirtioBlkReq *req)
     int st;
 
     req->status = NULL;
-    /* The status byte is the last device-writable byte. */
+    /*
+     * The status byte is the last device-writable byte.  The entries it
+     * leaves empty are dropped: an empty iovec pointing at the status
+     * byte would make the data look unaligned to O_DIRECT.
+     */
     for (unsigned i = in_num; i > 0; i--) {
         if (in[i - 1].iov_len) {
             in[i - 1].iov_len--;
             req->status = (uint8_t *)in[i - 1].iov_base + in[i - 1].iov_len;
+            in_num = in[i - 1].iov_len ? i : i - 1;
             break;
         }
     }
