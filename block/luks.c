@@ -67,6 +67,38 @@ static uint8_t *bounce_get(void)
     return b;
 }
 
+/*
+ * Whether a read can be decrypted where it lands: @iov is exactly @bytes
+ * long and every segment holds whole sectors, since a sector split
+ * across segments cannot be decrypted in place.
+ */
+static bool in_place(uint64_t bytes, const struct iovec *iov, int niov)
+{
+    if (bytes != hb_iov_size(iov, niov)) {
+        return false;
+    }
+    for (int i = 0; i < niov; i++) {
+        if (iov[i].iov_len % SECTOR) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Decrypt the sectors in @iov (see in_place()) read from payload @offset. */
+static int decrypt_iov(HbLuks1 *luks, uint64_t offset,
+                       const struct iovec *iov, int niov)
+{
+    uint64_t sector = offset / SECTOR;
+    int ret = 0;
+
+    for (int i = 0; i < niov && ret == 0; i++) {
+        ret = hb_luks1_decrypt(luks, sector, iov[i].iov_base, iov[i].iov_len);
+        sector += iov[i].iov_len / SECTOR;
+    }
+    return ret;
+}
+
 static int header_read(void *opaque, uint64_t offset, void *buf, size_t len)
 {
     return hb_node_pread(opaque, offset, buf, len);
@@ -176,22 +208,10 @@ static int luks_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
     if (!hb_luks1_has_key(s->luks)) {
         return -EPERM;
     }
-    if (bytes == hb_iov_size(iov, niov)) {
-        bool whole = true;
-        for (int i = 0; i < niov; i++) {
-            whole &= iov[i].iov_len % SECTOR == 0;
-        }
-        if (whole) {
-            ret = hb_node_preadv(s->file->node, s->payload_offset + offset,
-                                 bytes, iov, niov, 0);
-            uint64_t sector = offset / SECTOR;
-            for (int i = 0; i < niov && ret == 0; i++) {
-                ret = hb_luks1_decrypt(s->luks, sector, iov[i].iov_base,
-                                       iov[i].iov_len);
-                sector += iov[i].iov_len / SECTOR;
-            }
-            return ret;
-        }
+    if (in_place(bytes, iov, niov)) {
+        ret = hb_node_preadv(s->file->node, s->payload_offset + offset,
+                             bytes, iov, niov, 0);
+        return ret < 0 ? ret : decrypt_iov(s->luks, offset, iov, niov);
     }
 
     uint8_t *buf = bounce_get();
