@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tests/unit/test-block-async.c — hb_node_submit(): io_uring, the pool, inline, the write gate. */
+/* tests/unit/test-block-async.c — hb_node_submit(): io_uring, the pool, inline, the write gate; luks over it. */
 #include "test-block-common.h"
 #include "block/aio.h"
 #include "block/iov.h"
@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define SECTOR_SIZE 512
 
 static char *tmpdir;
 
@@ -242,6 +244,348 @@ static void test_iov_aligned_ignores_empty(void)
     g_assert_false(hb_iov_is_aligned(v, 2, 512));
 }
 
+/* ---- luks: crypto around the payload child's asynchronous requests ---- */
+
+/*
+ * The payload file node's driver is swapped for this copy once the luks
+ * node is open: it counts the synchronous calls (which only the pool
+ * makes), so a test can see the requests really went the asynchronous
+ * way, and it can fail every request, asynchronously too.
+ */
+static HbDriver spy_file;
+static const HbDriver *real_file;
+static gint spy_sync_calls;
+static bool spy_fail;
+
+static int spy_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
+                      const struct iovec *iov, int niov, unsigned flags)
+{
+    g_atomic_int_inc(&spy_sync_calls);
+    return spy_fail ? -EIO : real_file->preadv(node, offset, bytes, iov, niov, flags);
+}
+
+static int spy_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
+                       const struct iovec *iov, int niov, unsigned flags)
+{
+    g_atomic_int_inc(&spy_sync_calls);
+    return spy_fail ? -EIO : real_file->pwritev(node, offset, bytes, iov, niov, flags);
+}
+
+static int spy_submit(HbNode *node, HbIoReq *req)
+{
+    if (spy_fail) {
+        /* Completed later, from the context's poll, as a failed SQE would be. */
+        HbAioCtx *ctx = hb_aio_ctx_current();
+        hb_aio_ctx_expect(ctx);
+        hb_aio_ctx_post(ctx, &req->cb, -EIO);
+        return 0;
+    }
+    return real_file->submit(node, req);
+}
+
+/* A context with its ring whenever the process may have one: else this tests the pool. */
+static HbAioCtx *luks_ctx_new(void)
+{
+    HbAioCtx *ctx = hb_aio_ctx_new(true, NULL);
+
+    g_assert_nonnull(ctx);
+    g_assert_cmpint(hb_aio_ctx_has_uring(ctx), ==, hb_aio_uring_probe() == 0);
+    return ctx;
+}
+
+typedef struct LuksImg {
+    HbNode *n;
+    HbNode *file;           /* the payload child, spied on */
+    uint64_t payload;       /* where the payload starts in it */
+} LuksImg;
+
+static void luks_img_open(LuksImg *img, const char *name, size_t size,
+                          bool detached, bool direct)
+{
+    g_autofree char *path = g_build_filename(tmpdir, name, NULL);
+    g_autofree char *hdr = g_strdup_printf("%s.hdr", path);
+    g_autofree char *header = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (detached) {
+        luks_create(hdr, -1, true);
+        g_free(make_file(tmpdir, name, size));
+        header = g_strdup_printf(",\"header\":{\"driver\":\"file\",\"filename\":\"%s\"}", hdr);
+    } else {
+        luks_create(path, (int64_t)size, false);
+    }
+    g_autofree char *j = g_strdup_printf(
+        "{\"driver\":\"luks\",\"key-secret\":\"sec0\"%s,\"file\":"
+        "{\"driver\":\"file\",\"filename\":\"%s\",\"cache\":{\"direct\":%s}}}",
+        header ? header : "", path, direct ? "true" : "false");
+    img->n = open_json(j, &err);
+    g_assert_no_error(err);
+    img->file = hb_node_child(img->n, "file")->node;
+    g_assert_cmpint(hb_node_get_length(img->n), ==, size);
+    img->payload = (uint64_t)hb_node_get_length(img->file) - size;
+    g_assert_true(detached ? img->payload == 0 : img->payload > 0);
+    real_file = img->file->drv;
+    spy_file = *real_file;
+    spy_file.preadv = spy_preadv;
+    spy_file.pwritev = spy_pwritev;
+    spy_file.submit = spy_submit;
+    img->file->drv = &spy_file;
+    spy_fail = false;
+    g_atomic_int_set(&spy_sync_calls, 0);
+}
+
+static void luks_img_close(LuksImg *img)
+{
+    img->file->drv = real_file;
+    hb_node_unref(img->n);
+}
+
+/*
+ * One request of the luks tests: its own page-aligned buffer, split into
+ * iovecs three ways by @i: one segment; two of whole sectors (decrypted
+ * in place); or a 100-byte segment first, so that sectors straddle
+ * segments and the driver must bounce.
+ */
+typedef struct LuksOp {
+    Done d;
+    struct iovec v[2];
+    uint8_t *buf;
+    size_t len;
+    uint64_t off;
+} LuksOp;
+
+static void luks_op_prep(LuksOp *op, HbIoOp io, int i, unsigned flags)
+{
+    size_t half = op->len / 2 / SECTOR_SIZE * SECTOR_SIZE;
+    size_t first = i % 3 == 0 || half == 0 ? op->len : i % 3 == 1 ? half : 100;
+
+    memset(&op->d, 0, sizeof(op->d));
+    op->d.req.cb.done = on_done;
+    op->d.req.op = io;
+    op->d.req.offset = op->off;
+    op->d.req.bytes = op->len;
+    op->d.req.flags = flags;
+    op->v[0].iov_base = op->buf;
+    op->v[0].iov_len = first;
+    op->v[1].iov_base = op->buf + first;
+    op->v[1].iov_len = op->len - first;
+    op->d.req.iov = op->v;
+    op->d.req.niov = first == op->len ? 1 : 2;
+}
+
+static void luks_submit_all(HbAioCtx *ctx, HbNode *n, LuksOp *ops, int nops)
+{
+    for (int i = 0; i < nops; i++) {
+        hb_node_submit(n, &ops[i].d.req);
+    }
+    for (;;) {
+        bool all = true;
+        for (int i = 0; i < nops; i++) {
+            all = all && ops[i].d.done;
+        }
+        if (all) {
+            break;
+        }
+        hb_aio_ctx_wait(ctx, 1000000);
+    }
+    g_assert_cmpuint(hb_aio_ctx_inflight(ctx), ==, 0);
+}
+
+static void fill_random(GRand *r, uint8_t *buf, size_t len)
+{
+    for (size_t k = 0; k < len; k += 4) {
+        guint32 x = g_rand_int(r);
+        memcpy(buf + k, &x, MIN(4, len - k));
+    }
+}
+
+/*
+ * Many writes of assorted sizes and iovec shapes in flight, then many
+ * reads, against the synchronous path both ways: what an asynchronous
+ * write leaves on disk is the very ciphertext the synchronous write
+ * leaves, and an asynchronous read returns what a synchronous write
+ * wrote.  The last request is BOUNCE_SIZE (256 KiB), the biggest the
+ * driver encrypts on the I/O thread.
+ */
+static void luks_case(bool detached, bool direct)
+{
+    enum { N = 24, SLOT = 256 * 1024, SIZE = (N + 1) * SLOT };
+    g_autoptr(HbAioCtx) ctx = luks_ctx_new();
+    g_autoptr(GRand) r = g_rand_new_with_seed(11 + detached * 2 + direct);
+    LuksImg img;
+    LuksOp ops[N];
+    g_autofree uint8_t *want = g_malloc(SLOT);
+    g_autofree uint8_t *c1 = g_malloc(SLOT);
+    g_autofree uint8_t *c2 = g_malloc(SLOT);
+    bool strict;
+
+    luks_img_open(&img, detached ? "async-det.luks" : "async-att.luks", SIZE,
+                  detached, direct);
+    /*
+     * Everything goes the asynchronous way, down to the ring, unless the
+     * file's O_DIRECT blocks are bigger than a sector: then the file node
+     * pads some requests on the pool.
+     */
+    strict = hb_aio_ctx_has_uring(ctx) && img.file->request_alignment <= SECTOR_SIZE;
+    for (int i = 0; i < N; i++) {
+        /* 512 B .. 63.5 KiB, then 256 KiB */
+        ops[i].len = i == N - 1 ? SLOT : (size_t)SECTOR_SIZE * (1 + (i * 37) % 127);
+        ops[i].off = (uint64_t)i * SLOT + (uint64_t)SECTOR_SIZE * (i % 5);
+        /* A page more than the biggest request: room for the guard byte. */
+        g_assert_cmpint(posix_memalign((void **)&ops[i].buf, 4096, SLOT + 4096), ==, 0);
+    }
+
+    hb_aio_ctx_set_current(ctx);
+    for (int i = 0; i < N; i++) {
+        fill_random(r, ops[i].buf, ops[i].len);
+        luks_op_prep(&ops[i], HB_IO_WRITE, i, i % 5 == 0 ? HB_REQ_FUA : 0);
+    }
+    /* Keep the plaintexts: the driver must not encrypt in the caller's buffer. */
+    g_autofree uint8_t *plain = g_malloc((size_t)N * SLOT);
+    for (int i = 0; i < N; i++) {
+        memcpy(plain + (size_t)i * SLOT, ops[i].buf, ops[i].len);
+    }
+    luks_submit_all(ctx, img.n, ops, N);
+    for (int i = 0; i < N; i++) {
+        g_assert_cmpint(ops[i].d.ret, ==, 0);
+        g_assert_true(ops[i].d.thread == g_thread_self());
+        g_assert_cmpmem(ops[i].buf, ops[i].len, plain + (size_t)i * SLOT, ops[i].len);
+    }
+    if (strict) {
+        g_assert_cmpint(g_atomic_int_get(&spy_sync_calls), ==, 0);
+    }
+    hb_aio_ctx_set_current(NULL);
+
+    for (int i = 0; i < N; i++) {
+        const uint8_t *p = plain + (size_t)i * SLOT;
+        g_assert_cmpint(hb_node_pread(img.n, ops[i].off, want, ops[i].len), ==, 0);
+        g_assert_cmpmem(want, ops[i].len, p, ops[i].len);
+        g_assert_cmpint(hb_node_pread(img.file, img.payload + ops[i].off, c1,
+                                      ops[i].len), ==, 0);
+        g_assert_true(memcmp(c1, p, MIN(ops[i].len, 64)) != 0);
+        g_assert_cmpint(hb_node_pwrite(img.n, ops[i].off, p, ops[i].len, 0), ==, 0);
+        g_assert_cmpint(hb_node_pread(img.file, img.payload + ops[i].off, c2,
+                                      ops[i].len), ==, 0);
+        g_assert_cmpmem(c1, ops[i].len, c2, ops[i].len);
+        /* New data, written synchronously, for the asynchronous reads. */
+        fill_random(r, plain + (size_t)i * SLOT, ops[i].len);
+        g_assert_cmpint(hb_node_pwrite(img.n, ops[i].off, p, ops[i].len, 0), ==, 0);
+    }
+
+    g_atomic_int_set(&spy_sync_calls, 0);
+    hb_aio_ctx_set_current(ctx);
+    for (int i = 0; i < N; i++) {
+        memset(ops[i].buf, 0xee, SLOT + 4096);
+        luks_op_prep(&ops[i], HB_IO_READ, i, 0);
+    }
+    luks_submit_all(ctx, img.n, ops, N);
+    for (int i = 0; i < N; i++) {
+        g_assert_cmpint(ops[i].d.ret, ==, 0);
+        g_assert_cmpmem(ops[i].buf, ops[i].len, plain + (size_t)i * SLOT, ops[i].len);
+        /* Nothing past the request was touched. */
+        g_assert_cmpint(ops[i].buf[ops[i].len], ==, 0xee);
+    }
+    if (strict) {
+        /* Buffered reads of 64 KiB or more take the pool (file.c spreads copies). */
+        int big = 0;
+        for (int i = 0; i < N; i++) {
+            big += !direct && ops[i].len >= 64 * 1024;
+        }
+        g_assert_cmpint(g_atomic_int_get(&spy_sync_calls), ==, big);
+    }
+    hb_aio_ctx_set_current(NULL);
+
+    for (int i = 0; i < N; i++) {
+        free(ops[i].buf);
+    }
+    luks_img_close(&img);
+}
+
+static void test_luks_attached(void)
+{
+    luks_case(false, false);
+}
+
+static void test_luks_detached(void)
+{
+    luks_case(true, false);
+}
+
+static void test_luks_attached_direct(void)
+{
+    luks_case(false, true);
+}
+
+static void test_luks_detached_direct(void)
+{
+    luks_case(true, true);
+}
+
+/*
+ * Bigger than 256 KiB: the driver hands it to the pool (synchronous
+ * calls below, seen by the spy); the data is the same either way.
+ */
+static void test_luks_big(void)
+{
+    enum { BIG = 1024 * 1024 + 4096 };
+    g_autoptr(HbAioCtx) ctx = luks_ctx_new();
+    g_autoptr(GRand) r = g_rand_new_with_seed(5);
+    LuksImg img;
+    LuksOp op = { .len = BIG, .off = 8192 };
+    g_autofree uint8_t *plain = g_malloc(BIG);
+    g_autofree uint8_t *back = g_malloc(BIG);
+
+    luks_img_open(&img, "big.luks", 2 * BIG, false, false);
+    g_assert_cmpint(posix_memalign((void **)&op.buf, 4096, BIG), ==, 0);
+    fill_random(r, plain, BIG);
+    memcpy(op.buf, plain, BIG);
+    hb_aio_ctx_set_current(ctx);
+    luks_op_prep(&op, HB_IO_WRITE, 2, 0);
+    luks_submit_all(ctx, img.n, &op, 1);
+    g_assert_cmpint(op.d.ret, ==, 0);
+    g_assert_cmpint(g_atomic_int_get(&spy_sync_calls), >, 0);
+    memset(op.buf, 0, BIG);
+    luks_op_prep(&op, HB_IO_READ, 0, 0);
+    luks_submit_all(ctx, img.n, &op, 1);
+    g_assert_cmpint(op.d.ret, ==, 0);
+    g_assert_cmpmem(op.buf, BIG, plain, BIG);
+    hb_aio_ctx_set_current(NULL);
+    g_assert_cmpint(hb_node_pread(img.n, op.off, back, BIG), ==, 0);
+    g_assert_cmpmem(back, BIG, plain, BIG);
+    free(op.buf);
+    luks_img_close(&img);
+}
+
+/* A failing payload child fails the request, whichever way it went. */
+static void test_luks_child_error(void)
+{
+    enum { N = 7 };
+    g_autoptr(HbAioCtx) ctx = luks_ctx_new();
+    LuksImg img;
+    LuksOp ops[N];
+
+    luks_img_open(&img, "err.luks", 4 << 20, false, false);
+    hb_aio_ctx_set_current(ctx);
+    spy_fail = true;
+    for (int i = 0; i < N; i++) {
+        /* Reads in place and bounced, writes, and one of each for the pool. */
+        ops[i].len = i >= N - 2 ? 1 << 20 : 8192;
+        ops[i].off = (uint64_t)i * (1 << 20) / 2;
+        ops[i].off -= ops[i].off % SECTOR_SIZE;
+        g_assert_cmpint(posix_memalign((void **)&ops[i].buf, 4096, ops[i].len), ==, 0);
+        memset(ops[i].buf, i, ops[i].len);
+        luks_op_prep(&ops[i], i % 2 ? HB_IO_WRITE : HB_IO_READ, i, 0);
+    }
+    luks_submit_all(ctx, img.n, ops, N);
+    for (int i = 0; i < N; i++) {
+        g_assert_cmpint(ops[i].d.ret, ==, -EIO);
+        free(ops[i].buf);
+    }
+    spy_fail = false;
+    hb_aio_ctx_set_current(NULL);
+    luks_img_close(&img);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -255,7 +599,15 @@ int main(int argc, char **argv)
     g_test_add_func("/block-async/inline", test_inline);
     g_test_add_func("/block-async/rmw-gate", test_rmw_gate);
     g_test_add_func("/block-async/iov-aligned-ignores-empty", test_iov_aligned_ignores_empty);
+    add_secret("sec0", "abc123");
+    g_test_add_func("/block-async/luks/attached", test_luks_attached);
+    g_test_add_func("/block-async/luks/detached", test_luks_detached);
+    g_test_add_func("/block-async/luks/attached-direct", test_luks_attached_direct);
+    g_test_add_func("/block-async/luks/detached-direct", test_luks_detached_direct);
+    g_test_add_func("/block-async/luks/big", test_luks_big);
+    g_test_add_func("/block-async/luks/child-error", test_luks_child_error);
     int ret = g_test_run();
+    hb_secret_clear_all();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
     g_assert_cmpint(system(cmd), ==, 0);
     return ret;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "block/node.h"
+#include "crypto/secret.h"
 #include "qapi-json.h"
 
 /* Options from JSON text, as QMP would deliver them after validation. */
@@ -60,6 +61,33 @@ static inline char *make_file(const char *dir, const char *name, size_t size)
     }
     g_assert_true(g_file_set_contents(path, (char *)buf, size, NULL));
     return path;
+}
+
+/* Register secret @id holding @data. */
+static inline void add_secret(const char *id, const char *data)
+{
+    g_autoptr(GError) err = NULL;
+    HbSecretOptions so = { .id = id, .data = data };
+
+    g_assert_true(hb_secret_add(&so, &err));
+    g_assert_no_error(err);
+}
+
+/* A LUKS1 image at @path (key-secret "sec0", 10 ms of PBKDF2), header only if @detached. */
+static inline void luks_create(const char *path, int64_t size, bool detached)
+{
+    g_autoptr(GHashTable) o = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                    g_free, g_free);
+    g_autoptr(GError) err = NULL;
+
+    g_hash_table_insert(o, g_strdup("key-secret"), g_strdup("sec0"));
+    g_hash_table_insert(o, g_strdup("iter-time"), g_strdup("10"));
+    if (detached) {
+        g_hash_table_insert(o, g_strdup("detached-header"), g_strdup("on"));
+    }
+    g_assert_true(hb_driver_for(QAPI_BLOCKDEV_DRIVER_LUKS)->create(path, size, o, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(g_hash_table_size(o), ==, 0);
 }
 
 #endif

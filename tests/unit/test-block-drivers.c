@@ -176,31 +176,6 @@ static void test_discard_policy(void)
     hb_node_unref(n);
 }
 
-static void add_secret(const char *id, const char *data)
-{
-    g_autoptr(GError) err = NULL;
-    HbSecretOptions so = { .id = id, .data = data };
-
-    g_assert_true(hb_secret_add(&so, &err));
-    g_assert_no_error(err);
-}
-
-static void luks_create(const char *path, int64_t size, bool detached)
-{
-    g_autoptr(GHashTable) o = g_hash_table_new_full(g_str_hash, g_str_equal,
-                                                    g_free, g_free);
-    g_autoptr(GError) err = NULL;
-
-    g_hash_table_insert(o, g_strdup("key-secret"), g_strdup("sec0"));
-    g_hash_table_insert(o, g_strdup("iter-time"), g_strdup("10"));
-    if (detached) {
-        g_hash_table_insert(o, g_strdup("detached-header"), g_strdup("on"));
-    }
-    g_assert_true(hb_driver_for(QAPI_BLOCKDEV_DRIVER_LUKS)->create(path, size, o, &err));
-    g_assert_no_error(err);
-    g_assert_cmpuint(g_hash_table_size(o), ==, 0);
-}
-
 static void test_luks_attached(void)
 {
     g_autofree char *path = g_build_filename(tmpdir, "att.luks", NULL);
