@@ -61,7 +61,7 @@ start_server() {
     # Write back what the previous server dirtied, so that neither server
     # runs while the kernel flushes the other's writes.
     sync
-    local secret=() node
+    local node_qsd node_hb
     case "$2" in
     null)
         node_qsd="driver=null-co,node-name=d0,size=$((size_mb << 20))"
