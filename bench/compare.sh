@@ -6,6 +6,7 @@
 #
 #   bench/compare.sh [BUILD_DIR]      (default: build)
 #   RUNTIME=3 SIZE_MB=256 REPS=3 bench/compare.sh build-opt
+#   DIRECT=1 bench/compare.sh       (then bench/compare-direct.sh: O_DIRECT on a disk)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -61,7 +62,7 @@ start_server() {
     # Write back what the previous server dirtied, so that neither server
     # runs while the kernel flushes the other's writes.
     sync
-    local secret=() node
+    local node_qsd node_hb
     case "$2" in
     null)
         node_qsd="driver=null-co,node-name=d0,size=$((size_mb << 20))"
@@ -136,4 +137,11 @@ if [ -x "$build/bench/pwrite-threads" ]; then
     sync
     echo "kernel ceiling, 4k random pwrite() into the raw file:"
     "$build/bench/pwrite-threads" "$raw" 2 "$runtime" | sed 's/^/    /'
+fi
+
+# DIRECT=1: the O_DIRECT set too, on a real disk (bench/compare-direct.sh,
+# which takes its own environment: DIRECT_DIR, IMAGES, WORKLOADS, ...).
+if [ "${DIRECT:-0}" = 1 ]; then
+    echo
+    "$here/compare-direct.sh" "$build"
 fi
