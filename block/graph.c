@@ -12,22 +12,47 @@
  * blockdev-add (node.c: hb_node_register()): only those can be deleted by
  * blockdev-del.  This file calls no node lifecycle function: node.c uses
  * it, never the other way round.
+ *
+ * by_name indexes graph_nodes by node-name, and members by pointer (the first node of a name, if
+ * a failed open ever left two): with ten thousand volumes, every
+ * blockdev-add's name checks and lookups scanning the list were half of
+ * the daemon's time.
  */
 static GPtrArray *graph_nodes;
+static GHashTable *by_name;     /* node_name -> HbNode *, borrowed */
+static GHashTable *members;     /* the HbNode pointers of graph_nodes */
 static unsigned auto_counter = 100;
 
 void hb_graph_insert(HbNode *node)
 {
     if (!graph_nodes) {
         graph_nodes = g_ptr_array_new();
+        by_name = g_hash_table_new(g_str_hash, g_str_equal);
+        members = g_hash_table_new(NULL, NULL);
     }
     g_ptr_array_add(graph_nodes, node);
+    g_hash_table_add(members, node);
+    if (!g_hash_table_contains(by_name, node->node_name)) {
+        g_hash_table_insert(by_name, node->node_name, node);
+    }
 }
 
 void hb_graph_remove(HbNode *node)
 {
-    if (graph_nodes) {
-        g_ptr_array_remove(graph_nodes, node);
+    if (!graph_nodes || !g_hash_table_remove(members, node)) {
+        return;
+    }
+    g_ptr_array_remove(graph_nodes, node);
+    if (g_hash_table_lookup(by_name, node->node_name) == node) {
+        g_hash_table_remove(by_name, node->node_name);
+        /* Another open node of that name (see above) takes its place. */
+        for (guint i = 0; i < graph_nodes->len; i++) {
+            HbNode *n = g_ptr_array_index(graph_nodes, i);
+            if (g_str_equal(n->node_name, node->node_name)) {
+                g_hash_table_insert(by_name, n->node_name, n);
+                break;
+            }
+        }
     }
 }
 
@@ -38,7 +63,8 @@ GPtrArray *hb_graph_snapshot(void)
 
 bool hb_graph_contains(HbNode *node)
 {
-    return graph_nodes && g_ptr_array_find(graph_nodes, node, NULL);
+    /* By pointer only: @node may be a closed (freed) node of a snapshot. */
+    return members && g_hash_table_contains(members, node);
 }
 
 unsigned hb_graph_count(void)
@@ -63,16 +89,10 @@ char *hb_graph_auto_name(void)
 
 HbNode *hb_node_find(const char *node_name)
 {
-    if (!graph_nodes || !node_name) {
+    if (!by_name || !node_name) {
         return NULL;
     }
-    for (guint i = 0; i < graph_nodes->len; i++) {
-        HbNode *n = g_ptr_array_index(graph_nodes, i);
-        if (g_str_equal(n->node_name, node_name)) {
-            return n;
-        }
-    }
-    return NULL;
+    return g_hash_table_lookup(by_name, node_name);
 }
 
 HbNode *hb_node_lookup(const char *node_name, GError **errp)

@@ -58,6 +58,7 @@ struct HbExport {
 #define HB_EXPORT_ACCEPT_RETRY_US (100 * G_TIME_SPAN_MILLISECOND)
 
 static GPtrArray *exports;   /* HbExport *, creation order */
+static GHashTable *by_id;    /* id -> HbExport *: lookups stay cheap with thousands */
 
 static bool resize_hook_added;
 
@@ -489,6 +490,7 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     }
     if (!exports) {
         exports = g_ptr_array_new();
+        by_id = g_hash_table_new(g_str_hash, g_str_equal);
         hb_at_shutdown(hb_export_del_all);
     }
     if (!resize_hook_added) {
@@ -496,6 +498,7 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
         resize_hook_added = true;
     }
     g_ptr_array_add(exports, exp);
+    g_hash_table_insert(by_id, exp->id, exp);
     return exp;
 
 fail:
@@ -505,13 +508,7 @@ fail:
 
 HbExport *hb_export_find(const char *id)
 {
-    for (guint i = 0; exports && i < exports->len; i++) {
-        HbExport *exp = exports->pdata[i];
-        if (!strcmp(exp->id, id)) {
-            return exp;
-        }
-    }
-    return NULL;
+    return by_id ? g_hash_table_lookup(by_id, id) : NULL;
 }
 
 bool hb_export_del(const char *id, bool hard, GError **errp)
@@ -527,6 +524,7 @@ bool hb_export_del(const char *id, bool hard, GError **errp)
         return false;
     }
     g_ptr_array_remove(exports, exp);
+    g_hash_table_remove(by_id, exp->id);
     export_free(exp);
     return true;
 }
@@ -536,9 +534,11 @@ void hb_export_del_all(void)
     while (exports && exports->len) {
         HbExport *exp = exports->pdata[exports->len - 1];
         g_ptr_array_remove_index(exports, exports->len - 1);
+        g_hash_table_remove(by_id, exp->id);
         export_free(exp);
     }
     g_clear_pointer(&exports, g_ptr_array_unref);
+    g_clear_pointer(&by_id, g_hash_table_unref);
 }
 
 void hb_export_foreach(void (*fn)(HbExport *exp, void *opaque), void *opaque)
