@@ -388,3 +388,29 @@ HbVirtioBlkBackend hbt_mem_disk_async_backend(HbtMemDisk *d, HbtAsyncQueue *q)
         .io_priv_size = sizeof(HbtAsyncIo),
     };
 }
+
+void hbt_async_queue_fuzz(HbtAsyncQueue *q, uint32_t bits)
+{
+    /* Four of the 16 combinations of the low bits fail or inline nothing. */
+    static const unsigned one_in[4] = { 0, 0, 2, 5 };
+
+    *q = (HbtAsyncQueue){
+        .order = (bits & 3) % 3,
+        .per_poll = (bits >> 2) & 3,
+        .idle_polls = (bits >> 4) & 3,
+        .inline_one_in = one_in[(bits >> 6) & 3],
+        .fail_one_in = one_in[(bits >> 8) & 3],
+        .copy_at_submit = (bits >> 10) & 1,
+        .seed = bits >> 11 | 1,
+    };
+}
+
+uint32_t hbt_fnv1a(const uint8_t *data, size_t len)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ data[i]) * 16777619u;
+    }
+    return h;
+}

@@ -4,6 +4,7 @@
 #define HB_TESTS_RING_FIXTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vhost/guest-mem.h"
@@ -244,5 +245,24 @@ typedef struct HbtAsyncQueue {
  * export/node-backend.c it has no synchronous callbacks.
  */
 HbVirtioBlkBackend hbt_mem_disk_async_backend(HbtMemDisk *d, HbtAsyncQueue *q);
+
+/**
+ * hbt_async_queue_fuzz() - zero @q and set its knobs from @bits, for fuzz
+ * targets: order, completions per poll, idle polls, inline completions,
+ * data moved at submission, failures and the seed (no delays: fuzzing
+ * wants executions per second).
+ * @q: the queue, holding nothing
+ * @bits: taken from the input (a hash of it, or bytes of it)
+ */
+void hbt_async_queue_fuzz(HbtAsyncQueue *q, uint32_t bits);
+
+/**
+ * hbt_fnv1a() - FNV-1a hash of @len bytes at @data: fuzz targets derive
+ * knobs from their input with it.
+ * @data: the bytes
+ * @len: their number
+ * Return: the hash.
+ */
+uint32_t hbt_fnv1a(const uint8_t *data, size_t len);
 
 #endif
