@@ -113,6 +113,12 @@ void hb_queue_runner_set_starve_us(HbQueueRunner *r, int64_t us)
     r->starve_us = us;
 }
 
+unsigned hb_queue_runner_inflight(const HbQueueRunner *r)
+{
+    /* A worker's finished request stays in offloaded until reaped. */
+    return r->inflight + r->offloaded;
+}
+
 void hb_queue_runner_free(HbQueueRunner *r)
 {
     if (!r) {

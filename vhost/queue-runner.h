@@ -55,6 +55,14 @@ void hb_queue_runner_set_starve_us(HbQueueRunner *r, int64_t us);
  */
 bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q);
 
+/**
+ * hb_queue_runner_inflight() - how many of the ring's requests @r has
+ * started and not yet pushed: with the backend or with the workers.
+ * For tests and assertions: between two runs it is always 0.
+ * Return: that count.
+ */
+unsigned hb_queue_runner_inflight(const HbQueueRunner *r);
+
 void hb_queue_runner_free(HbQueueRunner *r);
 
 #endif

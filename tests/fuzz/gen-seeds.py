@@ -126,6 +126,13 @@ class Guest:
         return self.hdr + self.inflight + bytes(self.ram)
 
 
+def asynchronous(g):
+    """@g's input with the disk asynchronous (byte 1, bit 5): its requests in flight together."""
+    data = bytearray(g.bytes())
+    data[1] |= 0x20
+    return bytes(data)
+
+
 def virtq_seeds():
     g = Guest(4)
     g.request(0, T_OUT, 2, 1024, writable=False, extra=b'W' * 1024)
@@ -133,6 +140,7 @@ def virtq_seeds():
     g.request(6, T_FLUSH, 0, 0)
     g.request(9, T_GET_ID, 0, 20)
     write('corpus-virtq', 's1-rw', g.bytes())
+    write('corpus-virtq', 's6-async-rw', asynchronous(g))
 
     g = Guest(3, flags=0x40 | 0x10 | 0x08)
     t = g.alloc(16 * 3)
@@ -147,6 +155,7 @@ def virtq_seeds():
     g.request(1, T_WZ, 0, 0, writable=False, extra=seg)
     g.request(4, T_DISCARD, 0, 0, writable=False, extra=struct.pack('<QII', 0, 8, 0))
     write('corpus-virtq', 's2-indirect', g.bytes())
+    write('corpus-virtq', 's7-async-indirect', asynchronous(g))
 
     # Inflight: heads 0 and 3 popped by a previous back-end, never completed.
     num = 16
@@ -159,6 +168,7 @@ def virtq_seeds():
     g.request(3, T_OUT, 1, 512, writable=False, extra=b'x' * 512)
     g.request(6, T_IN, 9, 4096)
     write('corpus-virtq', 's3-inflight', g.bytes())
+    write('corpus-virtq', 's8-async-inflight', asynchronous(g))
 
     # Buffers straddling adjacent regions, and one after a hole.
     g = Guest(3, nregions=4, holes=0b100, base=0xfffe)

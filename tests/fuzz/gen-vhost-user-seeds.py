@@ -6,7 +6,9 @@ memory table, a ring set up and kicked with a request in it), so mutation
 starts from deep paths.  The memfd a SET_MEM_TABLE carries is filled from
 the input at that message's payload, so the ring and request bytes sit at
 RING_AREA past it; the zero padding before them parses as a message the
-library refuses, which ends the session after the kick."""
+library refuses, which ends the session after the kick.  The async seeds
+serve the disk asynchronously (bit 4 of the first record) and, in the
+batch one, put four requests in the ring, to be in flight together."""
 import os
 import struct
 
@@ -25,8 +27,9 @@ FEATURES = (1 << 32) | (1 << 30) | (1 << 29) | (1 << 28) | (1 << 9) | (1 << 6)
 PROTOCOL = (1 << 0) | (1 << 3) | (1 << 9) | (1 << 12) | (1 << 15)
 
 
-def msg(request, payload=b"", nfds=0, kick=False, flags=1, truncate=False):
-    ctl = nfds | (4 if kick else 0) | (8 if truncate else 0)
+def msg(request, payload=b"", nfds=0, kick=False, flags=1, truncate=False,
+        asynchronous=False):
+    ctl = nfds | (4 if kick else 0) | (8 if truncate else 0) | (16 if asynchronous else 0)
     return bytes([ctl]) + struct.pack("<III", request, flags, len(payload)) + payload
 
 
@@ -34,30 +37,37 @@ def region(gpa, size, uva, offset):
     return struct.pack("<QQQQ", gpa, size, uva, offset)
 
 
-def ring_memory(write, indirect):
-    """Guest memory from RING_AREA on: a 16-entry ring holding one request."""
+def ring_memory(write, indirect, nreq=1):
+    """Guest memory from RING_AREA on: a 16-entry ring holding @nreq requests
+    (request i writes if @write and i is even; its header at REQ + 0x500 * i)."""
     mem = bytearray(0x2000)
-    desc = 0
-    if indirect:
-        table = 0x1800
-        struct.pack_into("<QIHH", mem, desc, RING_AREA + table, 48, 4, 0)
-        base = table
-    else:
-        base = desc
-    data_flags = 0 if write else 2
-    struct.pack_into("<QIHH", mem, base, REQ, 16, 1, 1)
-    struct.pack_into("<QIHH", mem, base + 16, REQ + 0x100, 512, 1 | data_flags, 2)
-    struct.pack_into("<QIHH", mem, base + 32, REQ + 0x400, 1, 2, 0)
-    struct.pack_into("<HHH", mem, 0x800, 0, 1, 0)          # avail: flags, idx 1, ring[0]
-    req = bytearray(0x500)
-    struct.pack_into("<IIQ", req, 0, 1 if write else 0, 0, 2)
-    req[0x100:0x300] = bytes(range(256)) * 2
-    return bytes(mem), bytes(req)
+    reqs = bytearray()
+    for i in range(nreq):
+        is_write = write and i % 2 == 0
+        area = REQ + 0x500 * i
+        if indirect:
+            table = 0x1800 + 48 * i
+            struct.pack_into("<QIHH", mem, 16 * i, RING_AREA + table, 48, 4, 0)
+            base, first = table, 0
+        else:
+            base, first = 48 * i, 3 * i
+        data_flags = 0 if is_write else 2
+        struct.pack_into("<QIHH", mem, base, area, 16, 1, first + 1)
+        struct.pack_into("<QIHH", mem, base + 16, area + 0x100, 512, 1 | data_flags, first + 2)
+        struct.pack_into("<QIHH", mem, base + 32, area + 0x400, 1, 2, 0)
+        struct.pack_into("<H", mem, 0x804 + 2 * i, i if indirect else 3 * i)    # avail ring[i]
+        req = bytearray(0x500)
+        struct.pack_into("<IIQ", req, 0, 1 if is_write else 0, 0, 2 + i)
+        req[0x100:0x300] = bytes(range(256)) * 2
+        reqs += req
+    struct.pack_into("<HH", mem, 0x800, 0, nreq)           # avail: flags, idx
+    return bytes(mem), bytes(reqs)
 
 
-def session(write=False, indirect=False, inflight=False, memreg=False, truncate=False):
+def session(write=False, indirect=False, inflight=False, memreg=False, truncate=False,
+            asynchronous=False, nreq=1):
     head = b"".join([
-        msg(GET_FEATURES),
+        msg(GET_FEATURES, asynchronous=asynchronous),
         msg(SET_FEATURES, struct.pack("<Q", FEATURES)),
         msg(GET_PROTOCOL_FEATURES),
         msg(SET_PROTOCOL_FEATURES, struct.pack("<Q", PROTOCOL)),
@@ -88,7 +98,7 @@ def session(write=False, indirect=False, inflight=False, memreg=False, truncate=
         msg(GET_VRING_BASE, struct.pack("<II", 0, 0)),
     ])
     data = bytearray(head + table + ring)
-    mem, req = ring_memory(write, indirect)
+    mem, req = ring_memory(write, indirect, nreq)
     end = payload_at + RING_AREA
     assert len(data) < end
     data += bytes(end - len(data)) + mem
@@ -105,6 +115,10 @@ def main():
         "s3-inflight": session(inflight=True),
         "s4-add-mem-reg": session(write=True, memreg=True),
         "s5-truncate": session(truncate=True),
+        "s6-async-read": session(asynchronous=True),
+        "s7-async-batch": session(write=True, asynchronous=True, nreq=4),
+        "s8-async-batch-indirect": session(write=True, indirect=True, asynchronous=True,
+                                           nreq=4),
     }
     for name, data in seeds.items():
         with open(os.path.join(d, name), "wb") as f:

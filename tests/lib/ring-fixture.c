@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tests/lib/ring-fixture.c — guest memory, split rings and a memory disk for unit tests and fuzzers. */
+/* tests/lib/ring-fixture.c — guest memory, split rings and a memory disk (synchronous or asynchronous) for unit tests and fuzzers. */
 #include "tests/lib/ring-fixture.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,4 +183,234 @@ HbVirtioBlkBackend hbt_mem_disk_backend(HbtMemDisk *d)
         .pdiscard = md_pdiscard,
         .pwrite_zeroes = md_pwrite_zeroes,
     };
+}
+
+/* ---- the asynchronous memory disk ---- */
+
+/* What a held request keeps in its HbVirtioBlkIo.priv. */
+struct HbtAsyncIo {
+    HbVirtioBlkIo *io;
+    HbtAsyncIo *next;
+    int ret;            /* decided at submission: 0 or -EIO */
+    bool moved;         /* the data went already (copy_at_submit) */
+};
+
+/*
+ * Per-request choices (inline, failing) are a hash of the seed and the
+ * submission number, not draws from q->seed: offload workers submit too,
+ * and the generator's state belongs to the owner thread.
+ */
+static uint32_t async_hash(uint32_t seed, uint32_t seq, uint32_t salt)
+{
+    uint32_t x = seed ^ (seq * 0x9e3779b9u) ^ (salt * 0x85ebca6bu);
+
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+/* xorshift32 over q->seed: the completion order (owner thread only). */
+static uint32_t async_rand(HbtAsyncQueue *q)
+{
+    uint32_t x = q->seed ? q->seed : 1;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    q->seed = x;
+    return x;
+}
+
+/* Move @a's data between the guest's buffers and the disk. */
+static void async_transfer(HbtAsyncQueue *q, HbtAsyncIo *a)
+{
+    HbVirtioBlkIo *io = a->io;
+
+    a->moved = true;
+    if (a->ret < 0) {
+        return;         /* a failed request moves nothing */
+    }
+    switch (io->op) {
+    case HB_VIRTIO_BLK_IO_READ:
+        md_preadv(q->disk, io->offset, io->bytes, io->iov, io->niov);
+        break;
+    case HB_VIRTIO_BLK_IO_WRITE:
+        md_pwritev(q->disk, io->offset, io->bytes, io->iov, io->niov, io->flags);
+        break;
+    case HB_VIRTIO_BLK_IO_FLUSH:
+        return;
+    case HB_VIRTIO_BLK_IO_DISCARD:
+        md_pdiscard(q->disk, io->offset, io->bytes);
+        return;
+    case HB_VIRTIO_BLK_IO_WRITE_ZEROES:
+        md_pwrite_zeroes(q->disk, io->offset, io->bytes, io->flags);
+        return;
+    default:
+        fprintf(stderr, "unknown asynchronous operation %u\n", io->op);
+        abort();
+    }
+    if (q->copy_cost_us) {
+        g_usleep(q->copy_cost_us);
+    }
+}
+
+/* Finish @a: its data (unless moved at submission), then its status. */
+static void async_complete(HbtAsyncQueue *q, HbtAsyncIo *a)
+{
+    if (!a->moved) {
+        async_transfer(q, a);
+    }
+    if (a->ret < 0) {
+        __atomic_fetch_add(&q->failed, 1, __ATOMIC_RELAXED);
+    }
+    __atomic_fetch_add(&q->completed, 1, __ATOMIC_RELAXED);
+    /* Last: the request's owner may reuse @a's memory from here on. */
+    hb_virtio_blk_io_done(a->io, a->ret);
+}
+
+static void async_submit(void *opaque, HbVirtioBlkIo *io)
+{
+    HbtAsyncQueue *q = opaque;
+    HbtAsyncIo *a = io->priv;
+    uint32_t seq = __atomic_fetch_add(&q->submitted, 1, __ATOMIC_RELAXED);
+    bool fail;
+
+    *a = (HbtAsyncIo){ .io = io };
+    if (q->fail_one_in) {
+        fail = q->fail_seq ? seq % q->fail_one_in == q->fail_one_in - 1 :
+                             async_hash(q->seed, seq, 1) % q->fail_one_in == 0;
+        a->ret = fail ? -EIO : 0;
+    }
+    /* An offload worker: no completion context there, so inline. */
+    if ((void *)g_thread_self() != q->owner) {
+        __atomic_fetch_add(&q->offthread, 1, __ATOMIC_RELAXED);
+        async_complete(q, a);
+        return;
+    }
+    if (q->submit_delay_us) {
+        g_usleep(q->submit_delay_us);
+    }
+    if (q->inline_one_in && async_hash(q->seed, seq, 2) % q->inline_one_in == 0) {
+        async_complete(q, a);
+        return;
+    }
+    if (q->copy_at_submit) {
+        async_transfer(q, a);
+    }
+    if (!q->head) {
+        q->head = a;
+        /* The device was idle: it starts on this one now. */
+        q->next_ready_ns = g_get_monotonic_time() * 1000 + q->service_us * 1000ll;
+    } else {
+        q->tail->next = a;
+    }
+    q->tail = a;
+    if (++q->queued > q->max_queued) {
+        q->max_queued = q->queued;
+    }
+}
+
+/* Unlink and return the held request the completion order picks. */
+static HbtAsyncIo *async_take(HbtAsyncQueue *q)
+{
+    unsigned k = 0;
+    HbtAsyncIo **pp = &q->head, *a, *prev = NULL;
+
+    if (q->order == HBT_ASYNC_LIFO) {
+        k = q->queued - 1;
+    } else if (q->order == HBT_ASYNC_RANDOM) {
+        k = async_rand(q) % q->queued;
+    }
+    for (unsigned i = 0; i < k; i++) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    a = *pp;
+    *pp = a->next;
+    if (q->tail == a) {
+        q->tail = prev;
+    }
+    q->queued--;
+    return a;
+}
+
+static void async_poll(void *opaque, int64_t wait_us)
+{
+    HbtAsyncQueue *q = opaque;
+    unsigned n = 0;
+
+    if ((void *)g_thread_self() != q->owner) {
+        fprintf(stderr, "asynchronous memory disk polled off its thread\n");
+        abort();
+    }
+    if (!q->head) {
+        return;
+    }
+    if (!wait_us && q->idle_left) {
+        q->idle_left--;
+        return;
+    }
+    /* May wait: then it completes one at least, however long it takes. */
+    if (wait_us && q->service_us) {
+        int64_t left = q->next_ready_ns - g_get_monotonic_time() * 1000;
+
+        if (left > 0) {
+            g_usleep((gulong)((left + 999) / 1000));
+        }
+    }
+    while (q->head && (!q->per_poll || n < q->per_poll)) {
+        HbtAsyncIo *a;
+
+        if (q->service_us && g_get_monotonic_time() * 1000 < q->next_ready_ns) {
+            break;
+        }
+        a = async_take(q);
+        q->next_ready_ns = g_get_monotonic_time() * 1000 + q->service_us * 1000ll;
+        n++;
+        async_complete(q, a);
+    }
+    if (n) {
+        q->idle_left = q->idle_polls;
+    }
+}
+
+HbVirtioBlkBackend hbt_mem_disk_async_backend(HbtMemDisk *d, HbtAsyncQueue *q)
+{
+    q->disk = d;
+    q->owner = g_thread_self();
+    return (HbVirtioBlkBackend){
+        .opaque = q,
+        .submit = async_submit,
+        .poll = async_poll,
+        .io_priv_size = sizeof(HbtAsyncIo),
+    };
+}
+
+void hbt_async_queue_fuzz(HbtAsyncQueue *q, uint32_t bits)
+{
+    /* Four of the 16 combinations of the low bits fail or inline nothing. */
+    static const unsigned one_in[4] = { 0, 0, 2, 5 };
+
+    *q = (HbtAsyncQueue){
+        .order = (bits & 3) % 3,
+        .per_poll = (bits >> 2) & 3,
+        .idle_polls = (bits >> 4) & 3,
+        .inline_one_in = one_in[(bits >> 6) & 3],
+        .fail_one_in = one_in[(bits >> 8) & 3],
+        .copy_at_submit = (bits >> 10) & 1,
+        .seed = bits >> 11 | 1,
+    };
+}
+
+uint32_t hbt_fnv1a(const uint8_t *data, size_t len)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ data[i]) * 16777619u;
+    }
+    return h;
 }

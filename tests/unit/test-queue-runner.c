@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tests/unit/test-queue-runner.c — one ring served inline and through the offload pool. */
+/* tests/unit/test-queue-runner.c — one ring served inline, through the offload pool, and by an asynchronous backend. */
 #include <endian.h>
 #include <errno.h>
 #include <glib.h>
@@ -23,6 +23,10 @@
 #define NREQ 16
 #define DISK_SECTORS 4096
 
+/* setup()'s data: bits of these. */
+#define WITH_POOL 1
+#define WITH_ASYNC 2        /* the backend is hbt_mem_disk_async_backend() */
+
 typedef struct Fixture {
     uint8_t *ram;
     HbtRing ring;
@@ -37,6 +41,11 @@ typedef struct Fixture {
     unsigned first_delay_us;   /* ...and the one at sector 0 this long */
     GThread *caller;
     gint reads, reads_elsewhere, running, max_running;
+    /* the asynchronous backend (WITH_ASYNC): sector s reads as s & 0xff */
+    HbtMemDisk disk;
+    HbtAsyncQueue aq;
+    bool is_write[NREQ];       /* request i is a write (add_write()) */
+    bool must_fail[NREQ];      /* the backend fails request i */
 } Fixture;
 
 static int slow_preadv(void *opaque, uint64_t off, uint64_t bytes,
@@ -93,30 +102,59 @@ static uint8_t *req_area(Fixture *f, unsigned i)
     return f->ram + REQ_OFF + i * REQ_STRIDE;
 }
 
-/* Queue request @i: read 4 KiB at sector 8 * i (head 3 * i). */
-static void add_read(Fixture *f, unsigned i, bool with_status)
+/* Byte @k of what request @i writes: not the disk's own pattern. */
+static uint8_t write_byte(unsigned i, unsigned k)
+{
+    return (uint8_t)(0x80 | i) ^ (uint8_t)(k >> 9);
+}
+
+/*
+ * Queue request @i of @type (T_IN or T_OUT): 4 KiB at sector 8 * i, head
+ * 3 * i; a write's data is write_byte()'s.
+ */
+static void add_req(Fixture *f, unsigned i, uint32_t type, bool with_status)
 {
     uint8_t *a = req_area(f, i);
     uint64_t gpa = GPA_BASE + REQ_OFF + i * REQ_STRIDE;
-    uint32_t type = htole32(HB_VIRTIO_BLK_T_IN);
+    uint32_t le_type = htole32(type);
     uint64_t sector = htole64(8 * i);
+    uint16_t data_flags = type == HB_VIRTIO_BLK_T_IN ? HB_VRING_DESC_F_WRITE : 0;
 
     memset(a, 0, REQ_STRIDE);
-    memcpy(a, &type, 4);
+    memcpy(a, &le_type, 4);
     memcpy(a + 8, &sector, 8);
     a[0x100] = 0xaa;
+    if (type == HB_VIRTIO_BLK_T_OUT) {
+        for (unsigned k = 0; k < 4096; k++) {
+            a[0x1000 + k] = write_byte(i, k);
+        }
+    }
+    f->is_write[i] = type == HB_VIRTIO_BLK_T_OUT;
     /* Without a status, the chain is the header alone: no byte can carry one. */
     hbt_ring_set_desc(&f->ring, 3 * i, gpa, 16, with_status ? HB_VRING_DESC_F_NEXT : 0,
                       3 * i + 1);
     hbt_ring_set_desc(&f->ring, 3 * i + 1, gpa + 0x1000, 4096,
-                      HB_VRING_DESC_F_WRITE | HB_VRING_DESC_F_NEXT, 3 * i + 2);
+                      data_flags | HB_VRING_DESC_F_NEXT, 3 * i + 2);
     hbt_ring_set_desc(&f->ring, 3 * i + 2, gpa + 0x100, 1, HB_VRING_DESC_F_WRITE, 0);
     hbt_ring_make_avail(&f->ring, 3 * i);
 }
 
+/* Queue request @i: read 4 KiB at sector 8 * i (head 3 * i). */
+static void add_read(Fixture *f, unsigned i, bool with_status)
+{
+    add_req(f, i, HB_VIRTIO_BLK_T_IN, with_status);
+}
+
+/* Queue request @i: write 4 KiB at sector 8 * i (head 3 * i). */
+static void add_write(Fixture *f, unsigned i)
+{
+    add_req(f, i, HB_VIRTIO_BLK_T_OUT, true);
+}
+
 static void setup(Fixture *f, gconstpointer data)
 {
-    bool with_pool = GPOINTER_TO_INT(data) != 0;
+    bool with_pool = GPOINTER_TO_INT(data) & WITH_POOL;
+    bool with_async = GPOINTER_TO_INT(data) & WITH_ASYNC;
 
     f->ram = g_malloc0(MEM_SIZE);
     f->ring = (HbtRing){
@@ -137,6 +175,14 @@ static void setup(Fixture *f, gconstpointer data)
         .be = { f, slow_preadv, no_writev, no_flush, no_discard, no_zeroes },
         .length = DISK_SECTORS * 512ull, .logical_block_size = 512, .num_queues = 1,
     };
+    if (with_async) {
+        f->disk = (HbtMemDisk){ g_malloc(DISK_SECTORS * 512ull), DISK_SECTORS * 512ull };
+        for (unsigned s = 0; s < DISK_SECTORS; s++) {
+            memset(f->disk.data + s * 512ull, (int)(s & 0xff), 512);
+        }
+        f->blk.be = hbt_mem_disk_async_backend(&f->disk, &f->aq);
+        f->blk.writeback = true;
+    }
     if (with_pool) {
         f->pool = hb_offload_pool_new(2, "test-offload", NULL);
         g_assert_nonnull(f->pool);
@@ -158,9 +204,15 @@ static void teardown(Fixture *f, gconstpointer data)
     hb_vu_destroy(&f->dev);
     g_free(f->inflight);
     g_free(f->ram);
+    g_assert_cmpuint(f->aq.queued, ==, 0);
+    g_free(f->disk.data);
 }
 
-/* The used ring holds each of heads 0, 3, .. 3*(n-1) exactly once, with its data. */
+/*
+ * The used ring holds each of heads 0, 3, .. 3*(n-1) exactly once: a read
+ * with its data, a write (add_write()) with its data on the disk, or a
+ * failure (must_fail) with IOERR and nothing moved.
+ */
 static void assert_all_completed_once(Fixture *f, unsigned n)
 {
     bool seen[NREQ] = { false };
@@ -169,16 +221,34 @@ static void assert_all_completed_once(Fixture *f, unsigned n)
     for (unsigned k = 0; k < n; k++) {
         unsigned head = le32toh(hbt_ring_used(&f->ring)->ring[k].id);
         unsigned i = head / 3;
+        uint32_t len = le32toh(hbt_ring_used(&f->ring)->ring[k].len);
+        uint8_t *a;
 
         g_assert_cmpuint(head % 3, ==, 0);
         g_assert_cmpuint(i, <, n);
         g_assert_false(seen[i]);
         seen[i] = true;
-        g_assert_cmpuint(le32toh(hbt_ring_used(&f->ring)->ring[k].len), ==, 4097);
-        g_assert_cmpuint(req_area(f, i)[0x100], ==, HB_VIRTIO_BLK_S_OK);
+        a = req_area(f, i);
+        if (f->must_fail[i]) {
+            g_assert_cmpuint(len, ==, 1);
+            g_assert_cmpuint(a[0x100], ==, HB_VIRTIO_BLK_S_IOERR);
+            if (!f->is_write[i]) {
+                g_assert_cmpuint(a[0x1000], ==, 0);    /* nothing read */
+            } else {
+                g_assert_cmpuint(f->disk.data[8 * i * 512], ==, (8 * i) & 0xff);
+            }
+            continue;
+        }
+        g_assert_cmpuint(a[0x100], ==, HB_VIRTIO_BLK_S_OK);
+        if (f->is_write[i]) {
+            g_assert_cmpuint(len, ==, 1);
+            g_assert_cmpmem(f->disk.data + 8 * i * 512ull, 4096, a + 0x1000, 4096);
+            continue;
+        }
+        g_assert_cmpuint(len, ==, 4097);
         for (unsigned s = 0; s < 8; s++) {
-            g_assert_cmpuint(req_area(f, i)[0x1000 + s * 512], ==, (8 * i + s) & 0xff);
-            g_assert_cmpuint(req_area(f, i)[0x1000 + s * 512 + 511], ==, (8 * i + s) & 0xff);
+            g_assert_cmpuint(a[0x1000 + s * 512], ==, (8 * i + s) & 0xff);
+            g_assert_cmpuint(a[0x1000 + s * 512 + 511], ==, (8 * i + s) & 0xff);
         }
     }
     /* The inflight region forgot every completed head. */
@@ -186,6 +256,9 @@ static void assert_all_completed_once(Fixture *f, unsigned n)
         g_assert_cmpuint(f->inflight->desc[h].inflight, ==, 0);
     }
     g_assert_cmpuint(f->inflight->used_idx, ==, n);
+    /* Nothing is left with the backend or the workers. */
+    g_assert_cmpuint(hb_queue_runner_inflight(f->runner), ==, 0);
+    g_assert_cmpuint(f->aq.queued, ==, 0);
 }
 
 static void test_slow_reads_go_to_workers(Fixture *f, gconstpointer data)
@@ -411,6 +484,198 @@ static void test_broken_ring_drains_first(Fixture *f, gconstpointer data)
     g_assert_cmpint(f->running, ==, 0);
 }
 
+/* ---- an asynchronous backend (hbt_mem_disk_async_backend()) ---- */
+
+/* Reads and writes alternate: request i is a write when i is odd. */
+static void add_mixed(Fixture *f, unsigned from, unsigned to)
+{
+    for (unsigned i = from; i < to; i++) {
+        if (i & 1) {
+            add_write(f, i);
+        } else {
+            add_read(f, i, true);
+        }
+    }
+}
+
+/* Whether the used ring lists the heads in another order than 0, 3, 6... */
+static bool completed_out_of_order(Fixture *f, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++) {
+        if (le32toh(hbt_ring_used(&f->ring)->ring[k].id) != 3 * k) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * All requests of the ring in flight at once, completed a few per poll in
+ * another order than started: each head is pushed once, with its length,
+ * status and data.
+ */
+static void run_out_of_order(Fixture *f, unsigned order)
+{
+    f->aq.order = order;
+    f->aq.seed = 42;
+    f->aq.per_poll = 3;
+    add_mixed(f, 0, NREQ);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    /* All in flight at once, but those the backend completed inline. */
+    if (!f->aq.inline_one_in) {
+        g_assert_cmpuint(f->aq.max_queued, ==, NREQ);
+    }
+    g_assert_cmpuint(f->aq.completed, ==, NREQ);
+    g_assert_true(completed_out_of_order(f, NREQ));
+    assert_all_completed_once(f, NREQ);
+}
+
+static void test_async_random_order(Fixture *f, gconstpointer data)
+{
+    run_out_of_order(f, HBT_ASYNC_RANDOM);
+}
+
+static void test_async_lifo_order(Fixture *f, gconstpointer data)
+{
+    run_out_of_order(f, HBT_ASYNC_LIFO);
+}
+
+/* Some complete before submit returns, the rest later; data moved at submission. */
+static void test_async_some_inline(Fixture *f, gconstpointer data)
+{
+    f->aq.inline_one_in = 3;
+    f->aq.copy_at_submit = true;
+    run_out_of_order(f, HBT_ASYNC_RANDOM);
+    g_assert_cmpuint(f->aq.max_queued, <, NREQ);
+    g_assert_cmpuint(f->aq.max_queued, >, 1);
+}
+
+/*
+ * A slow device that is not ready at most polls: run() still returns only
+ * when it holds nothing, whatever the runner's poll and wait pattern.
+ */
+static void test_async_returns_drained(Fixture *f, gconstpointer data)
+{
+    f->aq.service_us = 300;
+    f->aq.idle_polls = 5;
+    add_mixed(f, 0, NREQ / 2);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpuint(f->aq.queued, ==, 0);
+    g_assert_cmpuint(hb_queue_runner_inflight(f->runner), ==, 0);
+    g_assert_cmpuint(f->aq.completed, ==, NREQ / 2);
+    g_assert_cmpuint(f->aq.max_queued, >, 1);
+    /* A second batch on the same runner: its requests come off the free list. */
+    add_mixed(f, NREQ / 2, NREQ);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));   /* nothing to do */
+    assert_all_completed_once(f, NREQ);
+}
+
+/*
+ * The 100 ms budget runs out with requests at the backend: run() stops
+ * taking new ones, waits for those, kicks the ring itself and returns;
+ * the next runs finish the rest.
+ */
+static void test_async_budget_drains(Fixture *f, gconstpointer data)
+{
+    eventfd_t v;
+    gint64 t0;
+
+    f->q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    f->aq.submit_delay_us = 30000;     /* 16 submissions: 480 ms */
+    f->aq.service_us = 2000;
+    f->aq.order = HBT_ASYNC_LIFO;
+    add_mixed(f, 0, NREQ);
+    t0 = g_get_monotonic_time();
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 300000);
+    g_assert_cmpuint(f->aq.submitted, <, NREQ);
+    g_assert_cmpuint(f->aq.max_queued, >, 1);      /* several were in flight */
+    /* Drained: whatever was started is on the used ring. */
+    g_assert_cmpuint(f->aq.queued, ==, 0);
+    g_assert_cmpuint(hb_queue_runner_inflight(f->runner), ==, 0);
+    g_assert_cmpuint(hbt_ring_used(&f->ring)->idx, ==, f->aq.submitted);
+    g_assert_cmpint(eventfd_read(f->q->kick_fd, &v), ==, 0);   /* served again soon */
+    while (f->aq.completed < NREQ) {
+        g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+        g_assert_cmpuint(f->aq.queued, ==, 0);
+    }
+    assert_all_completed_once(f, NREQ);
+    close(f->q->kick_fd);
+    f->q->kick_fd = -1;
+}
+
+/*
+ * A request with no status byte after six others went to the backend:
+ * run() says the ring is broken only once all six were completed.
+ */
+static void test_async_broken_request_drains_first(Fixture *f, gconstpointer data)
+{
+    f->aq.service_us = 1000;
+    f->aq.idle_polls = 3;
+    f->aq.order = HBT_ASYNC_RANDOM;
+    f->aq.seed = 7;
+    add_mixed(f, 0, 6);
+    add_read(f, 6, false);
+    add_read(f, 7, true);              /* never popped: the ring broke before */
+    g_assert_false(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpuint(f->aq.max_queued, ==, 6);
+    g_assert_cmpuint(f->aq.completed, ==, 6);
+    g_assert_cmpuint(f->aq.queued, ==, 0);
+    g_assert_cmpuint(hb_queue_runner_inflight(f->runner), ==, 0);
+    /* The six are on the used ring, each once; the broken one is not. */
+    g_assert_cmpuint(hbt_ring_used(&f->ring)->idx, ==, 6);
+    for (unsigned k = 0; k < 6; k++) {
+        unsigned head = le32toh(hbt_ring_used(&f->ring)->ring[k].id);
+
+        g_assert_cmpuint(head % 3, ==, 0);
+        g_assert_cmpuint(head / 3, <, 6);
+        g_assert_cmpuint(req_area(f, head / 3)[0x100], ==, HB_VIRTIO_BLK_S_OK);
+        for (unsigned j = 0; j < k; j++) {
+            g_assert_cmpuint(le32toh(hbt_ring_used(&f->ring)->ring[j].id), !=, head);
+        }
+    }
+}
+
+/* The backend's failures reach the guest as IOERR, with nothing moved. */
+static void test_async_errors_are_ioerr(Fixture *f, gconstpointer data)
+{
+    f->aq.fail_one_in = 3;
+    f->aq.fail_seq = true;             /* submissions 2, 5, 8...: requests 2, 5, 8... */
+    f->aq.order = HBT_ASYNC_RANDOM;
+    f->aq.seed = 3;
+    f->aq.per_poll = 2;
+    for (unsigned i = 0; i < NREQ; i++) {
+        f->must_fail[i] = i % 3 == 2;
+    }
+    add_mixed(f, 0, NREQ);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpuint(f->aq.failed, ==, NREQ / 3);
+    assert_all_completed_once(f, NREQ);
+}
+
+/*
+ * A pool present, reads that look costly: an asynchronous backend still
+ * keeps them all on this thread (it spreads heavy work over the block
+ * layer's pool itself; a worker would make its reads synchronous), in
+ * flight with the writes, and run() returns drained.
+ */
+static void test_async_with_pool(Fixture *f, gconstpointer data)
+{
+    f->aq.copy_cost_us = 1000;         /* each transfer: 1 ms */
+    f->aq.order = HBT_ASYNC_LIFO;
+    f->aq.per_poll = 1;
+    /* A first read alone: the runner learns reads are slow. */
+    add_read(f, 0, true);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    add_mixed(f, 1, NREQ);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpuint(f->aq.offthread, ==, 0);                /* no worker took one */
+    g_assert_cmpuint(f->aq.max_queued, ==, NREQ - 1);        /* all at the backend */
+    g_assert_cmpuint(f->aq.completed, ==, NREQ);
+    assert_all_completed_once(f, NREQ);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -426,5 +691,14 @@ int main(int argc, char **argv)
     T("control-thread-gets-in", test_control_thread_gets_in, 0);
     T("broken-request-drains-first", test_broken_request_drains_first, 1);
     T("broken-ring-drains-first", test_broken_ring_drains_first, 1);
+    T("async/random-order", test_async_random_order, WITH_ASYNC);
+    T("async/lifo-order", test_async_lifo_order, WITH_ASYNC);
+    T("async/some-inline", test_async_some_inline, WITH_ASYNC);
+    T("async/returns-drained", test_async_returns_drained, WITH_ASYNC);
+    T("async/budget-drains", test_async_budget_drains, WITH_ASYNC);
+    T("async/broken-request-drains-first", test_async_broken_request_drains_first,
+      WITH_ASYNC);
+    T("async/errors-are-ioerr", test_async_errors_are_ioerr, WITH_ASYNC);
+    T("async/with-pool", test_async_with_pool, WITH_ASYNC | WITH_POOL);
     return g_test_run();
 }
