@@ -30,9 +30,11 @@
  * Short reads at the end of the file read as zeroes.
  *
  * Asynchronously (aio=io_uring, the default where the kernel allows it),
- * reads, writes and flushes become SQEs on the submitting thread's ring
- * (block/aio.h); iovecs that O_DIRECT cannot take, more than IOV_MAX of
- * them, or a full ring make submit() say -ENOTSUP, and the request runs
+ * reads, writes, flushes (fdatasync), discards and zeroes (fallocate)
+ * become SQEs on the submitting thread's ring (block/aio.h); iovecs that
+ * O_DIRECT cannot take, more than IOV_MAX of them, a block device's
+ * discard or zeroes (ioctls), or a full ring make submit() say -ENOTSUP,
+ * and the request runs
  * through the synchronous calls on the I/O pool, which is also all that
  * aio=threads does.  A short transfer (EOF, a signal) is finished with the
  * synchronous calls in the completion.  aio=native is io_uring here: the
@@ -393,7 +395,8 @@ static void file_req_done(HbAioCb *cb, int res)
     int ret = res < 0 ? res : 0;
 
     g_free(fr);
-    if (req->op != HB_IO_FLUSH && res >= 0 && (uint64_t)res < req->bytes) {
+    bool data = req->op == HB_IO_READ || req->op == HB_IO_WRITE;
+    if (data && res >= 0 && (uint64_t)res < req->bytes) {
         if (res == 0 && req->op == HB_IO_READ) {
             /* At or past EOF: zeroes, as the synchronous path gives. */
             hb_iov_memset(req->iov, req->niov, 0, 0, req->bytes);
@@ -401,7 +404,8 @@ static void file_req_done(HbAioCb *cb, int res)
             ret = finish_short(node, req, (uint64_t)res);
         }
     }
-    if (req->op == HB_IO_WRITE && ret == 0) {
+    /* A write, or zeroes past the end (FALLOC_FL_ZERO_RANGE extends the file). */
+    if ((req->op == HB_IO_WRITE || req->op == HB_IO_WRITE_ZEROES) && ret == 0) {
         grow_to(node->opaque, req->offset + req->bytes);
     }
     req->cb.done(&req->cb, ret);
@@ -427,9 +431,13 @@ static int file_submit(HbNode *node, HbIoReq *req)
         req->cb.done(&req->cb, 0);
         return 0;
     }
-    if (req->op != HB_IO_FLUSH &&
-        (req->niov > IOV_MAX ||
-         (s->direct && !hb_iov_is_aligned(req->iov, req->niov, s->mem_align)))) {
+    bool data = req->op == HB_IO_READ || req->op == HB_IO_WRITE;
+    if (data && (req->niov > IOV_MAX ||
+                 (s->direct && !hb_iov_is_aligned(req->iov, req->niov, s->mem_align)))) {
+        return -ENOTSUP;
+    }
+    /* A device's discard and zeroing are ioctls, which io_uring has not. */
+    if (!data && req->op != HB_IO_FLUSH && s->is_blockdev) {
         return -ENOTSUP;
     }
     FileReq *fr = g_new(FileReq, 1);
@@ -448,6 +456,20 @@ static int file_submit(HbNode *node, HbIoReq *req)
     case HB_IO_WRITE:
         io_uring_prep_writev(sqe, s->fd, req->iov, req->niov, req->offset);
         break;
+    case HB_IO_DISCARD:
+        io_uring_prep_fallocate(sqe, s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                (off_t)req->offset, (off_t)req->bytes);
+        break;
+    case HB_IO_WRITE_ZEROES: {
+        /* As file_pwrite_zeroes(); its other ways are the pool's fallback. */
+        uint64_t end = req->offset + req->bytes;
+        bool hole = (req->flags & HB_REQ_MAY_UNMAP) &&
+                    end <= (uint64_t)__atomic_load_n(&s->length, __ATOMIC_RELAXED);
+        io_uring_prep_fallocate(sqe, s->fd, hole ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+                                                 : FALLOC_FL_ZERO_RANGE,
+                                (off_t)req->offset, (off_t)req->bytes);
+        break;
+    }
     default:
         io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
         break;

@@ -400,10 +400,12 @@ static int luks_submit(HbNode *node, HbIoReq *req)
     LuksState *s = node->opaque;
 
     /*
-     * No key: the synchronous path says -EPERM.  Too big: the pool
-     * spreads the crypto over its threads (see the theory above).
+     * Only data moves here (discard and zeroes are the synchronous
+     * path's).  No key: the synchronous path says -EPERM.  Too big: the
+     * pool spreads the crypto over its threads (see the theory above).
      */
-    if (!hb_luks1_has_key(s->luks) || req->bytes > BOUNCE_SIZE) {
+    if ((req->op != HB_IO_READ && req->op != HB_IO_WRITE) ||
+        !hb_luks1_has_key(s->luks) || req->bytes > BOUNCE_SIZE) {
         return -ENOTSUP;
     }
     LuksReq *lr = g_new(LuksReq, 1);

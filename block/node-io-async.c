@@ -14,14 +14,18 @@
  * 1. Inline, on a thread with no completion context (main thread, tools,
  *    pool workers): the synchronous call of node-io.c runs it, and the
  *    callback is called before hb_node_submit() returns.
- * 2. Through the driver's submit(), for reads, writes and flushes on a
- *    thread with a context: a NodeReq wraps the request, so that this
- *    layer sees the completion (node->inflight, FUA as a flush after the
- *    write, the write gate below) before the caller does.
+ * 2. Through the driver's submit(), on a thread with a context: a
+ *    NodeReq wraps the request, so that this layer sees the completion
+ *    (node->inflight, FUA as a flush after the write, the write gate
+ *    below) before the caller does.
  * 3. On the I/O pool, for everything else (no submit(), the driver said
- *    -ENOTSUP, unaligned requests needing read-modify-write, discard and
- *    write-zeroes, whose fallbacks and policies live in node-io.c): the
+ *    -ENOTSUP, unaligned requests needing read-modify-write, a
+ *    write-zeroes whose quick way failed and needs zero buffers): the
  *    synchronous call runs on a pool thread and the result is posted back.
+ *
+ * Discard and write-zeroes take the policies of their synchronous
+ * counterparts here (discard only whole aligned blocks of a node that
+ * unmaps; MAY_UNMAP only where it does), then the driver's submit().
  *
  * Write gate.  An unaligned write is a read-modify-write of whole blocks,
  * and must not interleave with aligned writes to the same blocks.  The
@@ -124,6 +128,24 @@ static void node_req_done(HbAioCb *cb, int ret)
         g_atomic_int_dec_and_test(&node->async_writers);
     }
     g_atomic_int_dec_and_test(&node->inflight);
+    if (ret < 0 && nr->inner.op == HB_IO_WRITE_ZEROES) {
+        /*
+         * The driver's quick way (fallocate) did not work: as in
+         * hb_node_pwrite_zeroes(), write zero buffers instead, on the
+         * pool, unless the caller wants no fallback.
+         */
+        HbIoReq *outer = nr->outer;
+        if (outer->flags & HB_REQ_NO_FALLBACK) {
+            node_req_finish(nr, -ENOTSUP);
+            return;
+        }
+        g_free(nr);
+        submit_to_pool(hb_aio_ctx_current(), node, outer);
+        return;
+    }
+    if (nr->inner.op == HB_IO_DISCARD && (ret == -ENOTSUP || ret == -EOPNOTSUPP)) {
+        ret = 0;    /* advisory: a file system without holes keeps the data */
+    }
     if (ret == 0 && nr->fua) {
         /* The write is done; FUA makes it durable before completing. */
         nr->inner.op = HB_IO_FLUSH;
@@ -213,8 +235,28 @@ void hb_node_submit(HbNode *node, HbIoReq *req)
         req->cb.done(&req->cb, ret);
         return;
     }
-    if (req->op == HB_IO_DISCARD || req->op == HB_IO_WRITE_ZEROES ||
-        (req->op != HB_IO_FLUSH && unaligned(node, req))) {
+    uint64_t offset = req->offset, bytes = req->bytes;
+    unsigned flags = req->flags;
+    if (req->op == HB_IO_DISCARD) {
+        /* The policy of hb_node_pdiscard(): advisory, whole aligned blocks only. */
+        uint32_t a = node->request_alignment;
+        offset = (req->offset + a - 1) / a * a;
+        uint64_t end = (req->offset + req->bytes) / a * a;
+        if (!node->discard_unmap || !node->drv->pdiscard || end <= offset) {
+            req->cb.done(&req->cb, 0);
+            return;
+        }
+        bytes = end - offset;
+    } else if (req->op == HB_IO_WRITE_ZEROES) {
+        if (!node->drv->pwrite_zeroes) {
+            submit_to_pool(ctx, node, req);     /* zero buffers, or -ENOTSUP */
+            return;
+        }
+        if (!node->discard_unmap) {
+            flags &= ~HB_REQ_MAY_UNMAP;
+        }
+    }
+    if (req->op != HB_IO_FLUSH && req->op != HB_IO_DISCARD && unaligned(node, req)) {
         submit_to_pool(ctx, node, req);
         return;
     }
@@ -223,10 +265,13 @@ void hb_node_submit(HbNode *node, HbIoReq *req)
     nr->outer = req;
     nr->node = node;
     nr->gated = false;
-    nr->fua = req->op == HB_IO_WRITE && (req->flags & HB_REQ_FUA);
+    nr->fua = (req->op == HB_IO_WRITE || req->op == HB_IO_WRITE_ZEROES) &&
+              (req->flags & HB_REQ_FUA);
     nr->inner = *req;
     nr->inner.cb.done = node_req_done;
-    nr->inner.flags &= ~HB_REQ_FUA;
+    nr->inner.offset = offset;
+    nr->inner.bytes = bytes;
+    nr->inner.flags = flags & ~HB_REQ_FUA;
 
     if (req->op == HB_IO_FLUSH && !node->drv->flush) {
         flush_children(node, nr);
@@ -237,7 +282,8 @@ void hb_node_submit(HbNode *node, HbIoReq *req)
         submit_to_pool(ctx, node, req);
         return;
     }
-    if (req->op == HB_IO_WRITE && node->request_alignment > 1) {
+    /* Whatever changes data takes part in the write gate (see the theory). */
+    if (req->op != HB_IO_READ && req->op != HB_IO_FLUSH && node->request_alignment > 1) {
         g_atomic_int_inc(&node->async_writers);
         if (g_atomic_int_get(&node->rmw_waiting)) {
             g_atomic_int_dec_and_test(&node->async_writers);

@@ -132,10 +132,15 @@ struct HbDriver {
      * has taken it, and then complete it exactly once through req->cb,
      * on this thread; or return -ENOTSUP, having done nothing, to have it
      * run through the synchronous callbacks above on the I/O pool.
-     * Called only on a thread with a completion context, for READ, WRITE
-     * and (if .flush is set) FLUSH, with offsets checked and aligned as
-     * for preadv/pwritev and without HB_REQ_FUA.  Optional: without it
-     * every request takes the pool.
+     * Called only on a thread with a completion context, for READ, WRITE,
+     * FLUSH (if .flush is set), DISCARD (if .pdiscard is set and the node
+     * unmaps; already cut to whole aligned blocks) and WRITE_ZEROES (if
+     * .pwrite_zeroes is set), with offsets checked and aligned as for
+     * preadv/pwritev and without HB_REQ_FUA; a driver returns -ENOTSUP
+     * for any it does not take.  A WRITE_ZEROES that completes with an
+     * error is run again on the pool, where the node layer's fallback
+     * (writing zero buffers) applies.  Optional: without it every request
+     * takes the pool.
      */
     int (*submit)(HbNode *node, HbIoReq *req);
 

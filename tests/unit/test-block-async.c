@@ -233,6 +233,76 @@ static void test_rmw_gate(void)
     hb_node_unref(n);
 }
 
+/*
+ * Discard and write-zeroes through the ring (fallocate): zeroes read back,
+ * with and without unmapping, on a buffered and an O_DIRECT node, and a
+ * file node grows by zeroes past its end.
+ */
+static void zeroes_and_discard(bool direct)
+{
+    enum { BS = 65536 };
+    g_autofree char *path = make_file(tmpdir, "z.img", 16 * BS);
+    g_autofree char *j = g_strdup_printf(
+        "{\"driver\":\"raw\",\"discard\":\"unmap\",\"file\":{\"driver\":\"file\","
+        "\"filename\":\"%s\",\"discard\":\"unmap\",\"cache\":{\"direct\":%s}}}",
+        path, direct ? "true" : "false");
+    g_autoptr(GError) err = NULL;
+    HbNode *n = open_json(j, &err);
+    g_autoptr(HbAioCtx) ctx = hb_aio_ctx_new(true, NULL);
+    char *buf = NULL;
+    Done d[3];
+
+    g_assert_no_error(err);
+    g_assert_cmpint(posix_memalign((void **)&buf, 4096, BS), ==, 0);
+    hb_aio_ctx_set_current(ctx);
+    prep(&d[0], HB_IO_WRITE_ZEROES, 0, NULL, BS, 0);
+    prep(&d[1], HB_IO_WRITE_ZEROES, 2 * BS, NULL, BS, HB_REQ_MAY_UNMAP | HB_REQ_FUA);
+    prep(&d[2], HB_IO_DISCARD, 4 * BS, NULL, BS, 0);
+    for (int i = 0; i < 3; i++) {
+        hb_node_submit(n, &d[i].req);
+    }
+    wait_all(ctx, d, 3);
+    hb_aio_ctx_set_current(NULL);
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpint(d[i].ret, ==, 0);
+        g_assert_cmpint(hb_node_pread(n, (uint64_t)i * 2 * BS, buf, BS), ==, 0);
+        for (int k = 0; k < BS; k += 509) {
+            /* a punched hole reads as zeroes; untouched data keeps its pattern */
+            g_assert_cmpint(buf[k], ==, 0);
+        }
+    }
+    /* Between them, the file's pattern (make_file: byte i is i % 251). */
+    g_assert_cmpint(hb_node_pread(n, BS, buf, BS), ==, 0);
+    g_assert_cmpint((guchar)buf[1], ==, (BS + 1) % 251);
+    hb_node_unref(n);
+
+    /* A file node is growable: zeroes past the end extend it. */
+    g_autofree char *jf = g_strdup_printf(
+        "{\"driver\":\"file\",\"filename\":\"%s\",\"cache\":{\"direct\":%s}}",
+        path, direct ? "true" : "false");
+    n = open_json(jf, &err);
+    g_assert_no_error(err);
+    hb_aio_ctx_set_current(ctx);
+    prep(&d[0], HB_IO_WRITE_ZEROES, 16 * BS, NULL, BS, 0);
+    hb_node_submit(n, &d[0].req);
+    wait_all(ctx, d, 1);
+    hb_aio_ctx_set_current(NULL);
+    g_assert_cmpint(d[0].ret, ==, 0);
+    g_assert_cmpint(hb_node_get_length(n), ==, 17 * BS);
+    hb_node_unref(n);
+    free(buf);
+}
+
+static void test_zeroes_discard_buffered(void)
+{
+    zeroes_and_discard(false);
+}
+
+static void test_zeroes_discard_direct(void)
+{
+    zeroes_and_discard(true);
+}
+
 /* An empty iovec moves no data: where it points cannot make I/O unaligned. */
 static void test_iov_aligned_ignores_empty(void)
 {
@@ -599,6 +669,8 @@ int main(int argc, char **argv)
     g_test_add_func("/block-async/inline", test_inline);
     g_test_add_func("/block-async/rmw-gate", test_rmw_gate);
     g_test_add_func("/block-async/iov-aligned-ignores-empty", test_iov_aligned_ignores_empty);
+    g_test_add_func("/block-async/zeroes-discard-buffered", test_zeroes_discard_buffered);
+    g_test_add_func("/block-async/zeroes-discard-direct", test_zeroes_discard_direct);
     add_secret("sec0", "abc123");
     g_test_add_func("/block-async/luks/attached", test_luks_attached);
     g_test_add_func("/block-async/luks/detached", test_luks_detached);
