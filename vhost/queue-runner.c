@@ -422,8 +422,7 @@ static bool drain_and_fail(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
  * Nothing to pop and nothing completed: wait for whatever is out, the
  * workers' requests or the backend's.  Return: false if the ring broke.
  */
-static bool wait_for_completions(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q,
-                                 int64_t poll_end)
+static bool wait_for_completions(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
 {
     if (r->offloaded) {
         /*
@@ -441,16 +440,13 @@ static bool wait_for_completions(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q,
         return true;
     }
     /*
-     * Only the backend has requests: poll it (and the ring) for a while,
-     * as for an empty ring, then sleep until a completion comes.  The
-     * guest's new requests are popped after it.
+     * Only the backend has requests: sleep until a completion comes (the
+     * guest's new requests are popped after it).  No busy poll here, as
+     * there is for an empty ring: the device takes tens of microseconds,
+     * and spinning through them took the CPU from the completion's own
+     * path and the guest (4k at depth 1 on an O_DIRECT file: 8.5k IOPS
+     * spinning 32 us, 13k sleeping at once, 2 vCPUs).
      */
-    if (now_ns() < poll_end) {
-        if (!poll_backend(r, 0)) {
-            cpu_relax();
-        }
-        return true;
-    }
     poll_backend(r, 10000);
     return true;
 }
@@ -525,7 +521,7 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             continue;
         }
         if (r->offloaded || r->inflight) {
-            if (!wait_for_completions(r, dev, q, poll_end)) {
+            if (!wait_for_completions(r, dev, q)) {
                 return drain_and_fail(r, dev, q);
             }
             continue;
