@@ -48,6 +48,7 @@ typedef struct FileState {
     bool use_lock;
     uint32_t mem_align;
     bool uring;             /* aio=io_uring (else threads) */
+    gint no_nowait_writes;  /* the file system refused an RWF_NOWAIT write */
     gint64 length;          /* cached; grows with writes (atomic) */
     HbImageLock lock;
 } FileState;
@@ -356,8 +357,8 @@ static int file_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
 
 /* ---- asynchronous I/O over the thread's io_uring ---- */
 
-/* Buffered reads this large take the I/O pool (see file_submit()). */
-#define FILE_POOL_READ_MIN (64 * 1024)
+/* Buffered reads larger than this take the I/O pool (see file_submit_takes()). */
+#define FILE_POOL_READ_MAX (64 * 1024)
 
 typedef struct FileReq {
     HbAioCb cb;
@@ -411,34 +412,100 @@ static void file_req_done(HbAioCb *cb, int res)
     req->cb.done(&req->cb, ret);
 }
 
+/*
+ * Buffered I/O that the page cache can take is a memory copy: done here and
+ * now, it costs a syscall and no more, where io_uring costs its own
+ * bookkeeping and, for writes the file system cannot do without blocking
+ * (ext4 has no RWF_NOWAIT buffered writes), a hand-off to a kernel worker
+ * thread: on a page-cached raw file at depth 32, 4k reads made 430k IOPS
+ * through io_uring and 650k here, 4k writes 70k and 97k.
+ *
+ * Reads ask the kernel not to wait (RWF_NOWAIT): a read that would go to
+ * the disk returns EAGAIN, and takes io_uring after all.  Writes do the
+ * same where the file system allows it; where it does not, they are
+ * written here, as before the data path was asynchronous: a write that
+ * the kernel throttles (dirty pages over the limit) then waits here, as
+ * it would on any thread, and two writers of one file only contend for
+ * its inode lock.
+ * Return: true if @req is complete (its callback ran), false to submit it.
+ */
+static bool buffered_inline(HbNode *node, HbIoReq *req)
+{
+    FileState *s = node->opaque;
+    bool write = req->op == HB_IO_WRITE;
+    ssize_t n;
+
+    if (write && g_atomic_int_get(&s->no_nowait_writes)) {
+        int ret = rw_full(s->fd, true, req->offset, req->iov, req->niov, req->bytes);
+        if (ret == 0) {
+            grow_to(s, req->offset + req->bytes);
+        }
+        req->cb.done(&req->cb, ret);
+        return true;
+    }
+    do {
+        n = write ? pwritev2(s->fd, req->iov, req->niov, (off_t)req->offset, RWF_NOWAIT)
+                  : preadv2(s->fd, req->iov, req->niov, (off_t)req->offset, RWF_NOWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0 && (uint64_t)n == req->bytes) {
+        if (write) {
+            grow_to(s, req->offset + req->bytes);
+        }
+        req->cb.done(&req->cb, 0);
+        return true;
+    }
+    if (n < 0 && write && errno == EOPNOTSUPP) {
+        g_atomic_int_set(&s->no_nowait_writes, 1);
+        return buffered_inline(node, req);
+    }
+    /*
+     * Would block, or a short transfer (part cached, EOF, an error to
+     * come): io_uring does the whole request again, which is harmless
+     * for a read and for a write of the same bytes.
+     */
+    return false;
+}
+
+/* Whether file_submit() takes @req rather than leave it to the pool. */
+static bool file_submit_takes(HbNode *node, const HbIoReq *req)
+{
+    FileState *s = node->opaque;
+    bool data = req->op == HB_IO_READ || req->op == HB_IO_WRITE;
+
+    if (!s->uring || !hb_aio_ctx_has_uring(hb_aio_ctx_current())) {
+        return false;
+    }
+    /*
+     * A buffered read that hits the page cache is a copy, done on this
+     * thread.  Large ones go to the pool instead, where several copies
+     * run on several CPUs at once.
+     */
+    if (req->op == HB_IO_READ && !s->direct && req->bytes > FILE_POOL_READ_MAX) {
+        return false;
+    }
+    if (data && (req->niov > IOV_MAX ||
+                 (s->direct && !hb_iov_is_aligned(req->iov, req->niov, s->mem_align)))) {
+        return false;
+    }
+    /* A device's discard and zeroing are ioctls, which io_uring has not. */
+    return data || req->op == HB_IO_FLUSH || !s->is_blockdev;
+}
+
 static int file_submit(HbNode *node, HbIoReq *req)
 {
     FileState *s = node->opaque;
     HbAioCtx *ctx = hb_aio_ctx_current();
+    bool data = req->op == HB_IO_READ || req->op == HB_IO_WRITE;
 
-    if (!s->uring || !hb_aio_ctx_has_uring(ctx)) {
-        return -ENOTSUP;
-    }
-    /*
-     * A buffered read that hits the page cache is a copy, done inside
-     * io_uring_enter() on this thread.  Large ones go to the pool instead,
-     * where several copies run on several CPUs at once.
-     */
-    if (req->op == HB_IO_READ && !s->direct && req->bytes >= FILE_POOL_READ_MIN) {
+    if (!file_submit_takes(node, req)) {
         return -ENOTSUP;
     }
     if (req->op == HB_IO_FLUSH && node->cache_no_flush) {
         req->cb.done(&req->cb, 0);
         return 0;
     }
-    bool data = req->op == HB_IO_READ || req->op == HB_IO_WRITE;
-    if (data && (req->niov > IOV_MAX ||
-                 (s->direct && !hb_iov_is_aligned(req->iov, req->niov, s->mem_align)))) {
-        return -ENOTSUP;
-    }
-    /* A device's discard and zeroing are ioctls, which io_uring has not. */
-    if (!data && req->op != HB_IO_FLUSH && s->is_blockdev) {
-        return -ENOTSUP;
+    if (data && !s->direct && buffered_inline(node, req)) {
+        return 0;
     }
     FileReq *fr = g_new(FileReq, 1);
     fr->cb.done = file_req_done;
@@ -574,6 +641,7 @@ const HbDriver hb_driver_file = {
     .pwritev = file_pwritev,
     .flush = file_flush,
     .submit = file_submit,
+    .submit_takes = file_submit_takes,
     .get_aio = file_get_aio,
     .pdiscard = file_pdiscard,
     .pwrite_zeroes = file_pwrite_zeroes,

@@ -305,3 +305,15 @@ void hb_node_submit(HbNode *node, HbIoReq *req)
         submit_to_pool(ctx, node, req);
     }
 }
+
+bool hb_node_submit_avoids_pool(HbNode *node, const HbIoReq *req)
+{
+    HbIoReq r = *req;
+
+    if (!hb_aio_ctx_current() || !node->drv->submit_takes ||
+        (req->op != HB_IO_READ && req->op != HB_IO_WRITE) ||
+        unaligned(node, &r) || g_atomic_int_get(&node->rmw_waiting)) {
+        return false;
+    }
+    return node->drv->submit_takes(node, req);
+}

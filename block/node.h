@@ -143,6 +143,11 @@ struct HbDriver {
      * takes the pool.
      */
     int (*submit)(HbNode *node, HbIoReq *req);
+    /*
+     * Whether submit() would take @req here (not say -ENOTSUP): see
+     * hb_node_submit_avoids_pool().  Optional: without it, no.
+     */
+    bool (*submit_takes)(HbNode *node, const HbIoReq *req);
 
     /*
      * query-named-block-nodes' "aio": the engine a protocol node's
@@ -371,6 +376,15 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
  * it runs synchronously and @req->cb.done is called before returning.
  */
 void hb_node_submit(HbNode *node, HbIoReq *req);
+
+/**
+ * hb_node_submit_avoids_pool() - whether hb_node_submit(@node, @req), from
+ * this thread, would start @req on the thread's own ring or finish it at
+ * once, never needing the I/O pool.  Asynchronous I/O that a pool thread
+ * may be waiting for (qcow2's fast path: its frees wait on the pool) must
+ * not itself queue on the pool, and asks this first.
+ */
+bool hb_node_submit_avoids_pool(HbNode *node, const HbIoReq *req);
 
 /* ---- resize (main thread) ---- */
 

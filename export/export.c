@@ -520,6 +520,16 @@ bool hb_export_del(const char *id, bool hard, GError **errp)
         return false;
     }
     if (!hard && g_atomic_int_get(&exp->connected)) {
+        /*
+         * A front-end that hung up just before this command may not have
+         * been noticed yet.  Two barriers on the control thread: the first
+         * ends the batch in hand, the second a turn that fetches whatever
+         * its sockets say now, hangups included (level-triggered).
+         */
+        hb_iothread_sync(exp->qthread[0]);
+        hb_iothread_sync(exp->qthread[0]);
+    }
+    if (!hard && g_atomic_int_get(&exp->connected)) {
         hb_error_set(errp, "export '%s' still in use", id);
         return false;
     }

@@ -422,32 +422,28 @@ static int slice_iov(const struct iovec *iov, int niov, const HbQcow2Extent *ext
 /*
  * Fast I/O must never wait for the I/O pool: the slow paths that free
  * clusters wait on pool threads for it (qcow2-fast.c), and a pool filled
- * with such waits would never run it.  So the fast path is taken only
- * when the file's requests go to this thread's io_uring: aio=io_uring,
- * and (checked per piece in pieces_go_to_kernel()) the alignment O_DIRECT
- * needs.  Residual: a full submission queue that the kernel will not
- * drain sends a request to the pool too (hb_aio_ctx_get_sqe()).
+ * with such waits would never run it.  So each piece is checked with
+ * hb_node_submit_avoids_pool() (the file's ring takes it, or the page
+ * cache does at once) before anything starts.  Residual: a full
+ * submission queue that the kernel will not drain sends a request to the
+ * pool too (hb_aio_ctx_get_sqe()).
  */
-static bool file_goes_to_kernel(HbNode *file)
+static bool pieces_avoid_pool(HbNode *file, const HbIoReq *req, const HbQcow2Extent *ext,
+                              unsigned n, struct iovec *iov, const int *start)
 {
-    return hb_aio_ctx_has_uring(hb_aio_ctx_current()) && file->drv->get_aio &&
-           file->drv->get_aio(file) == QAPI_BLOCKDEV_AIO_OPTIONS_IO_URING;
-}
-
-static bool pieces_go_to_kernel(HbNode *file, const HbQcow2Extent *ext, unsigned n,
-                                const struct iovec *iov, int niov)
-{
-    uint32_t a = file->request_alignment;
-
-    if (a <= 1) {
-        return true;
-    }
     for (unsigned e = 0; e < n; e++) {
-        if (!ext[e].zero && (ext[e].host % a || ext[e].bytes % a)) {
+        HbIoReq piece = {
+            .op = req->op,
+            .offset = ext[e].host,
+            .bytes = ext[e].bytes,
+            .iov = iov + start[e],
+            .niov = start[e + 1] - start[e],
+        };
+        if (!ext[e].zero && !hb_node_submit_avoids_pool(file, &piece)) {
             return false;
         }
     }
-    return hb_iov_is_aligned(iov, niov, a);
+    return true;
 }
 
 static int qcow2_submit(HbNode *node, HbIoReq *req)
@@ -458,8 +454,7 @@ static int qcow2_submit(HbNode *node, HbIoReq *req)
     bool write = req->op == HB_IO_WRITE;
     unsigned n = 0;
 
-    if ((req->op != HB_IO_READ && !write) || !file_goes_to_kernel(s->file->node) ||
-        !hb_qcow2_fast_enter(s->img)) {
+    if ((req->op != HB_IO_READ && !write) || !hb_qcow2_fast_enter(s->img)) {
         return -ENOTSUP;
     }
     if (hb_qcow2_fast_map(s->img, req->offset, req->bytes, write, ext, &n) < 0) {
@@ -467,10 +462,6 @@ static int qcow2_submit(HbNode *node, HbIoReq *req)
         return -ENOTSUP;
     }
     HbNode *file = s->file->node;
-    if (!pieces_go_to_kernel(file, ext, n, req->iov, req->niov)) {
-        hb_qcow2_fast_leave(s->img);
-        return -ENOTSUP;
-    }
     if (!write && !file->drv->zero_past_eof) {
         /* The slow path cuts reads at the file's end (child_preadv()). */
         int64_t len = hb_node_get_length(file);
@@ -487,11 +478,13 @@ static int qcow2_submit(HbNode *node, HbIoReq *req)
     FastReq *fr = g_malloc(sizeof(*fr) + n * sizeof(FastPiece) +
                            niov * sizeof(struct iovec));
     struct iovec *iov = (struct iovec *)&fr->piece[n];
-    if (slice_iov(req->iov, req->niov, ext, n, iov, start) < 0) {
+    if (slice_iov(req->iov, req->niov, ext, n, iov, start) < 0 ||
+        !pieces_avoid_pool(file, req, ext, n, iov, start)) {
         hb_qcow2_fast_leave(s->img);
         g_free(fr);
         return -ENOTSUP;
     }
+    g_atomic_int_inc(&s->img->fast_taken);
     fr->req = req;
     fr->img = s->img;
     fr->ret = 0;

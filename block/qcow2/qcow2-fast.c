@@ -59,7 +59,7 @@
  * That I/O must not itself need the pool (a pool filled with waiting slow
  * paths would leave it queued for ever), so the glue takes the fast path
  * only when the file's requests go straight to the thread's io_uring
- * (qcow2-driver.c: file_goes_to_kernel()).  Deferring the frees to
+ * (qcow2-driver.c: pieces_avoid_pool()).  Deferring the frees to
  * whoever sees the count reach zero would remove the wait altogether.
  */
 #include "qcow2-int.h"

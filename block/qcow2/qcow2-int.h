@@ -250,6 +250,7 @@ typedef struct HbQcow2 {
      */
     gint fast_inflight;
     gint fast_fenced;
+    guint fast_taken;           /* requests that took the fast path, ever (atomic) */
 } HbQcow2;
 
 /* Options of hb_qcow2_open_image(). */
