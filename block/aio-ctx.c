@@ -34,6 +34,7 @@ struct HbAioCtx {
     unsigned inflight;      /* owner only */
     unsigned queued;        /* SQEs not yet submitted; owner only */
     HbAioCb *posted;        /* pushed by other threads (atomic) */
+    gint posting;           /* threads inside hb_aio_ctx_post() (atomic) */
 };
 
 static __thread HbAioCtx *current_ctx;
@@ -121,6 +122,9 @@ void hb_aio_ctx_free(HbAioCtx *ctx)
         return;
     }
     g_assert(ctx->inflight == 0);
+    while (g_atomic_int_get(&ctx->posting)) {
+        g_usleep(10);   /* a poster between its publish and its eventfd write */
+    }
     if (current_ctx == ctx) {
         current_ctx = NULL;
     }
@@ -212,12 +216,18 @@ void hb_aio_ctx_post(HbAioCtx *ctx, HbAioCb *cb, int ret)
 {
     HbAioCb *head = __atomic_load_n(&ctx->posted, __ATOMIC_RELAXED);
 
+    /*
+     * Once @cb is on the list the owner may run it, drain, and free @ctx
+     * before the eventfd write below: hb_aio_ctx_free() waits for @posting.
+     */
+    g_atomic_int_inc(&ctx->posting);
     cb->ret = ret;
     do {
         cb->next = head;
     } while (!__atomic_compare_exchange_n(&ctx->posted, &head, cb, true,
                                           __ATOMIC_RELEASE, __ATOMIC_RELAXED));
     eventfd_write(ctx->efd, 1);
+    g_atomic_int_dec_and_test(&ctx->posting);
 }
 
 /* Run what other threads posted, oldest first. */

@@ -119,6 +119,17 @@ static void fua_flush_done(HbAioCb *cb, int ret)
     node_req_finish((NodeReq *)cb, ret);
 }
 
+/* Errors that mean "not this way", after which the synchronous path tries its others. */
+static bool zeroes_unsupported(int ret)
+{
+    return ret == -ENOTSUP || ret == -EOPNOTSUPP || ret == -EINVAL;
+}
+
+/*
+ * The driver finished nr->inner.  A follow-up (the FUA flush, the pool's
+ * way of zeroing) is started before this request leaves node->inflight,
+ * so that a drain never sees the node idle in between.
+ */
 static void node_req_done(HbAioCb *cb, int ret)
 {
     NodeReq *nr = (NodeReq *)cb;
@@ -126,21 +137,19 @@ static void node_req_done(HbAioCb *cb, int ret)
 
     if (nr->gated) {
         g_atomic_int_dec_and_test(&node->async_writers);
+        nr->gated = false;
     }
-    g_atomic_int_dec_and_test(&node->inflight);
-    if (ret < 0 && nr->inner.op == HB_IO_WRITE_ZEROES) {
+    if (nr->inner.op == HB_IO_WRITE_ZEROES && zeroes_unsupported(ret)) {
         /*
-         * The driver's quick way (fallocate) did not work: as in
-         * hb_node_pwrite_zeroes(), write zero buffers instead, on the
-         * pool, unless the caller wants no fallback.
+         * The driver's quick way (one fallocate) did not work: the
+         * synchronous path tries its others (zero range after a hole,
+         * zero buffers unless HB_REQ_NO_FALLBACK) on the pool.  A real
+         * error (EIO, ENOSPC) is the answer as it is.
          */
         HbIoReq *outer = nr->outer;
-        if (outer->flags & HB_REQ_NO_FALLBACK) {
-            node_req_finish(nr, -ENOTSUP);
-            return;
-        }
         g_free(nr);
         submit_to_pool(hb_aio_ctx_current(), node, outer);
+        g_atomic_int_dec_and_test(&node->inflight);
         return;
     }
     if (nr->inner.op == HB_IO_DISCARD && (ret == -ENOTSUP || ret == -EOPNOTSUPP)) {
@@ -151,9 +160,11 @@ static void node_req_done(HbAioCb *cb, int ret)
         nr->inner.op = HB_IO_FLUSH;
         nr->inner.cb.done = fua_flush_done;
         nr->fua = false;
-        hb_node_submit(node, &nr->inner);
+        hb_node_submit(node, &nr->inner);   /* may finish (and free) nr at once */
+        g_atomic_int_dec_and_test(&node->inflight);
         return;
     }
+    g_atomic_int_dec_and_test(&node->inflight);
     node_req_finish(nr, ret);
 }
 
