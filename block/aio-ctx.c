@@ -29,6 +29,7 @@ static const uint8_t allowed_ops[] = {
 struct HbAioCtx {
     struct io_uring ring;
     bool has_ring;
+    bool enabled;           /* the ring takes SQEs (IORING_REGISTER_ENABLE_RINGS) */
     int ring_error;         /* why there is none: -errno */
     int efd;                /* CQEs and posts both signal it */
     unsigned inflight;      /* owner only */
@@ -40,10 +41,10 @@ struct HbAioCtx {
 static __thread HbAioCtx *current_ctx;
 
 /*
- * A ring that carries only file I/O: set up disabled, restricted to the
- * operations above, then enabled.  io_uring's operations bypass seccomp,
- * so the restriction is what keeps a compromised thread from using the
- * ring to open files or sockets.
+ * A ring that carries only file I/O: set up disabled and restricted to the
+ * operations above (ring_enable() lets it run).  io_uring's operations
+ * bypass seccomp, so the restriction is what keeps a compromised thread
+ * from using the ring to open files or sockets.
  */
 static int ring_setup(HbAioCtx *ctx)
 {
@@ -56,16 +57,11 @@ static int ring_setup(HbAioCtx *ctx)
      * Not COOP_TASKRUN (nor DEFER_TASKRUN): with it, a completion is
      * posted (and the eventfd signalled) only when this thread next enters
      * the kernel through io_uring, and a thread asleep in poll() on the
-     * eventfd would sleep through it.
+     * eventfd would sleep through it.  Not SINGLE_ISSUER either: a
+     * reserved ring (below) serves whichever I/O thread takes it.
      */
-    p.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER;
+    p.flags = IORING_SETUP_R_DISABLED;
     ret = io_uring_queue_init_params(AIO_RING_ENTRIES, &ctx->ring, &p);
-    if (ret == -EINVAL) {
-        /* Kernels before 6.0 do not know SINGLE_ISSUER. */
-        memset(&p, 0, sizeof(p));
-        p.flags = IORING_SETUP_R_DISABLED;
-        ret = io_uring_queue_init_params(AIO_RING_ENTRIES, &ctx->ring, &p);
-    }
     if (ret < 0) {
         return ret;
     }
@@ -87,10 +83,6 @@ static int ring_setup(HbAioCtx *ctx)
      */
     ret = io_uring_register(ctx->ring.ring_fd, IORING_REGISTER_RESTRICTIONS,
                             res, n);
-    if (ret == 0) {
-        ret = io_uring_register(ctx->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
-                                NULL, 0);
-    }
     if (ret < 0) {
         io_uring_queue_exit(&ctx->ring);
         return ret;
@@ -98,7 +90,22 @@ static int ring_setup(HbAioCtx *ctx)
     return 0;
 }
 
-HbAioCtx *hb_aio_ctx_new(bool want_uring, GError **errp)
+/* The second half: the ring starts taking SQEs. */
+static int ring_enable(HbAioCtx *ctx)
+{
+    return io_uring_register(ctx->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+}
+
+/*
+ * Contexts made before the sandbox (hb_aio_reserve_rings()), with their
+ * restricted rings not yet enabled, or enabled and given back by a thread
+ * that ended.  Once there is a reserve, no ring is ever set up later.
+ */
+static GMutex reserve_lock;
+static GPtrArray *reserve;      /* HbAioCtx *, NULL until reserved */
+
+/* A context with an eventfd and, if @want_uring, a restricted disabled ring. */
+static HbAioCtx *ctx_make(bool want_uring, GError **errp)
 {
     HbAioCtx *ctx = g_new0(HbAioCtx, 1);
 
@@ -116,6 +123,75 @@ HbAioCtx *hb_aio_ctx_new(bool want_uring, GError **errp)
     return ctx;
 }
 
+static void ctx_destroy(HbAioCtx *ctx)
+{
+    if (ctx->has_ring) {
+        io_uring_queue_exit(&ctx->ring);
+    }
+    close(ctx->efd);
+    g_free(ctx);
+}
+
+bool hb_aio_reserve_rings(unsigned n, GError **errp)
+{
+    g_mutex_lock(&reserve_lock);
+    if (!reserve) {
+        reserve = g_ptr_array_new();
+    }
+    for (unsigned i = 0; i < n && hb_aio_uring_probe() == 0; i++) {
+        HbAioCtx *ctx = ctx_make(true, errp);
+        if (!ctx) {
+            g_mutex_unlock(&reserve_lock);
+            return false;
+        }
+        if (!ctx->has_ring) {
+            /* The memlock limit, most likely: fewer rings, not an error. */
+            ctx_destroy(ctx);
+            break;
+        }
+        g_ptr_array_add(reserve, ctx);
+    }
+    g_mutex_unlock(&reserve_lock);
+    return true;
+}
+
+HbAioCtx *hb_aio_ctx_new(bool want_uring, GError **errp)
+{
+    HbAioCtx *ctx = NULL;
+    bool reserved = false;
+
+    g_mutex_lock(&reserve_lock);
+    if (reserve) {
+        reserved = true;
+        if (want_uring && reserve->len) {
+            ctx = g_ptr_array_steal_index(reserve, reserve->len - 1);
+        }
+    }
+    g_mutex_unlock(&reserve_lock);
+    if (ctx) {
+        if (!ctx->enabled) {
+            ctx->ring_error = ring_enable(ctx);
+            ctx->enabled = ctx->ring_error == 0;
+            ctx->has_ring = ctx->enabled;
+        }
+        return ctx;
+    }
+    /* With a reserve, never a ring of our own: the sandbox has no setup. */
+    ctx = ctx_make(want_uring && !reserved, errp);
+    if (ctx && reserved && want_uring) {
+        ctx->ring_error = -EBUSY;   /* every reserved ring is taken */
+    }
+    if (ctx && ctx->has_ring) {
+        ctx->ring_error = ring_enable(ctx);
+        ctx->enabled = ctx->ring_error == 0;
+        if (!ctx->enabled) {
+            io_uring_queue_exit(&ctx->ring);
+            ctx->has_ring = false;
+        }
+    }
+    return ctx;
+}
+
 void hb_aio_ctx_free(HbAioCtx *ctx)
 {
     if (!ctx) {
@@ -128,11 +204,18 @@ void hb_aio_ctx_free(HbAioCtx *ctx)
     if (current_ctx == ctx) {
         current_ctx = NULL;
     }
-    if (ctx->has_ring) {
-        io_uring_queue_exit(&ctx->ring);
+    g_mutex_lock(&reserve_lock);
+    if (reserve && ctx->has_ring) {
+        /* Back to the reserve, for the next thread: drained, and nothing posted. */
+        eventfd_t v;
+        eventfd_read(ctx->efd, &v);
+        g_ptr_array_add(reserve, ctx);
+        ctx = NULL;
     }
-    close(ctx->efd);
-    g_free(ctx);
+    g_mutex_unlock(&reserve_lock);
+    if (ctx) {
+        ctx_destroy(ctx);
+    }
 }
 
 void hb_aio_ctx_set_current(HbAioCtx *ctx)

@@ -123,6 +123,19 @@ unsigned hb_aio_ctx_poll(HbAioCtx *ctx);
 unsigned hb_aio_ctx_wait(HbAioCtx *ctx, int64_t timeout_us);
 
 /**
+ * hb_aio_reserve_rings() - make @n restricted rings now, for the I/O
+ * threads that start later, and never set one up again: after this,
+ * hb_aio_ctx_new() takes a reserved ring (or makes a context without one
+ * when none is left), and hb_aio_ctx_free() gives it back.  The daemon
+ * calls it before its seccomp sandbox, which then allows no
+ * io_uring_setup: a ring set up by code that took the daemon over would
+ * not be restricted.
+ * Return: false with @errp set if a context could not be made at all;
+ * fewer rings than @n (the memlock limit, no io_uring) are no error.
+ */
+bool hb_aio_reserve_rings(unsigned n, GError **errp);
+
+/**
  * hb_aio_uring_probe() - whether this process may use io_uring at all:
  * 0, or the -errno io_uring_setup() gave (ENOSYS: no kernel support; EPERM:
  * disabled by sysctl kernel.io_uring_disabled or a seccomp filter).

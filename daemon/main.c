@@ -31,6 +31,13 @@
 #include "util/slow-job.h"
 
 /*
+ * io_uring rings made beyond one per CPU (the default I/O pool), for
+ * iothread objects.  Each costs two fds (the ring and its eventfd) from
+ * the start, whether used or not.
+ */
+#define HB_SPARE_RINGS 2
+
+/*
  * Theory of operation
  *
  * Startup runs the command line in order — monitors, objects, block nodes,
@@ -280,6 +287,17 @@ int main(int argc, char **argv)
         }
         g_autofree char *dir = g_canonicalize_filename(opts.export_dir, NULL);
         hb_set_export_dir(dir, dirfd);
+    }
+    /*
+     * The I/O threads' io_uring rings, made before any I/O thread starts
+     * (startup's exports start some) and after --daemonize's fork (a ring
+     * does not survive one): the sandbox allows no ring to be set up
+     * later.  One per default I/O thread (one per CPU) and a few for
+     * iothread objects; a thread that finds none left uses the I/O pool
+     * (aio=threads) instead.
+     */
+    if (!hb_aio_reserve_rings(g_get_num_processors() + HB_SPARE_RINGS, &err)) {
+        goto fail;
     }
     if (!run_startup(&opts, &err)) {
         goto fail;

@@ -48,12 +48,15 @@ static const char *const allowed[] = {
     "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd",
     "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime",
     /*
-     * io_uring: each I/O thread's ring (block/aio-ctx.c).  Its operations
-     * bypass this filter, so every ring is restricted with
-     * IORING_REGISTER_RESTRICTIONS to reads, writes, fsync and fallocate
-     * before it is enabled.
+     * io_uring: the I/O threads' rings (block/aio-ctx.c).  Their
+     * operations bypass this filter, so every ring is restricted with
+     * IORING_REGISTER_RESTRICTIONS to reads, writes, fsync and fallocate,
+     * and all of them are set up before the sandbox (hb_aio_reserve_rings()):
+     * no io_uring_setup here, so no unrestricted ring can be made later.
+     * io_uring_register stays for IORING_REGISTER_ENABLE_RINGS; the
+     * restrictions refuse every other register call on those rings.
      */
-    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "io_uring_enter", "io_uring_register",
     /* QMP and vhost-user sockets (socket() itself is restricted below) */
     "bind", "listen", "accept", "accept4", "connect", "recvmsg", "sendmsg",
     "recvfrom", "sendto", "getsockopt", "setsockopt", "shutdown",

@@ -57,14 +57,32 @@ def error_desc(qmp, cmd, args):
 
 def uring_fds(pid):
     """The io_uring instances the process holds (anon inodes in /proc/PID/fd)."""
-    n = 0
+    return len(uring_completions(pid))
+
+
+def uring_completions(pid):
+    """For each io_uring instance of the process, how many completions it
+    has posted (CqTail in /proc/PID/fdinfo)."""
+    tails = []
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[io_uring]":
-                n += 1
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:[io_uring]":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    if line.startswith("CqTail:"):
+                        tails.append(int(line.split()[1]))
         except OSError:
             pass
-    return n
+    return tails
+
+
+def seccomp_mode(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Seccomp:"):
+                return int(line.split()[1])
+    return 0
 
 
 def test_aio_default_and_explicit(qmp, disk_dir):
@@ -109,9 +127,13 @@ def test_direct_export_verifies_at_depth(daemon, qmp, disk_dir, aio, fmt):
                           "--count", 2000 if bs == "4k" else 300, "--verify",
                           "--size", 64 * MiB)
         assert out["errors"] == 0 and out["verify_errors"] == 0
+    done = sum(uring_completions(daemon.proc.pid))
     if aio == "io_uring":
-        # the export's I/O thread made its ring under the seccomp sandbox
-        assert uring_fds(daemon.proc.pid) >= 1
+        # the requests went through a ring, under the seccomp sandbox
+        assert seccomp_mode(daemon.proc.pid) == 2
+        assert done >= 2000
+    else:
+        assert done == 0
 
 
 def test_unaligned_guest_block_size_over_direct(daemon, qmp, disk_dir):
@@ -170,3 +192,29 @@ def test_fallback_when_kernel_refuses(io_uring_disabled, daemon_factory, disk_di
     bench(sock, "--rw", "randwrite", "--bs", "4k", "--iodepth", 8, "--count", 500,
           "--verify", "--size", 8 * MiB)
     assert uring_fds(d.proc.pid) == 0
+
+
+def test_rings_are_made_before_the_sandbox(daemon, qmp, disk_dir):
+    """Every ring exists from startup (one per CPU and two more), before any
+    export: the sandbox then has no io_uring_setup.  Exports and iothread
+    objects added later use them; more I/O threads than rings still work,
+    on the pool."""
+    rings = uring_fds(daemon.proc.pid)
+    assert rings == os.cpu_count() + 2
+    img = make_raw(disk_dir / "s.img", 64 * MiB)
+    qmp.cmd("blockdev-add", {"driver": "raw", "node-name": "s",
+                             "file": {"driver": "file", "filename": img,
+                                      "cache": {"direct": True}}})
+    n_io = rings + 2
+    for i in range(n_io):
+        qmp.cmd("object-add", {"qom-type": "iothread", "id": f"io{i}"})
+    for i in range(n_io):
+        sock = daemon.export_dir / f"s{i}.sock"
+        qmp.cmd("block-export-add", {"type": "vhost-user-blk", "id": f"e{i}",
+                                     "node-name": "s", "writable": True,
+                                     "iothread": f"io{i}",
+                                     "addr": {"type": "unix", "path": str(sock)}})
+        bench(sock, "--rw", "randwrite", "--bs", "4k", "--iodepth", 8, "--count", 200,
+              "--verify", "--size", 8 * MiB)
+    assert uring_fds(daemon.proc.pid) == rings      # none made after startup
+    assert sum(1 for t in uring_completions(daemon.proc.pid) if t) == rings
