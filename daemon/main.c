@@ -292,11 +292,13 @@ int main(int argc, char **argv)
      * The I/O threads' io_uring rings, made before any I/O thread starts
      * (startup's exports start some) and after --daemonize's fork (a ring
      * does not survive one): the sandbox allows no ring to be set up
-     * later.  One per default I/O thread (one per CPU) and a few for
-     * iothread objects; a thread that finds none left uses the I/O pool
-     * (aio=threads) instead.
+     * later.  By default one per default I/O thread (one per CPU) and a
+     * few for iothread objects (--io-uring-rings sets the number); a
+     * thread that finds none left uses the I/O pool (aio=threads) instead.
      */
-    if (!hb_aio_reserve_rings(g_get_num_processors() + HB_SPARE_RINGS, &err)) {
+    if (!hb_aio_reserve_rings(opts.io_uring_rings ? opts.io_uring_rings
+                                                  : g_get_num_processors() + HB_SPARE_RINGS,
+                              &err)) {
         goto fail;
     }
     if (!run_startup(&opts, &err)) {

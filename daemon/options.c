@@ -13,7 +13,7 @@ enum {
     OPT_QMP, OPT_CHARDEV, OPT_MONITOR, OPT_EXPORT_DIR, OPT_PIDFILE,
     OPT_DAEMONIZE, OPT_VERSION, OPT_HELP, OPT_OBJECT, OPT_BLOCKDEV,
     OPT_EXPORT, OPT_INSECURE_EXPORT_DIR, OPT_MAX_QMP_CLIENTS, OPT_MAX_PBKDF_ITERS,
-    OPT_ALLOW_CORE_DUMPS,
+    OPT_ALLOW_CORE_DUMPS, OPT_IO_URING_RINGS,
 };
 
 static const struct {
@@ -28,6 +28,7 @@ static const struct {
     { "allow-insecure-export-dir", OPT_INSECURE_EXPORT_DIR, false },
     { "max-qmp-clients", OPT_MAX_QMP_CLIENTS, true },
     { "max-pbkdf-iterations", OPT_MAX_PBKDF_ITERS, true },
+    { "io-uring-rings", OPT_IO_URING_RINGS, true },
     { "pidfile", OPT_PIDFILE, true },
     { "daemonize", OPT_DAEMONIZE, false },
     { "allow-core-dumps", OPT_ALLOW_CORE_DUMPS, false },
@@ -334,6 +335,8 @@ static bool handle_opt(HbDaemonOptions *opts, GHashTable *chardevs, int id,
     case OPT_MAX_PBKDF_ITERS:
         return parse_count(val, "--max-pbkdf-iterations", UINT32_MAX,
                            &opts->max_pbkdf_iterations, errp);
+    case OPT_IO_URING_RINGS:
+        return parse_count(val, "--io-uring-rings", 1024, &opts->io_uring_rings, errp);
     case OPT_VERSION:
         opts->version = true;
         return true;
@@ -464,6 +467,9 @@ const char *hb_daemon_usage(void)
 "  --max-qmp-clients N        QMP clients each socket serves at once (128)\n"
 "  --max-pbkdf-iterations N   refuse LUKS headers asking for more PBKDF2\n"
 "                             iterations (default 50000000)\n"
+"  --io-uring-rings N         io_uring rings made at startup for the I/O threads\n"
+"                             (default: one per CPU and two more); a thread\n"
+"                             without one runs file I/O on the thread pool\n"
 "  --pidfile FILE             write the pid to FILE (locked, removed on exit)\n"
 "  --daemonize                detach once every socket is listening\n"
 "  --allow-core-dumps         for debugging: leave the process dumpable, so a\n"

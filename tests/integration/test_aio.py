@@ -9,7 +9,7 @@ import tempfile
 import pytest
 
 from hbtest.bench import bench
-from hbtest.paths import BUILD
+from hbtest.paths import BUILD, HOTBLOCKD
 from hbtest.qmp import QMPError
 
 MiB = 1 << 20
@@ -218,3 +218,14 @@ def test_rings_are_made_before_the_sandbox(daemon, qmp, disk_dir):
               "--verify", "--size", 8 * MiB)
     assert uring_fds(daemon.proc.pid) == rings      # none made after startup
     assert sum(1 for t in uring_completions(daemon.proc.pid) if t) == rings
+
+
+def test_io_uring_rings_option(daemon_factory, disk_dir):
+    """--io-uring-rings sets how many rings startup makes; a bad count is refused."""
+    d = daemon_factory("--io-uring-rings", "5")
+    assert uring_fds(d.proc.pid) == 5
+    d.stop()
+    r = subprocess.run([HOTBLOCKD, "--io-uring-rings", "0"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode != 0
+    assert "--io-uring-rings expects a number from 1 to 1024" in r.stderr
