@@ -155,6 +155,20 @@ bool hb_aio_reserve_rings(unsigned n, GError **errp)
     return true;
 }
 
+/* Let @ctx's ring take SQEs, once; a ring that will not is dropped. */
+static void ctx_enable(HbAioCtx *ctx)
+{
+    if (!ctx->has_ring || ctx->enabled) {
+        return;
+    }
+    ctx->ring_error = ring_enable(ctx);
+    ctx->enabled = ctx->ring_error == 0;
+    if (!ctx->enabled) {
+        io_uring_queue_exit(&ctx->ring);
+        ctx->has_ring = false;
+    }
+}
+
 HbAioCtx *hb_aio_ctx_new(bool want_uring, GError **errp)
 {
     HbAioCtx *ctx = NULL;
@@ -168,26 +182,15 @@ HbAioCtx *hb_aio_ctx_new(bool want_uring, GError **errp)
         }
     }
     g_mutex_unlock(&reserve_lock);
+    if (!ctx) {
+        /* With a reserve, never a ring of our own: the sandbox has no setup. */
+        ctx = ctx_make(want_uring && !reserved, errp);
+        if (ctx && reserved && want_uring) {
+            ctx->ring_error = -EBUSY;   /* every reserved ring is taken */
+        }
+    }
     if (ctx) {
-        if (!ctx->enabled) {
-            ctx->ring_error = ring_enable(ctx);
-            ctx->enabled = ctx->ring_error == 0;
-            ctx->has_ring = ctx->enabled;
-        }
-        return ctx;
-    }
-    /* With a reserve, never a ring of our own: the sandbox has no setup. */
-    ctx = ctx_make(want_uring && !reserved, errp);
-    if (ctx && reserved && want_uring) {
-        ctx->ring_error = -EBUSY;   /* every reserved ring is taken */
-    }
-    if (ctx && ctx->has_ring) {
-        ctx->ring_error = ring_enable(ctx);
-        ctx->enabled = ctx->ring_error == 0;
-        if (!ctx->enabled) {
-            io_uring_queue_exit(&ctx->ring);
-            ctx->has_ring = false;
-        }
+        ctx_enable(ctx);
     }
     return ctx;
 }

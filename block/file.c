@@ -436,11 +436,8 @@ static bool buffered_inline(HbNode *node, HbIoReq *req)
     ssize_t n;
 
     if (write && g_atomic_int_get(&s->no_nowait_writes)) {
-        int ret = rw_full(s->fd, true, req->offset, req->iov, req->niov, req->bytes);
-        if (ret == 0) {
-            grow_to(s, req->offset + req->bytes);
-        }
-        req->cb.done(&req->cb, ret);
+        req->cb.done(&req->cb, file_rw(node, true, req->offset, req->bytes,
+                                       req->iov, req->niov));
         return true;
     }
     do {

@@ -30,4 +30,11 @@ void hb_perm_detach(HbNode *node);
  */
 int hb_node_check_request(HbNode *node, bool read, uint64_t offset, uint64_t bytes);
 
+/*
+ * node-io.c: the discard policy.  Whether [*@offset, +*@bytes) discards
+ * anything on @node (it unmaps, its driver discards, and a whole aligned
+ * block lies inside); if so, narrowed to those blocks.
+ */
+bool hb_node_discard_range(HbNode *node, uint64_t *offset, uint64_t *bytes);
+
 #endif

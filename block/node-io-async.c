@@ -169,19 +169,14 @@ static void node_req_done(HbAioCb *cb, int ret)
 }
 
 /* The default flush of a driver without one: every child it writes to. */
-static void child_flush_done(HbAioCb *cb, int ret);
-
 typedef struct ChildFlush {
     HbIoReq req;
     NodeReq *parent;
 } ChildFlush;
 
-static void child_flush_done(HbAioCb *cb, int ret)
+/* One of @nr's flushes ended with @ret: the last one finishes @nr. */
+static void child_flush_end(NodeReq *nr, int ret)
 {
-    ChildFlush *cf = (ChildFlush *)cb;
-    NodeReq *nr = cf->parent;
-
-    g_free(cf);
     if (ret < 0 && nr->ret == 0) {
         nr->ret = ret;
     }
@@ -189,6 +184,15 @@ static void child_flush_done(HbAioCb *cb, int ret)
         g_atomic_int_dec_and_test(&nr->node->inflight);
         node_req_finish(nr, nr->ret);
     }
+}
+
+static void child_flush_done(HbAioCb *cb, int ret)
+{
+    ChildFlush *cf = (ChildFlush *)cb;
+    NodeReq *nr = cf->parent;
+
+    g_free(cf);
+    child_flush_end(nr, ret);
 }
 
 static void flush_children(HbNode *node, NodeReq *nr)
@@ -209,9 +213,7 @@ static void flush_children(HbNode *node, NodeReq *nr)
         nr->pending++;
         hb_node_submit(c->node, &cf->req);
     }
-    ChildFlush *self = g_new0(ChildFlush, 1);
-    self->parent = nr;
-    child_flush_done(&self->req.cb, 0);
+    child_flush_end(nr, 0);     /* the extra count */
 }
 
 /* Bounds and read-only, as for the synchronous calls: 0 or -errno. */
@@ -225,7 +227,7 @@ static int precheck(HbNode *node, HbIoReq *req)
 }
 
 /* Whether @req needs node-io.c's read-modify-write or bounce padding. */
-static bool unaligned(HbNode *node, HbIoReq *req)
+static bool unaligned(HbNode *node, const HbIoReq *req)
 {
     uint32_t a = node->request_alignment;
 
@@ -249,15 +251,10 @@ void hb_node_submit(HbNode *node, HbIoReq *req)
     uint64_t offset = req->offset, bytes = req->bytes;
     unsigned flags = req->flags;
     if (req->op == HB_IO_DISCARD) {
-        /* The policy of hb_node_pdiscard(): advisory, whole aligned blocks only. */
-        uint32_t a = node->request_alignment;
-        offset = (req->offset + a - 1) / a * a;
-        uint64_t end = (req->offset + req->bytes) / a * a;
-        if (!node->discard_unmap || !node->drv->pdiscard || end <= offset) {
+        if (!hb_node_discard_range(node, &offset, &bytes)) {
             req->cb.done(&req->cb, 0);
             return;
         }
-        bytes = end - offset;
     } else if (req->op == HB_IO_WRITE_ZEROES) {
         if (!node->drv->pwrite_zeroes) {
             submit_to_pool(ctx, node, req);     /* zero buffers, or -ENOTSUP */
@@ -319,11 +316,9 @@ void hb_node_submit(HbNode *node, HbIoReq *req)
 
 bool hb_node_submit_avoids_pool(HbNode *node, const HbIoReq *req)
 {
-    HbIoReq r = *req;
-
     if (!hb_aio_ctx_current() || !node->drv->submit_takes ||
         (req->op != HB_IO_READ && req->op != HB_IO_WRITE) ||
-        unaligned(node, &r) || g_atomic_int_get(&node->rmw_waiting)) {
+        unaligned(node, req) || g_atomic_int_get(&node->rmw_waiting)) {
         return false;
     }
     return node->drv->submit_takes(node, req);

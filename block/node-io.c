@@ -283,23 +283,32 @@ int hb_node_flush(HbNode *node)
     return ret;
 }
 
-int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
+bool hb_node_discard_range(HbNode *node, uint64_t *offset, uint64_t *bytes)
 {
-    int ret = hb_node_check_request(node, false, offset, bytes);
-    if (ret < 0 || bytes == 0 || !node->discard_unmap ||
-        !node->drv->pdiscard) {
-        return ret;   /* discard is advisory: ignoring it is correct */
+    if (!node->discard_unmap || !node->drv->pdiscard) {
+        return false;   /* discard is advisory: ignoring it is correct */
     }
     /* Only whole aligned blocks can go; the ragged ends stay. */
     uint32_t a = node->request_alignment;
-    uint64_t aoff = (offset + a - 1) / a * a;
-    uint64_t aend = (offset + bytes) / a * a;
+    uint64_t aoff = (*offset + a - 1) / a * a;
+    uint64_t aend = (*offset + *bytes) / a * a;
     if (aend <= aoff) {
-        return 0;
+        return false;
+    }
+    *offset = aoff;
+    *bytes = aend - aoff;
+    return true;
+}
+
+int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
+{
+    int ret = hb_node_check_request(node, false, offset, bytes);
+    if (ret < 0 || bytes == 0 || !hb_node_discard_range(node, &offset, &bytes)) {
+        return ret;
     }
     inflight_begin(node);
     g_rw_lock_reader_lock(&node->rmw_lock);
-    ret = node->drv->pdiscard(node, aoff, aend - aoff);
+    ret = node->drv->pdiscard(node, offset, bytes);
     g_rw_lock_reader_unlock(&node->rmw_lock);
     inflight_end(node);
     return ret;
