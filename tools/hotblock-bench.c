@@ -13,6 +13,11 @@
  * back-end through an eventfd (unless EVENT_IDX says it need not), and
  * sleeps on the call eventfd until used entries come back.
  *
+ * With --dirty-log we also do what QEMU does while a VM migrates: share a
+ * dirty log with the back-end and ask it to mark every guest page it
+ * writes; --dirty-log-check then checks the marks against what the
+ * back-end must have written (see vu_client_dirty_log_check()).
+ *
  * Written data follows a pattern derived from the byte offset on the disk
  * and --seed, so any later read of those blocks (--verify in the same run,
  * or --check in a later one, say after a reconnect) can be checked.
@@ -61,6 +66,8 @@ typedef struct Opts {
     bool no_pattern;   /* writes send whatever the buffer holds */
     const char *evil;  /* send one malformed request of this kind */
     const char *ready_file;   /* created once the device is set up */
+    bool dirty_log;    /* run with dirty-page logging on */
+    bool dirty_log_check;     /* and check the log after the run */
 } Opts;
 
 typedef struct Stats {
@@ -331,6 +338,10 @@ static void usage(FILE *f)
         "  --no-pattern  do not generate write data (measure the server, not us)\n"
         "  --info        print the device's configuration and exit\n"
         "  --ready-file F  create F once connected and set up (for scripts)\n"
+        "  --dirty-log   turn dirty-page logging on first, as QEMU does while a VM\n"
+        "                migrates (LOG_SHMFD, SET_LOG_BASE, VHOST_F_LOG_ALL, VRING_F_LOG)\n"
+        "  --dirty-log-check  --dirty-log, then check that every page the server\n"
+        "                wrote (read data, status bytes, used ring) is marked\n"
         "  --evil KIND   send one malformed request (as a hostile guest) and report\n"
         "                whether the server dropped us or answered with a status\n");
 }
@@ -385,6 +396,8 @@ static int parse_options(int argc, char **argv, Opts *o)
         { "no-pattern", no_argument, NULL, 'P' },
         { "evil", required_argument, NULL, 'E' },
         { "ready-file", required_argument, NULL, 'R' },
+        { "dirty-log", no_argument, NULL, 'L' },
+        { "dirty-log-check", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -419,6 +432,8 @@ static int parse_options(int argc, char **argv, Opts *o)
         case 'P': o->no_pattern = true; break;
         case 'E': o->evil = optarg; break;
         case 'R': o->ready_file = optarg; break;
+        case 'L': o->dirty_log = true; break;
+        case 'C': o->dirty_log = o->dirty_log_check = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -508,8 +523,11 @@ static void stats_merge(Stats *tot, const Worker *w)
     }
 }
 
-/* Print the totals of a run of @secs seconds; sorts @tot's latencies. */
-static void print_results(const Opts *o, Stats *tot, double secs)
+/*
+ * Print the totals of a run of @secs seconds; sorts @tot's latencies.
+ * @lc: what --dirty-log-check found, or NULL
+ */
+static void print_results(const Opts *o, Stats *tot, double secs, const VuLogCheck *lc)
 {
     double sum = 0, avg, iops, mbps;
 
@@ -525,11 +543,18 @@ static void print_results(const Opts *o, Stats *tot, double secs)
                "\"ops\": %" PRIu64 ", \"seconds\": %.3f, \"iops\": %.0f, \"mbps\": %.2f, "
                "\"lat_us\": {\"avg\": %.1f, \"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, "
                "\"p999\": %.1f, \"max\": %.1f}, \"errors\": %" PRIu64
-               ", \"ioerr\": %" PRIu64 ", \"verify_errors\": %" PRIu64 "}\n",
+               ", \"ioerr\": %" PRIu64 ", \"verify_errors\": %" PRIu64,
                rw_names[o->rw], o->bs, o->iodepth, o->queues, tot->ops, secs, iops, mbps,
                avg, pct(tot->lat, tot->nlat, 50), pct(tot->lat, tot->nlat, 90),
                pct(tot->lat, tot->nlat, 99), pct(tot->lat, tot->nlat, 99.9),
                pct(tot->lat, tot->nlat, 100), tot->errors, tot->ioerr, tot->verify_errors);
+        printf(", \"dirty_log\": %s", o->dirty_log ? "true" : "false");
+        if (lc) {
+            printf(", \"dirty_log_check\": {\"checked\": %" PRIu64 ", \"missing\": %" PRIu64
+                   ", \"first_missing\": %" PRIu64 ", \"spurious\": %" PRIu64 "}",
+                   lc->checked, lc->missing, lc->first_missing, lc->spurious);
+        }
+        printf("}\n");
     } else {
         printf("%s bs=%" PRIu64 " iodepth=%u queues=%u: %" PRIu64 " ops in %.2fs, "
                "IOPS=%.0f, %.2f MB/s, lat avg %.1f p50 %.1f p99 %.1f p99.9 %.1f us, "
@@ -537,6 +562,11 @@ static void print_results(const Opts *o, Stats *tot, double secs)
                rw_names[o->rw], o->bs, o->iodepth, o->queues, tot->ops, secs, iops, mbps,
                avg, pct(tot->lat, tot->nlat, 50), pct(tot->lat, tot->nlat, 99),
                pct(tot->lat, tot->nlat, 99.9), tot->errors, tot->ioerr, tot->verify_errors);
+        if (lc) {
+            printf("dirty log: %" PRIu64 " pages written by the server, %" PRIu64
+                   " not marked%s, %" PRIu64 " driver-only pages marked\n",
+                   lc->checked, lc->missing, lc->missing ? " (FAIL)" : "", lc->spurious);
+        }
     }
 }
 
@@ -546,6 +576,8 @@ static int run_load(VuClient *c, const Opts *o)
     Worker *w = calloc(o->queues, sizeof(*w));
     pthread_t *th = calloc(o->queues, sizeof(*th));
     Stats tot = { 0 };
+    VuLogCheck lc;
+    bool log_ok = true;
     uint64_t t0, t1;
 
     t0 = now_ns();
@@ -558,7 +590,10 @@ static int run_load(VuClient *c, const Opts *o)
         stats_merge(&tot, &w[i]);
     }
     t1 = now_ns();
-    print_results(o, &tot, (t1 - t0) / 1e9);
+    if (o->dirty_log_check) {
+        log_ok = vu_client_dirty_log_check(c, &lc);
+    }
+    print_results(o, &tot, (t1 - t0) / 1e9, o->dirty_log_check ? &lc : NULL);
     vu_client_close(c);
     for (unsigned i = 0; i < o->queues; i++) {
         free(w[i].st.lat);
@@ -567,7 +602,7 @@ static int run_load(VuClient *c, const Opts *o)
     free(tot.lat);
     free(w);
     free(th);
-    return tot.errors || tot.verify_errors ? 1 : 0;
+    return tot.errors || tot.verify_errors || !log_ok ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -580,8 +615,13 @@ int main(int argc, char **argv)
     if (ret >= 0) {
         return ret;
     }
-    c = vu_client_connect(o.socket, o.queues, o.iodepth, o.info ? 4096 : o.bs);
+    c = vu_client_connect(o.socket, o.queues, o.iodepth, o.info ? 4096 : o.bs, o.dirty_log);
     if (!c) {
+        return 2;
+    }
+    if (o.dirty_log && vu_client_dirty_log_start(c) < 0) {
+        fprintf(stderr, "hotblock-bench: could not turn dirty logging on\n");
+        vu_client_close(c);
         return 2;
     }
     touch_ready_file(o.ready_file);

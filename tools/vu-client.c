@@ -14,16 +14,32 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Layout of a queue's area in the shared memfd (see queue_new()). */
 #define SLOT_META 128
 #define PAGE 4096ull
 
+/*
+ * Dirty logging, from QEMU's docs/interop/vhost-user.rst.  Defined here
+ * rather than taken from vhost/vhost-user.h so that this front-end states
+ * the wire values it relies on itself.
+ */
+#define VUC_PROTOCOL_F_LOG_SHMFD 1     /* protocol feature: log fd in SET_LOG_BASE */
+#define VUC_F_LOG_ALL 26               /* virtio feature: log all writes */
+#define VUC_VRING_F_LOG 1u             /* SET_VRING_ADDR flags: log the used ring */
+#define VUC_LOG_PAGE 4096ull           /* one log bit covers this much */
+
+/* Per slot, what vu_client_dirty_log_check() must find logged. */
+#define SLOT_DONE 1u                   /* completed: the status byte was written */
+#define SLOT_READ 2u                   /* a completed read: its data was written */
+
 typedef struct SlotInfo {
     int type;
     uint64_t offset;
     uint64_t cookie;
+    uint64_t len;
 } SlotInfo;
 
 struct VuClientQueue {
@@ -40,6 +56,9 @@ struct VuClientQueue {
     bool indirect, event_idx;
     int kick_fd, call_fd;
     SlotInfo *slots;
+    uint8_t *slot_marks;      /* SLOT_DONE | SLOT_READ */
+    uint64_t *read_len;       /* longest data a completed read had the slot write */
+    uint64_t completions;     /* used entries consumed, ever */
 };
 
 static uint64_t align_up(uint64_t v, uint64_t a)
@@ -151,6 +170,8 @@ static VuClientQueue *queue_new(VuClient *c, unsigned idx, unsigned depth, uint6
     off = align_up(off + (uint64_t)SLOT_META * depth, PAGE);   /* data */
     *size = align_up(off + bs * depth, PAGE);
     q->slots = calloc(depth, sizeof(SlotInfo));
+    q->slot_marks = calloc(depth, 1);
+    q->read_len = calloc(depth, sizeof(uint64_t));
     return q;
 }
 
@@ -176,21 +197,36 @@ static uint64_t client_uva(VuClient *c, const void *p)
     return (uint64_t)(uintptr_t)c->mem + ((const uint8_t *)p - c->mem);
 }
 
-static int queue_start(VuClient *c, VuClientQueue *q)
+/* The guest-physical address of @p, a pointer into the shared memory. */
+static uint64_t client_gpa(const VuClient *c, const void *p)
+{
+    return (uint64_t)((const uint8_t *)p - c->mem);
+}
+
+/* SET_VRING_ADDR for @q, with @flags and the used ring's guest address to log at. */
+static int queue_set_addr(VuClient *c, VuClientQueue *q, uint32_t flags)
 {
     VuPayload addr = { .addr = {
         .index = q->idx,
+        .flags = flags,
         .desc = client_uva(c, q->desc),
         .used = client_uva(c, q->used),
         .avail = client_uva(c, q->avail),
+        .log = client_gpa(c, q->used),
     } };
+
+    return set_msg(c, HB_VU_SET_VRING_ADDR, &addr, sizeof(addr.addr), NULL, 0);
+}
+
+static int queue_start(VuClient *c, VuClientQueue *q)
+{
     uint64_t v;
 
     q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     q->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (set_state(c, HB_VU_SET_VRING_NUM, q->idx, q->num) < 0 ||
         set_state(c, HB_VU_SET_VRING_BASE, q->idx, 0) < 0 ||
-        set_msg(c, HB_VU_SET_VRING_ADDR, &addr, sizeof(addr.addr), NULL, 0) < 0) {
+        queue_set_addr(c, q, 0) < 0) {
         return -1;
     }
     v = q->idx;
@@ -227,20 +263,33 @@ static uint64_t wanted_features(void)
 /* Features, protocol features, owner, queue count and config space. */
 static int negotiate(VuClient *c)
 {
-    const uint64_t want_pf = (1ull << HB_VU_PROTOCOL_F_MQ) |
-                             (1ull << HB_VU_PROTOCOL_F_REPLY_ACK) |
-                             (1ull << HB_VU_PROTOCOL_F_CONFIG);
+    uint64_t want_pf = (1ull << HB_VU_PROTOCOL_F_MQ) |
+                       (1ull << HB_VU_PROTOCOL_F_REPLY_ACK) |
+                       (1ull << HB_VU_PROTOCOL_F_CONFIG);
     uint64_t offered, pf;
 
     if (get_u64(c, HB_VU_GET_FEATURES, &offered) < 0) {
         return -1;
     }
+    if (c->want_log && !(offered & (1ull << VUC_F_LOG_ALL))) {
+        fprintf(stderr, "hotblock-bench: the back-end does not offer VHOST_F_LOG_ALL\n");
+        return -1;
+    }
+    /* VHOST_F_LOG_ALL is set only when logging starts, as QEMU does */
     c->features = offered & wanted_features();
     c->read_only = c->features & (1ull << HB_VIRTIO_BLK_F_RO);
     if (!(offered & (1ull << HB_VU_F_PROTOCOL_FEATURES)) ||
         set_u64(c, HB_VU_SET_FEATURES, c->features) < 0 ||
         get_u64(c, HB_VU_GET_PROTOCOL_FEATURES, &pf) < 0) {
         return -1;
+    }
+    if (c->want_log) {
+        if (!(pf & (1ull << VUC_PROTOCOL_F_LOG_SHMFD))) {
+            fprintf(stderr, "hotblock-bench: the back-end does not offer "
+                    "VHOST_USER_PROTOCOL_F_LOG_SHMFD\n");
+            return -1;
+        }
+        want_pf |= 1ull << VUC_PROTOCOL_F_LOG_SHMFD;
     }
     c->protocol_features = 0;
     if (set_u64(c, HB_VU_SET_PROTOCOL_FEATURES, pf & want_pf) < 0) {
@@ -258,13 +307,16 @@ static int negotiate(VuClient *c)
 }
 
 VuClient *vu_client_connect(const char *path, unsigned nqueues, unsigned depth,
-                            uint64_t bs)
+                            uint64_t bs, bool dirty_log)
 {
     VuClient *c = calloc(1, sizeof(*c));
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     uint64_t qsize[VU_CLIENT_MAX_QUEUES], total = 0;
     VuPayload mt = { .mem = { .nregions = 1 } };
 
+    c->want_log = dirty_log;
+    c->log_fd = -1;
+    c->memfd = -1;
     c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
     if (connect(c->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -328,7 +380,15 @@ void vu_client_close(VuClient *c)
         close(q->kick_fd);
         close(q->call_fd);
         free(q->slots);
+        free(q->slot_marks);
+        free(q->read_len);
         free(q);
+    }
+    if (c->log) {
+        munmap(c->log, c->log_size);
+    }
+    if (c->log_fd >= 0) {
+        close(c->log_fd);
     }
     close(c->sock);
     if (c->mem && c->mem != MAP_FAILED) {
@@ -336,6 +396,135 @@ void vu_client_close(VuClient *c)
     }
     close(c->memfd);
     free(c);
+}
+
+/*
+ * SET_LOG_BASE carries the log's size and offset in the fd; with
+ * LOG_SHMFD the back-end answers it, always (NEED_REPLY is not how it is
+ * asked for), and the front-end must not go on before that answer: from
+ * then on the back-end may write the log.
+ */
+static int set_log_base(VuClient *c)
+{
+    struct __attribute__((packed)) { uint64_t mmap_size, mmap_offset; } lb = {
+        c->log_size, 0,
+    };
+    VuMsg m;
+    bool ok;
+
+    if (send_msg(c, HB_VU_SET_LOG_BASE, 0, &lb, sizeof(lb), &c->log_fd, 1) < 0) {
+        return -1;
+    }
+    ok = hb_vu_msg_read(c->sock, &m);
+    hb_vu_msg_close_fds(&m);
+    if (!ok || m.hdr.request != HB_VU_SET_LOG_BASE || !(m.hdr.flags & HB_VU_MSG_FLAG_REPLY)) {
+        fprintf(stderr, "hotblock-bench: no reply to SET_LOG_BASE\n");
+        return -1;
+    }
+    return 0;
+}
+
+int vu_client_dirty_log_start(VuClient *c)
+{
+    /* QEMU's log is made of 64-bit words, each covering 64 pages */
+    const uint64_t chunk = VUC_LOG_PAGE * 64;
+
+    if (!c->want_log) {
+        fprintf(stderr, "hotblock-bench: dirty logging was not negotiated\n");
+        return -1;
+    }
+    c->log_size = (c->mem_size + chunk - 1) / chunk * 8;
+    c->log_fd = memfd_create("hotblock-bench-log", MFD_CLOEXEC);
+    if (c->log_fd < 0 || ftruncate(c->log_fd, c->log_size) < 0) {
+        perror("hotblock-bench: log memfd");
+        return -1;
+    }
+    c->log = mmap(NULL, c->log_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->log_fd, 0);
+    if (c->log == MAP_FAILED) {
+        c->log = NULL;
+        perror("hotblock-bench: log mmap");
+        return -1;
+    }
+    if (set_log_base(c) < 0 ||
+        set_u64(c, HB_VU_SET_FEATURES, c->features | (1ull << VUC_F_LOG_ALL)) < 0) {
+        return -1;
+    }
+    c->features |= 1ull << VUC_F_LOG_ALL;
+    for (unsigned i = 0; i < c->nqueues; i++) {
+        if (queue_set_addr(c, c->queues[i], VUC_VRING_F_LOG) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static bool log_marked(const VuClient *c, uint64_t gpa)
+{
+    uint64_t page = gpa / VUC_LOG_PAGE;
+
+    return page / 8 < c->log_size &&
+           (__atomic_load_n(&c->log[page / 8], __ATOMIC_RELAXED) & (1u << (page % 8)));
+}
+
+/* Count in @r the pages of [@gpa, @gpa + @len) that must be marked. */
+static void check_range(const VuClient *c, uint64_t gpa, uint64_t len, VuLogCheck *r)
+{
+    for (uint64_t p = gpa / VUC_LOG_PAGE; len && p <= (gpa + len - 1) / VUC_LOG_PAGE; p++) {
+        r->checked++;
+        if (!log_marked(c, p * VUC_LOG_PAGE)) {
+            if (!r->missing++) {
+                r->first_missing = p * VUC_LOG_PAGE;
+            }
+        }
+    }
+}
+
+/* Count in @r the marked pages of [@gpa, @gpa + @len), which the device never writes. */
+static void count_spurious(const VuClient *c, uint64_t gpa, uint64_t len, VuLogCheck *r)
+{
+    for (uint64_t p = gpa / VUC_LOG_PAGE; p <= (gpa + len - 1) / VUC_LOG_PAGE; p++) {
+        r->spurious += log_marked(c, p * VUC_LOG_PAGE);
+    }
+}
+
+static void check_once(const VuClient *c, VuLogCheck *r)
+{
+    *r = (VuLogCheck){ 0 };
+    for (unsigned i = 0; i < c->nqueues; i++) {
+        const VuClientQueue *q = c->queues[i];
+        uint64_t used = client_gpa(c, q->used);
+        uint64_t entries = q->completions < q->num ? q->completions : q->num;
+
+        for (unsigned s = 0; s < q->depth; s++) {
+            uint64_t meta = client_gpa(c, q->meta) + (uint64_t)s * SLOT_META;
+            if (q->slot_marks[s] & SLOT_DONE) {
+                check_range(c, meta + 80, 1, r);                 /* status byte */
+            }
+            if (q->slot_marks[s] & SLOT_READ) {
+                check_range(c, client_gpa(c, q->data) + s * q->bs, q->read_len[s], r);
+            }
+        }
+        if (q->completions) {
+            check_range(c, used + 2, 2, r);                      /* used->idx */
+            check_range(c, used + 4, 8 * entries, r);            /* used->ring[] */
+        }
+        /* the descriptor table and the avail ring (without used_event) */
+        count_spurious(c, client_gpa(c, q->desc), 16ull * q->num + 4 + 2ull * q->num, r);
+    }
+}
+
+bool vu_client_dirty_log_check(VuClient *c, VuLogCheck *r)
+{
+    struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+    for (int i = 0; i < 20; i++) {
+        check_once(c, r);
+        if (!r->missing) {
+            return true;
+        }
+        nanosleep(&pause, NULL);
+    }
+    return false;
 }
 
 uint8_t *vu_client_slot_data(VuClientQueue *q, unsigned slot)
@@ -388,7 +577,7 @@ void vu_client_submit(VuClientQueue *q, unsigned slot, int type, uint64_t offset
             q->desc[head + i] = chain[i];
         }
     }
-    q->slots[slot] = (SlotInfo){ type, offset, cookie };
+    q->slots[slot] = (SlotInfo){ type, offset, cookie, len };
     q->avail->ring[q->avail_idx & (q->num - 1)] = htole16(head);
     q->avail_idx++;
 }
@@ -437,8 +626,16 @@ static int harvest(VuClientQueue *q, VuCompletion *out, int max)
         out[n].offset = q->slots[slot].offset;
         out[n].cookie = q->slots[slot].cookie;
         out[n].status = q->meta[(uint64_t)slot * SLOT_META + 80];
+        q->slot_marks[slot] |= SLOT_DONE;
+        if (out[n].status == 0 && out[n].type != HB_VIRTIO_BLK_T_OUT && q->slots[slot].len) {
+            q->slot_marks[slot] |= SLOT_READ;
+            if (q->slots[slot].len > q->read_len[slot]) {
+                q->read_len[slot] = q->slots[slot].len;
+            }
+        }
         n++;
         q->last_used++;
+        q->completions++;
     }
     return n;
 }
@@ -557,7 +754,7 @@ int vu_client_evil(VuClientQueue *q, const char *kind, int *status)
     meta[80] = 0xff;
     q->avail->ring[q->avail_idx & (q->num - 1)] = htole16(head);
     q->avail_idx += strcmp(kind, "avail-jump") ? 1 : q->num + 10;
-    q->slots[0] = (SlotInfo){ HB_VIRTIO_BLK_T_IN, 0, 0 };
+    q->slots[0] = (SlotInfo){ HB_VIRTIO_BLK_T_IN, 0, 0, 512 };
     if (!strcmp(kind, "truncate-memory")) {
         /*
          * Take back the memory we shared: the back-end's next look at the

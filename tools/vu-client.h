@@ -27,7 +27,19 @@ typedef struct VuClient {
     uint8_t writeback;
     unsigned nqueues;
     VuClientQueue *queues[VU_CLIENT_MAX_QUEUES];
+    bool want_log;            /* negotiate what dirty logging needs */
+    int log_fd;               /* the dirty log, once vu_client_dirty_log_start() ran */
+    uint8_t *log;
+    uint64_t log_size;        /* bytes */
 } VuClient;
+
+/* What vu_client_dirty_log_check() found. */
+typedef struct VuLogCheck {
+    uint64_t checked;         /* pages the back-end wrote, so must be marked */
+    uint64_t missing;         /* of those, pages not marked */
+    uint64_t spurious;        /* marked pages of the driver-only areas */
+    uint64_t first_missing;   /* guest-physical address of the first missing page */
+} VuLogCheck;
 
 typedef struct VuCompletion {
     unsigned slot;
@@ -44,11 +56,41 @@ typedef struct VuCompletion {
  * @nqueues: rings to start, at most what the device offers
  * @depth: request slots per ring
  * @bs: data buffer bytes per slot
+ * @dirty_log: also negotiate VHOST_USER_PROTOCOL_F_LOG_SHMFD and require the
+ *             device to offer VHOST_F_LOG_ALL, for vu_client_dirty_log_start()
  *
  * Return: the client, or NULL after printing why.
  */
 VuClient *vu_client_connect(const char *path, unsigned nqueues, unsigned depth,
-                            uint64_t bs);
+                            uint64_t bs, bool dirty_log);
+
+/**
+ * vu_client_dirty_log_start() - turn dirty-page logging on, as QEMU does
+ * when a migration starts: share a log memfd (SET_LOG_BASE, whose reply we
+ * wait for), add VHOST_F_LOG_ALL to the features, and set VHOST_VRING_F_LOG
+ * with the used ring's guest address on every ring.
+ * @c: a client connected with @dirty_log
+ *
+ * The log has one bit per 4 KiB page of guest-physical address space,
+ * rounded up to whole 64-bit words, as QEMU sizes it.
+ *
+ * Return: 0, or -1 after printing why.
+ */
+int vu_client_dirty_log_start(VuClient *c);
+
+/**
+ * vu_client_dirty_log_check() - check the log against what the back-end
+ * must have written: the data buffers of completed reads, the status byte
+ * of every completed request, the used-ring entries and the used index.
+ * @c: a client whose logging is on and whose queues are idle
+ * @r: the findings
+ *
+ * A back-end may mark the log just after it publishes a used entry, so a
+ * missing mark is looked at again for up to a second before it counts.
+ *
+ * Return: true when nothing is missing.
+ */
+bool vu_client_dirty_log_check(VuClient *c, VuLogCheck *r);
 
 /**
  * vu_client_close() - hang up and free @c with its rings and memory.
