@@ -5,7 +5,8 @@
  * The input is the front-end: a sequence of vhost-user messages sent over
  * a real socketpair to the real protocol library (hb_vu_dispatch), with
  * real file descriptors attached (memfds, filled from the input, for
- * memory tables and inflight buffers; eventfds for vring fds), and
+ * memory tables, inflight buffers and dirty logs; eventfds for vring fds
+ * and SET_LOG_FD), and
  * optional kicks after a message that make the device pop and run
  * requests from the rings the messages set up (through the real queue
  * runner, inline, against a 64 KiB memory disk, synchronous or
@@ -20,7 +21,8 @@
  *            attached (a front-end taking back memory it shared: the
  *            SIGBUS guard must cope), bit 5 attach memfds to a vring fd
  *            message too (SET_VRING_KICK, CALL, ERR: the back-end must
- *            refuse them); in the first record, bit 4 serves the disk
+ *            refuse them; SET_LOG_FD, whose fd is an eventfd too); in the
+ *            first record, bit 4 serves the disk
  *            asynchronously (hbt_mem_disk_async_backend()), its completion
  *            order and the rest from a hash of the input
  *            (hbt_async_queue_fuzz())
@@ -178,10 +180,11 @@ static int make_eventfd(void)
     return fd;
 }
 
-static bool vring_fd_message(uint32_t request)
+/* Messages whose fd is an eventfd (the log's SET_LOG_BASE takes a memfd). */
+static bool eventfd_message(uint32_t request)
 {
     return request == HB_VU_SET_VRING_KICK || request == HB_VU_SET_VRING_CALL ||
-           request == HB_VU_SET_VRING_ERR;
+           request == HB_VU_SET_VRING_ERR || request == HB_VU_SET_LOG_FD;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -223,7 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * Vring fds must be eventfds (anything else is refused): without
          * them no ring would ever start, and the runner never run.
          */
-        bool event = vring_fd_message(le32toh(hdr.request)) && !(ctl & 32);
+        bool event = eventfd_message(le32toh(hdr.request)) && !(ctl & 32);
         for (int i = 0; i < nfds; i++) {
             fds[i] = event ? make_eventfd() : make_memfd(data + pos, size - pos);
         }
