@@ -201,3 +201,31 @@ void *hb_guest_mem_uva_to_ptr(const HbGuestMem *mem, uint64_t uva, uint64_t len)
     }
     return NULL;
 }
+
+bool hb_guest_mem_ptr_to_gpa(const HbGuestMem *mem, const void *ptr, uint64_t *gpa)
+{
+    uintptr_t p = (uintptr_t)ptr;
+
+    for (unsigned i = 0; i < mem->nregions; i++) {
+        const HbGuestMemRegion *r = &mem->regions[i];
+        uintptr_t host = (uintptr_t)r->host;
+        if (p >= host && p - host < r->size) {
+            *gpa = r->gpa + (p - host);
+            return true;
+        }
+    }
+    return false;
+}
+
+uint64_t hb_guest_mem_gpa_end(const HbGuestMem *mem)
+{
+    uint64_t end = 0;
+
+    for (unsigned i = 0; i < mem->nregions; i++) {
+        /* gpa + size - 1 was checked not to wrap when the region came. */
+        uint64_t last = mem->regions[i].gpa + (mem->regions[i].size - 1);
+        uint64_t e = last == UINT64_MAX ? UINT64_MAX : last + 1;
+        end = e > end ? e : end;
+    }
+    return end;
+}

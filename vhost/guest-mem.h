@@ -94,4 +94,14 @@ void *hb_guest_mem_gpa_to_ptr(const HbGuestMem *mem, uint64_t gpa, uint64_t len)
  */
 void *hb_guest_mem_uva_to_ptr(const HbGuestMem *mem, uint64_t uva, uint64_t len);
 
+/**
+ * hb_guest_mem_ptr_to_gpa() - the guest-physical address of our pointer
+ * @ptr into a mapped region (the reverse of gpa_to_iov, for the dirty log).
+ * Return: false if @ptr is in no region.
+ */
+bool hb_guest_mem_ptr_to_gpa(const HbGuestMem *mem, const void *ptr, uint64_t *gpa);
+
+/* One past the highest guest-physical address of any region (0 if none). */
+uint64_t hb_guest_mem_gpa_end(const HbGuestMem *mem);
+
 #endif

@@ -238,6 +238,9 @@ static bool want_offload(HbQueueRunner *r, RunnerReq *req, HbVirtq *vq)
 /* Push @req's completion to the ring (I/O thread). */
 static void push_used(HbQueueRunner *r, RunnerReq *req)
 {
+    if (__builtin_expect(r->q->vq.log != NULL, 0)) {
+        hb_virtq_log_request(&r->q->vq, &req->elem);   /* migrating */
+    }
     hb_virtq_push(&r->q->vq, req->elem.head, req->vreq.written);
     /*
      * With EVENT_IDX the driver says when it wants an interrupt; telling

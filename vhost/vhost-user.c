@@ -18,6 +18,7 @@ enum { MSG_DROP = -1, MSG_OK = 0, MSG_FAILED = 1 };
 
 static const uint64_t supported_protocol_features =
     (1ull << HB_VU_PROTOCOL_F_MQ) |
+    (1ull << HB_VU_PROTOCOL_F_LOG_SHMFD) |
     (1ull << HB_VU_PROTOCOL_F_REPLY_ACK) |
     (1ull << HB_VU_PROTOCOL_F_BACKEND_REQ) |
     (1ull << HB_VU_PROTOCOL_F_CONFIG) |
@@ -31,6 +32,48 @@ static void close_fd(int *fd)
         close(*fd);
         *fd = -1;
     }
+}
+
+/* Virtio features we offer: the device's, and the transport bits we implement. */
+static uint64_t offered_features(HbVuDev *dev)
+{
+    return dev->iface->get_features(dev) | (1ull << HB_VU_F_PROTOCOL_FEATURES) |
+           (1ull << HB_VU_F_LOG_ALL);
+}
+
+/*
+ * Point ring @q at the dirty log if logging is on (its mutex is held, so
+ * none of its requests is in flight: each is logged all or nothing).
+ */
+static void queue_sync_log(HbVuDev *dev, HbVuQueue *q)
+{
+    bool on = (dev->features & (1ull << HB_VU_F_LOG_ALL)) && dev->log.bits;
+
+    q->vq.log = on ? &dev->log : NULL;
+    q->vq.log_used = q->log_used;
+    q->vq.log_used_gpa = q->log_gpa;
+}
+
+/* Whether the log has a bit for every page of the table and of each logged used ring. */
+static bool log_covers_all(HbVuDev *dev, const HbDirtyLog *log, const HbGuestMem *mem)
+{
+    if (!hb_dirty_log_covers(log, 0, hb_guest_mem_gpa_end(mem))) {
+        return false;
+    }
+    for (unsigned i = 0; i < dev->max_queues; i++) {
+        HbVuQueue *q = &dev->q[i];
+        if (q->addr_set && q->log_used && q->num &&
+            !hb_dirty_log_covers(log, q->log_gpa, hb_virtq_used_size(q->num))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Logging is on: a new table or ring must stay inside the bitmap. */
+static bool logging_on(HbVuDev *dev)
+{
+    return (dev->features & (1ull << HB_VU_F_LOG_ALL)) && dev->log.bits;
 }
 
 void hb_vu_init(HbVuDev *dev, const HbVuIface *iface, void *opaque,
@@ -85,8 +128,11 @@ static void queue_reset(HbVuDev *dev, unsigned qidx)
     q->desc_uva = q->avail_uva = q->used_uva = 0;
     q->base = 0;
     q->addr_set = false;
+    q->log_used = false;
+    q->log_gpa = 0;
     q->enabled = false;
     q->broken = false;
+    queue_sync_log(dev, q);
 }
 
 /* The control thread's lock of a ring: counted, so a busy ring yields to it. */
@@ -119,11 +165,13 @@ static void unlock_all(HbVuDev *dev)
 void hb_vu_reset(HbVuDev *dev)
 {
     lock_all(dev);
+    dev->features = 0;          /* first: the rings' logging goes with it */
     for (unsigned i = 0; i < dev->max_queues; i++) {
         queue_reset(dev, i);
     }
     hb_guest_mem_clear(&dev->mem);
     hb_vu_inflight_unmap(&dev->inflight);
+    hb_dirty_log_unmap(&dev->log);
     __atomic_store_n(&dev->mem_fault, 0, __ATOMIC_RELEASE);
     unlock_all(dev);
 
@@ -285,9 +333,7 @@ static bool size_is(const VuMsg *msg, size_t size)
 
 static int set_features(HbVuDev *dev, VuMsg *msg)
 {
-    uint64_t offered = dev->iface->get_features(dev) | (1ull << HB_VU_F_PROTOCOL_FEATURES);
-
-    if (!size_is(msg, 8) || (msg->p.u64 & ~offered)) {
+    if (!size_is(msg, 8) || (msg->p.u64 & ~offered_features(dev))) {
         return MSG_DROP;
     }
     lock_all(dev);
@@ -300,9 +346,12 @@ static int set_features(HbVuDev *dev, VuMsg *msg)
         if (!(dev->features & (1ull << HB_VU_F_PROTOCOL_FEATURES))) {
             q->enabled = true;
         }
+        queue_sync_log(dev, q);
     }
+    /* Logging turned on must have a bitmap big enough for what it covers. */
+    bool ok = !logging_on(dev) || log_covers_all(dev, &dev->log, &dev->mem);
     unlock_all(dev);
-    return MSG_OK;
+    return ok ? MSG_OK : MSG_DROP;
 }
 
 static int add_regions(HbVuDev *dev, HbGuestMem *mem, const VuRegion *regs,
@@ -343,6 +392,11 @@ static int set_mem_table(HbVuDev *dev, VuMsg *msg)
     old = dev->mem;
     dev->mem = *mem;
     ok = remap_all(dev);
+    /* QEMU grows the log before it grows the table: a front-end that does
+     * not would have us miss dirty pages. */
+    if (logging_on(dev) && !log_covers_all(dev, &dev->log, &dev->mem)) {
+        ok = false;
+    }
     unlock_all(dev);
     hb_guest_mem_clear(&old);
     return ok ? MSG_OK : MSG_DROP;
@@ -363,12 +417,13 @@ static int add_mem_reg(HbVuDev *dev, VuMsg *msg)
     }
     lock_all(dev);
     ret = hb_guest_mem_add(&dev->mem, &r);
+    bool covered = ret < 0 || !logging_on(dev) || log_covers_all(dev, &dev->log, &dev->mem);
     unlock_all(dev);
     if (ret < 0) {
         hb_guest_mem_unmap_region(&r);
         return MSG_DROP;
     }
-    return MSG_OK;
+    return covered ? MSG_OK : MSG_DROP;
 }
 
 static int rem_mem_reg(HbVuDev *dev, VuMsg *msg)
@@ -418,15 +473,24 @@ static int set_vring_addr(HbVuDev *dev, VuMsg *msg)
     HbVuQueue *q = msg_queue(dev, msg->p.addr.index);
     int ret = MSG_OK;
 
-    if (!size_is(msg, sizeof(msg->p.addr)) || !q) {
+    if (!size_is(msg, sizeof(msg->p.addr)) || !q ||
+        (msg->p.addr.flags & ~HB_VU_VRING_F_LOG)) {
         return MSG_DROP;
     }
     queue_lock(q);
     q->desc_uva = msg->p.addr.desc;
     q->avail_uva = msg->p.addr.avail;
     q->used_uva = msg->p.addr.used;
+    q->log_used = msg->p.addr.flags & HB_VU_VRING_F_LOG;
+    q->log_gpa = msg->p.addr.log;
     q->addr_set = true;
+    queue_sync_log(dev, q);
     if (q->started && !queue_map(dev, q, false)) {
+        ret = MSG_DROP;
+    }
+    /* A ring logged past the end of the bitmap would lose dirty pages. */
+    if (q->log_used && logging_on(dev) && q->num &&
+        !hb_dirty_log_covers(&dev->log, q->log_gpa, hb_virtq_used_size(q->num))) {
         ret = MSG_DROP;
     }
     g_mutex_unlock(&q->lock);
@@ -625,14 +689,49 @@ static int inflight_fd(HbVuDev *dev, VuMsg *msg)
     return MSG_OK;
 }
 
+/*
+ * SET_LOG_BASE: map the front-end's dirty bitmap in place of the old one.
+ * Only with LOG_SHMFD negotiated (the log is then an fd, never an address
+ * in the front-end), and only a bitmap that covers every guest page and
+ * logged ring we know of.  QEMU waits for a reply whatever REPLY_ACK says.
+ */
+static int set_log_base(HbVuDev *dev, VuMsg *msg)
+{
+    HbDirtyLog log = { 0 }, old;
+    bool ok;
+
+    if (!(dev->protocol_features & (1ull << HB_VU_PROTOCOL_F_LOG_SHMFD)) ||
+        !size_is(msg, sizeof(msg->p.log)) || msg->nfds != 1 ||
+        hb_dirty_log_map(&log, msg->fds[0], msg->p.log.mmap_size, msg->p.log.mmap_offset,
+                         &dev->mem_fault) < 0) {
+        return MSG_DROP;
+    }
+    lock_all(dev);
+    ok = log_covers_all(dev, &log, &dev->mem);
+    if (ok) {
+        old = dev->log;
+        dev->log = log;
+        log = old;
+        for (unsigned i = 0; i < dev->max_queues; i++) {
+            queue_sync_log(dev, &dev->q[i]);
+        }
+    }
+    unlock_all(dev);
+    hb_dirty_log_unmap(&log);       /* the old one, or the refused one */
+    if (!ok) {
+        return MSG_DROP;
+    }
+    return hb_vu_msg_reply_u64(dev->sock, msg, 0) ? MSG_OK : MSG_DROP;
+}
+
 static int reset_device(HbVuDev *dev)
 {
     lock_all(dev);
+    dev->features = 0;          /* first: the rings' logging goes with it */
     for (unsigned i = 0; i < dev->max_queues; i++) {
         queue_reset(dev, i);
     }
     unlock_all(dev);
-    dev->features = 0;
     return MSG_OK;
 }
 
@@ -642,8 +741,7 @@ static int handle(HbVuDev *dev, VuMsg *msg, bool *replied)
     *replied = true;
     switch (msg->hdr.request) {
     case HB_VU_GET_FEATURES:
-        return hb_vu_msg_reply_u64(dev->sock, msg, dev->iface->get_features(dev) |
-                         (1ull << HB_VU_F_PROTOCOL_FEATURES)) ? MSG_OK : MSG_DROP;
+        return hb_vu_msg_reply_u64(dev->sock, msg, offered_features(dev)) ? MSG_OK : MSG_DROP;
     case HB_VU_GET_PROTOCOL_FEATURES:
         return hb_vu_msg_reply_u64(dev->sock, msg, supported_protocol_features) ? MSG_OK : MSG_DROP;
     case HB_VU_GET_QUEUE_NUM:
@@ -656,6 +754,8 @@ static int handle(HbVuDev *dev, VuMsg *msg, bool *replied)
         return get_config(dev, msg);
     case HB_VU_GET_INFLIGHT_FD:
         return inflight_fd(dev, msg);
+    case HB_VU_SET_LOG_BASE:
+        return set_log_base(dev, msg);
     default:
         break;
     }
@@ -705,6 +805,14 @@ static int handle(HbVuDev *dev, VuMsg *msg, bool *replied)
         return MSG_OK;
     case HB_VU_SET_CONFIG:
         return set_config(dev, msg);
+    case HB_VU_SET_LOG_FD:
+        /* An eventfd to tell the front-end the log changed: QEMU reads the
+         * bitmap on its own schedule, so it is accepted and not used. */
+        if (!(dev->protocol_features & (1ull << HB_VU_PROTOCOL_F_LOG_SHMFD)) ||
+            msg->nfds != 1) {
+            return MSG_DROP;
+        }
+        return MSG_OK;
     case HB_VU_SET_INFLIGHT_FD:
         return inflight_fd(dev, msg);
     default:

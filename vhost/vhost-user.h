@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vhost/dirty-log.h"
 #include "vhost/guest-mem.h"
 #include "vhost/virtqueue.h"
 #include "vhost/vu-inflight.h"
@@ -28,6 +29,12 @@
  * processed against a table or ring that is changing.  As requests complete
  * synchronously under that mutex, a ring is drained whenever we own its
  * mutex: GET_VRING_BASE can answer at once.
+ *
+ * Live migration: with VHOST_USER_PROTOCOL_F_LOG_SHMFD and VHOST_F_LOG_ALL
+ * negotiated and a bitmap given by SET_LOG_BASE, each ring's HbVirtq points
+ * at the bitmap and marks every write into guest memory (dirty-log.h).  The
+ * bitmap must cover the memory table and every logged used ring, checked
+ * whenever either changes; a front-end that breaks that is dropped.
  */
 
 #define HB_VU_MAX_QUEUES 16
@@ -69,6 +76,7 @@ enum {
 /* Protocol feature bits */
 enum {
     HB_VU_PROTOCOL_F_MQ = 0,
+    HB_VU_PROTOCOL_F_LOG_SHMFD = 1,
     HB_VU_PROTOCOL_F_REPLY_ACK = 3,
     HB_VU_PROTOCOL_F_BACKEND_REQ = 5,
     HB_VU_PROTOCOL_F_CONFIG = 9,
@@ -78,6 +86,10 @@ enum {
 };
 
 #define HB_VU_F_PROTOCOL_FEATURES 30
+/* Virtio feature bit: the back-end logs its writes to guest memory (migration). */
+#define HB_VU_F_LOG_ALL 26
+/* SET_VRING_ADDR flags: log the used ring's writes at log_guest_addr. */
+#define HB_VU_VRING_F_LOG 1u
 
 #define HB_VU_MSG_VERSION 0x1
 #define HB_VU_MSG_FLAG_REPLY (1u << 2)
@@ -118,6 +130,8 @@ typedef struct HbVuQueue {
     uint64_t desc_uva, avail_uva, used_uva;
     uint16_t base;
     bool addr_set;
+    bool log_used;   /* VHOST_VRING_F_LOG from SET_VRING_ADDR */
+    uint64_t log_gpa;  /* its log_guest_addr: the used ring's guest-physical address */
     bool started;    /* kick received, rings mapped */
     bool enabled;    /* SET_VRING_ENABLE */
     bool broken;
@@ -138,6 +152,7 @@ struct HbVuDev {
     int backend_fd;           /* BACKEND_REQ channel, -1 if none */
     HbGuestMem mem;
     HbVuInflight inflight;    /* INFLIGHT_SHMFD buffer, if the front-end uses one */
+    HbDirtyLog log;           /* SET_LOG_BASE's bitmap; used while F_LOG_ALL is on */
     int mem_fault;            /* atomic: shared memory was truncated (mem-guard.h) */
     HbVuQueue q[HB_VU_MAX_QUEUES];
 };

@@ -3,6 +3,7 @@
 #include "vhost/virtqueue.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <endian.h>
 #include <string.h>
 
@@ -276,19 +277,45 @@ int hb_virtq_pop(HbVirtq *vq, HbVirtqElem *elem)
     return 1;
 }
 
+/* Mark @len bytes at offset @off of the used ring, if the ring is logged. */
+static inline void log_used(HbVirtq *vq, uint64_t off, uint64_t len)
+{
+    if (__builtin_expect(vq->log && vq->log_used, 0)) {
+        hb_dirty_log_mark(vq->log, vq->log_used_gpa + off, len);
+    }
+}
+
+void hb_virtq_log_request(HbVirtq *vq, const HbVirtqElem *elem)
+{
+    uint64_t gpa;
+
+    if (!vq->log) {
+        return;
+    }
+    for (unsigned i = elem->out_num; i < elem->out_num + elem->in_num; i++) {
+        /* Every iovec came from one region (gpa_to_iov splits at edges). */
+        if (hb_guest_mem_ptr_to_gpa(vq->mem, elem->iov[i].iov_base, &gpa)) {
+            hb_dirty_log_mark(vq->log, gpa, elem->iov[i].iov_len);
+        }
+    }
+}
+
 void hb_virtq_push(HbVirtq *vq, uint16_t head, uint32_t len)
 {
-    HbVringUsedElem *u = &vq->used->ring[vq->used_idx & (vq->num - 1)];
+    unsigned slot = vq->used_idx & (vq->num - 1);
+    HbVringUsedElem *u = &vq->used->ring[slot];
 
     if (vq->inflight) {
         vq->inflight->last_batch_head = head;    /* pre-commit */
     }
     __atomic_store_n(&u->id, htole32(head), __ATOMIC_RELAXED);
     __atomic_store_n(&u->len, htole32(len), __ATOMIC_RELAXED);
+    log_used(vq, offsetof(HbVringUsed, ring) + slot * sizeof(*u), sizeof(*u));
     /* The element must be visible before the index that publishes it. */
     __atomic_thread_fence(__ATOMIC_RELEASE);
     vq->used_idx++;
     wr16(&vq->used->idx, vq->used_idx);
+    log_used(vq, offsetof(HbVringUsed, idx), sizeof(uint16_t));
     if (vq->inflight) {
         /* post-commit: the used ring has it, the region may forget it */
         __atomic_store_n(&vq->inflight->desc[head].inflight, 0, __ATOMIC_RELEASE);
@@ -324,8 +351,11 @@ bool hb_virtq_enable_notify(HbVirtq *vq)
 {
     if (vq->event_idx) {
         wr16(avail_event(vq), vq->last_avail_idx);
+        log_used(vq, offsetof(HbVringUsed, ring) + vq->num * sizeof(HbVringUsedElem),
+                 sizeof(uint16_t));
     } else {
         wr16(&vq->used->flags, 0);
+        log_used(vq, offsetof(HbVringUsed, flags), sizeof(uint16_t));
     }
     /* Publish the request for a kick before looking at the ring again. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);

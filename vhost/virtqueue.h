@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "vhost/dirty-log.h"
 #include "vhost/guest-mem.h"
 
 /*
@@ -98,6 +99,16 @@ typedef struct HbVirtq {
     bool event_idx;           /* VIRTIO_RING_F_EVENT_IDX negotiated */
     bool indirect;            /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
     unsigned inuse;           /* popped, not yet pushed */
+    /*
+     * Live migration (dirty-log.h): non-NULL while VHOST_F_LOG_ALL is on,
+     * and then every write into guest memory is marked in it; the used
+     * ring's writes too if @log_used (VHOST_VRING_F_LOG), at @log_used_gpa.
+     * Kept by hb_virtq_init(); the owner changes them only while no
+     * request of the ring is in flight.
+     */
+    const HbDirtyLog *log;
+    bool log_used;
+    uint64_t log_used_gpa;
     /* INFLIGHT_SHMFD tracking; kept by hb_virtq_init() */
     HbInflightRegion *inflight;
     uint64_t counter;         /* order of pops */
@@ -144,6 +155,14 @@ int hb_virtq_pop(HbVirtq *vq, HbVirtqElem *elem);
  * hb_virtq_push() - complete request @head having written @len bytes.
  */
 void hb_virtq_push(HbVirtq *vq, uint16_t head, uint32_t len);
+
+/**
+ * hb_virtq_log_request() - with a dirty log on, mark every device-writable
+ * buffer of @elem (data and status) before its completion is pushed.
+ * Whole buffers are marked, whatever was written: over-marking costs a
+ * page resend, under-marking a corrupt migrated guest.
+ */
+void hb_virtq_log_request(HbVirtq *vq, const HbVirtqElem *elem);
 
 /**
  * hb_virtq_should_notify() - whether the driver wants an interrupt now

@@ -21,7 +21,9 @@ static bool geometry_ok(uint16_t num_queues, uint16_t queue_size)
 static int adopt(HbVuInflight *inf, void *p, size_t size, uint16_t num_queues,
                  uint16_t queue_size, int *fault_flag)
 {
-    if (hb_mem_guard_add(p, size, fault_flag) < 0) {
+    /* The whole last page: the guard repairs a fault by replacing a page. */
+    long page = sysconf(_SC_PAGESIZE);
+    if (hb_mem_guard_add(p, (size + page - 1) & ~(size_t)(page - 1), fault_flag) < 0) {
         munmap(p, size);
         return -ENOSPC;
     }

@@ -75,6 +75,10 @@ typedef union __attribute__((packed)) VuPayload {
         uint16_t num_queues;
         uint16_t queue_size;
     } inflight;
+    struct __attribute__((packed)) {
+        uint64_t mmap_size;
+        uint64_t mmap_offset;
+    } log;
 } VuPayload;
 
 /**

@@ -60,6 +60,7 @@ static bool t_process(HbVuDev *dev, unsigned qidx, HbVirtq *vq)
         if (f->crash_after >= 0 && f->processed >= (unsigned)f->crash_after) {
             continue;   /* "crashed": popped, never completed */
         }
+        hb_virtq_log_request(vq, e);    /* as the queue runner does */
         hb_virtq_push(vq, e->head, 0);
         f->processed++;
         if (f->nheads < G_N_ELEMENTS(f->heads)) {
@@ -234,11 +235,161 @@ static int get_inflight_fd(Fixture *f, VuPayload *im)
     return ifd;
 }
 
+/* ---- dirty logging (live migration) ---- */
+
+#define LOG_SIZE (RAM_SIZE / HB_DIRTY_LOG_PAGE / 8)
+
+/* SET_LOG_BASE with @fd (or none if < 0); whether the back-end kept the connection. */
+static bool set_log_base(Fixture *f, int fd, uint64_t size, uint64_t offset)
+{
+    VuPayload l = { .log = { .mmap_size = size, .mmap_offset = offset } };
+    uint64_t r = 7;
+
+    send_msg(f, HB_VU_SET_LOG_BASE, 0, &l, sizeof(l.log), &fd, fd >= 0 ? 1 : 0);
+    if (!hb_vu_dispatch(&f->dev)) {
+        return false;
+    }
+    /* QEMU reads a reply to SET_LOG_BASE whether or not it asked for one. */
+    recv_reply(f, HB_VU_SET_LOG_BASE, &r, 8);
+    g_assert_cmphex(r, ==, 0);
+    return true;
+}
+
+/* Ring 0 logged at the used ring's guest address (VHOST_VRING_F_LOG). */
+static bool set_ring_addr_logged(Fixture *f, uint64_t log_gpa)
+{
+    const HbtRing *r = &f->ring;
+    VuPayload a = { .addr = { .index = 0, .flags = HB_VU_VRING_F_LOG,
+                              .desc = r->uva + r->desc_off, .used = r->uva + r->used_off,
+                              .avail = r->uva + r->avail_off, .log = log_gpa } };
+
+    send_msg(f, HB_VU_SET_VRING_ADDR, 0, &a, sizeof(a.addr), NULL, 0);
+    return hb_vu_dispatch(&f->dev);
+}
+
+static bool page_dirty(const uint8_t *log, uint64_t gpa)
+{
+    uint64_t page = gpa / HB_DIRTY_LOG_PAGE;
+    return log[page / 8] & (1u << (page % 8));
+}
+
+static unsigned dirty_count(const uint8_t *log)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < LOG_SIZE; i++) {
+        n += __builtin_popcount(log[i]);
+    }
+    return n;
+}
+
+/*
+ * With LOG_SHMFD and F_LOG_ALL, a completed request marks its writable
+ * buffers and the used ring's page, and nothing else; with F_LOG_ALL
+ * turned off again, nothing is marked.
+ */
+static void test_dirty_log_marks_writes(Fixture *f, gconstpointer data)
+{
+    int kick = eventfd(0, EFD_NONBLOCK), call = eventfd(0, EFD_NONBLOCK);
+    int logfd = hbt_memfd(LOG_SIZE, NULL, 0);
+    uint8_t *log = hbt_memfd_map(logfd, LOG_SIZE);
+    uint64_t pf = get_u64(f, HB_VU_GET_PROTOCOL_FEATURES);
+
+    g_assert_true(pf & (1ull << HB_VU_PROTOCOL_F_LOG_SHMFD));
+    g_assert_true(get_u64(f, HB_VU_GET_FEATURES) & (1ull << HB_VU_F_LOG_ALL));
+    g_assert_true(set_u64(f, HB_VU_SET_PROTOCOL_FEATURES, pf));
+    g_assert_true(start_ring(f, kick, call, -1, NULL, true));
+    g_assert_true(set_log_base(f, logfd, LOG_SIZE, 0));
+    g_assert_true(set_u64(f, HB_VU_SET_FEATURES,
+                          FEATURES | (1ull << 30) | (1ull << HB_VU_F_LOG_ALL)));
+    g_assert_true(set_ring_addr_logged(f, f->ring.gpa + f->ring.used_off));
+
+    /* out header at 0x8000, data over two pages from 0x9800, status at 0xc000 */
+    hbt_ring_set_desc(&f->ring, 0, 0x8000, 16, HB_VRING_DESC_F_NEXT, 1);
+    hbt_ring_set_desc(&f->ring, 1, 0x9800, 4096, HB_VRING_DESC_F_NEXT | HB_VRING_DESC_F_WRITE, 2);
+    hbt_ring_set_desc(&f->ring, 2, 0xc000, 1, HB_VRING_DESC_F_WRITE, 0);
+    hbt_ring_make_avail(&f->ring, 0);
+    g_assert_true(hb_vu_handle_kick(&f->dev, 0));
+    g_assert_cmpuint(f->processed, ==, 1);
+    g_assert_true(page_dirty(log, 0x9000) && page_dirty(log, 0xa000));
+    g_assert_true(page_dirty(log, 0xc000));
+    g_assert_true(page_dirty(log, f->ring.used_off));
+    g_assert_false(page_dirty(log, 0x8000));           /* device-readable only */
+    g_assert_false(page_dirty(log, f->ring.desc_off));
+    g_assert_false(page_dirty(log, f->ring.avail_off));
+    g_assert_cmpuint(dirty_count(log), ==, 4);
+
+    /* logging off: the same request marks nothing */
+    memset(log, 0, LOG_SIZE);
+    g_assert_true(set_u64(f, HB_VU_SET_FEATURES, FEATURES | (1ull << 30)));
+    hbt_ring_make_avail(&f->ring, 0);
+    g_assert_true(hb_vu_handle_kick(&f->dev, 0));
+    g_assert_cmpuint(f->processed, ==, 2);
+    g_assert_cmpuint(dirty_count(log), ==, 0);
+
+    munmap(log, LOG_SIZE);
+    close(logfd);
+    close(kick);
+    close(call);
+}
+
+/* Bad logs drop the connection: the daemon stays, nothing is mapped. */
+static void test_dirty_log_hostile(Fixture *f, gconstpointer data)
+{
+    enum { NO_FEATURE, NO_FD, TOO_SMALL, SHORT_FILE, UNALIGNED, RING_OUTSIDE, TRUNCATED };
+    int which = GPOINTER_TO_INT(data);
+    int kick = eventfd(0, EFD_NONBLOCK), call = eventfd(0, EFD_NONBLOCK);
+    int logfd = hbt_memfd(LOG_SIZE + 4096, NULL, 0);
+    bool ok;
+
+    if (which != NO_FEATURE) {
+        g_assert_true(set_u64(f, HB_VU_SET_PROTOCOL_FEATURES,
+                              1ull << HB_VU_PROTOCOL_F_LOG_SHMFD));
+    }
+    g_assert_true(start_ring(f, kick, call, -1, NULL, true));
+    switch (which) {
+    case NO_FEATURE:
+        ok = set_log_base(f, logfd, LOG_SIZE, 0);
+        break;
+    case NO_FD:
+        ok = set_log_base(f, -1, LOG_SIZE, 0);
+        break;
+    case TOO_SMALL:     /* covers 256 KiB of the 1 MiB table */
+        ok = set_log_base(f, logfd, LOG_SIZE / 4, 0);
+        break;
+    case SHORT_FILE:    /* says 1 MiB of bitmap, the file has 4 KiB and a bit */
+        ok = set_log_base(f, logfd, 1 << 20, 0);
+        break;
+    case UNALIGNED:
+        ok = set_log_base(f, logfd, LOG_SIZE, 8);
+        break;
+    case RING_OUTSIDE:  /* a used ring "at" 1 GiB, far past the bitmap */
+        g_assert_true(set_log_base(f, logfd, LOG_SIZE, 0));
+        g_assert_true(set_u64(f, HB_VU_SET_FEATURES,
+                              FEATURES | (1ull << 30) | (1ull << HB_VU_F_LOG_ALL)));
+        ok = set_ring_addr_logged(f, 1ull << 30);
+        break;
+    default: {          /* the front-end truncates the log under us */
+        g_assert_true(set_log_base(f, logfd, LOG_SIZE, 0));
+        g_assert_true(set_u64(f, HB_VU_SET_FEATURES,
+                              FEATURES | (1ull << 30) | (1ull << HB_VU_F_LOG_ALL)));
+        g_assert_cmpint(ftruncate(logfd, 0), ==, 0);
+        hbt_ring_set_desc(&f->ring, 0, 0x9000, 512, HB_VRING_DESC_F_WRITE, 0);
+        hbt_ring_make_avail(&f->ring, 0);
+        ok = hb_vu_handle_kick(&f->dev, 0);
+        break;
+    }
+    }
+    g_assert_false(ok);
+    close(logfd);
+    close(kick);
+    close(call);
+}
+
 static void test_negotiation(Fixture *f, gconstpointer data)
 {
     uint64_t pf;
 
-    g_assert_cmphex(get_u64(f, HB_VU_GET_FEATURES), ==, FEATURES | (1ull << 30));
+    g_assert_cmphex(get_u64(f, HB_VU_GET_FEATURES), ==, FEATURES | (1ull << 30) | (1ull << HB_VU_F_LOG_ALL));
     g_assert_true(set_u64(f, HB_VU_SET_FEATURES, FEATURES | (1ull << 30)));
     pf = get_u64(f, HB_VU_GET_PROTOCOL_FEATURES);
     g_assert_true(pf & (1ull << HB_VU_PROTOCOL_F_CONFIG));
@@ -519,6 +670,29 @@ static void test_inflight_smaller_than_ring(Fixture *f, gconstpointer data)
 }
 
 /*
+ * A front-end truncates the inflight buffer it got (144 bytes for one
+ * ring of 8: not a whole page) while the ring runs: the connection goes,
+ * the process stays (the guard used to cover only the 144 bytes, and
+ * could not replace the page).
+ */
+static void test_inflight_truncated(Fixture *f, gconstpointer data)
+{
+    VuPayload im = { .inflight = { .num_queues = 1, .queue_size = 8 } };
+    int kick = eventfd(0, EFD_NONBLOCK), call = eventfd(0, EFD_NONBLOCK);
+    int ifd = get_inflight_fd(f, &im);
+
+    g_assert_cmpuint(im.inflight.mmap_size % 4096, !=, 0);
+    g_assert_true(start_ring(f, kick, call, -1, NULL, true));
+    g_assert_cmpint(ftruncate(ifd, 0), ==, 0);
+    hbt_ring_set_desc(&f->ring, 0, 0x9000, 512, HB_VRING_DESC_F_WRITE, 0);
+    hbt_ring_make_avail(&f->ring, 0);
+    g_assert_false(hb_vu_handle_kick(&f->dev, 0));
+    close(ifd);
+    close(kick);
+    close(call);
+}
+
+/*
  * While rings run they point into the inflight buffer and keep their size:
  * a new buffer (GET or SET_INFLIGHT_FD) or a new SET_VRING_NUM is refused
  * rather than unmapping the buffer under them or outgrowing it.
@@ -620,7 +794,7 @@ static void test_hangup_and_reconnect(Fixture *f, gconstpointer data)
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     hb_vu_attach(&f->dev, sv[0]);
     f->peer = sv[1];
-    g_assert_cmphex(get_u64(f, HB_VU_GET_FEATURES), ==, FEATURES | (1ull << 30));
+    g_assert_cmphex(get_u64(f, HB_VU_GET_FEATURES), ==, FEATURES | (1ull << 30) | (1ull << HB_VU_F_LOG_ALL));
 }
 
 /* A resize reaches the front-end as CONFIG_CHANGE_MSG on the backend channel. */
@@ -711,6 +885,8 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
 #define T(name, fn) g_test_add("/vhost-user/" name, Fixture, NULL, setup, fn, teardown)
+#define TD(name, data, fn) \
+    g_test_add("/vhost-user/" name, Fixture, GINT_TO_POINTER(data), setup, fn, teardown)
     T("negotiation", test_negotiation);
     T("reply-ack", test_reply_ack);
     T("get-config", test_get_config);
@@ -720,11 +896,20 @@ int main(int argc, char **argv)
     T("hangup-and-reconnect", test_hangup_and_reconnect);
     T("inflight-resubmit", test_inflight_resubmit);
     T("inflight-smaller-than-ring", test_inflight_smaller_than_ring);
+    T("inflight-truncated", test_inflight_truncated);
     T("running-ring-keeps-buffer-and-size", test_running_ring_keeps_buffer_and_size);
     T("ring-fds-must-be-eventfds", test_ring_fds_must_be_eventfds);
     T("huge-region-refused", test_huge_region_refused);
     T("region-mapped-from-its-offset", test_region_mapped_from_its_offset);
     T("random-messages", test_random_messages);
+    T("dirty-log-marks-writes", test_dirty_log_marks_writes);
+    TD("dirty-log-without-feature", 0, test_dirty_log_hostile);
+    TD("dirty-log-without-fd", 1, test_dirty_log_hostile);
+    TD("dirty-log-smaller-than-memory", 2, test_dirty_log_hostile);
+    TD("dirty-log-file-too-short", 3, test_dirty_log_hostile);
+    TD("dirty-log-unaligned-offset", 4, test_dirty_log_hostile);
+    TD("dirty-log-ring-outside", 5, test_dirty_log_hostile);
+    TD("dirty-log-truncated", 6, test_dirty_log_hostile);
     T("config-change", test_config_change);
     for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
         g_autofree char *path = g_strdup_printf("/vhost-user/hostile/%s", hostile[i].name);
