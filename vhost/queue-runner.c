@@ -240,6 +240,13 @@ static void push_used(HbQueueRunner *r, RunnerReq *req)
 {
     if (__builtin_expect(r->q->vq.log != NULL, 0)) {
         hb_virtq_log_request(&r->q->vq, &req->elem);   /* migrating */
+        /*
+         * virtio-blk took the status byte off the end of the last
+         * writable iovec (the data must stay aligned for O_DIRECT), so
+         * the walk above no longer sees it: a status page left unmarked
+         * reaches the destination stale.
+         */
+        hb_virtq_log_ptr(&r->q->vq, req->vreq.status, 1);
     }
     hb_virtq_push(&r->q->vq, req->elem.head, req->vreq.written);
     /*

@@ -300,6 +300,15 @@ void hb_virtq_log_request(HbVirtq *vq, const HbVirtqElem *elem)
     }
 }
 
+void hb_virtq_log_ptr(HbVirtq *vq, const void *p, uint64_t len)
+{
+    uint64_t gpa;
+
+    if (vq->log && hb_guest_mem_ptr_to_gpa(vq->mem, p, &gpa)) {
+        hb_dirty_log_mark(vq->log, gpa, len);
+    }
+}
+
 void hb_virtq_push(HbVirtq *vq, uint16_t head, uint32_t len)
 {
     unsigned slot = vq->used_idx & (vq->num - 1);

@@ -165,6 +165,15 @@ void hb_virtq_push(HbVirtq *vq, uint16_t head, uint32_t len);
 void hb_virtq_log_request(HbVirtq *vq, const HbVirtqElem *elem);
 
 /**
+ * hb_virtq_log_ptr() - with a dirty log on, mark the @len bytes the device
+ * wrote at @p, a pointer into guest memory (nothing if @p is in no region).
+ * @vq: the ring whose log it is
+ * @p: where the device wrote
+ * @len: how many bytes
+ */
+void hb_virtq_log_ptr(HbVirtq *vq, const void *p, uint64_t len);
+
+/**
  * hb_virtq_should_notify() - whether the driver wants an interrupt now
  * (avail flags or used_event); updates the EVENT_IDX bookkeeping.
  */

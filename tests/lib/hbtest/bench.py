@@ -1,15 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """hotblock-bench, the tests' vhost-user-blk front-end."""
 import json
+import os
 import subprocess
 
 from hbtest.paths import BENCH
 
 
-def bench(sock, *args, check=True, timeout=60):
-    """hotblock-bench --json on export socket @sock: (returncode, result, stderr)."""
+def bench(sock, *args, check=True, timeout=60, env=None):
+    """hotblock-bench --json on export socket @sock: (returncode, result, stderr).
+    @env: variables to add to the environment (HB_BENCH_NO_INDIRECT, ...)."""
     p = subprocess.run([BENCH, str(sock), "--json", *map(str, args)],
-                       capture_output=True, text=True, timeout=timeout)
+                       capture_output=True, text=True, timeout=timeout,
+                       env={**os.environ, **env} if env else None)
     if check:
         assert p.returncode == 0, f"hotblock-bench failed ({p.returncode}): {p.stderr}{p.stdout}"
     out = json.loads(p.stdout) if p.stdout.strip() else None
