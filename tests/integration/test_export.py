@@ -151,14 +151,15 @@ def test_export_errors(daemon, qmp, tmp_path):
 def test_safe_and_hard_delete_while_connected(daemon, qmp, tmp_path):
     qmp.cmd("blockdev-add", {"driver": "null-co", "node-name": "n0", "size": 64 * MiB})
     sock = tmp_path / "c.sock"
-    qmp.cmd("block-export-add", export_args("e0", "n0", sock, writable=True))
+    qmp.cmd("block-export-add", export_args("e0", "n0", sock, writable=True,
+                                            **{"max-sessions": 1}))
     ready = tmp_path / "ready"
     proc = subprocess.Popen([BENCH, str(sock), "--runtime", "20", "--iodepth", "4",
                              "--ready-file", str(ready)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_ready(proc, ready)
-        # a second front-end is turned away while the first is served
+        # with max-sessions 1, a second front-end is turned away while the first is served
         rc, _, _ = bench(sock, "--count", 10, check=False)
         assert rc == 2
         cls, desc = qmp.err("block-export-del", id="e0")
