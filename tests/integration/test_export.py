@@ -9,6 +9,7 @@ import time
 import pytest
 
 from hbtest.bench import DEFAULT_SEED, bench, export_info, pattern_word
+from hbtest.exports import export_args
 from hbtest.paths import BENCH, HOTBLOCKD
 from hbtest.qmp import QMP
 
@@ -29,13 +30,6 @@ def add_file_node(qmp, path, name="f0", size=16 * MiB, read_only=False):
         f.truncate(size)
     qmp.cmd("blockdev-add", {"driver": "file", "node-name": name, "filename": str(path),
                              "read-only": read_only})
-
-
-def export_args(eid, node, sock, **kw):
-    args = {"type": "vhost-user-blk", "id": eid, "node-name": node,
-            "addr": {"type": "unix", "path": str(sock)}}
-    args.update(kw)
-    return args
 
 
 def wait_ready(proc, ready, timeout=20):
