@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -22,12 +23,29 @@
 #include "util/unix-listen.h"
 #include "util/lifecycle.h"
 
-/* One fd's handler: which export, and which ring for a kick. */
+typedef struct ExportSession ExportSession;
+
+/* One fd's handler: which export, which session (connection and kicks), which ring. */
 typedef struct ExportHandler {
     HbIoHandler h;
     HbExport *exp;
+    ExportSession *s;      /* NULL for the listener and the timer */
     unsigned idx;
 } ExportHandler;
+
+/*
+ * One front-end connection: its own memory table, rings and inflight
+ * buffer (the HbVuDev), its rings' runners and handlers.  Made when a
+ * front-end first needs the slot, kept (idle) until the export goes, so
+ * that no handler can outlive it.
+ */
+struct ExportSession {
+    HbExport *exp;
+    HbVuDev vu;
+    ExportHandler conn_h, kick_h[HB_VU_MAX_QUEUES];
+    HbQueueRunner *runners[HB_VU_MAX_QUEUES];
+    gint drop;             /* atomic: a ring broke, the control thread hangs up */
+};
 
 struct HbExport {
     char *id;
@@ -41,17 +59,17 @@ struct HbExport {
     HbChild *user;
     HbVirtioBlk blk;
     HbNodeBackend backend;  /* the node behind virtio-blk, BLOCK_IO_ERROR */
-    HbVuDev vu;
+    unsigned max_sessions;  /* front-ends served at once (migration needs 2) */
+    ExportSession *sessions[HB_EXPORT_MAX_SESSIONS];   /* NULL until first needed */
     int listen_fd;
     int timer_fd;          /* control thread's timerfd: accept back-off, drop requests */
     unsigned nq;
     HbIoThread *qthread[HB_VU_MAX_QUEUES];  /* ring i's thread; [0] is the control thread */
     bool obj_use[HB_VU_MAX_QUEUES];         /* qthread[i] is an iothread object's */
-    ExportHandler listen_h, conn_h, timer_h, kick_h[HB_VU_MAX_QUEUES];
-    HbQueueRunner *runners[HB_VU_MAX_QUEUES];
-    gint drop;             /* atomic: the control thread drops the connection */
-    gint connected;        /* atomic */
+    ExportHandler listen_h, timer_h;
+    gint connected;        /* atomic: sessions with a front-end */
     gint64 accept_retry_at; /* control thread only: listener paused until then, or 0 */
+    gint64 refusal_logged_at; /* control thread only: rate limit of "too many" lines */
 };
 
 /* Out of fds, stop polling the listener this long rather than spin on it. */
@@ -64,43 +82,46 @@ static bool resize_hook_added;
 
 /* ---- the vhost-user device ---- */
 
+static HbExport *dev_export(HbVuDev *dev)
+{
+    return ((ExportSession *)dev->opaque)->exp;
+}
+
 static uint64_t vu_get_features(HbVuDev *dev)
 {
-    HbExport *exp = dev->opaque;
-    return hb_virtio_blk_features(&exp->blk);
+    return hb_virtio_blk_features(&dev_export(dev)->blk);
 }
 
 static int vu_get_config(HbVuDev *dev, uint8_t *buf, uint32_t len)
 {
-    HbExport *exp = dev->opaque;
-    hb_virtio_blk_get_config(&exp->blk, buf, len);
+    hb_virtio_blk_get_config(&dev_export(dev)->blk, buf, len);
     return 0;
 }
 
 static int vu_set_config(HbVuDev *dev, const uint8_t *data, uint32_t offset,
                          uint32_t size, uint32_t flags)
 {
-    HbExport *exp = dev->opaque;
-    return hb_virtio_blk_set_config(&exp->blk, data, offset, size);
+    return hb_virtio_blk_set_config(&dev_export(dev)->blk, data, offset, size);
 }
 
 static bool vu_process_queue(HbVuDev *dev, unsigned qidx, HbVirtq *vq)
 {
-    HbExport *exp = dev->opaque;
+    ExportSession *s = dev->opaque;
 
-    return hb_queue_runner_run(exp->runners[qidx], dev, &dev->q[qidx]);
+    return hb_queue_runner_run(s->runners[qidx], dev, &dev->q[qidx]);
 }
 
+/* Ring i of every session is served by the export's thread for ring i. */
 static void vu_kick_fd_changed(HbVuDev *dev, unsigned qidx, int old_fd, int new_fd)
 {
-    HbExport *exp = dev->opaque;
-    HbIoThread *t = exp->qthread[qidx];
+    ExportSession *s = dev->opaque;
+    HbIoThread *t = s->exp->qthread[qidx];
 
     if (old_fd >= 0) {
         hb_iothread_del_fd(t, old_fd);
     }
     if (new_fd >= 0) {
-        hb_iothread_add_fd(t, new_fd, EPOLLIN, &exp->kick_h[qidx].h);
+        hb_iothread_add_fd(t, new_fd, EPOLLIN, &s->kick_h[qidx].h);
     }
 }
 
@@ -128,27 +149,93 @@ static void arm_timer(HbExport *exp, long ns)
 }
 
 /* Control thread only (or the main thread once the export's fds are synced away). */
-static void drop_connection(HbExport *exp)
+static void drop_connection(ExportSession *s)
 {
-    if (exp->vu.sock >= 0) {
-        hb_iothread_del_fd(exp->qthread[0], exp->vu.sock);
-        hb_vu_reset(&exp->vu);
+    if (s->vu.sock >= 0) {
+        hb_iothread_del_fd(s->exp->qthread[0], s->vu.sock);
+        hb_vu_reset(&s->vu);
+        g_atomic_int_add(&s->exp->connected, -1);
     }
     /* A broken-ring report about this connection must not hit the next one. */
-    g_atomic_int_set(&exp->drop, 0);
-    g_atomic_int_set(&exp->connected, 0);
+    g_atomic_int_set(&s->drop, 0);
 }
 
 /*
- * At the end of every control-thread handler: a ring thread asked for the
+ * At the end of every control-thread handler: a ring thread asked for a
  * connection to go.  Checked here too, not only on the timer, because the
  * accept back-off may have re-armed the timer over the request.
  */
 static void control_done(HbExport *exp)
 {
-    if (g_atomic_int_get(&exp->drop)) {
-        drop_connection(exp);
+    for (unsigned i = 0; i < exp->max_sessions; i++) {
+        ExportSession *s = exp->sessions[i];
+        if (s && g_atomic_int_get(&s->drop)) {
+            drop_connection(s);
+        }
     }
+}
+
+static void on_conn(HbIoHandler *h, uint32_t events);
+static void on_kick(HbIoHandler *h, uint32_t events);
+
+static ExportSession *session_new(HbExport *exp)
+{
+    ExportSession *s = g_new0(ExportSession, 1);
+
+    s->exp = exp;
+    s->conn_h = (ExportHandler){ { on_conn }, exp, s, 0 };
+    for (unsigned i = 0; i < exp->nq; i++) {
+        s->kick_h[i] = (ExportHandler){ { on_kick }, exp, s, i };
+        /*
+         * No offload pool: the backend is asynchronous, and the block
+         * layer spreads CPU-heavy requests over its I/O pool itself.
+         */
+        s->runners[i] = hb_queue_runner_new(&exp->blk, NULL);
+    }
+    hb_vu_init(&s->vu, &vu_iface, s, exp->nq);
+    return s;
+}
+
+/* The session is idle (reset) and no handler of it can run any more. */
+static void session_free(ExportSession *s)
+{
+    if (!s) {
+        return;
+    }
+    hb_vu_destroy(&s->vu);
+    for (unsigned i = 0; i < HB_VU_MAX_QUEUES; i++) {
+        hb_queue_runner_free(s->runners[i]);
+    }
+    g_free(s);
+}
+
+/* A free session for a new front-end, made if needed; NULL past the limit. */
+static ExportSession *session_for_new_client(HbExport *exp)
+{
+    for (unsigned i = 0; i < exp->max_sessions; i++) {
+        if (!exp->sessions[i]) {
+            /* Published whole: the main thread reads the slots (resize). */
+            g_atomic_pointer_set(&exp->sessions[i], session_new(exp));
+        }
+        if (exp->sessions[i]->vu.sock < 0) {
+            return exp->sessions[i];
+        }
+    }
+    return NULL;
+}
+
+/* Say why a front-end was turned away: at most once a second per export. */
+static void log_refusal(HbExport *exp)
+{
+    gint64 now = g_get_monotonic_time();
+
+    if (exp->refusal_logged_at && now - exp->refusal_logged_at < G_USEC_PER_SEC) {
+        return;
+    }
+    exp->refusal_logged_at = now;
+    fprintf(stderr, "hotblockd: export '%s': refused a front-end connection: "
+            "%u session%s already connected (max-sessions is %u)\n", exp->id,
+            exp->max_sessions, exp->max_sessions == 1 ? " is" : "s are", exp->max_sessions);
 }
 
 static void accept_client(HbExport *exp)
@@ -167,13 +254,15 @@ static void accept_client(HbExport *exp)
         }
         return;
     }
-    if (exp->vu.sock >= 0) {
-        close(fd);          /* one front-end per device */
+    ExportSession *s = session_for_new_client(exp);
+    if (!s) {
+        log_refusal(exp);
+        close(fd);
         return;
     }
-    hb_vu_attach(&exp->vu, fd);
-    hb_iothread_add_fd(exp->qthread[0], fd, EPOLLIN, &exp->conn_h.h);
-    g_atomic_int_set(&exp->connected, 1);
+    hb_vu_attach(&s->vu, fd);
+    hb_iothread_add_fd(exp->qthread[0], fd, EPOLLIN, &s->conn_h.h);
+    g_atomic_int_inc(&exp->connected);
 }
 
 static void on_listen(HbIoHandler *h, uint32_t events)
@@ -186,12 +275,12 @@ static void on_listen(HbIoHandler *h, uint32_t events)
 
 static void on_conn(HbIoHandler *h, uint32_t events)
 {
-    HbExport *exp = handler_export(h);
+    ExportSession *s = ((ExportHandler *)h)->s;
 
-    if (!hb_vu_dispatch(&exp->vu)) {
-        drop_connection(exp);
+    if (!hb_vu_dispatch(&s->vu)) {
+        drop_connection(s);
     }
-    control_done(exp);
+    control_done(s->exp);
 }
 
 /* The timer: the accept back-off ended, or a ring thread asked for a drop. */
@@ -218,12 +307,11 @@ static void on_timer(HbIoHandler *h, uint32_t events)
 static void on_kick(HbIoHandler *h, uint32_t events)
 {
     ExportHandler *eh = (ExportHandler *)h;
-    HbExport *exp = eh->exp;
 
-    if (!hb_vu_handle_kick(&exp->vu, eh->idx)) {
+    if (!hb_vu_handle_kick(&eh->s->vu, eh->idx)) {
         /* The ring is broken: the control thread hangs up, on its timer. */
-        g_atomic_int_set(&exp->drop, 1);
-        arm_timer(exp, 1);
+        g_atomic_int_set(&eh->s->drop, 1);
+        arm_timer(eh->exp, 1);
     }
 }
 
@@ -243,13 +331,17 @@ static void export_stop(HbExport *exp)
     }
     hb_iothread_del_fd(ctl, exp->listen_fd);
     hb_iothread_del_fd(ctl, exp->timer_fd);
-    if (exp->vu.sock >= 0) {
-        hb_iothread_del_fd(ctl, exp->vu.sock);
+    for (unsigned k = 0; k < exp->max_sessions; k++) {
+        if (exp->sessions[k] && exp->sessions[k]->vu.sock >= 0) {
+            hb_iothread_del_fd(ctl, exp->sessions[k]->vu.sock);
+        }
     }
     hb_iothread_sync(ctl);
-    for (unsigned i = 0; i < exp->nq; i++) {
-        if (exp->vu.q[i].kick_fd >= 0) {
-            hb_iothread_del_fd(exp->qthread[i], exp->vu.q[i].kick_fd);
+    for (unsigned k = 0; k < exp->max_sessions; k++) {
+        for (unsigned i = 0; exp->sessions[k] && i < exp->nq; i++) {
+            if (exp->sessions[k]->vu.q[i].kick_fd >= 0) {
+                hb_iothread_del_fd(exp->qthread[i], exp->sessions[k]->vu.q[i].kick_fd);
+            }
         }
     }
     for (unsigned i = 0; i < exp->nq; i++) {
@@ -262,7 +354,11 @@ static void export_stop(HbExport *exp)
         }
     }
     /* No handler of ours runs any more: hanging up from here is safe. */
-    drop_connection(exp);
+    for (unsigned k = 0; k < exp->max_sessions; k++) {
+        if (exp->sessions[k]) {
+            drop_connection(exp->sessions[k]);
+        }
+    }
 }
 
 static void export_free(HbExport *exp)
@@ -279,7 +375,9 @@ static void export_free(HbExport *exp)
     if (exp->timer_fd >= 0) {
         close(exp->timer_fd);
     }
-    hb_vu_destroy(&exp->vu);
+    for (unsigned k = 0; k < HB_EXPORT_MAX_SESSIONS; k++) {
+        session_free(exp->sessions[k]);
+    }
     if (exp->listen_fd >= 0) {
         close(exp->listen_fd);
     }
@@ -289,9 +387,6 @@ static void export_free(HbExport *exp)
     }
     if (exp->user) {
         hb_node_detach_user(exp->user);
-    }
-    for (unsigned i = 0; i < HB_VU_MAX_QUEUES; i++) {
-        hb_queue_runner_free(exp->runners[i]);
     }
     g_free(exp->id);
     g_free(exp->node_name);
@@ -318,6 +413,11 @@ static bool check_config(const HbExportConfig *cfg, GError **errp)
     }
     if (cfg->has_num_queues && cfg->num_queues == 0) {
         hb_error_set(errp, "num-queues must be greater than 0");
+        return false;
+    }
+    if (cfg->has_max_sessions &&
+        (cfg->max_sessions < 1 || cfg->max_sessions > HB_EXPORT_MAX_SESSIONS)) {
+        hb_error_set(errp, "max-sessions must be between 1 and %d", HB_EXPORT_MAX_SESSIONS);
         return false;
     }
     if (cfg->has_num_queues && cfg->num_queues > HB_VU_MAX_QUEUES) {
@@ -434,18 +534,10 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     exp->listen_fd = -1;
     exp->timer_fd = -1;
     exp->nq = nq;
-    exp->listen_h = (ExportHandler){ { on_listen }, exp, 0 };
-    exp->conn_h = (ExportHandler){ { on_conn }, exp, 0 };
-    exp->timer_h = (ExportHandler){ { on_timer }, exp, 0 };
-    for (unsigned i = 0; i < nq; i++) {
-        exp->kick_h[i] = (ExportHandler){ { on_kick }, exp, i };
-        /*
-         * No offload pool: the backend is asynchronous, and the block
-         * layer spreads CPU-heavy requests over its I/O pool itself.
-         */
-        exp->runners[i] = hb_queue_runner_new(&exp->blk, NULL);
-    }
-    hb_vu_init(&exp->vu, &vu_iface, exp, nq);
+    exp->max_sessions = cfg->has_max_sessions ? (unsigned)cfg->max_sessions
+                                              : HB_EXPORT_DEFAULT_SESSIONS;
+    exp->listen_h = (ExportHandler){ { on_listen }, exp, NULL, 0 };
+    exp->timer_h = (ExportHandler){ { on_timer }, exp, NULL, 0 };
 
     exp->user = hb_node_attach_user(node, cfg->id,
                                     HB_PERM_CONSISTENT_READ | (cfg->writable ? HB_PERM_WRITE : 0),
@@ -566,7 +658,12 @@ void hb_export_nodes_resized(void)
         if (len >= 0 && (uint64_t)len != exp->blk.length) {
             /* I/O threads check requests against it: one aligned store. */
             __atomic_store_n(&exp->blk.length, (uint64_t)len, __ATOMIC_RELAXED);
-            hb_vu_config_changed(&exp->vu);
+            for (unsigned k = 0; k < exp->max_sessions; k++) {
+                ExportSession *s = g_atomic_pointer_get(&exp->sessions[k]);
+                if (s) {
+                    hb_vu_config_changed(&s->vu);
+                }
+            }
         }
     }
 }

@@ -10,9 +10,12 @@
 /*
  * Theory of operation
  *
- * An export serves one node on one listening UNIX socket, to one
- * front-end at a time (vhost-user has a single front-end per device; a
- * second connection is closed at once).  It owns no threads: its fds are
+ * An export serves one node on one listening UNIX socket, to up to
+ * max-sessions front-ends at once (default 2): live migration on one host
+ * has the destination QEMU connect while the source is still connected.
+ * Each session has its own memory table, rings and inflight buffer; ring i
+ * of every session is served by the same thread.  A connection past the
+ * limit is closed at once, with a line on stderr.  It owns no threads: its fds are
  * registered as handlers on shared I/O threads (iothread.h), ring i's kick
  * fd on the thread chosen for ring i (an iothread object, or the default
  * pool: iothread-pool.h), and the listener, the connection and a timerfd on
@@ -28,6 +31,10 @@
  */
 
 typedef struct HbExport HbExport;
+
+/* Front-end sessions one export serves at once: by default the two of a migration. */
+#define HB_EXPORT_DEFAULT_SESSIONS 2
+#define HB_EXPORT_MAX_SESSIONS 8
 
 /**
  * struct HbExportConfig - what block-export-add / device_add ask for.
@@ -54,6 +61,8 @@ typedef struct HbExportConfig {
     const char *iothread;        /* iothread object serving every queue, or NULL */
     char **iothread_list;        /* NULL-terminated ids, queue i on [i % n]; or NULL */
     const char *serial;          /* GET_ID; NULL: the id */
+    bool has_max_sessions;       /* else HB_EXPORT_DEFAULT_SESSIONS */
+    int64_t max_sessions;
     bool is_device;              /* made by device_add */
 } HbExportConfig;
 

@@ -91,6 +91,8 @@ bool qmp_block_export_add(QapiBlockExportOptions *args, GError **errp)
     cfg.num_queues = vu->num_queues;
     cfg.has_logical_block_size = vu->has_logical_block_size;
     cfg.logical_block_size = vu->logical_block_size;
+    cfg.has_max_sessions = vu->has_max_sessions;
+    cfg.max_sessions = vu->max_sessions;
     cfg.has_iothreads = vu->has_iothreads;
     cfg.iothreads = vu->iothreads;
     cfg.iothread = args->iothread;
@@ -205,6 +207,8 @@ bool qmp_device_add(QapiDeviceAddArgs *args, GError **errp)
     }
     cfg.has_num_queues = args->has_num_queues;
     cfg.num_queues = args->num_queues;
+    cfg.has_max_sessions = args->has_max_sessions;
+    cfg.max_sessions = args->max_sessions;
     cfg.has_logical_block_size = args->has_logical_block_size;
     cfg.logical_block_size = args->logical_block_size;
     if (args->has_read_only && args->has_writable && args->read_only == args->writable) {

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from hbtest.bench import DEFAULT_SEED, bench, export_info, pattern_word
+from hbtest.exports import export_args
 from hbtest.paths import BENCH, HOTBLOCKD
 from hbtest.qmp import QMP
 
@@ -29,13 +30,6 @@ def add_file_node(qmp, path, name="f0", size=16 * MiB, read_only=False):
         f.truncate(size)
     qmp.cmd("blockdev-add", {"driver": "file", "node-name": name, "filename": str(path),
                              "read-only": read_only})
-
-
-def export_args(eid, node, sock, **kw):
-    args = {"type": "vhost-user-blk", "id": eid, "node-name": node,
-            "addr": {"type": "unix", "path": str(sock)}}
-    args.update(kw)
-    return args
 
 
 def wait_ready(proc, ready, timeout=20):
@@ -151,14 +145,15 @@ def test_export_errors(daemon, qmp, tmp_path):
 def test_safe_and_hard_delete_while_connected(daemon, qmp, tmp_path):
     qmp.cmd("blockdev-add", {"driver": "null-co", "node-name": "n0", "size": 64 * MiB})
     sock = tmp_path / "c.sock"
-    qmp.cmd("block-export-add", export_args("e0", "n0", sock, writable=True))
+    qmp.cmd("block-export-add", export_args("e0", "n0", sock, writable=True,
+                                            **{"max-sessions": 1}))
     ready = tmp_path / "ready"
     proc = subprocess.Popen([BENCH, str(sock), "--runtime", "20", "--iodepth", "4",
                              "--ready-file", str(ready)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_ready(proc, ready)
-        # a second front-end is turned away while the first is served
+        # with max-sessions 1, a second front-end is turned away while the first is served
         rc, _, _ = bench(sock, "--count", 10, check=False)
         assert rc == 2
         cls, desc = qmp.err("block-export-del", id="e0")

@@ -6,16 +6,10 @@ import os
 import pytest
 
 from hbtest.bench import bench
+from hbtest.exports import export_args
 from hbtest.qmp import QMPError
 
 MiB = 1 << 20
-
-
-def export_args(eid, node, sock, **kw):
-    args = {"type": "vhost-user-blk", "id": eid, "node-name": node,
-            "addr": {"type": "unix", "path": str(sock)}}
-    args.update(kw)
-    return args
 
 
 def threads(pid):
