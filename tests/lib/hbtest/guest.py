@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Boot a real Linux guest under TCG with vhost-user-blk disks.
 
+A running guest can be live-migrated to a second QEMU started by
+Guest.migration_target() (the same kernel, initramfs and devices, with
+-incoming and -S): migrate() runs QEMU's migration and reports what
+query-migrate said, downtime included.
+
 The initramfs is built per test: busybox-static, the virtio modules of
 Debian's kernel (tests/e2e/setup.sh unpacks it into tests/e2e/cache), a
 fixed /init that loads them, and the test's own shell script as /test.sh
@@ -99,13 +104,22 @@ class Guest:
     """One qemu-system-x86_64 -accel tcg with vhost-user-blk disks."""
 
     def __init__(self, tmp, name, script, disks, files=None, mem_mb=256, reconnect=False,
-                 smp=1):
+                 smp=1, initrd=None, incoming=None, prior=None):
+        """@initrd: an initramfs already built (@script and @files unused);
+        @incoming: start paused (-S) waiting for a migration on this UNIX
+        socket path (-incoming unix:PATH); @prior: the guest this one is
+        migrated from, whose console output comes first in output()."""
         self.tmp = tmp
         self.name = name
         self.console = tmp / f"{name}.console"
         self.qmp_path = str(tmp / f"{name}.qmp")
+        self.prior = prior
+        self.incoming = incoming
+        self.settings = dict(mem_mb=mem_mb, reconnect=reconnect, smp=smp)
         require("qemu-system-x86_64")
-        initrd = build_initramfs(str(tmp / f"{name}.initrd"), script, files)
+        if initrd is None:
+            initrd = build_initramfs(str(tmp / f"{name}.initrd"), script, files)
+        self.initrd = initrd
         argv = [
             "qemu-system-x86_64", "-accel", "tcg", "-nodefaults", "-display", "none",
             "-no-reboot", "-m", f"{mem_mb}M", "-smp", str(smp),
@@ -126,17 +140,57 @@ class Guest:
             for k, v in opts.items():
                 dev += f",{k}={v}"
             argv += ["-device", dev]
+        if incoming:
+            argv += ["-S", "-incoming", f"unix:{incoming}"]
         self.argv = argv
         self.stderr_path = tmp / f"{name}.stderr"
         self.stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self.stderr, stderr=self.stderr)
 
-    def output(self):
+    def own_output(self):
+        """What this QEMU's serial port printed (not its migration source's)."""
         try:
             return self.console.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def output(self):
+        """The guest's console since boot: a migrated guest's starts on its source."""
+        return (self.prior.output() if self.prior else "") + self.own_output()
+
+    def migration_target(self, name, disks, incoming=None):
+        """A second QEMU, paused (-S), to migrate this guest into: the same
+        machine, kernel and initramfs, with @disks (the same devices,
+        possibly on other sockets).  Returns once it listens on its
+        -incoming socket (@incoming, default <tmp>/<name>.migrate)."""
+        incoming = incoming or str(self.tmp / f"{name}.migrate")
+        g = Guest(self.tmp, name, None, disks, initrd=self.initrd, incoming=incoming,
+                  prior=self, **self.settings)
+        deadline = time.monotonic() + 60
+        while not (os.path.exists(incoming) and os.path.exists(g.qmp_path)):
+            if g.proc.poll() is not None:
+                g.kill()
+                raise AssertionError(f"{name} exited before listening:\n{g.log()}")
+            if time.monotonic() > deadline:
+                g.kill()
+                raise TimeoutError(f"{name}: no -incoming socket:\n{g.log()}")
+            time.sleep(0.05)
+        return g
+
+    def run_state(self):
+        """query-status: running, paused, inmigrate, postmigrate, ..."""
+        return self.qmp("query-status")["status"]
+
+    def wait_run_state(self, *states, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.run_state()
+            if st in states:
+                return st
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: run state {st}, not {states}")
+            time.sleep(0.1)
 
     def wait_for(self, marker, timeout=60):
         deadline = time.monotonic() + timeout
@@ -156,6 +210,13 @@ class Guest:
         self.stderr.close()
         assert rc == 0, f"{self.name}: qemu exited {rc}:\n{self.log()}"
         return self.results()
+
+    def quit(self, timeout=30):
+        """QMP quit (a migration source whose guest lives on elsewhere)."""
+        self.qmp("quit")
+        rc = self.proc.wait(timeout)
+        self.stderr.close()
+        assert rc == 0, f"{self.name}: qemu exited {rc} on quit:\n{self.log()}"
 
     def results(self):
         out = self.output()
@@ -193,11 +254,17 @@ class Guest:
         return r["return"]
 
     def log(self):
+        if self.prior:
+            return f"=== {self.prior.name} ===\n{self.prior.log()}\n=== {self.name} ===\n" + \
+                self._own_log()
+        return self._own_log()
+
+    def _own_log(self):
         try:
             err = self.stderr_path.read_text(errors="replace")
         except FileNotFoundError:
             err = ""
-        return f"--- console ---\n{self.output()}\n--- qemu stderr ---\n{err}"
+        return f"--- console ---\n{self.own_output()}\n--- qemu stderr ---\n{err}"
 
     def kill(self):
         if self.proc.poll() is None:
@@ -205,3 +272,41 @@ class Guest:
             self.proc.wait()
         if not self.stderr.closed:
             self.stderr.close()
+
+
+def query_migrate(src):
+    return src.qmp("query-migrate")
+
+
+def start_migration(src, dst, max_bandwidth=None):
+    """QMP migrate from @src into @dst's -incoming socket; returns at once.
+    @max_bandwidth: bytes per second (migrate-set-parameters), to make a
+    migration slow enough to be cancelled or broken midway."""
+    if max_bandwidth is not None:
+        src.qmp("migrate-set-parameters", {"max-bandwidth": max_bandwidth})
+    src.qmp("migrate", {"uri": f"unix:{dst.incoming}"})
+
+
+def wait_migration(src, until=("completed", "failed", "cancelled"), timeout=120):
+    """Poll query-migrate on @src until its status is one of @until."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = query_migrate(src)
+        if info.get("status") in until:
+            return info
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"migration still {info.get('status')}: {info}")
+        time.sleep(0.05)
+
+
+def migrate(src, dst, max_bandwidth=None, timeout=120):
+    """Migrate @src into @dst (started by src.migration_target()) and wait
+    for the end.  Asserts it completed; prints QEMU's downtime and total
+    time (ms) so that they show in the test log; returns query-migrate."""
+    start_migration(src, dst, max_bandwidth)
+    info = wait_migration(src, timeout=timeout)
+    assert info["status"] == "completed", f"migration {info}:\n{src.log()}\n{dst.log()}"
+    print(f"\nmigration {src.name} -> {dst.name}: downtime {info.get('downtime')} ms, "
+          f"total {info.get('total-time')} ms, "
+          f"{info.get('ram', {}).get('transferred', 0) >> 20} MiB of RAM sent")
+    return info

@@ -15,8 +15,14 @@ from hbtest.daemon import Daemon
 def daemon_factory(tmp_path):
     started = []
 
-    def start(*args, **kw):
-        d = Daemon(tmp_path, args=args, **kw)
+    def start(*args, subdir=None, **kw):
+        """@subdir: a directory of its own under tmp_path (its QMP socket,
+        stderr and export dir), for a test with more than one daemon."""
+        tmp = tmp_path
+        if subdir:
+            tmp = tmp_path / subdir
+            tmp.mkdir(exist_ok=True)
+        d = Daemon(tmp, args=args, **kw)
         started.append(d)
         return d
 
