@@ -191,10 +191,11 @@ def check_qcow2(img):
     assert "Leaked clusters" not in out, out
 
 
-def one_daemon_vms(qmp, tmp_path, vms):
+def one_daemon_vms(qmp, tmp_path, vms, defer=False):
     """A qcow2 image exported by the test's daemon, VM1 looping on it (two
     passes done), and VM2, a migration target, on the same export: the
-    image, the socket and the two guests."""
+    image, the socket and the two guests.  @defer: VM2 starts with
+    -incoming defer (see Guest.migration_target())."""
     img = tmp_path / "disk.qcow2"
     run("qemu-img", "create", "-f", "qcow2", img, str(DISK))
     qcow2_graph(qmp, img)
@@ -203,7 +204,7 @@ def one_daemon_vms(qmp, tmp_path, vms):
     vm1 = Guest(tmp_path, "vm1", LOOP_SCRIPT, [sock])
     vms.append(vm1)
     wait_passes(vm1, 2)
-    vm2 = vm1.migration_target("vm2", [sock])        # the export's second session
+    vm2 = vm1.migration_target("vm2", [sock], defer=defer)   # the export's second session
     vms.append(vm2)
     return img, sock, vm1, vm2
 
@@ -245,8 +246,9 @@ def test_failed_migration_leaves_source_running(daemon, qmp, tmp_path, vms, how)
     """A migration slowed down (max-bandwidth) and then cancelled, or broken
     by killing the destination QEMU: the source VM keeps running on its
     disk, which stays intact and writable (the loop goes on, every block
-    checks)."""
-    img, sock, vm1, vm2 = one_daemon_vms(qmp, tmp_path, vms)
+    checks).  The cancelled one's destination starts as libvirt's does,
+    with -incoming defer and migrate-incoming."""
+    img, sock, vm1, vm2 = one_daemon_vms(qmp, tmp_path, vms, defer=how == "migrate_cancel")
     # 4 MiB/s: the ~80 MiB the guest has touched take about 20 s
     start_migration(vm1, vm2, max_bandwidth=4 << 20)
     wait_migration(vm1, until=("active",))

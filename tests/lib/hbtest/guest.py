@@ -107,8 +107,9 @@ class Guest:
                  smp=1, initrd=None, incoming=None, prior=None):
         """@initrd: an initramfs already built (@script and @files unused);
         @incoming: start paused (-S) waiting for a migration on this UNIX
-        socket path (-incoming unix:PATH); @prior: the guest this one is
-        migrated from, whose console output comes first in output()."""
+        socket path (-incoming unix:PATH), or "defer" (-incoming defer);
+        @prior: the guest this one is migrated from, whose console output
+        comes first in output()."""
         self.tmp = tmp
         self.name = name
         self.console = tmp / f"{name}.console"
@@ -141,7 +142,7 @@ class Guest:
                 dev += f",{k}={v}"
             argv += ["-device", dev]
         if incoming:
-            argv += ["-S", "-incoming", f"unix:{incoming}"]
+            argv += ["-S", "-incoming", incoming if incoming == "defer" else f"unix:{incoming}"]
         self.argv = argv
         self.stderr_path = tmp / f"{name}.stderr"
         self.stderr = open(self.stderr_path, "wb")
@@ -159,16 +160,23 @@ class Guest:
         """The guest's console since boot: a migrated guest's starts on its source."""
         return (self.prior.output() if self.prior else "") + self.own_output()
 
-    def migration_target(self, name, disks, incoming=None):
+    def migration_target(self, name, disks, incoming=None, defer=False):
         """A second QEMU, paused (-S), to migrate this guest into: the same
         machine, kernel and initramfs, with @disks (the same devices,
         possibly on other sockets).  Returns once it listens on its
-        -incoming socket (@incoming, default <tmp>/<name>.migrate)."""
+        -incoming socket (@incoming, default <tmp>/<name>.migrate).
+        @defer: start it with -incoming defer and give it the socket with
+        QMP migrate-incoming, as libvirt does."""
         incoming = incoming or str(self.tmp / f"{name}.migrate")
-        g = Guest(self.tmp, name, None, disks, initrd=self.initrd, incoming=incoming,
-                  prior=self, **self.settings)
+        g = Guest(self.tmp, name, None, disks, initrd=self.initrd,
+                  incoming="defer" if defer else incoming, prior=self, **self.settings)
+        g.incoming = incoming
         deadline = time.monotonic() + 60
+        deferred = defer
         while not (os.path.exists(incoming) and os.path.exists(g.qmp_path)):
+            if deferred and os.path.exists(g.qmp_path):
+                g.qmp("migrate-incoming", {"uri": f"unix:{incoming}"})
+                deferred = False
             if g.proc.poll() is not None:
                 g.kill()
                 raise AssertionError(f"{name} exited before listening:\n{g.log()}")
