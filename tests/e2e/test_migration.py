@@ -276,8 +276,10 @@ SEED_NODES = ("libvirt-3-format", "libvirt-2-format", "libvirt-2-storage",
 
 
 def seed_graph(qmp, hdr, payload, sock, active=True):
-    """The seed's graph on @qmp's daemon, exported on @sock; inactive (and
-    the export allowed to be) for a migration destination."""
+    """The seed's graph on @qmp's daemon, exported on @sock; inactive for a
+    migration destination.  Both ends' exports allow an inactive node: the
+    destination's is created on one, the source's node is deactivated at
+    the handover (an export without allow-inactive refuses that)."""
     inactive = {} if active else {"active": False}
     qmp.cmd("object-add", {"qom-type": "secret", "id": "libvirt-4-format-secret",
                            "data": PASS})
@@ -292,7 +294,7 @@ def seed_graph(qmp, hdr, payload, sock, active=True):
     qmp.cmd("blockdev-add", {"node-name": "libvirt-3-format", "driver": "luks",
                              "file": "libvirt-2-format", "header": "libvirt-1-format",
                              "key-secret": "libvirt-4-format-secret", **inactive})
-    export_add(qmp, "libvirt-3-format", sock, **({} if active else {"allow-inactive": True}))
+    export_add(qmp, "libvirt-3-format", sock, **{"allow-inactive": True})
 
 
 def delete_seed_graph(qmp):
