@@ -4,6 +4,7 @@
 #include "block/node.h"
 #include "qapi-commands.h"
 #include "qapi-events.h"
+#include "util/log.h"
 #include "util/error.h"
 
 #include <stdio.h>
@@ -16,13 +17,13 @@
  */
 /*
  * A node that cannot write its data back when it closes may have lost
- * acknowledged writes: that is never silent.  It goes to stderr (the
- * daemon's log) and to every QMP client as an event.
+ * acknowledged writes: that is never silent.  It goes to the daemon's
+ * log and to every QMP client as an event.
  */
 static void report_close_error(HbNode *node, int err)
 {
-    fprintf(stderr, "hotblockd: node '%s': writing data back on close failed: %s\n",
-            node->node_name, g_strerror(-err));
+    hb_log(HB_LOG_ERROR, "node '%s': writing data back on close failed: %s",
+           node->node_name, g_strerror(-err));
     qapi_event_send_block_node_close_error(node->node_name, g_strerror(-err));
 }
 

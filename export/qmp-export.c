@@ -93,6 +93,9 @@ bool qmp_block_export_add(QapiBlockExportOptions *args, GError **errp)
     cfg.logical_block_size = vu->logical_block_size;
     cfg.has_max_sessions = vu->has_max_sessions;
     cfg.max_sessions = vu->max_sessions;
+    cfg.socket_owner = vu->socket_owner;
+    cfg.socket_group = vu->socket_group;
+    cfg.socket_mode = vu->socket_mode;
     cfg.has_iothreads = vu->has_iothreads;
     cfg.iothreads = vu->iothreads;
     cfg.iothread = args->iothread;
@@ -209,6 +212,9 @@ bool qmp_device_add(QapiDeviceAddArgs *args, GError **errp)
     cfg.num_queues = args->num_queues;
     cfg.has_max_sessions = args->has_max_sessions;
     cfg.max_sessions = args->max_sessions;
+    cfg.socket_owner = args->socket_owner;
+    cfg.socket_group = args->socket_group;
+    cfg.socket_mode = args->socket_mode;
     cfg.has_logical_block_size = args->has_logical_block_size;
     cfg.logical_block_size = args->logical_block_size;
     if (args->has_read_only && args->has_writable && args->read_only == args->writable) {
@@ -233,8 +239,17 @@ bool qmp_device_del(QapiDeviceDelArgs *args, GError **errp)
                           args->id);
         return false;
     }
-    /* Unplugging: the VM loses the disk even if it is still connected. */
-    if (!hb_export_del(args->id, true, errp)) {
+    /*
+     * Pulling the disk from under a running VM stalls its pending I/O and
+     * then its own unplug: the VM lets go first (its device_del), and
+     * block-export-del mode=hard is the way to force it.
+     */
+    if (hb_export_in_use(exp)) {
+        hb_error_set(errp, "Device '%s' is in use by a connected VM: unplug it from the VM "
+                     "first, or force it with block-export-del (mode=hard)", args->id);
+        return false;
+    }
+    if (!hb_export_del(args->id, false, errp)) {
         return false;
     }
     queue_event(args->id, true);

@@ -4,28 +4,13 @@ a live migration on one host needs, the destination QEMU connecting while
 the source still is.  Each session has its own memory and rings; one that
 breaks its ring loses only its own connection."""
 import json
-import subprocess
-import time
 
 import pytest
 
-from hbtest.bench import bench
+from hbtest.bench import bench, start_bench
 from hbtest.exports import export_args
-from hbtest.paths import BENCH
 
 MiB = 1 << 20
-
-
-def start_bench(sock, ready, *args):
-    """A long-running front-end; returns once it is connected and set up."""
-    proc = subprocess.Popen([BENCH, str(sock), "--json", "--ready-file", str(ready), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while not ready.exists():
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline, "hotblock-bench did not get ready"
-        time.sleep(0.02)
-    return proc
 
 
 def finish(proc, timeout=60):
