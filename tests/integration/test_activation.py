@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Node activation: handing an image over between two hotblockd daemons on
 shared storage, as QEMU 10.0 does on migration (blockdev-set-active,
-blockdev-add's "active").
+blockdev-add's "active", the export's "allow-inactive").
 
 The destination opens the graph inactive while the source still writes;
 the source inactivates (its data flushed, its write lock released); the
@@ -135,6 +135,7 @@ def test_handover_between_two_daemons(tmp_path, pair, fmt):
     # The destination opens everything inactive while the source writes.
     build(qd, graph, vol, active=False)
     assert set(actives(qd).values()) == {False}
+    export(qd, top, tmp_path / "dst.sock", **{"allow-inactive": True})
 
     # Activating while the source holds the write lock changes nothing.
     before = snapshot(dst, qd)
@@ -153,7 +154,6 @@ def test_handover_between_two_daemons(tmp_path, pair, fmt):
     # Now the destination takes over and reads what the source wrote.
     qd.cmd("blockdev-set-active", active=True)
     assert set(actives(qd).values()) == {True}
-    export(qd, top, tmp_path / "dst.sock")
     check_span(tmp_path / "dst.sock")
     write_span(tmp_path / "dst.sock", seed=SEED + 1)
     check_span(tmp_path / "dst.sock", seed=SEED + 1)
@@ -285,6 +285,41 @@ def test_blockdev_add_inactive(tmp_path, daemon, qmp):
     assert [n["node-name"] for n in nodes(qmp)] == ["f"]
 
 
+def test_export_of_inactive_node(tmp_path, pair):
+    """Without allow-inactive an export activates its node first, as QEMU
+    does: refused while another process holds the image, leaving the node
+    inactive; with allow-inactive it is created on the inactive node."""
+    src, dst = pair
+    graph, top, vol = qcow2_volume(tmp_path)
+    qs, qd = src.qmp(), dst.qmp()
+    build(qs, graph, vol)
+    build(qd, graph, vol, active=False)
+
+    before = snapshot(dst, qd)
+    _, err = qd.err("block-export-add", type="vhost-user-blk", id="e0",
+                    **{"node-name": top}, writable=True,
+                    addr={"type": "unix", "path": str(tmp_path / "dst.sock")})
+    assert err == 'Failed to get "write" lock', err
+    assert snapshot(dst, qd) == before
+    assert qd.cmd("query-block-exports") == []
+
+    export(qd, top, tmp_path / "dst.sock", **{"allow-inactive": True})
+    assert actives(qd) == {"s": False, "top": False}
+    qd.cmd("block-export-del", id="e0")
+
+    # Once the source let go, an export without allow-inactive activates,
+    # and one that fails for another reason leaves the node inactive again.
+    qs.cmd("blockdev-set-active", active=False)
+    before = snapshot(dst, qd)
+    qd.err("block-export-add", type="vhost-user-blk", id="e0", **{"node-name": top},
+           writable=True, iothread="nope",
+           addr={"type": "unix", "path": str(tmp_path / "dst2.sock")})
+    assert snapshot(dst, qd) == before
+    assert qemu_io_write(vol["img"]).returncode == 0
+    export(qd, top, tmp_path / "dst2.sock")
+    assert actives(qd) == {"s": True, "top": True}
+
+
 def test_luks_header_reread_on_activation(tmp_path, daemon, qmp):
     """A LUKS header replaced while the node was inactive is noticed."""
     graph, top, vol = seed_volume(tmp_path)
@@ -311,4 +346,5 @@ def test_set_active_in_schema(qmp):
     schema = qmp.cmd("query-qmp-schema")
     names = {e["name"] for e in schema}
     assert "blockdev-set-active" in names
-    assert '"active"' in json.dumps(schema)
+    text = json.dumps(schema)
+    assert '"allow-inactive"' in text and '"active"' in text
