@@ -20,7 +20,8 @@
  * counts: an inactive node and its edges ask no write and share it.
  *
  * Inactivating goes parents first, for the node and every child no
- * active parent still uses: gate, drain, flush (the parent's flush still
+ * active parent still uses; an export on any of them that did not ask for
+ * allow-inactive refuses it, as in QEMU.  Each node: gate, drain, flush (the parent's flush still
  * reaches its active child).  Only when every flush worked are the
  * drivers told (inactivate(): drop the metadata) and the lock bytes
  * released; a failed flush reopens the gates, changing nothing.
@@ -134,10 +135,35 @@ static void gate_close(HbNode *n)
     hb_node_drain(n);
 }
 
+/* Whether a user of a node in @set keeps it active (an export without allow-inactive). */
+static bool users_keep_active(GPtrArray *set)
+{
+    for (guint i = 0; i < set->len; i++) {
+        HbNode *n = g_ptr_array_index(set, i);
+        for (guint k = 0; k < n->parents->len; k++) {
+            HbChild *e = g_ptr_array_index(n->parents, k);
+            if (!e->parent && !e->allow_inactive) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static void inactivate_error(GError **errp, HbNode *top, int err)
+{
+    hb_error_set_errno(errp, err, top ? "Failed to inactivate node"
+                                      : "Failed to inactivate all nodes");
+}
+
 static bool inactivate(HbNode *top, GError **errp)
 {
     g_autoptr(GPtrArray) set = collect_active(top);
 
+    if (users_keep_active(set)) {
+        inactivate_error(errp, top, -EPERM);
+        return false;
+    }
     for (guint i = 0; i < set->len; i++) {
         HbNode *n = g_ptr_array_index(set, i);
         gate_close(n);
@@ -146,7 +172,7 @@ static bool inactivate(HbNode *top, GError **errp)
             for (guint k = 0; k <= i; k++) {
                 g_atomic_int_set(&((HbNode *)g_ptr_array_index(set, k))->inactive, 0);
             }
-            hb_error_set_errno(errp, ret, "Failed to inactivate node '%s'", n->node_name);
+            inactivate_error(errp, top, ret);
             return false;
         }
     }
@@ -202,6 +228,16 @@ static bool activate(HbNode *top, GError **errp)
         g_atomic_int_set(&n->inactive, 0);
     }
     return true;
+}
+
+void hb_node_set_user_allow_inactive(HbNode *node, const char *user, bool allow)
+{
+    for (guint i = 0; i < node->parents->len; i++) {
+        HbChild *e = g_ptr_array_index(node->parents, i);
+        if (!e->parent && g_str_equal(e->name, user)) {
+            e->allow_inactive = allow;
+        }
+    }
 }
 
 bool hb_node_is_active(HbNode *node)

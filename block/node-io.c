@@ -258,7 +258,7 @@ int hb_node_truncate(HbNode *node, uint64_t size, GError **errp)
         return -EACCES;
     }
     if (!hb_node_is_active(node)) {
-        hb_error_set(errp, "Node '%s' is inactive", node->node_name);
+        hb_error_set(errp, "Permission 'resize' unavailable on inactive node");
         return -EPERM;
     }
     if (!node->drv->truncate) {

@@ -263,8 +263,8 @@ HbChild *hb_node_open_child(HbNode *parent, const char *role,
     }
     /* Its requests would fail, and its locks not be taken (block/activate.c). */
     if (hb_node_is_active(parent) && !hb_node_is_active(child)) {
-        hb_error_set(errp, "Node '%s' is inactive: activate it before using it "
-                     "under an active node", child->node_name);
+        hb_error_set(errp, "Inactive '%s' can't be a %s child of active '%s'",
+                     child->node_name, role, parent->node_name ? parent->node_name : "");
         return NULL;
     }
     if (parent->force_share) {

@@ -254,6 +254,8 @@ struct HbChild {
     HbNode *node;
     unsigned perm;         /* what the parent does with the child */
     unsigned shared_perm;  /* what the parent lets others do */
+    /* A user (export) that lets its node be inactivated (allow-inactive). */
+    bool allow_inactive;
 };
 
 /**
@@ -374,6 +376,14 @@ HbChild *hb_node_attach_user(HbNode *node, const char *user, unsigned perm,
 /* The @user of a command's temporary use of a node (QEMU's anonymous "root"). */
 #define HB_NODE_ANONYMOUS_USER "root"
 void hb_node_detach_user(HbChild *child);
+
+/**
+ * hb_node_set_user_allow_inactive() - whether @user (an export's id) lets
+ * @node be inactivated.  A user that does not (the default, as a QEMU
+ * export without allow-inactive) makes blockdev-set-active fail with
+ * "Failed to inactivate node: Operation not permitted".  Main thread.
+ */
+void hb_node_set_user_allow_inactive(HbNode *node, const char *user, bool allow);
 
 /* ---- I/O (any thread) ---- */
 int64_t hb_node_get_length(HbNode *node);

@@ -108,8 +108,8 @@ bool qmp_block_export_add(QapiBlockExportOptions *args, GError **errp)
      * A command that fails after all leaves the node inactive again.
      */
     HbNode *node = hb_node_find(args->node_name);
-    bool activated = node && !hb_node_is_active(node) &&
-                     !(args->has_allow_inactive && args->allow_inactive);
+    bool allow_inactive = args->has_allow_inactive && args->allow_inactive;
+    bool activated = node && !hb_node_is_active(node) && !allow_inactive;
     if (activated && !hb_node_set_active(node, true, errp)) {
         return false;
     }
@@ -119,6 +119,8 @@ bool qmp_block_export_add(QapiBlockExportOptions *args, GError **errp)
         goto fail;
     }
     if (hb_export_add(&cfg, errp)) {
+        /* Without allow-inactive, the export keeps its node active. */
+        hb_node_set_user_allow_inactive(node, cfg.id, allow_inactive);
         return true;
     }
 fail:
@@ -237,7 +239,12 @@ bool qmp_device_add(QapiDeviceAddArgs *args, GError **errp)
     cfg.node_name = args->drive;
     cfg.socket_path = path;
     cfg.serial = args->serial;
-    return hb_export_add(&cfg, errp) != NULL;
+    if (!hb_export_add(&cfg, errp)) {
+        return false;
+    }
+    /* A device, as QEMU's, lets the node be inactivated on migration. */
+    hb_node_set_user_allow_inactive(node, cfg.id, true);
+    return true;
 }
 
 bool qmp_device_del(QapiDeviceDelArgs *args, GError **errp)
