@@ -9,7 +9,10 @@ destination activates and reads the data.  QEMU's own tools check what
 reached the disk and that no daemon holds the write lock when it should
 not."""
 import json
+import os
 import struct
+import subprocess
+import time
 
 import pytest
 
@@ -17,7 +20,7 @@ from hbtest.bench import bench, pattern_word
 from hbtest.daemon import Daemon
 from hbtest.graph import snapshot
 from hbtest.luks import PASS, master_key_via_cryptsetup, seed_graph, xts
-from hbtest.paths import HOTBLOCK_IMG
+from hbtest.paths import BENCH, HOTBLOCK_IMG
 from hbtest.tools import run
 
 MiB = 1 << 20
@@ -117,6 +120,14 @@ def check_image(tmp, vol, seed=SEED):
             assert all(w == pattern_word(off + 8 * i, seed) for i, w in enumerate(words)), off
 
 
+def image_locks(img):
+    """The lock bytes every process holds on @img, from /proc/locks."""
+    ino = os.stat(img).st_ino
+    with open("/proc/locks") as f:
+        return sorted(" ".join(line.split()[1:]) for line in f
+                      if line.split()[5].endswith(f":{ino}"))
+
+
 def qemu_io_write(img, fmt="qcow2", cmd="write -P 0x5a 0 4k"):
     """qemu-io opening @img read-write: fails while a daemon holds its write lock."""
     return run("qemu-io", "-f", fmt, "-c", cmd, str(img), check=False)
@@ -138,10 +149,10 @@ def test_handover_between_two_daemons(tmp_path, pair, fmt):
     export(qd, top, tmp_path / "dst.sock", **{"allow-inactive": True})
 
     # Activating while the source holds the write lock changes nothing.
-    before = snapshot(dst, qd)
+    before, locks = snapshot(dst, qd), image_locks(vol["img"])
     _, err = qd.err("blockdev-set-active", active=True)
     assert err == 'Failed to get "write" lock', err
-    assert snapshot(dst, qd) == before
+    assert snapshot(dst, qd) == before and image_locks(vol["img"]) == locks
     _, err = qd.err("blockdev-set-active", **{"node-name": top}, active=True)
     assert err == 'Failed to get "write" lock', err
     assert snapshot(dst, qd) == before
@@ -211,6 +222,42 @@ def test_io_on_inactive_node_fails_cleanly(tmp_path, daemon, qmp):
 
     qmp.cmd("blockdev-set-active", active=True)
     check_span(sock)
+
+
+@pytest.mark.parametrize("fmt", ["qcow2", "luks"])
+def test_inactivate_under_load(tmp_path, daemon, qmp, fmt):
+    """A front-end keeps its queue full while the node goes inactive and
+    active again, several times: requests in flight are drained, the rest
+    fail, nothing crashes, and the image is clean afterwards."""
+    graph, top, vol = VOLUMES[fmt](tmp_path)
+    build(qmp, graph, vol)
+    sock, ready = tmp_path / "e.sock", tmp_path / "ready"
+    export(qmp, top, sock, **{"allow-inactive": True})
+    proc = subprocess.Popen([BENCH, str(sock), "--json", "--rw", "randrw", "--bs", "4k",
+                             "--iodepth", "16", "--runtime", "4", "--size", str(16 * MiB),
+                             "--ready-file", str(ready)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.02)
+        for _ in range(5):
+            time.sleep(0.2)
+            qmp.cmd("blockdev-set-active", active=False)
+            time.sleep(0.1)
+            qmp.cmd("blockdev-set-active", active=True)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    res = json.loads(out)
+    assert res["ops"] > 0 and res["errors"] > 0, (res, err)
+    assert daemon.proc.poll() is None
+    qmp.cmd("blockdev-set-active", active=False)
+    r = run("qemu-img", "check", vol["img"], check=False)
+    assert r.returncode == 0 and "No errors were found" in r.stdout, r.stdout + r.stderr
 
 
 def test_qcow2_metadata_reread_on_activation(tmp_path, pair):
