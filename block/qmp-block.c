@@ -76,7 +76,14 @@ bool qmp_blockdev_set_active(QapiBlockdevSetActiveArgs *args, GError **errp)
             return false;
         }
     }
-    return hb_node_set_active(node, args->active, errp);
+    if (!hb_node_set_active(node, args->active, errp)) {
+        return false;
+    }
+    /* The other process may have resized the image: exports tell their guests. */
+    if (args->active) {
+        hb_node_run_resize_hooks();
+    }
+    return true;
 }
 
 bool qmp_block_resize(QapiBlockResizeArgs *args, GError **errp)
