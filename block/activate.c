@@ -48,7 +48,7 @@ static void collect_inactive(HbNode *n, GPtrArray *out)
         HbChild *c = g_ptr_array_index(n->children, i);
         collect_inactive(c->node, out);
     }
-    if (g_atomic_int_get(&n->inactive) && !contains(out, n)) {
+    if (!hb_node_is_active(n)) {
         g_ptr_array_add(out, n);
     }
 }
@@ -58,41 +58,50 @@ static bool parents_leaving(HbNode *n, GPtrArray *set)
 {
     for (guint i = 0; i < n->parents->len; i++) {
         HbChild *e = g_ptr_array_index(n->parents, i);
-        if (e->parent && !g_atomic_int_get(&e->parent->inactive) &&
-            !contains(set, e->parent)) {
+        if (e->parent && hb_node_is_active(e->parent) && !contains(set, e->parent)) {
             return false;
         }
     }
     return true;
 }
 
+/* Every node below @n, once each. */
+static void collect_below(HbNode *n, GPtrArray *out)
+{
+    for (guint i = 0; i < n->children->len; i++) {
+        HbNode *c = ((HbChild *)g_ptr_array_index(n->children, i))->node;
+        if (!contains(out, c)) {
+            g_ptr_array_add(out, c);
+            collect_below(c, out);
+        }
+    }
+}
+
 /*
- * The active nodes to inactivate, parents first: @top (or, with NULL,
- * every node) and the children no active parent outside the set uses.
+ * The active nodes to inactivate, parents first: @top and the nodes below
+ * it that no active parent outside the set uses, or with NULL every node.
+ * A node joins once all its parents have (or are inactive), so each pass
+ * over the candidates adds at least one more level.
  */
 static GPtrArray *collect_active(HbNode *top)
 {
     GPtrArray *out = g_ptr_array_new();
-    g_autoptr(GPtrArray) all = top ? NULL : hb_graph_snapshot();
+    g_autoptr(GPtrArray) cand = top ? g_ptr_array_new() : hb_graph_snapshot();
     bool grew = true;
 
-    if (top && !g_atomic_int_get(&top->inactive)) {
-        g_ptr_array_add(out, top);
+    if (top) {
+        if (hb_node_is_active(top)) {
+            g_ptr_array_add(out, top);
+        }
+        collect_below(top, cand);
     }
     while (grew) {
         grew = false;
-        GPtrArray *pool = all ? all : out;
-        for (guint i = 0; i < pool->len; i++) {
-            HbNode *n = g_ptr_array_index(pool, i);
-            /* With a top node: its children; without: every node. */
-            guint nc = all ? 1 : n->children->len;
-            for (guint k = 0; k < nc; k++) {
-                HbNode *c = all ? n : ((HbChild *)g_ptr_array_index(n->children, k))->node;
-                if (!g_atomic_int_get(&c->inactive) && !contains(out, c) &&
-                    parents_leaving(c, out)) {
-                    g_ptr_array_add(out, c);
-                    grew = true;
-                }
+        for (guint i = 0; i < cand->len; i++) {
+            HbNode *c = g_ptr_array_index(cand, i);
+            if (hb_node_is_active(c) && !contains(out, c) && parents_leaving(c, out)) {
+                g_ptr_array_add(out, c);
+                grew = true;
             }
         }
     }
