@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/qmp-block.c — blockdev-add, blockdev-del, query-named-block-nodes. */
+/* block/qmp-block.c — blockdev-add, blockdev-del, blockdev-set-active, block_resize, query-named-block-nodes. */
 #include "block/info.h"
 #include "block/node.h"
 #include "qapi-commands.h"
@@ -62,6 +62,28 @@ bool qmp_blockdev_del(QapiBlockdevDelArgs *args, GError **errp)
         return false;
     }
     hb_node_unregister(node);
+    return true;
+}
+
+bool qmp_blockdev_set_active(QapiBlockdevSetActiveArgs *args, GError **errp)
+{
+    HbNode *node = NULL;
+
+    if (args->node_name) {
+        node = hb_node_find(args->node_name);
+        if (!node) {
+            hb_error_set(errp, "Failed to find node with node-name='%s'",
+                         args->node_name);
+            return false;
+        }
+    }
+    if (!hb_node_set_active(node, args->active, errp)) {
+        return false;
+    }
+    /* The other process may have resized the image: exports tell their guests. */
+    if (args->active) {
+        hb_node_run_resize_hooks();
+    }
     return true;
 }
 

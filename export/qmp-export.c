@@ -106,12 +106,34 @@ bool qmp_block_export_add(QapiBlockExportOptions *args, GError **errp)
         g_ptr_array_add(ids, NULL);
         cfg.iothread_list = (char **)ids->pdata;
     }
+    /*
+     * As QEMU: without allow-inactive an inactive node is activated
+     * first (failing while another process holds its image); with it,
+     * the node stays as it is and requests fail until it is activated.
+     * A command that fails after all leaves the node inactive again.
+     */
+    HbNode *node = hb_node_find(args->node_name);
+    bool allow_inactive = args->has_allow_inactive && args->allow_inactive;
+    bool activated = node && !hb_node_is_active(node) && !allow_inactive;
+    if (activated && !hb_node_set_active(node, true, errp)) {
+        return false;
+    }
     if (vu->addr->type == QAPI_SOCKET_ADDRESS_TYPE_Q_UNIX) {
         cfg.socket_path = vu->addr->u.q_unix->path;
     } else if (!parse_fd(vu->addr->u.fd->str, &cfg.listen_fd, errp)) {
-        return false;
+        goto fail;
     }
-    return hb_export_add(&cfg, errp) != NULL;
+    if (hb_export_add(&cfg, errp)) {
+        /* Without allow-inactive, the export keeps its node active. */
+        hb_node_set_user_allow_inactive(node, cfg.id, allow_inactive);
+        return true;
+    }
+fail:
+    if (activated) {
+        g_autoptr(GError) ignored = NULL;
+        hb_node_set_active(node, false, &ignored);
+    }
+    return false;
 }
 
 bool qmp_block_export_del(QapiBlockExportDelArgs *args, GError **errp)
@@ -227,7 +249,12 @@ bool qmp_device_add(QapiDeviceAddArgs *args, GError **errp)
     cfg.node_name = args->drive;
     cfg.socket_path = path;
     cfg.serial = args->serial;
-    return hb_export_add(&cfg, errp) != NULL;
+    if (!hb_export_add(&cfg, errp)) {
+        return false;
+    }
+    /* A device, as QEMU's, lets the node be inactivated on migration. */
+    hb_node_set_user_allow_inactive(node, cfg.id, true);
+    return true;
 }
 
 bool qmp_device_del(QapiDeviceDelArgs *args, GError **errp)
