@@ -742,3 +742,36 @@ bool hb_export_connected(const HbExport *exp)
 {
     return g_atomic_int_get((gint *)&exp->connected);
 }
+
+unsigned hb_export_sessions(HbExport *exp, HbExportSessionInfo *out)
+{
+    unsigned n = 0;
+
+    for (unsigned k = 0; k < exp->max_sessions; k++) {
+        ExportSession *s = g_atomic_pointer_get(&exp->sessions[k]);
+        /* Read while the control thread may change them: a query's snapshot. */
+        if (!s || __atomic_load_n(&s->vu.sock, __ATOMIC_RELAXED) < 0) {
+            continue;
+        }
+        HbExportSessionInfo *i = &out[n++];
+        i->features = __atomic_load_n(&s->vu.features, __ATOMIC_RELAXED);
+        i->protocol_features = __atomic_load_n(&s->vu.protocol_features, __ATOMIC_RELAXED);
+        i->dirty_log = (i->features & (1ull << HB_VU_F_LOG_ALL)) &&
+                       __atomic_load_n(&s->vu.log.bits, __ATOMIC_RELAXED);
+        i->started_queues = 0;
+        for (unsigned q = 0; q < exp->nq; q++) {
+            i->started_queues += __atomic_load_n(&s->vu.q[q].started, __ATOMIC_RELAXED);
+        }
+    }
+    return n;
+}
+
+unsigned hb_export_num_queues(const HbExport *exp)
+{
+    return exp->nq;
+}
+
+unsigned hb_export_max_sessions(const HbExport *exp)
+{
+    return exp->max_sessions;
+}

@@ -100,6 +100,26 @@ void hb_export_set_socket_perms(const HbPerms *perms);
  */
 bool hb_export_in_use(HbExport *exp);
 
+/* What query-block-exports shows of one connected front-end. */
+typedef struct HbExportSessionInfo {
+    uint64_t features;
+    uint64_t protocol_features;
+    unsigned started_queues;
+    bool dirty_log;
+} HbExportSessionInfo;
+
+/**
+ * hb_export_sessions() - the front-ends connected to @exp now (main thread;
+ * a snapshot that may be a moment old).
+ * @out: room for HB_EXPORT_MAX_SESSIONS entries
+ * Return: how many were filled in.
+ */
+unsigned hb_export_sessions(HbExport *exp, HbExportSessionInfo *out);
+
+/* Queues offered, and front-ends allowed at once. */
+unsigned hb_export_num_queues(const HbExport *exp);
+unsigned hb_export_max_sessions(const HbExport *exp);
+
 /* The export named @id, or NULL. */
 HbExport *hb_export_find(const char *id);
 

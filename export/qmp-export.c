@@ -164,6 +164,24 @@ static void add_info(HbExport *exp, void *opaque)
     e->value->type = QAPI_BLOCK_EXPORT_TYPE_VHOST_USER_BLK;
     e->value->node_name = g_strdup(hb_export_node_name(exp));
     e->value->shutting_down = false;
+    e->value->has_connected = e->value->has_num_queues = e->value->has_max_sessions = true;
+    e->value->num_queues = hb_export_num_queues(exp);
+    e->value->max_sessions = hb_export_max_sessions(exp);
+
+    HbExportSessionInfo si[HB_EXPORT_MAX_SESSIONS];
+    unsigned n = hb_export_sessions(exp, si);
+    QapiBlockExportSessionInfoList **stail = &e->value->sessions;
+    e->value->connected = n > 0;
+    for (unsigned i = 0; i < n; i++) {
+        QapiBlockExportSessionInfoList *l = g_new0(QapiBlockExportSessionInfoList, 1);
+        l->value = g_new0(QapiBlockExportSessionInfo, 1);
+        l->value->features = si[i].features;
+        l->value->protocol_features = si[i].protocol_features;
+        l->value->started_queues = si[i].started_queues;
+        l->value->dirty_log = si[i].dirty_log;
+        *stail = l;
+        stail = &l->next;
+    }
     **tail = e;
     *tail = &e->next;
 }
