@@ -207,6 +207,23 @@ static int64_t file_get_length(HbNode *node)
     return __atomic_load_n(&s->length, __ATOMIC_RELAXED);
 }
 
+/*
+ * The other process may have grown the file while we were inactive (a
+ * qcow2 allocating clusters): the length we keep is read again.
+ */
+static bool file_activate(HbNode *node, GError **errp)
+{
+    FileState *s = node->opaque;
+    int64_t len = fd_length(s->fd, s->is_blockdev);
+
+    if (len < 0) {
+        hb_error_set_errno(errp, (int)len, "Could not get the size of the file");
+        return false;
+    }
+    __atomic_store_n(&s->length, len, __ATOMIC_RELAXED);
+    return true;
+}
+
 /* block_resize, as QEMU's file driver: regular files any size, devices no bigger. */
 static int file_truncate(HbNode *node, uint64_t size, GError **errp)
 {
@@ -643,5 +660,6 @@ const HbDriver hb_driver_file = {
     .pdiscard = file_pdiscard,
     .pwrite_zeroes = file_pwrite_zeroes,
     .set_perm = file_set_perm,
+    .activate = file_activate,
     .filename = file_filename,
 };

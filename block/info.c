@@ -221,6 +221,7 @@ QapiBlockDeviceInfo *hb_node_query_flat(HbNode *node, bool flat)
     d->file = hb_node_filename(node);
     d->node_name = g_strdup(node->node_name);
     d->ro = node->read_only;
+    d->active = hb_node_is_active(node);
     d->drv = g_strdup(node->drv->name);
     d->encrypted = node->drv->encrypted;
     d->detect_zeroes = node->options->has_detect_zeroes

@@ -111,9 +111,17 @@ static int decrypt_iov(HbLuks1 *luks, uint64_t offset,
     return ret;
 }
 
+/* The header is read while opening or activating, maybe from an inactive child. */
 static int header_read(void *opaque, uint64_t offset, void *buf, size_t len)
 {
-    return hb_node_pread(opaque, offset, buf, len);
+    struct iovec v = { .iov_base = buf, .iov_len = len };
+
+    return hb_node_preadv(opaque, offset, len, &v, 1, HB_REQ_WHILE_INACTIVE);
+}
+
+static HbNode *header_node(LuksState *s)
+{
+    return s->header ? s->header->node : s->file->node;
 }
 
 static bool luks_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
@@ -152,7 +160,7 @@ static bool luks_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
         }
     }
 
-    HbNode *hdr = s->header ? s->header->node : s->file->node;
+    HbNode *hdr = header_node(s);
     int64_t hdr_len = hb_node_get_length(hdr);
     if (hdr_len < 0) {
         hb_error_set_errno(errp, (int)hdr_len, "Could not get the header size");
@@ -195,6 +203,23 @@ static void luks_close(HbNode *node)
     hb_luks1_free(s->luks);
     g_free(s);
     node->opaque = NULL;
+}
+
+/*
+ * The other process may have changed the header while we were inactive:
+ * read it again and make sure the key we kept still opens this volume.
+ */
+static bool luks_activate(HbNode *node, GError **errp)
+{
+    LuksState *s = node->opaque;
+    HbNode *hdr = header_node(s);
+    int64_t hdr_len = hb_node_get_length(hdr);
+
+    if (hdr_len < 0) {
+        hb_error_set_errno(errp, (int)hdr_len, "Could not get the header size");
+        return false;
+    }
+    return hb_luks1_reload(s->luks, header_read, hdr, (uint64_t)hdr_len, errp);
 }
 
 static int64_t luks_get_length(HbNode *node)
@@ -620,6 +645,7 @@ const HbDriver hb_driver_luks = {
     .pdiscard = luks_pdiscard,
     .submit = luks_submit,
     .truncate = luks_truncate,
+    .activate = luks_activate,
     .query_specific = luks_query_specific,
     .encrypted = true,
     .create = luks_create,

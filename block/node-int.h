@@ -22,6 +22,13 @@ bool hb_graph_contains(HbNode *node);
 bool hb_perm_attach(HbNode *node, HbChild *edge, GError **errp);
 /* After @edge left node->parents: recompute totals, tell the driver. */
 void hb_perm_detach(HbNode *node);
+/*
+ * perm.c: recompute @node's totals after activation changed (an
+ * inactive node or parent asks no write or resize and shares them) and
+ * tell the driver.  Only tightening can fail (another process holds a
+ * lock byte); then nothing changed.
+ */
+bool hb_perm_refresh(HbNode *node, GError **errp);
 
 /*
  * node-io.c: what every request must pass before its driver sees it:

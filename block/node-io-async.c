@@ -243,7 +243,8 @@ void hb_node_submit(HbNode *node, HbIoReq *req)
         req->cb.done(&req->cb, run_sync(node, req));
         return;
     }
-    ret = precheck(node, req);
+    /* An inactive node refuses everything, flushes too (see io_enter()). */
+    ret = g_atomic_int_get(&node->inactive) ? -EPERM : precheck(node, req);
     if (ret < 0 || (req->op != HB_IO_FLUSH && req->bytes == 0)) {
         req->cb.done(&req->cb, ret);
         return;
@@ -302,6 +303,20 @@ void hb_node_submit(HbNode *node, HbIoReq *req)
         nr->gated = true;
     }
     g_atomic_int_inc(&node->inflight);
+    /*
+     * Deactivation raises the flag, then drains: having counted ourselves
+     * in, look again (node-io.c's io_enter()); the pool's way checks in
+     * the synchronous call.
+     */
+    if (g_atomic_int_get(&node->inactive)) {
+        if (nr->gated) {
+            g_atomic_int_dec_and_test(&node->async_writers);
+        }
+        g_atomic_int_dec_and_test(&node->inflight);
+        g_free(nr);
+        req->cb.done(&req->cb, -EPERM);
+        return;
+    }
     ret = node->drv->submit(node, &nr->inner);
     if (ret < 0) {
         /* -ENOTSUP: nothing was started; the pool runs it instead. */

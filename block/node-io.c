@@ -102,6 +102,23 @@ static inline void inflight_end(HbNode *node)
     g_atomic_int_dec_and_test(&node->inflight);
 }
 
+/*
+ * Count a request in, unless the node is inactive (-EPERM).  The flag is
+ * read after the count is raised, and deactivation raises the flag before
+ * it drains (both sequentially consistent): either the request sees the
+ * flag, or the drain waits for the request.  @flags may let a format's
+ * metadata read through (HB_REQ_WHILE_INACTIVE).
+ */
+static int io_enter(HbNode *node, unsigned flags)
+{
+    inflight_begin(node);
+    if (g_atomic_int_get(&node->inactive) && !(flags & HB_REQ_WHILE_INACTIVE)) {
+        inflight_end(node);
+        return -EPERM;
+    }
+    return 0;
+}
+
 static int read_padded(HbNode *node, uint64_t offset, uint64_t bytes,
                        const struct iovec *iov, int niov)
 {
@@ -175,7 +192,9 @@ int hb_node_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
         return ret;
     }
     uint32_t a = node->request_alignment;
-    inflight_begin(node);
+    if ((ret = io_enter(node, flags)) < 0) {
+        return ret;
+    }
     if (a > 1 && (offset % a || bytes % a)) {
         ret = read_padded(node, offset, bytes, iov, niov);
     } else {
@@ -194,7 +213,9 @@ int hb_node_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
     }
     uint32_t a = node->request_alignment;
     unsigned dflags = flags & ~HB_REQ_FUA;
-    inflight_begin(node);
+    if ((ret = io_enter(node, 0)) < 0) {
+        return ret;
+    }
     if (a > 1 && (offset % a || bytes % a)) {
         ret = write_padded(node, offset, bytes, iov, niov, dflags);
     } else if (a > 1) {
@@ -236,6 +257,10 @@ int hb_node_truncate(HbNode *node, uint64_t size, GError **errp)
         hb_error_set(errp, "Image is read-only");
         return -EACCES;
     }
+    if (!hb_node_is_active(node)) {
+        hb_error_set(errp, "Permission 'resize' unavailable on inactive node");
+        return -EPERM;
+    }
     if (!node->drv->truncate) {
         hb_error_set(errp, "Image format driver does not support resize");
         return -ENOTSUP;
@@ -260,6 +285,11 @@ void hb_node_run_resize_hooks(void)
     }
 }
 
+/*
+ * Not refused on an inactive node: deactivation flushes a node it has
+ * already closed to requests, and a driver that dropped its metadata has
+ * nothing to write, so the flush only syncs.
+ */
 int hb_node_flush(HbNode *node)
 {
     /*
@@ -306,7 +336,9 @@ int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
     if (ret < 0 || bytes == 0 || !hb_node_discard_range(node, &offset, &bytes)) {
         return ret;
     }
-    inflight_begin(node);
+    if ((ret = io_enter(node, 0)) < 0) {
+        return ret;
+    }
     g_rw_lock_reader_lock(&node->rmw_lock);
     ret = node->drv->pdiscard(node, offset, bytes);
     g_rw_lock_reader_unlock(&node->rmw_lock);
@@ -351,7 +383,9 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
         if (flags & HB_REQ_NO_FALLBACK) {
             return -ENOTSUP;
         }
-        inflight_begin(node);
+        if ((ret = io_enter(node, 0)) < 0) {
+            return ret;
+        }
         ret = write_padded(node, offset, bytes, NULL, 0, 0);
         inflight_end(node);
         return ret;
@@ -359,7 +393,9 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
     if (!node->discard_unmap) {
         flags &= ~HB_REQ_MAY_UNMAP;
     }
-    inflight_begin(node);
+    if ((ret = io_enter(node, 0)) < 0) {
+        return ret;
+    }
     g_rw_lock_reader_lock(&node->rmw_lock);
     ret = -ENOTSUP;
     if (node->drv->pwrite_zeroes) {

@@ -108,6 +108,8 @@ HbNode *hb_node_open(QapiBlockdevOptions *opts, GError **errp)
     node->discard_unmap = opts->has_discard &&
                           opts->discard == QAPI_BLOCKDEV_DISCARD_OPTIONS_UNMAP;
     node->request_alignment = 1;
+    /* Inactive from the start: its edges take no write lock (perm.c). */
+    node->inactive = node->perms_inactive = opts->has_active && !opts->active;
     node->shared_perm = HB_PERM_ALL;
     node->children = g_ptr_array_new();
     node->parents = g_ptr_array_new();
@@ -205,8 +207,8 @@ static HbChild *attach(HbNode *child, HbNode *parent, const char *name,
 }
 
 /*
- * An inline child takes its parent's cache mode, read-only and force-share
- * settings unless it sets them itself, as QEMU's inherited options do: an
+ * An inline child takes its parent's cache mode, read-only, force-share and
+ * active settings unless it sets them itself, as QEMU's inherited options do: an
  * operator who asks for cache.direct on a qcow2 node means the file below.
  */
 static QapiBlockdevOptions *inherit_options(HbNode *parent,
@@ -231,6 +233,10 @@ static QapiBlockdevOptions *inherit_options(HbNode *parent,
     if (!o->has_force_share && parent->force_share && o->read_only) {
         o->has_force_share = o->force_share = true;
     }
+    if (!o->has_active && !hb_node_is_active(parent)) {
+        o->has_active = true;
+        o->active = false;
+    }
     return o;
 }
 
@@ -253,6 +259,12 @@ HbChild *hb_node_open_child(HbNode *parent, const char *role,
         child = hb_node_open(def, errp);
     }
     if (!child) {
+        return NULL;
+    }
+    /* Its requests would fail, and its locks not be taken (block/activate.c). */
+    if (hb_node_is_active(parent) && !hb_node_is_active(child)) {
+        hb_error_set(errp, "Inactive '%s' can't be a %s child of active '%s'",
+                     child->node_name, role, parent->node_name ? parent->node_name : "");
         return NULL;
     }
     if (parent->force_share) {

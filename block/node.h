@@ -66,6 +66,12 @@ enum {
     HB_REQ_FUA = 1u << 0,        /* write: durable before completion */
     HB_REQ_MAY_UNMAP = 1u << 1,  /* write_zeroes: may deallocate */
     HB_REQ_NO_FALLBACK = 1u << 2,/* write_zeroes: fail with -ENOTSUP rather than write */
+    /*
+     * read: a format reading its child's metadata while it opens or
+     * activates (block/activate.c), allowed on an inactive child.  Filters
+     * (raw) pass it on with the read.
+     */
+    HB_REQ_WHILE_INACTIVE = 1u << 3,
 };
 
 /*
@@ -211,6 +217,20 @@ struct HbDriver {
      */
     int (*truncate)(HbNode *node, uint64_t size, GError **errp);
 
+    /*
+     * blockdev-set-active (block/activate.c), main thread, with the
+     * node drained and refusing new requests.  inactivate(): the node
+     * has just been flushed; drop whatever was read from the image
+     * (qcow2: caches, tables) and never write again until activate().
+     * activate(): the children are active again and the locks taken;
+     * re-read what inactivate() dropped (or what open() read while the
+     * node was inactive), failing with @errp if the image is no longer
+     * usable, which leaves the node inactive.  Both optional: a driver
+     * that keeps nothing of the image needs neither.
+     */
+    void (*inactivate)(HbNode *node);
+    bool (*activate)(HbNode *node, GError **errp);
+
     /* Writes beyond get_length() extend the node (file: formats grow it). */
     bool growable;
     /* The data is encrypted (ImageInfo's "encrypted"). */
@@ -234,6 +254,8 @@ struct HbChild {
     HbNode *node;
     unsigned perm;         /* what the parent does with the child */
     unsigned shared_perm;  /* what the parent lets others do */
+    /* A user (export) that lets its node be inactivated (allow-inactive). */
+    bool allow_inactive;
 };
 
 /**
@@ -269,6 +291,8 @@ struct HbNode {
     GRWLock rmw_lock;             /* unaligned writes exclude overlapping I/O */
     gint async_writers;           /* aligned writes in flight asynchronously */
     gint rmw_waiting;             /* an unaligned write waits for them to end */
+    gint inactive;                /* blockdev-set-active: refuses I/O (atomic) */
+    bool perms_inactive;          /* counted as inactive by perm.c: no write locks */
 };
 
 /* ---- lifecycle (main thread) ---- */
@@ -353,6 +377,14 @@ HbChild *hb_node_attach_user(HbNode *node, const char *user, unsigned perm,
 #define HB_NODE_ANONYMOUS_USER "root"
 void hb_node_detach_user(HbChild *child);
 
+/**
+ * hb_node_set_user_allow_inactive() - whether @user (an export's id) lets
+ * @node be inactivated.  A user that does not (the default, as a QEMU
+ * export without allow-inactive) makes blockdev-set-active fail with
+ * "Failed to inactivate node: Operation not permitted".  Main thread.
+ */
+void hb_node_set_user_allow_inactive(HbNode *node, const char *user, bool allow);
+
 /* ---- I/O (any thread) ---- */
 int64_t hb_node_get_length(HbNode *node);
 int hb_node_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
@@ -403,6 +435,28 @@ int hb_node_truncate(HbNode *node, uint64_t size, GError **errp);
  */
 void hb_node_add_resize_hook(void (*fn)(void));
 void hb_node_run_resize_hooks(void);
+
+/* ---- activation (main thread; block/activate.c) ---- */
+
+/* Whether @node is active (takes I/O and its write locks). */
+bool hb_node_is_active(HbNode *node);
+
+/**
+ * hb_node_set_active() - blockdev-set-active
+ * @node: a node, or NULL for every node
+ * @active: the state wanted
+ * @errp: why not; then every node is as it was
+ *
+ * Activating takes the node and its inactive children: children first,
+ * all their image locks before anything else (another process still
+ * holding them fails the command), then each driver re-reads its
+ * metadata.  Inactivating takes the node and the children no active
+ * node uses any more, parents first: each is drained, flushed, its
+ * driver drops its metadata, and the write lock bytes are released.
+ *
+ * Return: true, or false with @errp set.
+ */
+bool hb_node_set_active(HbNode *node, bool active, GError **errp);
 
 /* Wait (main thread) until no request is inside @node's driver. */
 void hb_node_drain(HbNode *node);

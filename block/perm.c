@@ -62,19 +62,41 @@ static void conflict_error(HbNode *node, const HbChild *need,
                  b, node->node_name, unshare->name);
 }
 
+/*
+ * What an edge counts for in the totals.  As in QEMU (an inactive node is
+ * not writable), an inactive node, or an edge from an inactive parent,
+ * asks for no write or resize and shares both: the image then holds only
+ * the read lock bytes, and another process may take the write ones.
+ */
+static void edge_perm(HbNode *node, const HbChild *e, unsigned *perm,
+                      unsigned *shared)
+{
+    const unsigned writes = HB_PERM_WRITE | HB_PERM_RESIZE;
+
+    *perm = e->perm;
+    *shared = e->shared_perm;
+    if (node->perms_inactive || (e->parent && e->parent->perms_inactive)) {
+        *perm &= ~writes;
+        *shared |= writes;
+    }
+}
+
 static void totals(HbNode *node, const HbChild *extra, unsigned *perm,
                    unsigned *shared)
 {
+    unsigned p, s;
+
     *perm = 0;
     *shared = HB_PERM_ALL;
     for (guint i = 0; i < node->parents->len; i++) {
-        HbChild *e = g_ptr_array_index(node->parents, i);
-        *perm |= e->perm;
-        *shared &= e->shared_perm;
+        edge_perm(node, g_ptr_array_index(node->parents, i), &p, &s);
+        *perm |= p;
+        *shared &= s;
     }
     if (extra) {
-        *perm |= extra->perm;
-        *shared &= extra->shared_perm;
+        edge_perm(node, extra, &p, &s);
+        *perm |= p;
+        *shared &= s;
     }
 }
 
@@ -110,17 +132,24 @@ bool hb_perm_attach(HbNode *node, HbChild *edge, GError **errp)
     return true;
 }
 
-void hb_perm_detach(HbNode *node)
+bool hb_perm_refresh(HbNode *node, GError **errp)
 {
     unsigned perm, shared;
 
     totals(node, NULL, &perm, &shared);
     if (node->drv->set_perm &&
-        (perm != node->perm || shared != node->shared_perm)) {
-        /* Only loosens: releasing lock bytes cannot conflict. */
-        g_autoptr(GError) err = NULL;
-        node->drv->set_perm(node, perm, shared, &err);
+        (perm != node->perm || shared != node->shared_perm) &&
+        !node->drv->set_perm(node, perm, shared, errp)) {
+        return false;
     }
     node->perm = perm;
     node->shared_perm = shared;
+    return true;
+}
+
+void hb_perm_detach(HbNode *node)
+{
+    /* Only loosens: releasing lock bytes cannot conflict. */
+    g_autoptr(GError) err = NULL;
+    hb_perm_refresh(node, &err);
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/qmp-block.c — blockdev-add, blockdev-del, query-named-block-nodes. */
+/* block/qmp-block.c — blockdev-add, blockdev-del, blockdev-set-active, block_resize, query-named-block-nodes. */
 #include "block/info.h"
 #include "block/node.h"
 #include "qapi-commands.h"
 #include "qapi-events.h"
+#include "util/log.h"
 #include "util/error.h"
 
 #include <stdio.h>
@@ -16,13 +17,13 @@
  */
 /*
  * A node that cannot write its data back when it closes may have lost
- * acknowledged writes: that is never silent.  It goes to stderr (the
- * daemon's log) and to every QMP client as an event.
+ * acknowledged writes: that is never silent.  It goes to the daemon's
+ * log and to every QMP client as an event.
  */
 static void report_close_error(HbNode *node, int err)
 {
-    fprintf(stderr, "hotblockd: node '%s': writing data back on close failed: %s\n",
-            node->node_name, g_strerror(-err));
+    hb_log(HB_LOG_ERROR, "node '%s': writing data back on close failed: %s",
+           node->node_name, g_strerror(-err));
     qapi_event_send_block_node_close_error(node->node_name, g_strerror(-err));
 }
 
@@ -61,6 +62,28 @@ bool qmp_blockdev_del(QapiBlockdevDelArgs *args, GError **errp)
         return false;
     }
     hb_node_unregister(node);
+    return true;
+}
+
+bool qmp_blockdev_set_active(QapiBlockdevSetActiveArgs *args, GError **errp)
+{
+    HbNode *node = NULL;
+
+    if (args->node_name) {
+        node = hb_node_find(args->node_name);
+        if (!node) {
+            hb_error_set(errp, "Failed to find node with node-name='%s'",
+                         args->node_name);
+            return false;
+        }
+    }
+    if (!hb_node_set_active(node, args->active, errp)) {
+        return false;
+    }
+    /* The other process may have resized the image: exports tell their guests. */
+    if (args->active) {
+        hb_node_run_resize_hooks();
+    }
     return true;
 }
 

@@ -173,6 +173,46 @@ HbLuks1 *hb_luks1_open(HbLuks1ReadFn read, void *opaque, uint64_t volume_size,
     return g_steal_pointer(&luks);
 }
 
+/* What a reread header must keep for the master key to still fit it. */
+static const char *header_change(const Luks1Header *a, const Luks1Header *b)
+{
+    if (strcmp(a->cipher_name, b->cipher_name) || strcmp(a->cipher_mode, b->cipher_mode) ||
+        strcmp(a->hash_spec, b->hash_spec) || a->key_bytes != b->key_bytes) {
+        return "cipher";
+    }
+    if (a->payload_offset != b->payload_offset) {
+        return "payload offset";
+    }
+    if (strcmp(a->uuid, b->uuid)) {
+        return "UUID";
+    }
+    if (memcmp(a->mk_digest, b->mk_digest, LUKS1_DIGEST_LEN) ||
+        memcmp(a->mk_salt, b->mk_salt, LUKS1_SALT_LEN) || a->mk_iters != b->mk_iters) {
+        return "master key digest";
+    }
+    return NULL;
+}
+
+bool hb_luks1_reload(HbLuks1 *luks, HbLuks1ReadFn read, void *opaque, uint64_t volume_size,
+                     GError **errp)
+{
+    g_autoptr(HbLuks1) fresh = hb_luks1_open(read, opaque, volume_size, NULL, 0, errp);
+
+    if (!fresh) {
+        return false;
+    }
+    const char *what = header_change(&luks->hdr, &fresh->hdr);
+    if (what) {
+        hb_error_set(errp, "LUKS header changed (%s): the volume is no longer the one "
+                     "that was unlocked", what);
+        return false;
+    }
+    /* Keyslots may have changed (a passphrase added elsewhere): take them. */
+    luks->hdr = fresh->hdr;
+    luks->volume_size = volume_size;
+    return true;
+}
+
 void hb_luks1_free(HbLuks1 *luks)
 {
     if (!luks) {

@@ -50,6 +50,21 @@ void hb_luks1_set_max_iterations(uint32_t n);
 HbLuks1 *hb_luks1_open(HbLuks1ReadFn read, void *opaque, uint64_t volume_size,
                        const uint8_t *passphrase, size_t passphrase_len, GError **errp);
 
+/**
+ * hb_luks1_reload() - read the header again and check that the volume is
+ * still the one @luks describes (cipher, payload offset, UUID, master-key
+ * digest), keeping the master key; keyslot changes are taken in.
+ * @luks: an open header
+ * @read: reads the header volume
+ * @opaque: for @read
+ * @volume_size: size of the header volume now
+ * @errp: "LUKS header changed (...)" or why it could not be read
+ *
+ * Return: true, or false with @luks unchanged.
+ */
+bool hb_luks1_reload(HbLuks1 *luks, HbLuks1ReadFn read, void *opaque, uint64_t volume_size,
+                     GError **errp);
+
 /** hb_luks1_free() - wipe keys and free; NULL-safe */
 void hb_luks1_free(HbLuks1 *luks);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbLuks1, hb_luks1_free)

@@ -10,10 +10,17 @@
 
 #include "util/error.h"
 
-int hb_open_export_dir(const char *path, bool insecure, GError **errp)
+int hb_open_export_dir(const char *path, bool insecure, const HbPerms *perms, GError **errp)
 {
     struct stat st;
 
+    /* A mode that lets others replace sockets is refused up front, not applied. */
+    if (perms->mode >= 0 && (perms->mode & (S_IWGRP | S_IWOTH)) && !insecure) {
+        hb_error_set(errp, "--export-dir-mode %04o would let other users write to the "
+                     "export directory and replace a socket a VM connects to",
+                     (unsigned)perms->mode);
+        return -1;
+    }
     if (g_mkdir_with_parents(path, 0700) < 0) {
         hb_error_set_errno(errp, errno, "Cannot create export directory %s", path);
         return -1;
@@ -24,6 +31,14 @@ int hb_open_export_dir(const char *path, bool insecure, GError **errp)
         if (fd >= 0) {
             close(fd);
         }
+        return -1;
+    }
+    if ((perms->gid != (gid_t)-1 && fchown(fd, (uid_t)-1, perms->gid) < 0) ||
+        (perms->mode >= 0 && fchmod(fd, (mode_t)perms->mode) < 0) ||
+        fstat(fd, &st) < 0) {
+        hb_error_set_errno(errp, errno, "Cannot set the group or mode of export directory %s",
+                           path);
+        close(fd);
         return -1;
     }
     bool foreign = st.st_uid != geteuid();

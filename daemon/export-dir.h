@@ -6,11 +6,16 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "util/perms.h"
+
 /**
  * hb_open_export_dir() - create (0700) or check the export directory.
  * @path: --export-dir
  * @insecure: --allow-insecure-export-dir: a directory another user owns
  *            or may write to is used anyway, with a warning on stderr
+ * @perms: group and mode to give it (--export-dir-group/-mode), e.g.
+ *         0711 so that QEMU's user may reach the sockets inside; a mode
+ *         with a write bit for group or others is refused
  * @errp: why it was refused
  *
  * Another user who can write to the directory can rename() a socket of
@@ -19,6 +24,6 @@
  *
  * Return: a descriptor of the directory, or -1.
  */
-int hb_open_export_dir(const char *path, bool insecure, GError **errp);
+int hb_open_export_dir(const char *path, bool insecure, const HbPerms *perms, GError **errp);
 
 #endif

@@ -26,8 +26,11 @@
 #include "export/qmp-iothread.h"
 #include "daemon/export-dir.h"
 #include "block/aio.h"
+#include "export/export.h"
 #include "util/error.h"
 #include "util/lifecycle.h"
+#include "util/log.h"
+#include "util/perms.h"
 #include "util/slow-job.h"
 
 /*
@@ -75,8 +78,50 @@ static void on_quit(void)
 
 static gboolean on_signal(gpointer data)
 {
+    hb_log(HB_LOG_INFO, "%s received: shutting down", (const char *)data);
     request_shutdown(QAPI_SHUTDOWN_CAUSE_HOST_SIGNAL);
     return G_SOURCE_CONTINUE;
+}
+
+/* SIGHUP: logrotate moved the log file; the daemon and its VMs go on. */
+static gboolean on_sighup(gpointer data)
+{
+    hb_log_reopen();
+    return G_SOURCE_CONTINUE;
+}
+
+/*
+ * --log-*, --syslog and the socket permission options, before anything is
+ * logged or bound.  With --daemonize stderr becomes /dev/null: unless a
+ * file is named, the log goes to syslog then.
+ */
+static bool setup_logging_and_perms(HbDaemonOptions *opts, GError **errp)
+{
+    HbPerms p;
+
+    if (opts->log_level && !hb_log_set_level(opts->log_level, errp)) {
+        return false;
+    }
+    if (opts->log_file) {
+        g_autofree char *path = g_canonicalize_filename(opts->log_file, NULL);
+        if (!hb_log_to_file(path, errp)) {
+            return false;
+        }
+    }
+    if (opts->syslog || (opts->daemonize && !opts->log_file)) {
+        hb_log_to_syslog();
+    }
+    if (!hb_perms_parse(opts->qmp_socket.owner, opts->qmp_socket.group,
+                        opts->qmp_socket.mode, "--qmp-socket-*", &p, errp)) {
+        return false;
+    }
+    hb_qmp_server_set_perms(&p);
+    if (!hb_perms_parse(opts->export_socket.owner, opts->export_socket.group,
+                        opts->export_socket.mode, "--export-socket-*", &p, errp)) {
+        return false;
+    }
+    hb_export_set_socket_perms(&p);
+    return true;
 }
 
 static const char *command_for(HbOptKind kind)
@@ -249,6 +294,11 @@ int main(int argc, char **argv)
         hb_daemon_options_clear(&opts);
         return 1;
     }
+    if (!setup_logging_and_perms(&opts, &err)) {
+        fprintf(stderr, "hotblockd: %s\n", err->message);
+        hb_daemon_options_clear(&opts);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     if (opts.max_pbkdf_iterations) {
@@ -261,8 +311,8 @@ int main(int argc, char **argv)
      */
     int uring_err = hb_aio_uring_probe();
     if (uring_err < 0) {
-        fprintf(stderr, "hotblockd: io_uring is not available (%s): file nodes "
-                "without an aio option use aio=threads\n", g_strerror(-uring_err));
+        hb_log(HB_LOG_WARNING, "io_uring is not available (%s): file nodes "
+               "without an aio option use aio=threads", g_strerror(-uring_err));
     }
     if (opts.daemonize) {
         status_fd = daemonize();
@@ -281,7 +331,13 @@ int main(int argc, char **argv)
         goto fail;
     }
     if (opts.export_dir) {
-        int dirfd = hb_open_export_dir(opts.export_dir, opts.insecure_export_dir, &err);
+        HbPerms dir_perms;
+        if (!hb_perms_parse(NULL, opts.export_dir_perms.group, opts.export_dir_perms.mode,
+                            "--export-dir-*", &dir_perms, &err)) {
+            goto fail;
+        }
+        int dirfd = hb_open_export_dir(opts.export_dir, opts.insecure_export_dir, &dir_perms,
+                                       &err);
         if (dirfd < 0) {
             goto fail;
         }
@@ -304,9 +360,9 @@ int main(int argc, char **argv)
     if (!run_startup(&opts, &err)) {
         goto fail;
     }
-    g_unix_signal_add(SIGTERM, on_signal, NULL);
-    g_unix_signal_add(SIGINT, on_signal, NULL);
-    g_unix_signal_add(SIGHUP, on_signal, NULL);
+    g_unix_signal_add(SIGTERM, on_signal, (gpointer)"SIGTERM");
+    g_unix_signal_add(SIGINT, on_signal, (gpointer)"SIGINT");
+    g_unix_signal_add(SIGHUP, on_sighup, NULL);
 
     for (guint i = 0; i < opts.items->len; i++) {
         HbStartupItem *it = opts.items->pdata[i];

@@ -14,6 +14,10 @@ enum {
     OPT_DAEMONIZE, OPT_VERSION, OPT_HELP, OPT_OBJECT, OPT_BLOCKDEV,
     OPT_EXPORT, OPT_INSECURE_EXPORT_DIR, OPT_MAX_QMP_CLIENTS, OPT_MAX_PBKDF_ITERS,
     OPT_ALLOW_CORE_DUMPS, OPT_IO_URING_RINGS,
+    OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_SYSLOG,
+    OPT_QMP_SOCK_OWNER, OPT_QMP_SOCK_GROUP, OPT_QMP_SOCK_MODE,
+    OPT_EXP_SOCK_OWNER, OPT_EXP_SOCK_GROUP, OPT_EXP_SOCK_MODE,
+    OPT_EXP_DIR_GROUP, OPT_EXP_DIR_MODE,
 };
 
 static const struct {
@@ -32,6 +36,17 @@ static const struct {
     { "pidfile", OPT_PIDFILE, true },
     { "daemonize", OPT_DAEMONIZE, false },
     { "allow-core-dumps", OPT_ALLOW_CORE_DUMPS, false },
+    { "log-level", OPT_LOG_LEVEL, true },
+    { "log-file", OPT_LOG_FILE, true },
+    { "syslog", OPT_SYSLOG, false },
+    { "qmp-socket-owner", OPT_QMP_SOCK_OWNER, true },
+    { "qmp-socket-group", OPT_QMP_SOCK_GROUP, true },
+    { "qmp-socket-mode", OPT_QMP_SOCK_MODE, true },
+    { "export-socket-owner", OPT_EXP_SOCK_OWNER, true },
+    { "export-socket-group", OPT_EXP_SOCK_GROUP, true },
+    { "export-socket-mode", OPT_EXP_SOCK_MODE, true },
+    { "export-dir-group", OPT_EXP_DIR_GROUP, true },
+    { "export-dir-mode", OPT_EXP_DIR_MODE, true },
     { "version", OPT_VERSION, false },
     { "help", OPT_HELP, false },
     { "object", OPT_OBJECT, true },
@@ -65,6 +80,14 @@ static void startup_item_free(gpointer p)
     }
     g_free(it->path);
     g_free(it);
+}
+
+/* A string option: the last one given wins, as for --pidfile. */
+static bool set_str(char **dst, const char *val)
+{
+    g_free(*dst);
+    *dst = g_strdup(val);
+    return true;
 }
 
 /* The string member @name of @obj, or NULL (also when it is nested). */
@@ -337,6 +360,29 @@ static bool handle_opt(HbDaemonOptions *opts, GHashTable *chardevs, int id,
                            &opts->max_pbkdf_iterations, errp);
     case OPT_IO_URING_RINGS:
         return parse_count(val, "--io-uring-rings", 1024, &opts->io_uring_rings, errp);
+    case OPT_LOG_LEVEL:
+        return set_str(&opts->log_level, val);
+    case OPT_LOG_FILE:
+        return set_str(&opts->log_file, val);
+    case OPT_SYSLOG:
+        opts->syslog = true;
+        return true;
+    case OPT_QMP_SOCK_OWNER:
+        return set_str(&opts->qmp_socket.owner, val);
+    case OPT_QMP_SOCK_GROUP:
+        return set_str(&opts->qmp_socket.group, val);
+    case OPT_QMP_SOCK_MODE:
+        return set_str(&opts->qmp_socket.mode, val);
+    case OPT_EXP_SOCK_OWNER:
+        return set_str(&opts->export_socket.owner, val);
+    case OPT_EXP_SOCK_GROUP:
+        return set_str(&opts->export_socket.group, val);
+    case OPT_EXP_SOCK_MODE:
+        return set_str(&opts->export_socket.mode, val);
+    case OPT_EXP_DIR_GROUP:
+        return set_str(&opts->export_dir_perms.group, val);
+    case OPT_EXP_DIR_MODE:
+        return set_str(&opts->export_dir_perms.mode, val);
     case OPT_VERSION:
         opts->version = true;
         return true;
@@ -445,6 +491,15 @@ void hb_daemon_options_clear(HbDaemonOptions *opts)
     g_clear_pointer(&opts->items, g_ptr_array_unref);
     g_clear_pointer(&opts->export_dir, g_free);
     g_clear_pointer(&opts->pidfile, g_free);
+    g_clear_pointer(&opts->log_level, g_free);
+    g_clear_pointer(&opts->log_file, g_free);
+    HbPermOptions *perms[] = { &opts->qmp_socket, &opts->export_socket, &opts->export_dir_perms };
+    for (unsigned i = 0; i < G_N_ELEMENTS(perms); i++) {
+        g_clear_pointer(&perms[i]->owner, g_free);
+        g_clear_pointer(&perms[i]->group, g_free);
+        g_clear_pointer(&perms[i]->mode, g_free);
+    }
+    opts->syslog = false;
     opts->daemonize = opts->version = opts->help = opts->allow_core_dumps = false;
 }
 
@@ -470,6 +525,20 @@ const char *hb_daemon_usage(void)
 "  --io-uring-rings N         io_uring rings made at startup for the I/O threads\n"
 "                             (default: one per CPU and two more); a thread\n"
 "                             without one runs file I/O on the thread pool\n"
+"  --qmp-socket-owner USER, --qmp-socket-group GROUP, --qmp-socket-mode MODE\n"
+"                             owner, group and mode (octal, default 0600) of\n"
+"                             the QMP sockets\n"
+"  --export-socket-owner USER, --export-socket-group GROUP,\n"
+"  --export-socket-mode MODE  the same for export sockets (each export may\n"
+"                             override them: socket-owner/-group/-mode); for\n"
+"                             libvirt, --export-socket-owner libvirt-qemu\n"
+"  --export-dir-group GROUP, --export-dir-mode MODE\n"
+"                             group and mode of the --export-dir (default\n"
+"                             0700; no write bit for group or others), e.g.\n"
+"                             0711 so that QEMU's user may reach its sockets\n"
+"  --log-level LEVEL          error, warning, info (default) or debug\n"
+"  --log-file FILE            log to FILE (appended; reopened on SIGHUP)\n"
+"  --syslog                   log to syslog (the default with --daemonize)\n"
 "  --pidfile FILE             write the pid to FILE (locked, removed on exit)\n"
 "  --daemonize                detach once every socket is listening\n"
 "  --allow-core-dumps         for debugging: leave the process dumpable, so a\n"

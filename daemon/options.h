@@ -44,9 +44,22 @@ typedef struct HbStartupItem {
  * @daemonize: --daemonize
  * @allow_core_dumps: --allow-core-dumps: stay dumpable (otherwise the daemon
  *        sets PR_SET_DUMPABLE to 0 at start, so no core file is written)
+ * @log_level: --log-level, or NULL
+ * @log_file: --log-file, or NULL
+ * @syslog: --syslog
+ * @qmp_socket: --qmp-socket-owner/-group/-mode
+ * @export_socket: --export-socket-owner/-group/-mode (defaults for exports)
+ * @export_dir_perms: --export-dir-group/-mode (no owner: the dir must stay ours)
  * @version: --version / -V was given
  * @help: --help / -h was given
  */
+/* Owner, group and mode of a socket or directory, as given (unparsed). */
+typedef struct HbPermOptions {
+    char *owner;
+    char *group;
+    char *mode;
+} HbPermOptions;
+
 typedef struct HbDaemonOptions {
     GPtrArray *items;
     char *export_dir;
@@ -57,6 +70,12 @@ typedef struct HbDaemonOptions {
     unsigned io_uring_rings;
     bool daemonize;
     bool allow_core_dumps;
+    char *log_level;
+    char *log_file;
+    bool syslog;
+    HbPermOptions qmp_socket;
+    HbPermOptions export_socket;
+    HbPermOptions export_dir_perms;
     bool version;
     bool help;
 } HbDaemonOptions;

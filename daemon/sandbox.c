@@ -34,7 +34,7 @@ static const char *const allowed[] = {
     "fadvise64", "unlink", "unlinkat", "rename", "renameat", "renameat2",
     "getdents", "getdents64", "readlink", "readlinkat", "access", "faccessat",
     "faccessat2", "statfs", "fstatfs", "mkdir", "mkdirat", "fchmod",
-    "fchmodat", "umask", "getcwd", "dup", "dup2", "dup3", "pipe", "pipe2",
+    "fchmodat", "fchownat", "fchown",   /* socket owner for libvirt's QEMU user */ "umask", "getcwd", "dup", "dup2", "dup3", "pipe", "pipe2",
     /* memory: malloc, guest memory tables (memfd + mmap), locked keys */
     "mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "memfd_create",
     "mlock", "mlock2", "munlock", "membarrier",

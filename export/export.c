@@ -22,6 +22,7 @@
 #include "util/id.h"
 #include "util/unix-listen.h"
 #include "util/lifecycle.h"
+#include "util/log.h"
 
 typedef struct ExportSession ExportSession;
 
@@ -74,6 +75,8 @@ struct HbExport {
 
 /* Out of fds, stop polling the listener this long rather than spin on it. */
 #define HB_EXPORT_ACCEPT_RETRY_US (100 * G_TIME_SPAN_MILLISECOND)
+
+static HbPerms default_socket_perms = { (uid_t)-1, (gid_t)-1, -1 };
 
 static GPtrArray *exports;   /* HbExport *, creation order */
 static GHashTable *by_id;    /* id -> HbExport *: lookups stay cheap with thousands */
@@ -148,10 +151,34 @@ static void arm_timer(HbExport *exp, long ns)
     timerfd_settime(exp->timer_fd, 0, &its, NULL);
 }
 
-/* Control thread only (or the main thread once the export's fds are synced away). */
-static void drop_connection(ExportSession *s)
+/*
+ * QEMU reads the queue count and, if it wants more queues than that,
+ * hangs up with "The maximum number of queues supported by the backend is
+ * N" on its side only.  Name the export and the fix on ours.
+ */
+static void log_queue_refusal(ExportSession *s)
+{
+    if (s->vu.last_request == HB_VU_GET_QUEUE_NUM && !s->vu.rings_started) {
+        hb_log(HB_LOG_WARNING, "export '%s': the front-end hung up right after reading "
+               "the queue count (%u): it probably wants more queues; give the export a "
+               "larger num-queues, or the QEMU device num-queues=%u", s->exp->id,
+               s->exp->nq, s->exp->nq);
+    }
+}
+
+/*
+ * Control thread only (or the main thread once the export's fds are synced
+ * away).  @why: for the log; NULL for what the protocol layer noted.
+ */
+static void drop_connection(ExportSession *s, const char *why)
 {
     if (s->vu.sock >= 0) {
+        const char *reason = why ? why : s->vu.drop_reason[0] ? s->vu.drop_reason
+                                                              : "unknown";
+        hb_log(HB_LOG_INFO, "export '%s': front-end disconnected: %s", s->exp->id, reason);
+        if (!why && g_str_equal(reason, "it hung up")) {
+            log_queue_refusal(s);
+        }
         hb_iothread_del_fd(s->exp->qthread[0], s->vu.sock);
         hb_vu_reset(&s->vu);
         g_atomic_int_add(&s->exp->connected, -1);
@@ -170,7 +197,7 @@ static void control_done(HbExport *exp)
     for (unsigned i = 0; i < exp->max_sessions; i++) {
         ExportSession *s = exp->sessions[i];
         if (s && g_atomic_int_get(&s->drop)) {
-            drop_connection(s);
+            drop_connection(s, NULL);
         }
     }
 }
@@ -233,9 +260,9 @@ static void log_refusal(HbExport *exp)
         return;
     }
     exp->refusal_logged_at = now;
-    fprintf(stderr, "hotblockd: export '%s': refused a front-end connection: "
-            "%u session%s already connected (max-sessions is %u)\n", exp->id,
-            exp->max_sessions, exp->max_sessions == 1 ? " is" : "s are", exp->max_sessions);
+    hb_log(HB_LOG_WARNING, "export '%s': refused a front-end connection: "
+           "%u session%s already connected (max-sessions is %u)", exp->id,
+           exp->max_sessions, exp->max_sessions == 1 ? " is" : "s are", exp->max_sessions);
 }
 
 static void accept_client(HbExport *exp)
@@ -262,7 +289,9 @@ static void accept_client(HbExport *exp)
     }
     hb_vu_attach(&s->vu, fd);
     hb_iothread_add_fd(exp->qthread[0], fd, EPOLLIN, &s->conn_h.h);
-    g_atomic_int_inc(&exp->connected);
+    int n = g_atomic_int_add(&exp->connected, 1) + 1;
+    hb_log(HB_LOG_INFO, "export '%s': front-end connected (%d of at most %u sessions)",
+           exp->id, n, exp->max_sessions);
 }
 
 static void on_listen(HbIoHandler *h, uint32_t events)
@@ -278,7 +307,7 @@ static void on_conn(HbIoHandler *h, uint32_t events)
     ExportSession *s = ((ExportHandler *)h)->s;
 
     if (!hb_vu_dispatch(&s->vu)) {
-        drop_connection(s);
+        drop_connection(s, NULL);
     }
     control_done(s->exp);
 }
@@ -356,7 +385,7 @@ static void export_stop(HbExport *exp)
     /* No handler of ours runs any more: hanging up from here is safe. */
     for (unsigned k = 0; k < exp->max_sessions; k++) {
         if (exp->sessions[k]) {
-            drop_connection(exp->sessions[k]);
+            drop_connection(exp->sessions[k], "the export is being removed");
         }
     }
 }
@@ -503,16 +532,28 @@ static bool start_serving(HbExport *exp, GError **errp)
     return true;
 }
 
+void hb_export_set_socket_perms(const HbPerms *perms)
+{
+    default_socket_perms = *perms;
+}
+
 HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
 {
     HbExport *exp;
+    HbPerms perms;
     HbNode *node;
     int64_t len;
-    unsigned nq = cfg->has_num_queues ? (unsigned)cfg->num_queues : 1;
+    /* Enough for any VM here: QEMU asks for one queue per vCPU by default, and
+     * a ring costs nothing until a front-end starts it. */
+    unsigned nq = cfg->has_num_queues ? (unsigned)cfg->num_queues
+                                      : MIN((unsigned)g_get_num_processors(), HB_VU_MAX_QUEUES);
 
-    if (!check_config(cfg, errp)) {
+    if (!check_config(cfg, errp) ||
+        !hb_perms_parse(cfg->socket_owner, cfg->socket_group, cfg->socket_mode,
+                        "socket", &perms, errp)) {
         return NULL;
     }
+    perms = hb_perms_merge(default_socket_perms, perms);
     node = hb_node_lookup(cfg->node_name, errp);
     if (!node) {
         return NULL;
@@ -570,6 +611,10 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
         }
         exp->socket_path = g_strdup(cfg->socket_path);
         exp->socket_name = g_strdup(name);
+        /* From 0600 to what the operator asked: never more open in between. */
+        if (!hb_perms_apply_at(exp->socket_dirfd, name, cfg->socket_path, &perms, errp)) {
+            goto fail;
+        }
     } else {
         exp->listen_fd = cfg->listen_fd;
         if (exp->listen_fd < 0) {
@@ -603,15 +648,9 @@ HbExport *hb_export_find(const char *id)
     return by_id ? g_hash_table_lookup(by_id, id) : NULL;
 }
 
-bool hb_export_del(const char *id, bool hard, GError **errp)
+bool hb_export_in_use(HbExport *exp)
 {
-    HbExport *exp = hb_export_find(id);
-
-    if (!exp) {
-        hb_error_set(errp, "Export '%s' is not found", id);
-        return false;
-    }
-    if (!hard && g_atomic_int_get(&exp->connected)) {
+    if (g_atomic_int_get(&exp->connected)) {
         /*
          * A front-end that hung up just before this command may not have
          * been noticed yet.  Two barriers on the control thread: the first
@@ -621,7 +660,18 @@ bool hb_export_del(const char *id, bool hard, GError **errp)
         hb_iothread_sync(exp->qthread[0]);
         hb_iothread_sync(exp->qthread[0]);
     }
-    if (!hard && g_atomic_int_get(&exp->connected)) {
+    return g_atomic_int_get(&exp->connected) > 0;
+}
+
+bool hb_export_del(const char *id, bool hard, GError **errp)
+{
+    HbExport *exp = hb_export_find(id);
+
+    if (!exp) {
+        hb_error_set(errp, "Export '%s' is not found", id);
+        return false;
+    }
+    if (!hard && hb_export_in_use(exp)) {
         hb_error_set(errp, "export '%s' still in use", id);
         return false;
     }
@@ -691,4 +741,37 @@ bool hb_export_is_device(const HbExport *exp)
 bool hb_export_connected(const HbExport *exp)
 {
     return g_atomic_int_get((gint *)&exp->connected);
+}
+
+unsigned hb_export_sessions(HbExport *exp, HbExportSessionInfo *out)
+{
+    unsigned n = 0;
+
+    for (unsigned k = 0; k < exp->max_sessions; k++) {
+        ExportSession *s = g_atomic_pointer_get(&exp->sessions[k]);
+        /* Read while the control thread may change them: a query's snapshot. */
+        if (!s || __atomic_load_n(&s->vu.sock, __ATOMIC_RELAXED) < 0) {
+            continue;
+        }
+        HbExportSessionInfo *i = &out[n++];
+        i->features = __atomic_load_n(&s->vu.features, __ATOMIC_RELAXED);
+        i->protocol_features = __atomic_load_n(&s->vu.protocol_features, __ATOMIC_RELAXED);
+        i->dirty_log = (i->features & (1ull << HB_VU_F_LOG_ALL)) &&
+                       __atomic_load_n(&s->vu.log.bits, __ATOMIC_RELAXED);
+        i->started_queues = 0;
+        for (unsigned q = 0; q < exp->nq; q++) {
+            i->started_queues += __atomic_load_n(&s->vu.q[q].started, __ATOMIC_RELAXED);
+        }
+    }
+    return n;
+}
+
+unsigned hb_export_num_queues(const HbExport *exp)
+{
+    return exp->nq;
+}
+
+unsigned hb_export_max_sessions(const HbExport *exp)
+{
+    return exp->max_sessions;
 }

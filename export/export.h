@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/perms.h"
+
 /*
  * Theory of operation
  *
@@ -61,6 +63,9 @@ typedef struct HbExportConfig {
     const char *iothread;        /* iothread object serving every queue, or NULL */
     char **iothread_list;        /* NULL-terminated ids, queue i on [i % n]; or NULL */
     const char *serial;          /* GET_ID; NULL: the id */
+    const char *socket_owner;    /* NULL: the daemon-wide default (hb_export_set_socket_perms) */
+    const char *socket_group;
+    const char *socket_mode;     /* octal */
     bool has_max_sessions;       /* else HB_EXPORT_DEFAULT_SESSIONS */
     int64_t max_sessions;
     bool is_device;              /* made by device_add */
@@ -81,6 +86,39 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp);
  * is released and the id can be reused.
  */
 bool hb_export_del(const char *id, bool hard, GError **errp);
+
+/**
+ * hb_export_set_socket_perms() - owner, group and mode of export sockets
+ * made from now on, where the export names none (--export-socket-*).
+ * Default: ours, 0600.
+ */
+void hb_export_set_socket_perms(const HbPerms *perms);
+
+/**
+ * hb_export_in_use() - whether a front-end is connected, counting one that
+ * hung up just now as gone (main thread; it waits for the control thread).
+ */
+bool hb_export_in_use(HbExport *exp);
+
+/* What query-block-exports shows of one connected front-end. */
+typedef struct HbExportSessionInfo {
+    uint64_t features;
+    uint64_t protocol_features;
+    unsigned started_queues;
+    bool dirty_log;
+} HbExportSessionInfo;
+
+/**
+ * hb_export_sessions() - the front-ends connected to @exp now (main thread;
+ * a snapshot that may be a moment old).
+ * @out: room for HB_EXPORT_MAX_SESSIONS entries
+ * Return: how many were filled in.
+ */
+unsigned hb_export_sessions(HbExport *exp, HbExportSessionInfo *out);
+
+/* Queues offered, and front-ends allowed at once. */
+unsigned hb_export_num_queues(const HbExport *exp);
+unsigned hb_export_max_sessions(const HbExport *exp);
 
 /* The export named @id, or NULL. */
 HbExport *hb_export_find(const char *id);

@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "qapi-events.h"
+#include "util/log.h"
 
 /* The window word: the second in the high bits, the events sent in the low 8. */
 #define COUNT_BITS 8
@@ -40,6 +41,8 @@ bool hb_export_io_error_at(HbExportIoErrors *r, bool is_write, int err, int64_t 
         return false;
     }
     /* g_strerror() is thread-safe and keeps one string per errno value. */
+    hb_log(HB_LOG_WARNING, "node '%s': %s failed: %s (the guest got an I/O error)",
+           r->node_name, is_write ? "write" : "read", g_strerror(-err));
     qapi_event_send_block_io_error("", r->node_name,
                                    is_write ? QAPI_IO_OPERATION_TYPE_WRITE
                                             : QAPI_IO_OPERATION_TYPE_READ,

@@ -93,6 +93,9 @@ bool qmp_block_export_add(QapiBlockExportOptions *args, GError **errp)
     cfg.logical_block_size = vu->logical_block_size;
     cfg.has_max_sessions = vu->has_max_sessions;
     cfg.max_sessions = vu->max_sessions;
+    cfg.socket_owner = vu->socket_owner;
+    cfg.socket_group = vu->socket_group;
+    cfg.socket_mode = vu->socket_mode;
     cfg.has_iothreads = vu->has_iothreads;
     cfg.iothreads = vu->iothreads;
     cfg.iothread = args->iothread;
@@ -103,12 +106,34 @@ bool qmp_block_export_add(QapiBlockExportOptions *args, GError **errp)
         g_ptr_array_add(ids, NULL);
         cfg.iothread_list = (char **)ids->pdata;
     }
+    /*
+     * As QEMU: without allow-inactive an inactive node is activated
+     * first (failing while another process holds its image); with it,
+     * the node stays as it is and requests fail until it is activated.
+     * A command that fails after all leaves the node inactive again.
+     */
+    HbNode *node = hb_node_find(args->node_name);
+    bool allow_inactive = args->has_allow_inactive && args->allow_inactive;
+    bool activated = node && !hb_node_is_active(node) && !allow_inactive;
+    if (activated && !hb_node_set_active(node, true, errp)) {
+        return false;
+    }
     if (vu->addr->type == QAPI_SOCKET_ADDRESS_TYPE_Q_UNIX) {
         cfg.socket_path = vu->addr->u.q_unix->path;
     } else if (!parse_fd(vu->addr->u.fd->str, &cfg.listen_fd, errp)) {
-        return false;
+        goto fail;
     }
-    return hb_export_add(&cfg, errp) != NULL;
+    if (hb_export_add(&cfg, errp)) {
+        /* Without allow-inactive, the export keeps its node active. */
+        hb_node_set_user_allow_inactive(node, cfg.id, allow_inactive);
+        return true;
+    }
+fail:
+    if (activated) {
+        g_autoptr(GError) ignored = NULL;
+        hb_node_set_active(node, false, &ignored);
+    }
+    return false;
 }
 
 bool qmp_block_export_del(QapiBlockExportDelArgs *args, GError **errp)
@@ -139,6 +164,24 @@ static void add_info(HbExport *exp, void *opaque)
     e->value->type = QAPI_BLOCK_EXPORT_TYPE_VHOST_USER_BLK;
     e->value->node_name = g_strdup(hb_export_node_name(exp));
     e->value->shutting_down = false;
+    e->value->has_connected = e->value->has_num_queues = e->value->has_max_sessions = true;
+    e->value->num_queues = hb_export_num_queues(exp);
+    e->value->max_sessions = hb_export_max_sessions(exp);
+
+    HbExportSessionInfo si[HB_EXPORT_MAX_SESSIONS];
+    unsigned n = hb_export_sessions(exp, si);
+    QapiBlockExportSessionInfoList **stail = &e->value->sessions;
+    e->value->connected = n > 0;
+    for (unsigned i = 0; i < n; i++) {
+        QapiBlockExportSessionInfoList *l = g_new0(QapiBlockExportSessionInfoList, 1);
+        l->value = g_new0(QapiBlockExportSessionInfo, 1);
+        l->value->features = si[i].features;
+        l->value->protocol_features = si[i].protocol_features;
+        l->value->started_queues = si[i].started_queues;
+        l->value->dirty_log = si[i].dirty_log;
+        *stail = l;
+        stail = &l->next;
+    }
     **tail = e;
     *tail = &e->next;
 }
@@ -209,6 +252,9 @@ bool qmp_device_add(QapiDeviceAddArgs *args, GError **errp)
     cfg.num_queues = args->num_queues;
     cfg.has_max_sessions = args->has_max_sessions;
     cfg.max_sessions = args->max_sessions;
+    cfg.socket_owner = args->socket_owner;
+    cfg.socket_group = args->socket_group;
+    cfg.socket_mode = args->socket_mode;
     cfg.has_logical_block_size = args->has_logical_block_size;
     cfg.logical_block_size = args->logical_block_size;
     if (args->has_read_only && args->has_writable && args->read_only == args->writable) {
@@ -221,7 +267,12 @@ bool qmp_device_add(QapiDeviceAddArgs *args, GError **errp)
     cfg.node_name = args->drive;
     cfg.socket_path = path;
     cfg.serial = args->serial;
-    return hb_export_add(&cfg, errp) != NULL;
+    if (!hb_export_add(&cfg, errp)) {
+        return false;
+    }
+    /* A device, as QEMU's, lets the node be inactivated on migration. */
+    hb_node_set_user_allow_inactive(node, cfg.id, true);
+    return true;
 }
 
 bool qmp_device_del(QapiDeviceDelArgs *args, GError **errp)
@@ -233,8 +284,17 @@ bool qmp_device_del(QapiDeviceDelArgs *args, GError **errp)
                           args->id);
         return false;
     }
-    /* Unplugging: the VM loses the disk even if it is still connected. */
-    if (!hb_export_del(args->id, true, errp)) {
+    /*
+     * Pulling the disk from under a running VM stalls its pending I/O and
+     * then its own unplug: the VM lets go first (its device_del), and
+     * block-export-del mode=hard is the way to force it.
+     */
+    if (hb_export_in_use(exp)) {
+        hb_error_set(errp, "Device '%s' is in use by a connected VM: unplug it from the VM "
+                     "first, or force it with block-export-del (mode=hard)", args->id);
+        return false;
+    }
+    if (!hb_export_del(args->id, false, errp)) {
         return false;
     }
     queue_event(args->id, true);

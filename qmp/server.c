@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qmp/server.c — UNIX listeners; each accepted client becomes a session. */
 #include "qmp/server.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -74,6 +75,13 @@ static void refuse(int client, const char *why)
 
     (void)!send(client, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
     close(client);
+    /* A flood of clients must not flood the log: a line a second at most. */
+    static gint64 logged_at;
+    gint64 now = g_get_monotonic_time();
+    if (!logged_at || now - logged_at >= G_USEC_PER_SEC) {
+        logged_at = now;
+        hb_log(HB_LOG_WARNING, "QMP: %s", why);
+    }
 }
 
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer opaque)
@@ -116,12 +124,26 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+static HbPerms socket_perms = { (uid_t)-1, (gid_t)-1, -1 };
+
+void hb_qmp_server_set_perms(const HbPerms *perms)
+{
+    socket_perms = *perms;
+}
+
 HbQmpServer *hb_qmp_server_listen(const char *path, unsigned max_clients, GError **errp)
 {
     HbQmpServer *srv = g_new0(HbQmpServer, 1);
 
     srv->fd = hb_unix_listen_at(AT_FDCWD, path, path, 0600, &srv->made, errp);
     if (srv->fd < 0) {
+        g_free(srv);
+        return NULL;
+    }
+    /* From 0600 to what the operator asked: never more open in between. */
+    if (!hb_perms_apply_at(AT_FDCWD, path, path, &socket_perms, errp)) {
+        close(srv->fd);
+        hb_unix_unlink_own(AT_FDCWD, path, &srv->made);
         g_free(srv);
         return NULL;
     }

@@ -5,6 +5,8 @@
 
 #include <glib.h>
 
+#include "util/perms.h"
+
 typedef struct HbQmpServer HbQmpServer;
 
 /* Sessions one listener serves at once unless --max-qmp-clients says. */
@@ -20,6 +22,12 @@ typedef struct HbQmpServer HbQmpServer;
  *        descriptors is left.
  */
 HbQmpServer *hb_qmp_server_listen(const char *path, unsigned max_clients, GError **errp);
+
+/**
+ * hb_qmp_server_set_perms() - owner, group and mode for the QMP sockets
+ * made from now on (--qmp-socket-owner/-group/-mode); default: ours, 0600.
+ */
+void hb_qmp_server_set_perms(const HbPerms *perms);
 /* Stop accepting and remove the socket file. */
 void hb_qmp_server_free(HbQmpServer *srv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbQmpServer, hb_qmp_server_free)

@@ -14,6 +14,7 @@
 #include "qmp/json-stream.h"
 #include "util/error.h"
 #include "util/json.h"
+#include "util/log.h"
 
 /*
  * Theory of operation
@@ -52,6 +53,7 @@ struct HbQmpSession {
     bool busy;          /* a command of ours runs (it may turn the main loop) */
     guint close_idle;   /* a deferred close is pending */
     HbQmpClientCount *count;  /* the listener's, or NULL */
+    unsigned serial;    /* names the client in the log */
 };
 
 /* Input is fed to the splitter in slices this big between pause checks. */
@@ -61,6 +63,24 @@ struct HbQmpSession {
 
 static GList *sessions;
 static HbQmpSession *current;
+static unsigned next_serial = 1;
+
+/*
+ * The request's id for the log: its JSON text, cut short.  Never the
+ * arguments: those may hold secrets (object-add's data).
+ */
+static char *id_for_log(JsonNode *id)
+{
+    if (!id) {
+        return g_strdup("-");
+    }
+    g_autofree char *text = json_to_string(id, FALSE);
+    if (strlen(text) > 40) {
+        text[40] = 0;
+        return g_strconcat(text, "...", NULL);
+    }
+    return g_steal_pointer(&text);
+}
 
 static void session_close(HbQmpSession *s);
 static gboolean close_later(gpointer opaque);
@@ -272,6 +292,9 @@ static void handle_request(HbQmpSession *s, JsonNode *req)
     bool ok = def->fn(args, false, &ret, &err);
     s->busy = false;
     current = outer;
+    g_autofree char *id_text = id_for_log(id);
+    hb_log(HB_LOG_INFO, "QMP client %u: %s (id %s): %s", s->serial, name, id_text,
+           ok ? "ok" : hb_error_class_name(err));
     if (!ok) {
         send_gerror(s, id, err);
     } else {
@@ -538,6 +561,7 @@ static void update_watches(HbQmpSession *s)
 
 static void session_free(HbQmpSession *s)
 {
+    hb_log(HB_LOG_INFO, "QMP client %u disconnected", s->serial);
     if (s->in_watch) {
         g_source_remove(s->in_watch);
     }
@@ -607,6 +631,8 @@ HbQmpSession *hb_qmp_session_new(int fd, HbQmpClientCount *count)
     g_autofree char *package = g_strdup_printf("hotblock %s", HB_VERSION);
 
     s->fd = fd;
+    s->serial = next_serial++;
+    hb_log(HB_LOG_INFO, "QMP client %u connected", s->serial);
     if (count) {
         s->count = hb_qmp_client_count_ref(count);
         count->open++;

@@ -182,6 +182,9 @@ void hb_vu_reset(HbVuDev *dev)
     dev->features = 0;
     dev->protocol_features = 0;
     dev->owner_set = false;
+    dev->last_request = 0;
+    dev->rings_started = false;
+    dev->drop_reason[0] = 0;
 }
 
 void hb_vu_destroy(HbVuDev *dev)
@@ -282,6 +285,10 @@ bool hb_vu_handle_kick(HbVuDev *dev, unsigned qidx)
         ok = dev->iface->process_queue(dev, qidx, &q->vq);
         /* Zeroes stood in for truncated memory: nothing read is to be trusted. */
         if (!ok || __atomic_load_n(&dev->mem_fault, __ATOMIC_ACQUIRE)) {
+            /* Read by the control thread once it acts on the broken ring. */
+            g_snprintf(dev->drop_reason, sizeof(dev->drop_reason), ok ?
+                       "it truncated memory it had shared" :
+                       "ring %u broken by a malformed request", qidx);
             q->broken = true;
             ok = false;
         }
@@ -585,6 +592,7 @@ static int set_vring_fd(HbVuDev *dev, VuMsg *msg)
         }
         q->started = true;
         q->broken = false;
+        dev->rings_started = true;
         dev->iface->kick_fd_changed(dev, qidx, -1, q->kick_fd);
         hb_vu_queue_wake(q);
         break;
@@ -830,15 +838,27 @@ bool hb_vu_dispatch(HbVuDev *dev)
     if (dev->sock < 0) {
         return false;
     }
+    errno = 0;
     if (!hb_vu_msg_read(dev->sock, &msg)) {
+        int err = errno;
+        g_snprintf(dev->drop_reason, sizeof(dev->drop_reason), "%s",
+                   err == 0 ? "it hung up" :
+                   err == EPROTO ? "a malformed message header" : g_strerror(err));
         ret = MSG_DROP;
         goto out;
     }
+    dev->last_request = msg.hdr.request;
     need_reply = (msg.hdr.flags & HB_VU_MSG_FLAG_NEED_REPLY) &&
                  (dev->protocol_features & (1ull << HB_VU_PROTOCOL_F_REPLY_ACK));
     ret = handle(dev, &msg, &replied);
+    if (ret == MSG_DROP) {
+        g_snprintf(dev->drop_reason, sizeof(dev->drop_reason), "message %u (%s) refused",
+                   msg.hdr.request, hb_vu_msg_name(msg.hdr.request));
+    }
     if (__atomic_load_n(&dev->mem_fault, __ATOMIC_ACQUIRE)) {
         ret = MSG_DROP;     /* the front-end truncated memory it shared */
+        g_strlcpy(dev->drop_reason, "it truncated memory it had shared",
+                  sizeof(dev->drop_reason));
     }
     if (ret != MSG_DROP && need_reply && !replied) {
         msg.hdr.request = msg.hdr.request;

@@ -154,6 +154,9 @@ struct HbVuDev {
     HbVuInflight inflight;    /* INFLIGHT_SHMFD buffer, if the front-end uses one */
     HbDirtyLog log;           /* SET_LOG_BASE's bitmap; used while F_LOG_ALL is on */
     int mem_fault;            /* atomic: shared memory was truncated (mem-guard.h) */
+    uint32_t last_request;    /* the last message read (for the log) */
+    bool rings_started;       /* some ring was started on this connection */
+    char drop_reason[96];     /* why hb_vu_dispatch()/hb_vu_handle_kick() gave up */
     HbVuQueue q[HB_VU_MAX_QUEUES];
 };
 

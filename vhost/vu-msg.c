@@ -3,6 +3,7 @@
 #include "vhost/vu-msg.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -146,6 +147,9 @@ bool hb_vu_msg_read(int sock, VuMsg *msg)
         n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
     if (n <= 0) {
+        if (n == 0) {
+            errno = 0;          /* a hangup between messages: no error */
+        }
         return false;
     }
     take_fds(msg, &mh);
@@ -154,6 +158,7 @@ bool hb_vu_msg_read(int sock, VuMsg *msg)
         return false;
     }
     if ((msg->hdr.flags & 3) != HB_VU_MSG_VERSION || msg->hdr.size > HB_VU_MSG_MAX_PAYLOAD) {
+        errno = EPROTO;
         return false;
     }
     memset(&msg->p, 0, sizeof(msg->p));
@@ -184,4 +189,27 @@ bool hb_vu_msg_reply_u64(int sock, VuMsg *msg, uint64_t v)
 {
     msg->p.u64 = v;
     return hb_vu_msg_reply(sock, msg, sizeof(v), -1);
+}
+
+const char *hb_vu_msg_name(uint32_t req)
+{
+    static const char *const names[] = {
+        [HB_VU_GET_FEATURES] = "GET_FEATURES", [HB_VU_SET_FEATURES] = "SET_FEATURES",
+        [HB_VU_SET_OWNER] = "SET_OWNER", [HB_VU_RESET_OWNER] = "RESET_OWNER",
+        [HB_VU_SET_MEM_TABLE] = "SET_MEM_TABLE", [HB_VU_SET_LOG_BASE] = "SET_LOG_BASE",
+        [HB_VU_SET_LOG_FD] = "SET_LOG_FD", [HB_VU_SET_VRING_NUM] = "SET_VRING_NUM",
+        [HB_VU_SET_VRING_ADDR] = "SET_VRING_ADDR", [HB_VU_SET_VRING_BASE] = "SET_VRING_BASE",
+        [HB_VU_GET_VRING_BASE] = "GET_VRING_BASE", [HB_VU_SET_VRING_KICK] = "SET_VRING_KICK",
+        [HB_VU_SET_VRING_CALL] = "SET_VRING_CALL", [HB_VU_SET_VRING_ERR] = "SET_VRING_ERR",
+        [HB_VU_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
+        [HB_VU_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
+        [HB_VU_GET_QUEUE_NUM] = "GET_QUEUE_NUM", [HB_VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+        [HB_VU_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD", [HB_VU_GET_CONFIG] = "GET_CONFIG",
+        [HB_VU_SET_CONFIG] = "SET_CONFIG", [HB_VU_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
+        [HB_VU_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD", [HB_VU_RESET_DEVICE] = "RESET_DEVICE",
+        [HB_VU_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS", [HB_VU_ADD_MEM_REG] = "ADD_MEM_REG",
+        [HB_VU_REM_MEM_REG] = "REM_MEM_REG",
+    };
+
+    return req < G_N_ELEMENTS(names) && names[req] ? names[req] : "unknown";
 }

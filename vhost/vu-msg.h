@@ -165,6 +165,9 @@ bool hb_vu_msg_read(int sock, VuMsg *msg);
  */
 void hb_vu_msg_close_fds(VuMsg *msg);
 
+/* The spec's name of front-end request @req ("SET_MEM_TABLE"), or "unknown". */
+const char *hb_vu_msg_name(uint32_t req);
+
 /**
  * hb_vu_msg_reply() - send @msg back as the reply to itself.
  * @sock: the connection @msg came from

@@ -17,11 +17,17 @@ typedef struct Qcow2Node {
     HbQcow2 *img;
     HbChild *file;
     HbChild *backing;
+    HbQcow2Io io;           /* to open the image again on activation */
+    HbQcow2OpenOpts oo;
 } Qcow2Node;
 
 /* ---- HbQcow2Io over the "file" child ---- */
 
 /*
+ * Reads pass HB_REQ_WHILE_INACTIVE: an inactive node opens (or
+ * activates) reading its header and tables from a child that is still
+ * inactive; once active, its children are too (block/activate.c).
+ *
  * The format core may read past the end of the image file (a table of a
  * truncated image, the last compressed cluster rounded up to sectors):
  * those bytes read as zeroes.  A child whose driver returns zeroes there
@@ -34,14 +40,14 @@ static int child_preadv(void *opaque, uint64_t off, uint64_t bytes,
     HbNode *n = opaque;
 
     if (n->drv->zero_past_eof) {
-        return hb_node_preadv(n, off, bytes, iov, niov, 0);
+        return hb_node_preadv(n, off, bytes, iov, niov, HB_REQ_WHILE_INACTIVE);
     }
     int64_t len = hb_node_get_length(n);
     if (len < 0) {
         return (int)len;
     }
     if (off + bytes <= (uint64_t)len) {
-        return hb_node_preadv(n, off, bytes, iov, niov, 0);
+        return hb_node_preadv(n, off, bytes, iov, niov, HB_REQ_WHILE_INACTIVE);
     }
     uint64_t have = off < (uint64_t)len ? (uint64_t)len - off : 0;
     hb_iov_memset(iov, niov, have, 0, bytes - have);
@@ -52,7 +58,8 @@ static int child_preadv(void *opaque, uint64_t off, uint64_t bytes,
     if (!buf) {
         return -ENOMEM;
     }
-    int ret = hb_node_pread(n, off, buf, have);
+    struct iovec v = { .iov_base = buf, .iov_len = have };
+    int ret = hb_node_preadv(n, off, have, &v, 1, HB_REQ_WHILE_INACTIVE);
     if (ret == 0) {
         hb_iov_from_buf(iov, niov, 0, buf, have);
     }
@@ -280,9 +287,17 @@ static bool qcow2_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
     io.flush = child_flush;
     io.get_length = child_length;
     io.pdiscard = child_pdiscard;
+    s->io = io;
+    s->oo = oo;
+    /* Inactive: only read (no autoclear update, no writer's checks), and
+     * keep nothing but the header; activation opens it for real. */
+    oo.read_only |= !hb_node_is_active(node);
     s->img = hb_qcow2_open_image(&io, &oo, errp);
     if (!s->img) {
         goto fail;
+    }
+    if (!hb_node_is_active(node)) {
+        hb_qcow2_drop_metadata(s->img);
     }
     /* QEMU's default: pass discards down when the node has discard=unmap. */
     s->img->discard_passthrough = o->has_pass_discard_request ? o->pass_discard_request
@@ -299,6 +314,35 @@ fail:
     g_free(s);
     node->opaque = NULL;
     return false;
+}
+
+/*
+ * block/activate.c has flushed the node: record a sync that failed while
+ * it was active (the dirty bit, as closing would), then forget the
+ * metadata, which the other process may now change.
+ */
+static void qcow2_inactivate(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+
+    hb_qcow2_settle_close(s->img, 0);
+    hb_qcow2_drop_metadata(s->img);
+}
+
+/* Open the image afresh (header, L1, refcount table, empty caches). */
+static bool qcow2_activate(HbNode *node, GError **errp)
+{
+    Qcow2Node *s = node->opaque;
+    HbQcow2 *img = hb_qcow2_open_image(&s->io, &s->oo, errp);
+
+    if (!img) {
+        return false;
+    }
+    img->discard_passthrough = s->img->discard_passthrough;
+    img->backing = s->img->backing;
+    hb_qcow2_free_image(s->img);
+    s->img = img;
+    return true;
 }
 
 static int64_t qcow2_get_length(HbNode *node)
@@ -612,6 +656,8 @@ const HbDriver hb_driver_qcow2 = {
     .pdiscard = qcow2_pdiscard,
     .pwrite_zeroes = qcow2_pwrite_zeroes,
     .truncate = qcow2_truncate,
+    .inactivate = qcow2_inactivate,
+    .activate = qcow2_activate,
     .query_specific = qcow2_query_specific,
     .get_info = qcow2_get_info,
     .backing_filename = qcow2_backing_filename,

@@ -311,6 +311,30 @@ void hb_qcow2_settle_close(HbQcow2 *s, int flush_ret)
     }
 }
 
+/**
+ * hb_qcow2_drop_metadata() - forget everything read from the image but the
+ * header's geometry (size, cluster size, feature bits, for queries), and
+ * never write to it again: the node is inactive and another process may
+ * change the image.  The caller has written the caches back; a dirty
+ * entry left is dropped.  Reopening (hb_qcow2_open_image()) is the way
+ * back.
+ * @s: image, with no request in flight
+ */
+void hb_qcow2_drop_metadata(HbQcow2 *s)
+{
+    hb_qcow2_cache_destroy(&s->l2_cache);
+    hb_qcow2_cache_destroy(&s->rb_cache);
+    g_clear_pointer(&s->l1, g_free);
+    g_clear_pointer(&s->reftable, g_free);
+    s->l1_size = 0;
+    s->reftable_size = 0;
+    s->reftable_used = 0;
+    for (unsigned i = 0; i < G_N_ELEMENTS(s->zcache); i++) {
+        g_clear_pointer(&s->zcache[i].data, g_free);
+    }
+    s->read_only = true;
+}
+
 /* hb_qcow2_free_image() - release the state without writing anything. */
 void hb_qcow2_free_image(HbQcow2 *s)
 {

@@ -287,6 +287,7 @@ int hb_qcow2_close_image(HbQcow2 *s);
 void hb_qcow2_settle_close(HbQcow2 *s, int flush_ret);
 int hb_qcow2_mark_unclean(HbQcow2 *s);
 void hb_qcow2_free_image(HbQcow2 *s);
+void hb_qcow2_drop_metadata(HbQcow2 *s);
 void hb_qcow2_cache_limits(HbQcow2 *s, uint64_t size);
 int hb_qcow2_io_pread(HbQcow2 *s, uint64_t off, void *buf, uint64_t len);
 int hb_qcow2_io_pwrite(HbQcow2 *s, uint64_t off, const void *buf, uint64_t len);

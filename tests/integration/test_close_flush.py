@@ -20,8 +20,8 @@ import pytest
 
 from hbtest.bench import bench, pattern_word
 from hbtest.images import raw_file
-from hbtest.luks import PASS, master_key_via_cryptsetup, xts
-from hbtest.paths import HOTBLOCK_IMG, HOTBLOCKD
+from hbtest.luks import PASS, master_key_via_cryptsetup, seed_graph, xts
+from hbtest.paths import HOTBLOCKD
 from hbtest.qsd import QemuStorageDaemon
 from hbtest.tools import run
 
@@ -66,19 +66,7 @@ def make_volume(tmp, fmt):
                  {"node-name": "top", "driver": "qcow2", "file": "s"}]
         return graph, "top", {"fmt": "qcow2", "img": img}
     # The canonical graph: LUKS with a detached header over a qcow2 payload.
-    hdr, payload = tmp / "test-header.img", tmp / "test-payload.qcow2"
-    run(HOTBLOCK_IMG, "create", "--object", f"secret,id=sec0,data={PASS}", "-f", "luks",
-       "-o", "cipher-alg=aes-256,cipher-mode=xts", "-o", "key-secret=sec0",
-       "-o", "detached-header=true,iter-time=10", hdr)
-    run("qemu-img", "create", "-f", "qcow2", payload, str(SIZE))
-    graph = [
-        {"node-name": "libvirt-1-storage", "driver": "file", "filename": str(hdr)},
-        {"node-name": "libvirt-1-format", "driver": "raw", "file": "libvirt-1-storage"},
-        {"node-name": "libvirt-2-storage", "driver": "file", "filename": str(payload)},
-        {"node-name": "libvirt-2-format", "driver": "qcow2", "file": "libvirt-2-storage"},
-        {"node-name": "libvirt-3-format", "driver": "luks", "file": "libvirt-2-format",
-         "header": "libvirt-1-format", "key-secret": "sec0"},
-    ]
+    graph, hdr, payload = seed_graph(tmp, SIZE)
     return graph, "libvirt-3-format", {"fmt": "luks-detached", "img": payload, "hdr": hdr}
 
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """vhost-user-blk exports over QMP, driven by hotblock-bench as the front-end."""
 import json
+import os
 import socket
 import struct
 import subprocess
@@ -8,7 +9,7 @@ import time
 
 import pytest
 
-from hbtest.bench import DEFAULT_SEED, bench, export_info, pattern_word
+from hbtest.bench import DEFAULT_SEED, bench, export_info, pattern_word, start_bench
 from hbtest.exports import export_args
 from hbtest.paths import BENCH, HOTBLOCKD
 from hbtest.qmp import QMP
@@ -30,15 +31,6 @@ def add_file_node(qmp, path, name="f0", size=16 * MiB, read_only=False):
         f.truncate(size)
     qmp.cmd("blockdev-add", {"driver": "file", "node-name": name, "filename": str(path),
                              "read-only": read_only})
-
-
-def wait_ready(proc, ready, timeout=20):
-    """Until hotblock-bench says it is connected and set up (--ready-file)."""
-    deadline = time.monotonic() + timeout
-    while not ready.exists():
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline, "hotblock-bench did not get ready"
-        time.sleep(0.02)
 
 
 def test_export_null_and_query(daemon, qmp, tmp_path):
@@ -147,12 +139,8 @@ def test_safe_and_hard_delete_while_connected(daemon, qmp, tmp_path):
     sock = tmp_path / "c.sock"
     qmp.cmd("block-export-add", export_args("e0", "n0", sock, writable=True,
                                             **{"max-sessions": 1}))
-    ready = tmp_path / "ready"
-    proc = subprocess.Popen([BENCH, str(sock), "--runtime", "20", "--iodepth", "4",
-                             "--ready-file", str(ready)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_bench(sock, tmp_path / "ready", "--runtime", 20, "--iodepth", 4)
     try:
-        wait_ready(proc, ready)
         # with max-sessions 1, a second front-end is turned away while the first is served
         rc, _, _ = bench(sock, "--count", 10, check=False)
         assert rc == 2
@@ -207,6 +195,47 @@ def test_device_add_seed_step(daemon, qmp, tmp_path):
     assert qmp.cmd("query-block-exports") == []
     cls, desc = qmp.err("device_del", id="virtio-disk2")
     assert cls == "DeviceNotFound"
+
+
+def test_device_del_refuses_while_a_vm_is_connected(daemon, qmp, tmp_path):
+    """Pulling the disk from a running VM stalls its I/O and then its own
+    unplug: device_del refuses; the VM lets go first, or mode=hard forces."""
+    qmp.cmd("blockdev-add", {"driver": "null-co", "node-name": "n0", "size": 64 * MiB})
+    qmp.cmd("device_add", {"driver": "vhost-user-blk-pci", "drive": "n0", "id": "vd0"})
+    sock = daemon.export_dir / "vd0.sock"
+    proc = start_bench(sock, tmp_path / "ready", "--runtime", 20, "--iodepth", 4)
+    try:
+        cls, desc = qmp.err("device_del", id="vd0")
+        assert (cls, desc) == ("GenericError", "Device 'vd0' is in use by a connected VM: "
+                               "unplug it from the VM first, or force it with "
+                               "block-export-del (mode=hard)")
+        assert sock.exists() and qmp.cmd("query-block-exports")[0]["id"] == "vd0"
+        assert not any(e["event"] == "DEVICE_DELETED" for e in qmp.events)
+        qmp.cmd("block-export-del", id="vd0", mode="hard")
+        assert qmp.wait_event("DEVICE_DELETED")["data"]["device"] == "vd0"
+        assert proc.wait(timeout=30) == 2
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # once the VM has let go, device_del works
+    qmp.cmd("device_add", {"driver": "vhost-user-blk-pci", "drive": "n0", "id": "vd1"})
+    bench(daemon.export_dir / "vd1.sock", "--count", 100)
+    qmp.cmd("device_del", id="vd1")
+    assert qmp.wait_event("DEVICE_DELETED")["data"]["device"] == "vd1"
+
+
+def test_default_queue_count_is_the_cpu_count(daemon, qmp, tmp_path):
+    """QEMU asks for one queue per vCPU unless told otherwise: by default an
+    export offers as many as the host has CPUs (at most 16)."""
+    qmp.cmd("blockdev-add", {"driver": "null-co", "node-name": "n0", "size": MiB})
+    sock = tmp_path / "e.sock"
+    qmp.cmd("block-export-add", export_args("e0", "n0", sock))
+    i = export_info(sock)
+    assert i["num_queues"] == i["max_queues"] == min(os.cpu_count(), 16)
+    qmp.cmd("device_add", {"driver": "vhost-user-blk-pci", "drive": "n0", "id": "vd0"})
+    i = export_info(daemon.export_dir / "vd0.sock")
+    assert i["num_queues"] == min(os.cpu_count(), 16)
 
 
 def test_device_add_options_and_errors(daemon, qmp, tmp_path):

@@ -4,28 +4,13 @@ a live migration on one host needs, the destination QEMU connecting while
 the source still is.  Each session has its own memory and rings; one that
 breaks its ring loses only its own connection."""
 import json
-import subprocess
-import time
 
 import pytest
 
-from hbtest.bench import bench
+from hbtest.bench import bench, start_bench
 from hbtest.exports import export_args
-from hbtest.paths import BENCH
 
 MiB = 1 << 20
-
-
-def start_bench(sock, ready, *args):
-    """A long-running front-end; returns once it is connected and set up."""
-    proc = subprocess.Popen([BENCH, str(sock), "--json", "--ready-file", str(ready), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while not ready.exists():
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline, "hotblock-bench did not get ready"
-        time.sleep(0.02)
-    return proc
 
 
 def finish(proc, timeout=60):
@@ -51,10 +36,24 @@ def test_two_sessions_served_at_once(daemon, qmp, disk, tmp_path):
     qmp.cmd("block-export-add", export_args("e0", "f0", sock, writable=True))
     a = start_bench(sock, tmp_path / "a", "--verify", "--runtime", "3", "--size", str(32 * MiB))
     b = start_bench(sock, tmp_path / "b", "--verify", "--runtime", "3", "--size", str(32 * MiB))
+    info = qmp.cmd("query-block-exports")[0]
+    assert info["connected"] and info["max-sessions"] == 2
+    assert len(info["sessions"]) == 2
+    for sess in info["sessions"]:
+        assert sess["started-queues"] == 1 and not sess["dirty-log"]
+        assert sess["features"] & (1 << 32)              # VIRTIO_F_VERSION_1
+        assert sess["protocol-features"] & (1 << 9)      # CONFIG
     ra, rb = finish(a), finish(b)
     for r in (ra, rb):
         assert r["verify_errors"] == 0 and r["errors"] == 0 and r["ioerr"] == 0
         assert r["ops"] > 0
+
+
+def test_idle_export_shows_no_session(daemon, qmp, disk, tmp_path):
+    qmp.cmd("block-export-add", export_args("e0", "f0", tmp_path / "e.sock", **{"num-queues": 3}))
+    info = qmp.cmd("query-block-exports")[0]
+    assert not info["connected"] and info["num-queues"] == 3
+    assert info.get("sessions", []) == []
 
 
 def test_session_past_the_limit_is_refused_and_logged(daemon, qmp, disk, tmp_path):

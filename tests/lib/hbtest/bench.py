@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import time
 
 from hbtest.paths import BENCH
 
@@ -32,3 +33,17 @@ def pattern_word(off, seed=DEFAULT_SEED):
 def export_info(sock):
     """hotblock-bench --info: what the export at @sock tells a front-end."""
     return bench(sock, "--info")[1]
+
+
+def start_bench(sock, ready, *args):
+    """hotblock-bench --json on @sock in the background, once it says it is
+    connected and set up (--ready-file @ready): the Popen."""
+    proc = subprocess.Popen([BENCH, str(sock), "--json", "--ready-file", str(ready),
+                             *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not os.path.exists(ready):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "hotblock-bench did not get ready"
+        time.sleep(0.02)
+    return proc

@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """LUKS helpers shared by the suites: qemu-img create with retries, an
-independent AES-XTS-plain64 (python3-cryptography), and the master key as
-cryptsetup reports it."""
+independent AES-XTS-plain64 (python3-cryptography), the master key as
+cryptsetup reports it, and the seed's graph."""
 import os
 import re
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from hbtest.paths import HOTBLOCK_IMG
 from hbtest.tools import run
 
 # The seed walkthrough's passphrase, used by most LUKS tests.
@@ -48,6 +49,26 @@ def cryptsetup_master_key(hdr, keyfile):
     m = re.search(r"MK dump:\s*((?:[0-9a-f]{2}\s+)+)", out)
     assert m, out
     return bytes.fromhex("".join(m.group(1).split()))
+
+
+def seed_graph(tmp, size):
+    """The seed's volume, LUKS with a detached header over a qcow2 payload of
+    @size bytes, made in @tmp: (the graph as blockdev-add argument lists,
+    bottom first, with secret "sec0" holding PASS; header; payload)."""
+    hdr, payload = tmp / "test-header.img", tmp / "test-payload.qcow2"
+    run(HOTBLOCK_IMG, "create", "--object", f"secret,id=sec0,data={PASS}", "-f", "luks",
+        "-o", "cipher-alg=aes-256,cipher-mode=xts", "-o", "key-secret=sec0",
+        "-o", "detached-header=true,iter-time=10", hdr)
+    run("qemu-img", "create", "-f", "qcow2", payload, str(size))
+    graph = [
+        {"node-name": "libvirt-1-storage", "driver": "file", "filename": str(hdr)},
+        {"node-name": "libvirt-1-format", "driver": "raw", "file": "libvirt-1-storage"},
+        {"node-name": "libvirt-2-storage", "driver": "file", "filename": str(payload)},
+        {"node-name": "libvirt-2-format", "driver": "qcow2", "file": "libvirt-2-storage"},
+        {"node-name": "libvirt-3-format", "driver": "luks", "file": "libvirt-2-format",
+         "header": "libvirt-1-format", "key-secret": "sec0"},
+    ]
+    return graph, hdr, payload
 
 
 def master_key_via_cryptsetup(tmp, hdr, passphrase=PASS):
