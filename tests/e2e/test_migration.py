@@ -156,6 +156,20 @@ def migrate_under_load(src, dst):
     return start
 
 
+def dirty_logs(qmp, export="vdisk"):
+    """For each session of @export (query-block-exports), whether the
+    front-end has dirty-page logging on."""
+    e = [x for x in qmp.cmd("query-block-exports") if x["id"] == export][0]
+    return [s["dirty-log"] for s in e.get("sessions", [])]
+
+
+def wait_logging_off(qmp, timeout=30):
+    deadline = time.monotonic() + timeout
+    while any(dirty_logs(qmp)):
+        assert time.monotonic() < deadline, f"logging still on: {dirty_logs(qmp)}"
+        time.sleep(0.1)
+
+
 def wait_exit(g, timeout=60):
     """@g's QEMU ends by itself (a migration destination whose stream broke)."""
     try:
@@ -253,6 +267,8 @@ def test_failed_migration_leaves_source_running(daemon, qmp, tmp_path, vms, how)
     start_migration(vm1, vm2, max_bandwidth=4 << 20)
     wait_migration(vm1, until=("active",))
     wait_passes(vm1, 1)                  # the guest writes while logging is on
+    # the source's session logs; the destination's has not started
+    assert sorted(dirty_logs(qmp)) == [False, True]
     if how == "migrate_cancel":
         vm1.qmp("migrate_cancel")
         info = wait_migration(vm1, until=("cancelled", "failed", "completed"))
@@ -263,6 +279,7 @@ def test_failed_migration_leaves_source_running(daemon, qmp, tmp_path, vms, how)
         assert info["status"] == "failed", info
     assert vm1.run_state() == "running"
     wait_exit(vm2)
+    wait_logging_off(qmp)                # QEMU turned it off on the source
     before = max(passes_seen(vm1.own_output()))
     wait_passes(vm1, 2)
     passes = finish(vm1, before)
