@@ -147,12 +147,29 @@ def finish(g, before, timeout=180):
     return passes
 
 
-def migrate_under_load(src, dst):
+@pytest.fixture
+def report(request):
+    """A function that shows a line in the test log whether pytest
+    captures output or not (`meson test` runs pytest -q): capture is
+    suspended for the terminal reporter to write it."""
+    plugins = request.config.pluginmanager
+    tr, cap = plugins.getplugin("terminalreporter"), plugins.getplugin("capturemanager")
+
+    def say(line):
+        if tr and cap:
+            with cap.global_and_fixture_disabled():
+                tr.write_line(f"\n{request.node.name}: {line}")
+        else:
+            print(line)
+    return say
+
+
+def migrate_under_load(src, dst, report):
     """migrate(), slowed down (32 MiB/s: a few seconds for what the guest
-    touched) so that the guest writes while the daemon logs; returns the
-    passes done when it started."""
+    touched) so that the guest writes while the daemon logs; reports
+    QEMU's downtime; returns the passes done when it started."""
     start = max(passes_seen(src.own_output()))
-    migrate(src, dst, max_bandwidth=32 << 20)
+    migrate(src, dst, max_bandwidth=32 << 20, report=report)
     return start
 
 
@@ -233,7 +250,7 @@ def check_one_daemon_disk(qmp, tmp_path, img, passes):
     check_qcow2(img)
 
 
-def test_same_host_one_daemon(daemon, qmp, tmp_path, vms):
+def test_same_host_one_daemon(daemon, qmp, tmp_path, vms, report):
     """VM2 connects to the same export while VM1 still runs on it (two
     sessions), the guest is migrated and goes on on VM2 without an error;
     every block reads back from the guest and from the host."""
@@ -242,7 +259,7 @@ def test_same_host_one_daemon(daemon, qmp, tmp_path, vms):
     with pytest.raises(AssertionError, match="exited before listening"):
         vms.append(vm1.migration_target("vm3", [sock]))
     assert "refused a front-end connection: 2 sessions are already connected" in daemon.log()
-    during = migrate_under_load(vm1, vm2)
+    during = migrate_under_load(vm1, vm2, report)
     before = max(passes_seen(vm1.own_output()))
     assert before > during, "no pass while the migration ran"
     assert vm1.run_state() == "postmigrate"
@@ -348,7 +365,7 @@ def check_seed_volumes(tmp_path, hdr, payload, passes):
 
 
 @pytest.mark.parametrize("outcome", ["handover", "destination-lost"])
-def test_two_daemons_one_image(daemon_factory, tmp_path, vms, outcome):
+def test_two_daemons_one_image(daemon_factory, tmp_path, vms, outcome, report):
     """Each host's daemon over the same image (shared storage).  The
     destination daemon opens the seed's graph inactive and exports it
     (allow-inactive); VM2 starts with -incoming and -S; migrate; at
@@ -370,7 +387,7 @@ def test_two_daemons_one_image(daemon_factory, tmp_path, vms, outcome):
     wait_passes(vm1, 2)
     vm2 = vm1.migration_target("vm2", [sock2])
     vms.append(vm2)
-    during = migrate_under_load(vm1, vm2)
+    during = migrate_under_load(vm1, vm2, report)
     before = max(passes_seen(vm1.own_output()))
     assert before > during, "no pass while the migration ran"
     assert vm1.run_state() == "postmigrate"

@@ -307,14 +307,14 @@ def wait_migration(src, until=("completed", "failed", "cancelled"), timeout=120)
         time.sleep(0.05)
 
 
-def migrate(src, dst, max_bandwidth=None, timeout=120):
+def migrate(src, dst, max_bandwidth=None, timeout=120, report=print):
     """Migrate @src into @dst (started by src.migration_target()) and wait
-    for the end.  Asserts it completed; prints QEMU's downtime and total
-    time (ms) so that they show in the test log; returns query-migrate."""
+    for the end.  Asserts it completed; hands @report a line with QEMU's
+    downtime and total time (ms), for the test log; returns query-migrate."""
     start_migration(src, dst, max_bandwidth)
     info = wait_migration(src, timeout=timeout)
     assert info["status"] == "completed", f"migration {info}:\n{src.log()}\n{dst.log()}"
-    print(f"\nmigration {src.name} -> {dst.name}: downtime {info.get('downtime')} ms, "
-          f"total {info.get('total-time')} ms, "
-          f"{info.get('ram', {}).get('transferred', 0) >> 20} MiB of RAM sent")
+    report(f"migration {src.name} -> {dst.name}: downtime {info.get('downtime')} ms, "
+           f"total {info.get('total-time')} ms, "
+           f"{info.get('ram', {}).get('transferred', 0) >> 20} MiB of RAM sent")
     return info
