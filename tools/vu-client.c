@@ -21,15 +21,8 @@
 #define SLOT_META 128
 #define PAGE 4096ull
 
-/*
- * Dirty logging, from QEMU's docs/interop/vhost-user.rst.  Defined here
- * rather than taken from vhost/vhost-user.h so that this front-end states
- * the wire values it relies on itself.
- */
-#define VUC_PROTOCOL_F_LOG_SHMFD 1     /* protocol feature: log fd in SET_LOG_BASE */
-#define VUC_F_LOG_ALL 26               /* virtio feature: log all writes */
-#define VUC_VRING_F_LOG 1u             /* SET_VRING_ADDR flags: log the used ring */
-#define VUC_LOG_PAGE 4096ull           /* one log bit covers this much */
+/* One dirty-log bit covers this much guest memory (docs/interop/vhost-user.rst). */
+#define VUC_LOG_PAGE 4096ull
 
 /* Per slot, what vu_client_dirty_log_check() must find logged. */
 #define SLOT_DONE 1u                   /* completed: the status byte was written */
@@ -271,7 +264,7 @@ static int negotiate(VuClient *c)
     if (get_u64(c, HB_VU_GET_FEATURES, &offered) < 0) {
         return -1;
     }
-    if (c->want_log && !(offered & (1ull << VUC_F_LOG_ALL))) {
+    if (c->want_log && !(offered & (1ull << HB_VU_F_LOG_ALL))) {
         fprintf(stderr, "hotblock-bench: the back-end does not offer VHOST_F_LOG_ALL\n");
         return -1;
     }
@@ -284,12 +277,12 @@ static int negotiate(VuClient *c)
         return -1;
     }
     if (c->want_log) {
-        if (!(pf & (1ull << VUC_PROTOCOL_F_LOG_SHMFD))) {
+        if (!(pf & (1ull << HB_VU_PROTOCOL_F_LOG_SHMFD))) {
             fprintf(stderr, "hotblock-bench: the back-end does not offer "
                     "VHOST_USER_PROTOCOL_F_LOG_SHMFD\n");
             return -1;
         }
-        want_pf |= 1ull << VUC_PROTOCOL_F_LOG_SHMFD;
+        want_pf |= 1ull << HB_VU_PROTOCOL_F_LOG_SHMFD;
     }
     c->protocol_features = 0;
     if (set_u64(c, HB_VU_SET_PROTOCOL_FEATURES, pf & want_pf) < 0) {
@@ -446,12 +439,12 @@ int vu_client_dirty_log_start(VuClient *c)
         return -1;
     }
     if (set_log_base(c) < 0 ||
-        set_u64(c, HB_VU_SET_FEATURES, c->features | (1ull << VUC_F_LOG_ALL)) < 0) {
+        set_u64(c, HB_VU_SET_FEATURES, c->features | (1ull << HB_VU_F_LOG_ALL)) < 0) {
         return -1;
     }
-    c->features |= 1ull << VUC_F_LOG_ALL;
+    c->features |= 1ull << HB_VU_F_LOG_ALL;
     for (unsigned i = 0; i < c->nqueues; i++) {
-        if (queue_set_addr(c, c->queues[i], VUC_VRING_F_LOG) < 0) {
+        if (queue_set_addr(c, c->queues[i], HB_VU_VRING_F_LOG) < 0) {
             return -1;
         }
     }
