@@ -25,6 +25,7 @@
 #include "crypto/luks1.h"
 #include "export/qmp-iothread.h"
 #include "daemon/export-dir.h"
+#include "daemon/state-file.h"
 #include "block/aio.h"
 #include "export/export.h"
 #include "util/error.h"
@@ -357,7 +358,19 @@ int main(int argc, char **argv)
                               &err)) {
         goto fail;
     }
-    if (!run_startup(&opts, &err)) {
+    int state = 0;
+    if (opts.state_file) {
+        bool graph_opts = false;
+        for (guint i = 0; i < opts.items->len; i++) {
+            graph_opts |= ((HbStartupItem *)opts.items->pdata[i])->kind != HB_OPT_MONITOR_PATH;
+        }
+        state = hb_state_file_open(opts.state_file, graph_opts, &err);
+        if (state < 0) {
+            goto fail;
+        }
+    }
+    if (!run_startup(&opts, &err) || (state > 0 && !hb_state_file_replay(&err)) ||
+        (opts.state_file && !hb_state_file_commit(&err))) {
         goto fail;
     }
     g_unix_signal_add(SIGTERM, on_signal, (gpointer)"SIGTERM");

@@ -38,7 +38,8 @@ def test_export_null_and_query(daemon, qmp, tmp_path):
     sock = tmp_path / "n0.sock"
     qmp.cmd("block-export-add", export_args("e0", "n0", sock, writable=True))
     assert qmp.cmd("query-block-exports") == [
-        {"id": "e0", "type": "vhost-user-blk", "node-name": "n0", "shutting-down": False}]
+        {"id": "e0", "type": "vhost-user-blk", "node-name": "n0", "shutting-down": False,
+         "connected": False, "num-queues": min(os.cpu_count(), 16), "max-sessions": 2}]
     i = export_info(sock)
     assert i["capacity"] == 64 * MiB and i["blk_size"] == 512 and not i["read_only"]
     assert i["serial"] == "e0"
