@@ -361,6 +361,15 @@ def test_units_verify(tmp_path):
     assert r.returncode == 0 and not ours, r.stdout + r.stderr
 
 
+
+def test_unit_leaves_block_devices_open():
+    """A node may be a block device: the unit must not close device nodes
+    (PrivateDevices=, DeviceAllow=, DevicePolicy=, or ProtectClock=, which
+    implies DeviceAllow=char-rtc and so closes all the others)."""
+    closing = ("PrivateDevices=", "DeviceAllow=", "DevicePolicy=", "ProtectClock=")
+    lines = open(build_path("systemd", "hotblockd.service")).read().splitlines()
+    assert [line for line in lines if line.startswith(closing)] == []
+
 # The hardening of systemd/hotblockd.service that can be reproduced without
 # systemd as PID 1, run by a shell in new mount and network namespaces
 # (unshare): the tree read-only but for one directory (ProtectSystem=strict,
