@@ -483,3 +483,23 @@ def test_hardened_run(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert recv_notice(notify, proc) == {"STOPPING": "1"}
         assert proc.wait(30) == 0, proc.stderr.read()
+
+
+def test_under_systemd_run(tmp_path):
+    """Where PID 1 is systemd: a transient Type=notify service starts (systemd-run
+    returns once READY=1 came), serves QMP, and stops cleanly."""
+    if not os.path.isdir("/run/systemd/system") or not shutil.which("systemd-run"):
+        pytest.skip("PID 1 is not systemd here: the protocols are tested directly above")
+    unit = f"hotblock-test-{uuid.uuid4().hex[:12]}"
+    qmp_path = tmp_path / "qmp.sock"
+    r = subprocess.run(["systemd-run", f"--unit={unit}", "--property=Type=notify",
+                        "--property=TimeoutStartSec=60", HOTBLOCKD, "--qmp", str(qmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    try:
+        assert r.returncode == 0, r.stderr
+        c = QMP(str(qmp_path), timeout=5)
+        assert c.cmd("query-version")["package"].startswith("hotblock ")
+        c.close()
+    finally:
+        subprocess.run(["systemctl", "stop", unit], timeout=120)
+    assert not qmp_path.exists()
