@@ -563,5 +563,9 @@ const char *hb_daemon_usage(void)
 "separated by ',' (',,' for a literal comma; 'a.b=x' nests).  --object,\n"
 "--blockdev and --export run in command-line order before the monitors\n"
 "accept clients, so later options may refer to earlier ones.\n"
-"Options take their value as the next argument or after '='.\n";
+"Options take their value as the next argument or after '='.\n"
+"\n"
+"Under systemd (docs/systemd.md): listening sockets passed by socket\n"
+"activation (LISTEN_FDS) and named 'qmp', or unnamed, serve QMP too;\n"
+"READY=1 goes to NOTIFY_SOCKET once startup is done.\n";
 }
