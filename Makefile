@@ -9,7 +9,7 @@ MESON_OPTS ?=
 # e2e boots real guests; set E2E=0 to leave them out of a quick local run.
 E2E ?= 1
 
-.PHONY: all deps test-deps build run test test-asan test-fuzz docs clean
+.PHONY: all deps test-deps build install run test test-asan test-fuzz docs clean
 
 all: build
 
@@ -24,6 +24,15 @@ $(BUILD)/build.ninja:
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
+
+# Binaries, systemd units, man pages and docs, through meson install.
+# PREFIX (default /usr/local, or what the build dir was set up with) is
+# set on the build dir; DESTDIR stages the files elsewhere, for packaging:
+#   make install PREFIX=/usr DESTDIR=/tmp/stage
+PREFIX ?=
+install: build
+	$(if $(PREFIX),meson configure $(BUILD) -Dprefix=$(PREFIX) && ninja -C $(BUILD))
+	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir "$(abspath $(DESTDIR))")
 
 run: build
 	@mkdir -p run && mkdir -p -m 0700 run/exports

@@ -25,6 +25,9 @@
 #include "crypto/luks1.h"
 #include "export/qmp-iothread.h"
 #include "daemon/export-dir.h"
+#include "daemon/state-file.h"
+#include "daemon/listen-fds.h"
+#include "daemon/sd-notify.h"
 #include "block/aio.h"
 #include "export/export.h"
 #include "util/error.h"
@@ -314,6 +317,12 @@ int main(int argc, char **argv)
         hb_log(HB_LOG_WARNING, "io_uring is not available (%s): file nodes "
                "without an aio option use aio=threads", g_strerror(-uring_err));
     }
+    /* systemd's variables, read before --daemonize forks: LISTEN_PID is our pid. */
+    if (!hb_sd_notify_init(&err) || !hb_listen_fds_claim(&err)) {
+        fprintf(stderr, "hotblockd: %s\n", err->message);
+        hb_daemon_options_clear(&opts);
+        return 1;
+    }
     if (opts.daemonize) {
         status_fd = daemonize();
     }
@@ -357,7 +366,20 @@ int main(int argc, char **argv)
                               &err)) {
         goto fail;
     }
-    if (!run_startup(&opts, &err)) {
+    int state = 0;
+    if (opts.state_file) {
+        bool graph_opts = false;
+        for (guint i = 0; i < opts.items->len; i++) {
+            graph_opts |= ((HbStartupItem *)opts.items->pdata[i])->kind != HB_OPT_MONITOR_PATH;
+        }
+        state = hb_state_file_open(opts.state_file, graph_opts, &err);
+        if (state < 0) {
+            goto fail;
+        }
+    }
+    if (hb_listen_fds_serve_qmp(servers, opts.max_qmp_clients, &err) < 0 ||
+        !run_startup(&opts, &err) || (state > 0 && !hb_state_file_replay(&err)) ||
+        (opts.state_file && !hb_state_file_commit(&err))) {
         goto fail;
     }
     g_unix_signal_add(SIGTERM, on_signal, (gpointer)"SIGTERM");
@@ -388,10 +410,20 @@ int main(int argc, char **argv)
     }
     report_startup(status_fd, NULL);
     hb_daemon_options_clear(&opts);
+    /*
+     * Type=notify: ready once the graph is built, the sockets listen and
+     * the sandbox is on.  MAINPID names the --daemonize child, the one
+     * systemd must then watch.
+     */
+    {
+        g_autofree char *ready = g_strdup_printf("READY=1\nMAINPID=%d", (int)getpid());
+        hb_sd_notify(ready);
+    }
 
     hb_slow_jobs_serve_main_loop(true);
     g_main_loop_run(loop);
     hb_slow_jobs_serve_main_loop(false);
+    hb_sd_notify("STOPPING=1");
     shutdown_daemon();
     g_ptr_array_unref(servers);
     g_main_loop_unref(loop);

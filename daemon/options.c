@@ -17,7 +17,7 @@ enum {
     OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_SYSLOG,
     OPT_QMP_SOCK_OWNER, OPT_QMP_SOCK_GROUP, OPT_QMP_SOCK_MODE,
     OPT_EXP_SOCK_OWNER, OPT_EXP_SOCK_GROUP, OPT_EXP_SOCK_MODE,
-    OPT_EXP_DIR_GROUP, OPT_EXP_DIR_MODE,
+    OPT_EXP_DIR_GROUP, OPT_EXP_DIR_MODE, OPT_STATE_FILE,
 };
 
 static const struct {
@@ -47,6 +47,7 @@ static const struct {
     { "export-socket-mode", OPT_EXP_SOCK_MODE, true },
     { "export-dir-group", OPT_EXP_DIR_GROUP, true },
     { "export-dir-mode", OPT_EXP_DIR_MODE, true },
+    { "state-file", OPT_STATE_FILE, true },
     { "version", OPT_VERSION, false },
     { "help", OPT_HELP, false },
     { "object", OPT_OBJECT, true },
@@ -383,6 +384,8 @@ static bool handle_opt(HbDaemonOptions *opts, GHashTable *chardevs, int id,
         return set_str(&opts->export_dir_perms.group, val);
     case OPT_EXP_DIR_MODE:
         return set_str(&opts->export_dir_perms.mode, val);
+    case OPT_STATE_FILE:
+        return set_str(&opts->state_file, val);
     case OPT_VERSION:
         opts->version = true;
         return true;
@@ -493,6 +496,7 @@ void hb_daemon_options_clear(HbDaemonOptions *opts)
     g_clear_pointer(&opts->pidfile, g_free);
     g_clear_pointer(&opts->log_level, g_free);
     g_clear_pointer(&opts->log_file, g_free);
+    g_clear_pointer(&opts->state_file, g_free);
     HbPermOptions *perms[] = { &opts->qmp_socket, &opts->export_socket, &opts->export_dir_perms };
     for (unsigned i = 0; i < G_N_ELEMENTS(perms); i++) {
         g_clear_pointer(&perms[i]->owner, g_free);
@@ -539,6 +543,9 @@ const char *hb_daemon_usage(void)
 "  --log-level LEVEL          error, warning, info (default) or debug\n"
 "  --log-file FILE            log to FILE (appended; reopened on SIGHUP)\n"
 "  --syslog                   log to syslog (the default with --daemonize)\n"
+"  --state-file FILE          record the graph (objects, nodes, exports, active\n"
+"                             state) in FILE at every change, and rebuild it\n"
+"                             from FILE at start if it exists\n"
 "  --pidfile FILE             write the pid to FILE (locked, removed on exit)\n"
 "  --daemonize                detach once every socket is listening\n"
 "  --allow-core-dumps         for debugging: leave the process dumpable, so a\n"
@@ -556,5 +563,9 @@ const char *hb_daemon_usage(void)
 "separated by ',' (',,' for a literal comma; 'a.b=x' nests).  --object,\n"
 "--blockdev and --export run in command-line order before the monitors\n"
 "accept clients, so later options may refer to earlier ones.\n"
-"Options take their value as the next argument or after '='.\n";
+"Options take their value as the next argument or after '='.\n"
+"\n"
+"Under systemd (docs/systemd.md): listening sockets passed by socket\n"
+"activation (LISTEN_FDS) and named 'qmp', or unnamed, serve QMP too;\n"
+"READY=1 goes to NOTIFY_SOCKET once startup is done.\n";
 }

@@ -47,6 +47,7 @@ typedef struct HbStartupItem {
  * @log_level: --log-level, or NULL
  * @log_file: --log-file, or NULL
  * @syslog: --syslog
+ * @state_file: --state-file, or NULL
  * @qmp_socket: --qmp-socket-owner/-group/-mode
  * @export_socket: --export-socket-owner/-group/-mode (defaults for exports)
  * @export_dir_perms: --export-dir-group/-mode (no owner: the dir must stay ours)
@@ -73,6 +74,7 @@ typedef struct HbDaemonOptions {
     char *log_level;
     char *log_file;
     bool syslog;
+    char *state_file;
     HbPermOptions qmp_socket;
     HbPermOptions export_socket;
     HbPermOptions export_dir_perms;

@@ -5,6 +5,7 @@
 #include "util/error.h"
 
 static GPtrArray *commands;   /* const QapiCommandDef *, registration order */
+static const HbQmpWatcher *watcher;
 static GHashTable *by_name;   /* name -> const QapiCommandDef * */
 
 void hb_qmp_register_commands(const QapiCommandDef *defs, size_t n)
@@ -44,13 +45,33 @@ bool hb_qmp_run_command(const char *name, JsonNode *args, bool keyval,
                           "The command %s has not been found", name);
         return false;
     }
-    if (!def->fn(args, keyval, &result, errp)) {
+    if (!hb_qmp_call(def, args, keyval, &result, errp)) {
         return false;
     }
     if (ret) {
         *ret = result;
     } else if (result) {
         json_node_unref(result);
+    }
+    return true;
+}
+
+void hb_qmp_set_watcher(const HbQmpWatcher *w)
+{
+    watcher = w;
+}
+
+bool hb_qmp_call(const QapiCommandDef *def, JsonNode *args, bool keyval, JsonNode **ret,
+                 GError **errp)
+{
+    if (watcher && watcher->check && !watcher->check(def->name, args, keyval, errp)) {
+        return false;
+    }
+    if (!def->fn(args, keyval, ret, errp)) {
+        return false;
+    }
+    if (watcher && watcher->done) {
+        watcher->done(def->name, args, keyval);
     }
     return true;
 }

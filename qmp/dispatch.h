@@ -27,4 +27,25 @@ void hb_qmp_foreach_command(void (*fn)(const char *name, void *opaque), void *op
 bool hb_qmp_run_command(const char *name, JsonNode *args, bool keyval,
                         JsonNode **ret, GError **errp);
 
+/**
+ * struct HbQmpWatcher - sees every command that runs (the --state-file).
+ * @check: before it runs: false with @errp set refuses it; may be NULL
+ * @done: after it succeeded, with its arguments still intact (a session
+ *        wipes object-add's strings only later)
+ */
+typedef struct HbQmpWatcher {
+    bool (*check)(const char *name, JsonNode *args, bool keyval, GError **errp);
+    void (*done)(const char *name, JsonNode *args, bool keyval);
+} HbQmpWatcher;
+
+/* Install the one watcher (NULL: none). */
+void hb_qmp_set_watcher(const HbQmpWatcher *w);
+
+/**
+ * hb_qmp_call() - run @def with @args, through the watcher: what sessions
+ * and hb_qmp_run_command() both use.
+ */
+bool hb_qmp_call(const QapiCommandDef *def, JsonNode *args, bool keyval, JsonNode **ret,
+                 GError **errp);
+
 #endif

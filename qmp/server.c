@@ -131,27 +131,48 @@ void hb_qmp_server_set_perms(const HbPerms *perms)
     socket_perms = *perms;
 }
 
-HbQmpServer *hb_qmp_server_listen(const char *path, unsigned max_clients, GError **errp)
+/* Serve on @fd, which listens already; @path is the file to remove at the end, or NULL. */
+static HbQmpServer *server_new(int fd, const char *path, unsigned max_clients)
 {
     HbQmpServer *srv = g_new0(HbQmpServer, 1);
 
-    srv->fd = hb_unix_listen_at(AT_FDCWD, path, path, 0600, &srv->made, errp);
-    if (srv->fd < 0) {
-        g_free(srv);
-        return NULL;
-    }
-    /* From 0600 to what the operator asked: never more open in between. */
-    if (!hb_perms_apply_at(AT_FDCWD, path, path, &socket_perms, errp)) {
-        close(srv->fd);
-        hb_unix_unlink_own(AT_FDCWD, path, &srv->made);
-        g_free(srv);
-        return NULL;
-    }
+    srv->fd = fd;
     srv->path = g_strdup(path);
     srv->max_clients = max_clients ? max_clients : HB_QMP_MAX_CLIENTS_DEFAULT;
     srv->count = hb_qmp_client_count_new();
     srv->watch = g_unix_fd_add(srv->fd, G_IO_IN, on_accept, srv);
     return srv;
+}
+
+HbQmpServer *hb_qmp_server_listen(const char *path, unsigned max_clients, GError **errp)
+{
+    struct stat made;
+    int fd = hb_unix_listen_at(AT_FDCWD, path, path, 0600, &made, errp);
+
+    if (fd < 0) {
+        return NULL;
+    }
+    /* From 0600 to what the operator asked: never more open in between. */
+    if (!hb_perms_apply_at(AT_FDCWD, path, path, &socket_perms, errp)) {
+        close(fd);
+        hb_unix_unlink_own(AT_FDCWD, path, &made);
+        return NULL;
+    }
+    HbQmpServer *srv = server_new(fd, path, max_clients);
+    srv->made = made;
+    return srv;
+}
+
+HbQmpServer *hb_qmp_server_adopt(int fd, unsigned max_clients, GError **errp)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        hb_error_set_errno(errp, errno, "fd %d: cannot make it non-blocking", fd);
+        close(fd);
+        return NULL;
+    }
+    return server_new(fd, NULL, max_clients);
 }
 
 void hb_qmp_server_free(HbQmpServer *srv)
@@ -167,7 +188,9 @@ void hb_qmp_server_free(HbQmpServer *srv)
     }
     close(srv->fd);
     /* Remove the file only if it is still the socket we created. */
-    hb_unix_unlink_own(AT_FDCWD, srv->path, &srv->made);
+    if (srv->path) {
+        hb_unix_unlink_own(AT_FDCWD, srv->path, &srv->made);
+    }
     hb_qmp_client_count_unref(srv->count);
     g_free(srv->path);
     g_free(srv);

@@ -28,7 +28,19 @@ HbQmpServer *hb_qmp_server_listen(const char *path, unsigned max_clients, GError
  * made from now on (--qmp-socket-owner/-group/-mode); default: ours, 0600.
  */
 void hb_qmp_server_set_perms(const HbPerms *perms);
-/* Stop accepting and remove the socket file. */
+
+/**
+ * hb_qmp_server_adopt() - serve QMP on a socket that already listens
+ * @fd: a listening AF_UNIX stream socket handed over by socket activation
+ *      (the caller has checked it); the server owns it from here on, even
+ *      on failure.  Made non-blocking, as accepting takes every pending
+ *      client at once.
+ * @max_clients: as for hb_qmp_server_listen()
+ *
+ * The socket file, if any, is the service manager's: it is never removed.
+ */
+HbQmpServer *hb_qmp_server_adopt(int fd, unsigned max_clients, GError **errp);
+/* Stop accepting and remove the socket file (one hb_qmp_server_listen() made). */
 void hb_qmp_server_free(HbQmpServer *srv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbQmpServer, hb_qmp_server_free)
 

@@ -289,7 +289,7 @@ static void handle_request(HbQmpSession *s, JsonNode *req)
     HbQmpSession *outer = current;
     current = s;
     s->busy = true;
-    bool ok = def->fn(args, false, &ret, &err);
+    bool ok = hb_qmp_call(def, args, false, &ret, &err);
     s->busy = false;
     current = outer;
     g_autofree char *id_text = id_for_log(id);

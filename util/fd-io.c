@@ -5,12 +5,13 @@
 #include <errno.h>
 #include <unistd.h>
 
-int hb_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+/* @off < 0: at the file position. */
+static int write_all_at(int fd, const void *buf, size_t len, int64_t off)
 {
     const char *p = buf;
 
     while (len) {
-        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        ssize_t n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -22,7 +23,19 @@ int hb_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
         }
         p += n;
         len -= (size_t)n;
-        off += (uint64_t)n;
+        if (off >= 0) {
+            off += n;
+        }
     }
     return 0;
+}
+
+int hb_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    return write_all_at(fd, buf, len, (int64_t)off);
+}
+
+int hb_write_all(int fd, const void *buf, size_t len)
+{
+    return write_all_at(fd, buf, len, -1);
 }

@@ -15,6 +15,12 @@
 int hb_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 
 /**
+ * hb_write_all() - hb_pwrite_all() at the file position (pipes, O_APPEND).
+ * Return: 0, or -errno (also left in errno).
+ */
+int hb_write_all(int fd, const void *buf, size_t len);
+
+/**
  * hb_autofd_cleanup() - the cleanup function behind HB_AUTOFD.
  * @fd: the variable going out of scope; closed unless negative.
  *

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/fd-io.h"
 
 static const char *const level_names[] = {
     [HB_LOG_ERROR] = "error", [HB_LOG_WARNING] = "warning",
@@ -120,22 +121,6 @@ void hb_log_reopen(void)
     }
 }
 
-/* The whole of @s, retrying short writes; a log that cannot be written is dropped. */
-static void write_all(int fd, const char *s, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, s, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return;
-        }
-        s += n;
-        len -= (size_t)n;
-    }
-}
-
 void hb_log(HbLogLevel level, const char *fmt, ...)
 {
     char msg[1024], line[1200], stamp[40];
@@ -175,6 +160,7 @@ void hb_log(HbLogLevel level, const char *fmt, ...)
         n = sizeof(line) - 1;           /* cut short: still one whole line */
         line[n - 1] = '\n';
     }
-    write_all(file_fd >= 0 ? file_fd : 2, line, (size_t)n);
+    /* A line that cannot be written is dropped: there is nowhere to say so. */
+    (void)hb_write_all(file_fd >= 0 ? file_fd : 2, line, (size_t)n);
     g_mutex_unlock(&lock);
 }

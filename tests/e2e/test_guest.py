@@ -193,19 +193,8 @@ cmp /data/pattern /tmp/back && result persisted ok
     assert qmp.cmd("query-block-exports")[0]["id"] == "vdisk"
 
 
-def test_daemon_crash_and_restart_under_io(daemon_factory, tmp_path, vms):
-    """hotblockd is killed (SIGKILL) while the guest writes; a new hotblockd
-    takes the socket back, QEMU reconnects (reconnect=1) and hands it the
-    INFLIGHT_SHMFD buffer; the guest's I/O completes and the data is right."""
-    import signal
-    import time
-    img = raw_file(tmp_path / "c.raw", 32 * MiB)
-    sock = tmp_path / "crash.sock"
-    args = ("--blockdev", f'{{"driver":"file","filename":"{img}","node-name":"f0"}}',
-            "--export", f"type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,"
-                        f"addr.path={sock},writable=on")
-    d1 = daemon_factory(*args)
-    script = """
+# Writes 400 x 64 KiB with O_DIRECT (cycling over 16 blocks), then reads back.
+CRASH_LOOP_SCRIPT = """
 wait_disk /dev/vda || exit 1
 echo HB-LOOP
 i=0
@@ -218,19 +207,60 @@ result writes $i
 dd if=/dev/vda of=/tmp/back bs=64k skip=16 count=16 iflag=direct 2>/dev/null
 cmp /data/pattern /tmp/back && result readback ok
 """
+
+
+def crash_under_io(tmp_path, vms, sock, img, d1, restart):
+    """A guest (reconnect=1) writes through @sock; @d1 is SIGKILLed
+    mid-loop and restart() starts the next daemon.  Every write must land:
+    QEMU reconnects and hands back the INFLIGHT_SHMFD buffer.  Returns the
+    new daemon."""
+    import signal
+    import time
     pattern = os.urandom(MiB)
-    g = Guest(tmp_path, "vm", script, [sock], files={"pattern": pattern}, reconnect=True)
+    g = Guest(tmp_path, "vm", CRASH_LOOP_SCRIPT, [sock], files={"pattern": pattern},
+              reconnect=True)
     vms.append(g)
     g.wait_for("HB-LOOP")
     time.sleep(1.0)
     d1.proc.send_signal(signal.SIGKILL)
     d1.proc.wait()
     d1.stderr.close()
-    d2 = daemon_factory(*args)
+    d2 = restart()
     res = g.wait(timeout=120)
     assert res["writes"] == "400" and res["readback"] == "ok"
     assert read_at(img, MiB, MiB) == pattern
     assert d2.proc.poll() is None
+    return d2
+
+
+def test_daemon_crash_and_restart_under_io(daemon_factory, tmp_path, vms):
+    """hotblockd is killed (SIGKILL) while the guest writes; a new hotblockd
+    takes the socket back, QEMU reconnects (reconnect=1) and hands it the
+    INFLIGHT_SHMFD buffer; the guest's I/O completes and the data is right."""
+    img = raw_file(tmp_path / "c.raw", 32 * MiB)
+    sock = tmp_path / "crash.sock"
+    args = ("--blockdev", f'{{"driver":"file","filename":"{img}","node-name":"f0"}}',
+            "--export", f"type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,"
+                        f"addr.path={sock},writable=on")
+    crash_under_io(tmp_path, vms, sock, img, daemon_factory(*args),
+                   lambda: daemon_factory(*args))
+
+
+def test_restart_from_state_file_under_io(daemon_factory, tmp_path, vms):
+    """The graph was built over QMP (nothing on the command line): after a
+    SIGKILL under guest I/O, a daemon started with only --state-file
+    rebuilds it, the VM reconnects to the same socket and its writes all
+    land (INFLIGHT resubmission)."""
+    img = raw_file(tmp_path / "s.raw", 32 * MiB)
+    state = tmp_path / "state.json"
+    d1 = daemon_factory("--state-file", str(state))
+    q = d1.qmp()
+    q.cmd("blockdev-add", {"driver": "file", "node-name": "f0", "filename": str(img)})
+    q.cmd("blockdev-add", {"driver": "raw", "node-name": "r0", "file": "f0"})
+    q.cmd("device_add", {"driver": "vhost-user-blk-pci", "drive": "r0", "id": "vd0"})
+    d2 = crash_under_io(tmp_path, vms, d1.export_dir / "vd0.sock", img, d1,
+                        lambda: daemon_factory("--state-file", str(state)))
+    assert "graph rebuilt from state file" in d2.log()
 
 
 def test_device_add_while_serving_another_vm(daemon, qmp, tmp_path, vms):

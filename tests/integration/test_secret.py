@@ -5,21 +5,11 @@ and every error, with QEMU 7.2's texts.  No secret may ever be echoed."""
 import base64
 import os
 
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from hbtest.paths import LUKS_PROBE
+from hbtest.secrets import libvirt_encrypt
 from hbtest.tools import run
 
 SECRET = "s3cr3t-passphrase"
-
-
-def libvirt_encrypt(key, iv, plaintext):
-    """AES-256-CBC with PKCS#7 as libvirt encrypts secrets for QEMU."""
-    padder = padding.PKCS7(128).padder()
-    data = padder.update(plaintext) + padder.finalize()
-    enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    return base64.b64encode(enc.update(data) + enc.finalize()).decode()
 
 
 def add_secret(qmp, id, **props):
