@@ -50,22 +50,41 @@ static uint64_t get64(const uint8_t *p)
     return v;
 }
 
+static const uint64_t hdr2_offsets[] = {
+    16 * 1024, 32 * 1024, 64 * 1024, 128 * 1024, 256 * 1024, 512 * 1024,
+    1024 * 1024, 2048 * 1024, 4096 * 1024,
+};
+
 int hb_luks_version(HbLuks1ReadFn read, void *opaque, uint64_t volume_size)
 {
     uint8_t raw[8];
+    int rc;
 
     if (volume_size < sizeof(raw)) {
         return 0;
     }
-    int rc = read(opaque, 0, raw, sizeof(raw));
+    rc = read(opaque, 0, raw, sizeof(raw));
     if (rc < 0) {
         return rc;
     }
-    if (memcmp(raw, luks2_magic1, 6) != 0) {
-        return 0;
+    if (memcmp(raw, luks2_magic1, 6) == 0) {
+        int v = raw[6] << 8 | raw[7];
+        return v == 1 || v == 2 ? v : 0;
     }
-    int v = raw[6] << 8 | raw[7];
-    return v == 1 || v == 2 ? v : 0;
+    /* A LUKS2 volume whose primary header is damaged: its secondary. */
+    for (size_t i = 0; i < G_N_ELEMENTS(hdr2_offsets); i++) {
+        if (hdr2_offsets[i] > volume_size - sizeof(raw)) {
+            break;
+        }
+        rc = read(opaque, hdr2_offsets[i], raw, sizeof(raw));
+        if (rc < 0) {
+            return rc;
+        }
+        if (memcmp(raw, luks2_magic2, 6) == 0 && raw[6] == 0 && raw[7] == 2) {
+            return 2;
+        }
+    }
+    return 0;
 }
 
 /* A fixed-size text field: it must hold its NUL (cryptsetup writes one). */
@@ -215,10 +234,6 @@ static char *strip_word(const char *msg, const char *word)
 bool luks2_read_headers(HbLuks1ReadFn read, void *opaque, uint64_t volume_size, Luks2Bin *bin,
                         Luks2Meta *meta, GError **errp)
 {
-    static const uint64_t hdr2_offsets[] = {
-        16 * 1024, 32 * 1024, 64 * 1024, 128 * 1024, 256 * 1024, 512 * 1024,
-        1024 * 1024, 2048 * 1024, 4096 * 1024,
-    };
     g_autoptr(GError) err1 = NULL, err2 = NULL;
     g_autofree char *json1 = NULL, *json2 = NULL;
     g_autofree Luks2Meta *meta2 = g_new0(Luks2Meta, 1);

@@ -22,8 +22,9 @@ typedef struct HbLuks2 HbLuks2;
  * @volume_size: its size in bytes
  *
  * Return: 1 or 2 when the first bytes are a LUKS signature with that
- * version, 0 for anything else (the LUKS1 parser then gives its error),
- * -errno when the volume cannot be read.
+ * version, 2 also when they are not but a LUKS2 secondary header is where
+ * one can be (a damaged primary), 0 for anything else (the LUKS1 parser
+ * then gives its error), -errno when the volume cannot be read.
  */
 int hb_luks_version(HbLuks1ReadFn read, void *opaque, uint64_t volume_size);
 

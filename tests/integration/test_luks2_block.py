@@ -12,9 +12,9 @@ import pytest
 
 from hbtest.bench import bench, export_info, pattern_word
 from hbtest.exports import export_args
-from hbtest.graph import expect_error
+from hbtest.graph import expect_error, snapshot
 from hbtest.luks import PASS
-from hbtest.luks2 import luks2_format, volume_key, xts
+from hbtest.luks2 import FAST_PBKDF2, keyfile, luks2_format, volume_key, xts
 from hbtest.paths import HOTBLOCKD
 from hbtest.rawclient import RawClient, served_while_pending
 from hbtest.tools import run
@@ -142,3 +142,33 @@ def test_other_clients_served_while_argon2_derives(daemon, qmp, tmp_path):
     reply = a.recv()
     assert reply.get("id") == "add" and reply.get("return") == {}, reply
     assert served >= 3 and worst < 0.3, (served, worst)
+
+
+def test_luks2_header_reread_on_activation(daemon, qmp, tmp_path):
+    """Inactive, the header may change: a keyslot added elsewhere is taken
+    in; a header of another volume is refused and the node stays as it was."""
+    hdr, payload = tmp_path / "hdr.img", tmp_path / "p.img"
+    luks2_format(tmp_path, payload, header=hdr, kdf=FAST_PBKDF2)
+    add_secret(qmp)
+    add_file(qmp, "hdr", hdr)
+    add_file(qmp, "pl", payload)
+    qmp.cmd("blockdev-add", **luks_node("crypt", "pl", "hdr"))
+    qmp.cmd("blockdev-set-active", active=False)
+    run("cryptsetup", "luksAddKey", "-q", "--key-file", keyfile(tmp_path), *FAST_PBKDF2,
+        hdr, keyfile(tmp_path, "another", "other.txt"))
+    qmp.cmd("blockdev-set-active", active=True)
+    node = next(n for n in qmp.cmd("query-named-block-nodes") if n["node-name"] == "crypt")
+    assert len(node["image"]["format-specific"]["data"]["slots"]) == 2
+
+    qmp.cmd("blockdev-set-active", active=False)
+    saved = hdr.read_bytes()
+    other = tmp_path / "other-hdr.img"
+    luks2_format(tmp_path, payload, header=other, kdf=FAST_PBKDF2)
+    hdr.write_bytes(other.read_bytes())
+    before = snapshot(daemon, qmp)
+    _, err = qmp.err("blockdev-set-active", active=True)
+    assert err == ("Could not activate node 'crypt': LUKS header changed (UUID): the volume "
+                   "is no longer the one that was unlocked"), err
+    assert snapshot(daemon, qmp) == before
+    hdr.write_bytes(saved)
+    qmp.cmd("blockdev-set-active", active=True)

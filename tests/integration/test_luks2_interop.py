@@ -172,6 +172,10 @@ def test_damaged_primary_header_uses_secondary(tmp_path):
         f.seek(4096 + 100)
         f.write(bytes([b[0] ^ 0x40]))
     assert hb_read(tmp_path, spec(img))[:MiB] == data
+    # Without the primary's signature too (the version comes from the secondary).
+    with open(img, "r+b") as f:
+        f.write(b"\0" * 8)
+    assert hb_read(tmp_path, spec(img))[:MiB] == data
 
 
 @pytest.mark.parametrize("what,change,want", [

@@ -294,6 +294,15 @@ static void test_secondary(void)
     g_assert_no_error(err);
     g_assert_true(hb_luks2_has_key(l));
 
+    /* Even without the primary's signature the volume is found to be LUKS2. */
+    g_assert_cmpint(hb_luks_version(vol_read, v, v->len), ==, 2);
+    memset(v->data, 0, 8);
+    g_assert_cmpint(hb_luks_version(vol_read, v, v->len), ==, 2);
+    g_autoptr(HbLuks2) l2 = open_vol(v, true, &err);
+    g_assert_no_error(err);
+    memset(v->data + HDR, 0, 8);
+    g_assert_cmpint(hb_luks_version(vol_read, v, v->len), ==, 0);
+
     /* The secondary has seqid 2 and says priority "prefer". */
     g_autofree char *json2 = json_edit(json, "keyslots/0/priority", "2");
     g_autoptr(Vol) w = vol_build(json, json2);
