@@ -40,8 +40,9 @@
  * must never encrypt the caller's buffer, which may be guest memory the
  * guest still looks at, or a retry's source.
  *
- * Without key-secret the node opens for metadata only: it is read-only
- * and every read fails with -EPERM.
+ * Without key-secret the node is refused (QSD's text), unless the
+ * process asked for metadata-only opens (hotblock-img info): then it is
+ * read-only and every read fails with -EPERM.
  *
  * Asynchronously (submit()), the same shapes: a read goes to the payload
  * child straight into the caller's iovecs, or into a bounce buffer when
@@ -211,6 +212,13 @@ static bool check_payload(const LuksState *s, uint64_t file_len, GError **errp)
     return true;
 }
 
+static bool metadata_only_allowed;
+
+void hb_luks_allow_metadata_only(void)
+{
+    metadata_only_allowed = true;
+}
+
 static bool luks_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
 {
     QapiBlockdevOptionsLUKS *lo = opts->u.luks;
@@ -223,6 +231,9 @@ static bool luks_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
         if (!pass) {
             goto fail;
         }
+    } else if (!metadata_only_allowed) {
+        hb_error_set(errp, "Parameter 'key-secret' is required for cipher");
+        goto fail;
     } else {
         node->read_only = true;
     }
