@@ -36,8 +36,12 @@ void hb_luks2_set_max_memory(uint32_t kib)
  * Argon2's time cost multiplies its memory cost: 4 passes over 1 GiB is
  * what cryptsetup picks for about 2 s on a fast machine.  Allowing 32
  * passes of the memory limit bounds a hostile slot to tens of seconds.
+ * A wrong passphrase tries every keyslot, so the sum over them is bounded
+ * too: 128 passes, what 32 keyslots (LUKS2's most) of cryptsetup's
+ * default cost take.
  */
 #define ARGON2_MAX_PASSES_OF_LIMIT 32
+#define ARGON2_MAX_TOTAL_PASSES_OF_LIMIT 128
 
 static bool slot_usable(const HbLuks2 *l, int i)
 {
@@ -49,7 +53,7 @@ static bool slot_usable(const HbLuks2 *l, int i)
 static bool costs_allowed(const HbLuks2 *l, GError **errp)
 {
     const Luks2Digest *d = &l->meta.digests[l->meta.seg_digest];
-    uint64_t iters = 0;
+    uint64_t iters = 0, argon2 = 0;
     uint32_t max_iters = hb_luks1_max_iterations();
 
     for (int i = 0; i < HB_LUKS2_MAX_KEYSLOTS; i++) {
@@ -76,6 +80,14 @@ static bool costs_allowed(const HbLuks2 *l, GError **errp)
                          name, s->time, s->memory, ARGON2_MAX_PASSES_OF_LIMIT, max_memory_kib);
             return false;
         }
+        argon2 += (uint64_t)s->time * s->memory;
+    }
+    if (argon2 > (uint64_t)ARGON2_MAX_TOTAL_PASSES_OF_LIMIT * max_memory_kib) {
+        hb_error_set(errp, "LUKS2 keyslots need %" G_GUINT64_FORMAT " KiB-passes of Argon2 "
+                     "in all (time x memory), more than %d passes over the memory limit of "
+                     "%u KiB (--max-argon2-memory)", argon2, ARGON2_MAX_TOTAL_PASSES_OF_LIMIT,
+                     max_memory_kib);
+        return false;
     }
     if (iters > max_iters) {
         hb_error_set(errp, "LUKS2 header needs up to %" G_GUINT64_FORMAT " PBKDF2 iterations to "

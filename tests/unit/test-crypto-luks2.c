@@ -242,6 +242,29 @@ static void test_unlock_argon2id(void)
     g_assert_cmpstr(info.slots[0].kdf, ==, "argon2id");
     g_assert_cmpuint(info.slots[0].memory_kib, ==, 256);
 
+    /* Each keyslot within the limits, all of them together not. */
+    hb_luks2_set_max_memory(256);
+    g_autofree char *j5 = g_strdup(json);
+    for (int i = 1; i < 5; i++) {
+        g_autofree char *path = g_strdup_printf("keyslots/%d", i);
+        g_autofree char *slot = g_strdup_printf(
+            "{\"type\":\"luks2\",\"key_size\":64,\"af\":{\"type\":\"luks1\",\"stripes\":1,"
+            "\"hash\":\"sha256\"},\"area\":{\"type\":\"raw\",\"offset\":\"%d\",\"size\":\"512\","
+            "\"encryption\":\"aes-xts-plain64\",\"key_size\":64},\"kdf\":{\"type\":\"argon2id\","
+            "\"time\":32,\"memory\":256,\"cpus\":1,\"salt\":\"%s\"}}",
+            AREA_OFF + AREA_SIZE + (i - 1) * 512, s);
+        g_autofree char *tmp = json_edit(j5, path, slot);
+        g_free(j5);
+        j5 = g_steal_pointer(&tmp);
+    }
+    g_autofree char *j6 = json_edit(j5, "digests/0/keyslots", "[\"0\",\"1\",\"2\",\"3\",\"4\"]");
+    g_autoptr(Vol) w = vol_build(j6, NULL);
+    g_assert_null(open_vol(w, true, &err));
+    g_assert_cmpstr(err->message, ==, "LUKS2 keyslots need 33280 KiB-passes of Argon2 in all "
+                    "(time x memory), more than 128 passes over the memory limit of 256 KiB "
+                    "(--max-argon2-memory)");
+    g_clear_error(&err);
+
     /* The memory limit is checked before deriving. */
     hb_luks2_set_max_memory(128);
     g_assert_null(open_vol(v, true, &err));
