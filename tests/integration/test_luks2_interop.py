@@ -116,8 +116,15 @@ def test_detached_header_both_ways(tmp_path):
     sector = int(dump_field(luks_dump(hdr), "sector").split()[0])
     assert xts(key, payload.read_bytes(), sector) == data
     assert hb_read(tmp_path, s) == data
-    # The payload alone is no LUKS volume; the header alone has no payload room.
+    # The payload alone is no LUKS volume.
     assert "LUKS" in hb_fails(spec(payload))
+    # info shows the header without its key (metadata only).
+    s.pop("key-secret")
+    out = run(HOTBLOCK_IMG, "info", "json:" + json.dumps(s)).stdout
+    for line in ("file format: luks", "version: 2", f"sector size: {sector}",
+                 "detached header: true", "pbkdf: argon2id", "keyslot: 0",
+                 "virtual size: 4 MiB (4194304 bytes)"):
+        assert line in out, out
 
 
 def test_independent_encryption_reads_back(tmp_path):
