@@ -12,9 +12,9 @@ import pytest
 
 from hbtest.bench import bench, export_info, pattern_word
 from hbtest.exports import export_args
-from hbtest.graph import expect_error, snapshot
+from hbtest.graph import expect_error, image_locks, snapshot
 from hbtest.luks import PASS
-from hbtest.luks2 import FAST_PBKDF2, keyfile, luks2_format, volume_key, xts
+from hbtest.luks2 import FAST_PBKDF2, edit_json, keyfile, luks2_format, volume_key, xts
 from hbtest.paths import HOTBLOCKD
 from hbtest.rawclient import RawClient, served_while_pending
 from hbtest.tools import run
@@ -172,3 +172,41 @@ def test_luks2_header_reread_on_activation(daemon, qmp, tmp_path):
     assert snapshot(daemon, qmp) == before
     hdr.write_bytes(saved)
     qmp.cmd("blockdev-set-active", active=True)
+
+
+@pytest.mark.parametrize("what", ["integrity", "reencrypt", "segment-past-end",
+                                  "wrong-passphrase", "no-key-secret"])
+def test_refused_blockdev_add_leaves_nothing(daemon, qmp, tmp_path, what):
+    """A refused LUKS2 blockdev-add leaves the graph, the daemon's fds and
+    every lock on the header and the payload as they were."""
+    hdr, payload = tmp_path / "hdr.img", tmp_path / "p.img"
+    with open(payload, "wb") as f:
+        f.truncate(MiB)
+    luks2_format(tmp_path, payload, header=hdr, kdf=FAST_PBKDF2)
+    args = {"node-name": "c", "driver": "luks", "key-secret": "sec0",
+            "header": {"driver": "file", "filename": str(hdr)},
+            "file": {"driver": "file", "filename": str(payload)}}
+    want = {
+        "integrity": "LUKS2 segment 0 uses authenticated encryption (integrity), which is "
+                     "not supported",
+        "reencrypt": "LUKS2 volume is being reencrypted (requirement 'online-reencrypt-v2'): "
+                     "reencryption in progress is not supported",
+        "segment-past-end": "LUKS2 data segment (2097152 bytes at offset 0) ends beyond the "
+                            "end of the volume (1048576 bytes)",
+        "wrong-passphrase": "Invalid password, cannot unlock any keyslot",
+        "no-key-secret": "Parameter 'key-secret' is required for cipher",
+    }[what]
+    if what == "integrity":
+        edit_json(hdr, lambda m: m["segments"]["0"].update(integrity={"type": "hmac(sha256)"}))
+    elif what == "reencrypt":
+        edit_json(hdr, lambda m: m["config"].update(
+            requirements={"mandatory": ["online-reencrypt-v2"]}))
+    elif what == "segment-past-end":
+        edit_json(hdr, lambda m: m["segments"]["0"].update(size=str(2 * MiB)))
+    elif what == "no-key-secret":
+        del args["key-secret"]
+    qmp.cmd("object-add", **{"qom-type": "secret", "id": "sec0",
+                             "data": "nope" if what == "wrong-passphrase" else PASS})
+    locks = image_locks(hdr), image_locks(payload)
+    expect_error(daemon, qmp, "blockdev-add", args, want)
+    assert (image_locks(hdr), image_locks(payload)) == locks == ([], [])
