@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/luks.c — the "luks" format: LUKS1 over a payload, header attached or detached. */
+/* block/luks.c — the "luks" format: LUKS1 or LUKS2 over a payload, header attached or detached. */
 #include "block/iov.h"
+#include "block/luks-info.h"
 #include "block/node.h"
 #include "crypto/luks1.h"
+#include "crypto/luks2.h"
 #include "crypto/secret.h"
 #include "util/error.h"
 #include "util/fd-io.h"
@@ -17,9 +19,18 @@
  * Theory of operation
  *
  * The header (key material) comes from the "header" child when given,
- * else from the start of "file".  The payload lives in "file" from the
- * header's payload offset on (0 for a detached header), in 512-byte
- * sectors numbered from the payload start: that number is the IV.
+ * else from the start of "file".  Its signature says LUKS1 or LUKS2; the
+ * rest of this file does not care which, but for the encryption sector
+ * size.  The payload lives in "file" from the header's payload offset on
+ * (LUKS1: 0 for a detached header; LUKS2: the data segment's offset), in
+ * sectors numbered from the payload start in 512-byte units: that number
+ * (plus LUKS2's iv_tweak) is the IV.
+ *
+ * LUKS1 encrypts 512-byte sectors; LUKS2 may use 1024 to 4096.  The node's
+ * request_alignment is that sector size, so the generic layer (node-io.c)
+ * turns smaller or unaligned requests into read-modify-write of whole
+ * sectors; an export of a 4096-sector volume should advertise
+ * logical-block-size=4096 so that a guest never asks for less.
  *
  * The header child is only read, and shared with everyone, so several
  * luks nodes may sit on one header node (one header, several volumes).
@@ -30,8 +41,9 @@
  * must never encrypt the caller's buffer, which may be guest memory the
  * guest still looks at, or a retry's source.
  *
- * Without key-secret the node opens for metadata only: it is read-only
- * and every read fails with -EPERM.
+ * Without key-secret the node is refused (QSD's text), unless the
+ * process asked for metadata-only opens (hotblock-img info): then it is
+ * read-only and every read fails with -EPERM.
  *
  * Asynchronously (submit()), the same shapes: a read goes to the payload
  * child straight into the caller's iovecs, or into a bounce buffer when
@@ -52,9 +64,30 @@
 typedef struct LuksState {
     HbChild *file;
     HbChild *header;        /* NULL: attached */
-    HbLuks1 *luks;
+    HbLuks1 *luks;          /* exactly one of luks, luks2 */
+    HbLuks2 *luks2;
     uint64_t payload_offset;
+    uint64_t payload_size;  /* LUKS2 fixed-size segment; 0: to the end of file */
+    uint32_t sector;        /* encryption sector size */
 } LuksState;
+
+static bool has_key(const LuksState *s)
+{
+    return s->luks2 ? hb_luks2_has_key(s->luks2) : hb_luks1_has_key(s->luks);
+}
+
+/* Crypt whole sectors in place; @sector is in 512-byte units from the payload start. */
+static int luks_decrypt(LuksState *s, uint64_t sector, void *buf, size_t len)
+{
+    return s->luks2 ? hb_luks2_decrypt(s->luks2, sector, buf, len)
+                    : hb_luks1_decrypt(s->luks, sector, buf, len);
+}
+
+static int luks_encrypt(LuksState *s, uint64_t sector, void *buf, size_t len)
+{
+    return s->luks2 ? hb_luks2_encrypt(s->luks2, sector, buf, len)
+                    : hb_luks1_encrypt(s->luks, sector, buf, len);
+}
 
 static void bounce_free(gpointer p)
 {
@@ -84,13 +117,13 @@ static uint8_t *bounce_get(void)
  * long and every segment holds whole sectors, since a sector split
  * across segments cannot be decrypted in place.
  */
-static bool in_place(uint64_t bytes, const struct iovec *iov, int niov)
+static bool in_place(const LuksState *s, uint64_t bytes, const struct iovec *iov, int niov)
 {
     if (bytes != hb_iov_size(iov, niov)) {
         return false;
     }
     for (int i = 0; i < niov; i++) {
-        if (iov[i].iov_len % SECTOR) {
+        if (iov[i].iov_len % s->sector) {
             return false;
         }
     }
@@ -98,14 +131,14 @@ static bool in_place(uint64_t bytes, const struct iovec *iov, int niov)
 }
 
 /* Decrypt the sectors in @iov (see in_place()) read from payload @offset. */
-static int decrypt_iov(HbLuks1 *luks, uint64_t offset,
+static int decrypt_iov(LuksState *s, uint64_t offset,
                        const struct iovec *iov, int niov)
 {
     uint64_t sector = offset / SECTOR;
     int ret = 0;
 
     for (int i = 0; i < niov && ret == 0; i++) {
-        ret = hb_luks1_decrypt(luks, sector, iov[i].iov_base, iov[i].iov_len);
+        ret = luks_decrypt(s, sector, iov[i].iov_base, iov[i].iov_len);
         sector += iov[i].iov_len / SECTOR;
     }
     return ret;
@@ -124,6 +157,69 @@ static HbNode *header_node(LuksState *s)
     return s->header ? s->header->node : s->file->node;
 }
 
+/* Parse (and with @pass unlock) the header of @version found on @hdr. */
+static bool open_header(LuksState *s, HbNode *hdr, uint64_t hdr_len, int version,
+                        const HbSecretBuf *pass, GError **errp)
+{
+    const uint8_t *p = pass ? pass->data : NULL;
+    size_t plen = pass ? pass->len : 0;
+
+    if (version == 2) {
+        s->luks2 = hb_luks2_open(header_read, hdr, hdr_len, p, plen, errp);
+        if (!s->luks2) {
+            return false;
+        }
+        s->payload_offset = hb_luks2_payload_offset(s->luks2);
+        s->payload_size = hb_luks2_payload_size(s->luks2);
+        s->sector = hb_luks2_sector_size(s->luks2);
+        return true;
+    }
+    /* Version 1, or no LUKS signature: the LUKS1 parser says what is wrong. */
+    s->luks = hb_luks1_open(header_read, hdr, hdr_len, p, plen, errp);
+    if (!s->luks) {
+        return false;
+    }
+    s->payload_offset = hb_luks1_payload_offset(s->luks);
+    s->sector = SECTOR;
+    return true;
+}
+
+/* The payload must lie in "file", and not over an attached header. */
+static bool check_payload(const LuksState *s, uint64_t file_len, GError **errp)
+{
+    if (file_len < s->payload_offset) {
+        hb_error_set(errp, "LUKS payload is overlapping with the header: "
+                     "payload offset %" G_GUINT64_FORMAT " is beyond the "
+                     "end of the volume (%" G_GUINT64_FORMAT " bytes)",
+                     s->payload_offset, file_len);
+        return false;
+    }
+    if (!s->luks2) {
+        return true;
+    }
+    uint64_t meta = hb_luks2_header_size(s->luks2);
+    if (!s->header && s->payload_offset < meta) {
+        hb_error_set(errp, "LUKS2 data segment at offset %" G_GUINT64_FORMAT " overlaps the "
+                     "headers and keyslots area (%" G_GUINT64_FORMAT " bytes)",
+                     s->payload_offset, meta);
+        return false;
+    }
+    if (s->payload_size && file_len - s->payload_offset < s->payload_size) {
+        hb_error_set(errp, "LUKS2 data segment (%" G_GUINT64_FORMAT " bytes at offset %"
+                     G_GUINT64_FORMAT ") ends beyond the end of the volume (%"
+                     G_GUINT64_FORMAT " bytes)", s->payload_size, s->payload_offset, file_len);
+        return false;
+    }
+    return true;
+}
+
+static bool metadata_only_allowed;
+
+void hb_luks_allow_metadata_only(void)
+{
+    metadata_only_allowed = true;
+}
+
 static bool luks_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
 {
     QapiBlockdevOptionsLUKS *lo = opts->u.luks;
@@ -136,6 +232,9 @@ static bool luks_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
         if (!pass) {
             goto fail;
         }
+    } else if (!metadata_only_allowed) {
+        hb_error_set(errp, "Parameter 'key-secret' is required for cipher");
+        goto fail;
     } else {
         node->read_only = true;
     }
@@ -166,32 +265,30 @@ static bool luks_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
         hb_error_set_errno(errp, (int)hdr_len, "Could not get the header size");
         goto fail;
     }
-    s->luks = hb_luks1_open(header_read, hdr, (uint64_t)hdr_len,
-                            pass ? pass->data : NULL, pass ? pass->len : 0,
-                            errp);
-    if (!s->luks) {
+    int version = hb_luks_version(header_read, hdr, (uint64_t)hdr_len);
+    if (version < 0) {
+        hb_error_set_errno(errp, version, "Cannot read LUKS header");
         goto fail;
     }
-    s->payload_offset = hb_luks1_payload_offset(s->luks);
+    if (!open_header(s, hdr, (uint64_t)hdr_len, version, pass, errp)) {
+        goto fail;
+    }
 
     int64_t file_len = hb_node_get_length(s->file->node);
     if (file_len < 0) {
         hb_error_set_errno(errp, (int)file_len, "Could not get the file size");
         goto fail;
     }
-    if ((uint64_t)file_len < s->payload_offset) {
-        hb_error_set(errp, "LUKS payload is overlapping with the header: "
-                     "payload offset %" G_GUINT64_FORMAT " is beyond the "
-                     "end of the volume (%" G_GINT64_FORMAT " bytes)",
-                     s->payload_offset, file_len);
+    if (!check_payload(s, (uint64_t)file_len, errp)) {
         goto fail;
     }
-    node->request_alignment = SECTOR;
+    node->request_alignment = s->sector;
     node->opaque = s;
     return true;
 
 fail:
     hb_luks1_free(s->luks);
+    hb_luks2_free(s->luks2);
     g_free(s);   /* the children are detached by node.c */
     return false;
 }
@@ -201,6 +298,7 @@ static void luks_close(HbNode *node)
     LuksState *s = node->opaque;
 
     hb_luks1_free(s->luks);
+    hb_luks2_free(s->luks2);
     g_free(s);
     node->opaque = NULL;
 }
@@ -219,6 +317,9 @@ static bool luks_activate(HbNode *node, GError **errp)
         hb_error_set_errno(errp, (int)hdr_len, "Could not get the header size");
         return false;
     }
+    if (s->luks2) {
+        return hb_luks2_reload(s->luks2, header_read, hdr, (uint64_t)hdr_len, errp);
+    }
     return hb_luks1_reload(s->luks, header_read, hdr, (uint64_t)hdr_len, errp);
 }
 
@@ -233,7 +334,11 @@ static int64_t luks_get_length(HbNode *node)
     if ((uint64_t)len <= s->payload_offset) {
         return 0;
     }
-    return (int64_t)(((uint64_t)len - s->payload_offset) / SECTOR * SECTOR);
+    uint64_t avail = (uint64_t)len - s->payload_offset;
+    if (s->payload_size) {
+        avail = MIN(avail, s->payload_size);
+    }
+    return (int64_t)(avail / s->sector * s->sector);
 }
 
 static int luks_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
@@ -242,13 +347,13 @@ static int luks_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
     LuksState *s = node->opaque;
     int ret;
 
-    if (!hb_luks1_has_key(s->luks)) {
+    if (!has_key(s)) {
         return -EPERM;
     }
-    if (in_place(bytes, iov, niov)) {
+    if (in_place(s, bytes, iov, niov)) {
         ret = hb_node_preadv(s->file->node, s->payload_offset + offset,
                              bytes, iov, niov, 0);
-        return ret < 0 ? ret : decrypt_iov(s->luks, offset, iov, niov);
+        return ret < 0 ? ret : decrypt_iov(s, offset, iov, niov);
     }
 
     uint8_t *buf = bounce_get();
@@ -260,7 +365,7 @@ static int luks_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
         ret = hb_node_pread(s->file->node, s->payload_offset + offset + done,
                             buf, n);
         if (ret == 0) {
-            ret = hb_luks1_decrypt(s->luks, (offset + done) / SECTOR, buf, n);
+            ret = luks_decrypt(s, (offset + done) / SECTOR, buf, n);
         }
         if (ret < 0) {
             return ret;
@@ -277,7 +382,7 @@ static int luks_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
     uint8_t *buf;
     int ret;
 
-    if (!hb_luks1_has_key(s->luks)) {
+    if (!has_key(s)) {
         return -EPERM;
     }
     buf = bounce_get();
@@ -287,7 +392,7 @@ static int luks_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
     for (uint64_t done = 0; done < bytes; done += BOUNCE_SIZE) {
         uint64_t n = MIN(bytes - done, (uint64_t)BOUNCE_SIZE);
         hb_iov_to_buf(iov, niov, done, buf, n);
-        ret = hb_luks1_encrypt(s->luks, (offset + done) / SECTOR, buf, n);
+        ret = luks_encrypt(s, (offset + done) / SECTOR, buf, n);
         if (ret == 0) {
             ret = hb_node_pwrite(s->file->node,
                                  s->payload_offset + offset + done, buf, n, 0);
@@ -391,7 +496,7 @@ static void cache_give(unsigned k, void *p)
 typedef struct LuksReq {
     HbIoReq child;          /* on the payload child; first, for the cast */
     HbIoReq *req;           /* the caller's */
-    HbLuks1 *luks;
+    LuksState *s;
     void *bounce;           /* NULL: the caller's iovecs carry the data */
     unsigned bounce_class;
     struct iovec v;         /* the bounce buffer, as the child's iovec */
@@ -404,13 +509,12 @@ static void luks_req_done(HbAioCb *cb, int ret)
 
     if (ret == 0 && req->op == HB_IO_READ) {
         if (lr->bounce) {
-            ret = hb_luks1_decrypt(lr->luks, req->offset / SECTOR, lr->bounce,
-                                   req->bytes);
+            ret = luks_decrypt(lr->s, req->offset / SECTOR, lr->bounce, req->bytes);
             if (ret == 0) {
                 hb_iov_from_buf(req->iov, req->niov, 0, lr->bounce, req->bytes);
             }
         } else {
-            ret = decrypt_iov(lr->luks, req->offset, req->iov, req->niov);
+            ret = decrypt_iov(lr->s, req->offset, req->iov, req->niov);
         }
     }
     if (lr->bounce) {
@@ -430,7 +534,7 @@ static int luks_submit(HbNode *node, HbIoReq *req)
      * pool spreads the crypto over its threads (see the theory above).
      */
     if ((req->op != HB_IO_READ && req->op != HB_IO_WRITE) ||
-        !hb_luks1_has_key(s->luks) || req->bytes > BOUNCE_SIZE) {
+        !has_key(s) || req->bytes > BOUNCE_SIZE) {
         return -ENOTSUP;
     }
     LuksReq *lr = g_new(LuksReq, 1);
@@ -439,10 +543,10 @@ static int luks_submit(HbNode *node, HbIoReq *req)
     lr->child.offset = s->payload_offset + req->offset;
     lr->child.flags = 0;
     lr->req = req;
-    lr->luks = s->luks;
+    lr->s = s;
     lr->bounce = NULL;
 
-    if (req->op == HB_IO_WRITE || !in_place(req->bytes, req->iov, req->niov)) {
+    if (req->op == HB_IO_WRITE || !in_place(s, req->bytes, req->iov, req->niov)) {
         lr->bounce_class = cache_class(req->bytes);
         lr->bounce = cache_take(lr->bounce_class);
         if (!lr->bounce) {
@@ -457,8 +561,7 @@ static int luks_submit(HbNode *node, HbIoReq *req)
     if (req->op == HB_IO_WRITE) {
         /* Never in the caller's buffer: guest memory, or a retry's source. */
         hb_iov_to_buf(req->iov, req->niov, 0, lr->bounce, req->bytes);
-        int ret = hb_luks1_encrypt(s->luks, req->offset / SECTOR, lr->bounce,
-                                   req->bytes);
+        int ret = luks_encrypt(s, req->offset / SECTOR, lr->bounce, req->bytes);
         if (ret < 0) {
             cache_give(lr->bounce_class, lr->bounce);
             g_free(lr);
@@ -486,9 +589,14 @@ static int luks_truncate(HbNode *node, uint64_t size, GError **errp)
 {
     LuksState *s = node->opaque;
 
-    if (size % SECTOR) {
-        hb_error_set(errp, "The new size must be a multiple of %d bytes", SECTOR);
+    if (size % s->sector) {
+        hb_error_set(errp, "The new size must be a multiple of %u bytes", s->sector);
         return -EINVAL;
+    }
+    if (s->payload_size) {
+        hb_error_set(errp, "The LUKS2 data segment has a fixed size (%" G_GUINT64_FORMAT
+                     " bytes): resizing it is not supported", s->payload_size);
+        return -ENOTSUP;
     }
     if (INT64_MAX - size < s->payload_offset) {
         hb_error_set(errp, "Disk size too large for the payload offset");
@@ -500,41 +608,8 @@ static int luks_truncate(HbNode *node, uint64_t size, GError **errp)
 static QapiImageInfoSpecific *luks_query_specific(HbNode *node)
 {
     LuksState *s = node->opaque;
-    HbLuks1Info info;
-    QapiImageInfoSpecific *spec = g_new0(QapiImageInfoSpecific, 1);
-    QapiQCryptoBlockInfoLUKS *l = g_new0(QapiQCryptoBlockInfoLUKS, 1);
-    QapiQCryptoBlockInfoLUKSSlotList **tail = &l->slots;
 
-    hb_luks1_get_info(s->luks, &info);
-    l->cipher_alg = g_strdup(info.cipher_alg);
-    l->cipher_mode = g_strdup(info.cipher_mode);
-    l->ivgen_alg = g_strdup(info.ivgen_alg);
-    if (info.ivgen_hash_alg[0]) {
-        l->ivgen_hash_alg = g_strdup(info.ivgen_hash_alg);
-    }
-    l->hash_alg = g_strdup(info.hash_alg);
-    l->detached_header = s->header != NULL;
-    l->payload_offset = (int64_t)info.payload_offset;
-    l->master_key_iters = info.master_key_iters;
-    l->uuid = g_strdup(info.uuid);
-    for (unsigned i = 0; i < G_N_ELEMENTS(info.slots); i++) {
-        QapiQCryptoBlockInfoLUKSSlot *slot = g_new0(QapiQCryptoBlockInfoLUKSSlot, 1);
-        slot->active = info.slots[i].active;
-        if (slot->active) {
-            slot->has_iters = true;
-            slot->iters = info.slots[i].iters;
-            slot->has_stripes = true;
-            slot->stripes = info.slots[i].stripes;
-        }
-        slot->key_offset = (int64_t)info.slots[i].key_offset;
-        *tail = g_new0(QapiQCryptoBlockInfoLUKSSlotList, 1);
-        (*tail)->value = slot;
-        tail = &(*tail)->next;
-    }
-    spec->type = QAPI_IMAGE_INFO_SPECIFIC_KIND_LUKS;
-    spec->u.luks = g_new0(QapiImageInfoSpecificLUKSWrapper, 1);
-    spec->u.luks->data = l;
-    return spec;
+    return hb_luks_info_specific(s->luks, s->luks2, s->header != NULL);
 }
 
 /* ---- hotblock-img create -f luks ---- */

@@ -307,6 +307,17 @@ struct HbNode {
  */
 HbNode *hb_node_open(QapiBlockdevOptions *opts, GError **errp);
 
+/**
+ * hb_luks_allow_metadata_only() - let luks nodes open without key-secret
+ *
+ * Such a node is read-only and refuses data I/O: only useful to show the
+ * header, which is what hotblock-img info does.  Everywhere else (the
+ * daemon) a luks node without key-secret is refused, as QSD refuses it,
+ * rather than exported as a disk that fails every read.  Process-wide;
+ * main thread, before any open.
+ */
+void hb_luks_allow_metadata_only(void);
+
 HbNode *hb_node_ref(HbNode *node);
 
 /**

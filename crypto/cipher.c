@@ -140,6 +140,7 @@ struct HbSectorCipher {
     gnutls_cipher_algorithm_t essiv_alg;
     HbSecretBuf *key;
     HbSecretBuf *essiv_key;
+    uint32_t sector_size;   /* bytes per IV unit: 512 (LUKS1) up to 4096 (LUKS2) */
     GMutex lock;
     CipherCtx *pool;
 };
@@ -226,6 +227,7 @@ HbSectorCipher *hb_sector_cipher_new(HbCipherAlg alg, HbCipherMode mode, HbIvgen
     c->alg = alg;
     c->mode = mode;
     c->ivgen = ivgen;
+    c->sector_size = HB_SECTOR_SIZE;
     c->key = hb_secret_buf_new_from(key, keylen);
     if (mode == HB_CIPHER_MODE_CBC) {
         c->data_alg = cbc_alg(alg);
@@ -325,31 +327,42 @@ static int xts_emulated(CipherCtx *ctx, const uint8_t iv[16], uint8_t *p, size_t
     return rc;
 }
 
+bool hb_sector_cipher_set_sector_size(HbSectorCipher *c, uint32_t size)
+{
+    if (size < HB_SECTOR_SIZE || size > 4096 || (size & (size - 1))) {
+        return false;
+    }
+    c->sector_size = size;
+    return true;
+}
+
 static int crypt_sectors(HbSectorCipher *c, uint64_t sector, void *buf, size_t len, bool encrypt)
 {
+    uint32_t ss = c->sector_size;
+    uint64_t step = ss / HB_SECTOR_SIZE;   /* IV advance per unit: see cipher.h */
     uint8_t *p = buf;
     uint8_t iv[16];
     int rc = 0;
 
-    if (len % HB_SECTOR_SIZE) {
+    if (len % ss || sector % step) {
         return -EINVAL;
     }
     CipherCtx *ctx = ctx_get(c);
     if (!ctx) {
         return -ENOMEM;
     }
-    for (size_t off = 0; off < len && rc >= 0; off += HB_SECTOR_SIZE, sector++) {
+    for (size_t off = 0; off < len && rc >= 0; off += ss, sector += step) {
         rc = make_iv(c, ctx, sector, iv);
         if (rc < 0) {
             break;
         }
         if (c->xts_emulated) {
-            rc = xts_emulated(ctx, iv, p + off, HB_SECTOR_SIZE, encrypt);
+            rc = xts_emulated(ctx, iv, p + off, ss, encrypt);
             continue;
         }
         gnutls_cipher_set_iv(ctx->data, iv, 16);
-        rc = encrypt ? gnutls_cipher_encrypt(ctx->data, p + off, HB_SECTOR_SIZE)
-                     : gnutls_cipher_decrypt(ctx->data, p + off, HB_SECTOR_SIZE);
+        rc = encrypt ? gnutls_cipher_encrypt(ctx->data, p + off, ss)
+                     : gnutls_cipher_decrypt(ctx->data, p + off, ss);
     }
     ctx_put(c, ctx);
     return rc < 0 ? -EIO : 0;

@@ -66,6 +66,21 @@ HbSectorCipher *hb_sector_cipher_new(HbCipherAlg alg, HbCipherMode mode, HbIvgen
                                      HbHashAlg ivhash, const uint8_t *key, size_t keylen,
                                      GError **errp);
 
+/**
+ * hb_sector_cipher_set_sector_size() - encrypt in units of @size bytes
+ * @c: a cipher not yet in use
+ * @size: 512 (the default), 1024, 2048 or 4096
+ *
+ * LUKS2 may use sectors bigger than 512 bytes.  Each unit is one XTS (or
+ * CBC) message, but its IV stays the number of its first 512-byte sector,
+ * as cryptsetup has dm-crypt do for LUKS2 (no iv_large_sectors; checked
+ * against a volume cryptsetup encrypted): the @sector passed to
+ * encrypt/decrypt stays in 512-byte units and must be a multiple of
+ * @size / 512, and the IV advances by @size / 512 per unit.
+ * Return: false (cipher unchanged) for any other size.
+ */
+bool hb_sector_cipher_set_sector_size(HbSectorCipher *c, uint32_t size);
+
 /** hb_sector_cipher_free() - wipe keys, free every pooled context; NULL-safe */
 void hb_sector_cipher_free(HbSectorCipher *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbSectorCipher, hb_sector_cipher_free)
@@ -75,7 +90,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HbSectorCipher, hb_sector_cipher_free)
  * @c: the cipher
  * @sector: IV sector number of the first sector in @buf
  * @buf: data
- * @len: a multiple of 512
+ * @len: a multiple of the sector size (512 unless set otherwise)
  *
  * Thread-safe: each call borrows a gnutls context from a pool (the lock covers
  * only the borrow and the return), so calls run in parallel.

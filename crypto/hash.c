@@ -69,3 +69,13 @@ int hb_hash_bytes(HbHashAlg alg, const void *data, size_t len, uint8_t *out)
     }
     return 0;
 }
+
+bool hb_digest_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    uint8_t diff = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        diff |= a[i] ^ b[i];
+    }
+    return diff == 0;
+}

@@ -45,4 +45,10 @@ int hb_hash_gnutls_mac(HbHashAlg alg);
  */
 int hb_hash_bytes(HbHashAlg alg, const void *data, size_t len, uint8_t *out);
 
+/**
+ * hb_digest_equal() - compare @len bytes without an early exit, so that the
+ * time taken says nothing about where a candidate digest differs
+ */
+bool hb_digest_equal(const uint8_t *a, const uint8_t *b, size_t len);
+
 #endif

@@ -31,6 +31,11 @@ void hb_luks1_set_max_iterations(uint32_t n)
     max_iterations = n;
 }
 
+uint32_t hb_luks1_max_iterations(void)
+{
+    return max_iterations;
+}
+
 /*
  * The limit bounds the whole unlock, not one keyslot: a wrong passphrase
  * (or a hostile header with eight active slots) tries every slot, each with
@@ -61,16 +66,6 @@ HbSectorCipher *luks1_slot_cipher(const HbLuks1 *luks, const uint8_t *key, GErro
 {
     return hb_sector_cipher_new(luks->alg, luks->mode, luks->ivgen, luks->ivhash, key,
                                 luks->hdr.key_bytes, errp);
-}
-
-/* Compare without an early exit, so timing says nothing about the digest. */
-static bool digest_equal(const uint8_t *a, const uint8_t *b, size_t len)
-{
-    uint8_t diff = 0;
-    for (size_t i = 0; i < len; i++) {
-        diff |= a[i] ^ b[i];
-    }
-    return diff == 0;
 }
 
 /* 1: @mk holds the master key; 0: wrong passphrase for this slot; -1: error. */
@@ -110,7 +105,7 @@ static int load_key(const HbLuks1 *luks, int idx, const uint8_t *pass, size_t pa
                    digest, sizeof(digest), errp)) {
         return -1;
     }
-    return digest_equal(digest, luks->hdr.mk_digest, LUKS1_DIGEST_LEN) ? 1 : 0;
+    return hb_digest_equal(digest, luks->hdr.mk_digest, LUKS1_DIGEST_LEN) ? 1 : 0;
 }
 
 static bool unlock(HbLuks1 *luks, const uint8_t *pass, size_t passlen, HbLuks1ReadFn read,

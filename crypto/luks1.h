@@ -46,6 +46,8 @@ typedef struct HbLuks1 HbLuks1;
  * Process-wide; main thread, before any open.
  */
 void hb_luks1_set_max_iterations(uint32_t n);
+/** hb_luks1_max_iterations() - the limit in force (LUKS2 follows it too) */
+uint32_t hb_luks1_max_iterations(void);
 
 HbLuks1 *hb_luks1_open(HbLuks1ReadFn read, void *opaque, uint64_t volume_size,
                        const uint8_t *passphrase, size_t passphrase_len, GError **errp);

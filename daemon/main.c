@@ -23,6 +23,7 @@
 #include "qmp/server.h"
 #include "qmp/session.h"
 #include "crypto/luks1.h"
+#include "crypto/luks2.h"
 #include "export/qmp-iothread.h"
 #include "daemon/export-dir.h"
 #include "daemon/state-file.h"
@@ -306,6 +307,9 @@ int main(int argc, char **argv)
     raise_fd_limit();
     if (opts.max_pbkdf_iterations) {
         hb_luks1_set_max_iterations(opts.max_pbkdf_iterations);
+    }
+    if (opts.max_argon2_memory) {
+        hb_luks2_set_max_memory(opts.max_argon2_memory);
     }
     /*
      * File nodes that name no aio use io_uring when it works here; say

@@ -12,7 +12,7 @@
 enum {
     OPT_QMP, OPT_CHARDEV, OPT_MONITOR, OPT_EXPORT_DIR, OPT_PIDFILE,
     OPT_DAEMONIZE, OPT_VERSION, OPT_HELP, OPT_OBJECT, OPT_BLOCKDEV,
-    OPT_EXPORT, OPT_INSECURE_EXPORT_DIR, OPT_MAX_QMP_CLIENTS, OPT_MAX_PBKDF_ITERS,
+    OPT_EXPORT, OPT_INSECURE_EXPORT_DIR, OPT_MAX_QMP_CLIENTS, OPT_MAX_PBKDF_ITERS, OPT_MAX_ARGON2_MEMORY,
     OPT_ALLOW_CORE_DUMPS, OPT_IO_URING_RINGS,
     OPT_LOG_LEVEL, OPT_LOG_FILE, OPT_SYSLOG,
     OPT_QMP_SOCK_OWNER, OPT_QMP_SOCK_GROUP, OPT_QMP_SOCK_MODE,
@@ -32,6 +32,7 @@ static const struct {
     { "allow-insecure-export-dir", OPT_INSECURE_EXPORT_DIR, false },
     { "max-qmp-clients", OPT_MAX_QMP_CLIENTS, true },
     { "max-pbkdf-iterations", OPT_MAX_PBKDF_ITERS, true },
+    { "max-argon2-memory", OPT_MAX_ARGON2_MEMORY, true },
     { "io-uring-rings", OPT_IO_URING_RINGS, true },
     { "pidfile", OPT_PIDFILE, true },
     { "daemonize", OPT_DAEMONIZE, false },
@@ -359,6 +360,9 @@ static bool handle_opt(HbDaemonOptions *opts, GHashTable *chardevs, int id,
     case OPT_MAX_PBKDF_ITERS:
         return parse_count(val, "--max-pbkdf-iterations", UINT32_MAX,
                            &opts->max_pbkdf_iterations, errp);
+    case OPT_MAX_ARGON2_MEMORY:
+        return parse_count(val, "--max-argon2-memory", UINT32_MAX,
+                           &opts->max_argon2_memory, errp);
     case OPT_IO_URING_RINGS:
         return parse_count(val, "--io-uring-rings", 1024, &opts->io_uring_rings, errp);
     case OPT_LOG_LEVEL:
@@ -526,6 +530,8 @@ const char *hb_daemon_usage(void)
 "  --max-qmp-clients N        QMP clients each socket serves at once (128)\n"
 "  --max-pbkdf-iterations N   refuse LUKS headers asking for more PBKDF2\n"
 "                             iterations (default 50000000)\n"
+"  --max-argon2-memory KIB    refuse LUKS2 keyslots asking for more Argon2\n"
+"                             memory, in KiB (default 1048576, 1 GiB)\n"
 "  --io-uring-rings N         io_uring rings made at startup for the I/O threads\n"
 "                             (default: one per CPU and two more); a thread\n"
 "                             without one runs file I/O on the thread pool\n"

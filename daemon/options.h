@@ -40,6 +40,7 @@ typedef struct HbStartupItem {
  * @insecure_export_dir: --allow-insecure-export-dir
  * @max_qmp_clients: --max-qmp-clients, or 0 for the default
  * @max_pbkdf_iterations: --max-pbkdf-iterations, or 0 for the default
+ * @max_argon2_memory: --max-argon2-memory in KiB, or 0 for the default
  * @io_uring_rings: --io-uring-rings, or 0 for the default
  * @daemonize: --daemonize
  * @allow_core_dumps: --allow-core-dumps: stay dumpable (otherwise the daemon
@@ -68,6 +69,7 @@ typedef struct HbDaemonOptions {
     bool insecure_export_dir;
     unsigned max_qmp_clients;
     unsigned max_pbkdf_iterations;
+    unsigned max_argon2_memory;
     unsigned io_uring_rings;
     bool daemonize;
     bool allow_core_dumps;

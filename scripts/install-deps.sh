@@ -6,7 +6,7 @@
 set -eu
 
 BUILD_PKGS="gcc make meson ninja-build pkg-config python3 libglib2.0-dev libjson-glib-dev
-libgnutls28-dev libseccomp-dev zlib1g-dev liburing-dev scdoc"
+libgnutls28-dev libseccomp-dev zlib1g-dev liburing-dev scdoc libargon2-dev"
 TEST_PKGS="python3-pytest python3-cryptography qemu-utils qemu-system-x86 qemu-system-common
 cryptsetup-bin busybox-static cpio kmod clang fio systemd"
 

@@ -10,7 +10,8 @@ import pytest
 
 from hbtest.guest import Guest
 from hbtest.images import raw_file
-from hbtest.luks import PASS, cryptsetup_header, master_key_via_cryptsetup, xts
+from hbtest import luks2
+from hbtest.luks import PASS, cryptsetup_header, master_key_via_cryptsetup
 from hbtest.paths import HOTBLOCK_IMG
 from hbtest.tools import run
 
@@ -37,14 +38,20 @@ def read_at(path, off, n):
         return f.read(n)
 
 
-@pytest.mark.parametrize("maker", ["cryptsetup", "hotblock-img"])
+@pytest.mark.parametrize("maker", ["cryptsetup", "hotblock-img", "cryptsetup-luks2"])
 def test_canonical_walkthrough(daemon, qmp, tmp_path, vms, maker):
     """Seed steps 1 and 3 verbatim: a detached LUKS header (made by cryptsetup,
-    or by hotblock-img as in step 1), a qcow2 payload, the libvirt node
+    or by hotblock-img as in step 1, or cryptsetup's default LUKS2: argon2id
+    at test costs, 4096-byte sectors), a qcow2 payload, the libvirt node
     names, device_add; a guest uses the disk."""
     hdr = tmp_path / "test-header.img"
     payload = tmp_path / "test-payload.qcow2"
-    if maker == "cryptsetup":
+    sector = 512
+    if maker == "cryptsetup-luks2":
+        luks2.luks2_format(tmp_path, tmp_path / "dummy", "--sector-size", "4096", header=hdr)
+        run("qemu-img", "create", "-f", "qcow2", payload, "200G")
+        key, sector = luks2.volume_key(tmp_path, hdr), 4096
+    elif maker == "cryptsetup":
         _, key = cryptsetup_header(tmp_path, tmp_path / "dummy", 16 * MiB, hdr=hdr)
         run("qemu-img", "create", "-f", "qcow2", payload, "200G")
     else:
@@ -89,7 +96,7 @@ def test_canonical_walkthrough(daemon, qmp, tmp_path, vms, maker):
         "-O", "raw", out)
     cipher = out.read_bytes()
     assert cipher != pattern
-    assert xts(key, cipher, MiB // 512, encrypt=False) == pattern
+    assert luks2.xts(key, cipher, sector, first=MiB // 512) == pattern
 
 
 def test_hotplug_into_running_vm_then_unplug(daemon, qmp, tmp_path, vms):

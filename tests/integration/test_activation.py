@@ -9,7 +9,6 @@ destination activates and reads the data.  QEMU's own tools check what
 reached the disk and that no daemon holds the write lock when it should
 not."""
 import json
-import os
 import struct
 import subprocess
 import time
@@ -18,7 +17,7 @@ import pytest
 
 from hbtest.bench import bench, export_info, pattern_word
 from hbtest.daemon import Daemon
-from hbtest.graph import snapshot
+from hbtest.graph import image_locks, snapshot
 from hbtest.luks import PASS, master_key_via_cryptsetup, seed_graph, xts
 from hbtest.paths import BENCH, HOTBLOCK_IMG
 from hbtest.tools import run
@@ -121,14 +120,6 @@ def check_image(tmp, vol, seed=SEED):
                 data = xts(key, data, off // 512, encrypt=False)
             words = struct.unpack(f"<{BS // 8}Q", data)
             assert all(w == pattern_word(off + 8 * i, seed) for i, w in enumerate(words)), off
-
-
-def image_locks(img):
-    """The lock bytes every process holds on @img, from /proc/locks."""
-    ino = os.stat(img).st_ino
-    with open("/proc/locks") as f:
-        return sorted(" ".join(line.split()[1:]) for line in f
-                      if line.split()[5].endswith(f":{ino}"))
 
 
 def qemu_io_write(img, fmt="qcow2", cmd="write -P 0x5a 0 4k"):

@@ -5,13 +5,12 @@ Counts above --max-pbkdf-iterations are refused with a clear error, and the
 key derivation that is allowed runs off the main thread: other QMP clients
 are answered while a blockdev-add derives, and the client's own later
 requests wait their turn."""
-import json
-import socket
 import time
 
 import pytest
 
 from hbtest.luks import PASS
+from hbtest.rawclient import RawClient, served_while_pending
 from hbtest.paths import HOTBLOCKD  # noqa: F401  (the daemon under test)
 from hbtest.tools import run
 
@@ -62,42 +61,6 @@ def test_option_checked(tmp_path):
     assert r.returncode == 1 and "--max-pbkdf-iterations expects a number" in r.stderr
 
 
-class RawClient:
-    """A QMP client that sends without waiting, to overlap commands."""
-
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.settimeout(60)
-        self.s.connect(str(path))
-        self.buf = b""
-        assert "QMP" in self.recv()
-        self.send({"execute": "qmp_capabilities"})
-        assert self.recv() == {"return": {}}
-
-    def send(self, msg):
-        self.s.sendall(json.dumps(msg).encode() + b"\n")
-
-    def recv(self):
-        while b"\n" not in self.buf:
-            chunk = self.s.recv(65536)
-            assert chunk, "connection closed"
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def pending(self):
-        self.s.setblocking(False)
-        try:
-            chunk = self.s.recv(65536)
-            self.buf += chunk
-        except BlockingIOError:
-            pass
-        finally:
-            self.s.setblocking(True)
-            self.s.settimeout(60)
-        return b"\n" in self.buf
-
-
 @pytest.mark.security
 def test_other_clients_served_while_deriving(daemon, qmp, tmp_path):
     # About a second of PBKDF2 on this VM (twice: keyslot, then digest check).
@@ -108,13 +71,7 @@ def test_other_clients_served_while_deriving(daemon, qmp, tmp_path):
             "id": "add"})
     a.send({"execute": "query-version", "id": "after"})   # waits its turn
     time.sleep(0.05)
-    answered_meanwhile, worst = 0, 0.0
-    while not a.pending():
-        t0 = time.monotonic()
-        assert qmp.cmd("query-version")
-        worst = max(worst, time.monotonic() - t0)
-        answered_meanwhile += 1
-        time.sleep(0.02)
+    answered_meanwhile, worst = served_while_pending(a, qmp)
     first = a.recv()
     assert first.get("id") == "add" and first.get("return") == {}, first
     assert a.recv().get("id") == "after"

@@ -251,10 +251,17 @@ static void test_luks_detached_shared_header(void)
     g_assert_cmpint(hb_node_pread(v2, 0, b, 3), ==, 0);
     g_assert_cmpstr(b, ==, "two");
 
-    /* Metadata only without a key: opens, refuses I/O. */
+    /* Without a key: refused (QSD's text) unless the process allows
+     * metadata-only opens (hotblock-img info); then read-only, no I/O. */
     g_autofree char *j3 = g_strdup_printf(
         "{\"driver\":\"luks\",\"node-name\":\"v3\",\"header\":\"hdr\","
         "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}", p1);
+    g_autoptr(GError) err3 = NULL;
+    int refs3 = h->refcnt;
+    g_assert_null(open_json(j3, &err3));
+    g_assert_cmpstr(err3->message, ==, "Parameter 'key-secret' is required for cipher");
+    g_assert_cmpint(h->refcnt, ==, refs3);
+    hb_luks_allow_metadata_only();
     HbNode *v3 = must_open(j3);
     g_assert_true(v3->read_only);
     g_assert_cmpint(hb_node_pread(v3, 0, b, 3), ==, -EPERM);

@@ -171,8 +171,10 @@ int hb_img_cmd_info(int argc, char **argv)
     if (!name) {
         return 1;
     }
-    /* Like qemu-img, look at the backing file only when asked to. */
+    /* Like qemu-img, look at the backing file only when asked to, and show
+     * a LUKS header without its key. */
     spec.no_backing = !chain;
+    hb_luks_allow_metadata_only();
     g_autoptr(HbNode) node = hb_img_open_image(name, &spec, &err);
     if (!node) {
         return hb_img_fail(err, spec.image_opts ? NULL : name);

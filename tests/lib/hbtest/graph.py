@@ -32,5 +32,13 @@ def expect_error(daemon, qmp, cmd, args, desc, cls="GenericError"):
     return d
 
 
+def image_locks(img):
+    """The lock bytes every process holds on @img, from /proc/locks."""
+    ino = os.stat(img).st_ino
+    with open("/proc/locks") as f:
+        return sorted(" ".join(line.split()[1:]) for line in f
+                      if line.split()[5].endswith(f":{ino}"))
+
+
 def names(qmp):
     return [n["node-name"] for n in qmp.cmd("query-named-block-nodes")]
