@@ -955,7 +955,7 @@ static gpointer conc_worker(gpointer opaque)
         } else {
             conc_verify(c->s, block, c->gen[block]);
         }
-        c->ops++;
+        __atomic_add_fetch(&c->ops, 1, __ATOMIC_RELAXED);   /* read by the test thread */
     }
     g_rand_free(r);
     return NULL;
@@ -1015,7 +1015,19 @@ static void test_resize_concurrent(void)
             break;
         }
     }
-    g_usleep(20 * 1000);
+    /*
+     * Both workers must have run during the moves; on a loaded machine a
+     * thread may not have been scheduled yet in the few ms they take, so
+     * wait for each one's first request (bounded) rather than for a fixed
+     * time.
+     */
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    for (int i = 0; i < 2; i++) {
+        while (__atomic_load_n(&c[i].ops, __ATOMIC_RELAXED) == 0 &&
+               g_get_monotonic_time() < deadline) {
+            g_usleep(1000);
+        }
+    }
     for (int i = 0; i < 2; i++) {
         g_atomic_int_set(&c[i].stop, 1);
         g_thread_join(t[i]);
