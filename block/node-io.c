@@ -226,6 +226,9 @@ int hb_node_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
         ret = node->drv->pwritev(node, offset, bytes, iov, niov, dflags);
     }
     inflight_end(node);
+    if (ret == 0) {
+        hb_node_note_write(node, offset, bytes);
+    }
     if (ret == 0 && (flags & HB_REQ_FUA)) {
         ret = hb_node_flush(node);
     }
@@ -343,6 +346,9 @@ int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
     ret = node->drv->pdiscard(node, offset, bytes);
     g_rw_lock_reader_unlock(&node->rmw_lock);
     inflight_end(node);
+    if (ret == 0) {
+        hb_node_note_write(node, offset, bytes);
+    }
     return ret;
 }
 
@@ -388,6 +394,9 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
         }
         ret = write_padded(node, offset, bytes, NULL, 0, 0);
         inflight_end(node);
+        if (ret == 0) {
+            hb_node_note_write(node, offset, bytes);
+        }
         return ret;
     }
     if (!node->discard_unmap) {
@@ -407,6 +416,9 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
     }
     g_rw_lock_reader_unlock(&node->rmw_lock);
     inflight_end(node);
+    if (ret == 0) {
+        hb_node_note_write(node, offset, bytes);
+    }
     if (ret == 0 && (flags & HB_REQ_FUA)) {
         ret = hb_node_flush(node);
     }

@@ -292,6 +292,7 @@ struct HbNode {
     gint async_writers;           /* aligned writes in flight asynchronously */
     gint rmw_waiting;             /* an unaligned write waits for them to end */
     gint inactive;                /* blockdev-set-active: refuses I/O (atomic) */
+    uint64_t wr_highest_offset;   /* end of the highest write that succeeded (atomic) */
     bool perms_inactive;          /* counted as inactive by perm.c: no write locks */
 };
 
@@ -460,6 +461,15 @@ bool hb_node_set_active(HbNode *node, bool active, GError **errp);
 
 /* Wait (main thread) until no request is inside @node's driver. */
 void hb_node_drain(HbNode *node);
+
+/**
+ * hb_node_query_stats() - query-blockstats' entry for @node: its name
+ * and wr_highest_offset (a node keeps no other counters: exports do),
+ * its file as "parent", and with @backing its backing chain, as QEMU's
+ * node entries.  Main thread.
+ * Return: a new QapiBlockStats.
+ */
+QapiBlockStats *hb_node_query_stats(HbNode *node, bool backing);
 
 /* Bytes used on the host by @node and everything under it, or -errno. */
 int64_t hb_node_get_allocated_size(HbNode *node);
