@@ -183,3 +183,29 @@ def test_data_passes_through(daemon, qmp, tmp_path):
     assert out["errors"] == 0 and out["verify_errors"] == 0
     info = {n["node-name"]: n for n in qmp.cmd("query-named-block-nodes")}
     assert info["t0"]["drv"] == "throttle"
+
+
+@pytest.mark.parametrize("keyval", [False, True])
+def test_state_file_keeps_limits_set_at_run_time(daemon_factory, tmp_path, keyval):
+    state = tmp_path / "state.json"
+    args = ["--state-file", str(state)]
+    if keyval:
+        args += ["--object", "throttle-group,id=tg0,limits.iops-total=100"]
+    d = daemon_factory(*args)
+    q = d.qmp()
+    if not keyval:
+        q.cmd("object-add", {"qom-type": "throttle-group", "id": "tg0",
+                             "limits": {"iops-total": 100}})
+    q.cmd("blockdev-add", {"driver": "throttle", "node-name": "t0", "throttle-group": "tg0",
+                           "file": {"driver": "null-co"}})
+    q.cmd("qom-set", {"path": "/objects/tg0", "property": "limits",
+                      "value": {"iops-total": 300, "bps-read": 1000000}})
+    want = q.cmd("qom-get", {"path": "tg0", "property": "limits"})
+    d.proc.kill()
+    d.proc.wait()
+    d.stderr.close()
+
+    d2 = daemon_factory("--state-file", str(state))
+    q2 = d2.qmp()
+    assert q2.cmd("qom-get", {"path": "tg0", "property": "limits"}) == want
+    assert [n["node-name"] for n in q2.cmd("query-named-block-nodes")][-1] == "t0"
