@@ -22,7 +22,8 @@ static void wipe_free(char **str)
 
 bool qmp_object_add(QapiObjectOptions *args, GError **errp)
 {
-    if (hb_object_type_owner(args->id)) {
+    /* Ids are one namespace (/objects), whichever layer holds the object. */
+    if (hb_object_type_owner(args->id) || hb_secret_exists(args->id)) {
         hb_error_set(errp, "attempt to add duplicate property '%s' to object (type 'container')",
                      args->id);
         return false;

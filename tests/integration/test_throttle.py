@@ -165,6 +165,15 @@ def test_errors(daemon, qmp, tmp_path):
         ("GenericError", "Property 'throttle-group.colour' not found")
     assert qmp.err("qom-set", {"path": "tg0", "property": "limits",
                                "value": {"iops-total": "many"}})[0] == "GenericError"
+    # Object ids are one namespace, secrets included.
+    qmp.cmd("object-add", {"qom-type": "secret", "id": "s0", "data": "x"})
+    for qom_type, oid in (("throttle-group", "s0"), ("iothread", "s0"), ("secret", "tg0")):
+        assert qmp.err("object-add", {"qom-type": qom_type, "id": oid, "data": "x"}
+                       if qom_type == "secret" else {"qom-type": qom_type, "id": oid}) == \
+            ("GenericError", f"attempt to add duplicate property '{oid}' to object "
+                             "(type 'container')")
+    assert qmp.err("qom-get", {"path": "s0", "property": "limits"}) == \
+        ("GenericError", "Property 'secret.limits' cannot be read or set in hotblock")
     qmp.cmd("blockdev-del", {"node-name": "t0"})
     qmp.cmd("object-del", {"id": "tg0"})
     assert qmp.err("qom-get", {"path": "tg0", "property": "limits"})[0] == "DeviceNotFound"
