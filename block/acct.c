@@ -21,10 +21,9 @@ static void hist_account(HbAcctHistogram *h, uint64_t latency_ns)
 }
 
 void hb_block_acct_done(HbBlockAcct *a, HbAcctType type, uint64_t bytes,
-                        int64_t start_ns, bool failed)
+                        int64_t start_ns, int64_t now, bool failed)
 {
     HbAcctKind *k = &a->kind[type];
-    int64_t now = hb_block_acct_now();
     uint64_t latency = now > start_ns ? (uint64_t)(now - start_ns) : 0;
     HbAcctHistogram *h;
 

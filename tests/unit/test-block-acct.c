@@ -25,13 +25,13 @@ static void test_counters(void)
     hb_block_acct_query(&a, s, t0);
     g_assert_false(s->has_idle_time_ns);    /* nothing completed yet */
 
-    hb_block_acct_done(&a, HB_ACCT_READ, 4096, t0 - 1000, false);
-    hb_block_acct_done(&a, HB_ACCT_READ, 512, t0 - 1000, false);
-    hb_block_acct_done(&a, HB_ACCT_READ, 8192, t0 - 1000, true);
-    hb_block_acct_done(&a, HB_ACCT_WRITE, 65536, t0, false);
-    hb_block_acct_done(&a, HB_ACCT_FLUSH, 0, t0, false);
-    hb_block_acct_done(&a, HB_ACCT_UNMAP, 1 << 20, t0, false);
-    hb_block_acct_done(&a, HB_ACCT_UNMAP, 1 << 20, t0, true);
+    hb_block_acct_done(&a, HB_ACCT_READ, 4096, t0 - 1000, hb_block_acct_now(), false);
+    hb_block_acct_done(&a, HB_ACCT_READ, 512, t0 - 1000, hb_block_acct_now(), false);
+    hb_block_acct_done(&a, HB_ACCT_READ, 8192, t0 - 1000, hb_block_acct_now(), true);
+    hb_block_acct_done(&a, HB_ACCT_WRITE, 65536, t0, hb_block_acct_now(), false);
+    hb_block_acct_done(&a, HB_ACCT_FLUSH, 0, t0, hb_block_acct_now(), false);
+    hb_block_acct_done(&a, HB_ACCT_UNMAP, 1 << 20, t0, hb_block_acct_now(), false);
+    hb_block_acct_done(&a, HB_ACCT_UNMAP, 1 << 20, t0, hb_block_acct_now(), true);
 
     g_clear_pointer(&s, qapi_free_BlockDeviceStats);
     s = g_new0(QapiBlockDeviceStats, 1);
@@ -77,9 +77,9 @@ static void test_histogram(void)
 
     hb_block_acct_set_histogram(&a, HB_ACCT_WRITE, b);
     /* Latencies: ~0, ~2 ms, ~3 s (start in the past), and one at 1 us exactly is bin 1. */
-    hb_block_acct_done(&a, HB_ACCT_WRITE, 1, now + 1000000, false);  /* clamps to 0 */
-    hb_block_acct_done(&a, HB_ACCT_WRITE, 1, now - 2000000, false);
-    hb_block_acct_done(&a, HB_ACCT_WRITE, 1, now - 3000000000LL, false);
+    hb_block_acct_done(&a, HB_ACCT_WRITE, 1, now + 1000000, hb_block_acct_now(), false);  /* clamps to 0 */
+    hb_block_acct_done(&a, HB_ACCT_WRITE, 1, now - 2000000, hb_block_acct_now(), false);
+    hb_block_acct_done(&a, HB_ACCT_WRITE, 1, now - 3000000000LL, hb_block_acct_now(), false);
 
     g_autoptr(QapiBlockDeviceStats) s = g_new0(QapiBlockDeviceStats, 1);
     hb_block_acct_query(&a, s, hb_block_acct_now());
@@ -123,7 +123,7 @@ static gpointer hammer(gpointer opaque)
 
     for (int i = 0; i < PER_THREAD; i++) {
         hb_block_acct_done(a, i & 1 ? HB_ACCT_WRITE : HB_ACCT_READ, 4096,
-                           hb_block_acct_now(), false);
+                           hb_block_acct_now(), hb_block_acct_now(), false);
     }
     return NULL;
 }
