@@ -118,11 +118,10 @@ static bool set_bucket(HbLeakyBucket *k, const char *name, bool has_avg, int64_t
     return true;
 }
 
-bool hb_throttle_config_update(HbThrottleConfig *cfg, const QapiThrottleLimits *l,
-                               GError **errp)
+/* The members of @l that are present into @c; only ranges are checked here. */
+static bool apply(HbThrottleConfig *c, const QapiThrottleLimits *l, GError **errp)
 {
-    HbThrottleConfig c = *cfg;
-    HbLeakyBucket *b = c.b;
+    HbLeakyBucket *b = c->b;
 
     if (!set_bucket(&b[HB_THROTTLE_BPS_TOTAL], "bps-total", l->has_bps_total, l->bps_total,
                     l->has_bps_total_max, l->bps_total_max,
@@ -145,9 +144,17 @@ bool hb_throttle_config_update(HbThrottleConfig *cfg, const QapiThrottleLimits *
         return false;
     }
     if (l->has_iops_size) {
-        c.op_size = (uint64_t)l->iops_size;
+        c->op_size = (uint64_t)l->iops_size;
     }
-    if (!config_valid(&c, errp)) {
+    return true;
+}
+
+bool hb_throttle_config_update(HbThrottleConfig *cfg, const QapiThrottleLimits *l,
+                               GError **errp)
+{
+    HbThrottleConfig c = *cfg;
+
+    if (!apply(&c, l, errp) || !config_valid(&c, errp)) {
         return false;
     }
     *cfg = c;
@@ -383,11 +390,42 @@ int hb_throttle_group_generation(HbThrottleGroup *g)
 
 /* ---- the object type ---- */
 
+/* The legacy flat x- members as a ThrottleLimits (QEMU's x-iops-total, ...). */
+static QapiThrottleLimits flat_limits(const QapiThrottleGroupProperties *p)
+{
+    QapiThrottleLimits l = { 0 };
+
+#define FLAT(f) \
+    l.has_##f = p->has_x_##f, l.f = p->x_##f, \
+    l.has_##f##_max = p->has_x_##f##_max, l.f##_max = p->x_##f##_max, \
+    l.has_##f##_max_length = p->has_x_##f##_max_length, \
+    l.f##_max_length = p->x_##f##_max_length
+    FLAT(iops_total);
+    FLAT(iops_read);
+    FLAT(iops_write);
+    FLAT(bps_total);
+    FLAT(bps_read);
+    FLAT(bps_write);
+#undef FLAT
+    l.has_iops_size = p->has_x_iops_size;
+    l.iops_size = p->x_iops_size;
+    return l;
+}
+
 static bool tg_add(const char *id, const void *props, GError **errp)
 {
-    const QapiObjectOptions *o = props;
+    const QapiThrottleGroupProperties *p = ((const QapiObjectOptions *)props)->u.throttle_group;
+    QapiThrottleLimits flat = flat_limits(p);
+    g_autoptr(QapiThrottleLimits) merged = NULL;
+    HbThrottleConfig cfg;
 
-    return hb_throttle_group_add(id, o->u.throttle_group->limits, errp);
+    /* @limits, then the flat members over it; the result is checked once. */
+    hb_throttle_config_init(&cfg);
+    if ((p->limits && !apply(&cfg, p->limits, errp)) || !apply(&cfg, &flat, errp)) {
+        return false;
+    }
+    merged = hb_throttle_config_limits(&cfg);
+    return hb_throttle_group_add(id, merged, errp);
 }
 
 static bool tg_prop_get(const char *id, const char *prop, JsonNode **ret, GError **errp)

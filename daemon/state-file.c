@@ -240,7 +240,15 @@ static bool refresh_limits(const char *execute, JsonNode *args)
             json_object_set_string_member(o, n->data, v);
         }
     }
-    json_object_set_member(json_node_get_object(it->args), "limits", lim);
+    /* The flat x- members (object-add only) would override them on replay. */
+    JsonObject *args_o = json_node_get_object(it->args);
+    g_autoptr(GList) members = json_object_get_members(args_o);
+    for (GList *m = members; m; m = m->next) {
+        if (g_str_has_prefix(m->data, "x-")) {
+            json_object_remove_member(args_o, m->data);
+        }
+    }
+    json_object_set_member(args_o, "limits", lim);
     return true;
 }
 

@@ -199,7 +199,8 @@ def test_state_file_keeps_limits_set_at_run_time(daemon_factory, tmp_path, keyva
     state = tmp_path / "state.json"
     args = ["--state-file", str(state)]
     if keyval:
-        args += ["--object", "throttle-group,id=tg0,limits.iops-total=100"]
+        # The legacy flat form, which the recorded limits must replace.
+        args += ["--object", "throttle-group,id=tg0,x-iops-total=100"]
     d = daemon_factory(*args)
     q = d.qmp()
     if not keyval:
@@ -218,3 +219,26 @@ def test_state_file_keeps_limits_set_at_run_time(daemon_factory, tmp_path, keyva
     q2 = d2.qmp()
     assert q2.cmd("qom-get", {"path": "tg0", "property": "limits"}) == want
     assert [n["node-name"] for n in q2.cmd("query-named-block-nodes")][-1] == "t0"
+
+
+def test_legacy_flat_properties(daemon, qmp):
+    qmp.cmd("object-add", {"qom-type": "throttle-group", "id": "tg0",
+                           "x-iops-total": 100, "x-iops-total-max": 200,
+                           "x-iops-total-max-length": 3, "x-bps-read": 5000,
+                           "x-iops-size": 4096})
+    lim = qmp.cmd("qom-get", {"path": "tg0", "property": "limits"})
+    assert (lim["iops-total"], lim["iops-total-max"], lim["iops-total-max-length"],
+            lim["bps-read"], lim["iops-size"]) == (100, 200, 3, 5000, 4096)
+    # Flat members override @limits' members; the result is checked as a whole.
+    qmp.cmd("object-add", {"qom-type": "throttle-group", "id": "tg1",
+                           "limits": {"iops-total": 10, "bps-total": 99},
+                           "x-iops-total": 20})
+    lim = qmp.cmd("qom-get", {"path": "tg1", "property": "limits"})
+    assert (lim["iops-total"], lim["bps-total"]) == (20, 99)
+    assert qmp.err("object-add", {"qom-type": "throttle-group", "id": "tg2",
+                                  "limits": {"iops-read": 10}, "x-iops-total": 20}) == \
+        ("GenericError", "bps/iops/max total values and read/write values"
+                         " cannot be used at the same time")
+    assert qmp.err("object-add", {"qom-type": "throttle-group", "id": "tg2",
+                                  "x-iops-size": 512})[1] == \
+        "iops size requires an iops value to be set"
