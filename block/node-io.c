@@ -23,11 +23,33 @@
 
 #define BOUNCE_ALIGN 4096  /* satisfies O_DIRECT memory alignment everywhere */
 
+void hb_node_drained_begin(HbNode *node)
+{
+    if (node->drv->drained_begin) {
+        node->drv->drained_begin(node);
+    }
+    for (guint i = 0; i < node->children->len; i++) {
+        hb_node_drained_begin(((HbChild *)g_ptr_array_index(node->children, i))->node);
+    }
+}
+
+void hb_node_drained_end(HbNode *node)
+{
+    for (guint i = 0; i < node->children->len; i++) {
+        hb_node_drained_end(((HbChild *)g_ptr_array_index(node->children, i))->node);
+    }
+    if (node->drv->drained_end) {
+        node->drv->drained_end(node);
+    }
+}
+
 void hb_node_drain(HbNode *node)
 {
+    hb_node_drained_begin(node);
     while (g_atomic_int_get(&node->inflight) > 0) {
         g_usleep(100);
     }
+    hb_node_drained_end(node);
 }
 
 /* ---- I/O ---- */

@@ -231,6 +231,15 @@ struct HbDriver {
     void (*inactivate)(HbNode *node);
     bool (*activate)(HbNode *node, GError **errp);
 
+    /*
+     * hb_node_drained_begin()/_end(), main thread: requests that wait
+     * for something other than the storage (throttle: its limits) stop
+     * waiting until the end, so that a drain ends soon, as QEMU lifts
+     * I/O limits while it drains.  Calls nest.  Both optional.
+     */
+    void (*drained_begin)(HbNode *node);
+    void (*drained_end)(HbNode *node);
+
     /* Writes beyond get_length() extend the node (file: formats grow it). */
     bool growable;
     /* The data is encrypted (ImageInfo's "encrypted"). */
@@ -459,8 +468,20 @@ bool hb_node_is_active(HbNode *node);
  */
 bool hb_node_set_active(HbNode *node, bool active, GError **errp);
 
-/* Wait (main thread) until no request is inside @node's driver. */
+/*
+ * Wait (main thread) until no request is inside @node's driver, within
+ * hb_node_drained_begin()/_end() of @node.
+ */
 void hb_node_drain(HbNode *node);
+
+/*
+ * hb_node_drained_begin() - from now until hb_node_drained_end(), no
+ * request in @node or below waits for anything but its storage (see
+ * HbDriver.drained_begin): for whoever waits for @node's requests to end
+ * (deleting an export, draining).  Main thread; calls nest.
+ */
+void hb_node_drained_begin(HbNode *node);
+void hb_node_drained_end(HbNode *node);
 
 /**
  * hb_node_query_stats() - query-blockstats' entry for @node: its name

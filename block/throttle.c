@@ -26,14 +26,18 @@
  * accounted but never wait: no pool thread or main loop ever sleeps for
  * a limit.
  *
- * A throttled request stays in the node's inflight count while it waits,
- * so draining the node (and deleting an export over it) waits for the
- * queue to pass at the group's rate.
+ * A throttled request stays in the node's inflight count while it waits.
+ * Whoever waits for the node's requests to end (a drain, deleting an
+ * export) brackets the wait with hb_node_drained_begin()/_end(): in
+ * between, new requests go at once (unaccounted) and a waiter goes
+ * when its timer next fires (within HB_THROTTLE_RECHECK_NS), as QEMU lifts
+ * the limits while it drains.
  */
 
 typedef struct ThrottleState {
     HbChild *file;
     HbThrottleGroup *group;
+    gint drained;           /* atomic: inside drained_begin/_end, nesting */
 } ThrottleState;
 
 typedef struct ThrottleReq {
@@ -162,6 +166,10 @@ static void timer_fired(HbAioCb *cb, int ret)
     int64_t now = hb_aio_now_ns();
 
     (void)ret;
+    if (g_atomic_int_get(&s->drained)) {
+        go_down(tr);
+        return;
+    }
     if (hb_throttle_group_generation(s->group) != tr->gen) {
         /* New limits: the buckets started over; wait again under them. */
         tr->release_ns = now + hb_throttle_group_reserve(s->group, tr->child.op != HB_IO_READ,
@@ -187,6 +195,15 @@ static int throttle_submit(HbNode *node, HbIoReq *req)
         go_down(tr);
         return 0;
     }
+    /*
+     * While drained, unaccounted: the ring goes on taking the guest's
+     * requests at full speed until it stops, and a debt that large would
+     * hold the next user of the group for a long time.
+     */
+    if (g_atomic_int_get(&s->drained)) {
+        go_down(tr);
+        return 0;
+    }
     int64_t wait = hb_throttle_group_reserve(s->group, req->op != HB_IO_READ, req->bytes,
                                              &tr->gen);
     if (wait <= 0) {
@@ -198,6 +215,16 @@ static int throttle_submit(HbNode *node, HbIoReq *req)
     tr->timer.cb.done = timer_fired;
     arm(tr, now);
     return 0;
+}
+
+static void throttle_drained_begin(HbNode *node)
+{
+    g_atomic_int_inc(&((ThrottleState *)node->opaque)->drained);
+}
+
+static void throttle_drained_end(HbNode *node)
+{
+    g_atomic_int_dec_and_test(&((ThrottleState *)node->opaque)->drained);
 }
 
 static int throttle_truncate(HbNode *node, uint64_t size, GError **errp)
@@ -219,4 +246,6 @@ const HbDriver hb_driver_throttle = {
     .pwrite_zeroes = throttle_pwrite_zeroes,
     .submit = throttle_submit,
     .truncate = throttle_truncate,
+    .drained_begin = throttle_drained_begin,
+    .drained_end = throttle_drained_end,
 };

@@ -395,7 +395,14 @@ static void export_free(HbExport *exp)
     if (!exp) {
         return;
     }
+    /* Its rings drain as export_stop() waits: no request may wait on limits. */
+    if (exp->node) {
+        hb_node_drained_begin(exp->node);
+    }
     export_stop(exp);
+    if (exp->node) {
+        hb_node_drained_end(exp->node);
+    }
     for (unsigned i = 0; i < exp->nq; i++) {
         if (exp->obj_use[i]) {
             hb_iothread_obj_unuse(exp->qthread[i]);

@@ -242,3 +242,34 @@ def test_legacy_flat_properties(daemon, qmp):
     assert qmp.err("object-add", {"qom-type": "throttle-group", "id": "tg2",
                                   "x-iops-size": 512})[1] == \
         "iops size requires an iops value to be set"
+
+
+def test_deleting_a_throttled_export_does_not_wait_for_its_queue(daemon, qmp, tmp_path):
+    """32 requests queued at 10/s would take 3 s to pass; while the export is
+    deleted they go at once (QEMU lifts limits while it drains), so the
+    command returns promptly, and the main loop with it."""
+    qmp.cmd("object-add", {"qom-type": "throttle-group", "id": "tg0",
+                           "limits": {"iops-total": 10}})
+    sock = throttled(qmp, tmp_path, "t0", "tg0", "e0")
+    proc = start_bench(sock, tmp_path / "ready", "--rw", "randread", "--runtime", 20,
+                       "--iodepth", 32)
+    try:
+        time.sleep(1)
+        t0 = time.monotonic()
+        qmp.cmd("block-export-del", {"id": "e0", "mode": "hard"})
+        assert time.monotonic() - t0 < 1.5
+    finally:
+        proc.kill()
+        proc.wait()
+    t0 = time.monotonic()
+    qmp.cmd("blockdev-del", {"node-name": "t0"})
+    assert time.monotonic() - t0 < 1.5
+    # The next user of the group pays for the queue that went early, as in
+    # QEMU (about 3 s), but not for what the ring took while it drained.
+    qmp.cmd("blockdev-add", {"driver": "throttle", "node-name": "t1", "throttle-group": "tg0",
+                             "file": {"driver": "null-co"}})
+    sock = export(qmp, tmp_path, "e1", "t1")
+    t0 = time.monotonic()
+    _, out, _ = bench(sock, "--rw", "randread", "--count", 8, "--iodepth", 1)
+    assert out["errors"] == 0
+    assert time.monotonic() - t0 < 8
