@@ -6,6 +6,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ struct HbAioCtx {
     unsigned queued;        /* SQEs not yet submitted; owner only */
     HbAioCb *posted;        /* pushed by other threads (atomic) */
     gint posting;           /* threads inside hb_aio_ctx_post() (atomic) */
+    HbAioTimer *timers;     /* armed, nearest deadline first; owner only */
 };
 
 static __thread HbAioCtx *current_ctx;
@@ -200,7 +202,7 @@ void hb_aio_ctx_free(HbAioCtx *ctx)
     if (!ctx) {
         return;
     }
-    g_assert(ctx->inflight == 0);
+    g_assert(ctx->inflight == 0 && !ctx->timers);
     while (g_atomic_int_get(&ctx->posting)) {
         g_usleep(10);   /* a poster between its publish and its eventfd write */
     }
@@ -363,6 +365,55 @@ static unsigned run_cqes(HbAioCtx *ctx)
     return n;
 }
 
+int64_t hb_aio_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void hb_aio_ctx_timer_arm(HbAioCtx *ctx, HbAioTimer *t, int64_t deadline_ns)
+{
+    HbAioTimer **p = &ctx->timers;
+
+    g_assert(!t->armed);
+    /* A handful per thread (one per throttled request at most): a sorted list. */
+    while (*p && (*p)->deadline_ns <= deadline_ns) {
+        p = &(*p)->next;
+    }
+    t->deadline_ns = deadline_ns;
+    t->next = *p;
+    t->armed = true;
+    *p = t;
+}
+
+void hb_aio_ctx_timer_cancel(HbAioCtx *ctx, HbAioTimer *t)
+{
+    for (HbAioTimer **p = &ctx->timers; t->armed && *p; p = &(*p)->next) {
+        if (*p == t) {
+            *p = t->next;
+            t->armed = false;
+        }
+    }
+}
+
+/* Run the timers that are due.  Their callbacks may arm new ones. */
+static unsigned run_timers(HbAioCtx *ctx)
+{
+    unsigned n = 0;
+    int64_t now = hb_aio_now_ns();
+
+    while (ctx->timers && ctx->timers->deadline_ns <= now) {
+        HbAioTimer *t = ctx->timers;
+        ctx->timers = t->next;
+        t->armed = false;
+        t->cb.done(&t->cb, 0);
+        n++;
+    }
+    return n;
+}
+
 unsigned hb_aio_ctx_poll(HbAioCtx *ctx)
 {
     unsigned n = 0;
@@ -371,6 +422,9 @@ unsigned hb_aio_ctx_poll(HbAioCtx *ctx)
         n += run_posted(ctx);
     }
     n += run_cqes(ctx);
+    if (ctx->timers) {
+        n += run_timers(ctx);
+    }
     return n;
 }
 
@@ -382,12 +436,19 @@ unsigned hb_aio_ctx_wait(HbAioCtx *ctx, int64_t timeout_us)
         hb_aio_ctx_submit(ctx);
     }
     n = hb_aio_ctx_poll(ctx);
-    if (n || !ctx->inflight) {
+    if (n || (!ctx->inflight && !ctx->timers)) {
         return n;
     }
     struct pollfd pfd = { .fd = ctx->efd, .events = POLLIN };
-    int ms = timeout_us < 0 ? -1 : (int)((timeout_us + 999) / 1000);
-    if (poll(&pfd, 1, ms) > 0) {
+    int64_t ns = timeout_us < 0 ? -1 : timeout_us * 1000;
+    if (ctx->timers) {
+        int64_t until = ctx->timers->deadline_ns - hb_aio_now_ns();
+        until = until < 0 ? 0 : until;
+        ns = ns < 0 || until < ns ? until : ns;
+    }
+    /* ns, not ms: a throttled request is released on time (ppoll). */
+    struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+    if (ppoll(&pfd, 1, ns < 0 ? NULL : &ts, NULL) > 0) {
         eventfd_t v;
         eventfd_read(ctx->efd, &v);
     }

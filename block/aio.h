@@ -122,6 +122,34 @@ unsigned hb_aio_ctx_poll(HbAioCtx *ctx);
  */
 unsigned hb_aio_ctx_wait(HbAioCtx *ctx, int64_t timeout_us);
 
+/*
+ * A timer of a context: @cb.done(@cb, 0) runs on the owner, inside
+ * hb_aio_ctx_poll() or hb_aio_ctx_wait(), once the monotonic clock has
+ * reached @deadline_ns.  hb_aio_ctx_wait() sleeps no longer than to the
+ * nearest deadline, and does sleep while a timer is armed even with no
+ * request in flight (a throttled request waits on one: block/throttle.c).
+ * Embedded in the waiter's state; owner thread only.
+ */
+typedef struct HbAioTimer {
+    HbAioCb cb;
+    int64_t deadline_ns;
+    struct HbAioTimer *next;    /* the context's list, by deadline */
+    bool armed;
+} HbAioTimer;
+
+/* The clock of timers: CLOCK_MONOTONIC, in ns. */
+int64_t hb_aio_now_ns(void);
+
+/**
+ * hb_aio_ctx_timer_arm() - run @t->cb.done at @deadline_ns (see HbAioTimer).
+ * @ctx: the caller's current context
+ * @t: not armed
+ */
+void hb_aio_ctx_timer_arm(HbAioCtx *ctx, HbAioTimer *t, int64_t deadline_ns);
+
+/* Disarm @t if it is armed; its callback will not run.  Owner only. */
+void hb_aio_ctx_timer_cancel(HbAioCtx *ctx, HbAioTimer *t);
+
 /**
  * hb_aio_reserve_rings() - make @n restricted rings now, for the I/O
  * threads that start later, and never set one up again: after this,

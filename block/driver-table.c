@@ -7,6 +7,7 @@ extern const HbDriver hb_driver_raw;
 extern const HbDriver hb_driver_null;
 extern const HbDriver hb_driver_luks;
 extern const HbDriver hb_driver_qcow2;
+extern const HbDriver hb_driver_throttle;
 
 static const HbDriver *const drivers[] = {
     [QAPI_BLOCKDEV_DRIVER_FILE] = &hb_driver_file,
@@ -14,6 +15,7 @@ static const HbDriver *const drivers[] = {
     [QAPI_BLOCKDEV_DRIVER_NULL_CO] = &hb_driver_null,
     [QAPI_BLOCKDEV_DRIVER_LUKS] = &hb_driver_luks,
     [QAPI_BLOCKDEV_DRIVER_QCOW2] = &hb_driver_qcow2,
+    [QAPI_BLOCKDEV_DRIVER_THROTTLE] = &hb_driver_throttle,
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(drivers) == QAPI_BLOCKDEV_DRIVER__MAX);
 

@@ -249,3 +249,22 @@ QapiBlockDeviceInfo *hb_node_query_flat(HbNode *node, bool flat)
     }
     return d;
 }
+
+QapiBlockStats *hb_node_query_stats(HbNode *node, bool backing)
+{
+    QapiBlockStats *s = g_new0(QapiBlockStats, 1);
+    HbChild *c;
+
+    s->node_name = g_strdup(node->node_name);
+    s->stats = g_new0(QapiBlockDeviceStats, 1);
+    s->stats->wr_highest_offset =
+        (int64_t)__atomic_load_n(&node->wr_highest_offset, __ATOMIC_RELAXED);
+    /* QEMU's "parent" is the primary data child: "file" for every format here. */
+    if ((c = hb_node_child(node, "file"))) {
+        s->parent = hb_node_query_stats(c->node, backing);
+    }
+    if (backing && (c = hb_node_child(node, "backing"))) {
+        s->backing = hb_node_query_stats(c->node, backing);
+    }
+    return s;
+}

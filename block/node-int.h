@@ -44,4 +44,20 @@ int hb_node_check_request(HbNode *node, bool read, uint64_t offset, uint64_t byt
  */
 bool hb_node_discard_range(HbNode *node, uint64_t *offset, uint64_t *bytes);
 
+/*
+ * node-io.c: a write, write-zeroes or discard of [@offset, @offset +
+ * @bytes) succeeded on @node: raise its wr_highest_offset.  Any thread.
+ */
+static inline void hb_node_note_write(HbNode *node, uint64_t offset, uint64_t bytes)
+{
+    uint64_t end = offset + bytes;
+    uint64_t cur = __atomic_load_n(&node->wr_highest_offset, __ATOMIC_RELAXED);
+
+    /* Almost always a plain load: only a new high mark writes. */
+    while (end > cur &&
+           !__atomic_compare_exchange_n(&node->wr_highest_offset, &cur, end, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
 #endif

@@ -139,6 +139,9 @@ static void node_req_done(HbAioCb *cb, int ret)
         g_atomic_int_dec_and_test(&node->async_writers);
         nr->gated = false;
     }
+    if (ret == 0 && nr->inner.op != HB_IO_READ && nr->inner.op != HB_IO_FLUSH) {
+        hb_node_note_write(node, nr->inner.offset, nr->inner.bytes);
+    }
     if (nr->inner.op == HB_IO_WRITE_ZEROES && zeroes_unsupported(ret)) {
         /*
          * The driver's quick way (one fallocate) did not work: the

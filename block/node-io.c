@@ -23,11 +23,33 @@
 
 #define BOUNCE_ALIGN 4096  /* satisfies O_DIRECT memory alignment everywhere */
 
+void hb_node_drained_begin(HbNode *node)
+{
+    if (node->drv->drained_begin) {
+        node->drv->drained_begin(node);
+    }
+    for (guint i = 0; i < node->children->len; i++) {
+        hb_node_drained_begin(((HbChild *)g_ptr_array_index(node->children, i))->node);
+    }
+}
+
+void hb_node_drained_end(HbNode *node)
+{
+    for (guint i = 0; i < node->children->len; i++) {
+        hb_node_drained_end(((HbChild *)g_ptr_array_index(node->children, i))->node);
+    }
+    if (node->drv->drained_end) {
+        node->drv->drained_end(node);
+    }
+}
+
 void hb_node_drain(HbNode *node)
 {
+    hb_node_drained_begin(node);
     while (g_atomic_int_get(&node->inflight) > 0) {
         g_usleep(100);
     }
+    hb_node_drained_end(node);
 }
 
 /* ---- I/O ---- */
@@ -226,6 +248,9 @@ int hb_node_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
         ret = node->drv->pwritev(node, offset, bytes, iov, niov, dflags);
     }
     inflight_end(node);
+    if (ret == 0) {
+        hb_node_note_write(node, offset, bytes);
+    }
     if (ret == 0 && (flags & HB_REQ_FUA)) {
         ret = hb_node_flush(node);
     }
@@ -343,6 +368,9 @@ int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
     ret = node->drv->pdiscard(node, offset, bytes);
     g_rw_lock_reader_unlock(&node->rmw_lock);
     inflight_end(node);
+    if (ret == 0) {
+        hb_node_note_write(node, offset, bytes);
+    }
     return ret;
 }
 
@@ -388,6 +416,9 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
         }
         ret = write_padded(node, offset, bytes, NULL, 0, 0);
         inflight_end(node);
+        if (ret == 0) {
+            hb_node_note_write(node, offset, bytes);
+        }
         return ret;
     }
     if (!node->discard_unmap) {
@@ -407,6 +438,9 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
     }
     g_rw_lock_reader_unlock(&node->rmw_lock);
     inflight_end(node);
+    if (ret == 0) {
+        hb_node_note_write(node, offset, bytes);
+    }
     if (ret == 0 && (flags & HB_REQ_FUA)) {
         ret = hb_node_flush(node);
     }

@@ -231,6 +231,15 @@ struct HbDriver {
     void (*inactivate)(HbNode *node);
     bool (*activate)(HbNode *node, GError **errp);
 
+    /*
+     * hb_node_drained_begin()/_end(), main thread: requests that wait
+     * for something other than the storage (throttle: its limits) stop
+     * waiting until the end, so that a drain ends soon, as QEMU lifts
+     * I/O limits while it drains.  Calls nest.  Both optional.
+     */
+    void (*drained_begin)(HbNode *node);
+    void (*drained_end)(HbNode *node);
+
     /* Writes beyond get_length() extend the node (file: formats grow it). */
     bool growable;
     /* The data is encrypted (ImageInfo's "encrypted"). */
@@ -292,6 +301,7 @@ struct HbNode {
     gint async_writers;           /* aligned writes in flight asynchronously */
     gint rmw_waiting;             /* an unaligned write waits for them to end */
     gint inactive;                /* blockdev-set-active: refuses I/O (atomic) */
+    uint64_t wr_highest_offset;   /* end of the highest write that succeeded (atomic) */
     bool perms_inactive;          /* counted as inactive by perm.c: no write locks */
 };
 
@@ -469,8 +479,29 @@ bool hb_node_is_active(HbNode *node);
  */
 bool hb_node_set_active(HbNode *node, bool active, GError **errp);
 
-/* Wait (main thread) until no request is inside @node's driver. */
+/*
+ * Wait (main thread) until no request is inside @node's driver, within
+ * hb_node_drained_begin()/_end() of @node.
+ */
 void hb_node_drain(HbNode *node);
+
+/*
+ * hb_node_drained_begin() - from now until hb_node_drained_end(), no
+ * request in @node or below waits for anything but its storage (see
+ * HbDriver.drained_begin): for whoever waits for @node's requests to end
+ * (deleting an export, draining).  Main thread; calls nest.
+ */
+void hb_node_drained_begin(HbNode *node);
+void hb_node_drained_end(HbNode *node);
+
+/**
+ * hb_node_query_stats() - query-blockstats' entry for @node: its name
+ * and wr_highest_offset (a node keeps no other counters: exports do),
+ * its file as "parent", and with @backing its backing chain, as QEMU's
+ * node entries.  Main thread.
+ * Return: a new QapiBlockStats.
+ */
+QapiBlockStats *hb_node_query_stats(HbNode *node, bool backing);
 
 /* Bytes used on the host by @node and everything under it, or -errno. */
 int64_t hb_node_get_allocated_size(HbNode *node);

@@ -22,7 +22,8 @@ static void wipe_free(char **str)
 
 bool qmp_object_add(QapiObjectOptions *args, GError **errp)
 {
-    if (hb_object_type_owner(args->id)) {
+    /* Ids are one namespace (/objects), whichever layer holds the object. */
+    if (hb_object_type_owner(args->id) || hb_secret_exists(args->id)) {
         hb_error_set(errp, "attempt to add duplicate property '%s' to object (type 'container')",
                      args->id);
         return false;
@@ -108,4 +109,59 @@ bool qmp_qom_list(QapiQomListArgs *args, QapiObjectPropertyInfoList **ret, GErro
     }
     *ret = head;
     return true;
+}
+
+/*
+ * The object a qom-get/qom-set path names: "/objects/<id>", or a bare
+ * id (QEMU resolves a partial path when it is unambiguous, and ids are
+ * unique here).  Return: the id, or NULL with DeviceNotFound.
+ */
+static const char *qom_path_id(const char *path, GError **errp)
+{
+    const char *id = g_str_has_prefix(path, "/objects/") ? path + 9 : path;
+
+    if (*id && !strchr(id, '/') && (hb_object_type_owner(id) || hb_secret_exists(id))) {
+        return id;
+    }
+    hb_error_set_code(errp, HB_ERROR_DEVICE_NOT_FOUND, "Device '%s' not found", path);
+    return NULL;
+}
+
+/* Why @prop of object @id cannot be read or set, for types without hooks. */
+static void qom_no_prop(const char *id, const char *prop, GError **errp)
+{
+    const HbObjectType *t = hb_object_type_owner(id);
+
+    hb_error_set(errp, "Property '%s.%s' cannot be read or set in hotblock",
+                 t ? t->name : "secret", prop);
+}
+
+bool qmp_qom_get(QapiQomGetArgs *args, JsonNode **ret, GError **errp)
+{
+    const char *id = qom_path_id(args->path, errp);
+    const HbObjectType *t = id ? hb_object_type_owner(id) : NULL;
+
+    if (!id) {
+        return false;
+    }
+    if (!t || !t->prop_get) {
+        qom_no_prop(id, args->property, errp);
+        return false;
+    }
+    return t->prop_get(id, args->property, ret, errp);
+}
+
+bool qmp_qom_set(QapiQomSetArgs *args, GError **errp)
+{
+    const char *id = qom_path_id(args->path, errp);
+    const HbObjectType *t = id ? hb_object_type_owner(id) : NULL;
+
+    if (!id) {
+        return false;
+    }
+    if (!t || !t->prop_set) {
+        qom_no_prop(id, args->property, errp);
+        return false;
+    }
+    return t->prop_set(id, args->property, args->value, errp);
 }

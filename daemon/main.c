@@ -30,6 +30,7 @@
 #include "daemon/listen-fds.h"
 #include "daemon/sd-notify.h"
 #include "block/aio.h"
+#include "block/throttle-group.h"
 #include "export/export.h"
 #include "util/error.h"
 #include "util/lifecycle.h"
@@ -335,6 +336,7 @@ int main(int argc, char **argv)
     loop = g_main_loop_new(NULL, FALSE);
     hb_qmp_register_commands(qapi_commands, qapi_commands_count);
     hb_iothread_register_object_type();
+    hb_throttle_group_register_object_type();
     hb_qmp_event_init();
     hb_qmp_set_quit_handler(on_quit);
 

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "block/node.h"
+#include "block/throttle-group.h"
+#include "qapi-json.h"
 #include "qmp/dispatch.h"
 #include "util/error.h"
 #include "util/fd-io.h"
@@ -205,6 +207,51 @@ static bool watch_check(const char *execute, JsonNode *args, bool keyval, GError
     return true;
 }
 
+/*
+ * qom-set of a throttle group's limits: the group's recorded object-add
+ * gets the limits in force now (all of them), so that a restart brings
+ * back those, not the ones the group was made with.  Return: whether an
+ * item changed.
+ */
+static bool refresh_limits(const char *execute, JsonNode *args)
+{
+    const char *path = arg_str(args, "path");
+    const char *prop = arg_str(args, "property");
+
+    if (!g_str_equal(execute, "qom-set") || !path || !prop || strcmp(prop, "limits")) {
+        return false;
+    }
+    const char *id = g_str_has_prefix(path, "/objects/") ? path + strlen("/objects/") : path;
+    g_autofree char *key = g_strdup_printf("object:%s", id);
+    g_autoptr(QapiThrottleLimits) l = hb_throttle_group_get_limits(id);
+    int i = find(key);
+    if (i < 0 || !l) {
+        return false;
+    }
+    Item *it = items->pdata[i];
+    JsonNode *lim = qapi_to_json_ThrottleLimits(l);
+    if (it->keyval) {
+        /* key=value items hold every scalar as a string. */
+        JsonObject *o = json_node_get_object(lim);
+        g_autoptr(GList) names = json_object_get_members(o);
+        for (GList *n = names; n; n = n->next) {
+            g_autofree char *v = g_strdup_printf("%" G_GINT64_FORMAT,
+                                                 json_object_get_int_member(o, n->data));
+            json_object_set_string_member(o, n->data, v);
+        }
+    }
+    /* The flat x- members (object-add only) would override them on replay. */
+    JsonObject *args_o = json_node_get_object(it->args);
+    g_autoptr(GList) members = json_object_get_members(args_o);
+    for (GList *m = members; m; m = m->next) {
+        if (g_str_has_prefix(m->data, "x-")) {
+            json_object_remove_member(args_o, m->data);
+        }
+    }
+    json_object_set_member(args_o, "limits", lim);
+    return true;
+}
+
 /* After a command succeeded: record the change, and write the file once running. */
 static void watch_done(const char *execute, JsonNode *args, bool keyval)
 {
@@ -225,6 +272,9 @@ static void watch_done(const char *execute, JsonNode *args, bool keyval)
             g_ptr_array_remove_index(items, (guint)i);
             changed = true;
         }
+    }
+    if (refresh_limits(execute, args)) {
+        changed = true;
     }
     if (g_str_equal(execute, "blockdev-set-active") || changed) {
         refresh_active();

@@ -395,7 +395,14 @@ static void export_free(HbExport *exp)
     if (!exp) {
         return;
     }
+    /* Its rings drain as export_stop() waits: no request may wait on limits. */
+    if (exp->node) {
+        hb_node_drained_begin(exp->node);
+    }
     export_stop(exp);
+    if (exp->node) {
+        hb_node_drained_end(exp->node);
+    }
     for (unsigned i = 0; i < exp->nq; i++) {
         if (exp->obj_use[i]) {
             hb_iothread_obj_unuse(exp->qthread[i]);
@@ -417,6 +424,7 @@ static void export_free(HbExport *exp)
     if (exp->user) {
         hb_node_detach_user(exp->user);
     }
+    hb_block_acct_clear(&exp->backend.acct);
     g_free(exp->id);
     g_free(exp->node_name);
     g_free(exp->socket_path);
@@ -731,6 +739,16 @@ const char *hb_export_node_name(const HbExport *exp)
 const char *hb_export_socket_path(const HbExport *exp)
 {
     return exp->socket_path;
+}
+
+HbBlockAcct *hb_export_acct(HbExport *exp)
+{
+    return &exp->backend.acct;
+}
+
+HbNode *hb_export_node(HbExport *exp)
+{
+    return exp->node;
 }
 
 bool hb_export_is_device(const HbExport *exp)

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "block/acct.h"
+#include "block/node.h"
 #include "util/perms.h"
 
 /*
@@ -130,6 +132,9 @@ const char *hb_export_id(const HbExport *exp);
 const char *hb_export_node_name(const HbExport *exp);
 const char *hb_export_socket_path(const HbExport *exp);
 bool hb_export_is_device(const HbExport *exp);
+/* The export's node (borrowed), and its accounting (query-blockstats). */
+HbNode *hb_export_node(HbExport *exp);
+HbBlockAcct *hb_export_acct(HbExport *exp);
 /* Whether a front-end is connected right now. */
 bool hb_export_connected(const HbExport *exp);
 

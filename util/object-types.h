@@ -4,6 +4,7 @@
 #define HB_UTIL_OBJECT_TYPES_H
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <stdbool.h>
 
 /*
@@ -20,6 +21,12 @@ typedef struct HbObjectType {
     bool (*del)(const char *id, GError **errp);
     /* Whether object @id is of this type. */
     bool (*exists)(const char *id);
+    /*
+     * qom-get/qom-set of property @prop of object @id (it exists).
+     * Optional: a type without them has no property one can read or set.
+     */
+    bool (*prop_get)(const char *id, const char *prop, JsonNode **ret, GError **errp);
+    bool (*prop_set)(const char *id, const char *prop, JsonNode *value, GError **errp);
 } HbObjectType;
 
 /**

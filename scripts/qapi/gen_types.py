@@ -77,6 +77,9 @@ def free_stmt(t, expr, indent="    "):
 
 
 def is_set(m, obj):
+    # A required list is always there: empty is [] (QEMU's "timed_stats": []).
+    if isinstance(m.type, List) and not m.optional:
+        return "true"
     if m.type.is_pointer and not (isinstance(m.type, Builtin) and m.type.name == "null"):
         return f"{obj}->{m.c}"
     return f"{obj}->has_{m.c}" if m.optional else "true"
