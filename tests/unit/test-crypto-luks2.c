@@ -323,6 +323,7 @@ static void test_secondary(void)
     g_assert_cmpint(hb_luks_version(vol_read, v, v->len), ==, 2);
     g_autoptr(HbLuks2) l2 = open_vol(v, true, &err);
     g_assert_no_error(err);
+    g_assert_true(hb_luks2_has_key(l2));
     memset(v->data + HDR, 0, 8);
     g_assert_cmpint(hb_luks_version(vol_read, v, v->len), ==, 0);
 
