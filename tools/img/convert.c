@@ -113,7 +113,7 @@ int hb_img_cmd_convert(int argc, char **argv)
     }
     g_autoptr(HbNode) src = hb_img_open_image(a.src_name, &a.src_spec, &err);
     if (!src) {
-        return hb_img_fail(err, a.src_spec.image_opts ? NULL : a.src_name);
+        return hb_img_open_fail(err, a.src_name);
     }
     int64_t len = hb_node_get_length(src);
     if (len < 0) {
@@ -131,7 +131,7 @@ int hb_img_cmd_convert(int argc, char **argv)
         if (!a.no_create) {
             unlink(a.dst_name);
         }
-        return hb_img_fail(err, a.target_opts ? NULL : a.dst_name);
+        return hb_img_open_fail(err, a.dst_name);
     }
     if (a.no_create && hb_node_get_length(dst) < len) {
         fprintf(stderr, "%s: the destination is smaller than the source\n", hb_img_prog);

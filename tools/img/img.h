@@ -47,8 +47,15 @@ const HbDriver *hb_img_driver_by_name(const char *fmt, GError **errp);
 bool hb_img_create_image(const char *fmt, const char *filename, int64_t size,
                          GHashTable *opts, GError **errp);
 bool hb_img_create_option(int c, const char *arg, GHashTable *opts, GError **errp);
-/* "luks", "qcow2" or "raw", from the file's first bytes. */
+/* The format's name from the file's magic: "raw" when none matches. */
 const char *hb_img_probe_format(const char *filename);
+/* False (naming @fmt) unless hotblock has a driver for @fmt; the caller names the file. */
+bool hb_img_format_supported(const char *fmt, GError **errp);
+/*
+ * Print "hotblock-img: Could not open '@name': message" as qemu-img does,
+ * with qemu-img's hint when a lock was in the way; free @err; return 1.
+ */
+int hb_img_open_fail(GError *err, const char *name);
 HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **errp);
 
 int hb_img_cmd_info(int argc, char **argv);

@@ -175,7 +175,7 @@ int hb_img_cmd_info(int argc, char **argv)
     spec.no_backing = !chain;
     g_autoptr(HbNode) node = hb_img_open_image(name, &spec, &err);
     if (!node) {
-        return hb_img_fail(err, spec.image_opts ? NULL : name);
+        return hb_img_open_fail(err, name);
     }
     g_autoptr(QapiImageInfo) info = hb_node_image_info_chain(node);
     if (!g_str_has_prefix(name, "json:") && !spec.image_opts) {

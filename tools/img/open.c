@@ -10,26 +10,6 @@
 #include "qapi-json.h"
 #include "util/error.h"
 
-const char *hb_img_probe_format(const char *filename)
-{
-    unsigned char magic[6] = { 0 };
-    int fd = open(filename, O_RDONLY | O_CLOEXEC);
-
-    if (fd >= 0) {
-        if (read(fd, magic, sizeof(magic)) < 0) {
-            memset(magic, 0, sizeof(magic));
-        }
-        close(fd);
-    }
-    if (!memcmp(magic, "LUKS\xba\xbe", 6)) {
-        return "luks";
-    }
-    if (!memcmp(magic, "QFI\xfb", 4)) {
-        return "qcow2";
-    }
-    return "raw";
-}
-
 /*
  * In a json: filename a child given only by "filename" is a file, as
  * QEMU reads {"file":{"filename":"x"}}.
@@ -84,6 +64,9 @@ HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **
         }
     } else {
         const char *fmt = spec->fmt ? spec->fmt : hb_img_probe_format(name);
+        if (!spec->fmt && !hb_img_format_supported(fmt, errp)) {
+            return NULL;
+        }
         JsonObject *o = json_object_new();
         j = json_node_init_object(json_node_alloc(), o);
         json_object_set_string_member(o, "driver", fmt);
@@ -121,4 +104,15 @@ HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **
         return NULL;
     }
     return hb_node_open(opts, errp);
+}
+
+int hb_img_open_fail(GError *err, const char *name)
+{
+    fprintf(stderr, "%s: Could not open '%s': %s\n", hb_img_prog, name, err->message);
+    /* qemu-img's hint, word for word: operators search for it. */
+    if (strstr(err->message, "\" lock")) {
+        fprintf(stderr, "Is another process using the image [%s]?\n", name);
+    }
+    g_error_free(err);
+    return 1;
 }
