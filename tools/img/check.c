@@ -93,14 +93,15 @@ int hb_img_cmd_check(int argc, char **argv)
     HbImgOpenSpec spec = { .read_only = true, .no_backing = true };
     const char *output = "human";
     const char *fmt = NULL;
+    bool quiet = false;
     GError *err = NULL;
     int c;
 
     while ((c = getopt_long(argc, argv, "hf:qU", lopts, NULL)) != -1) {
         switch (c) {
-        case 'h': hb_img_usage(stdout); return 0;
+        case 'h': hb_img_cmd_help(argv[0]); return 0;
         case 'f': fmt = optarg; break;
-        case 'q': break;
+        case 'q': quiet = true; break;
         case 'U': spec.force_share = true; break;
         case 'u': output = optarg; break;
         default: return hb_img_usage_error("%s", "invalid option");
@@ -156,7 +157,8 @@ int hb_img_cmd_check(int argc, char **argv)
     }
     if (g_str_equal(output, "json")) {
         print_check_json(name, &res);
-    } else {
+    } else if (!quiet) {
+        /* As qemu-img -q: the exit status says it all. */
         print_check_human(&res);
     }
     if (res.check_errors) {

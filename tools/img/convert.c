@@ -27,6 +27,7 @@ typedef struct ConvertArgs {
     const char *src_name;
     const char *dst_name;
     bool show_progress;
+    bool quiet;             /* -q wins over -p, in either order */
     bool no_create;         /* -n: the destination exists */
     bool target_opts;       /* --target-image-opts */
 } ConvertArgs;
@@ -47,13 +48,13 @@ static int parse_args(int argc, char **argv, ConvertArgs *a)
 
     while ((c = getopt_long(argc, argv, "hf:O:o:pqUn", lopts, NULL)) != -1) {
         switch (c) {
-        case 'h': hb_img_usage(stdout); return 0;
+        case 'h': hb_img_cmd_help(argv[0]); return 0;
         case 'f': a->src_spec.fmt = optarg; break;
         case 'O': a->out_fmt = optarg; break;
         case 'p': a->show_progress = true; break;
         case 'n': a->no_create = true; break;
         case 't': a->target_opts = true; break;
-        case 'q': a->show_progress = false; break;
+        case 'q': a->quiet = true; break;
         case 'U': a->src_spec.force_share = true; break;
         case 'i': a->src_spec.image_opts = true; break;
         case 'o':
@@ -71,6 +72,7 @@ static int parse_args(int argc, char **argv, ConvertArgs *a)
     if (a->target_opts && !a->no_create) {
         return hb_img_usage_error("%s", "--target-image-opts requires -n");
     }
+    a->show_progress &= !a->quiet;
     a->src_name = argv[optind];
     a->dst_name = argv[optind + 1];
     return -1;

@@ -1,9 +1,76 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tools/img/create.c — the create subcommand. */
+/* tools/img/create.c — the create subcommand, with qemu-img 7.2's rules for backing files. */
 
 #include <getopt.h>
 
 #include "tools/img/img.h"
+
+#include "util/error.h"
+
+/* The backing file's name as the new image will resolve it: next to @filename. */
+static char *backing_path(const char *filename, const char *backing)
+{
+    if (g_path_is_absolute(backing) || g_str_has_prefix(backing, "json:")) {
+        return g_strdup(backing);
+    }
+    g_autofree char *dir = g_path_get_dirname(filename);
+    if (g_str_equal(dir, ".")) {
+        return g_strdup(backing);   /* "base.qcow2" in messages, as qemu-img */
+    }
+    return g_build_filename(dir, backing, NULL);
+}
+
+/*
+ * qemu-img 7.2 refuses a backing file without its format (probing it
+ * each time the overlay opens is how a raw backing file that looks like
+ * qcow2 turns into a security hole), and unless -u it opens the backing
+ * file, so an overlay over a missing or unreadable one is never made.
+ * Fills in *@size from the backing file when none was given.
+ */
+static bool check_backing(const char *filename, GHashTable *opts, bool unsafe,
+                          int64_t *size, GError **errp)
+{
+    const char *backing = g_hash_table_lookup(opts, "backing_file");
+    const char *bfmt = g_hash_table_lookup(opts, "backing_fmt");
+
+    if (!backing) {
+        return true;
+    }
+    g_autofree char *path = backing_path(filename, backing);
+    if (!bfmt) {
+        hb_error_set(errp, "Backing file specified without backing format\n"
+                     "Detected format of %s.", hb_img_probe_format(path));
+        return false;
+    }
+    if (unsafe) {
+        if (*size < 0) {
+            hb_error_set(errp, "Image creation needs a size parameter");
+            return false;
+        }
+        return true;
+    }
+    /* As qemu-img: read-only, sharing everything, its own backing not followed. */
+    if (!hb_img_driver_by_name(bfmt, errp)) {
+        return false;
+    }
+    HbImgOpenSpec spec = { .fmt = bfmt, .read_only = true, .force_share = true,
+                           .no_backing = true };
+    GError *local = NULL;
+    g_autoptr(HbNode) node = hb_img_open_image(path, &spec, &local);
+    if (!node) {
+        /* The file driver's errors name the file already. */
+        bool named = g_str_has_prefix(local->message, "Could not open '");
+        hb_error_set(errp, "%s%s%s%s\nCould not open backing image.",
+                     named ? "" : "Could not open '", named ? "" : path,
+                     named ? "" : "': ", local->message);
+        g_error_free(local);
+        return false;
+    }
+    if (*size < 0) {
+        *size = hb_node_get_length(node);
+    }
+    return true;
+}
 
 int hb_img_cmd_create(int argc, char **argv)
 {
@@ -15,15 +82,23 @@ int hb_img_cmd_create(int argc, char **argv)
     g_autoptr(GHashTable) opts = g_hash_table_new_full(g_str_hash, g_str_equal,
                                                        g_free, g_free);
     const char *fmt = "raw";
+    bool quiet = false, unsafe = false;
     GError *err = NULL;
     int64_t size = -1;
     int c;
 
-    while ((c = getopt_long(argc, argv, "hf:o:q", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hf:o:qb:F:u", lopts, NULL)) != -1) {
         switch (c) {
-        case 'h': hb_img_usage(stdout); return 0;
+        case 'h': hb_img_cmd_help("create"); return 0;
         case 'f': fmt = optarg; break;
-        case 'q': break;
+        case 'q': quiet = true; break;
+        case 'u': unsafe = true; break;
+        case 'b':
+            g_hash_table_insert(opts, g_strdup("backing_file"), g_strdup(optarg));
+            break;
+        case 'F':
+            g_hash_table_insert(opts, g_strdup("backing_fmt"), g_strdup(optarg));
+            break;
         case 'o':
         case 'j':
             if (!hb_img_create_option(c, optarg, opts, &err)) {
@@ -46,14 +121,32 @@ int hb_img_cmd_create(int argc, char **argv)
     if (optind != argc) {
         return hb_img_usage_error("Unexpected argument: %s", argv[optind]);
     }
+    if (g_hash_table_contains(opts, "backing_file") && !g_str_equal(fmt, "qcow2")) {
+        hb_error_set(&err, "Backing file not supported for file format '%s'", fmt);
+        return hb_img_fail(err, filename);
+    }
+    if (!check_backing(filename, opts, unsafe, &size, &err)) {
+        return hb_img_fail(err, filename);
+    }
+    /* qemu-img's sizes are whole sectors: 1000 makes a 1024-byte image. */
+    if (size >= 0) {
+        size = (int64_t)(((uint64_t)size + 511) & ~(uint64_t)511);
+    }
+    g_autofree char *backing = g_strdup(g_hash_table_lookup(opts, "backing_file"));
+    g_autofree char *bfmt = g_strdup(g_hash_table_lookup(opts, "backing_fmt"));
     if (!hb_img_create_image(fmt, filename, size, opts, &err)) {
         return hb_img_fail(err, filename);
     }
-    if (size >= 0) {
-        printf("Formatting '%s', fmt=%s size=%" G_GINT64_FORMAT "\n", filename,
-               fmt, size);
-    } else {
-        printf("Formatting '%s', fmt=%s\n", filename, fmt);
+    if (quiet) {
+        return 0;
     }
+    printf("Formatting '%s', fmt=%s", filename, fmt);
+    if (size >= 0) {
+        printf(" size=%" G_GINT64_FORMAT, size);
+    }
+    if (backing) {
+        printf(" backing_file=%s backing_fmt=%s", backing, bfmt);
+    }
+    printf("\n");
     return 0;
 }

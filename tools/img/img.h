@@ -35,6 +35,8 @@ typedef struct HbImgOpenSpec {
 } HbImgOpenSpec;
 
 void hb_img_usage(FILE *f);
+/* Print @name's synopsis and what it does (COMMAND --help) to stdout. */
+void hb_img_cmd_help(const char *name);
 /* Print "hotblock-img: [@context: ]message", free @err; return 1. */
 int hb_img_fail(GError *err, const char *context);
 /* Print a usage error (@fmt with one %s) and the --help hint; return 1. */

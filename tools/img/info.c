@@ -153,7 +153,7 @@ int hb_img_cmd_info(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "hf:U", lopts, NULL)) != -1) {
         switch (c) {
-        case 'h': hb_img_usage(stdout); return 0;
+        case 'h': hb_img_cmd_help(argv[0]); return 0;
         case 'f': spec.fmt = optarg; break;
         case 'U': spec.force_share = true; break;
         case 'i': spec.image_opts = true; break;
