@@ -64,5 +64,7 @@ int hb_img_cmd_info(int argc, char **argv);
 int hb_img_cmd_check(int argc, char **argv);
 int hb_img_cmd_create(int argc, char **argv);
 int hb_img_cmd_convert(int argc, char **argv);
+int hb_img_cmd_resize(int argc, char **argv);
+int hb_img_cmd_compare(int argc, char **argv);
 
 #endif

@@ -32,6 +32,13 @@ static const ImgCommand commands[] = {
       "[--object OBJ]... [-p] [-q] [-n] [-U] [-f FMT] [--image-opts] [--target-image-opts]\n"
       "          -O FMT [-o OPTS]... SRC DST",
       "Copy an image's data into a new (or with -n an existing) image." },
+    { "resize", hb_img_cmd_resize,
+      "[--object OBJ]... [-q] [-f FMT] [--image-opts] [--shrink] FILENAME [+ | -]SIZE",
+      "Grow (or with --shrink shrink) an image; +SIZE and -SIZE are relative." },
+    { "compare", hb_img_cmd_compare,
+      "[--object OBJ]... [-q] [-s] [-U] [-f FMT] [-F FMT] [--image-opts] FILENAME1 FILENAME2",
+      "Compare two images' contents (exit 0 identical, 1 different, 2 error).  Past\n"
+      "the shorter one's end the longer must read as zeroes, unless -s (strict)." },
 };
 
 static void print_synopsis(FILE *f, const ImgCommand *c)
