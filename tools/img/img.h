@@ -66,5 +66,6 @@ int hb_img_cmd_create(int argc, char **argv);
 int hb_img_cmd_convert(int argc, char **argv);
 int hb_img_cmd_resize(int argc, char **argv);
 int hb_img_cmd_compare(int argc, char **argv);
+int hb_img_cmd_measure(int argc, char **argv);
 
 #endif

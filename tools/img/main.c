@@ -39,6 +39,11 @@ static const ImgCommand commands[] = {
       "[--object OBJ]... [-q] [-s] [-U] [-f FMT] [-F FMT] [--image-opts] FILENAME1 FILENAME2",
       "Compare two images' contents (exit 0 identical, 1 different, 2 error).  Past\n"
       "the shorter one's end the longer must read as zeroes, unless -s (strict)." },
+    { "measure", hb_img_cmd_measure,
+      "[--output=human|json] [-O FMT] [-o OPTS]... [--size SIZE | [--object OBJ]...\n"
+      "          [-f FMT] [--image-opts] [-U] FILENAME]",
+      "How big a new raw or qcow2 image of SIZE, or converted from FILENAME, would be:\n"
+      "the space it needs now and fully allocated, in qemu-img's numbers." },
 };
 
 static void print_synopsis(FILE *f, const ImgCommand *c)
