@@ -34,18 +34,41 @@ enum { EXIT_OK = 0, EXIT_CMD_FAILED = 1, EXIT_FATAL = 2 };
 
 #define MAX_MESSAGE (64u << 20)
 
+/*
+ * One command of input: a line, or the lines of a JSON object spread over
+ * several (balanced braces end it), with the line it starts on.  @text is
+ * NULL for input that ended inside an object.
+ */
+typedef struct {
+    unsigned line;
+    char *text;
+} InputItem;
+
+static void input_item_free(gpointer p)
+{
+    InputItem *it = p;
+
+    g_free(it->text);
+    g_free(it);
+}
+
 typedef struct {
     bool pretty;
     bool events;
+    bool verbose;            /* -v: echo each request to stderr */
     double timeout;          /* seconds; 0 = none */
     const char *socket_path;
     int fd;
     GString *in;             /* bytes from the daemon not yet parsed */
     GString *stdin_buf;      /* bytes from stdin not yet parsed */
-    GQueue lines;            /* char *: input lines not yet sent */
+    GQueue lines;            /* InputItem *: commands not yet sent */
+    GString *partial;        /* a JSON command still missing its closing brace */
+    unsigned partial_line;   /* where it started */
+    int depth;               /* open braces and brackets in @partial */
+    bool in_string, escaped; /* the scan of @partial is inside a string */
     bool stdin_eof;
     bool stdin_mode;
-    unsigned line_no;
+    unsigned line_no;        /* input lines read */
     bool pending;            /* a command awaits its reply */
     gint64 deadline;         /* monotonic us; 0 = none */
     bool failed;
@@ -66,16 +89,19 @@ static void die(const char *fmt, ...)
 }
 
 static const char usage_text[] =
-"Usage: hotblock-qmp [--pretty] [--events] [--timeout S] SOCKET [COMMAND]\n"
+"Usage: hotblock-qmp [--pretty] [--events] [--verbose] [--timeout S] SOCKET [COMMAND]\n"
 "Send QMP commands to hotblockd and print the replies.\n"
 "\n"
 "COMMAND is a JSON object, e.g. '{\"execute\":\"query-version\"}', or a\n"
 "command name followed by arguments: key=value (a string), key:=JSON\n"
 "(any JSON value), dotted keys nest (addr.type=unix).\n"
 "Without COMMAND, commands are read from standard input, one per line, in\n"
-"either form; empty lines and lines starting with '#' are skipped.\n"
+"either form; a JSON object may span lines (it ends where its braces\n"
+"balance); empty lines and lines starting with '#' are skipped, and so is\n"
+"qmp_capabilities (hotblock-qmp negotiates itself), so logs replay as-is.\n"
 "\n"
 "  -p, --pretty      indent the JSON output\n"
+"  -v, --verbose     echo each command sent, as JSON, to standard error\n"
 "  -e, --events      also print events; in stdin mode keep printing them\n"
 "                    after the last reply until the daemon closes the\n"
 "                    connection (or --timeout expires)\n"
@@ -83,6 +109,7 @@ static const char usage_text[] =
 "                    seconds; with --events, also how long to keep\n"
 "                    listening for events after the last reply\n"
 "  -h, --help        print this help\n"
+"  -V, --version     print the version\n"
 "\n"
 "Exit status: 0 success, 1 a command failed, 2 usage or connection error.\n";
 
@@ -496,18 +523,102 @@ static void negotiate(Qmp *q)
     }
 }
 
+static void push_item(Qmp *q, unsigned line, char *text)
+{
+    InputItem *it = g_new(InputItem, 1);
+
+    it->line = line;
+    it->text = text;
+    g_queue_push_tail(&q->lines, it);
+}
+
+/* Track braces and brackets of @text outside JSON strings. */
+static void scan_depth(Qmp *q, const char *text)
+{
+    for (const char *c = text; *c; c++) {
+        if (q->in_string) {
+            if (q->escaped) {
+                q->escaped = false;
+            } else if (*c == '\\') {
+                q->escaped = true;
+            } else if (*c == '"') {
+                q->in_string = false;
+            }
+        } else if (*c == '"') {
+            q->in_string = true;
+        } else if (*c == '{' || *c == '[') {
+            q->depth++;
+        } else if (*c == '}' || *c == ']') {
+            q->depth--;
+        }
+    }
+}
+
+/*
+ * One line of standard input.  A line starting with '{' opens a JSON
+ * command that goes on until its braces balance, so the docs' indented
+ * examples can be pasted as they are.
+ */
+static void input_line(Qmp *q, char *line)
+{
+    q->line_no++;
+    if (!q->partial->len) {
+        const char *t = line + strspn(line, " \t\r");
+        if (*t != '{') {
+            push_item(q, q->line_no, line);
+            return;
+        }
+        q->partial_line = q->line_no;
+        q->depth = 0;
+        q->in_string = q->escaped = false;
+    }
+    scan_depth(q, line);
+    g_string_append(q->partial, line);
+    g_string_append_c(q->partial, '\n');
+    g_free(line);
+    if (q->depth <= 0) {
+        push_item(q, q->partial_line, g_strdup(q->partial->str));
+        g_string_truncate(q->partial, 0);
+    }
+}
+
+/* End of standard input: an object still open is an error of its own. */
+static void input_eof(Qmp *q)
+{
+    if (q->partial->len) {
+        push_item(q, q->partial_line, NULL);
+        g_string_truncate(q->partial, 0);
+    }
+}
+
+static bool is_capabilities(JsonNode *req)
+{
+    const char *cmd = json_object_get_string_member_with_default(
+        json_node_get_object(req), "execute", "");
+
+    return g_str_equal(cmd, "qmp_capabilities");
+}
+
 /* Send the next queued line that yields a command; false when none. */
 static bool send_next(Qmp *q)
 {
     for (;;) {
-        g_autofree char *line = g_queue_pop_head(&q->lines);
+        InputItem *it = g_queue_pop_head(&q->lines);
         g_autoptr(GError) err = NULL;
         g_autoptr(JsonNode) req = NULL;
 
-        if (!line) {
+        if (!it) {
             return false;
         }
-        q->line_no++;
+        unsigned line_no = it->line;
+        g_autofree char *line = g_steal_pointer(&it->text);
+        input_item_free(it);
+        if (!line) {
+            fprintf(stderr, "hotblock-qmp: line %u: this JSON command never ends: "
+                    "the input ended with a '{' or '[' not closed\n", line_no);
+            q->failed = true;
+            continue;
+        }
         g_strstrip(line);
         if (!*line || line[0] == '#') {
             continue;
@@ -515,12 +626,20 @@ static bool send_next(Qmp *q)
         req = build_line(line, &err);
         if (!req) {
             if (q->stdin_mode) {
-                fprintf(stderr, "hotblock-qmp: line %u: %s\n", q->line_no,
+                fprintf(stderr, "hotblock-qmp: line %u: %s\n", line_no,
                         err->message);
                 q->failed = true;
                 continue;
             }
             usage_error("%s", err->message);
+        }
+        /* Negotiated already: a replayed log's own negotiation is a no-op. */
+        if (is_capabilities(req)) {
+            continue;
+        }
+        if (q->verbose) {
+            g_autofree char *text = json_to_string(req, FALSE);
+            fprintf(stderr, "%s\n", text);
         }
         send_node(q, req);
         q->pending = true;
@@ -627,16 +746,18 @@ static void run(Qmp *q)
         if (n > 1 && pfd[1].revents) {
             char *line;
 
-            if (!fill(STDIN_FILENO, q->stdin_buf, "standard input")) {
+            bool eof = !fill(STDIN_FILENO, q->stdin_buf, "standard input");
+
+            while ((line = take_line(q->stdin_buf))) {
+                input_line(q, line);
+            }
+            if (eof) {
                 q->stdin_eof = true;
                 if (q->stdin_buf->len) {
-                    g_queue_push_tail(&q->lines,
-                                      g_strdup(q->stdin_buf->str));
+                    input_line(q, g_strdup(q->stdin_buf->str));
                     g_string_truncate(q->stdin_buf, 0);
                 }
-            }
-            while ((line = take_line(q->stdin_buf))) {
-                g_queue_push_tail(&q->lines, line);
+                input_eof(q);
             }
         }
     }
@@ -663,6 +784,11 @@ int main(int argc, char **argv)
             q.pretty = true;
         } else if (!strcmp(a, "-e") || !strcmp(a, "--events")) {
             q.events = true;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            q.verbose = true;
+        } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+            printf("hotblock-qmp version %s\n", HB_VERSION);
+            return EXIT_OK;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             return EXIT_OK;
@@ -691,6 +817,7 @@ int main(int argc, char **argv)
     q.socket_path = argv[i++];
     q.in = g_string_new(NULL);
     q.stdin_buf = g_string_new(NULL);
+    q.partial = g_string_new(NULL);
     g_queue_init(&q.lines);
 
     if (i < argc) {
@@ -710,7 +837,7 @@ int main(int argc, char **argv)
         if (!req) {
             usage_error("%s", err->message);
         }
-        g_queue_push_tail(&q.lines, json_to_string(req, FALSE));
+        push_item(&q, 1, json_to_string(req, FALSE));
         q.stdin_eof = true;
     } else {
         q.stdin_mode = true;
@@ -723,6 +850,7 @@ int main(int argc, char **argv)
     close(q.fd);
     g_string_free(q.in, TRUE);
     g_string_free(q.stdin_buf, TRUE);
-    g_queue_clear_full(&q.lines, g_free);
+    g_string_free(q.partial, TRUE);
+    g_queue_clear_full(&q.lines, input_item_free);
     return q.failed ? EXIT_CMD_FAILED : EXIT_OK;
 }
