@@ -15,6 +15,9 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "tools/qmp-input.h"
+#include "tools/qmp-schema.h"
+
 /*
  * Theory of operation.
  *
@@ -34,24 +37,6 @@ enum { EXIT_OK = 0, EXIT_CMD_FAILED = 1, EXIT_FATAL = 2 };
 
 #define MAX_MESSAGE (64u << 20)
 
-/*
- * One command of input: a line, or the lines of a JSON object spread over
- * several (balanced braces end it), with the line it starts on.  @text is
- * NULL for input that ended inside an object.
- */
-typedef struct {
-    unsigned line;
-    char *text;
-} InputItem;
-
-static void input_item_free(gpointer p)
-{
-    InputItem *it = p;
-
-    g_free(it->text);
-    g_free(it);
-}
-
 typedef struct {
     bool pretty;
     bool events;
@@ -61,17 +46,14 @@ typedef struct {
     int fd;
     GString *in;             /* bytes from the daemon not yet parsed */
     GString *stdin_buf;      /* bytes from stdin not yet parsed */
-    GQueue lines;            /* InputItem *: commands not yet sent */
-    GString *partial;        /* a JSON command still missing its closing brace */
-    unsigned partial_line;   /* where it started */
-    int depth;               /* open braces and brackets in @partial */
-    bool in_string, escaped; /* the scan of @partial is inside a string */
+    HbQmpInput input;        /* commands not yet sent */
     bool stdin_eof;
     bool stdin_mode;
-    unsigned line_no;        /* input lines read */
     bool pending;            /* a command awaits its reply */
     gint64 deadline;         /* monotonic us; 0 = none */
     bool failed;
+    HbQmpSchema *schema;     /* query-qmp-schema, read once when first needed */
+    bool schema_tried;
 } Qmp;
 
 static void die(const char *fmt, ...) G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN;
@@ -93,8 +75,10 @@ static const char usage_text[] =
 "Send QMP commands to hotblockd and print the replies.\n"
 "\n"
 "COMMAND is a JSON object, e.g. '{\"execute\":\"query-version\"}', or a\n"
-"command name followed by arguments: key=value (a string), key:=JSON\n"
-"(any JSON value), dotted keys nest (addr.type=unix).\n"
+"command name followed by arguments: key=value (typed as the daemon's\n"
+"query-qmp-schema types the member: size=1G is an integer, read-only=on a\n"
+"boolean, node-name=1 a string), key:=JSON (exactly this JSON value);\n"
+"dotted keys nest (addr.type=unix).\n"
 "Without COMMAND, commands are read from standard input, one per line, in\n"
 "either form; a JSON object may span lines (it ends where its braces\n"
 "balance); empty lines and lines starting with '#' are skipped, and so is\n"
@@ -187,8 +171,12 @@ static bool is_command_name(const char *s)
     return true;
 }
 
-/* "name key=value key:=json ..." → {"execute":name,"arguments":{...}}. */
-static JsonNode *build_shorthand(char **tokens, GError **errp)
+/*
+ * "name key=value key:=json ..." → {"execute":name,"arguments":{...}}.
+ * The keys written key=value go to @typed (their strings get the schema's
+ * types before sending).
+ */
+static JsonNode *build_shorthand(char **tokens, GPtrArray *typed, GError **errp)
 {
     g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
     JsonObject *cmd = json_object_new();
@@ -234,6 +222,7 @@ static JsonNode *build_shorthand(char **tokens, GError **errp)
             key = g_strndup(tokens[i], eq - tokens[i]);
             value = json_node_new(JSON_NODE_VALUE);
             json_node_set_string(value, eq + 1);
+            g_ptr_array_add(typed, g_strdup(key));
         }
         if (!put_dotted(args, key, value, errp)) {
             json_object_unref(args);
@@ -267,7 +256,7 @@ static JsonNode *build_json(const char *text, GError **errp)
 }
 
 /* A stdin line or the command-line words → the request to send. */
-static JsonNode *build_line(const char *line, GError **errp)
+static JsonNode *build_line(const char *line, GPtrArray *typed, GError **errp)
 {
     g_auto(GStrv) tokens = NULL;
 
@@ -277,7 +266,7 @@ static JsonNode *build_line(const char *line, GError **errp)
     if (!g_shell_parse_argv(line, NULL, &tokens, errp)) {
         return NULL;
     }
-    return build_shorthand(tokens, errp);
+    return build_shorthand(tokens, typed, errp);
 }
 
 /* ---- the connection ---- */
@@ -523,74 +512,6 @@ static void negotiate(Qmp *q)
     }
 }
 
-static void push_item(Qmp *q, unsigned line, char *text)
-{
-    InputItem *it = g_new(InputItem, 1);
-
-    it->line = line;
-    it->text = text;
-    g_queue_push_tail(&q->lines, it);
-}
-
-/* Track braces and brackets of @text outside JSON strings. */
-static void scan_depth(Qmp *q, const char *text)
-{
-    for (const char *c = text; *c; c++) {
-        if (q->in_string) {
-            if (q->escaped) {
-                q->escaped = false;
-            } else if (*c == '\\') {
-                q->escaped = true;
-            } else if (*c == '"') {
-                q->in_string = false;
-            }
-        } else if (*c == '"') {
-            q->in_string = true;
-        } else if (*c == '{' || *c == '[') {
-            q->depth++;
-        } else if (*c == '}' || *c == ']') {
-            q->depth--;
-        }
-    }
-}
-
-/*
- * One line of standard input.  A line starting with '{' opens a JSON
- * command that goes on until its braces balance, so the docs' indented
- * examples can be pasted as they are.
- */
-static void input_line(Qmp *q, char *line)
-{
-    q->line_no++;
-    if (!q->partial->len) {
-        const char *t = line + strspn(line, " \t\r");
-        if (*t != '{') {
-            push_item(q, q->line_no, line);
-            return;
-        }
-        q->partial_line = q->line_no;
-        q->depth = 0;
-        q->in_string = q->escaped = false;
-    }
-    scan_depth(q, line);
-    g_string_append(q->partial, line);
-    g_string_append_c(q->partial, '\n');
-    g_free(line);
-    if (q->depth <= 0) {
-        push_item(q, q->partial_line, g_strdup(q->partial->str));
-        g_string_truncate(q->partial, 0);
-    }
-}
-
-/* End of standard input: an object still open is an error of its own. */
-static void input_eof(Qmp *q)
-{
-    if (q->partial->len) {
-        push_item(q, q->partial_line, NULL);
-        g_string_truncate(q->partial, 0);
-    }
-}
-
 static bool is_capabilities(JsonNode *req)
 {
     const char *cmd = json_object_get_string_member_with_default(
@@ -599,20 +520,54 @@ static bool is_capabilities(JsonNode *req)
     return g_str_equal(cmd, "qmp_capabilities");
 }
 
+static void handle_message(Qmp *q, JsonNode *msg);
+
+/*
+ * Read query-qmp-schema once, the first time a short form needs types.
+ * Events that arrive meanwhile are handled as always.  Without a schema
+ * (an old daemon) key=value stays a string, as before.
+ */
+static void ensure_schema(Qmp *q)
+{
+    g_autoptr(JsonNode) req = json_from_string(
+        "{\"execute\":\"query-qmp-schema\",\"id\":\"hotblock-qmp:schema\"}", NULL);
+
+    if (q->schema_tried) {
+        return;
+    }
+    q->schema_tried = true;
+    send_node(q, req);
+    for (;;) {
+        g_autoptr(JsonNode) msg = wait_message(q, "schema");
+        JsonObject *o = json_node_get_object(msg);
+
+        if (g_strcmp0(json_object_get_string_member_with_default(o, "id", NULL),
+                      "hotblock-qmp:schema")) {
+            handle_message(q, msg);
+            continue;
+        }
+        if (json_object_has_member(o, "return")) {
+            q->schema = hb_qmp_schema_new(json_object_get_member(o, "return"));
+        }
+        return;
+    }
+}
+
 /* Send the next queued line that yields a command; false when none. */
 static bool send_next(Qmp *q)
 {
     for (;;) {
-        InputItem *it = g_queue_pop_head(&q->lines);
+        HbQmpInputItem *it = hb_qmp_input_pop(&q->input);
         g_autoptr(GError) err = NULL;
         g_autoptr(JsonNode) req = NULL;
+        g_autoptr(GPtrArray) typed = g_ptr_array_new_with_free_func(g_free);
 
         if (!it) {
             return false;
         }
         unsigned line_no = it->line;
         g_autofree char *line = g_steal_pointer(&it->text);
-        input_item_free(it);
+        hb_qmp_input_item_free(it);
         if (!line) {
             fprintf(stderr, "hotblock-qmp: line %u: this JSON command never ends: "
                     "the input ended with a '{' or '[' not closed\n", line_no);
@@ -623,7 +578,15 @@ static bool send_next(Qmp *q)
         if (!*line || line[0] == '#') {
             continue;
         }
-        req = build_line(line, &err);
+        req = build_line(line, typed, &err);
+        if (req && typed->len) {
+            ensure_schema(q);
+            g_ptr_array_add(typed, NULL);
+            if (q->schema && !hb_qmp_schema_type_args(q->schema, req,
+                                                      (char **)typed->pdata, &err)) {
+                g_clear_pointer(&req, json_node_unref);
+            }
+        }
         if (!req) {
             if (q->stdin_mode) {
                 fprintf(stderr, "hotblock-qmp: line %u: %s\n", line_no,
@@ -673,7 +636,7 @@ static void handle_message(Qmp *q, JsonNode *msg)
 
 static bool more_input(Qmp *q)
 {
-    return !g_queue_is_empty(&q->lines) || !q->stdin_eof;
+    return !hb_qmp_input_empty(&q->input) || !q->stdin_eof;
 }
 
 static void run(Qmp *q)
@@ -736,7 +699,7 @@ static void run(Qmp *q)
                 if (q->pending) {
                     die("the daemon closed the connection before replying");
                 }
-                if (more_input(q) && (!g_queue_is_empty(&q->lines) ||
+                if (more_input(q) && (!hb_qmp_input_empty(&q->input) ||
                                       q->stdin_buf->len)) {
                     die("the daemon closed the connection");
                 }
@@ -749,15 +712,15 @@ static void run(Qmp *q)
             bool eof = !fill(STDIN_FILENO, q->stdin_buf, "standard input");
 
             while ((line = take_line(q->stdin_buf))) {
-                input_line(q, line);
+                hb_qmp_input_line(&q->input, line);
             }
             if (eof) {
                 q->stdin_eof = true;
                 if (q->stdin_buf->len) {
-                    input_line(q, g_strdup(q->stdin_buf->str));
+                    hb_qmp_input_line(&q->input, g_strdup(q->stdin_buf->str));
                     g_string_truncate(q->stdin_buf, 0);
                 }
-                input_eof(q);
+                hb_qmp_input_eof(&q->input);
             }
         }
     }
@@ -817,8 +780,7 @@ int main(int argc, char **argv)
     q.socket_path = argv[i++];
     q.in = g_string_new(NULL);
     q.stdin_buf = g_string_new(NULL);
-    q.partial = g_string_new(NULL);
-    g_queue_init(&q.lines);
+    hb_qmp_input_init(&q.input);
 
     if (i < argc) {
         g_autoptr(GError) err = NULL;
@@ -832,12 +794,23 @@ int main(int argc, char **argv)
             }
             req = build_json(argv[i], &err);
         } else {
-            req = build_shorthand(argv + i, &err);
+            g_autoptr(GPtrArray) typed = g_ptr_array_new_with_free_func(g_free);
+            req = build_shorthand(argv + i, typed, &err);
         }
         if (!req) {
             usage_error("%s", err->message);
         }
-        push_item(&q, 1, json_to_string(req, FALSE));
+        if (argv[i][0] == '{') {
+            hb_qmp_input_push(&q.input, 1, g_strdup(argv[i]));
+        } else {
+            /* Sent as a short-form line, so its values get the schema's types. */
+            g_autoptr(GString) line = g_string_new(NULL);
+            for (int k = i; k < argc; k++) {
+                g_autofree char *quoted = g_shell_quote(argv[k]);
+                g_string_append_printf(line, "%s%s", k > i ? " " : "", quoted);
+            }
+            hb_qmp_input_push(&q.input, 1, g_string_free(g_steal_pointer(&line), FALSE));
+        }
         q.stdin_eof = true;
     } else {
         q.stdin_mode = true;
@@ -850,7 +823,7 @@ int main(int argc, char **argv)
     close(q.fd);
     g_string_free(q.in, TRUE);
     g_string_free(q.stdin_buf, TRUE);
-    g_string_free(q.partial, TRUE);
-    g_queue_clear_full(&q.lines, input_item_free);
+    hb_qmp_schema_free(q.schema);
+    hb_qmp_input_clear(&q.input);
     return q.failed ? EXIT_CMD_FAILED : EXIT_OK;
 }

@@ -258,3 +258,40 @@ def test_version():
     for flag in ("--version", "-V"):
         r = run(flag)
         assert r.returncode == 0 and r.stdout.startswith("hotblock-qmp version ")
+
+
+def test_typed_short_forms_from_the_schema(daemon):
+    """key=value takes the type query-qmp-schema gives the member: integers
+    (with size suffixes), booleans, through flat unions and dotted nesting;
+    strings stay strings even when they look like numbers."""
+    img = daemon.tmp / "t.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(img), "1M"], check=True)
+    r = run("-v", daemon.qmp_path, "blockdev-add", "driver=null-co", "node-name=n1",
+            "size=1G", "read-only=on")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stderr)["arguments"] == {
+        "driver": "null-co", "node-name": "n1", "size": 1 << 30, "read-only": True}
+    script = (f"blockdev-add driver=qcow2 node-name=1024 file.driver=file "
+              f"file.filename={img} lazy-refcounts=off cache-size=65536\n"
+              "blockdev-add driver=null-co node-name=n3 size:=4096 read-only:=false\n"
+              "query-named-block-nodes flat=true\n")
+    r = run("-v", daemon.qmp_path, stdin=script)
+    sent = [json.loads(x) for x in r.stderr.splitlines()]
+    assert sent[0]["arguments"] == {
+        "driver": "qcow2", "node-name": "1024", "lazy-refcounts": False, "cache-size": 65536,
+        "file": {"driver": "file", "filename": str(img)}}
+    assert sent[1]["arguments"]["size"] == 4096 and sent[2]["arguments"] == {"flat": True}
+    out = lines(r.stdout)
+    assert "Invalid node-name" in out[0]["error"]["desc"]   # a string, as typed
+    assert out[1] == {"return": {}}
+
+
+def test_typed_short_form_wrong_kind(daemon):
+    r = run(daemon.qmp_path, stdin="blockdev-add driver=null-co node-name=n2 size=abc\n"
+                                   "query-version\n")
+    assert r.returncode == 1
+    assert r.stderr == ("hotblock-qmp: line 1: argument 'size': 'abc' is not a number "
+                        "(the schema's type is 'int'; use size:=JSON for any value)\n")
+    assert "qemu" in lines(r.stdout)[0]["return"]
+    r = run(daemon.qmp_path, "blockdev-add", "driver=null-co", "node-name=n2", "read-only=maybe")
+    assert r.returncode == 2 and "'maybe' is not a boolean (on/off, true/false)" in r.stderr
