@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tools/img/common.c — error reporting, --object, -o and sizes: what every subcommand shares. */
 
+#include <math.h>
+
 #include "tools/img/img.h"
 
 #include "crypto/secret.h"
@@ -152,4 +154,20 @@ bool hb_img_create_image(const char *fmt, const char *filename, int64_t size,
 bool hb_img_create_option(int c, const char *arg, GHashTable *opts, GError **errp)
 {
     return c == 'o' ? hb_img_parse_create_opts(arg, opts, errp) : hb_img_add_object(arg, errp);
+}
+
+/* qemu-img's sizes: three significant digits, binary units. */
+char *hb_img_size_to_str(uint64_t val)
+{
+    static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
+    int e;
+
+    /* Switch to the next unit once the value would print as >= 1000. */
+    frexp((double)val / (1000.0 / 1024.0), &e);
+    int i = (e - 1) / 10;
+    if (i < 0) {
+        i = 0;
+    }
+    double div = (double)(1ULL << (i * 10));
+    return g_strdup_printf("%0.3g %sB", (double)val / div, suffixes[i]);
 }

@@ -44,6 +44,8 @@ int hb_img_usage_error(const char *fmt, const char *arg);
 const char *hb_img_output_and_one_image(int argc, char **argv, const char *output);
 bool hb_img_add_object(const char *text, GError **errp);
 bool hb_img_parse_size(const char *s, int64_t *out);
+/* qemu-img's human sizes: "1.5 MiB" (three significant digits, binary units). */
+char *hb_img_size_to_str(uint64_t val);
 bool hb_img_parse_create_opts(const char *text, GHashTable *opts, GError **errp);
 const HbDriver *hb_img_driver_by_name(const char *fmt, GError **errp);
 bool hb_img_create_image(const char *fmt, const char *filename, int64_t size,
@@ -67,5 +69,6 @@ int hb_img_cmd_convert(int argc, char **argv);
 int hb_img_cmd_resize(int argc, char **argv);
 int hb_img_cmd_compare(int argc, char **argv);
 int hb_img_cmd_measure(int argc, char **argv);
+int hb_img_cmd_snapshot(int argc, char **argv);
 
 #endif

@@ -2,28 +2,11 @@
 /* tools/img/info.c — the info subcommand, human and json output as qemu-img prints them. */
 
 #include <getopt.h>
-#include <math.h>
 
 #include "tools/img/img.h"
 #include "block/info.h"
 
 #include "qapi-json.h"
-
-/* qemu-img's sizes: three significant digits, binary units. */
-static char *size_to_str(uint64_t val)
-{
-    static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
-    int e;
-
-    /* Switch to the next unit once the value would print as >= 1000. */
-    frexp((double)val / (1000.0 / 1024.0), &e);
-    int i = (e - 1) / 10;
-    if (i < 0) {
-        i = 0;
-    }
-    double div = (double)(1ULL << (i * 10));
-    return g_strdup_printf("%0.3g %sB", (double)val / div, suffixes[i]);
-}
 
 static void dump_human(JsonNode *n, int indent);
 
@@ -70,14 +53,14 @@ static void dump_human(JsonNode *n, int indent)
 
 static void print_info_human(QapiImageInfo *info)
 {
-    g_autofree char *vs = size_to_str((uint64_t)info->virtual_size);
+    g_autofree char *vs = hb_img_size_to_str((uint64_t)info->virtual_size);
 
     printf("image: %s\n", info->filename);
     printf("file format: %s\n", info->format);
     printf("virtual size: %s (%" G_GINT64_FORMAT " bytes)\n", vs,
            info->virtual_size);
     if (info->has_actual_size) {
-        g_autofree char *ds = size_to_str((uint64_t)info->actual_size);
+        g_autofree char *ds = hb_img_size_to_str((uint64_t)info->actual_size);
         printf("disk size: %s\n", ds);
     } else {
         printf("disk size: unavailable\n");

@@ -44,6 +44,10 @@ static const ImgCommand commands[] = {
       "          [-f FMT] [--image-opts] [-U] FILENAME]",
       "How big a new raw or qcow2 image of SIZE, or converted from FILENAME, would be:\n"
       "the space it needs now and fully allocated, in qemu-img's numbers." },
+    { "snapshot", hb_img_cmd_snapshot,
+      "[--object OBJ]... [-q] [-f FMT] [--image-opts] [-U] -l FILENAME",
+      "List a qcow2 image's internal snapshots (made by QEMU; hotblock takes none,\n"
+      "so -c, -a and -d are refused)." },
 };
 
 static void print_synopsis(FILE *f, const ImgCommand *c)
