@@ -17,6 +17,7 @@
 
 #include "tools/qmp-input.h"
 #include "tools/qmp-schema.h"
+#include "tools/qmp-shell.h"
 
 /*
  * Theory of operation.
@@ -41,6 +42,7 @@ typedef struct {
     bool pretty;
     bool events;
     bool verbose;            /* -v: echo each request to stderr */
+    bool interactive;        /* standard input is a terminal: the shell */
     double timeout;          /* seconds; 0 = none */
     const char *socket_path;
     int fd;
@@ -83,6 +85,9 @@ static const char usage_text[] =
 "either form; a JSON object may span lines (it ends where its braces\n"
 "balance); empty lines and lines starting with '#' are skipped, and so is\n"
 "qmp_capabilities (hotblock-qmp negotiates itself), so logs replay as-is.\n"
+"On a terminal it is a shell: prompt, line editing and history (libedit,\n"
+"~/.hotblock-qmp_history), Tab completion from the schema, events shown as\n"
+"they arrive.\n"
 "\n"
 "  -p, --pretty      indent the JSON output\n"
 "  -v, --verbose     echo each command sent, as JSON, to standard error\n"
@@ -110,163 +115,6 @@ static void usage_error(const char *fmt, ...)
     va_end(ap);
     fputs("\nTry 'hotblock-qmp --help'.\n", stderr);
     exit(EXIT_FATAL);
-}
-
-/* ---- building a command ---- */
-
-/* Put @value at the dotted @key under @obj, creating objects on the way. */
-static bool put_dotted(JsonObject *obj, const char *key, JsonNode *value,
-                       GError **errp)
-{
-    g_auto(GStrv) parts = g_strsplit(key, ".", -1);
-    guint i;
-
-    for (i = 0; parts[i + 1]; i++) {
-        JsonNode *n = json_object_get_member(obj, parts[i]);
-
-        if (!*parts[i]) {
-            goto bad_key;
-        }
-        if (!n) {
-            json_object_set_object_member(obj, parts[i], json_object_new());
-            n = json_object_get_member(obj, parts[i]);
-        } else if (!JSON_NODE_HOLDS_OBJECT(n)) {
-            g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "argument '%s' conflicts with an earlier one", key);
-            json_node_unref(value);
-            return false;
-        }
-        obj = json_node_get_object(n);
-    }
-    if (!*parts[i]) {
-        goto bad_key;
-    }
-    if (json_object_has_member(obj, parts[i])) {
-        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "argument '%s' is given more than once", key);
-        json_node_unref(value);
-        return false;
-    }
-    json_object_set_member(obj, parts[i], value);
-    return true;
-
-bad_key:
-    g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "invalid argument name '%s'", key);
-    json_node_unref(value);
-    return false;
-}
-
-/* QAPI names: letters, digits, '-', '_' (and '.' in downstream prefixes). */
-static bool is_command_name(const char *s)
-{
-    if (!g_ascii_isalpha(*s) && *s != '_') {
-        return false;
-    }
-    for (; *s; s++) {
-        if (!g_ascii_isalnum(*s) && !strchr("-_.", *s)) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/*
- * "name key=value key:=json ..." → {"execute":name,"arguments":{...}}.
- * The keys written key=value go to @typed (their strings get the schema's
- * types before sending).
- */
-static JsonNode *build_shorthand(char **tokens, GPtrArray *typed, GError **errp)
-{
-    g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
-    JsonObject *cmd = json_object_new();
-    JsonObject *args = json_object_new();
-    guint i;
-
-    json_node_take_object(root, cmd);
-    if (!tokens[0] || !is_command_name(tokens[0])) {
-        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "'%s' is neither a JSON object nor a command name",
-                    tokens[0] ? tokens[0] : "");
-        json_object_unref(args);
-        return NULL;
-    }
-    json_object_set_string_member(cmd, "execute", tokens[0]);
-    for (i = 1; tokens[i]; i++) {
-        const char *eq = strchr(tokens[i], '=');
-        g_autofree char *key = NULL;
-        JsonNode *value;
-
-        if (!eq || eq == tokens[i]) {
-            g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "argument '%s' is not key=value or key:=JSON",
-                        tokens[i]);
-            json_object_unref(args);
-            return NULL;
-        }
-        if (eq[-1] == ':') {
-            g_autoptr(JsonParser) p = json_parser_new_immutable();
-            g_autoptr(GError) err = NULL;
-
-            key = g_strndup(tokens[i], eq - 1 - tokens[i]);
-            if (!json_parser_load_from_data(p, eq + 1, -1, &err) ||
-                !json_parser_get_root(p)) {
-                g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                            "argument '%s': invalid JSON: %s", key,
-                            err ? err->message : "empty");
-                json_object_unref(args);
-                return NULL;
-            }
-            value = json_node_copy(json_parser_get_root(p));
-        } else {
-            key = g_strndup(tokens[i], eq - tokens[i]);
-            value = json_node_new(JSON_NODE_VALUE);
-            json_node_set_string(value, eq + 1);
-            g_ptr_array_add(typed, g_strdup(key));
-        }
-        if (!put_dotted(args, key, value, errp)) {
-            json_object_unref(args);
-            return NULL;
-        }
-    }
-    if (json_object_get_size(args)) {
-        json_object_set_object_member(cmd, "arguments", args);
-    } else {
-        json_object_unref(args);
-    }
-    return g_steal_pointer(&root);
-}
-
-static JsonNode *build_json(const char *text, GError **errp)
-{
-    g_autoptr(JsonParser) p = json_parser_new_immutable();
-    JsonNode *root;
-
-    if (!json_parser_load_from_data(p, text, -1, errp)) {
-        g_prefix_error(errp, "invalid JSON: ");
-        return NULL;
-    }
-    root = json_parser_get_root(p);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "a command must be a JSON object");
-        return NULL;
-    }
-    return json_node_copy(root);
-}
-
-/* A stdin line or the command-line words → the request to send. */
-static JsonNode *build_line(const char *line, GPtrArray *typed, GError **errp)
-{
-    g_auto(GStrv) tokens = NULL;
-
-    if (line[0] == '{') {
-        return build_json(line, errp);
-    }
-    if (!g_shell_parse_argv(line, NULL, &tokens, errp)) {
-        return NULL;
-    }
-    return build_shorthand(tokens, typed, errp);
 }
 
 /* ---- the connection ---- */
@@ -326,17 +174,28 @@ static void append_pretty(GString *out, JsonNode *node, unsigned depth)
     }
 }
 
-static void print_node(Qmp *q, JsonNode *node)
+/* @mark: a prefix, for events in the shell. */
+static void print_marked(Qmp *q, JsonNode *node, const char *mark)
 {
-    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GString) out = g_string_new(mark);
 
     if (q->pretty) {
         append_pretty(out, node, 0);
     } else {
         append_scalar(out, node);
     }
-    printf("%s\n", out->str);
+    g_string_append_c(out, '\n');
+    if (q->interactive) {
+        hb_qmp_shell_print(out->str);
+        return;
+    }
+    fputs(out->str, stdout);
     fflush(stdout);
+}
+
+static void print_node(Qmp *q, JsonNode *node)
+{
+    print_marked(q, node, "");
 }
 
 static void connect_socket(Qmp *q)
@@ -578,7 +437,7 @@ static bool send_next(Qmp *q)
         if (!*line || line[0] == '#') {
             continue;
         }
-        req = build_line(line, typed, &err);
+        req = hb_qmp_build_line(line, typed, &err);
         if (req && typed->len) {
             ensure_schema(q);
             g_ptr_array_add(typed, NULL);
@@ -616,7 +475,10 @@ static void handle_message(Qmp *q, JsonNode *msg)
     JsonObject *o = json_node_get_object(msg);
 
     if (json_object_has_member(o, "event")) {
-        if (q->events) {
+        /* The shell shows events as they come, marked apart from replies. */
+        if (q->interactive) {
+            print_marked(q, msg, "event: ");
+        } else if (q->events) {
             print_node(q, msg);
         }
         return;
@@ -632,6 +494,22 @@ static void handle_message(Qmp *q, JsonNode *msg)
     }
     q->pending = false;
     q->deadline = 0;
+}
+
+/* A line from the shell (NULL: Ctrl-D), allocated by libedit. */
+static void shell_line(char *line, void *opaque)
+{
+    Qmp *q = opaque;
+
+    if (!line) {
+        q->stdin_eof = true;
+        hb_qmp_input_eof(&q->input);
+        fputs("\n", stdout);
+    } else {
+        hb_qmp_input_line(&q->input, g_strdup(line));
+        free(line);
+        hb_qmp_shell_continuation(q->input.partial->len > 0);
+    }
 }
 
 static bool more_input(Qmp *q)
@@ -706,7 +584,9 @@ static void run(Qmp *q)
                 return;
             }
         }
-        if (n > 1 && pfd[1].revents) {
+        if (n > 1 && pfd[1].revents && q->interactive) {
+            hb_qmp_shell_read();
+        } else if (n > 1 && pfd[1].revents) {
             char *line;
 
             bool eof = !fill(STDIN_FILENO, q->stdin_buf, "standard input");
@@ -792,10 +672,10 @@ int main(int argc, char **argv)
                 usage_error("unexpected argument '%s' after the JSON command",
                             argv[i + 1]);
             }
-            req = build_json(argv[i], &err);
+            req = hb_qmp_build_json(argv[i], &err);
         } else {
             g_autoptr(GPtrArray) typed = g_ptr_array_new_with_free_func(g_free);
-            req = build_shorthand(argv + i, typed, &err);
+            req = hb_qmp_build_shorthand(argv + i, typed, &err);
         }
         if (!req) {
             usage_error("%s", err->message);
@@ -818,7 +698,16 @@ int main(int argc, char **argv)
 
     connect_socket(&q);
     negotiate(&q);
+    if (q.stdin_mode && isatty(STDIN_FILENO)) {
+        /* The schema up front: tab completion needs its names. */
+        q.interactive = true;
+        ensure_schema(&q);
+        hb_qmp_shell_set_schema(q.schema);
+        hb_qmp_shell_start(shell_line, &q);
+        atexit(hb_qmp_shell_stop);   /* die() too leaves the terminal sane */
+    }
     run(&q);
+    hb_qmp_shell_stop();
 
     close(q.fd);
     g_string_free(q.in, TRUE);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tools/qmp-input.h — hotblock-qmp's input: lines into commands, multi-line JSON included. */
+/* tools/qmp-input.h — hotblock-qmp's input: lines into commands (multi-line JSON included), commands into requests. */
 #ifndef HB_TOOLS_QMP_INPUT_H
 #define HB_TOOLS_QMP_INPUT_H
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <stdbool.h>
 
 /*
@@ -43,5 +44,18 @@ void hb_qmp_input_eof(HbQmpInput *in);
 HbQmpInputItem *hb_qmp_input_pop(HbQmpInput *in);
 bool hb_qmp_input_empty(HbQmpInput *in);
 void hb_qmp_input_item_free(HbQmpInputItem *it);
+
+/* A JSON command: the object, or NULL ("invalid JSON: ...", "a command must be a JSON object"). */
+JsonNode *hb_qmp_build_json(const char *text, GError **errp);
+/**
+ * hb_qmp_build_shorthand() - "name key=value key:=json ..." as a request
+ * @tokens: the words, NULL-terminated
+ * @typed: receives the keys written key=value, whose string values
+ *         hb_qmp_schema_type_args() may type
+ * Return: {"execute": name, "arguments": {...}}, or NULL with @errp set.
+ */
+JsonNode *hb_qmp_build_shorthand(char **tokens, GPtrArray *typed, GError **errp);
+/* A line in either form (JSON if it starts with '{'), as the two above. */
+JsonNode *hb_qmp_build_line(const char *line, GPtrArray *typed, GError **errp);
 
 #endif

@@ -235,3 +235,79 @@ bool hb_qmp_schema_type_args(HbQmpSchema *s, JsonNode *req, char **keys, GError 
     }
     return true;
 }
+
+static gint cmp_str(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char **sorted_strv(GPtrArray *a)
+{
+    g_ptr_array_sort(a, cmp_str);
+    g_ptr_array_add(a, NULL);
+    return (char **)g_ptr_array_free(a, FALSE);
+}
+
+char **hb_qmp_schema_commands(HbQmpSchema *s)
+{
+    GPtrArray *a = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer key, value;
+
+    g_hash_table_iter_init(&it, s->types);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (g_strcmp0(str_of(value, "meta-type"), "command") == 0) {
+            g_ptr_array_add(a, g_strdup(key));
+        }
+    }
+    return sorted_strv(a);
+}
+
+/* "prefix.name=" for every member of @type and its variants, nested objects dotted. */
+static void add_members(HbQmpSchema *s, const char *type, const char *prefix,
+                        GHashTable *seen, unsigned depth)
+{
+    JsonObject *t = type ? g_hash_table_lookup(s->types, as_object(s, type) ?
+                                               as_object(s, type) : "") : NULL;
+
+    if (!t || depth > 3) {
+        return;
+    }
+    if (json_object_has_member(t, "members")) {
+        JsonArray *m = json_object_get_array_member(t, "members");
+        for (guint i = 0; i < json_array_get_length(m); i++) {
+            JsonObject *mem = json_array_get_object_element(m, i);
+            g_autofree char *name = g_strconcat(prefix, str_of(mem, "name"), NULL);
+            g_hash_table_add(seen, g_strconcat(name, "=", NULL));
+            if (as_object(s, str_of(mem, "type"))) {
+                g_autofree char *sub = g_strconcat(name, ".", NULL);
+                add_members(s, str_of(mem, "type"), sub, seen, depth + 1);
+            }
+        }
+    }
+    if (json_object_has_member(t, "variants")) {
+        JsonArray *v = json_object_get_array_member(t, "variants");
+        for (guint i = 0; i < json_array_get_length(v); i++) {
+            add_members(s, str_of(json_array_get_object_element(v, i), "type"), prefix,
+                        seen, depth + 1);
+        }
+    }
+}
+
+char **hb_qmp_schema_members(HbQmpSchema *s, const char *command)
+{
+    JsonObject *c = g_hash_table_lookup(s->types, command);
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GPtrArray *a = g_ptr_array_new();
+
+    if (c && g_strcmp0(str_of(c, "meta-type"), "command") == 0) {
+        add_members(s, str_of(c, "arg-type"), "", seen, 0);
+    }
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, seen);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        g_ptr_array_add(a, g_strdup(key));
+    }
+    return sorted_strv(a);
+}

@@ -29,4 +29,12 @@ void hb_qmp_schema_free(HbQmpSchema *s);
  */
 bool hb_qmp_schema_type_args(HbQmpSchema *s, JsonNode *req, char **keys, GError **errp);
 
+/* Every command's name, sorted (g_strfreev()). */
+char **hb_qmp_schema_commands(HbQmpSchema *s);
+/*
+ * "member=" for each argument of @command, its variants' and (dotted, a few
+ * levels deep) its nested objects', sorted (g_strfreev()): tab completion.
+ */
+char **hb_qmp_schema_members(HbQmpSchema *s, const char *command);
+
 #endif
