@@ -32,6 +32,7 @@ typedef struct HbImgOpenSpec {
     bool force_share;
     const char *key_secret;/* added to a luks root without one */
     bool no_backing;       /* a qcow2 root from a file name: "backing": null */
+    const char *cache;     /* -t/-T: none, writeback, unsafe, directsync, writethrough */
 } HbImgOpenSpec;
 
 void hb_img_usage(FILE *f);
@@ -61,6 +62,8 @@ bool hb_img_format_supported(const char *fmt, GError **errp);
  */
 int hb_img_open_fail(GError *err, const char *name);
 HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **errp);
+/* -t/-T: false (with qemu-img's "Invalid cache option: X") unless a cache mode. */
+bool hb_img_cache_mode_valid(const char *mode, GError **errp);
 
 int hb_img_cmd_info(int argc, char **argv);
 int hb_img_cmd_check(int argc, char **argv);

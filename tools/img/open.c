@@ -48,6 +48,42 @@ static void set_everywhere(JsonObject *o, const char *key, bool keyval)
     }
 }
 
+bool hb_img_cache_mode_valid(const char *mode, GError **errp)
+{
+    static const char *const modes[] = { "none", "writeback", "unsafe", "directsync",
+                                         "writethrough", NULL };
+
+    if (!g_strv_contains(modes, mode)) {
+        hb_error_set(errp, "Invalid cache option: %s", mode);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * A cache mode as the root's cache options (its children inherit them):
+ * none and directsync bypass the page cache, unsafe never flushes.  The
+ * write-through modes' flush after every write is not kept: the copy
+ * flushes once at its end.
+ */
+static void set_cache(JsonObject *root, const char *mode, bool keyval)
+{
+    bool direct = g_str_equal(mode, "none") || g_str_equal(mode, "directsync");
+    bool no_flush = g_str_equal(mode, "unsafe");
+
+    if (!direct && !no_flush) {
+        return;
+    }
+    JsonObject *c = json_object_new();
+    const char *key = direct ? "direct" : "no-flush";
+    if (keyval) {
+        json_object_set_string_member(c, key, "on");
+    } else {
+        json_object_set_boolean_member(c, key, true);
+    }
+    json_object_set_object_member(root, "cache", c);
+}
+
 HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **errp)
 {
     g_autoptr(JsonNode) j = NULL;
@@ -93,6 +129,9 @@ HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **
     }
     if (spec->force_share) {
         set_everywhere(root, "force-share", keyval);
+    }
+    if (spec->cache) {
+        set_cache(root, spec->cache, keyval);
     }
     if (spec->key_secret && !json_object_has_member(root, "key-secret") &&
         g_strcmp0(json_object_get_string_member_with_default(root, "driver", ""),
