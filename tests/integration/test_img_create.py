@@ -118,7 +118,7 @@ def test_quiet(tmp_path, base):
     assert h.returncode == 0 and h.stdout == h.stderr == ""
 
 
-@pytest.mark.parametrize("cmd", ["create", "info", "check", "convert", "resize", "compare",
+@pytest.mark.parametrize("cmd", ["create", "info", "check", "convert", "resize", "compare", "dd",
                                  "measure", "snapshot"])
 def test_per_command_help(cmd):
     h = img(cmd, "--help")

@@ -77,10 +77,7 @@ static int compare_data(HbNode *n1, HbNode *n2, int64_t len1, int64_t len2,
 int hb_img_cmd_compare(int argc, char **argv)
 {
     static const struct option lopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, 'j' },
-        { "image-opts", no_argument, NULL, 'i' },
-        { "force-share", no_argument, NULL, 'U' },
+        HB_IMG_LOPTS_READER,
         { NULL, 0, NULL, 0 },
     };
     HbImgOpenSpec spec1 = { .read_only = true }, spec2 = { .read_only = true };

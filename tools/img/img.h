@@ -23,6 +23,13 @@
 
 #define HB_IMG_COPY_CHUNK (1024 * 1024)
 
+/* The long options of a subcommand that opens one image read-only (getopt_long). */
+#define HB_IMG_LOPTS_READER \
+    { "help", no_argument, NULL, 'h' }, \
+    { "object", required_argument, NULL, 'j' }, \
+    { "image-opts", no_argument, NULL, 'i' }, \
+    { "force-share", no_argument, NULL, 'U' }
+
 extern const char *hb_img_prog;
 
 typedef struct HbImgOpenSpec {
@@ -73,5 +80,6 @@ int hb_img_cmd_resize(int argc, char **argv);
 int hb_img_cmd_compare(int argc, char **argv);
 int hb_img_cmd_measure(int argc, char **argv);
 int hb_img_cmd_snapshot(int argc, char **argv);
+int hb_img_cmd_dd(int argc, char **argv);
 
 #endif

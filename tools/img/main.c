@@ -51,6 +51,11 @@ static const ImgCommand commands[] = {
       "[--object OBJ]... [-q] [-f FMT] [--image-opts] [-U] -l FILENAME",
       "List a qcow2 image's internal snapshots (made by QEMU; hotblock takes none,\n"
       "so -c, -a and -d are refused)." },
+    { "dd", hb_img_cmd_dd,
+      "[--object OBJ]... [-U] [-f FMT] [-O OUTPUT_FMT] [--image-opts] [bs=BLOCK_SIZE]\n"
+      "     [count=BLOCKS] [skip=BLOCKS] if=INPUT of=OUTPUT",
+      "Copy INPUT into a new image OUTPUT, dd-style (count= counts from the start,\n"
+      "skipped blocks included, as in qemu-img)." },
 };
 
 static void print_synopsis(FILE *f, const ImgCommand *c)

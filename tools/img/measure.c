@@ -173,10 +173,7 @@ typedef struct MeasureArgs {
 static int parse_args(int argc, char **argv, MeasureArgs *a)
 {
     static const struct option lopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, 'j' },
-        { "image-opts", no_argument, NULL, 'i' },
-        { "force-share", no_argument, NULL, 'U' },
+        HB_IMG_LOPTS_READER,
         { "output", required_argument, NULL, 'u' },
         { "size", required_argument, NULL, 's' },
         { NULL, 0, NULL, 0 },

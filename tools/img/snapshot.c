@@ -33,10 +33,7 @@ static void print_snapshot(const HbQcow2SnapshotInfo *si)
 int hb_img_cmd_snapshot(int argc, char **argv)
 {
     static const struct option lopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, 'j' },
-        { "image-opts", no_argument, NULL, 'i' },
-        { "force-share", no_argument, NULL, 'U' },
+        HB_IMG_LOPTS_READER,
         { NULL, 0, NULL, 0 },
     };
     HbImgOpenSpec spec = { .read_only = true, .no_backing = true };
