@@ -125,3 +125,40 @@ def test_per_command_help(cmd):
     assert h.returncode == 0
     assert h.stdout.startswith(f"usage: hotblock-img {cmd} ")
     assert h.stdout.count("usage:") == 1
+
+
+@pytest.mark.parametrize("fmt", ["raw", "qcow2", "luks"])
+def test_options_help(fmt):
+    h = img("create", "-f", fmt, "-o", "help")
+    q = qimg("create", "-f", fmt, "-o", "help")
+    assert h.returncode == q.returncode == 0
+    assert h.stdout.splitlines()[0] == q.stdout.splitlines()[0] == f"Supported {fmt} options:"
+    assert h.stdout.endswith("\nThe protocol level may support further options.\n"
+                             "Specify the target filename to include those options.\n")
+    ours = {line.split()[0] for line in h.stdout.splitlines()[1:] if line.startswith("  ")}
+    theirs = {line.split()[0] for line in q.stdout.splitlines()[1:] if line.startswith("  ")}
+    if fmt == "raw":    # preallocation is the file protocol's option in QEMU
+        ours.discard("preallocation=<str>")
+    ours.discard("detached-header=<bool")     # hotblock's; QEMU 7.2 has none
+    assert ours <= theirs
+    assert "size=<size>" in ours
+
+
+@pytest.mark.parametrize("mode", ["falloc", "full"])
+def test_raw_preallocation(tmp_path, mode):
+    f = tmp_path / "p.raw"
+    h = img("create", "-q", "-f", "raw", "-o", f"preallocation={mode}", f, "1M")
+    assert h.returncode == 0, h.stderr
+    assert f.stat().st_size == 1 << 20 and f.stat().st_blocks * 512 >= 1 << 20
+    assert f.read_bytes() == b"\0" * (1 << 20)
+
+
+@pytest.mark.parametrize("mode", ["metadata", "bogus"])
+def test_raw_preallocation_refused(tmp_path, mode):
+    args = ["create", "-f", "raw", "-o", f"preallocation={mode}", "p.raw", "1M"]
+    (tmp_path / "q").mkdir()
+    q = qimg(*args, cwd=tmp_path / "q")
+    h = img(*args, cwd=tmp_path)
+    assert q.returncode == h.returncode == 1
+    assert tail(h.stderr, "hotblock-img") == tail(q.stderr, "qemu-img")
+    assert not (tmp_path / "p.raw").exists()     # (qemu-img leaves an empty one)

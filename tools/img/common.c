@@ -93,6 +93,11 @@ bool hb_img_parse_size(const char *s, int64_t *out)
 /* -o a=b,c=d (repeatable) into @opts; ",," is a literal comma. */
 bool hb_img_parse_create_opts(const char *text, GHashTable *opts, GError **errp)
 {
+    /* "-o help" / "-o ?": the caller lists the format's options. */
+    if (g_str_equal(text, "help") || g_str_equal(text, "?")) {
+        g_hash_table_insert(opts, g_strdup("help"), g_strdup(""));
+        return true;
+    }
     g_autoptr(JsonNode) j = hb_keyval_parse(text, NULL, NULL, errp);
 
     if (!j) {
