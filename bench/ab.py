@@ -48,7 +48,8 @@ def run(build, bench, sock, a):
     try:
         c0 = cpu_ns(p.pid)
         out = subprocess.run([bench, sock, "--rw", a.rw, "--bs", a.bs, "--iodepth", str(a.iodepth),
-                              "--runtime", str(a.runtime), "--no-pattern", "--json"],
+                              "--runtime", str(a.runtime), "--no-pattern", "--json",
+                              "--write-ok"],   # scratch null-co exports: --rw randwrite too
                              capture_output=True, text=True, check=True).stdout
         r = json.loads(out)
         assert r["errors"] == 0

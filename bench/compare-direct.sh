@@ -165,7 +165,7 @@ stop_server() {
 
 # run_bench RW BS IODEPTH -> "iops p99_us"
 run_bench() {
-    "$bench" "$sock" --rw "$1" --bs "$2" --iodepth "$3" --runtime "$runtime" --no-pattern --json |
+    "$bench" "$sock" --write-ok --rw "$1" --bs "$2" --iodepth "$3" --runtime "$runtime" --no-pattern --json |
         python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["iops"], r["lat_us"]["p99"], r["errors"])'
 }
 

@@ -98,7 +98,7 @@ stop_server() {
 
 # run_one RW BS IODEPTH -> "iops mbps"
 run_one() {
-    "$bench" "$sock" --rw "$1" --bs "$2" --iodepth "$3" --runtime "$runtime" --no-pattern --json |
+    "$bench" "$sock" --write-ok --rw "$1" --bs "$2" --iodepth "$3" --runtime "$runtime" --no-pattern --json |
         python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["iops"], r["mbps"], r["errors"])'
 }
 

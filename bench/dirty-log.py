@@ -59,7 +59,9 @@ def start(server, backend, raw, sock):
 
 
 def iops(sock, rw, log):
-    argv = [BENCH, sock, "--rw", rw, "--iodepth", "32", "--runtime", RUNTIME, "--json"]
+    # scratch exports: writing is intended (randwrite runs too)
+    argv = [BENCH, sock, "--rw", rw, "--iodepth", "32", "--runtime", RUNTIME, "--json",
+            "--write-ok"]
     if log:
         argv.append("--dirty-log")
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout

@@ -64,6 +64,7 @@ typedef struct Opts {
     bool info;
     bool flush;
     bool no_pattern;   /* writes send whatever the buffer holds */
+    bool write_ok;     /* --write-ok: the disk's data may be overwritten */
     const char *evil;  /* send one malformed request of this kind */
     const char *ready_file;   /* created once the device is set up */
     bool dirty_log;    /* run with dirty-page logging on */
@@ -332,18 +333,22 @@ static void usage(FILE *f)
         "usage: hotblock-bench SOCKET [--rw read|write|randread|randwrite|randrw]\n"
         "         [--bs 4k] [--iodepth 32] [--queues N] [--runtime S | --count N]\n"
         "         [--size BYTES] [--seed N] [--verify] [--check] [--flush]\n"
-        "         [--json] [--info] [--no-pattern]\n"
+        "         [--json] [--info] [--no-pattern] [--write-ok]\n"
+        "  --info        print the device's configuration and exit: the safe check\n"
+        "                of an export (reads nothing, writes nothing)\n"
+        "  --write-ok    allow writing (--rw write|randwrite|randrw, --verify): this\n"
+        "                OVERWRITES the disk behind SOCKET; without it they are refused\n"
         "  --verify      write patterns, then read them back and compare\n"
         "  --check       compare every read with the pattern (data written earlier)\n"
         "  --no-pattern  do not generate write data (measure the server, not us)\n"
-        "  --info        print the device's configuration and exit\n"
         "  --ready-file F  create F once connected and set up (for scripts)\n"
         "  --dirty-log   turn dirty-page logging on first, as QEMU does while a VM\n"
         "                migrates (LOG_SHMFD, SET_LOG_BASE, VHOST_F_LOG_ALL, VRING_F_LOG)\n"
         "  --dirty-log-check  --dirty-log, then check that every page the server\n"
         "                wrote (read data, status bytes, used ring) is marked\n"
         "  --evil KIND   send one malformed request (as a hostile guest) and report\n"
-        "                whether the server dropped us or answered with a status\n");
+        "                whether the server dropped us or answered with a status\n"
+        "  --version     print the version\n");
 }
 
 static int print_info(VuClient *c, const Opts *o)
@@ -398,6 +403,8 @@ static int parse_options(int argc, char **argv, Opts *o)
         { "ready-file", required_argument, NULL, 'R' },
         { "dirty-log", no_argument, NULL, 'L' },
         { "dirty-log-check", no_argument, NULL, 'C' },
+        { "write-ok", no_argument, NULL, 'W' },
+        { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -434,9 +441,20 @@ static int parse_options(int argc, char **argv, Opts *o)
         case 'R': o->ready_file = optarg; break;
         case 'L': o->dirty_log = true; break;
         case 'C': o->dirty_log = o->dirty_log_check = true; break;
+        case 'W': o->write_ok = true; break;
+        case 'V': printf("hotblock-bench version %s\n", HB_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    /* An export is somebody's disk: writing to it must be asked for by name. */
+    if ((o->verify || o->evil || (o->rw != RW_READ && o->rw != RW_RANDREAD)) &&
+        !o->info && !o->write_ok) {
+        fprintf(stderr, "hotblock-bench: %s%s%s may overwrite the disk behind the socket; "
+                "add --write-ok if its data may be destroyed (--info checks an export "
+                "without writing)\n", o->evil ? "--evil" : "--rw ",
+                o->evil ? "" : rw_names[o->rw], o->verify ? " --verify" : "");
+        return 2;
     }
     if (o->no_pattern && (o->verify || o->check)) {
         fprintf(stderr, "hotblock-bench: --no-pattern contradicts --verify/--check\n");

@@ -15,6 +15,10 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "tools/qmp-input.h"
+#include "tools/qmp-schema.h"
+#include "tools/qmp-shell.h"
+
 /*
  * Theory of operation.
  *
@@ -37,18 +41,21 @@ enum { EXIT_OK = 0, EXIT_CMD_FAILED = 1, EXIT_FATAL = 2 };
 typedef struct {
     bool pretty;
     bool events;
+    bool verbose;            /* -v: echo each request to stderr */
+    bool interactive;        /* standard input is a terminal: the shell */
     double timeout;          /* seconds; 0 = none */
     const char *socket_path;
     int fd;
     GString *in;             /* bytes from the daemon not yet parsed */
     GString *stdin_buf;      /* bytes from stdin not yet parsed */
-    GQueue lines;            /* char *: input lines not yet sent */
+    HbQmpInput input;        /* commands not yet sent */
     bool stdin_eof;
     bool stdin_mode;
-    unsigned line_no;
     bool pending;            /* a command awaits its reply */
     gint64 deadline;         /* monotonic us; 0 = none */
     bool failed;
+    HbQmpSchema *schema;     /* query-qmp-schema, read once when first needed */
+    bool schema_tried;
 } Qmp;
 
 static void die(const char *fmt, ...) G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN;
@@ -66,16 +73,24 @@ static void die(const char *fmt, ...)
 }
 
 static const char usage_text[] =
-"Usage: hotblock-qmp [--pretty] [--events] [--timeout S] SOCKET [COMMAND]\n"
+"Usage: hotblock-qmp [--pretty] [--events] [--verbose] [--timeout S] SOCKET [COMMAND]\n"
 "Send QMP commands to hotblockd and print the replies.\n"
 "\n"
 "COMMAND is a JSON object, e.g. '{\"execute\":\"query-version\"}', or a\n"
-"command name followed by arguments: key=value (a string), key:=JSON\n"
-"(any JSON value), dotted keys nest (addr.type=unix).\n"
+"command name followed by arguments: key=value (typed as the daemon's\n"
+"query-qmp-schema types the member: size=1G is an integer, read-only=on a\n"
+"boolean, node-name=1 a string), key:=JSON (exactly this JSON value);\n"
+"dotted keys nest (addr.type=unix).\n"
 "Without COMMAND, commands are read from standard input, one per line, in\n"
-"either form; empty lines and lines starting with '#' are skipped.\n"
+"either form; a JSON object may span lines (it ends where its braces\n"
+"balance); empty lines and lines starting with '#' are skipped, and so is\n"
+"qmp_capabilities (hotblock-qmp negotiates itself), so logs replay as-is.\n"
+"On a terminal it is a shell: prompt, line editing and history (libedit,\n"
+"~/.hotblock-qmp_history), Tab completion from the schema, events shown as\n"
+"they arrive.\n"
 "\n"
 "  -p, --pretty      indent the JSON output\n"
+"  -v, --verbose     echo each command sent, as JSON, to standard error\n"
 "  -e, --events      also print events; in stdin mode keep printing them\n"
 "                    after the last reply until the daemon closes the\n"
 "                    connection (or --timeout expires)\n"
@@ -83,6 +98,7 @@ static const char usage_text[] =
 "                    seconds; with --events, also how long to keep\n"
 "                    listening for events after the last reply\n"
 "  -h, --help        print this help\n"
+"  -V, --version     print the version\n"
 "\n"
 "Exit status: 0 success, 1 a command failed, 2 usage or connection error.\n";
 
@@ -99,158 +115,6 @@ static void usage_error(const char *fmt, ...)
     va_end(ap);
     fputs("\nTry 'hotblock-qmp --help'.\n", stderr);
     exit(EXIT_FATAL);
-}
-
-/* ---- building a command ---- */
-
-/* Put @value at the dotted @key under @obj, creating objects on the way. */
-static bool put_dotted(JsonObject *obj, const char *key, JsonNode *value,
-                       GError **errp)
-{
-    g_auto(GStrv) parts = g_strsplit(key, ".", -1);
-    guint i;
-
-    for (i = 0; parts[i + 1]; i++) {
-        JsonNode *n = json_object_get_member(obj, parts[i]);
-
-        if (!*parts[i]) {
-            goto bad_key;
-        }
-        if (!n) {
-            json_object_set_object_member(obj, parts[i], json_object_new());
-            n = json_object_get_member(obj, parts[i]);
-        } else if (!JSON_NODE_HOLDS_OBJECT(n)) {
-            g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "argument '%s' conflicts with an earlier one", key);
-            json_node_unref(value);
-            return false;
-        }
-        obj = json_node_get_object(n);
-    }
-    if (!*parts[i]) {
-        goto bad_key;
-    }
-    if (json_object_has_member(obj, parts[i])) {
-        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "argument '%s' is given more than once", key);
-        json_node_unref(value);
-        return false;
-    }
-    json_object_set_member(obj, parts[i], value);
-    return true;
-
-bad_key:
-    g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "invalid argument name '%s'", key);
-    json_node_unref(value);
-    return false;
-}
-
-/* QAPI names: letters, digits, '-', '_' (and '.' in downstream prefixes). */
-static bool is_command_name(const char *s)
-{
-    if (!g_ascii_isalpha(*s) && *s != '_') {
-        return false;
-    }
-    for (; *s; s++) {
-        if (!g_ascii_isalnum(*s) && !strchr("-_.", *s)) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* "name key=value key:=json ..." → {"execute":name,"arguments":{...}}. */
-static JsonNode *build_shorthand(char **tokens, GError **errp)
-{
-    g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
-    JsonObject *cmd = json_object_new();
-    JsonObject *args = json_object_new();
-    guint i;
-
-    json_node_take_object(root, cmd);
-    if (!tokens[0] || !is_command_name(tokens[0])) {
-        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "'%s' is neither a JSON object nor a command name",
-                    tokens[0] ? tokens[0] : "");
-        json_object_unref(args);
-        return NULL;
-    }
-    json_object_set_string_member(cmd, "execute", tokens[0]);
-    for (i = 1; tokens[i]; i++) {
-        const char *eq = strchr(tokens[i], '=');
-        g_autofree char *key = NULL;
-        JsonNode *value;
-
-        if (!eq || eq == tokens[i]) {
-            g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "argument '%s' is not key=value or key:=JSON",
-                        tokens[i]);
-            json_object_unref(args);
-            return NULL;
-        }
-        if (eq[-1] == ':') {
-            g_autoptr(JsonParser) p = json_parser_new_immutable();
-            g_autoptr(GError) err = NULL;
-
-            key = g_strndup(tokens[i], eq - 1 - tokens[i]);
-            if (!json_parser_load_from_data(p, eq + 1, -1, &err) ||
-                !json_parser_get_root(p)) {
-                g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                            "argument '%s': invalid JSON: %s", key,
-                            err ? err->message : "empty");
-                json_object_unref(args);
-                return NULL;
-            }
-            value = json_node_copy(json_parser_get_root(p));
-        } else {
-            key = g_strndup(tokens[i], eq - tokens[i]);
-            value = json_node_new(JSON_NODE_VALUE);
-            json_node_set_string(value, eq + 1);
-        }
-        if (!put_dotted(args, key, value, errp)) {
-            json_object_unref(args);
-            return NULL;
-        }
-    }
-    if (json_object_get_size(args)) {
-        json_object_set_object_member(cmd, "arguments", args);
-    } else {
-        json_object_unref(args);
-    }
-    return g_steal_pointer(&root);
-}
-
-static JsonNode *build_json(const char *text, GError **errp)
-{
-    g_autoptr(JsonParser) p = json_parser_new_immutable();
-    JsonNode *root;
-
-    if (!json_parser_load_from_data(p, text, -1, errp)) {
-        g_prefix_error(errp, "invalid JSON: ");
-        return NULL;
-    }
-    root = json_parser_get_root(p);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "a command must be a JSON object");
-        return NULL;
-    }
-    return json_node_copy(root);
-}
-
-/* A stdin line or the command-line words → the request to send. */
-static JsonNode *build_line(const char *line, GError **errp)
-{
-    g_auto(GStrv) tokens = NULL;
-
-    if (line[0] == '{') {
-        return build_json(line, errp);
-    }
-    if (!g_shell_parse_argv(line, NULL, &tokens, errp)) {
-        return NULL;
-    }
-    return build_shorthand(tokens, errp);
 }
 
 /* ---- the connection ---- */
@@ -310,17 +174,28 @@ static void append_pretty(GString *out, JsonNode *node, unsigned depth)
     }
 }
 
-static void print_node(Qmp *q, JsonNode *node)
+/* @mark: a prefix, for events in the shell. */
+static void print_marked(Qmp *q, JsonNode *node, const char *mark)
 {
-    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GString) out = g_string_new(mark);
 
     if (q->pretty) {
         append_pretty(out, node, 0);
     } else {
         append_scalar(out, node);
     }
-    printf("%s\n", out->str);
+    g_string_append_c(out, '\n');
+    if (q->interactive) {
+        hb_qmp_shell_print(out->str);
+        return;
+    }
+    fputs(out->str, stdout);
     fflush(stdout);
+}
+
+static void print_node(Qmp *q, JsonNode *node)
+{
+    print_marked(q, node, "");
 }
 
 static void connect_socket(Qmp *q)
@@ -496,31 +371,97 @@ static void negotiate(Qmp *q)
     }
 }
 
+static bool is_capabilities(JsonNode *req)
+{
+    const char *cmd = json_object_get_string_member_with_default(
+        json_node_get_object(req), "execute", "");
+
+    return g_str_equal(cmd, "qmp_capabilities");
+}
+
+static void handle_message(Qmp *q, JsonNode *msg);
+
+/*
+ * Read query-qmp-schema once, the first time a short form needs types.
+ * Events that arrive meanwhile are handled as always.  Without a schema
+ * (an old daemon) key=value stays a string, as before.
+ */
+static void ensure_schema(Qmp *q)
+{
+    g_autoptr(JsonNode) req = json_from_string(
+        "{\"execute\":\"query-qmp-schema\",\"id\":\"hotblock-qmp:schema\"}", NULL);
+
+    if (q->schema_tried) {
+        return;
+    }
+    q->schema_tried = true;
+    send_node(q, req);
+    for (;;) {
+        g_autoptr(JsonNode) msg = wait_message(q, "schema");
+        JsonObject *o = json_node_get_object(msg);
+
+        if (g_strcmp0(json_object_get_string_member_with_default(o, "id", NULL),
+                      "hotblock-qmp:schema")) {
+            handle_message(q, msg);
+            continue;
+        }
+        if (json_object_has_member(o, "return")) {
+            q->schema = hb_qmp_schema_new(json_object_get_member(o, "return"));
+        }
+        return;
+    }
+}
+
 /* Send the next queued line that yields a command; false when none. */
 static bool send_next(Qmp *q)
 {
     for (;;) {
-        g_autofree char *line = g_queue_pop_head(&q->lines);
+        HbQmpInputItem *it = hb_qmp_input_pop(&q->input);
         g_autoptr(GError) err = NULL;
         g_autoptr(JsonNode) req = NULL;
+        g_autoptr(GPtrArray) typed = g_ptr_array_new_with_free_func(g_free);
 
-        if (!line) {
+        if (!it) {
             return false;
         }
-        q->line_no++;
+        unsigned line_no = it->line;
+        g_autofree char *line = g_steal_pointer(&it->text);
+        hb_qmp_input_item_free(it);
+        if (!line) {
+            fprintf(stderr, "hotblock-qmp: line %u: this JSON command never ends: "
+                    "the input ended with a '{' or '[' not closed\n", line_no);
+            q->failed = true;
+            continue;
+        }
         g_strstrip(line);
         if (!*line || line[0] == '#') {
             continue;
         }
-        req = build_line(line, &err);
+        req = hb_qmp_build_line(line, typed, &err);
+        if (req && typed->len) {
+            ensure_schema(q);
+            g_ptr_array_add(typed, NULL);
+            if (q->schema && !hb_qmp_schema_type_args(q->schema, req,
+                                                      (char **)typed->pdata, &err)) {
+                g_clear_pointer(&req, json_node_unref);
+            }
+        }
         if (!req) {
             if (q->stdin_mode) {
-                fprintf(stderr, "hotblock-qmp: line %u: %s\n", q->line_no,
+                fprintf(stderr, "hotblock-qmp: line %u: %s\n", line_no,
                         err->message);
                 q->failed = true;
                 continue;
             }
             usage_error("%s", err->message);
+        }
+        /* Negotiated already: a replayed log's own negotiation is a no-op. */
+        if (is_capabilities(req)) {
+            continue;
+        }
+        if (q->verbose) {
+            g_autofree char *text = json_to_string(req, FALSE);
+            fprintf(stderr, "%s\n", text);
         }
         send_node(q, req);
         q->pending = true;
@@ -534,7 +475,10 @@ static void handle_message(Qmp *q, JsonNode *msg)
     JsonObject *o = json_node_get_object(msg);
 
     if (json_object_has_member(o, "event")) {
-        if (q->events) {
+        /* The shell shows events as they come, marked apart from replies. */
+        if (q->interactive) {
+            print_marked(q, msg, "event: ");
+        } else if (q->events) {
             print_node(q, msg);
         }
         return;
@@ -552,9 +496,25 @@ static void handle_message(Qmp *q, JsonNode *msg)
     q->deadline = 0;
 }
 
+/* A line from the shell (NULL: Ctrl-D), allocated by libedit. */
+static void shell_line(char *line, void *opaque)
+{
+    Qmp *q = opaque;
+
+    if (!line) {
+        q->stdin_eof = true;
+        hb_qmp_input_eof(&q->input);
+        fputs("\n", stdout);
+    } else {
+        hb_qmp_input_line(&q->input, g_strdup(line));
+        free(line);
+        hb_qmp_shell_continuation(q->input.partial->len > 0);
+    }
+}
+
 static bool more_input(Qmp *q)
 {
-    return !g_queue_is_empty(&q->lines) || !q->stdin_eof;
+    return !hb_qmp_input_empty(&q->input) || !q->stdin_eof;
 }
 
 static void run(Qmp *q)
@@ -617,26 +577,30 @@ static void run(Qmp *q)
                 if (q->pending) {
                     die("the daemon closed the connection before replying");
                 }
-                if (more_input(q) && (!g_queue_is_empty(&q->lines) ||
+                if (more_input(q) && (!hb_qmp_input_empty(&q->input) ||
                                       q->stdin_buf->len)) {
                     die("the daemon closed the connection");
                 }
                 return;
             }
         }
-        if (n > 1 && pfd[1].revents) {
+        if (n > 1 && pfd[1].revents && q->interactive) {
+            hb_qmp_shell_read();
+        } else if (n > 1 && pfd[1].revents) {
             char *line;
 
-            if (!fill(STDIN_FILENO, q->stdin_buf, "standard input")) {
+            bool eof = !fill(STDIN_FILENO, q->stdin_buf, "standard input");
+
+            while ((line = take_line(q->stdin_buf))) {
+                hb_qmp_input_line(&q->input, line);
+            }
+            if (eof) {
                 q->stdin_eof = true;
                 if (q->stdin_buf->len) {
-                    g_queue_push_tail(&q->lines,
-                                      g_strdup(q->stdin_buf->str));
+                    hb_qmp_input_line(&q->input, g_strdup(q->stdin_buf->str));
                     g_string_truncate(q->stdin_buf, 0);
                 }
-            }
-            while ((line = take_line(q->stdin_buf))) {
-                g_queue_push_tail(&q->lines, line);
+                hb_qmp_input_eof(&q->input);
             }
         }
     }
@@ -663,6 +627,11 @@ int main(int argc, char **argv)
             q.pretty = true;
         } else if (!strcmp(a, "-e") || !strcmp(a, "--events")) {
             q.events = true;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            q.verbose = true;
+        } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+            printf("hotblock-qmp version %s\n", HB_VERSION);
+            return EXIT_OK;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             return EXIT_OK;
@@ -691,7 +660,7 @@ int main(int argc, char **argv)
     q.socket_path = argv[i++];
     q.in = g_string_new(NULL);
     q.stdin_buf = g_string_new(NULL);
-    g_queue_init(&q.lines);
+    hb_qmp_input_init(&q.input);
 
     if (i < argc) {
         g_autoptr(GError) err = NULL;
@@ -703,14 +672,25 @@ int main(int argc, char **argv)
                 usage_error("unexpected argument '%s' after the JSON command",
                             argv[i + 1]);
             }
-            req = build_json(argv[i], &err);
+            req = hb_qmp_build_json(argv[i], &err);
         } else {
-            req = build_shorthand(argv + i, &err);
+            g_autoptr(GPtrArray) typed = g_ptr_array_new_with_free_func(g_free);
+            req = hb_qmp_build_shorthand(argv + i, typed, &err);
         }
         if (!req) {
             usage_error("%s", err->message);
         }
-        g_queue_push_tail(&q.lines, json_to_string(req, FALSE));
+        if (argv[i][0] == '{') {
+            hb_qmp_input_push(&q.input, 1, g_strdup(argv[i]));
+        } else {
+            /* Sent as a short-form line, so its values get the schema's types. */
+            g_autoptr(GString) line = g_string_new(NULL);
+            for (int k = i; k < argc; k++) {
+                g_autofree char *quoted = g_shell_quote(argv[k]);
+                g_string_append_printf(line, "%s%s", k > i ? " " : "", quoted);
+            }
+            hb_qmp_input_push(&q.input, 1, g_string_free(g_steal_pointer(&line), FALSE));
+        }
         q.stdin_eof = true;
     } else {
         q.stdin_mode = true;
@@ -718,11 +698,21 @@ int main(int argc, char **argv)
 
     connect_socket(&q);
     negotiate(&q);
+    if (q.stdin_mode && isatty(STDIN_FILENO)) {
+        /* The schema up front: tab completion needs its names. */
+        q.interactive = true;
+        ensure_schema(&q);
+        hb_qmp_shell_set_schema(q.schema);
+        hb_qmp_shell_start(shell_line, &q);
+        atexit(hb_qmp_shell_stop);   /* die() too leaves the terminal sane */
+    }
     run(&q);
+    hb_qmp_shell_stop();
 
     close(q.fd);
     g_string_free(q.in, TRUE);
     g_string_free(q.stdin_buf, TRUE);
-    g_queue_clear_full(&q.lines, g_free);
+    hb_qmp_schema_free(q.schema);
+    hb_qmp_input_clear(&q.input);
     return q.failed ? EXIT_CMD_FAILED : EXIT_OK;
 }

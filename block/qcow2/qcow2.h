@@ -58,4 +58,27 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
 bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
                      GError **errp);
 
+/* One internal snapshot, as qemu-img snapshot -l lists it. */
+typedef struct HbQcow2SnapshotInfo {
+    char *id;
+    char *name;
+    uint32_t date_sec, date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t vm_state_size;
+    int64_t icount;              /* -1: not recorded */
+} HbQcow2SnapshotInfo;
+
+void hb_qcow2_snapshot_info_free(HbQcow2SnapshotInfo *si);
+
+/**
+ * hb_qcow2_list_snapshots() - a qcow2 image file's internal snapshots
+ * @path: image file (read with plain POSIX I/O, like hb_qcow2_check())
+ * @errp: unreadable, not qcow2, or a corrupt table
+ *
+ * hotblock neither takes nor uses internal snapshots; this only lists
+ * what QEMU made, so an operator sees them before converting.
+ * Return: a GArray of HbQcow2SnapshotInfo in table order, or NULL.
+ */
+GArray *hb_qcow2_list_snapshots(const char *path, GError **errp);
+
 #endif

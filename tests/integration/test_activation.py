@@ -227,7 +227,7 @@ def test_inactivate_under_load(tmp_path, daemon, qmp, fmt):
     build(qmp, graph, vol)
     sock, ready = tmp_path / "e.sock", tmp_path / "ready"
     export(qmp, top, sock, **{"allow-inactive": True})
-    proc = subprocess.Popen([BENCH, str(sock), "--json", "--rw", "randrw", "--bs", "4k",
+    proc = subprocess.Popen([BENCH, str(sock), "--json", "--write-ok", "--rw", "randrw", "--bs", "4k",
                              "--iodepth", "16", "--runtime", "4", "--size", str(16 * MiB),
                              "--ready-file", str(ready)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -341,7 +341,7 @@ def test_many_exports_busy_while_qmp_stays_responsive(daemon, qmp, tmp_path):
         qmp.cmd("block-export-add", export_args(f"m{i}", f"m{i}", tmp_path / f"m{i}.sock",
                                                 writable=True, **extra))
     for i in range(3):
-        args = [BENCH, str(tmp_path / f"m{i}.sock"), "--rw", "randwrite", "--verify",
+        args = [BENCH, str(tmp_path / f"m{i}.sock"), "--write-ok", "--rw", "randwrite", "--verify",
                 "--count", "20000", "--json"]
         if i == 0:
             args += ["--queues", "2"]

@@ -97,7 +97,7 @@ def test_stdin_mode_failures_exit_1_and_continue(daemon):
     script = "\n".join([
         '{"execute":"nope"}',
         "not=a command=line",
-        '{"execute":',
+        '{"execute": nope}',   # balanced, so it ends here: invalid JSON
         "query-version",  # no final newline: still sent
     ])
     r = run(daemon.qmp_path, stdin=script)
@@ -207,3 +207,91 @@ def test_not_a_qmp_server(tmp_path):
 
 def test_tool_is_built():
     assert os.access(TOOL, os.X_OK), TOOL
+
+
+def test_multi_line_json(daemon):
+    """The docs' indented examples paste as they are: balanced braces end a command."""
+    script = ('{ "execute": "query-version",\n'
+              '  "id": "a" }\n'
+              '{\n  "execute": "blockdev-add", "id": "x{[\\"",\n  "arguments": {\n'
+              '    "driver": "null-co", "node-name": "n0",\n'
+              '    "size": 4096 } }\n'
+              'query-named-block-nodes flat:=true\n')
+    r = run(daemon.qmp_path, stdin=script)
+    assert r.returncode == 0, r.stderr
+    out = lines(r.stdout)
+    assert len(out) == 3 and out[0]["id"] == "a"
+    assert out[1] == {"return": {}, "id": 'x{["'}
+    assert [n["node-name"] for n in out[2]["return"]] == ["n0"]
+
+
+def test_unclosed_brace_names_its_line(daemon):
+    r = run(daemon.qmp_path, stdin='query-version\n\n{ "execute": "query-version",\n'
+                                   '  "arguments": {}\n')
+    assert r.returncode == 1
+    assert len(lines(r.stdout)) == 1
+    assert r.stderr == ("hotblock-qmp: line 3: this JSON command never ends: "
+                        "the input ended with a '{' or '[' not closed\n")
+
+
+def test_replayed_log_with_capabilities(daemon):
+    """A libvirt log starts with qmp_capabilities: accepted without a word."""
+    script = ('{"execute":"qmp_capabilities","id":"libvirt-1"}\n'
+              '{"execute":"query-version","id":"libvirt-2"}\n')
+    r = run(daemon.qmp_path, stdin=script)
+    assert r.returncode == 0 and r.stderr == ""
+    assert [m["id"] for m in lines(r.stdout)] == ["libvirt-2"]
+    r = run(daemon.qmp_path, "qmp_capabilities")
+    assert r.returncode == 0 and r.stdout == r.stderr == ""
+
+
+def test_verbose_echoes_what_is_sent(daemon):
+    r = run("-v", daemon.qmp_path, "query-version")
+    assert r.returncode == 0
+    assert json.loads(r.stderr) == {"execute": "query-version"}
+    r = run("--verbose", daemon.qmp_path, stdin="blockdev-del node-name=x.y\n")
+    assert json.loads(r.stderr.splitlines()[0]) == {
+        "execute": "blockdev-del", "arguments": {"node-name": "x.y"}}
+
+
+def test_version():
+    for flag in ("--version", "-V"):
+        r = run(flag)
+        assert r.returncode == 0 and r.stdout.startswith("hotblock-qmp version ")
+
+
+def test_typed_short_forms_from_the_schema(daemon):
+    """key=value takes the type query-qmp-schema gives the member: integers
+    (with size suffixes), booleans, through flat unions and dotted nesting;
+    strings stay strings even when they look like numbers."""
+    img = daemon.tmp / "t.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(img), "1M"], check=True)
+    r = run("-v", daemon.qmp_path, "blockdev-add", "driver=null-co", "node-name=n1",
+            "size=1G", "read-only=on")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stderr)["arguments"] == {
+        "driver": "null-co", "node-name": "n1", "size": 1 << 30, "read-only": True}
+    script = (f"blockdev-add driver=qcow2 node-name=1024 file.driver=file "
+              f"file.filename={img} lazy-refcounts=off cache-size=65536\n"
+              "blockdev-add driver=null-co node-name=n3 size:=4096 read-only:=false\n"
+              "query-named-block-nodes flat=true\n")
+    r = run("-v", daemon.qmp_path, stdin=script)
+    sent = [json.loads(x) for x in r.stderr.splitlines()]
+    assert sent[0]["arguments"] == {
+        "driver": "qcow2", "node-name": "1024", "lazy-refcounts": False, "cache-size": 65536,
+        "file": {"driver": "file", "filename": str(img)}}
+    assert sent[1]["arguments"]["size"] == 4096 and sent[2]["arguments"] == {"flat": True}
+    out = lines(r.stdout)
+    assert "Invalid node-name" in out[0]["error"]["desc"]   # a string, as typed
+    assert out[1] == {"return": {}}
+
+
+def test_typed_short_form_wrong_kind(daemon):
+    r = run(daemon.qmp_path, stdin="blockdev-add driver=null-co node-name=n2 size=abc\n"
+                                   "query-version\n")
+    assert r.returncode == 1
+    assert r.stderr == ("hotblock-qmp: line 1: argument 'size': 'abc' is not a number "
+                        "(the schema's type is 'int'; use size:=JSON for any value)\n")
+    assert "qemu" in lines(r.stdout)[0]["return"]
+    r = run(daemon.qmp_path, "blockdev-add", "driver=null-co", "node-name=n2", "read-only=maybe")
+    assert r.returncode == 2 and "'maybe' is not a boolean (on/off, true/false)" in r.stderr

@@ -181,7 +181,7 @@ def test_sigkill_daemon_during_guest_writes(daemon_factory, tmp_path):
         sock = tmp_path / f"k{it}.sock"
         q.cmd("block-export-add", type="vhost-user-blk", id="e", **{"node-name": "q"},
               addr={"type": "unix", "path": str(sock)}, writable=True, **{"num-queues": 2})
-        b = subprocess.Popen([BENCH, str(sock), "--rw", "randrw", "--bs", "4k",
+        b = subprocess.Popen([BENCH, str(sock), "--write-ok", "--rw", "randrw", "--bs", "4k",
                               "--iodepth", "16", "--queues", "2", "--runtime", "10",
                               "--flush", "--seed", str(it)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -90,18 +90,19 @@ int hb_img_cmd_check(int argc, char **argv)
         { "force-share", no_argument, NULL, 'U' },
         { NULL, 0, NULL, 0 },
     };
+    HbImgOpenSpec spec = { .read_only = true, .no_backing = true };
     const char *output = "human";
     const char *fmt = NULL;
+    bool quiet = false;
     GError *err = NULL;
     int c;
 
-    /* -U is accepted for qemu-img compatibility: the check only reads. */
     while ((c = getopt_long(argc, argv, "hf:qU", lopts, NULL)) != -1) {
         switch (c) {
-        case 'h': hb_img_usage(stdout); return 0;
+        case 'h': hb_img_cmd_help(argv[0]); return 0;
         case 'f': fmt = optarg; break;
-        case 'q': break;
-        case 'U': break;
+        case 'q': quiet = true; break;
+        case 'U': spec.force_share = true; break;
         case 'u': output = optarg; break;
         default: return hb_img_usage_error("%s", "invalid option");
         }
@@ -124,12 +125,26 @@ int hb_img_cmd_check(int argc, char **argv)
             return CHECK_FAILED;
         }
         fmt = hb_img_probe_format(name);
+        if (!hb_img_format_supported(fmt, &err)) {
+            return hb_img_open_fail(err, name);
+        }
     }
     if (!g_str_equal(fmt, "qcow2")) {
         fprintf(stderr, "%s: This image format does not support checks\n", hb_img_prog);
         return CHECK_UNSUPPORTED;
     }
 
+    /*
+     * Hold the image open as qemu-img check does, read-only and refusing
+     * writers (unless -U): the locks make a check of an image some other
+     * process is writing fail up front instead of reporting that
+     * process's metadata in flux as leaks, which invites a harmful repair.
+     */
+    spec.fmt = fmt;
+    g_autoptr(HbNode) held = hb_img_open_image(name, &spec, &err);
+    if (!held) {
+        return hb_img_open_fail(err, name);
+    }
     HbQcow2CheckResult res;
     g_autoptr(GString) report = g_string_new(NULL);
     bool ok = hb_qcow2_check(name, &res, report, &err);
@@ -142,7 +157,8 @@ int hb_img_cmd_check(int argc, char **argv)
     }
     if (g_str_equal(output, "json")) {
         print_check_json(name, &res);
-    } else {
+    } else if (!quiet) {
+        /* As qemu-img -q: the exit status says it all. */
         print_check_human(&res);
     }
     if (res.check_errors) {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tools/img/common.c — error reporting, --object, -o and sizes: what every subcommand shares. */
 
+#include <math.h>
+
 #include "tools/img/img.h"
 
 #include "crypto/secret.h"
@@ -91,6 +93,11 @@ bool hb_img_parse_size(const char *s, int64_t *out)
 /* -o a=b,c=d (repeatable) into @opts; ",," is a literal comma. */
 bool hb_img_parse_create_opts(const char *text, GHashTable *opts, GError **errp)
 {
+    /* "-o help" / "-o ?": the caller lists the format's options. */
+    if (g_str_equal(text, "help") || g_str_equal(text, "?")) {
+        g_hash_table_insert(opts, g_strdup("help"), g_strdup(""));
+        return true;
+    }
     g_autoptr(JsonNode) j = hb_keyval_parse(text, NULL, NULL, errp);
 
     if (!j) {
@@ -152,4 +159,20 @@ bool hb_img_create_image(const char *fmt, const char *filename, int64_t size,
 bool hb_img_create_option(int c, const char *arg, GHashTable *opts, GError **errp)
 {
     return c == 'o' ? hb_img_parse_create_opts(arg, opts, errp) : hb_img_add_object(arg, errp);
+}
+
+/* qemu-img's sizes: three significant digits, binary units. */
+char *hb_img_size_to_str(uint64_t val)
+{
+    static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
+    int e;
+
+    /* Switch to the next unit once the value would print as >= 1000. */
+    frexp((double)val / (1000.0 / 1024.0), &e);
+    int i = (e - 1) / 10;
+    if (i < 0) {
+        i = 0;
+    }
+    double div = (double)(1ULL << (i * 10));
+    return g_strdup_printf("%0.3g %sB", (double)val / div, suffixes[i]);
 }

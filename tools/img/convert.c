@@ -27,9 +27,63 @@ typedef struct ConvertArgs {
     const char *src_name;
     const char *dst_name;
     bool show_progress;
+    bool quiet;             /* -q wins over -p, in either order */
     bool no_create;         /* -n: the destination exists */
     bool target_opts;       /* --target-image-opts */
+    const char *dst_cache;  /* -t */
+    int64_t sparse;         /* -S: zero runs of this many bytes are skipped; 0 never */
+    const char *backing;    /* -B: the new image's backing file */
+    const char *backing_fmt;/* -F */
 } ConvertArgs;
+
+/* qemu-img's limits for -S and -m. */
+#define CONVERT_SPARSE_MAX (16 * 1024 * 1024)
+#define CONVERT_COROUTINES_MAX 16
+
+/* -S, -m, -t/-T and -c: 0 to go on, or the exit status. */
+static int parse_tuning(int c, const char *arg, ConvertArgs *a)
+{
+    GError *err = NULL;
+    int64_t n;
+
+    switch (c) {
+    case 'S':
+        if (!hb_img_parse_size(arg, &n) || n % 512 || n > CONVERT_SPARSE_MAX) {
+            fprintf(stderr, "%s: Invalid buffer size for sparse output specified. Valid "
+                    "sizes are multiples of 512 up to %d. Select 0 to disable sparse "
+                    "detection (fully allocates output).\n", hb_img_prog, CONVERT_SPARSE_MAX);
+            return 1;
+        }
+        a->sparse = n;
+        return 0;
+    case 'm':
+        /* Accepted for scripts; hotblock-img copies in order, one request at a time. */
+        n = atoi(arg);
+        if (n < 1 || n > CONVERT_COROUTINES_MAX) {
+            fprintf(stderr, "%s: Invalid number of coroutines. Allowed number of "
+                    "coroutines is between 1 and %d\n", hb_img_prog, CONVERT_COROUTINES_MAX);
+            return 1;
+        }
+        return 0;
+    case 'c':
+        fprintf(stderr, "%s: convert -c: compressed output is not supported by hotblock-img "
+                "(hotblock reads compressed clusters but does not write them)\n", hb_img_prog);
+        return 1;
+    default: /* 't', 'T' */
+        if (!hb_img_cache_mode_valid(arg, &err)) {
+            g_error_free(err);
+            fprintf(stderr, "%s: Invalid %scache option: %s\n", hb_img_prog,
+                    c == 'T' ? "source " : "", arg);
+            return 1;
+        }
+        if (c == 't') {
+            a->dst_cache = arg;
+        } else {
+            a->src_spec.cache = arg;
+        }
+        return 0;
+    }
+}
 
 /* Return -1 to go on, or the exit status (help, usage error). */
 static int parse_args(int argc, char **argv, ConvertArgs *a)
@@ -39,23 +93,33 @@ static int parse_args(int argc, char **argv, ConvertArgs *a)
         { "object", required_argument, NULL, 'j' },
         { "image-opts", no_argument, NULL, 'i' },
         { "force-share", no_argument, NULL, 'U' },
-        { "target-image-opts", no_argument, NULL, 't' },
+        { "target-image-opts", no_argument, NULL, 'G' },
         { NULL, 0, NULL, 0 },
     };
     GError *err = NULL;
     int c;
 
-    while ((c = getopt_long(argc, argv, "hf:O:o:pqUn", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hf:O:o:pqUnS:m:Wt:T:cB:F:", lopts, NULL)) != -1) {
         switch (c) {
-        case 'h': hb_img_usage(stdout); return 0;
+        case 'h': hb_img_cmd_help(argv[0]); return 0;
         case 'f': a->src_spec.fmt = optarg; break;
         case 'O': a->out_fmt = optarg; break;
         case 'p': a->show_progress = true; break;
         case 'n': a->no_create = true; break;
-        case 't': a->target_opts = true; break;
-        case 'q': a->show_progress = false; break;
+        case 'G': a->target_opts = true; break;
+        case 'q': a->quiet = true; break;
         case 'U': a->src_spec.force_share = true; break;
         case 'i': a->src_spec.image_opts = true; break;
+        case 'W': break;    /* out-of-order writes: the copy is in order anyway */
+        case 'B': a->backing = optarg; break;
+        case 'F': a->backing_fmt = optarg; break;
+        case 'S': case 'm': case 't': case 'T': case 'c': {
+            int status = parse_tuning(c, optarg ? optarg : "", a);
+            if (status) {
+                return status;
+            }
+            break;
+        }
         case 'o':
         case 'j':
             if (!hb_img_create_option(c, optarg, a->opts, &err)) {
@@ -71,23 +135,58 @@ static int parse_args(int argc, char **argv, ConvertArgs *a)
     if (a->target_opts && !a->no_create) {
         return hb_img_usage_error("%s", "--target-image-opts requires -n");
     }
+    if (a->backing && a->no_create) {
+        return hb_img_usage_error("%s", "-B makes no sense when concatenating multiple "
+                                  "input images");
+    }
+    a->show_progress &= !a->quiet;
     a->src_name = argv[optind];
     a->dst_name = argv[optind + 1];
     return -1;
 }
 
-/* Copy @len bytes of @src into @dst and flush it: 0 or -errno. */
-static int copy_data(HbNode *src, HbNode *dst, int64_t len, bool skip_zero, bool show)
+/*
+ * Write @buf (@n bytes at @off) to @dst but for the runs of @sparse bytes
+ * the target already reads back: zeroes in a new image, or with -B what
+ * its backing file holds (@cur, read from @dst).  0 or -errno.
+ */
+static int write_changed(HbNode *dst, uint64_t off, const uint8_t *buf, uint64_t n,
+                         uint64_t sparse, const uint8_t *cur)
+{
+    for (uint64_t i = 0; i < n;) {
+        uint64_t run = sparse ? MIN(sparse, n - i) : n - i;
+        bool same = sparse && (cur ? !memcmp(buf + i, cur + i, run) : is_zero(buf + i, run));
+        if (!same) {
+            int ret = hb_node_pwrite(dst, off + i, buf + i, run, 0);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        i += run;
+    }
+    return 0;
+}
+
+/*
+ * Copy @len bytes of @src into @dst and flush it: 0 or -errno.  @sparse 0
+ * writes everything; @compare reads @dst first (a backing file under it).
+ */
+static int copy_data(HbNode *src, HbNode *dst, int64_t len, uint64_t sparse,
+                     bool compare, bool show)
 {
     g_autofree uint8_t *buf = g_malloc(HB_IMG_COPY_CHUNK);
+    g_autofree uint8_t *cur = compare ? g_malloc(HB_IMG_COPY_CHUNK) : NULL;
     int ret = 0;
 
     progress(show, 0, (uint64_t)len);
     for (uint64_t off = 0; off < (uint64_t)len && ret == 0; off += HB_IMG_COPY_CHUNK) {
         uint64_t n = MIN((uint64_t)HB_IMG_COPY_CHUNK, (uint64_t)len - off);
         ret = hb_node_pread(src, off, buf, n);
-        if (ret == 0 && !(skip_zero && is_zero(buf, n))) {
-            ret = hb_node_pwrite(dst, off, buf, n, 0);
+        if (ret == 0 && cur) {
+            ret = hb_node_pread(dst, off, cur, n);
+        }
+        if (ret == 0) {
+            ret = write_changed(dst, off, buf, n, sparse, cur);
         }
         progress(show, off + n, (uint64_t)len);
     }
@@ -104,7 +203,8 @@ int hb_img_cmd_convert(int argc, char **argv)
 {
     g_autoptr(GHashTable) opts = g_hash_table_new_full(g_str_hash, g_str_equal,
                                                        g_free, g_free);
-    ConvertArgs a = { .src_spec = { .read_only = true }, .opts = opts, .out_fmt = "raw" };
+    ConvertArgs a = { .src_spec = { .read_only = true }, .opts = opts, .out_fmt = "raw",
+                      .sparse = 4096 };
     GError *err = NULL;
     int status = parse_args(argc, argv, &a);
 
@@ -113,7 +213,7 @@ int hb_img_cmd_convert(int argc, char **argv)
     }
     g_autoptr(HbNode) src = hb_img_open_image(a.src_name, &a.src_spec, &err);
     if (!src) {
-        return hb_img_fail(err, a.src_spec.image_opts ? NULL : a.src_name);
+        return hb_img_open_fail(err, a.src_name);
     }
     int64_t len = hb_node_get_length(src);
     if (len < 0) {
@@ -121,25 +221,43 @@ int hb_img_cmd_convert(int argc, char **argv)
         return 1;
     }
     g_autofree char *key_secret = g_strdup(g_hash_table_lookup(opts, "key-secret"));
+    if (a.backing) {
+        /* As qemu-img: the new image's backing file, checked as create checks it. */
+        if (!a.backing_fmt) {
+            fprintf(stderr, "%s: Use of backing file requires explicit backing format\n",
+                    hb_img_prog);
+            return 1;
+        }
+        g_hash_table_insert(opts, g_strdup("backing_file"), g_strdup(a.backing));
+        g_hash_table_insert(opts, g_strdup("backing_fmt"), g_strdup(a.backing_fmt));
+    }
     if (!a.no_create && !hb_img_create_image(a.out_fmt, a.dst_name, len, opts, &err)) {
         return hb_img_fail(err, a.dst_name);
     }
     HbImgOpenSpec dst_spec = { .fmt = a.out_fmt, .key_secret = key_secret,
-                               .image_opts = a.target_opts };
+                               .image_opts = a.target_opts, .cache = a.dst_cache,
+                               .no_backing = !a.backing };
     g_autoptr(HbNode) dst = hb_img_open_image(a.dst_name, &dst_spec, &err);
     if (!dst) {
         if (!a.no_create) {
             unlink(a.dst_name);
         }
-        return hb_img_fail(err, a.target_opts ? NULL : a.dst_name);
+        return hb_img_open_fail(err, a.dst_name);
     }
     if (a.no_create && hb_node_get_length(dst) < len) {
         fprintf(stderr, "%s: the destination is smaller than the source\n", hb_img_prog);
         return 1;
     }
-    /* A freshly created raw file is sparse zeroes already. */
-    bool skip_zero = !a.no_create && g_str_equal(a.out_fmt, "raw");
-    int ret = copy_data(src, dst, len, skip_zero, a.show_progress);
+    /*
+     * A new raw or qcow2 image reads zeroes (or with -B its backing file)
+     * already: runs of -S bytes that match are not written, as qemu-img
+     * leaves them out.  A luks payload reads as noise; -n targets hold
+     * anything: everything is written there.
+     */
+    bool sparse_ok = !a.no_create && (g_str_equal(a.out_fmt, "raw") ||
+                                      g_str_equal(a.out_fmt, "qcow2"));
+    int ret = copy_data(src, dst, len, sparse_ok ? (uint64_t)a.sparse : 0,
+                        sparse_ok && a.backing, a.show_progress);
     g_clear_pointer(&dst, hb_node_unref);
     if (ret < 0) {
         fprintf(stderr, "%s: error while converting: %s\n", hb_img_prog, g_strerror(-ret));

@@ -1,9 +1,181 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tools/img/create.c — the create subcommand. */
+/* tools/img/create.c — the create subcommand, with qemu-img 7.2's rules for backing files. */
 
+#include <fcntl.h>
 #include <getopt.h>
+#include <unistd.h>
 
 #include "tools/img/img.h"
+
+#include "util/error.h"
+
+/* -o help: the options each format takes here, in qemu-img's layout. */
+typedef struct CreateOptHelp {
+    const char *fmt;
+    const char *opt;        /* "name=<type>" */
+    const char *what;
+} CreateOptHelp;
+
+static const CreateOptHelp create_opts_help[] = {
+    { "raw", "preallocation=<str>", "Preallocation mode (allowed values: off, falloc, full)" },
+    { "raw", "size=<size>", "Virtual disk size" },
+    { "qcow2", "backing_file=<str>", "File name of a base image" },
+    { "qcow2", "backing_fmt=<str>", "Image format of the base image" },
+    { "qcow2", "cluster_size=<size>", "qcow2 cluster size" },
+    { "qcow2", "compat=<str>", "Compatibility level (v2 [0.10] or v3 [1.1])" },
+    { "qcow2", "compression_type=<str>", "Compression method (allowed values: zlib)" },
+    { "qcow2", "extended_l2=<bool (on/off)>", "Extended L2 tables (allowed values: off)" },
+    { "qcow2", "lazy_refcounts=<bool (on/off)>", "Postpone refcount updates" },
+    { "qcow2", "preallocation=<str>", "Preallocation mode (allowed values: off)" },
+    { "qcow2", "refcount_bits=<num>", "Width of a reference count entry in bits" },
+    { "qcow2", "size=<size>", "Virtual disk size" },
+    { "luks", "cipher-alg=<str>", "Name of encryption cipher algorithm" },
+    { "luks", "cipher-mode=<str>", "Name of encryption cipher mode" },
+    { "luks", "detached-header=<bool (on/off)>", "Create a detached LUKS header (no payload)" },
+    { "luks", "hash-alg=<str>", "Name of encryption hash algorithm" },
+    { "luks", "iter-time=<num>", "Time to spend in PBKDF in milliseconds" },
+    { "luks", "ivgen-alg=<str>", "Name of IV generator algorithm" },
+    { "luks", "ivgen-hash-alg=<str>", "Name of IV generator hash algorithm" },
+    { "luks", "key-secret=<str>", "ID of secret providing LUKS passphrase" },
+    { "luks", "size=<size>", "Virtual disk size" },
+};
+
+static int print_opts_help(const char *fmt)
+{
+    GError *err = NULL;
+
+    if (!hb_img_driver_by_name(fmt, &err)) {
+        return hb_img_fail(err, NULL);
+    }
+    printf("Supported %s options:\n", fmt);
+    for (size_t i = 0; i < G_N_ELEMENTS(create_opts_help); i++) {
+        if (g_str_equal(create_opts_help[i].fmt, fmt)) {
+            printf("  %-22s - %s\n", create_opts_help[i].opt, create_opts_help[i].what);
+        }
+    }
+    printf("\nThe protocol level may support further options.\n"
+           "Specify the target filename to include those options.\n");
+    return 0;
+}
+
+/*
+ * -o preallocation for raw: off (sparse), falloc (posix_fallocate) or full
+ * (zeroes written).  Taken out of @opts here, the file driver's work in
+ * QEMU; *@mode is NULL for off.
+ */
+static bool take_raw_prealloc(GHashTable *opts, char **mode, GError **errp)
+{
+    *mode = g_strdup(g_hash_table_lookup(opts, "preallocation"));
+    g_hash_table_remove(opts, "preallocation");
+    if (!*mode || g_str_equal(*mode, "off")) {
+        g_clear_pointer(mode, g_free);
+        return true;
+    }
+    if (g_str_equal(*mode, "falloc") || g_str_equal(*mode, "full")) {
+        return true;
+    }
+    if (g_str_equal(*mode, "metadata")) {
+        hb_error_set(errp, "Unsupported preallocation mode: metadata");
+    } else {
+        hb_error_set(errp, "invalid parameter value: %s", *mode);
+    }
+    return false;
+}
+
+static bool raw_prealloc(const char *filename, const char *mode, int64_t size, GError **errp)
+{
+    int fd = open(filename, O_WRONLY | O_CLOEXEC);
+    int ret = fd < 0 ? errno : 0;
+
+    if (!ret && g_str_equal(mode, "falloc")) {
+        ret = posix_fallocate(fd, 0, size);
+    } else if (!ret) {
+        g_autofree uint8_t *zero = g_malloc0(HB_IMG_COPY_CHUNK);
+        for (int64_t off = 0; off < size && !ret; off += HB_IMG_COPY_CHUNK) {
+            size_t n = (size_t)MIN((int64_t)HB_IMG_COPY_CHUNK, size - off);
+            if (pwrite(fd, zero, n, off) != (ssize_t)n) {
+                ret = errno ? errno : EIO;
+            }
+        }
+        if (!ret && fsync(fd) < 0) {
+            ret = errno;
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (ret) {
+        hb_error_set_errno(errp, ret, "Could not preallocate data for the new file");
+        unlink(filename);
+        return false;
+    }
+    return true;
+}
+
+/* The backing file's name as the new image will resolve it: next to @filename. */
+static char *backing_path(const char *filename, const char *backing)
+{
+    if (g_path_is_absolute(backing) || g_str_has_prefix(backing, "json:")) {
+        return g_strdup(backing);
+    }
+    g_autofree char *dir = g_path_get_dirname(filename);
+    if (g_str_equal(dir, ".")) {
+        return g_strdup(backing);   /* "base.qcow2" in messages, as qemu-img */
+    }
+    return g_build_filename(dir, backing, NULL);
+}
+
+/*
+ * qemu-img 7.2 refuses a backing file without its format (probing it
+ * each time the overlay opens is how a raw backing file that looks like
+ * qcow2 turns into a security hole), and unless -u it opens the backing
+ * file, so an overlay over a missing or unreadable one is never made.
+ * Fills in *@size from the backing file when none was given.
+ */
+static bool check_backing(const char *filename, GHashTable *opts, bool unsafe,
+                          int64_t *size, GError **errp)
+{
+    const char *backing = g_hash_table_lookup(opts, "backing_file");
+    const char *bfmt = g_hash_table_lookup(opts, "backing_fmt");
+
+    if (!backing) {
+        return true;
+    }
+    g_autofree char *path = backing_path(filename, backing);
+    if (!bfmt) {
+        hb_error_set(errp, "Backing file specified without backing format\n"
+                     "Detected format of %s.", hb_img_probe_format(path));
+        return false;
+    }
+    if (unsafe) {
+        if (*size < 0) {
+            hb_error_set(errp, "Image creation needs a size parameter");
+            return false;
+        }
+        return true;
+    }
+    /* As qemu-img: read-only, sharing everything, its own backing not followed. */
+    if (!hb_img_driver_by_name(bfmt, errp)) {
+        return false;
+    }
+    HbImgOpenSpec spec = { .fmt = bfmt, .read_only = true, .force_share = true,
+                           .no_backing = true };
+    GError *local = NULL;
+    g_autoptr(HbNode) node = hb_img_open_image(path, &spec, &local);
+    if (!node) {
+        /* The file driver's errors name the file already. */
+        bool named = g_str_has_prefix(local->message, "Could not open '");
+        hb_error_set(errp, "%s%s%s%s\nCould not open backing image.",
+                     named ? "" : "Could not open '", named ? "" : path,
+                     named ? "" : "': ", local->message);
+        g_error_free(local);
+        return false;
+    }
+    if (*size < 0) {
+        *size = hb_node_get_length(node);
+    }
+    return true;
+}
 
 int hb_img_cmd_create(int argc, char **argv)
 {
@@ -15,15 +187,23 @@ int hb_img_cmd_create(int argc, char **argv)
     g_autoptr(GHashTable) opts = g_hash_table_new_full(g_str_hash, g_str_equal,
                                                        g_free, g_free);
     const char *fmt = "raw";
+    bool quiet = false, unsafe = false;
     GError *err = NULL;
     int64_t size = -1;
     int c;
 
-    while ((c = getopt_long(argc, argv, "hf:o:q", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hf:o:qb:F:u", lopts, NULL)) != -1) {
         switch (c) {
-        case 'h': hb_img_usage(stdout); return 0;
+        case 'h': hb_img_cmd_help("create"); return 0;
         case 'f': fmt = optarg; break;
-        case 'q': break;
+        case 'q': quiet = true; break;
+        case 'u': unsafe = true; break;
+        case 'b':
+            g_hash_table_insert(opts, g_strdup("backing_file"), g_strdup(optarg));
+            break;
+        case 'F':
+            g_hash_table_insert(opts, g_strdup("backing_fmt"), g_strdup(optarg));
+            break;
         case 'o':
         case 'j':
             if (!hb_img_create_option(c, optarg, opts, &err)) {
@@ -32,6 +212,10 @@ int hb_img_cmd_create(int argc, char **argv)
             break;
         default: return hb_img_usage_error("%s", "invalid option");
         }
+    }
+    const char *help = g_hash_table_lookup(opts, "help");
+    if (help || g_hash_table_contains(opts, "?")) {
+        return print_opts_help(fmt);
     }
     if (optind >= argc) {
         return hb_img_usage_error("%s", "Expecting image file name");
@@ -46,14 +230,37 @@ int hb_img_cmd_create(int argc, char **argv)
     if (optind != argc) {
         return hb_img_usage_error("Unexpected argument: %s", argv[optind]);
     }
-    if (!hb_img_create_image(fmt, filename, size, opts, &err)) {
+    if (g_hash_table_contains(opts, "backing_file") && !g_str_equal(fmt, "qcow2")) {
+        hb_error_set(&err, "Backing file not supported for file format '%s'", fmt);
         return hb_img_fail(err, filename);
     }
-    if (size >= 0) {
-        printf("Formatting '%s', fmt=%s size=%" G_GINT64_FORMAT "\n", filename,
-               fmt, size);
-    } else {
-        printf("Formatting '%s', fmt=%s\n", filename, fmt);
+    if (!check_backing(filename, opts, unsafe, &size, &err)) {
+        return hb_img_fail(err, filename);
     }
+    /* qemu-img's sizes are whole sectors: 1000 makes a 1024-byte image. */
+    if (size >= 0) {
+        size = (int64_t)(((uint64_t)size + 511) & ~(uint64_t)511);
+    }
+    g_autofree char *backing = g_strdup(g_hash_table_lookup(opts, "backing_file"));
+    g_autofree char *bfmt = g_strdup(g_hash_table_lookup(opts, "backing_fmt"));
+    g_autofree char *prealloc = NULL;
+    if (g_str_equal(fmt, "raw") && !take_raw_prealloc(opts, &prealloc, &err)) {
+        return hb_img_fail(err, filename);
+    }
+    if (!hb_img_create_image(fmt, filename, size, opts, &err) ||
+        (prealloc && !raw_prealloc(filename, prealloc, size, &err))) {
+        return hb_img_fail(err, filename);
+    }
+    if (quiet) {
+        return 0;
+    }
+    printf("Formatting '%s', fmt=%s", filename, fmt);
+    if (size >= 0) {
+        printf(" size=%" G_GINT64_FORMAT, size);
+    }
+    if (backing) {
+        printf(" backing_file=%s backing_fmt=%s", backing, bfmt);
+    }
+    printf("\n");
     return 0;
 }

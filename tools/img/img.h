@@ -23,6 +23,13 @@
 
 #define HB_IMG_COPY_CHUNK (1024 * 1024)
 
+/* The long options of a subcommand that opens one image read-only (getopt_long). */
+#define HB_IMG_LOPTS_READER \
+    { "help", no_argument, NULL, 'h' }, \
+    { "object", required_argument, NULL, 'j' }, \
+    { "image-opts", no_argument, NULL, 'i' }, \
+    { "force-share", no_argument, NULL, 'U' }
+
 extern const char *hb_img_prog;
 
 typedef struct HbImgOpenSpec {
@@ -32,9 +39,12 @@ typedef struct HbImgOpenSpec {
     bool force_share;
     const char *key_secret;/* added to a luks root without one */
     bool no_backing;       /* a qcow2 root from a file name: "backing": null */
+    const char *cache;     /* -t/-T: none, writeback, unsafe, directsync, writethrough */
 } HbImgOpenSpec;
 
 void hb_img_usage(FILE *f);
+/* Print @name's synopsis and what it does (COMMAND --help) to stdout. */
+void hb_img_cmd_help(const char *name);
 /* Print "hotblock-img: [@context: ]message", free @err; return 1. */
 int hb_img_fail(GError *err, const char *context);
 /* Print a usage error (@fmt with one %s) and the --help hint; return 1. */
@@ -42,18 +52,34 @@ int hb_img_usage_error(const char *fmt, const char *arg);
 const char *hb_img_output_and_one_image(int argc, char **argv, const char *output);
 bool hb_img_add_object(const char *text, GError **errp);
 bool hb_img_parse_size(const char *s, int64_t *out);
+/* qemu-img's human sizes: "1.5 MiB" (three significant digits, binary units). */
+char *hb_img_size_to_str(uint64_t val);
 bool hb_img_parse_create_opts(const char *text, GHashTable *opts, GError **errp);
 const HbDriver *hb_img_driver_by_name(const char *fmt, GError **errp);
 bool hb_img_create_image(const char *fmt, const char *filename, int64_t size,
                          GHashTable *opts, GError **errp);
 bool hb_img_create_option(int c, const char *arg, GHashTable *opts, GError **errp);
-/* "luks", "qcow2" or "raw", from the file's first bytes. */
+/* The format's name from the file's magic: "raw" when none matches. */
 const char *hb_img_probe_format(const char *filename);
+/* False (naming @fmt) unless hotblock has a driver for @fmt; the caller names the file. */
+bool hb_img_format_supported(const char *fmt, GError **errp);
+/*
+ * Print "hotblock-img: Could not open '@name': message" as qemu-img does,
+ * with qemu-img's hint when a lock was in the way; free @err; return 1.
+ */
+int hb_img_open_fail(GError *err, const char *name);
 HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **errp);
+/* -t/-T: false (with qemu-img's "Invalid cache option: X") unless a cache mode. */
+bool hb_img_cache_mode_valid(const char *mode, GError **errp);
 
 int hb_img_cmd_info(int argc, char **argv);
 int hb_img_cmd_check(int argc, char **argv);
 int hb_img_cmd_create(int argc, char **argv);
 int hb_img_cmd_convert(int argc, char **argv);
+int hb_img_cmd_resize(int argc, char **argv);
+int hb_img_cmd_compare(int argc, char **argv);
+int hb_img_cmd_measure(int argc, char **argv);
+int hb_img_cmd_snapshot(int argc, char **argv);
+int hb_img_cmd_dd(int argc, char **argv);
 
 #endif

@@ -2,28 +2,11 @@
 /* tools/img/info.c — the info subcommand, human and json output as qemu-img prints them. */
 
 #include <getopt.h>
-#include <math.h>
 
 #include "tools/img/img.h"
 #include "block/info.h"
 
 #include "qapi-json.h"
-
-/* qemu-img's sizes: three significant digits, binary units. */
-static char *size_to_str(uint64_t val)
-{
-    static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
-    int e;
-
-    /* Switch to the next unit once the value would print as >= 1000. */
-    frexp((double)val / (1000.0 / 1024.0), &e);
-    int i = (e - 1) / 10;
-    if (i < 0) {
-        i = 0;
-    }
-    double div = (double)(1ULL << (i * 10));
-    return g_strdup_printf("%0.3g %sB", (double)val / div, suffixes[i]);
-}
 
 static void dump_human(JsonNode *n, int indent);
 
@@ -70,14 +53,14 @@ static void dump_human(JsonNode *n, int indent)
 
 static void print_info_human(QapiImageInfo *info)
 {
-    g_autofree char *vs = size_to_str((uint64_t)info->virtual_size);
+    g_autofree char *vs = hb_img_size_to_str((uint64_t)info->virtual_size);
 
     printf("image: %s\n", info->filename);
     printf("file format: %s\n", info->format);
     printf("virtual size: %s (%" G_GINT64_FORMAT " bytes)\n", vs,
            info->virtual_size);
     if (info->has_actual_size) {
-        g_autofree char *ds = size_to_str((uint64_t)info->actual_size);
+        g_autofree char *ds = hb_img_size_to_str((uint64_t)info->actual_size);
         printf("disk size: %s\n", ds);
     } else {
         printf("disk size: unavailable\n");
@@ -153,7 +136,7 @@ int hb_img_cmd_info(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "hf:U", lopts, NULL)) != -1) {
         switch (c) {
-        case 'h': hb_img_usage(stdout); return 0;
+        case 'h': hb_img_cmd_help(argv[0]); return 0;
         case 'f': spec.fmt = optarg; break;
         case 'U': spec.force_share = true; break;
         case 'i': spec.image_opts = true; break;
@@ -177,7 +160,7 @@ int hb_img_cmd_info(int argc, char **argv)
     hb_luks_allow_metadata_only();
     g_autoptr(HbNode) node = hb_img_open_image(name, &spec, &err);
     if (!node) {
-        return hb_img_fail(err, spec.image_opts ? NULL : name);
+        return hb_img_open_fail(err, name);
     }
     g_autoptr(QapiImageInfo) info = hb_node_image_info_chain(node);
     if (!g_str_has_prefix(name, "json:") && !spec.image_opts) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tools/img/main.c — hotblock-img: usage and the subcommand table. */
+/* tools/img/main.c — hotblock-img: usage, per-command help and the subcommand table. */
 
 #include "tools/img/img.h"
 
@@ -7,31 +7,93 @@
 
 const char *hb_img_prog = "hotblock-img";
 
+typedef struct ImgCommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *synopsis;   /* the arguments, qemu-img's order */
+    const char *what;       /* one line for per-command --help */
+} ImgCommand;
+
+static const ImgCommand commands[] = {
+    { "create", hb_img_cmd_create,
+      "[--object OBJ]... [-q] -f FMT [-b BACKING -F BACKING_FMT] [-u] [-o OPTS]...\n"
+      "         FILENAME [SIZE]",
+      "Create a new image.  A backing file needs its format (-F, or -o backing_fmt);\n"
+      "it is opened to check it and to take SIZE from it unless -u." },
+    { "info", hb_img_cmd_info,
+      "[--object OBJ]... [-f FMT] [--image-opts] [-U] [--output=human|json]\n"
+      "       [--backing-chain] FILENAME",
+      "Print what the image is: format, sizes, backing file, format specifics." },
+    { "check", hb_img_cmd_check,
+      "[-f FMT] [-q] [-U] [--output=human|json] FILENAME",
+      "Check a qcow2 image's metadata (exit 0 clean, 1 check failed, 2 corruptions,\n"
+      "3 leaks only, 63 format without checks)." },
+    { "convert", hb_img_cmd_convert,
+      "[--object OBJ]... [-p] [-q] [-n] [-U] [-f FMT] [--image-opts] [--target-image-opts]\n"
+      "          [-S SPARSE] [-t CACHE] [-T SRC_CACHE] [-W] [-m N] [-B BACKING -F BACKING_FMT]\n"
+      "          -O FMT [-o OPTS]... SRC DST",
+      "Copy an image's data into a new (or with -n an existing) image.  Runs of\n"
+      "SPARSE bytes (default 4k; 0: none) that the new image reads already are not\n"
+      "written; with -B that is its backing file's data.  -c is refused." },
+    { "resize", hb_img_cmd_resize,
+      "[--object OBJ]... [-q] [-f FMT] [--image-opts] [--shrink] FILENAME [+ | -]SIZE",
+      "Grow (or with --shrink shrink) an image; +SIZE and -SIZE are relative." },
+    { "compare", hb_img_cmd_compare,
+      "[--object OBJ]... [-q] [-s] [-U] [-f FMT] [-F FMT] [--image-opts] FILENAME1 FILENAME2",
+      "Compare two images' contents (exit 0 identical, 1 different, 2 error).  Past\n"
+      "the shorter one's end the longer must read as zeroes, unless -s (strict)." },
+    { "measure", hb_img_cmd_measure,
+      "[--output=human|json] [-O FMT] [-o OPTS]... [--size SIZE | [--object OBJ]...\n"
+      "          [-f FMT] [--image-opts] [-U] FILENAME]",
+      "How big a new raw or qcow2 image of SIZE, or converted from FILENAME, would be:\n"
+      "the space it needs now and fully allocated, in qemu-img's numbers." },
+    { "snapshot", hb_img_cmd_snapshot,
+      "[--object OBJ]... [-q] [-f FMT] [--image-opts] [-U] -l FILENAME",
+      "List a qcow2 image's internal snapshots (made by QEMU; hotblock takes none,\n"
+      "so -c, -a and -d are refused)." },
+    { "dd", hb_img_cmd_dd,
+      "[--object OBJ]... [-U] [-f FMT] [-O OUTPUT_FMT] [--image-opts] [bs=BLOCK_SIZE]\n"
+      "     [count=BLOCKS] [skip=BLOCKS] if=INPUT of=OUTPUT",
+      "Copy INPUT into a new image OUTPUT, dd-style (count= counts from the start,\n"
+      "skipped blocks included, as in qemu-img)." },
+};
+
+static void print_synopsis(FILE *f, const ImgCommand *c)
+{
+    fprintf(f, "  %s %s\n", c->name, c->synopsis);
+}
+
 void hb_img_usage(FILE *f)
 {
+    fprintf(f, "usage: hotblock-img [--help] [--version] COMMAND [ARGS]\n\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        print_synopsis(f, &commands[i]);
+    }
     fprintf(f,
-"usage: hotblock-img [--help] COMMAND [ARGS]\n"
 "\n"
-"  create [--object OBJ]... -f FMT [-o OPTS]... FILENAME [SIZE]\n"
-"  info [--object OBJ]... [-f FMT] [--image-opts] [-U] [--output=human|json]\n"
-"       [--backing-chain] FILENAME\n"
-"  check [-f FMT] [-U] [--output=human|json] FILENAME\n"
-"  convert [--object OBJ]... [-p] [-n] [-f FMT] [--image-opts] [--target-image-opts]\n"
-"          -O FMT [-o OPTS]... SRC DST\n"
-"\n"
-"FMT is raw, luks or qcow2.  check supports qcow2 only (exit status as\n"
-"qemu-img check: 0 clean, 1 check failed, 2 corruptions, 3 leaks only,\n"
-"63 format without checks).\n"
+"FMT is raw, luks or qcow2.  Images in other formats (vmdk, vdi, vhdx, qed,\n"
+"vpc, parallels, dmg, qcow) are recognised and refused by name.\n"
+"-U shares the image with a process writing it (QEMU's image locks).\n"
 "FILENAME may be json:{...} describing a whole block graph, or with\n"
 "--image-opts a key=value list (driver=luks,file.filename=x,...).\n"
 "OBJ is a secret: secret,id=ID,data=TEXT | file=PATH [,format=base64].\n"
-"SIZE takes k, M, G, T suffixes (powers of 1024).\n");
+"SIZE takes k, M, G, T suffixes (powers of 1024).\n"
+"'hotblock-img COMMAND --help' describes one command.\n");
+}
+
+void hb_img_cmd_help(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (g_str_equal(commands[i].name, name)) {
+            printf("usage: hotblock-img %s %s\n\n%s\n", name, commands[i].synopsis,
+                   commands[i].what);
+            return;
+        }
+    }
 }
 
 int main(int argc, char **argv)
 {
-    int ret;
-
     if (argc < 2) {
         hb_img_usage(stderr);
         return 1;
@@ -44,18 +106,12 @@ int main(int argc, char **argv)
         printf("hotblock-img version %s\n", HB_VERSION);
         return 0;
     }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "create")) {
-        ret = hb_img_cmd_create(argc - 1, argv + 1);
-    } else if (!strcmp(cmd, "info")) {
-        ret = hb_img_cmd_info(argc - 1, argv + 1);
-    } else if (!strcmp(cmd, "check")) {
-        ret = hb_img_cmd_check(argc - 1, argv + 1);
-    } else if (!strcmp(cmd, "convert")) {
-        ret = hb_img_cmd_convert(argc - 1, argv + 1);
-    } else {
-        return hb_img_usage_error("Command not found: %s", cmd);
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (!strcmp(argv[1], commands[i].name)) {
+            int ret = commands[i].run(argc - 1, argv + 1);
+            hb_secret_clear_all();
+            return ret;
+        }
     }
-    hb_secret_clear_all();
-    return ret;
+    return hb_img_usage_error("Command not found: %s", argv[1]);
 }

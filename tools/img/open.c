@@ -10,26 +10,6 @@
 #include "qapi-json.h"
 #include "util/error.h"
 
-const char *hb_img_probe_format(const char *filename)
-{
-    unsigned char magic[6] = { 0 };
-    int fd = open(filename, O_RDONLY | O_CLOEXEC);
-
-    if (fd >= 0) {
-        if (read(fd, magic, sizeof(magic)) < 0) {
-            memset(magic, 0, sizeof(magic));
-        }
-        close(fd);
-    }
-    if (!memcmp(magic, "LUKS\xba\xbe", 6)) {
-        return "luks";
-    }
-    if (!memcmp(magic, "QFI\xfb", 4)) {
-        return "qcow2";
-    }
-    return "raw";
-}
-
 /*
  * In a json: filename a child given only by "filename" is a file, as
  * QEMU reads {"file":{"filename":"x"}}.
@@ -68,6 +48,42 @@ static void set_everywhere(JsonObject *o, const char *key, bool keyval)
     }
 }
 
+bool hb_img_cache_mode_valid(const char *mode, GError **errp)
+{
+    static const char *const modes[] = { "none", "writeback", "unsafe", "directsync",
+                                         "writethrough", NULL };
+
+    if (!g_strv_contains(modes, mode)) {
+        hb_error_set(errp, "Invalid cache option: %s", mode);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * A cache mode as the root's cache options (its children inherit them):
+ * none and directsync bypass the page cache, unsafe never flushes.  The
+ * write-through modes' flush after every write is not kept: the copy
+ * flushes once at its end.
+ */
+static void set_cache(JsonObject *root, const char *mode, bool keyval)
+{
+    bool direct = g_str_equal(mode, "none") || g_str_equal(mode, "directsync");
+    bool no_flush = g_str_equal(mode, "unsafe");
+
+    if (!direct && !no_flush) {
+        return;
+    }
+    JsonObject *c = json_object_new();
+    const char *key = direct ? "direct" : "no-flush";
+    if (keyval) {
+        json_object_set_string_member(c, key, "on");
+    } else {
+        json_object_set_boolean_member(c, key, true);
+    }
+    json_object_set_object_member(root, "cache", c);
+}
+
 HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **errp)
 {
     g_autoptr(JsonNode) j = NULL;
@@ -84,6 +100,9 @@ HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **
         }
     } else {
         const char *fmt = spec->fmt ? spec->fmt : hb_img_probe_format(name);
+        if (!spec->fmt && !hb_img_format_supported(fmt, errp)) {
+            return NULL;
+        }
         JsonObject *o = json_object_new();
         j = json_node_init_object(json_node_alloc(), o);
         json_object_set_string_member(o, "driver", fmt);
@@ -111,6 +130,9 @@ HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **
     if (spec->force_share) {
         set_everywhere(root, "force-share", keyval);
     }
+    if (spec->cache) {
+        set_cache(root, spec->cache, keyval);
+    }
     if (spec->key_secret && !json_object_has_member(root, "key-secret") &&
         g_strcmp0(json_object_get_string_member_with_default(root, "driver", ""),
                   "luks") == 0) {
@@ -121,4 +143,15 @@ HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **
         return NULL;
     }
     return hb_node_open(opts, errp);
+}
+
+int hb_img_open_fail(GError *err, const char *name)
+{
+    fprintf(stderr, "%s: Could not open '%s': %s\n", hb_img_prog, name, err->message);
+    /* qemu-img's hint, word for word: operators search for it. */
+    if (strstr(err->message, "\" lock")) {
+        fprintf(stderr, "Is another process using the image [%s]?\n", name);
+    }
+    g_error_free(err);
+    return 1;
 }

@@ -8,10 +8,15 @@ import time
 from hbtest.paths import BENCH
 
 
+# The tests' exports are scratch images: their helpers may always write.
+WRITE_OK = "--write-ok"
+
+
 def bench(sock, *args, check=True, timeout=60, env=None):
-    """hotblock-bench --json on export socket @sock: (returncode, result, stderr).
-    @env: variables to add to the environment (HB_BENCH_NO_INDIRECT, ...)."""
-    p = subprocess.run([BENCH, str(sock), "--json", *map(str, args)],
+    """hotblock-bench --json --write-ok on export socket @sock: (returncode,
+    result, stderr).  @env: variables to add to the environment
+    (HB_BENCH_NO_INDIRECT, ...)."""
+    p = subprocess.run([BENCH, str(sock), "--json", WRITE_OK, *map(str, args)],
                        capture_output=True, text=True, timeout=timeout,
                        env={**os.environ, **env} if env else None)
     if check:
@@ -36,9 +41,9 @@ def export_info(sock):
 
 
 def start_bench(sock, ready, *args):
-    """hotblock-bench --json on @sock in the background, once it says it is
-    connected and set up (--ready-file @ready): the Popen."""
-    proc = subprocess.Popen([BENCH, str(sock), "--json", "--ready-file", str(ready),
+    """hotblock-bench --json --write-ok on @sock in the background, once it
+    says it is connected and set up (--ready-file @ready): the Popen."""
+    proc = subprocess.Popen([BENCH, str(sock), "--json", WRITE_OK, "--ready-file", str(ready),
                              *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20

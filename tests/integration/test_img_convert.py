@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""hotblock-img convert's qemu-img options: -S (sparse runs), -B/-F (a backing
+file for the new image), -t/-T (cache modes), -W and -m (accepted), -c
+(refused by name); their refusals in qemu-img's words."""
+import json
+import os
+
+import pytest
+
+from hbtest.paths import HOTBLOCK_IMG
+from hbtest.tools import run
+
+
+def img(*args, **kw):
+    return run(HOTBLOCK_IMG, *args, check=False, **kw)
+
+
+@pytest.fixture
+def src(tmp_path):
+    f = tmp_path / "d.raw"
+    run("qemu-img", "create", "-q", "-f", "raw", f, "16M")
+    run("qemu-io", "-f", "raw", "-c", "write 0 1M", "-c", "write 5M 100k", f)
+    return f
+
+
+def allocated(f):
+    return os.stat(f).st_blocks * 512
+
+
+def test_sparse_size(tmp_path, src):
+    full, sparse = tmp_path / "full.raw", tmp_path / "sparse.raw"
+    assert img("convert", "-S", "0", "-O", "raw", src, full).returncode == 0
+    assert img("convert", "-S", "64k", "-O", "raw", src, sparse).returncode == 0
+    assert allocated(full) >= 16 << 20
+    assert allocated(sparse) < 2 << 20
+    for f in (full, sparse):
+        assert run("qemu-img", "compare", "-f", "raw", "-F", "raw", src, f).returncode == 0
+
+
+def test_qcow2_target_is_sparse(tmp_path, src):
+    h, q = tmp_path / "h.qcow2", tmp_path / "q.qcow2"
+    assert img("convert", "-O", "qcow2", src, h).returncode == 0
+    run("qemu-img", "convert", "-O", "qcow2", src, q)
+    assert run("qemu-img", "compare", src, h).returncode == 0
+    hi = json.loads(run("qemu-img", "check", "--output=json", h).stdout)
+    qi = json.loads(run("qemu-img", "check", "--output=json", q).stdout)
+    assert hi["allocated-clusters"] == qi["allocated-clusters"]
+
+
+def test_backing_file(tmp_path):
+    base, top = tmp_path / "base.qcow2", tmp_path / "top.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", base, "16M")
+    run("qemu-io", "-c", "write -P 1 0 8M", base)
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", top)
+    run("qemu-io", "-c", "write -P 2 1M 64k", top)
+    out = tmp_path / "out.qcow2"
+    r = img("convert", "-B", "base.qcow2", "-F", "qcow2", "-O", "qcow2", top, out, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert run("qemu-img", "compare", top, out).returncode == 0
+    info = json.loads(run("qemu-img", "info", "--output=json", out).stdout)
+    assert info["backing-filename"] == "base.qcow2"
+    assert info["backing-filename-format"] == "qcow2"
+    chk = json.loads(run("qemu-img", "check", "--output=json", out).stdout)
+    assert chk["allocated-clusters"] == 1    # only what differs from the backing file
+    q = run("qemu-img", "convert", "-B", "base.qcow2", "-O", "qcow2", top, tmp_path / "q.qcow2",
+            check=False, cwd=tmp_path)
+    h = img("convert", "-B", "base.qcow2", "-O", "qcow2", top, tmp_path / "h.qcow2", cwd=tmp_path)
+    assert q.returncode == h.returncode == 1
+    assert h.stderr.replace("hotblock-img", "qemu-img") == q.stderr
+    assert not (tmp_path / "h.qcow2").exists()
+
+
+@pytest.mark.parametrize("args", [["-t", "none"], ["-T", "none"], ["-t", "unsafe"],
+                                  ["-t", "writethrough", "-T", "directsync"],
+                                  ["-W"], ["-m", "16"]])
+def test_accepted_tuning(tmp_path, src, args):
+    out = tmp_path / "o.raw"
+    r = img("convert", *args, "-O", "raw", src, out)
+    assert r.returncode == 0, r.stderr
+    assert run("qemu-img", "compare", "-f", "raw", "-F", "raw", src, out).returncode == 0
+
+
+@pytest.mark.parametrize("args", [["-S", "3"], ["-S", "32M"], ["-m", "0"], ["-m", "17"],
+                                  ["-t", "bogus"], ["-T", "bogus"]])
+def test_refused_as_qemu_img(tmp_path, src, args):
+    q = run("qemu-img", "convert", *args, "-O", "raw", src, tmp_path / "q.raw", check=False)
+    h = img("convert", *args, "-O", "raw", src, tmp_path / "h.raw")
+    assert q.returncode == h.returncode == 1
+    assert h.stderr.replace("hotblock-img", "qemu-img") == q.stderr
+    assert not (tmp_path / "h.raw").exists()
+
+
+def test_compress_refused_by_name(tmp_path, src):
+    h = img("convert", "-c", "-O", "qcow2", src, tmp_path / "c.qcow2")
+    assert h.returncode == 1 and "compressed output is not supported" in h.stderr
+    assert not (tmp_path / "c.qcow2").exists()
