@@ -334,6 +334,9 @@ int main(int argc, char **argv)
 
     servers = g_ptr_array_new_with_free_func((GDestroyNotify)hb_qmp_server_free);
     loop = g_main_loop_new(NULL, FALSE);
+    /* Now, not after startup: logrotate's SIGHUP during a long replay or
+     * key derivation must not kill the daemon (SIGHUP's default action). */
+    g_unix_signal_add(SIGHUP, on_sighup, NULL);
     hb_qmp_register_commands(qapi_commands, qapi_commands_count);
     hb_iothread_register_object_type();
     hb_throttle_group_register_object_type();
@@ -390,7 +393,6 @@ int main(int argc, char **argv)
     }
     g_unix_signal_add(SIGTERM, on_signal, (gpointer)"SIGTERM");
     g_unix_signal_add(SIGINT, on_signal, (gpointer)"SIGINT");
-    g_unix_signal_add(SIGHUP, on_sighup, NULL);
 
     for (guint i = 0; i < opts.items->len; i++) {
         HbStartupItem *it = opts.items->pdata[i];

@@ -188,12 +188,124 @@ static bool save(GError **errp)
     return true;
 }
 
+/* Whether a member named in @members, anywhere under @n, has the string value @name. */
+static bool refers_to(JsonNode *n, const char *const *members, const char *name)
+{
+    if (JSON_NODE_HOLDS_ARRAY(n)) {
+        JsonArray *a = json_node_get_array(n);
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            if (refers_to(json_array_get_element(a, i), members, name)) {
+                return true;
+            }
+        }
+        return false;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(n)) {
+        return false;
+    }
+    JsonObjectIter it;
+    const char *member;
+    JsonNode *v;
+    json_object_iter_init(&it, json_node_get_object(n));
+    while (json_object_iter_next(&it, &member, &v)) {
+        if (g_strv_contains(members, member) && JSON_NODE_HOLDS_VALUE(v) &&
+            json_node_get_value_type(v) == G_TYPE_STRING &&
+            g_str_equal(json_node_get_string(v), name)) {
+            return true;
+        }
+        if (refers_to(v, members, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The recorded item (other than @self) that refers to @name through @members, or NULL. */
+static Item *user_of(const char *const *members, const char *name, const Item *self)
+{
+    for (guint i = 0; i < items->len; i++) {
+        Item *it = items->pdata[i];
+        if (it != self && refers_to(it->args, members, name)) {
+            return it;
+        }
+    }
+    return NULL;
+}
+
+/* The node-names defined inside @n (inline children), into @out. */
+static void inline_names(JsonNode *n, bool top, GPtrArray *out)
+{
+    if (!JSON_NODE_HOLDS_OBJECT(n)) {
+        return;
+    }
+    JsonObjectIter it;
+    const char *member;
+    JsonNode *v;
+    json_object_iter_init(&it, json_node_get_object(n));
+    while (json_object_iter_next(&it, &member, &v)) {
+        if (!top && g_str_equal(member, "node-name") && JSON_NODE_HOLDS_VALUE(v) &&
+            json_node_get_value_type(v) == G_TYPE_STRING) {
+            g_ptr_array_add(out, (gpointer)json_node_get_string(v));
+        }
+        inline_names(v, false, out);
+    }
+}
+
+static const char *const secret_refs[] = { "key-secret", "keyid", NULL };
+static const char *const node_refs[] = { "file", "header", "backing", "data-file", "node-name",
+                                         "drive", NULL };
+
+/*
+ * Deletions that would leave a list that cannot be replayed: a secret a
+ * recorded node or secret still names (QEMU lets it go: it is read only
+ * at open), or a parent whose inline child something else still uses (the
+ * child lives on, but its definition goes with the parent's item).
+ */
+static bool check_delete(const char *execute, JsonNode *args, GError **errp)
+{
+    if (g_str_equal(execute, "object-del") && arg_str(args, "id")) {
+        const char *id = arg_str(args, "id");
+        Item *user = user_of(secret_refs, id, NULL);
+        if (user) {
+            hb_error_set(errp, "Secret '%s' is still named by %s in the state file: delete "
+                         "that first (the file could not be replayed without it)", id,
+                         user->key);
+            return false;
+        }
+    }
+    if (g_str_equal(execute, "blockdev-del") && arg_str(args, "node-name")) {
+        g_autofree char *key = g_strdup_printf("node:%s", arg_str(args, "node-name"));
+        int i = find(key);
+        if (i < 0) {
+            return true;
+        }
+        Item *self = items->pdata[i];
+        g_autoptr(GPtrArray) names = g_ptr_array_new();
+        inline_names(self->args, true, names);
+        for (guint k = 0; k < names->len; k++) {
+            Item *user = user_of(node_refs, names->pdata[k], self);
+            if (user) {
+                hb_error_set(errp, "Node '%s', defined inside '%s', is still used by %s: "
+                             "delete that first (the state file could not be replayed)",
+                             (const char *)names->pdata[k], arg_str(args, "node-name"),
+                             user->key);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /*
  * Before a command runs: a secret given as plain data would have to be
- * written out in the clear, so it is refused while a state file is kept.
+ * written out in the clear, so it is refused while a state file is kept;
+ * and so are deletions that would leave a list that cannot be replayed.
  */
 static bool watch_check(const char *execute, JsonNode *args, bool keyval, GError **errp)
 {
+    if (!check_delete(execute, args, errp)) {
+        return false;
+    }
     if (!g_str_equal(execute, "object-add")) {
         return true;
     }

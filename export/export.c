@@ -69,6 +69,7 @@ struct HbExport {
     bool obj_use[HB_VU_MAX_QUEUES];         /* qthread[i] is an iothread object's */
     ExportHandler listen_h, timer_h;
     gint connected;        /* atomic: sessions with a front-end */
+    gint stopping;         /* atomic: export_stop() runs; the control thread changes nothing */
     gint64 accept_retry_at; /* control thread only: listener paused until then, or 0 */
     gint64 refusal_logged_at; /* control thread only: rate limit of "too many" lines */
 };
@@ -298,6 +299,9 @@ static void on_listen(HbIoHandler *h, uint32_t events)
 {
     HbExport *exp = handler_export(h);
 
+    if (g_atomic_int_get(&exp->stopping)) {
+        return;
+    }
     accept_client(exp);
     control_done(exp);
 }
@@ -306,6 +310,15 @@ static void on_conn(HbIoHandler *h, uint32_t events)
 {
     ExportSession *s = ((ExportHandler *)h)->s;
 
+    /*
+     * The export is going: take our fd off the thread (it stays open, so
+     * its number cannot be reused under the main thread) and leave the
+     * hang-up to export_stop().
+     */
+    if (g_atomic_int_get(&s->exp->stopping)) {
+        hb_iothread_del_fd(s->exp->qthread[0], s->vu.sock);
+        return;
+    }
     if (!hb_vu_dispatch(&s->vu)) {
         drop_connection(s, NULL);
     }
@@ -320,6 +333,9 @@ static void on_timer(HbIoHandler *h, uint32_t events)
 
     if (read(exp->timer_fd, &ticks, sizeof(ticks)) < 0) {
         ticks = 0;          /* spurious: nothing to read */
+    }
+    if (g_atomic_int_get(&exp->stopping)) {
+        return;             /* the listener must stay off the thread */
     }
     if (exp->accept_retry_at) {
         gint64 left = exp->accept_retry_at - g_get_monotonic_time();
@@ -358,8 +374,17 @@ static void export_stop(HbExport *exp)
     if (!ctl) {
         return;
     }
+    /*
+     * First the listener and the timer: once the control thread has
+     * finished what it was doing (the sync), no session is made or hung up
+     * any more (the handlers see @stopping), so the sessions' sockets can
+     * be read and taken off here without racing it.
+     */
+    g_atomic_int_set(&exp->stopping, 1);
     hb_iothread_del_fd(ctl, exp->listen_fd);
     hb_iothread_del_fd(ctl, exp->timer_fd);
+    hb_iothread_sync(ctl);
+    hb_iothread_del_fd(ctl, exp->listen_fd);   /* a back-off that ended just before */
     for (unsigned k = 0; k < exp->max_sessions; k++) {
         if (exp->sessions[k] && exp->sessions[k]->vu.sock >= 0) {
             hb_iothread_del_fd(ctl, exp->sessions[k]->vu.sock);
@@ -620,7 +645,8 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
         exp->socket_path = g_strdup(cfg->socket_path);
         exp->socket_name = g_strdup(name);
         /* From 0600 to what the operator asked: never more open in between. */
-        if (!hb_perms_apply_at(exp->socket_dirfd, name, cfg->socket_path, &perms, errp)) {
+        if (!hb_perms_apply_at(exp->socket_dirfd, name, cfg->socket_path, &perms,
+                               &exp->socket_made, errp)) {
             goto fail;
         }
     } else {

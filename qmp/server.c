@@ -153,7 +153,7 @@ HbQmpServer *hb_qmp_server_listen(const char *path, unsigned max_clients, GError
         return NULL;
     }
     /* From 0600 to what the operator asked: never more open in between. */
-    if (!hb_perms_apply_at(AT_FDCWD, path, path, &socket_perms, errp)) {
+    if (!hb_perms_apply_at(AT_FDCWD, path, path, &socket_perms, &made, errp)) {
         close(fd);
         hb_unix_unlink_own(AT_FDCWD, path, &made);
         return NULL;

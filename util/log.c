@@ -59,7 +59,8 @@ static bool stderr_is_journal(void)
 
 static int open_log_file(const char *path)
 {
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    /* No symlink: a root daemon must not be steered into appending elsewhere. */
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0640);
 }
 
 bool hb_log_to_file(const char *path, GError **errp)

@@ -79,8 +79,19 @@ HbPerms hb_perms_merge(HbPerms base, HbPerms over)
 }
 
 bool hb_perms_apply_at(int dirfd, const char *name, const char *shown, const HbPerms *p,
-                       GError **errp)
+                       const struct stat *expect, GError **errp)
 {
+    struct stat st;
+
+    if (p->uid == (uid_t)-1 && p->gid == (gid_t)-1 && p->mode < 0) {
+        return true;
+    }
+    /* chmod follows symlinks: make sure the name is still our own file. */
+    if (expect && (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                   st.st_dev != expect->st_dev || st.st_ino != expect->st_ino)) {
+        hb_error_set(errp, "%s was replaced before its owner and mode were set", shown);
+        return false;
+    }
     /* Owner first: chown clears no bits of a socket, and a mode set after it sticks. */
     if ((p->uid != (uid_t)-1 || p->gid != (gid_t)-1) &&
         fchownat(dirfd, name, p->uid, p->gid, AT_SYMLINK_NOFOLLOW) < 0) {

@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /*
@@ -42,11 +43,13 @@ bool hb_perms_parse(const char *owner, const char *group, const char *mode,
 HbPerms hb_perms_merge(HbPerms base, HbPerms over);
 
 /**
- * hb_perms_apply_at() - set @p on @name inside @dirfd (AT_FDCWD: a path),
- * never following a symlink for the owner.
+ * hb_perms_apply_at() - set @p on @name inside @dirfd (AT_FDCWD: a path).
  * @shown: how errors name the file
+ * @expect: the identity of the file we made (hb_unix_listen_at()'s), or
+ *          NULL: if @name is no longer that file (someone with write access
+ *          to the directory swapped in a symlink), nothing is changed
  */
 bool hb_perms_apply_at(int dirfd, const char *name, const char *shown, const HbPerms *p,
-                       GError **errp);
+                       const struct stat *expect, GError **errp);
 
 #endif

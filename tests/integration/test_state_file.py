@@ -191,3 +191,39 @@ def test_state_file_write_failure_is_logged_and_retried(daemon_factory, tmp_path
     blocker.rmdir()
     q.cmd("blockdev-add", {"driver": "null-co", "node-name": "n1", "size": MiB})
     assert [a["node-name"] for _, a in items(state)] == ["n0", "n1"]
+
+
+def test_deletions_that_would_break_the_replay_are_refused(daemon_factory, tmp_path):
+    """A secret a recorded node names, or a parent whose inline child is
+    used elsewhere, cannot go while a state file is kept: the list left
+    behind could not be replayed.  Without a state file both are allowed."""
+    state = tmp_path / "state.json"
+    key = tmp_path / "key"
+    key.write_text("abc123")
+    img = raw(tmp_path / "a.raw")
+    d = daemon_factory("--state-file", str(state))
+    q = d.qmp()
+    q.cmd("object-add", {"qom-type": "secret", "id": "s0", "file": str(key)})
+    q.cmd("blockdev-add", {"driver": "null-co", "node-name": "n0", "size": MiB})
+    q.cmd("blockdev-add", {"driver": "raw", "node-name": "top",
+                           "file": {"driver": "file", "node-name": "f0", "filename": img}})
+    sock = tmp_path / "e.sock"
+    q.cmd("block-export-add", export_args("e0", "f0", sock))
+    cls, desc = q.err("blockdev-del", {"node-name": "top"})
+    assert desc == ("Node 'f0', defined inside 'top', is still used by export:e0: delete "
+                    "that first (the state file could not be replayed)")
+    q.cmd("block-export-del", id="e0")
+    q.cmd("blockdev-del", {"node-name": "top"})
+    # a secret named by a recorded item (here the master key of another secret)
+    master, args = encrypted_secret_args(tmp_path, "s1", b"pw", master_id="mk")
+    q.cmd("object-add", {"qom-type": "secret", "id": "mk", "file": str(master),
+                         "format": "base64"})
+    q.cmd("object-add", args)
+    cls, desc = q.err("object-del", id="mk")
+    assert desc == ("Secret 'mk' is still named by object:s1 in the state file: delete "
+                    "that first (the file could not be replayed without it)")
+    q.cmd("object-del", id="s1")
+    q.cmd("object-del", id="mk")
+    kill9(d)
+    d2 = daemon_factory("--state-file", str(state))
+    assert graph(d2.qmp())[0] == [("n0", "null-co", True)]
