@@ -89,10 +89,7 @@ static int parse_tuning(int c, const char *arg, ConvertArgs *a)
 static int parse_args(int argc, char **argv, ConvertArgs *a)
 {
     static const struct option lopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, 'j' },
-        { "image-opts", no_argument, NULL, 'i' },
-        { "force-share", no_argument, NULL, 'U' },
+        HB_IMG_LOPTS_READER,
         { "target-image-opts", no_argument, NULL, 'G' },
         { NULL, 0, NULL, 0 },
     };

@@ -120,11 +120,8 @@ static void print_info_chain(QapiImageInfo *top, bool json)
 int hb_img_cmd_info(int argc, char **argv)
 {
     static const struct option lopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "object", required_argument, NULL, 'j' },
+        HB_IMG_LOPTS_READER,
         { "output", required_argument, NULL, 'u' },
-        { "image-opts", no_argument, NULL, 'i' },
-        { "force-share", no_argument, NULL, 'U' },
         { "backing-chain", no_argument, NULL, 'b' },
         { NULL, 0, NULL, 0 },
     };
