@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "crypto/luks1.h"
+#include "tests/lib/mem-read.h"
 
 #define OFF_MK_ITERS 164
 #define OFF_SLOTS 208
@@ -40,11 +41,7 @@ static int vol_read(void *opaque, uint64_t offset, void *buf, size_t len)
 {
     Vol *v = opaque;
 
-    if (offset > v->len || len > v->len - offset) {
-        return -EIO;
-    }
-    memcpy(buf, v->data + offset, len);
-    return 0;
+    return hbt_mem_read(v->data, v->len, offset, buf, len);
 }
 
 static void clamp_iters(uint8_t *p)

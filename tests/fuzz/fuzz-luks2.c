@@ -33,6 +33,7 @@
 
 #include "crypto/hash.h"
 #include "crypto/luks2.h"
+#include "tests/lib/mem-read.h"
 
 #define FUZZ_MAX_INPUT (512u * 1024)
 
@@ -45,11 +46,7 @@ static int vol_read(void *opaque, uint64_t offset, void *buf, size_t len)
 {
     Vol *v = opaque;
 
-    if (offset > v->len || len > v->len - offset) {
-        return -EIO;
-    }
-    memcpy(buf, v->data + offset, len);
-    return 0;
+    return hbt_mem_read(v->data, v->len, offset, buf, len);
 }
 
 static void check_info(const HbLuks2 *luks)

@@ -9,6 +9,8 @@ the node layer keeps: wr_highest_offset."""
 import pytest
 
 from hbtest.bench import bench
+from hbtest.exports import export_args
+from hbtest.images import raw_file
 
 MiB = 1 << 20
 
@@ -23,18 +25,14 @@ COUNTERS = ["rd_bytes", "wr_bytes", "unmap_bytes", "rd_operations", "wr_operatio
 
 def export(qmp, tmp_path, eid, node):
     sock = tmp_path / f"{eid}.sock"
-    qmp.cmd("block-export-add", {"type": "vhost-user-blk", "id": eid, "node-name": node,
-                                 "addr": {"type": "unix", "path": str(sock)},
-                                 "writable": True})
+    qmp.cmd("block-export-add", export_args(eid, node, sock, writable=True))
     return sock
 
 
 @pytest.fixture
 def raw_export(qmp, tmp_path):
     """A raw node r0 over a file node f0 (8 MiB), exported as e0: its socket."""
-    img = tmp_path / "disk.raw"
-    with open(img, "wb") as f:
-        f.truncate(8 * MiB)
+    img = raw_file(tmp_path / "disk.raw", 8 * MiB)
     qmp.cmd("blockdev-add", {"driver": "file", "node-name": "f0", "filename": str(img)})
     qmp.cmd("blockdev-add", {"driver": "raw", "node-name": "r0", "file": "f0"})
     return export(qmp, tmp_path, "e0", "r0")

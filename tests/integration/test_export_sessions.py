@@ -9,6 +9,7 @@ import pytest
 
 from hbtest.bench import bench, start_bench
 from hbtest.exports import export_args
+from hbtest.images import raw_file
 
 MiB = 1 << 20
 
@@ -21,9 +22,7 @@ def finish(proc, timeout=60):
 
 @pytest.fixture
 def disk(qmp, tmp_path):
-    img = tmp_path / "d.raw"
-    with open(img, "wb") as f:
-        f.truncate(64 * MiB)
+    img = raw_file(tmp_path / "d.raw", 64 * MiB)
     qmp.cmd("blockdev-add", {"driver": "file", "node-name": "f0", "filename": str(img)})
     return img
 

@@ -12,6 +12,7 @@ import pytest
 
 from hbtest.bench import bench
 from hbtest.exports import export_args
+from hbtest.images import raw_file
 from hbtest.paths import HOTBLOCKD
 from hbtest.secrets import encrypted_secret_args
 
@@ -19,9 +20,7 @@ MiB = 1 << 20
 
 
 def raw(path, size=16 * MiB):
-    with open(path, "wb") as f:
-        f.truncate(size)
-    return str(path)
+    return str(raw_file(path, size))
 
 
 def items(path):

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "crypto/luks1.h"
+#include "tests/lib/mem-read.h"
 
 typedef struct {
     GByteArray *b;
@@ -14,11 +15,7 @@ typedef struct {
 static int mem_read(void *opaque, uint64_t off, void *buf, size_t len)
 {
     MemVol *v = opaque;
-    if (v->fail_read || off + len > v->b->len) {
-        return -EIO;
-    }
-    memcpy(buf, v->b->data + off, len);
-    return 0;
+    return v->fail_read ? -EIO : hbt_mem_read(v->b->data, v->b->len, off, buf, len);
 }
 
 static int mem_write(void *opaque, uint64_t off, const void *buf, size_t len)

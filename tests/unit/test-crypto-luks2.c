@@ -12,6 +12,7 @@
 #include "crypto/kdf-argon2.h"
 #include "crypto/luks2.h"
 #include "crypto/pbkdf.h"
+#include "tests/lib/mem-read.h"
 
 #define PASS ((const uint8_t *)"abc123")
 #define PASSLEN 6
@@ -34,11 +35,7 @@ typedef struct Vol {
 static int vol_read(void *opaque, uint64_t off, void *buf, size_t len)
 {
     Vol *v = opaque;
-    if (off > v->len || len > v->len - off) {
-        return -EIO;
-    }
-    memcpy(buf, v->data + off, len);
-    return 0;
+    return hbt_mem_read(v->data, v->len, off, buf, len);
 }
 
 static void put64(uint8_t *p, uint64_t v)
