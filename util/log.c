@@ -92,14 +92,6 @@ void hb_log_to_syslog(void)
     g_mutex_unlock(&lock);
 }
 
-bool hb_log_to_stderr(void)
-{
-    g_mutex_lock(&lock);
-    bool r = !use_syslog && file_fd < 0;
-    g_mutex_unlock(&lock);
-    return r;
-}
-
 void hb_log_reopen(void)
 {
     g_mutex_lock(&lock);

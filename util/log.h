@@ -50,9 +50,6 @@ bool hb_log_to_file(const char *path, GError **errp);
 /* Send lines to syslog (facility daemon) from now on. */
 void hb_log_to_syslog(void);
 
-/* Whether lines go to stderr (neither a file nor syslog was chosen). */
-bool hb_log_to_stderr(void);
-
 /**
  * hb_log_reopen() - reopen the log file (SIGHUP, after logrotate moved it).
  * Nothing to do for stderr and syslog.  A failure is logged to the old file.

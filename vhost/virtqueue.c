@@ -285,27 +285,23 @@ static inline void log_used(HbVirtq *vq, uint64_t off, uint64_t len)
     }
 }
 
-void hb_virtq_log_request(HbVirtq *vq, const HbVirtqElem *elem)
-{
-    uint64_t gpa;
-
-    if (!vq->log) {
-        return;
-    }
-    for (unsigned i = elem->out_num; i < elem->out_num + elem->in_num; i++) {
-        /* Every iovec came from one region (gpa_to_iov splits at edges). */
-        if (hb_guest_mem_ptr_to_gpa(vq->mem, elem->iov[i].iov_base, &gpa)) {
-            hb_dirty_log_mark(vq->log, gpa, elem->iov[i].iov_len);
-        }
-    }
-}
-
 void hb_virtq_log_ptr(HbVirtq *vq, const void *p, uint64_t len)
 {
     uint64_t gpa;
 
     if (vq->log && hb_guest_mem_ptr_to_gpa(vq->mem, p, &gpa)) {
         hb_dirty_log_mark(vq->log, gpa, len);
+    }
+}
+
+void hb_virtq_log_request(HbVirtq *vq, const HbVirtqElem *elem)
+{
+    if (!vq->log) {
+        return;
+    }
+    /* Every iovec came from one region (gpa_to_iov splits at edges). */
+    for (unsigned i = elem->out_num; i < elem->out_num + elem->in_num; i++) {
+        hb_virtq_log_ptr(vq, elem->iov[i].iov_base, elem->iov[i].iov_len);
     }
 }
 
