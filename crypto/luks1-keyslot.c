@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "crypto/afsplit.h"
+#include "crypto/luks-slots.h"
 #include "crypto/luks1-priv.h"
 #include "crypto/pbkdf.h"
 #include "util/error.h"
@@ -177,14 +178,13 @@ bool hb_luks1_create(HbLuks1WriteFn write, void *opaque, const HbLuks1CreateOpts
     return luks1_store_key(luks, 0, passphrase, passphrase_len, iter_time, write, opaque, errp);
 }
 
-static bool check_slot_index(int slot, GError **errp)
+static uint32_t active_mask(const HbLuks1 *luks)
 {
-    if (slot < 0 || slot >= HB_LUKS1_NUM_KEYSLOTS) {
-        hb_error_set(errp, "Invalid keyslot %d specified, must be between 0 and %d", slot,
-                     HB_LUKS1_NUM_KEYSLOTS - 1);
-        return false;
+    uint32_t m = 0;
+    for (int i = 0; i < HB_LUKS1_NUM_KEYSLOTS; i++) {
+        m |= (uint32_t)(luks->hdr.slots[i].active == LUKS1_KEY_SLOT_ENABLED) << i;
     }
-    return true;
+    return m;
 }
 
 bool hb_luks1_add_keyslot(HbLuks1 *luks, HbLuks1ReadFn read, HbLuks1WriteFn write, void *opaque,
@@ -198,21 +198,7 @@ bool hb_luks1_add_keyslot(HbLuks1 *luks, HbLuks1ReadFn read, HbLuks1WriteFn writ
         hb_error_set(errp, "Cannot add a keyslot: the LUKS volume is not unlocked");
         return false;
     }
-    if (slot == -1) {
-        for (int i = 0; i < HB_LUKS1_NUM_KEYSLOTS && slot < 0; i++) {
-            if (luks->hdr.slots[i].active != LUKS1_KEY_SLOT_ENABLED) {
-                slot = i;
-            }
-        }
-        if (slot < 0) {
-            hb_error_set(errp, "Can't add a keyslot - all keyslots are in use");
-            return false;
-        }
-    } else if (!check_slot_index(slot, errp)) {
-        return false;
-    }
-    if (luks->hdr.slots[slot].active == LUKS1_KEY_SLOT_ENABLED) {
-        hb_error_set(errp, "Refusing to overwrite active keyslot %d - please erase it first", slot);
+    if (!luks_slot_for_add(&slot, HB_LUKS1_NUM_KEYSLOTS, active_mask(luks), errp)) {
         return false;
     }
     /* Another process (or node) may have changed the header since we read it;
@@ -238,25 +224,10 @@ bool hb_luks1_add_keyslot(HbLuks1 *luks, HbLuks1ReadFn read, HbLuks1WriteFn writ
 bool hb_luks1_erase_keyslot(HbLuks1 *luks, HbLuks1WriteFn write, void *opaque, int slot,
                             GError **errp)
 {
-    int active = 0;
-
-    if (!check_slot_index(slot, errp)) {
+    if (!luks_slot_for_erase(slot, HB_LUKS1_NUM_KEYSLOTS, active_mask(luks), errp)) {
         return false;
     }
     Luks1Slot *s = &luks->hdr.slots[slot];
-    if (s->active != LUKS1_KEY_SLOT_ENABLED) {
-        hb_error_set(errp, "Given keyslot %d is already erased (inactive) ", slot);
-        return false;
-    }
-    for (int i = 0; i < HB_LUKS1_NUM_KEYSLOTS; i++) {
-        active += luks->hdr.slots[i].active == LUKS1_KEY_SLOT_ENABLED;
-    }
-    if (active == 1) {
-        hb_error_set(errp,
-                     "Attempt to erase the only active keyslot %d which will erase all the "
-                     "data in the image irreversibly - refusing operation", slot);
-        return false;
-    }
     /* Random bytes over the stripes: with any of them gone the key is gone. */
     size_t len = (size_t)luks1_split_sectors_exact(luks->hdr.key_bytes, s->stripes) *
                  HB_LUKS1_SECTOR_SIZE;

@@ -11,9 +11,9 @@
  * increments, writing the primary first.  So: a copy is usable when its
  * binary fields are sane, its checksum matches and its JSON passes every
  * check; of two usable copies the one with the higher seqid is current (an
- * update interrupted after the primary), and when the primary is unusable
+ * update interrupted after one copy), and when the primary is unusable
  * the secondary is looked for at every offset a header size allows.
- * Nothing is repaired: hotblock never writes LUKS2 metadata.
+ * Nothing is repaired on open; luks2-write.c writes both copies on a change.
  */
 #include <errno.h>
 #include <string.h>
@@ -23,23 +23,6 @@
 
 const uint8_t luks2_magic1[6] = { 'L', 'U', 'K', 'S', 0xBA, 0xBE };
 const uint8_t luks2_magic2[6] = { 'S', 'K', 'U', 'L', 0xBA, 0xBE };
-
-enum {
-    OFF_MAGIC = 0,
-    OFF_VERSION = 6,
-    OFF_HDR_SIZE = 8,
-    OFF_SEQID = 16,
-    OFF_LABEL = 24,
-    OFF_CSUM_ALG = 72,
-    OFF_SALT = 104,
-    OFF_UUID = 168,
-    OFF_SUBSYSTEM = 208,
-    OFF_HDR_OFFSET = 256,
-    OFF_CSUM = 448,
-    CSUM_LEN = 64,
-    MIN_HDR = 16 * 1024,
-    MAX_HDR = 4 * 1024 * 1024,
-};
 
 static uint64_t get64(const uint8_t *p)
 {
@@ -232,7 +215,7 @@ static char *strip_word(const char *msg, const char *word)
 }
 
 bool luks2_read_headers(HbLuks1ReadFn read, void *opaque, uint64_t volume_size, Luks2Bin *bin,
-                        Luks2Meta *meta, GError **errp)
+                        Luks2Meta *meta, char **json, GError **errp)
 {
     g_autoptr(GError) err1 = NULL, err2 = NULL;
     g_autofree char *json1 = NULL, *json2 = NULL;
@@ -272,11 +255,17 @@ bool luks2_read_headers(HbLuks1ReadFn read, void *opaque, uint64_t volume_size, 
         ok1 = bin->seqid >= bin2.seqid;
     }
     if (ok1) {
+        if (json) {
+            *json = g_steal_pointer(&json1);
+        }
         return true;
     }
     if (ok2) {
         *bin = bin2;
         *meta = *meta2;
+        if (json) {
+            *json = g_steal_pointer(&json2);
+        }
         return true;
     }
     g_autofree char *m1 = strip_word(err1->message, " primary");

@@ -3,6 +3,8 @@
 #ifndef HB_CRYPTO_LUKS2_PRIV_H
 #define HB_CRYPTO_LUKS2_PRIV_H
 
+#include <json-glib/json-glib.h>
+
 #include "crypto/kdf-argon2.h"
 #include "crypto/cipher.h"
 #include "crypto/luks2.h"
@@ -14,6 +16,24 @@
 #define LUKS2_MAX_KEY 64            /* AES-256-XTS */
 /* What cryptsetup ever writes, and more: keeps key * stripes bounded. */
 #define LUKS2_MAX_STRIPES 65536
+
+/* Byte offsets in a binary header (big-endian numbers). */
+enum {
+    OFF_MAGIC = 0,
+    OFF_VERSION = 6,
+    OFF_HDR_SIZE = 8,
+    OFF_SEQID = 16,
+    OFF_LABEL = 24,
+    OFF_CSUM_ALG = 72,
+    OFF_SALT = 104,
+    OFF_UUID = 168,
+    OFF_SUBSYSTEM = 208,
+    OFF_HDR_OFFSET = 256,
+    OFF_CSUM = 448,
+    CSUM_LEN = 64,
+    MIN_HDR = 16 * 1024,
+    MAX_HDR = 4 * 1024 * 1024,
+};
 
 /* One binary header, decoded (host order, strings NUL-terminated). */
 typedef struct Luks2Bin {
@@ -95,6 +115,7 @@ typedef struct Luks2Meta {
 struct HbLuks2 {
     Luks2Bin bin;               /* the header in use */
     Luks2Meta meta;
+    char *json;                 /* its JSON text: rewritten, never rebuilt, on a change */
     uint64_t volume_size;
     HbSecretBuf *master_key;
     HbSectorCipher *cipher;
@@ -102,9 +123,35 @@ struct HbLuks2 {
 
 extern const uint8_t luks2_magic1[6], luks2_magic2[6];
 
-/* luks2-header.c: read both copies and decode the one to trust. */
+/* luks2-header.c: read both copies and decode the one to trust; *@json
+ * (when @json is not NULL) gets its JSON text. */
 bool luks2_read_headers(HbLuks1ReadFn read, void *opaque, uint64_t volume_size, Luks2Bin *bin,
-                        Luks2Meta *meta, GError **errp);
+                        Luks2Meta *meta, char **json, GError **errp);
+
+/* luks2-write.c: the metadata @root as the next seqid, both copies written;
+ * @l takes it in only once it is on disk. */
+bool luks2_write_metadata(HbLuks2 *l, JsonNode *root, HbLuks1WriteFn write, void *opaque,
+                          GError **errp);
+
+/* luks2.c: the keyslot's KDF over @pass. */
+bool luks2_derive(const Luks2Keyslot *s, const uint8_t *pass, size_t passlen, uint8_t *out,
+                  size_t outlen, GError **errp);
+
+/* luks2-keyslot.c: KDF costs and keyslot key material. */
+typedef struct Luks2KdfOpts {
+    Luks2KdfType type;
+    HbHashAlg hash;             /* pbkdf2 */
+    int64_t iter_time_ms;       /* <= 0: 2000 */
+    uint32_t memory_kib;        /* argon2; 0: benchmarked, up to the limit */
+    uint32_t parallel;          /* argon2; 0: min(4, CPUs) */
+} Luks2KdfOpts;
+uint32_t luks2_max_memory(void);
+bool luks2_kdf_check(const Luks2KdfOpts *o, GError **errp);
+bool luks2_kdf_costs(const Luks2KdfOpts *o, uint32_t key_size, Luks2Keyslot *s, GError **errp);
+bool luks2_store_key(HbLuks2 *l, JsonNode *root, int id, const Luks2KdfOpts *kdf,
+                     const uint8_t *pass, size_t passlen, HbLuks1WriteFn write, void *opaque,
+                     GError **errp);
+char *luks2_b64(const uint8_t *data, size_t len);
 
 /* luks2-json.c: parse and check the JSON area of a header of @hdr_size bytes
  * on a volume of @volume_size bytes. */

@@ -32,6 +32,11 @@ void hb_luks2_set_max_memory(uint32_t kib)
     max_memory_kib = kib;
 }
 
+uint32_t luks2_max_memory(void)
+{
+    return max_memory_kib;
+}
+
 /*
  * Argon2's time cost multiplies its memory cost: 4 passes over 1 GiB is
  * what cryptsetup picks for about 2 s on a fast machine.  Allowing 32
@@ -98,7 +103,7 @@ static bool costs_allowed(const HbLuks2 *l, GError **errp)
     return true;
 }
 
-static bool derive(const Luks2Keyslot *s, const uint8_t *pass, size_t passlen, uint8_t *out,
+bool luks2_derive(const Luks2Keyslot *s, const uint8_t *pass, size_t passlen, uint8_t *out,
                    size_t outlen, GError **errp)
 {
     if (s->kdf == LUKS2_KDF_PBKDF2) {
@@ -123,7 +128,7 @@ static int try_slot(const HbLuks2 *l, int i, const uint8_t *pass, size_t passlen
     uint8_t digest[LUKS2_MAX_DIGEST_LEN];
     int rc;
 
-    if (!derive(s, pass, passlen, slotkey->data, ac->key_size, errp)) {
+    if (!luks2_derive(s, pass, passlen, slotkey->data, ac->key_size, errp)) {
         return -1;
     }
     rc = read(opaque, s->area_offset, split->data, splitlen);
@@ -189,7 +194,7 @@ HbLuks2 *hb_luks2_open(HbLuks1ReadFn read, void *opaque, uint64_t volume_size,
     g_autoptr(HbLuks2) l = g_new0(HbLuks2, 1);
 
     l->volume_size = volume_size;
-    if (!luks2_read_headers(read, opaque, volume_size, &l->bin, &l->meta, errp)) {
+    if (!luks2_read_headers(read, opaque, volume_size, &l->bin, &l->meta, &l->json, errp)) {
         return NULL;
     }
     if (passphrase && (!costs_allowed(l, errp) ||
@@ -240,6 +245,8 @@ bool hb_luks2_reload(HbLuks2 *luks, HbLuks1ReadFn read, void *opaque, uint64_t v
     }
     luks->bin = fresh->bin;
     luks->meta = fresh->meta;
+    g_free(luks->json);
+    luks->json = g_steal_pointer(&fresh->json);
     luks->volume_size = volume_size;
     return true;
 }
@@ -251,6 +258,7 @@ void hb_luks2_free(HbLuks2 *luks)
     }
     hb_sector_cipher_free(luks->cipher);
     hb_secret_buf_free(luks->master_key);
+    g_free(luks->json);
     gnutls_memset(luks, 0, sizeof(*luks));
     g_free(luks);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* crypto/luks2.h — the LUKS2 on-disk format as cryptsetup writes it: parse and
  * check both binary headers and the JSON metadata, unlock a keyslot (PBKDF2,
- * Argon2i, Argon2id), encrypt/decrypt the data segment.  Reading only:
- * creating LUKS2 and changing keyslots are not implemented.
+ * Argon2i, Argon2id), encrypt/decrypt the data segment; create a volume,
+ * add and erase keyslots (luks2-create.c, luks2-keyslot.c, luks2-write.c).
  * I/O goes through the same callbacks as crypto/luks1.h. */
 #ifndef HB_CRYPTO_LUKS2_H
 #define HB_CRYPTO_LUKS2_H
@@ -125,5 +125,64 @@ typedef struct HbLuks2Info {
 
 /** hb_luks2_get_info() - the header's metadata, no key material */
 void hb_luks2_get_info(const HbLuks2 *luks, HbLuks2Info *info);
+
+typedef struct HbLuks2CreateOpts {
+    const char *cipher;         /* dm-crypt spec; default "aes-xts-plain64" */
+    uint32_t key_size_bits;     /* default 512 */
+    const char *hash_alg;       /* digest and AF hash; default "sha256" */
+    const char *pbkdf;          /* "pbkdf2", "argon2i", "argon2id" (default) */
+    int64_t iter_time_ms;       /* keyslot KDF time; <= 0: 2000 */
+    uint32_t memory_kib;        /* Argon2 memory; 0: benchmarked, at most 1 GiB */
+    uint32_t parallel;          /* Argon2 lanes; 0: min(4, CPUs) */
+    uint32_t sector_size;       /* 512 (default), 1024, 2048, 4096 */
+    bool detached_header;       /* data segment at 0 on another volume */
+} HbLuks2CreateOpts;
+
+/**
+ * hb_luks2_create() - write a fresh LUKS2 header with keyslot 0 set to @passphrase
+ * @write: writes the header volume (every byte of [0, *header_size) is written)
+ * @opaque: for @write
+ * @opts: options; NULL for cryptsetup 2.6's luksFormat defaults
+ * @passphrase: keyslot 0's passphrase
+ * @passphrase_len: its length
+ * @header_size: set to the bytes the header volume needs (16 MiB)
+ * @errp: error
+ *
+ * Layout as cryptsetup makes it: both 16 KiB header copies, the keyslots
+ * area up to 16 MiB, data from 16 MiB (from 0 on its own volume when
+ * detached).  Argon2 costs come from a short benchmark for the iteration
+ * time, the memory capped at 1 GiB, half the RAM and hb_luks2_set_max_memory().
+ */
+bool hb_luks2_create(HbLuks1WriteFn write, void *opaque, const HbLuks2CreateOpts *opts,
+                     const uint8_t *passphrase, size_t passphrase_len, uint64_t *header_size,
+                     GError **errp);
+
+/**
+ * hb_luks2_add_keyslot() - store the volume key under a new passphrase
+ * @luks: an unlocked volume
+ * @read: reads the header volume (to check it did not change since open)
+ * @write: writes it
+ * @opaque: for both
+ * @slot: 0..31, or -1 for the first free keyslot id
+ * @pass: the new passphrase
+ * @len: its length
+ * @iter_time_ms: Argon2id time (benchmarked); <= 0 for the default 2000
+ * @errp: QEMU's texts, as hb_luks1_add_keyslot()
+ *
+ * The key material goes to free space in the keyslots area, then both
+ * header copies are rewritten with seqid + 1; tokens and unknown members
+ * of the JSON are kept.
+ */
+bool hb_luks2_add_keyslot(HbLuks2 *luks, HbLuks1ReadFn read, HbLuks1WriteFn write, void *opaque,
+                          int slot, const uint8_t *pass, size_t len, int64_t iter_time_ms,
+                          GError **errp);
+
+/**
+ * hb_luks2_erase_keyslot() - overwrite a keyslot's key material and remove it
+ * @errp: QEMU's texts, as hb_luks1_erase_keyslot(); erasing the only keyslot
+ *        is refused
+ */
+bool hb_luks2_erase_keyslot(HbLuks2 *luks, HbLuks1WriteFn write, void *opaque, int slot,
+                            GError **errp);
 
 #endif

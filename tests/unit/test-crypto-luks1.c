@@ -21,13 +21,7 @@ static int mem_read(void *opaque, uint64_t off, void *buf, size_t len)
 static int mem_write(void *opaque, uint64_t off, const void *buf, size_t len)
 {
     MemVol *v = opaque;
-    if (off + len > v->b->len) {
-        guint old = v->b->len;
-        g_byte_array_set_size(v->b, (guint)(off + len));
-        memset(v->b->data + old, 0, v->b->len - old);
-    }
-    memcpy(v->b->data + off, buf, len);
-    return 0;
+    return hbt_mem_write(v->b, off, buf, len);
 }
 
 #define PASS ((const uint8_t *)"abc123")
