@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block/luks.c — the "luks" format: LUKS1 or LUKS2 over a payload, header attached or detached. */
 #include "block/iov.h"
+#include "block/luks-create.h"
 #include "block/luks-info.h"
 #include "block/node.h"
 #include "crypto/luks1.h"
@@ -612,103 +613,6 @@ static QapiImageInfoSpecific *luks_query_specific(HbNode *node)
     return hb_luks_info_specific(s->luks, s->luks2, s->header != NULL);
 }
 
-/* ---- hotblock-img create -f luks ---- */
-
-static int create_write(void *opaque, uint64_t offset, const void *buf,
-                        size_t len)
-{
-    return hb_pwrite_all(*(int *)opaque, buf, len, offset);
-}
-
-static bool take_bool(GHashTable *opts, const char *key, bool *out,
-                      GError **errp)
-{
-    const char *v = g_hash_table_lookup(opts, key);
-
-    if (!v) {
-        return true;
-    }
-    if (g_str_equal(v, "on") || g_str_equal(v, "true")) {
-        *out = true;
-    } else if (g_str_equal(v, "off") || g_str_equal(v, "false")) {
-        *out = false;
-    } else {
-        hb_error_set(errp, "Parameter '%s' expects 'on' or 'off'", key);
-        return false;
-    }
-    g_hash_table_remove(opts, key);
-    return true;
-}
-
-static bool luks_create(const char *filename, int64_t size, GHashTable *opts,
-                        GError **errp)
-{
-    HbLuks1CreateOpts co = { 0 };
-    g_autofree char *secret = g_strdup(g_hash_table_lookup(opts, "key-secret"));
-    g_autofree char *alg = g_strdup(g_hash_table_lookup(opts, "cipher-alg"));
-    g_autofree char *mode = g_strdup(g_hash_table_lookup(opts, "cipher-mode"));
-    g_autofree char *ivgen = g_strdup(g_hash_table_lookup(opts, "ivgen-alg"));
-    g_autofree char *ivhash = g_strdup(g_hash_table_lookup(opts, "ivgen-hash-alg"));
-    g_autofree char *hash = g_strdup(g_hash_table_lookup(opts, "hash-alg"));
-    g_autofree char *iter = g_strdup(g_hash_table_lookup(opts, "iter-time"));
-    bool detached = false;
-
-    for (const char *const *k = (const char *const[]){ "key-secret",
-             "cipher-alg", "cipher-mode", "ivgen-alg", "ivgen-hash-alg",
-             "hash-alg", "iter-time", NULL }; *k; k++) {
-        g_hash_table_remove(opts, *k);
-    }
-    if (!take_bool(opts, "detached-header", &detached, errp)) {
-        return false;
-    }
-    if (!secret) {
-        hb_error_set(errp, "Parameter 'key-secret' is required for cipher");
-        return false;
-    }
-    if (!detached && size < 0) {
-        hb_error_set(errp, "Image creation needs a size parameter");
-        return false;
-    }
-    co.cipher_alg = alg;
-    co.cipher_mode = mode;
-    co.ivgen_alg = ivgen;
-    co.ivgen_hash_alg = ivhash;
-    co.hash_alg = hash;
-    co.detached_header = detached;
-    if (iter) {
-        char *end = NULL;
-        co.iter_time_ms = g_ascii_strtoll(iter, &end, 10);
-        if (!end || *end || co.iter_time_ms <= 0) {
-            hb_error_set(errp, "Parameter 'iter-time' expects a number");
-            return false;
-        }
-    }
-    g_autoptr(HbSecretBuf) pass = hb_secret_lookup_utf8(secret, errp);
-    if (!pass) {
-        return false;
-    }
-
-    HB_AUTOFD int fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        hb_error_set_errno(errp, errno, "Could not create '%s'", filename);
-        return false;
-    }
-    uint64_t header_size = 0;
-    bool ok = hb_luks1_create(create_write, &fd, &co, pass->data, pass->len,
-                              &header_size, errp);
-    if (ok) {
-        uint64_t total = header_size + (detached ? 0 : (uint64_t)size);
-        if (ftruncate(fd, (off_t)total) == -1 || fdatasync(fd) == -1) {
-            hb_error_set_errno(errp, errno, "Could not resize '%s'", filename);
-            ok = false;
-        }
-    }
-    if (!ok) {
-        unlink(filename);
-    }
-    return ok;
-}
-
 const HbDriver hb_driver_luks = {
     .name = "luks",
     .is_format = true,
@@ -723,5 +627,5 @@ const HbDriver hb_driver_luks = {
     .activate = luks_activate,
     .query_specific = luks_query_specific,
     .encrypted = true,
-    .create = luks_create,
+    .create = hb_luks_create,
 };

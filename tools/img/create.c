@@ -32,11 +32,16 @@ static const CreateOptHelp create_opts_help[] = {
     { "luks", "cipher-alg=<str>", "Name of encryption cipher algorithm" },
     { "luks", "cipher-mode=<str>", "Name of encryption cipher mode" },
     { "luks", "detached-header=<bool (on/off)>", "Create a detached LUKS header (no payload)" },
+    { "luks", "format=<str>", "LUKS version to write: luks1 (default) or luks2" },
     { "luks", "hash-alg=<str>", "Name of encryption hash algorithm" },
     { "luks", "iter-time=<num>", "Time to spend in PBKDF in milliseconds" },
     { "luks", "ivgen-alg=<str>", "Name of IV generator algorithm" },
     { "luks", "ivgen-hash-alg=<str>", "Name of IV generator hash algorithm" },
     { "luks", "key-secret=<str>", "ID of secret providing LUKS passphrase" },
+    { "luks", "pbkdf=<str>", "LUKS2 keyslot KDF: argon2id (default), argon2i, pbkdf2" },
+    { "luks", "pbkdf-memory=<num>", "LUKS2 Argon2 memory in KiB (default: benchmarked)" },
+    { "luks", "pbkdf-parallel=<num>", "LUKS2 Argon2 threads (default: min(4, CPUs))" },
+    { "luks", "sector-size=<num>", "LUKS2 encryption sector size: 512 (default) to 4096" },
     { "luks", "size=<size>", "Virtual disk size" },
 };
 
