@@ -14,6 +14,7 @@
 #include "crypto/luks2.h"
 #include "crypto/secret.h"
 #include "util/error.h"
+#include "util/opts-take.h"
 #include "util/fd-io.h"
 
 static int create_write(void *opaque, uint64_t offset, const void *buf, size_t len)
@@ -60,14 +61,6 @@ static bool take_num(GHashTable *opts, const char *key, int64_t min, int64_t max
     return true;
 }
 
-/* Take @key out of @opts, returning its value (or NULL). */
-static char *take_str(GHashTable *opts, const char *key)
-{
-    char *v = g_strdup(g_hash_table_lookup(opts, key));
-    g_hash_table_remove(opts, key);
-    return v;
-}
-
 typedef struct CreateArgs {
     char *secret, *alg, *mode, *ivgen, *ivhash, *hash, *format, *pbkdf;
     int64_t iter, memory, parallel, sector_size;
@@ -89,14 +82,14 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CreateArgs, args_clear)
 
 static bool take_args(GHashTable *opts, CreateArgs *a, GError **errp)
 {
-    a->secret = take_str(opts, "key-secret");
-    a->alg = take_str(opts, "cipher-alg");
-    a->mode = take_str(opts, "cipher-mode");
-    a->ivgen = take_str(opts, "ivgen-alg");
-    a->ivhash = take_str(opts, "ivgen-hash-alg");
-    a->hash = take_str(opts, "hash-alg");
-    a->format = take_str(opts, "format");
-    a->pbkdf = take_str(opts, "pbkdf");
+    a->secret = hb_opts_take_str(opts, "key-secret");
+    a->alg = hb_opts_take_str(opts, "cipher-alg");
+    a->mode = hb_opts_take_str(opts, "cipher-mode");
+    a->ivgen = hb_opts_take_str(opts, "ivgen-alg");
+    a->ivhash = hb_opts_take_str(opts, "ivgen-hash-alg");
+    a->hash = hb_opts_take_str(opts, "hash-alg");
+    a->format = hb_opts_take_str(opts, "format");
+    a->pbkdf = hb_opts_take_str(opts, "pbkdf");
     if (!take_bool(opts, "detached-header", &a->detached, errp) ||
         !take_num(opts, "iter-time", 1, INT32_MAX, &a->iter, errp) ||
         !take_num(opts, "pbkdf-memory", 1, UINT32_MAX, &a->memory, errp) ||

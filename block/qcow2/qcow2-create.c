@@ -4,6 +4,7 @@
 #include "qcow2.h"
 #include "qcow2-int.h"
 #include "util/error.h"
+#include "util/opts-take.h"
 #include "util/size.h"
 #include "util/fd-io.h"
 
@@ -30,14 +31,6 @@ static bool take_uint(GHashTable *opts, const char *key, uint64_t dflt,
     }
     g_hash_table_remove(opts, key);
     return true;
-}
-
-static char *take_str(GHashTable *opts, const char *key)
-{
-    char *v = g_strdup(g_hash_table_lookup(opts, key));
-
-    g_hash_table_remove(opts, key);
-    return v;
 }
 
 /* Virtual size of a backing file: qcow2 header size or the raw length. */
@@ -146,14 +139,14 @@ static bool check_widths(const CreateOpts *c, GError **errp)
  */
 static bool take_create_opts(GHashTable *opts, CreateOpts *c, GError **errp)
 {
-    g_autofree char *compat = take_str(opts, "compat");
-    g_autofree char *lazy = take_str(opts, "lazy_refcounts");
-    g_autofree char *ctype = take_str(opts, "compression_type");
-    g_autofree char *prealloc = take_str(opts, "preallocation");
-    g_autofree char *extl2 = take_str(opts, "extended_l2");
+    g_autofree char *compat = hb_opts_take_str(opts, "compat");
+    g_autofree char *lazy = hb_opts_take_str(opts, "lazy_refcounts");
+    g_autofree char *ctype = hb_opts_take_str(opts, "compression_type");
+    g_autofree char *prealloc = hb_opts_take_str(opts, "preallocation");
+    g_autofree char *extl2 = hb_opts_take_str(opts, "extended_l2");
 
-    c->backing = take_str(opts, "backing_file");
-    c->backing_fmt = take_str(opts, "backing_fmt");
+    c->backing = hb_opts_take_str(opts, "backing_file");
+    c->backing_fmt = hb_opts_take_str(opts, "backing_fmt");
     if (!take_uint(opts, "cluster_size", 65536, &c->cluster_size, errp) ||
         !take_uint(opts, "refcount_bits", 16, &c->refcount_bits, errp) ||
         !check_widths(c, errp) || !parse_compat(compat, lazy, c, errp) ||
