@@ -3,6 +3,7 @@
 #include "block/iov.h"
 #include "block/luks-create.h"
 #include "block/luks-info.h"
+#include "block/luks-priv.h"
 #include "block/node.h"
 #include "crypto/luks1.h"
 #include "crypto/luks2.h"
@@ -61,16 +62,6 @@
 
 #define BOUNCE_SIZE (256 * 1024)
 #define SECTOR HB_LUKS1_SECTOR_SIZE
-
-typedef struct LuksState {
-    HbChild *file;
-    HbChild *header;        /* NULL: attached */
-    HbLuks1 *luks;          /* exactly one of luks, luks2 */
-    HbLuks2 *luks2;
-    uint64_t payload_offset;
-    uint64_t payload_size;  /* LUKS2 fixed-size segment; 0: to the end of file */
-    uint32_t sector;        /* encryption sector size */
-} LuksState;
 
 static bool has_key(const LuksState *s)
 {
@@ -146,14 +137,14 @@ static int decrypt_iov(LuksState *s, uint64_t offset,
 }
 
 /* The header is read while opening or activating, maybe from an inactive child. */
-static int header_read(void *opaque, uint64_t offset, void *buf, size_t len)
+int luks_header_read(void *opaque, uint64_t offset, void *buf, size_t len)
 {
     struct iovec v = { .iov_base = buf, .iov_len = len };
 
     return hb_node_preadv(opaque, offset, len, &v, 1, HB_REQ_WHILE_INACTIVE);
 }
 
-static HbNode *header_node(LuksState *s)
+HbNode *luks_header_node(LuksState *s)
 {
     return s->header ? s->header->node : s->file->node;
 }
@@ -166,7 +157,7 @@ static bool open_header(LuksState *s, HbNode *hdr, uint64_t hdr_len, int version
     size_t plen = pass ? pass->len : 0;
 
     if (version == 2) {
-        s->luks2 = hb_luks2_open(header_read, hdr, hdr_len, p, plen, errp);
+        s->luks2 = hb_luks2_open(luks_header_read, hdr, hdr_len, p, plen, errp);
         if (!s->luks2) {
             return false;
         }
@@ -176,7 +167,7 @@ static bool open_header(LuksState *s, HbNode *hdr, uint64_t hdr_len, int version
         return true;
     }
     /* Version 1, or no LUKS signature: the LUKS1 parser says what is wrong. */
-    s->luks = hb_luks1_open(header_read, hdr, hdr_len, p, plen, errp);
+    s->luks = hb_luks1_open(luks_header_read, hdr, hdr_len, p, plen, errp);
     if (!s->luks) {
         return false;
     }
@@ -252,21 +243,23 @@ static bool luks_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
         goto fail;
     }
     if (lo->header) {
+        /* Writable with the node: keyslots are changed there (amend). */
         s->header = hb_node_open_child(node, "header", lo->header,
-                                       HB_PERM_CONSISTENT_READ, HB_PERM_ALL,
+                                       HB_PERM_CONSISTENT_READ |
+                                       (node->read_only ? 0 : HB_PERM_WRITE), HB_PERM_ALL,
                                        errp);
         if (!s->header) {
             goto fail;
         }
     }
 
-    HbNode *hdr = header_node(s);
+    HbNode *hdr = luks_header_node(s);
     int64_t hdr_len = hb_node_get_length(hdr);
     if (hdr_len < 0) {
         hb_error_set_errno(errp, (int)hdr_len, "Could not get the header size");
         goto fail;
     }
-    int version = hb_luks_version(header_read, hdr, (uint64_t)hdr_len);
+    int version = hb_luks_version(luks_header_read, hdr, (uint64_t)hdr_len);
     if (version < 0) {
         hb_error_set_errno(errp, version, "Cannot read LUKS header");
         goto fail;
@@ -311,7 +304,7 @@ static void luks_close(HbNode *node)
 static bool luks_activate(HbNode *node, GError **errp)
 {
     LuksState *s = node->opaque;
-    HbNode *hdr = header_node(s);
+    HbNode *hdr = luks_header_node(s);
     int64_t hdr_len = hb_node_get_length(hdr);
 
     if (hdr_len < 0) {
@@ -319,9 +312,9 @@ static bool luks_activate(HbNode *node, GError **errp)
         return false;
     }
     if (s->luks2) {
-        return hb_luks2_reload(s->luks2, header_read, hdr, (uint64_t)hdr_len, errp);
+        return hb_luks2_reload(s->luks2, luks_header_read, hdr, (uint64_t)hdr_len, errp);
     }
-    return hb_luks1_reload(s->luks, header_read, hdr, (uint64_t)hdr_len, errp);
+    return hb_luks1_reload(s->luks, luks_header_read, hdr, (uint64_t)hdr_len, errp);
 }
 
 static int64_t luks_get_length(HbNode *node)

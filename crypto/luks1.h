@@ -164,6 +164,20 @@ bool hb_luks1_add_keyslot(HbLuks1 *luks, HbLuks1ReadFn read, HbLuks1WriteFn writ
                           GError **errp);
 
 /**
+ * hb_luks1_keyslot_matches() - whether @pass unlocks keyslot @slot
+ * @luks: an open header
+ * @read: reads the header volume
+ * @opaque: for @read
+ * @slot: any number (an inactive or unknown slot matches nothing)
+ * @pass: the passphrase
+ * @len: its length
+ * @errp: set when -1
+ * Return: 1 it does, 0 it does not, -1 error (the costs are over the limits too).
+ */
+int hb_luks1_keyslot_matches(HbLuks1 *luks, HbLuks1ReadFn read, void *opaque, int slot,
+                             const uint8_t *pass, size_t len, GError **errp);
+
+/**
  * hb_luks1_erase_keyslot() - overwrite a keyslot's key material and disable it
  * @errp: QEMU's texts; erasing the only active slot is refused
  */

@@ -155,6 +155,19 @@ static int try_slot(const HbLuks2 *l, int i, const uint8_t *pass, size_t passlen
     return rc;
 }
 
+int hb_luks2_keyslot_matches(HbLuks2 *luks, HbLuks1ReadFn read, void *opaque, int slot,
+                             const uint8_t *pass, size_t len, GError **errp)
+{
+    if (slot < 0 || slot >= HB_LUKS2_MAX_KEYSLOTS || !slot_usable(luks, slot)) {
+        return 0;
+    }
+    if (!costs_allowed(luks, errp)) {
+        return -1;
+    }
+    g_autoptr(HbSecretBuf) vk = hb_secret_buf_new(luks->meta.slots[slot].key_size);
+    return try_slot(luks, slot, pass, len, read, opaque, vk->data, errp);
+}
+
 static bool unlock(HbLuks2 *l, const uint8_t *pass, size_t passlen, HbLuks1ReadFn read,
                    void *opaque, GError **errp)
 {

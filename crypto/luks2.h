@@ -177,6 +177,10 @@ bool hb_luks2_add_keyslot(HbLuks2 *luks, HbLuks1ReadFn read, HbLuks1WriteFn writ
                           int slot, const uint8_t *pass, size_t len, int64_t iter_time_ms,
                           GError **errp);
 
+/** hb_luks2_keyslot_matches() - as hb_luks1_keyslot_matches() */
+int hb_luks2_keyslot_matches(HbLuks2 *luks, HbLuks1ReadFn read, void *opaque, int slot,
+                             const uint8_t *pass, size_t len, GError **errp);
+
 /**
  * hb_luks2_erase_keyslot() - overwrite a keyslot's key material and remove it
  * @errp: QEMU's texts, as hb_luks1_erase_keyslot(); erasing the only keyslot

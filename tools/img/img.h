@@ -81,5 +81,6 @@ int hb_img_cmd_compare(int argc, char **argv);
 int hb_img_cmd_measure(int argc, char **argv);
 int hb_img_cmd_snapshot(int argc, char **argv);
 int hb_img_cmd_dd(int argc, char **argv);
+int hb_img_cmd_amend(int argc, char **argv);
 
 #endif

@@ -38,6 +38,11 @@ static const ImgCommand commands[] = {
     { "resize", hb_img_cmd_resize,
       "[--object OBJ]... [-q] [-f FMT] [--image-opts] [--shrink] FILENAME [+ | -]SIZE",
       "Grow (or with --shrink shrink) an image; +SIZE and -SIZE are relative." },
+    { "amend", hb_img_cmd_amend,
+      "[--object OBJ]... [-q] [-f FMT] [--image-opts] -o OPTS FILENAME",
+      "Add (state=active,new-secret=ID[,keyslot=N][,iter-time=MS]) or erase\n"
+      "(state=inactive,keyslot=N | old-secret=ID) a LUKS1 or LUKS2 keyslot.\n"
+      "'-o help' lists the options; --force is refused." },
     { "compare", hb_img_cmd_compare,
       "[--object OBJ]... [-q] [-s] [-U] [-f FMT] [-F FMT] [--image-opts] FILENAME1 FILENAME2",
       "Compare two images' contents (exit 0 identical, 1 different, 2 error).  Past\n"

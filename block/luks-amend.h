@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* block/luks-amend.h — adding and erasing the keyslots of an open luks node
+ * (LUKS1 or LUKS2) with the rules and texts of QEMU's LUKS amend. */
+#ifndef HB_BLOCK_LUKS_AMEND_H
+#define HB_BLOCK_LUKS_AMEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "block/node.h"
+
+typedef struct HbLuksAmendOpts {
+    bool active;             /* state=active (add) or inactive (erase) */
+    const char *new_secret;  /* secret id, or NULL */
+    const char *old_secret;  /* secret id, or NULL */
+    bool has_keyslot;
+    int keyslot;
+    bool has_iter_time;
+    int64_t iter_time_ms;
+} HbLuksAmendOpts;
+
+/**
+ * hb_luks_amend_keyslots() - add or erase keyslots of a luks node
+ * @node: an unlocked, writable luks node
+ * @o: what to do, as QEMU's QCryptoBlockAmendOptionsLUKS
+ * @errp: QEMU's texts ("'new-secret' is required to activate a keyslot",
+ *        "No keyslots match given (old) password for erase operation", ...)
+ *
+ * Active: the volume key goes into @o->keyslot (or the first free one)
+ * under @o->new_secret.  Inactive: keyslot @o->keyslot is erased (when
+ * @o->old_secret is given too, only if it opens that slot), or every
+ * keyslot @o->old_secret opens, never all of them.  The header node is
+ * flushed afterwards.
+ */
+bool hb_luks_amend_keyslots(HbNode *node, const HbLuksAmendOpts *o, GError **errp);
+
+#endif
