@@ -25,7 +25,7 @@
 #define PBKDF2_MIN_ITERS 1000
 #define ARGON2_MIN_TIME 4          /* cryptsetup's floor for the time cost */
 #define ARGON2_MIN_MEMORY_KIB 64
-#define ARGON2_PROBE_KIB (16 * 1024)
+#define ARGON2_PROBE_KIB 1024
 #define AREA_ALIGN 4096
 
 char *luks2_b64(const uint8_t *data, size_t len)
@@ -78,42 +78,58 @@ bool luks2_kdf_check(const Luks2KdfOpts *o, GError **errp)
     return true;
 }
 
+/* Microseconds of one Argon2 run at (@time, @kib) with @s's type and lanes. */
+static bool argon2_probe(const Luks2Keyslot *s, uint32_t time, uint32_t kib, uint32_t key_size,
+                         double *us, GError **errp)
+{
+    uint8_t out[LUKS2_MAX_KEY];
+    int64_t t0 = g_get_monotonic_time();
+
+    if (!hb_argon2(s->kdf == LUKS2_KDF_ARGON2I ? HB_ARGON2I : HB_ARGON2ID,
+                   (const uint8_t *)"benchmark", 9, s->salt, SALT_LEN, time, kib, s->cpus, out,
+                   key_size, errp)) {
+        return false;
+    }
+    *us = MAX(1.0, (double)(g_get_monotonic_time() - t0));
+    return true;
+}
+
 /*
- * Argon2 costs for about @ms milliseconds: one pass at a small probe size
- * gives the cost of a KiB-pass, and the work scales linearly in memory and
- * passes.  As cryptsetup does, memory goes up to the ceiling with the
- * minimum of 4 passes, then passes grow; a short @ms shrinks the memory.
+ * Argon2 costs for about @o->iter_time_ms.  Small runs do not scale to
+ * large ones (a few MiB stay in the CPU caches, a GiB does not), so the
+ * probe runs with 4 passes at doubling memory until one takes an eighth of
+ * the time (or the memory is at its ceiling, or fixed by the caller), and
+ * only that last run is scaled: at most a quarter of the time is spent.
+ * As cryptsetup does, memory grows to the ceiling with the minimum of 4
+ * passes, then passes grow; a short time shrinks the memory.
  */
 static bool argon2_costs(const Luks2KdfOpts *o, uint32_t key_size, Luks2Keyslot *s,
                          GError **errp)
 {
     uint32_t ceiling = memory_ceiling();
-    uint32_t probe = MIN(ARGON2_PROBE_KIB, o->memory_kib ? o->memory_kib : ceiling);
-    uint8_t out[LUKS2_MAX_KEY];
-    int64_t ms = o->iter_time_ms > 0 ? o->iter_time_ms : DEFAULT_ITER_TIME_MS;
+    double target = (double)(o->iter_time_ms > 0 ? o->iter_time_ms : DEFAULT_ITER_TIME_MS) *
+                    1000.0;
+    double us;
 
     if (!luks2_kdf_check(o, errp)) {
         return false;
     }
     s->cpus = o->parallel ? o->parallel : default_parallel();
-    probe = MAX(probe, 8 * s->cpus);
-    int64_t t0 = g_get_monotonic_time();
-    if (!hb_argon2(s->kdf == LUKS2_KDF_ARGON2I ? HB_ARGON2I : HB_ARGON2ID,
-                   (const uint8_t *)"benchmark", 9, s->salt, SALT_LEN, 1, probe, s->cpus, out,
-                   key_size, errp)) {
-        return false;
+    uint32_t m = o->memory_kib ? o->memory_kib : MIN(ARGON2_PROBE_KIB, ceiling);
+    m = MAX(m, 8 * s->cpus);
+    for (;;) {
+        if (!argon2_probe(s, ARGON2_MIN_TIME, m, key_size, &us, errp)) {
+            return false;
+        }
+        if (us >= target / 8 || o->memory_kib || m >= ceiling) {
+            break;
+        }
+        m = (uint32_t)MIN((uint64_t)m * 2, ceiling);
     }
-    double us_per_kib = MAX(1.0, (double)(g_get_monotonic_time() - t0)) / probe;
-    double budget = (double)ms * 1000.0 / us_per_kib;    /* KiB-passes */
-
-    if (o->memory_kib) {
-        s->memory = o->memory_kib;
-    } else {
-        double m = budget / ARGON2_MIN_TIME;
-        s->memory = m >= ceiling ? ceiling : (uint32_t)MAX(m, ARGON2_MIN_MEMORY_KIB);
-    }
-    s->memory = MAX(s->memory, 8 * s->cpus);
-    double t = budget / s->memory;
+    double scale = target / us;      /* how many such runs fit the time */
+    double mem = o->memory_kib ? m : MAX(m * scale, ARGON2_MIN_MEMORY_KIB);
+    s->memory = mem >= ceiling ? ceiling : MAX((uint32_t)mem, 8 * s->cpus);
+    double t = ARGON2_MIN_TIME * scale * m / s->memory;
     s->time = t >= 1000 ? 1000 : (uint32_t)MAX(t, ARGON2_MIN_TIME);
     return true;
 }

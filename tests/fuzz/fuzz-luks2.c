@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/fuzz/fuzz-luks2.c — libFuzzer target: LUKS2 binary headers, the JSON
- * metadata parser, and unlocking. */
+ * metadata parser, unlocking, and re-keying what unlocks. */
 
 /*
  * The input is a LUKS2 header volume (both header copies, then the keyslots
@@ -8,8 +8,10 @@
  * its low bit clear (the seeds end with a zero byte past the keyslots area,
  * which the format ignores), also with the passphrase "fuzz", which walks the KDF,
  * the area cipher, the AF merge and the digest check, and on success one
- * sector is encrypted and decrypted back.  The seeds (gen-luks2-seeds.sh)
- * unlock with that passphrase.
+ * sector is encrypted and decrypted back, and (rekey()) a keyslot is added
+ * and erased on a writable copy: the JSON editing and both header writes
+ * run on whatever metadata the fuzzer made that still unlocks.  The seeds
+ * (gen-luks2-seeds.sh) unlock with that passphrase.
  *
  * Both copies carry a checksum, which nearly every mutation breaks; so on
  * inputs whose last byte has bit 1 clear the harness first recomputes the
@@ -86,6 +88,71 @@ static void fix_checksum(uint8_t *d, size_t size, uint64_t off, uint64_t len)
     hb_hash_bytes(HB_HASH_SHA256, d + off, len, d + off + 448);
 }
 
+static int buf_read(void *opaque, uint64_t offset, void *buf, size_t len)
+{
+    GByteArray *b = opaque;
+
+    return hbt_mem_read(b->data, b->len, offset, buf, len);
+}
+
+static int buf_write(void *opaque, uint64_t offset, const void *buf, size_t len)
+{
+    return hbt_mem_write(opaque, offset, buf, len);
+}
+
+/*
+ * Add a keyslot under "new" to an unlocked copy, then erase it.  Every step
+ * may be refused (no free id or room, metadata too big for the JSON area,
+ * costs over the limits), but what is written must open again, the new
+ * slot must never reject its passphrase, and an erase of it must succeed.
+ */
+static void rekey(const uint8_t *data, size_t size)
+{
+    static const uint8_t pass[] = "fuzz", npass[] = "new";
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+
+    g_byte_array_append(b, data, (guint)size);
+    g_autoptr(HbLuks2) luks = hb_luks2_open(buf_read, b, b->len, pass, sizeof(pass) - 1, &err);
+    if (!luks) {
+        abort();    /* it unlocked from the same bytes a moment ago */
+    }
+    /* The id -1 picks: the lowest one not in use. */
+    g_autofree HbLuks2Info *info = g_new0(HbLuks2Info, 1);
+    uint32_t used = 0;
+    int slot = 0;
+    hb_luks2_get_info(luks, info);
+    for (int j = 0; j < info->nslots; j++) {
+        used |= UINT32_C(1) << info->slots[j].id;
+    }
+    while (slot < HB_LUKS2_MAX_KEYSLOTS && (used >> slot & 1)) {
+        slot++;
+    }
+    if (!hb_luks2_add_keyslot(luks, buf_read, buf_write, b, -1, npass, sizeof(npass) - 1, 1,
+                              &err)) {
+        if (getenv("FUZZ_VERBOSE")) {
+            fprintf(stderr, "rekey: %s\n", err->message);
+        }
+        return;
+    }
+    if (getenv("FUZZ_VERBOSE")) {
+        fprintf(stderr, "rekey: keyslot %d added\n", slot);
+    }
+    g_autoptr(HbLuks2) again = hb_luks2_open(buf_read, b, b->len, NULL, 0, &err);
+    if (!again || hb_luks2_keyslot_matches(again, buf_read, b, slot, npass, sizeof(npass) - 1,
+                                           &err) == 0) {
+        abort();
+    }
+    g_clear_error(&err);
+    if (!hb_luks2_erase_keyslot(luks, buf_write, b, slot, &err)) {
+        abort();
+    }
+    g_autoptr(HbLuks2) after = hb_luks2_open(buf_read, b, b->len, NULL, 0, &err);
+    if (!after) {
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -147,5 +214,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     hb_luks2_free(luks);
+    rekey(data, size);
     return 0;
 }

@@ -306,6 +306,7 @@ static void test_primary_damaged(void)
     g_assert_cmpint(hb_luks_version(vol_read, b, b->len), ==, 2);
     g_autoptr(HbLuks2) l3 = open_v(b, "abc123", &err);
     g_assert_no_error(err);
+    g_assert_true(hb_luks2_has_key(l3));
 }
 
 int main(int argc, char **argv)
