@@ -92,13 +92,15 @@ bool luks2_write_metadata(HbLuks2 *l, JsonNode *root, HbLuks1WriteFn write, void
         return false;
     }
     bin.seqid++;
-    if (!write_copy(&bin, json, len, true, write, opaque, errp) ||
-        !write_copy(&bin, json, len, false, write, opaque, errp)) {
-        return false;
+    if (!write_copy(&bin, json, len, true, write, opaque, errp)) {
+        return false;       /* the primary still has the old metadata */
     }
+    /* From here a reader takes the new metadata (the secondary's higher
+     * seqid beats an intact old primary; a torn primary does not count),
+     * so @l follows it even if the primary cannot be written. */
     l->bin = bin;
     l->meta = *meta;
     g_free(l->json);
-    l->json = g_steal_pointer(&json);
-    return true;
+    l->json = g_strdup(json);
+    return write_copy(&bin, json, len, false, write, opaque, errp);
 }

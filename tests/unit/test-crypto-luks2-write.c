@@ -25,6 +25,12 @@ static int vol_write(void *opaque, uint64_t off, const void *buf, size_t len)
     return hbt_mem_write(opaque, off, buf, len);
 }
 
+/* Fails the write of the primary header copy (offset 0), as a bad sector would. */
+static int primary_fails(void *opaque, uint64_t off, const void *buf, size_t len)
+{
+    return off == 0 ? -EIO : hbt_mem_write(opaque, off, buf, len);
+}
+
 /* Tiny KDF costs: the layout and the code paths are what is tested. */
 static const HbLuks2CreateOpts fast = { .iter_time_ms = 5, .memory_kib = 256, .parallel = 1 };
 
@@ -309,6 +315,31 @@ static void test_primary_damaged(void)
     g_assert_true(hb_luks2_has_key(l3));
 }
 
+/* The primary cannot be written: the secondary holds the new keyslot, the
+ * volume opens with it, and the open handle agrees with the disk. */
+static void test_primary_write_fails(void)
+{
+    g_autoptr(GByteArray) b = make(&fast);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HbLuks2) l = open_v(b, "abc123", &err);
+    HbLuks2Info info;
+
+    g_assert_false(hb_luks2_add_keyslot(l, vol_read, primary_fails, b, 1,
+                                        (const uint8_t *)"one", 3, 5, &err));
+    g_assert_cmpstr(err->message, ==, "Cannot write the LUKS2 primary header: Input/output error");
+    g_clear_error(&err);
+    hb_luks2_get_info(l, &info);
+    g_assert_cmpint(info.nslots, ==, 2);
+    g_autoptr(HbLuks2) l2 = open_v(b, "one", &err);
+    g_assert_no_error(err);
+    hb_luks2_get_info(l2, &info);
+    g_assert_cmpuint(info.seqid, ==, 2);
+    /* The next change goes through and makes both copies current again. */
+    add(l, b, 2, "two");
+    g_assert_cmpmem(b->data + 4096, 12288, b->data + 16384 + 4096, 12288);
+    expect_opens(b, "two", true);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -319,5 +350,6 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/luks2-write/add-stale", test_add_stale);
     g_test_add_func("/crypto/luks2-write/preserves-json", test_preserves_json);
     g_test_add_func("/crypto/luks2-write/primary-damaged", test_primary_damaged);
+    g_test_add_func("/crypto/luks2-write/primary-write-fails", test_primary_write_fails);
     return g_test_run();
 }
