@@ -224,6 +224,26 @@ static void test_keyslots(void)
     expect_opens(b, "abc123", false);
 }
 
+/* All 32 ids in use (the 16 MiB area holds 64 such keyslots): refused. */
+static void test_all_slots_used(void)
+{
+    g_autoptr(GByteArray) b = make(&fast);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HbLuks2) l = open_v(b, "abc123", &err);
+
+    for (int i = 1; i < 32; i++) {
+        add(l, b, -1, "more");
+    }
+    g_assert_false(hb_luks2_add_keyslot(l, vol_read, vol_write, b, -1, (const uint8_t *)"x", 1,
+                                        5, &err));
+    g_assert_cmpstr(err->message, ==, "Can't add a keyslot - all keyslots are in use");
+    HbLuks2Info info;
+    hb_luks2_get_info(l, &info);
+    g_assert_cmpint(info.nslots, ==, 32);
+    g_assert_cmpuint(info.slots[31].area_offset, ==, 32768 + 31 * 258048);
+    expect_opens(b, "abc123", true);
+}
+
 /* Another writer changed the header since open: nothing is written. */
 static void test_add_stale(void)
 {
@@ -347,6 +367,7 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/luks2-write/create-options", test_create_options);
     g_test_add_func("/crypto/luks2-write/create-errors", test_create_errors);
     g_test_add_func("/crypto/luks2-write/keyslots", test_keyslots);
+    g_test_add_func("/crypto/luks2-write/all-slots-used", test_all_slots_used);
     g_test_add_func("/crypto/luks2-write/add-stale", test_add_stale);
     g_test_add_func("/crypto/luks2-write/preserves-json", test_preserves_json);
     g_test_add_func("/crypto/luks2-write/primary-damaged", test_primary_damaged);
