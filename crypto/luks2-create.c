@@ -32,12 +32,6 @@ static bool parse_kdf_name(const char *name, Luks2KdfType *t, GError **errp)
     return true;
 }
 
-static void set_u64_str(JsonObject *o, const char *name, uint64_t v)
-{
-    g_autofree char *s = g_strdup_printf("%" G_GUINT64_FORMAT, v);
-    json_object_set_string_member(o, name, s);
-}
-
 /* Everything but the keyslot: luks2_store_key() adds that. */
 static JsonNode *initial_tree(const HbLuks2 *l, uint64_t data_offset)
 {
@@ -46,13 +40,13 @@ static JsonNode *initial_tree(const HbLuks2 *l, uint64_t data_offset)
     JsonObject *top = json_object_new(), *segs = json_object_new(), *s0 = json_object_new();
     JsonObject *digs = json_object_new(), *d0 = json_object_new(), *cfg = json_object_new();
     JsonArray *slots = json_array_new(), *segl = json_array_new();
-    g_autofree char *salt = luks2_b64(d->salt, d->salt_len);
-    g_autofree char *digest = luks2_b64(d->digest, d->digest_len);
+    g_autofree char *salt = g_base64_encode(d->salt, d->salt_len);
+    g_autofree char *digest = g_base64_encode(d->digest, d->digest_len);
 
     json_object_set_object_member(top, "keyslots", json_object_new());
     json_object_set_object_member(top, "tokens", json_object_new());
     json_object_set_string_member(s0, "type", "crypt");
-    set_u64_str(s0, "offset", data_offset);
+    luks2_json_set_u64(s0, "offset", data_offset);
     json_object_set_string_member(s0, "size", "dynamic");
     json_object_set_string_member(s0, "iv_tweak", "0");
     json_object_set_string_member(s0, "encryption", seg->cipher.spec);
@@ -69,8 +63,8 @@ static JsonNode *initial_tree(const HbLuks2 *l, uint64_t data_offset)
     json_object_set_string_member(d0, "digest", digest);
     json_object_set_object_member(digs, "0", d0);
     json_object_set_object_member(top, "digests", digs);
-    set_u64_str(cfg, "json_size", l->bin.hdr_size - LUKS2_BIN_LEN);
-    set_u64_str(cfg, "keyslots_size", l->meta.keyslots_size);
+    luks2_json_set_u64(cfg, "json_size", l->bin.hdr_size - LUKS2_BIN_LEN);
+    luks2_json_set_u64(cfg, "keyslots_size", l->meta.keyslots_size);
     json_object_set_object_member(top, "config", cfg);
 
     JsonNode *root = json_node_new(JSON_NODE_OBJECT);

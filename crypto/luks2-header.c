@@ -8,7 +8,8 @@
  * the magic "SKUL\xba\xbe", follows at offset hdr_size.  Each copy carries
  * a checksum (its checksum_alg over the binary header, checksum field
  * zeroed, and the whole JSON area) and a seqid that every metadata update
- * increments, writing the primary first.  So: a copy is usable when its
+ * increments (cryptsetup writes the primary first, hotblock the
+ * secondary: either way one copy is whole).  So: a copy is usable when its
  * binary fields are sane, its checksum matches and its JSON passes every
  * check; of two usable copies the one with the higher seqid is current (an
  * update interrupted after one copy), and when the primary is unusable

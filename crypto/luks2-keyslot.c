@@ -28,11 +28,6 @@
 #define ARGON2_PROBE_KIB 1024
 #define AREA_ALIGN 4096
 
-char *luks2_b64(const uint8_t *data, size_t len)
-{
-    return g_base64_encode(data, len);
-}
-
 static uint32_t default_parallel(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -189,14 +184,8 @@ static bool alloc_area(const HbLuks2 *l, uint64_t size, uint64_t *offset, GError
     return true;
 }
 
-static JsonNode *str_node(const char *s)
-{
-    JsonNode *n = json_node_new(JSON_NODE_VALUE);
-    json_node_set_string(n, s);
-    return n;
-}
-
-static void set_u64_str(JsonObject *o, const char *name, uint64_t v)
+/* LUKS2 keeps 64-bit numbers as decimal strings. */
+void luks2_json_set_u64(JsonObject *o, const char *name, uint64_t v)
 {
     g_autofree char *s = g_strdup_printf("%" G_GUINT64_FORMAT, v);
     json_object_set_string_member(o, name, s);
@@ -207,7 +196,7 @@ static JsonObject *slot_object(const Luks2Keyslot *s, const Luks2Cipher *area)
 {
     JsonObject *o = json_object_new(), *af = json_object_new();
     JsonObject *ar = json_object_new(), *kdf = json_object_new();
-    g_autofree char *salt = luks2_b64(s->salt, s->salt_len);
+    g_autofree char *salt = g_base64_encode(s->salt, s->salt_len);
 
     json_object_set_string_member(o, "type", "luks2");
     json_object_set_int_member(o, "key_size", s->key_size);
@@ -216,8 +205,8 @@ static JsonObject *slot_object(const Luks2Keyslot *s, const Luks2Cipher *area)
     json_object_set_string_member(af, "hash", hb_hash_name(s->af_hash));
     json_object_set_object_member(o, "af", af);
     json_object_set_string_member(ar, "type", "raw");
-    set_u64_str(ar, "offset", s->area_offset);
-    set_u64_str(ar, "size", s->area_size);
+    luks2_json_set_u64(ar, "offset", s->area_offset);
+    luks2_json_set_u64(ar, "size", s->area_size);
     json_object_set_string_member(ar, "encryption", area->spec);
     json_object_set_int_member(ar, "key_size", area->key_size);
     json_object_set_object_member(o, "area", ar);
@@ -295,7 +284,7 @@ bool luks2_store_key(HbLuks2 *l, JsonNode *root, int id, const Luks2KdfOpts *kdf
                                   slot_object(&s, c));
     JsonObject *dig = json_object_get_object_member(json_object_get_object_member(top, "digests"),
                                                     dname);
-    json_array_add_element(json_object_get_array_member(dig, "keyslots"), str_node(name));
+    json_array_add_string_element(json_object_get_array_member(dig, "keyslots"), name);
     return true;
 }
 

@@ -147,11 +147,11 @@ typedef struct Luks2KdfOpts {
 } Luks2KdfOpts;
 uint32_t luks2_max_memory(void);
 bool luks2_kdf_check(const Luks2KdfOpts *o, GError **errp);
+void luks2_json_set_u64(JsonObject *o, const char *name, uint64_t v);
 bool luks2_kdf_costs(const Luks2KdfOpts *o, uint32_t key_size, Luks2Keyslot *s, GError **errp);
 bool luks2_store_key(HbLuks2 *l, JsonNode *root, int id, const Luks2KdfOpts *kdf,
                      const uint8_t *pass, size_t passlen, HbLuks1WriteFn write, void *opaque,
                      GError **errp);
-char *luks2_b64(const uint8_t *data, size_t len);
 
 /* luks2-json.c: parse and check the JSON area of a header of @hdr_size bytes
  * on a volume of @volume_size bytes. */
