@@ -160,12 +160,29 @@ bool hb_luks_amend_keyslots(HbNode *node, const HbLuksAmendOpts *o, GError **err
     }
     LuksState *s = node->opaque;
     HbNode *hdr = luks_header_node(s);
+    if (node->read_only) {
+        hb_error_set(errp, "Image is read-only");
+        return false;
+    }
+    /* A detached header is read-only for the luks node (data I/O never
+     * writes it): write access is taken for the change only. */
+    HbChild *edge = s->header;
+    unsigned perm = edge ? edge->perm : 0, shared = edge ? edge->shared_perm : 0;
+    if (edge && !hb_child_set_perm(edge, perm | HB_PERM_WRITE, shared, errp)) {
+        g_prefix_error(errp, "LUKS header node '%s': ", hdr->node_name);
+        return false;
+    }
     bool ok = o->active ? activate(s, hdr, o, errp) : deactivate(s, hdr, o, errp);
     /* Even after a failure: an erase by passphrase may have done some. */
     int rc = hb_node_flush(hdr);
     if (ok && rc < 0) {
         hb_error_set_errno(errp, rc, "Could not flush the LUKS header");
-        return false;
+        ok = false;
+    }
+    if (edge) {
+        /* Dropping a permission cannot conflict; a lock-byte release
+         * error leaves the extra lock held, which is harmless. */
+        hb_child_set_perm(edge, perm, shared, NULL);
     }
     return ok;
 }

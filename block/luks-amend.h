@@ -30,7 +30,8 @@ typedef struct HbLuksAmendOpts {
  * under @o->new_secret.  Inactive: keyslot @o->keyslot is erased (when
  * @o->old_secret is given too, only if it opens that slot), or every
  * keyslot @o->old_secret opens, never all of them.  The header node is
- * flushed afterwards.
+ * flushed afterwards.  A detached header gets write access for the change
+ * only ("Block node is read-only" when it is a read-only node).  Main thread.
  */
 bool hb_luks_amend_keyslots(HbNode *node, const HbLuksAmendOpts *o, GError **errp);
 

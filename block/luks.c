@@ -243,10 +243,8 @@ static bool luks_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
         goto fail;
     }
     if (lo->header) {
-        /* Writable with the node: keyslots are changed there (amend). */
         s->header = hb_node_open_child(node, "header", lo->header,
-                                       HB_PERM_CONSISTENT_READ |
-                                       (node->read_only ? 0 : HB_PERM_WRITE), HB_PERM_ALL,
+                                       HB_PERM_CONSISTENT_READ, HB_PERM_ALL,
                                        errp);
         if (!s->header) {
             goto fail;

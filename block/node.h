@@ -373,6 +373,19 @@ HbChild *hb_node_open_child(HbNode *parent, const char *role,
 /* The first child of @node with @role, or NULL. */
 HbChild *hb_node_child(HbNode *node, const char *role);
 
+/**
+ * hb_child_set_perm() - change what a parent (or user) needs and shares on
+ * its child, checked as a new edge would be (read-only node, the other
+ * edges' shared permissions, the image locks)
+ * @edge: a child edge or a user
+ * @perm: HB_PERM_* now needed
+ * @shared: HB_PERM_* now tolerated from others
+ * @errp: "Block node is read-only", a conflict, a lock error
+ *
+ * Return: true, or false with the edge as it was.  Main thread.
+ */
+bool hb_child_set_perm(HbChild *edge, unsigned perm, unsigned shared, GError **errp);
+
 /* ---- registry (main thread) ---- */
 HbNode *hb_node_find(const char *node_name);            /* borrowed, or NULL */
 HbNode *hb_node_lookup(const char *node_name, GError **errp); /* QEMU's "Cannot find device=..." */

@@ -132,6 +132,29 @@ bool hb_perm_attach(HbNode *node, HbChild *edge, GError **errp)
     return true;
 }
 
+bool hb_child_set_perm(HbChild *edge, unsigned perm, unsigned shared, GError **errp)
+{
+    HbNode *node = edge->node;
+    unsigned old_perm = edge->perm, old_shared = edge->shared_perm;
+    guint at;
+
+    /* Checked as a new edge against the others, in its place afterwards. */
+    if (!g_ptr_array_find(node->parents, edge, &at)) {
+        hb_error_set(errp, "Not a child edge of node '%s'", node->node_name);
+        return false;
+    }
+    g_ptr_array_remove_index(node->parents, at);
+    edge->perm = perm;
+    edge->shared_perm = shared;
+    bool ok = hb_perm_attach(node, edge, errp);
+    if (!ok) {
+        edge->perm = old_perm;
+        edge->shared_perm = old_shared;
+    }
+    g_ptr_array_insert(node->parents, (gint)at, edge);
+    return ok;
+}
+
 bool hb_perm_refresh(HbNode *node, GError **errp)
 {
     unsigned perm, shared;

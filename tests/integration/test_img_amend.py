@@ -158,3 +158,9 @@ def test_luks2_hotblock_detached_rekeyed(tmp_path):
     assert opens(tmp_path, payload, PASS, header=hdr)
     # The payload was never written.
     assert payload.read_bytes() == b"\0" * (1 << 20)
+    # A read-only header node: refused, the header as it was.
+    before = hdr.read_bytes()
+    r = amend(HOTBLOCK_IMG, opts + ",header.read-only=on", "state=active,new-secret=s1")
+    assert r.returncode == 1
+    assert r.stderr.strip().endswith("Block node is read-only")
+    assert hdr.read_bytes() == before

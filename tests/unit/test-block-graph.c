@@ -182,6 +182,51 @@ static void test_permissions(void)
     hb_node_unref(f);
 }
 
+/* hb_child_set_perm(): checked like a new edge, unchanged on refusal. */
+static void test_child_set_perm(void)
+{
+    g_autofree char *path = make_file(tmpdir, "p.img", 4096);
+    g_autofree char *j = json_file_node("p", path);
+    g_autoptr(GError) err = NULL;
+    HbNode *f = open_json(j, &err);
+    g_assert_no_error(err);
+
+    HbChild *a = hb_node_attach_user(f, "a", HB_PERM_CONSISTENT_READ, HB_PERM_ALL, &err);
+    HbChild *b = hb_node_attach_user(f, "b", HB_PERM_CONSISTENT_READ,
+                                     HB_PERM_CONSISTENT_READ, &err);
+    g_assert_no_error(err);
+    /* b does not share WRITE: a cannot take it. */
+    g_assert_false(hb_child_set_perm(a, HB_PERM_CONSISTENT_READ | HB_PERM_WRITE, HB_PERM_ALL,
+                                     &err));
+    g_assert_true(g_str_has_prefix(err->message, "Permission conflict on node 'p'"));
+    g_clear_error(&err);
+    g_assert_cmpuint(a->perm, ==, HB_PERM_CONSISTENT_READ);
+    g_assert_cmpuint(f->perm, ==, HB_PERM_CONSISTENT_READ);
+    /* Once b shares it, a takes it, and gives it back. */
+    g_assert_true(hb_child_set_perm(b, HB_PERM_CONSISTENT_READ, HB_PERM_ALL, &err));
+    g_assert_true(hb_child_set_perm(a, HB_PERM_CONSISTENT_READ | HB_PERM_WRITE, HB_PERM_ALL,
+                                    &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(f->perm, ==, HB_PERM_CONSISTENT_READ | HB_PERM_WRITE);
+    g_assert_true(hb_child_set_perm(a, HB_PERM_CONSISTENT_READ, HB_PERM_ALL, &err));
+    g_assert_cmpuint(f->perm, ==, HB_PERM_CONSISTENT_READ);
+    hb_node_detach_user(a);
+    hb_node_detach_user(b);
+    hb_node_unref(f);
+
+    /* A read-only node refuses WRITE. */
+    g_autofree char *jr = g_strdup_printf("{\"driver\":\"file\",\"node-name\":\"pr\","
+                                          "\"read-only\":true,\"filename\":\"%s\"}", path);
+    HbNode *r = open_json(jr, &err);
+    g_assert_no_error(err);
+    HbChild *c = hb_node_attach_user(r, "c", HB_PERM_CONSISTENT_READ, HB_PERM_ALL, &err);
+    g_assert_false(hb_child_set_perm(c, HB_PERM_WRITE, HB_PERM_ALL, &err));
+    g_assert_cmpstr(err->message, ==, "Block node is read-only");
+    g_assert_cmpuint(c->perm, ==, HB_PERM_CONSISTENT_READ);
+    hb_node_detach_user(c);
+    hb_node_unref(r);
+}
+
 static void test_auto_names_unique(void)
 {
     g_autofree char *a = hb_graph_auto_name();
@@ -199,6 +244,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/graph/inline-children", test_inline_children_go_with_parent);
     g_test_add_func("/block/graph/transactions", test_transactions);
     g_test_add_func("/block/graph/permissions", test_permissions);
+    g_test_add_func("/block/graph/child-set-perm", test_child_set_perm);
     g_test_add_func("/block/graph/auto-names", test_auto_names_unique);
     int ret = g_test_run();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
