@@ -237,6 +237,7 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
     s->read_only = o->read_only;
     g_mutex_init(&s->meta_lock);
     g_rw_lock_init(&s->map_lock);
+    g_cond_init(&s->alloc_cond);
     g_mutex_init(&s->zlock);
 
     file_len = io->get_length(io->opaque);
@@ -353,6 +354,7 @@ void hb_qcow2_free_image(HbQcow2 *s)
     g_mutex_clear(&s->zlock);
     g_mutex_clear(&s->meta_lock);
     g_rw_lock_clear(&s->map_lock);
+    g_cond_clear(&s->alloc_cond);
     g_free(s);
 }
 

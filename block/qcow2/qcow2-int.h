@@ -18,8 +18,11 @@
  * @map_lock rwlock keeps guest→host mappings stable: readers and in-place
  * writers hold it shared across their data I/O, so a discard or an
  * allocating write (which hold it exclusively) cannot repurpose a cluster
- * under them.  Allocation is thus serialized and two writers can never both
- * allocate the same guest cluster.  The L1 and reference tables are
+ * under them.  Allocation (choosing host clusters, updating L2 entries) is
+ * thus serialized; an allocating write drops both locks while it writes its
+ * data, and its guest range is then kept from other mapping changes by
+ * qcow2-alloc-inflight.c, so two writers never both allocate the same guest
+ * cluster.  The L1 and reference tables are
  * replaced (grown) only with both held, since the in-place write path
  * checks them for overlaps under map_lock alone.  The asynchronous fast
  * path (qcow2-fast.c) holds neither lock across its data I/O: slow paths
@@ -244,6 +247,14 @@ typedef struct HbQcow2 {
     GRWLock map_lock;
 
     /*
+     * Allocating writes writing their data with no lock held
+     * (qcow2-alloc-inflight.c), and the condition their end signals.
+     * Under meta_lock.
+     */
+    struct HbQcow2AllocRange *allocs;
+    GCond alloc_cond;
+
+    /*
      * The fast-path gate (qcow2-fast.c): requests whose data I/O runs
      * asynchronously outside map_lock, and slow paths waiting to free
      * host clusters those requests may still use.  Atomic.
@@ -343,6 +354,18 @@ int hb_qcow2_fast_map(HbQcow2 *s, uint64_t offset, uint64_t bytes, bool write,
                       HbQcow2Extent *ext, unsigned *n);
 void hb_qcow2_fence_fast(HbQcow2 *s);
 void hb_qcow2_unfence_fast(HbQcow2 *s);
+
+/* ---- qcow2-alloc-inflight.c ---- */
+
+/* A guest byte range whose allocating write is in its unlocked phase. */
+typedef struct HbQcow2AllocRange {
+    uint64_t start, end;
+    struct HbQcow2AllocRange *next;
+} HbQcow2AllocRange;
+
+void hb_qcow2_allocs_add(HbQcow2 *s, HbQcow2AllocRange *r);
+void hb_qcow2_allocs_remove(HbQcow2 *s, HbQcow2AllocRange *r);
+bool hb_qcow2_allocs_wait(HbQcow2 *s, uint64_t start, uint64_t end);
 
 /* ---- qcow2-compress.c ---- */
 int hb_qcow2_inflate(const void *src, size_t src_len, void *dst, size_t dst_len);

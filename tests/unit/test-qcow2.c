@@ -3,6 +3,7 @@
 
 #include "block/qcow2/qcow2.h"
 #include "block/qcow2/qcow2-int.h"
+#include "test-qcow2-common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -510,19 +511,6 @@ static void expect_pattern(HbQcow2 *s, uint64_t off, uint64_t len, unsigned seed
     fill_pattern(want, off, len, seed);
     g_assert_cmpint(hb_qcow2_preadv(s, off, len, &iov, 1), ==, 0);
     g_assert_cmpmem(buf, len, want, len);
-}
-
-static void expect_fill(HbQcow2 *s, uint64_t off, uint64_t len, uint8_t byte)
-{
-    g_autofree uint8_t *buf = g_malloc(len);
-    struct iovec iov = { .iov_base = buf, .iov_len = len };
-
-    g_assert_cmpint(hb_qcow2_preadv(s, off, len, &iov, 1), ==, 0);
-    for (uint64_t i = 0; i < len; i++) {
-        if (buf[i] != byte) {
-            g_error("byte %" G_GUINT64_FORMAT " is %#x, not %#x", off + i, buf[i], byte);
-        }
-    }
 }
 
 static int truncate_expect(HbQcow2 *s, uint64_t size, int want, const char *msg)
