@@ -240,6 +240,14 @@ struct HbDriver {
     void (*drained_begin)(HbNode *node);
     void (*drained_end)(HbNode *node);
 
+    /*
+     * How long a request of that direction arriving now would wait for
+     * something other than the storage (throttle: its limits) before it
+     * goes down, in ns; 0 if it would go at once.  Nothing is accounted.
+     * Any thread.  Optional: without it, 0.
+     */
+    int64_t (*admission_wait_ns)(HbNode *node, bool is_write);
+
     /* Writes beyond get_length() extend the node (file: formats grow it). */
     bool growable;
     /* The data is encrypted (ImageInfo's "encrypted"). */
@@ -492,6 +500,17 @@ void hb_node_drain(HbNode *node);
  * (deleting an export, draining).  Main thread; calls nest.
  */
 void hb_node_drained_begin(HbNode *node);
+
+/**
+ * hb_node_admission_wait_ns() - how long a request of direction @is_write
+ * submitted to @node now would be held before it reaches the storage: the
+ * longest HbDriver.admission_wait_ns of @node and the nodes below it.
+ * A server reading requests from a queue (an export's ring) asks before it
+ * takes the next one, and leaves it queued while the answer is not 0, so
+ * that its thread serves other queues meanwhile.  Any thread.
+ * Return: the wait in ns, 0 if none.
+ */
+int64_t hb_node_admission_wait_ns(HbNode *node, bool is_write);
 void hb_node_drained_end(HbNode *node);
 
 /**

@@ -227,6 +227,20 @@ static void throttle_drained_end(HbNode *node)
     g_atomic_int_dec_and_test(&((ThrottleState *)node->opaque)->drained);
 }
 
+/*
+ * Capped at HB_THROTTLE_RECHECK_NS: whoever waits on this answer looks
+ * again at least that often, and so sees new limits (qom-set) in time.
+ */
+static int64_t throttle_admission_wait_ns(HbNode *node, bool is_write)
+{
+    ThrottleState *s = node->opaque;
+
+    if (g_atomic_int_get(&s->drained)) {
+        return 0;
+    }
+    return MIN(hb_throttle_group_wait(s->group, is_write), HB_THROTTLE_RECHECK_NS);
+}
+
 static int throttle_truncate(HbNode *node, uint64_t size, GError **errp)
 {
     ThrottleState *s = node->opaque;
@@ -248,4 +262,5 @@ const HbDriver hb_driver_throttle = {
     .truncate = throttle_truncate,
     .drained_begin = throttle_drained_begin,
     .drained_end = throttle_drained_end,
+    .admission_wait_ns = throttle_admission_wait_ns,
 };
