@@ -263,20 +263,17 @@ static void wake_at(HbQueueRunner *r, HbVuQueue *q, int64_t deadline_ns)
 }
 
 /*
- * Whether the request peeked into @elem may start now; if not, when it
- * may is noted in hold_until_ns.  Flushes and the like are never held.
+ * Whether a request of @type (read from its header) may start now; if
+ * not, when it may is noted in hold_until_ns.  Flushes and the like are
+ * never held.
  */
-static bool admit(HbQueueRunner *r, const HbVirtqElem *elem)
+static bool admit(HbQueueRunner *r, int type)
 {
-    int type;
     int64_t wait;
 
-    if (!r->blk->be.admission_wait_ns) {
-        return true;
-    }
-    type = hb_virtio_blk_peek_type(elem);
-    if (type != HB_VIRTIO_BLK_T_IN && type != HB_VIRTIO_BLK_T_OUT &&
-        type != HB_VIRTIO_BLK_T_DISCARD && type != HB_VIRTIO_BLK_T_WRITE_ZEROES) {
+    if (!r->blk->be.admission_wait_ns ||
+        (type != HB_VIRTIO_BLK_T_IN && type != HB_VIRTIO_BLK_T_OUT &&
+         type != HB_VIRTIO_BLK_T_DISCARD && type != HB_VIRTIO_BLK_T_WRITE_ZEROES)) {
         return true;
     }
     wait = r->blk->be.admission_wait_ns(r->blk->be.opaque, type != HB_VIRTIO_BLK_T_IN);
@@ -551,13 +548,14 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             return true;
         }
         while (!yielding && (ret = hb_virtq_peek(vq, &req->elem)) > 0) {
-            if (!admit(r, &req->elem)) {
+            int type = hb_virtio_blk_peek_type(&req->elem);
+            if (!admit(r, type)) {
                 yielding = true;        /* left in the ring: see "A throttled ring" */
                 break;
             }
             hb_virtq_take(vq, &req->elem);
             progress = true;
-            req->is_read = hb_virtio_blk_peek_type(&req->elem) == HB_VIRTIO_BLK_T_IN;
+            req->is_read = type == HB_VIRTIO_BLK_T_IN;
             if (want_offload(r, req, vq)) {
                 req->job.run = req_run_offloaded;
                 out_add(r, req);
