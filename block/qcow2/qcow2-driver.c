@@ -373,6 +373,34 @@ static int64_t qcow2_get_allocated_size(HbNode *node)
     return hb_node_get_allocated_size(s->file->node);
 }
 
+/*
+ * The format core's kinds as block status: data and zero clusters with a
+ * host offset lie at it in the file child; compressed data lies nowhere a
+ * reader could use; unallocated bytes are the backing file's.
+ */
+static int qcow2_block_status(HbNode *node, uint64_t offset, uint64_t bytes,
+                              uint64_t *pnum, uint64_t *map, HbNode **file)
+{
+    Qcow2Node *s = node->opaque;
+    uint64_t host = 0;
+    int kind = hb_qcow2_block_status(s->img, offset, bytes, pnum, &host);
+    int ret;
+
+    switch (kind) {
+    case QCOW2_KIND_DATA: ret = HB_BS_DATA; break;
+    case QCOW2_KIND_ZERO: ret = HB_BS_ZERO; break;
+    case QCOW2_KIND_COMPRESSED: ret = HB_BS_DATA | HB_BS_COMPRESSED; break;
+    case QCOW2_KIND_UNALLOCATED: ret = 0; break;
+    default: return kind;   /* -errno */
+    }
+    if (host) {
+        *map = host;
+        *file = s->file->node;
+        ret |= HB_BS_OFFSET_VALID;
+    }
+    return ret;
+}
+
 static int qcow2_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
                         const struct iovec *iov, int niov, unsigned flags)
 {
@@ -655,6 +683,7 @@ const HbDriver hb_driver_qcow2 = {
     .submit = qcow2_submit,
     .pdiscard = qcow2_pdiscard,
     .pwrite_zeroes = qcow2_pwrite_zeroes,
+    .block_status = qcow2_block_status,
     .truncate = qcow2_truncate,
     .inactivate = qcow2_inactivate,
     .activate = qcow2_activate,

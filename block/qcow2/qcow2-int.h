@@ -325,6 +325,17 @@ void hb_qcow2_compressed_loc(const HbQcow2 *s, uint64_t entry,
 bool hb_qcow2_overlaps_metadata(HbQcow2 *s, uint64_t off, uint64_t len);
 bool hb_qcow2_overlaps_l2(HbQcow2 *s, uint64_t off, uint64_t len);
 
+/* ---- qcow2-status.c: block status ---- */
+typedef enum HbQcow2Kind {
+    QCOW2_KIND_UNALLOCATED,  /* left to the backing file */
+    QCOW2_KIND_DATA,
+    QCOW2_KIND_ZERO,         /* the zero flag (version 3) */
+    QCOW2_KIND_COMPRESSED,
+} HbQcow2Kind;
+
+int hb_qcow2_block_status(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                          uint64_t *pnum, uint64_t *host);
+
 /* ---- qcow2-fast.c: the asynchronous fast path's mapping and gate ---- */
 
 /* A piece of a fast-path request: host bytes, or zeroes (reads only). */
