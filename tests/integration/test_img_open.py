@@ -52,7 +52,7 @@ def writer(image):
 
 
 @pytest.mark.parametrize("cmd", [["check"], ["info"], ["check", "--output=json"],
-                                 ["convert", "-O", "raw"]])
+                                 ["convert", "-O", "raw"], ["map"]])
 def test_refused_while_another_process_writes(tmp_path, image, writer, cmd):
     out = [tmp_path / "out.raw"] if cmd[0] == "convert" else []
     q = run("qemu-img", *cmd, image, *out, check=False)
@@ -64,7 +64,8 @@ def test_refused_while_another_process_writes(tmp_path, image, writer, cmd):
     assert not (tmp_path / "out.raw").exists()
 
 
-@pytest.mark.parametrize("cmd", [["check"], ["info"], ["convert", "-O", "raw"]])
+@pytest.mark.parametrize("cmd", [["check"], ["info"], ["convert", "-O", "raw"],
+                                 ["map", "--output=json"]])
 def test_force_share(tmp_path, image, writer, cmd):
     out = [tmp_path / "out.raw"] if cmd[0] == "convert" else []
     h = img(*cmd, "-U", image, *out)
@@ -72,6 +73,8 @@ def test_force_share(tmp_path, image, writer, cmd):
     assert h.returncode == q.returncode == 0, h.stderr
     if cmd == ["check"]:
         assert h.stdout.splitlines()[0] == "No errors were found on the image."
+    if cmd[0] == "map":
+        assert h.stdout == q.stdout
 
 
 def test_refused_while_hotblockd_exports_it(daemon, image):

@@ -79,6 +79,14 @@ bool hb_img_add_object(const char *text, GError **errp)
 }
 
 /* "200G" -> bytes (1024-based suffixes, like qemu-img); at most INT64_MAX. */
+int hb_img_bad_size(const char *what)
+{
+    fprintf(stderr, "%s: Invalid %s specified. You may use k, M, G, T, P or E suffixes for\n"
+            "%s: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.\n",
+            hb_img_prog, what, hb_img_prog);
+    return 1;
+}
+
 bool hb_img_parse_size(const char *s, int64_t *out)
 {
     uint64_t v;

@@ -51,6 +51,12 @@ static const ImgCommand commands[] = {
       "[--object OBJ]... [-q] [-f FMT] [--image-opts] [-U] -l FILENAME",
       "List a qcow2 image's internal snapshots (made by QEMU; hotblock takes none,\n"
       "so -c, -a and -d are refused)." },
+    { "map", hb_img_cmd_map,
+      "[--object OBJ]... [--image-opts] [-f FMT] [--start-offset=OFFSET]\n"
+      "      [--max-length=LEN] [--output=human|json] [-U] FILENAME",
+      "Print where the image's data lies: json lists every extent (data, zeroes,\n"
+      "or left to a backing file, with its depth in the chain); human lists the\n"
+      "data extents and the file and offset holding each." },
     { "dd", hb_img_cmd_dd,
       "[--object OBJ]... [-U] [-f FMT] [-O OUTPUT_FMT] [--image-opts] [bs=BLOCK_SIZE]\n"
       "     [count=BLOCKS] [skip=BLOCKS] if=INPUT of=OUTPUT",
