@@ -43,6 +43,34 @@ static int driver_status(HbNode *node, uint64_t offset, uint64_t bytes,
     return ret;
 }
 
+/*
+ * HB_BS_RECURSE: whether the *@pnum bytes at @map in @file are a hole.
+ * ZERO when they are (or lie past its end, or the hole runs to its end:
+ * all of them), with *@pnum cut to the hole or to the data before one.
+ */
+static int hole_below(HbNode *file, uint64_t map, uint64_t *pnum)
+{
+    int64_t flen = hb_node_get_length(file);
+    uint64_t n, m2;
+    HbNode *f2;
+
+    if (flen < 0) {
+        return (int)flen;
+    }
+    if (map >= (uint64_t)flen) {
+        return HB_BS_ZERO;
+    }
+    int r = hb_node_block_status(file, map, *pnum, &n, &m2, &f2);
+    if (r < 0) {
+        return r;
+    }
+    if ((r & HB_BS_ZERO) && map + n >= (uint64_t)flen) {
+        return HB_BS_ZERO;
+    }
+    *pnum = n;
+    return r & HB_BS_ZERO;
+}
+
 int hb_node_block_status(HbNode *node, uint64_t offset, uint64_t bytes,
                          uint64_t *pnum, uint64_t *map, HbNode **file)
 {
@@ -70,6 +98,14 @@ int hb_node_block_status(HbNode *node, uint64_t offset, uint64_t bytes,
         }
         return hb_node_block_status(f, m, *pnum, pnum, map, file);
     }
+    if ((ret & HB_BS_RECURSE) && (ret & HB_BS_OFFSET_VALID) && !(ret & HB_BS_ZERO)) {
+        int r = hole_below(f, m, pnum);
+        if (r < 0) {
+            return r;
+        }
+        ret |= r;
+    }
+    ret &= ~HB_BS_RECURSE;
     if (ret & (HB_BS_DATA | HB_BS_ZERO)) {
         ret |= HB_BS_ALLOCATED;
     } else if (node->drv->backing_filename) {

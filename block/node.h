@@ -91,6 +91,12 @@ enum {
      * window, filters), and the node layer asks it.
      */
     HB_BS_FORWARD = 1u << 5,
+    /*
+     * From a driver only, with DATA and OFFSET_VALID: the data may be a
+     * hole in *file (qcow2 preallocated metadata only): where *file says
+     * ZERO, the bytes read as zeroes, and are reported ZERO too.
+     */
+    HB_BS_RECURSE = 1u << 6,
 };
 
 /*

@@ -335,6 +335,7 @@ typedef enum HbQcow2Kind {
 
 int hb_qcow2_block_status(HbQcow2 *s, uint64_t offset, uint64_t bytes,
                           uint64_t *pnum, uint64_t *host);
+int hb_qcow2_metadata_preallocated(HbQcow2 *s, int64_t allocated);
 
 /* ---- qcow2-fast.c: the asynchronous fast path's mapping and gate ---- */
 

@@ -71,3 +71,34 @@ int hb_qcow2_block_status(HbQcow2 *s, uint64_t offset, uint64_t bytes,
     *host = first ? first + in_cluster : 0;
     return (int)kind;
 }
+
+/**
+ * hb_qcow2_metadata_preallocated() - whether the image looks made with
+ * preallocation=metadata: clearly more host clusters in use (a refcount)
+ * than the file system holds blocks for (@allocated bytes).  Then data
+ * clusters may be holes in the file, and block status asks the file.
+ * This is QEMU's test, so that both describe such images alike: in use
+ * at least 10/9 of the clusters allocated (and two more).
+ * Return: 1 yes, 0 no, or -errno.
+ */
+int hb_qcow2_metadata_preallocated(HbQcow2 *s, int64_t allocated)
+{
+    int64_t len = s->io.get_length(s->io.opaque);
+    if (len < 0) {
+        return (int)len;
+    }
+    uint64_t real = (uint64_t)MAX(allocated, 0) >> s->hdr.cluster_bits;
+    uint64_t threshold = MAX(real * 10 / 9, real + 2);
+    uint64_t end = hb_qcow2_size_to_clusters(s, (uint64_t)len);
+    uint64_t used = 0;
+    int ret = 0;
+
+    g_mutex_lock(&s->meta_lock);
+    for (uint64_t i = 0; i < end && used < threshold && ret == 0; i++) {
+        uint64_t rc;
+        ret = hb_qcow2_get_refcount(s, i, &rc);
+        used += rc != 0;
+    }
+    g_mutex_unlock(&s->meta_lock);
+    return ret < 0 ? ret : used >= threshold;
+}

@@ -168,6 +168,21 @@ def test_qcow2_random_writes(tmp_path, cluster):
     same("--output=json", "--start-offset=3333", "--max-length=20M", f)
 
 
+@pytest.mark.parametrize("prealloc", ["metadata", "falloc", "full"])
+@pytest.mark.parametrize("cluster", ["64k", "1M"])
+def test_qcow2_preallocated(tmp_path, prealloc, cluster):
+    """preallocation=metadata leaves data clusters as holes in the file:
+    they are "zero" and "data" at once, as qemu-img detects and says."""
+    f = tmp_path / "p.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-o",
+        f"preallocation={prealloc},cluster_size={cluster}", f, "8M")
+    qemu_io(f, "write -P 1 1M 64k", "write -P 2 7M 1M")
+    ext = same("--output=json", f)
+    if prealloc == "metadata":
+        assert any(e["zero"] and e["data"] for e in ext)
+    same("--output=json", "--start-offset=100k", "--max-length=2M", f)
+
+
 def test_luks(tmp_path):
     f = tmp_path / "l.luks"
     assert qemu_img_create_luks(f, "4M", SECRET, "key-secret=s0,iter-time=10").returncode == 0
