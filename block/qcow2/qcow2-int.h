@@ -256,6 +256,12 @@ typedef struct HbQcow2 {
 /* Options of hb_qcow2_open_image(). */
 typedef struct HbQcow2OpenOpts {
     bool read_only;
+    /*
+     * Read-write for hb_qcow2_repair(): the dirty and corrupt bits and a
+     * broken reference table are accepted, since the repair is what fixes
+     * them.  Nothing else may open an image so.
+     */
+    bool repair;
     uint64_t l2_cache_size;        /* bytes; 0 = default */
     uint64_t refcount_cache_size;  /* bytes; 0 = default */
 } HbQcow2OpenOpts;
@@ -336,6 +342,9 @@ typedef enum HbQcow2Kind {
 int hb_qcow2_block_status(HbQcow2 *s, uint64_t offset, uint64_t bytes,
                           uint64_t *pnum, uint64_t *host);
 int hb_qcow2_metadata_preallocated(HbQcow2 *s, int64_t allocated);
+
+/* ---- qcow2-repair.c: check -r all ---- */
+int hb_qcow2_rebuild_refcounts(HbQcow2 *s, const uint32_t *refs, uint64_t nb_clusters);
 
 /* ---- qcow2-fast.c: the asynchronous fast path's mapping and gate ---- */
 

@@ -25,9 +25,10 @@ static const ImgCommand commands[] = {
       "       [--backing-chain] FILENAME",
       "Print what the image is: format, sizes, backing file, format specifics." },
     { "check", hb_img_cmd_check,
-      "[-f FMT] [-q] [-U] [--output=human|json] FILENAME",
+      "[-f FMT] [-q] [-U] [-r leaks|all] [--output=human|json] FILENAME",
       "Check a qcow2 image's metadata (exit 0 clean, 1 check failed, 2 corruptions,\n"
-      "3 leaks only, 63 format without checks)." },
+      "3 leaks only, 63 format without checks).  -r repairs leaked clusters, or all\n"
+      "refcount and OFLAG_COPIED errors, holding the image's write lock." },
     { "convert", hb_img_cmd_convert,
       "[--object OBJ]... [-p] [-q] [-n] [-U] [-f FMT] [--image-opts] [--target-image-opts]\n"
       "          [-S SPARSE] [-t CACHE] [-T SRC_CACHE] [-W] [-m N] [-B BACKING -F BACKING_FMT]\n"
