@@ -285,6 +285,7 @@ bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
 int hb_qcow2_write_header_fields(HbQcow2 *s, const HbQcow2Header *h,
                                  HbQcow2Field first, HbQcow2Field last);
 int hb_qcow2_write_incompat(HbQcow2 *s, uint64_t bits);
+int hb_qcow2_set_backing(HbQcow2 *s, const char *file, const char *fmt, GError **errp);
 
 /* ---- qcow2-image.c ---- */
 HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,

@@ -79,6 +79,18 @@ bool hb_qcow2_repair(const char *path, unsigned fix, HbQcow2CheckResult *res,
                      GString *report, GError **errp);
 
 /**
+ * hb_qcow2_change_backing() - the header of the qcow2 image file @path
+ * names @file (format @fmt, or none) as its backing file, or none when
+ * @file is NULL: qemu-img rebase's last step, and all of rebase -u.
+ * Nothing but the header cluster is written, in one write, then flushed;
+ * the caller holds the image's write lock.
+ * Return: true, or false with @errp set (the name does not fit in the
+ * header cluster, I/O errors).
+ */
+bool hb_qcow2_change_backing(const char *path, const char *file, const char *fmt,
+                             GError **errp);
+
+/**
  * hb_qcow2_create() - make a new qcow2 image file.
  * @filename: created (an existing file is truncated)
  * @size: virtual size in bytes

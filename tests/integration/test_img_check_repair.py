@@ -13,6 +13,7 @@ import struct
 
 import pytest
 
+from hbtest.images import hold
 from hbtest.paths import HOTBLOCK_IMG
 from hbtest.tools import run
 
@@ -238,18 +239,10 @@ def test_refusals(tmp_path, clean):
 def test_refused_while_in_use(tmp_path, clean):
     """A repair needs the image to itself: even a reader holding it
     (qemu-io -r) makes it fail, with qemu-img's lock error, changing nothing."""
-    import subprocess
-    import time
     q, h = damaged(tmp_path, clean, lambda img: img.leak(1))
     before = h.read_bytes()
-    p = subprocess.Popen(["qemu-io", "-r", "-c", "sleep 600000", str(h)],
-                         stdout=subprocess.DEVNULL)
+    p = hold(h, "-r")
     try:
-        ino = f":{os.stat(h).st_ino} "
-        for _ in range(600):
-            if any(ino in line for line in open("/proc/locks")):
-                break
-            time.sleep(0.05)
         rh = run(HOTBLOCK_IMG, "check", "-r", "leaks", h, check=False)
         rq = run("qemu-img", "check", "-r", "leaks", h, check=False)
     finally:

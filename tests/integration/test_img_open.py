@@ -2,15 +2,12 @@
 """hotblock-img opening images as qemu-img does: QEMU's image locks (and -U
 to share them), formats it does not read refused by name, errors naming
 the file."""
-import os
-import subprocess
-import time
-
 import pytest
 
 from hbtest.exports import export_args
+from hbtest.images import hold
 from hbtest.paths import HOTBLOCK_IMG
-from hbtest.tools import require, run
+from hbtest.tools import run
 
 LOCK_TEXT = 'Failed to get shared "write" lock\nIs another process using the image [{}]?\n'
 
@@ -25,22 +22,6 @@ def image(tmp_path):
     run("qemu-img", "create", "-q", "-f", "qcow2", f, "16M")
     run("qemu-io", "-c", "write 0 1M", f)
     return f
-
-
-def hold(image, *flags):
-    """qemu-io holding @image open (read-write unless -r), as a VM would;
-    returns once its lock bytes show in /proc/locks."""
-    ino = f":{os.stat(image).st_ino} "
-    p = subprocess.Popen([require("qemu-io"), *flags, "-c", "sleep 600000", str(image)],
-                         stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with open("/proc/locks") as f:
-            if any(ino in line for line in f):
-                return p
-        time.sleep(0.05)
-    p.kill()
-    raise TimeoutError("qemu-io did not lock the image")
 
 
 @pytest.fixture

@@ -79,6 +79,14 @@ bool hb_img_add_object(const char *text, GError **errp)
 }
 
 /* "200G" -> bytes (1024-based suffixes, like qemu-img); at most INT64_MAX. */
+void hb_img_progress(bool on, uint64_t done, uint64_t total)
+{
+    if (on) {
+        printf("    (%.2f/100%%)\r", total ? 100.0 * (double)done / (double)total : 100.0);
+        fflush(stdout);
+    }
+}
+
 int hb_img_bad_size(const char *what)
 {
     fprintf(stderr, "%s: Invalid %s specified. You may use k, M, G, T, P or E suffixes for\n"

@@ -58,6 +58,12 @@ static const ImgCommand commands[] = {
       "Print where the image's data lies: json lists every extent (data, zeroes,\n"
       "or left to a backing file, with its depth in the chain); human lists the\n"
       "data extents and the file and offset holding each." },
+    { "rebase", hb_img_cmd_rebase,
+      "[--object OBJ]... [--image-opts] [-U] [-q] [-f FMT] [-t CACHE] [-T SRC_CACHE]\n"
+      "         [-p] [-u] -b BACKING_FILE [-F BACKING_FMT] FILENAME",
+      "Make a qcow2 image's backing file BACKING_FILE (\"\" for none).  The image keeps\n"
+      "its contents: where it leaves bytes to its backing file and the old and new\n"
+      "ones differ, the old bytes are copied in.  -u only rewrites the header." },
     { "dd", hb_img_cmd_dd,
       "[--object OBJ]... [-U] [-f FMT] [-O OUTPUT_FMT] [--image-opts] [bs=BLOCK_SIZE]\n"
       "     [count=BLOCKS] [skip=BLOCKS] if=INPUT of=OUTPUT",
