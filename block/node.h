@@ -167,6 +167,11 @@ struct HbDriver {
      */
     int (*block_status)(HbNode *node, uint64_t offset, uint64_t bytes,
                         uint64_t *pnum, uint64_t *map, HbNode **file);
+    /*
+     * Leave every byte to the backing file again (QEMU's bdrv_make_empty):
+     * hotblock-img commit empties the image it committed.  Optional.
+     */
+    int (*make_empty)(HbNode *node);
 
     /*
      * Start @req asynchronously (block/aio.h): return 0 once the driver
@@ -527,6 +532,13 @@ typedef struct HbBlockExtent {
  */
 int hb_node_block_status_chain(HbNode *node, uint64_t offset, uint64_t bytes,
                                HbBlockExtent *ext);
+
+/**
+ * hb_node_make_empty() - the node's own data is dropped: it reads as its
+ * backing file (qcow2), for qemu-img commit.  No request may run on it.
+ * Return: 0, -EPERM read-only, -ENOTSUP for a driver that cannot.
+ */
+int hb_node_make_empty(HbNode *node);
 
 /* ---- resize (main thread) ---- */
 

@@ -423,6 +423,13 @@ static int qcow2_block_status(HbNode *node, uint64_t offset, uint64_t bytes,
     return ret;
 }
 
+static int qcow2_make_empty(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+
+    return hb_qcow2_make_empty(s->img);
+}
+
 static int qcow2_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
                         const struct iovec *iov, int niov, unsigned flags)
 {
@@ -706,6 +713,7 @@ const HbDriver hb_driver_qcow2 = {
     .pdiscard = qcow2_pdiscard,
     .pwrite_zeroes = qcow2_pwrite_zeroes,
     .block_status = qcow2_block_status,
+    .make_empty = qcow2_make_empty,
     .truncate = qcow2_truncate,
     .inactivate = qcow2_inactivate,
     .activate = qcow2_activate,

@@ -377,6 +377,7 @@ int hb_qcow2_pwritev(HbQcow2 *s, uint64_t offset, uint64_t bytes,
 int hb_qcow2_pwrite_zeroes(HbQcow2 *s, uint64_t offset, uint64_t bytes,
                            bool may_unmap);
 int hb_qcow2_pdiscard(HbQcow2 *s, uint64_t offset, uint64_t bytes);
+int hb_qcow2_make_empty(HbQcow2 *s);
 int hb_qcow2_flush(HbQcow2 *s);
 
 /* ---- qcow2-resize.c: block_resize (takes the locks itself) ---- */

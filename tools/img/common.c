@@ -2,6 +2,7 @@
 /* tools/img/common.c — error reporting, --object, -o and sizes: what every subcommand shares. */
 
 #include <math.h>
+#include <unistd.h>
 
 #include "tools/img/img.h"
 
@@ -40,6 +41,18 @@ const char *hb_img_output_and_one_image(int argc, char **argv, const char *outpu
         hb_img_usage_error("--output must be used with human or json as argument.%s", "");
         return NULL;
     }
+    return hb_img_one_image(argc, argv);
+}
+
+bool hb_img_object_option(const char *text)
+{
+    GError *err = NULL;
+
+    return hb_img_add_object(text, &err) || (hb_img_fail(err, NULL), false);
+}
+
+const char *hb_img_one_image(int argc, char **argv)
+{
     if (optind != argc - 1) {
         hb_img_usage_error("%s", "Expecting one image file name");
         return NULL;

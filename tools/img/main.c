@@ -58,6 +58,12 @@ static const ImgCommand commands[] = {
       "Print where the image's data lies: json lists every extent (data, zeroes,\n"
       "or left to a backing file, with its depth in the chain); human lists the\n"
       "data extents and the file and offset holding each." },
+    { "commit", hb_img_cmd_commit,
+      "[--object OBJ]... [--image-opts] [-q] [-f FMT] [-t CACHE] [-b BASE] [-r RATE_LIMIT]\n"
+      "         [-d] [-p] FILENAME",
+      "Write the image's data into its backing file (or with -b into BASE further down\n"
+      "its chain), then empty the image unless -d (-b implies -d).  -r limits the\n"
+      "copy to RATE_LIMIT bytes a second." },
     { "rebase", hb_img_cmd_rebase,
       "[--object OBJ]... [--image-opts] [-U] [-q] [-f FMT] [-t CACHE] [-T SRC_CACHE]\n"
       "         [-p] [-u] -b BACKING_FILE [-F BACKING_FMT] FILENAME",

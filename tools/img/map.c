@@ -152,8 +152,8 @@ int hb_img_cmd_map(int argc, char **argv)
             }
             break;
         case 'j':
-            if (!hb_img_add_object(optarg, &err)) {
-                return hb_img_fail(err, NULL);
+            if (!hb_img_object_option(optarg)) {
+                return 1;
             }
             break;
         default: return hb_img_usage_error("%s", "invalid option");

@@ -57,17 +57,17 @@ static int parse_args(int argc, char **argv, RebaseArgs *a)
         case 't': a->spec.cache = optarg; break;
         case 'T': a->src_cache = optarg; break;
         case 'j':
-            if (!hb_img_add_object(optarg, &err)) {
-                return hb_img_fail(err, NULL);
+            if (!hb_img_object_option(optarg)) {
+                return 1;
             }
             break;
         default: return hb_img_usage_error("%s", "invalid option");
         }
     }
-    if (optind != argc - 1) {
-        return hb_img_usage_error("%s", "Expecting one image file name");
+    a->name = hb_img_one_image(argc, argv);
+    if (!a->name) {
+        return 1;
     }
-    a->name = argv[optind];
     if (!a->backing) {
         return hb_img_usage_error("%s", "Must specify backing file (-b) or use unsafe mode (-u)");
     }
