@@ -458,3 +458,17 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
     }
     return ret;
 }
+
+int hb_node_make_empty(HbNode *node)
+{
+    if (node->read_only) {
+        return -EPERM;
+    }
+    if (!node->drv->make_empty) {
+        return -ENOTSUP;
+    }
+    inflight_begin(node);
+    int ret = node->drv->make_empty(node);
+    inflight_end(node);
+    return ret;
+}

@@ -245,8 +245,9 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
         hb_error_set_errno(errp, (int)file_len, "qcow2: could not get the image length");
         goto fail;
     }
-    if (!read_header(s, file_len, o->read_only, errp) ||
-        !load_tables(s, file_len, o->read_only, errp)) {
+    bool lenient = o->read_only || o->repair;
+    if (!read_header(s, file_len, lenient, errp) ||
+        !load_tables(s, file_len, lenient, errp)) {
         goto fail;
     }
     init_caches(s, o);

@@ -267,6 +267,12 @@ typedef struct HbQcow2 {
 /* Options of hb_qcow2_open_image(). */
 typedef struct HbQcow2OpenOpts {
     bool read_only;
+    /*
+     * Read-write for hb_qcow2_repair(): the dirty and corrupt bits and a
+     * broken reference table are accepted, since the repair is what fixes
+     * them.  Nothing else may open an image so.
+     */
+    bool repair;
     uint64_t l2_cache_size;        /* bytes; 0 = default */
     uint64_t refcount_cache_size;  /* bytes; 0 = default */
 } HbQcow2OpenOpts;
@@ -290,6 +296,7 @@ bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
 int hb_qcow2_write_header_fields(HbQcow2 *s, const HbQcow2Header *h,
                                  HbQcow2Field first, HbQcow2Field last);
 int hb_qcow2_write_incompat(HbQcow2 *s, uint64_t bits);
+int hb_qcow2_set_backing(HbQcow2 *s, const char *file, const char *fmt, GError **errp);
 
 /* ---- qcow2-image.c ---- */
 HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
@@ -336,6 +343,21 @@ void hb_qcow2_compressed_loc(const HbQcow2 *s, uint64_t entry,
 bool hb_qcow2_overlaps_metadata(HbQcow2 *s, uint64_t off, uint64_t len);
 bool hb_qcow2_overlaps_l2(HbQcow2 *s, uint64_t off, uint64_t len);
 
+/* ---- qcow2-status.c: block status ---- */
+typedef enum HbQcow2Kind {
+    QCOW2_KIND_UNALLOCATED,  /* left to the backing file */
+    QCOW2_KIND_DATA,
+    QCOW2_KIND_ZERO,         /* the zero flag (version 3) */
+    QCOW2_KIND_COMPRESSED,
+} HbQcow2Kind;
+
+int hb_qcow2_block_status(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                          uint64_t *pnum, uint64_t *host);
+int hb_qcow2_metadata_preallocated(HbQcow2 *s, int64_t allocated);
+
+/* ---- qcow2-repair.c: check -r all ---- */
+int hb_qcow2_rebuild_refcounts(HbQcow2 *s, const uint32_t *refs, uint64_t nb_clusters);
+
 /* ---- qcow2-fast.c: the asynchronous fast path's mapping and gate ---- */
 
 /* A piece of a fast-path request: host bytes, or zeroes (reads only). */
@@ -378,6 +400,7 @@ int hb_qcow2_pwritev(HbQcow2 *s, uint64_t offset, uint64_t bytes,
 int hb_qcow2_pwrite_zeroes(HbQcow2 *s, uint64_t offset, uint64_t bytes,
                            bool may_unmap);
 int hb_qcow2_pdiscard(HbQcow2 *s, uint64_t offset, uint64_t bytes);
+int hb_qcow2_make_empty(HbQcow2 *s);
 int hb_qcow2_flush(HbQcow2 *s);
 
 /* ---- qcow2-resize.c: block_resize (takes the locks itself) ---- */

@@ -634,10 +634,12 @@ int hb_qcow2_pwritev(HbQcow2 *s, uint64_t offset, uint64_t bytes,
 /*
  * Change the mapping of every whole cluster in [@offset, @offset + @bytes):
  * @zero: make it read as zeroes (else: discard), @unmap: release its host
- * cluster.  Partial clusters are left to the caller.
+ * cluster, @to_backing (with neither zero nor a v2 no-op): leave it to the
+ * backing file, whatever that reads.  Partial clusters are left to the
+ * caller.
  */
 static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
-                          bool zero, bool unmap)
+                          bool zero, bool unmap, bool to_backing)
 {
     g_autoptr(GArray) freed = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     uint64_t start = (offset + s->cluster_mask) & ~s->cluster_mask;
@@ -663,7 +665,7 @@ static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
             break;
         }
         entry_host_range(s, entry, &range[0], &range[1]);
-        if (!zero && s->hdr.version < 3 && has_backing) {
+        if (!zero && !to_backing && s->hdr.version < 3 && has_backing) {
             continue;  /* v2 cannot hide backing data: discard is a no-op */
         }
         if (zero && entry_is_owned_data(s, entry) && !unmap) {
@@ -672,7 +674,7 @@ static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
         } else if (zero && entry_is_zero(s, entry) && !unmap) {
             continue;
         } else {
-            nentry = (has_backing || zero) ? QCOW2_OFLAG_ZERO : 0;
+            nentry = !to_backing && (has_backing || zero) ? QCOW2_OFLAG_ZERO : 0;
         }
         if (nentry == entry) {
             continue;
@@ -757,7 +759,7 @@ int hb_qcow2_pwrite_zeroes(HbQcow2 *s, uint64_t offset, uint64_t bytes,
     }
     ret = write_zero_buffer(s, offset, start - offset);
     if (ret == 0) {
-        ret = remap_clusters(s, start, end - start, true, may_unmap);
+        ret = remap_clusters(s, start, end - start, true, may_unmap, false);
     }
     if (ret == 0 && end < offset + bytes) {
         ret = write_zero_buffer(s, end, offset + bytes - end);
@@ -775,7 +777,21 @@ int hb_qcow2_pdiscard(HbQcow2 *s, uint64_t offset, uint64_t bytes)
     if (s->read_only) {
         return -EROFS;
     }
-    return remap_clusters(s, offset, bytes, false, true);
+    return remap_clusters(s, offset, bytes, false, true, false);
+}
+
+/**
+ * hb_qcow2_make_empty() - unmap every cluster, so that the image reads as
+ * its backing file (zeroes without one): qemu-img commit's last step.
+ * Host clusters are freed; durable after hb_qcow2_flush().
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_make_empty(HbQcow2 *s)
+{
+    if (s->read_only) {
+        return -EROFS;
+    }
+    return remap_clusters(s, 0, hb_qcow2_virtual_size(s), false, true, true);
 }
 
 /**
