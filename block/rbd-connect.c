@@ -34,6 +34,7 @@ typedef struct ConnectJob {
     char *mon_host;         /* NULL: none */
     char *auth;             /* NULL: none */
     bool read_only;
+    bool cache_direct;
     GError *err;
 } ConnectJob;
 
@@ -70,6 +71,10 @@ static bool configure(ConnectJob *j)
         return false;
     }
     if (j->key && !conf_set(j, "key", j->key)) {
+        return false;
+    }
+    /* As QEMU: librbd's own cache follows cache.direct. */
+    if (!conf_set(j, "rbd_cache", j->cache_direct ? "false" : "true")) {
         return false;
     }
     g_snprintf(num, sizeof(num), "%" G_GUINT64_FORMAT, timeout);
@@ -150,15 +155,37 @@ static char *auth_of(const QapiRbdAuthModeList *l)
     return g_string_free(s, FALSE);
 }
 
+/*
+ * The key librados takes is the base64 text of the secret's bytes, as
+ * QEMU's qcrypto_secret_lookup_as_base64(): libvirt gives the secret with
+ * format=base64 and the keyring's key as data, so the bytes are the key's
+ * binary form.  Encoded into locked memory.
+ */
+static HbSecretBuf *key_of(const char *id, GError **errp)
+{
+    g_autoptr(HbSecretBuf) raw = hb_secret_lookup(id, errp);
+    gint state = 0, save = 0;
+
+    if (!raw) {
+        return NULL;
+    }
+    HbSecretBuf *b64 = hb_secret_buf_new((raw->len / 3 + 1) * 4 + 4);
+    gsize n = g_base64_encode_step(raw->data, raw->len, FALSE, (char *)b64->data,
+                                   &state, &save);
+    n += g_base64_encode_close(FALSE, (char *)b64->data + n, &state, &save);
+    b64->data[n] = 0;
+    return b64;
+}
+
 bool hb_rbd_connect(HbRbdConn *c, const QapiBlockdevOptionsRbd *o,
-                    bool read_only, GError **errp)
+                    bool read_only, bool cache_direct, GError **errp)
 {
     g_autoptr(HbSecretBuf) key = NULL;
     g_autofree char *mon_host = o->server ? mon_host_of(o->server) : NULL;
     g_autofree char *auth = o->auth_client_required ? auth_of(o->auth_client_required) : NULL;
 
     if (o->key_secret) {
-        key = hb_secret_lookup_utf8(o->key_secret, errp);
+        key = key_of(o->key_secret, errp);
         if (!key) {
             return false;
         }
@@ -166,6 +193,7 @@ bool hb_rbd_connect(HbRbdConn *c, const QapiBlockdevOptionsRbd *o,
     ConnectJob j = {
         .c = c, .o = o, .key = key ? (const char *)key->data : NULL,
         .mon_host = mon_host, .auth = auth, .read_only = read_only,
+        .cache_direct = cache_direct,
     };
     *c = (HbRbdConn){ 0 };
     hb_run_slow(connect_job, &j);

@@ -26,6 +26,7 @@ typedef struct HbRbdConn {
  * @c: filled in on success
  * @o: the node's options (already checked by rbd.c)
  * @read_only: open the image read-only (always with a snapshot)
+ * @cache_direct: cache.direct: librbd's own cache off (rbd_cache), as QEMU
  * @errp: QEMU's texts: "error reading conf file <f>", "error connecting: <why>",
  *        "error opening pool <p>", "error reading header from <image>"; never
  *        the key
@@ -36,7 +37,7 @@ typedef struct HbRbdConn {
  * Return: true, or false with @errp set.
  */
 bool hb_rbd_connect(HbRbdConn *c, const QapiBlockdevOptionsRbd *o,
-                    bool read_only, GError **errp);
+                    bool read_only, bool cache_direct, GError **errp);
 
 /* Close the image and the cluster handle (joins librados' threads). */
 void hb_rbd_disconnect(HbRbdConn *c);

@@ -59,13 +59,13 @@ static bool rbdn_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
     }
     if (o->snapshot && !node->read_only) {
         if (!(opts->has_auto_read_only && opts->auto_read_only)) {
-            hb_error_set(errp, "rbd snapshots are always read-only");
+            hb_error_set(errp, "rbd snapshots are read-only");
             return false;
         }
         node->read_only = true;
     }
     s = g_new0(RbdState, 1);
-    if (!hb_rbd_connect(&s->conn, o, node->read_only, errp)) {
+    if (!hb_rbd_connect(&s->conn, o, node->read_only, node->cache_direct, errp)) {
         g_free(s);
         return false;
     }

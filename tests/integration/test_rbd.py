@@ -37,7 +37,8 @@ def rbd_opts(ceph, image, **kw):
 @pytest.fixture
 def rqmp(daemon, ceph):
     q = daemon.qmp()
-    q.cmd("object-add", **{"qom-type": "secret", "id": "ckey"}, data=ceph.admin_key())
+    q.cmd("object-add", **{"qom-type": "secret", "id": "ckey"},
+          data=ceph.admin_key(), format="base64")
     return q
 
 
@@ -173,15 +174,19 @@ def test_errors_leave_graph_fds_threads(daemon, rqmp, ceph, tmp_path):
     pid = daemon.proc.pid
     before = (sorted(names(rqmp)), fds(pid), threads(pid))
     rqmp.cmd("object-add", **{"qom-type": "secret", "id": "bad"},
-             data="AQBcvWVlAAAAABAAqLq8KxQGJvQm7NbR4Wq0kw==")
+             data="AQBcvWVlAAAAABAAqLq8KxQGJvQm7NbR4Wq0kw==", format="base64")
+    # The right key as plain text: encoded once more, as QEMU does, so refused.
+    rqmp.cmd("object-add", **{"qom-type": "secret", "id": "plain"}, data=ceph.admin_key())
     dead_port = str(ceph.mon_port + 1 if ceph.mon_port < 65535 else 1)
     cases = [
         (rbd_opts(ceph, "no-such-image"), "error reading header from no-such-image"),
         (rbd_opts(ceph, img, pool="nopool"), "error opening pool nopool"),
         (rbd_opts(ceph, img, **{"key-secret": "bad", "x-connect-timeout": 3}),
          "error connecting"),
+        (rbd_opts(ceph, img, **{"key-secret": "plain", "x-connect-timeout": 3}),
+         "error connecting"),
         (rbd_opts(ceph, img, **{"key-secret": "nosuch"}), "No secret with id 'nosuch'"),
-        (rbd_opts(ceph, img, snapshot="s1"), "rbd snapshots are always read-only"),
+        (rbd_opts(ceph, img, snapshot="s1"), "rbd snapshots are read-only"),
         (rbd_opts(ceph, img, conf=str(tmp_path / "missing.conf")),
          "error reading conf file"),
         (rbd_opts(ceph, img, server=[{"host": "127.0.0.1", "port": dead_port}],
@@ -274,7 +279,8 @@ def test_two_writers_share_the_image(daemon_factory, ceph, tmp_path):
     for i in range(2):
         d = daemon_factory(subdir=f"d{i}")
         q = d.qmp()
-        q.cmd("object-add", **{"qom-type": "secret", "id": "ckey"}, data=ceph.admin_key())
+        q.cmd("object-add", **{"qom-type": "secret", "id": "ckey"},
+          data=ceph.admin_key(), format="base64")
         q.cmd("blockdev-add", **{"node-name": "r"}, **rbd_opts(ceph, img))
         socks.append(tmp_path / f"d{i}" / "r.sock")
         q.cmd("block-export-add", **export_args("e", "r", socks[-1], writable=True))
@@ -338,3 +344,26 @@ def test_osd_op_timeout_fails_requests_cleanly(daemon, rqmp, ceph, tmp_path):
     _, res, _ = bench(sock, "--rw", "write", "--bs", BS, "--count", 4,
                       "--size", MiB, "--seed", SEED, "--flush")
     assert res["errors"] == 0
+
+
+def test_same_arguments_as_qsd(daemon, rqmp, ceph, tmp_path):
+    """The same object-add and blockdev-add arguments open the image in
+    qemu-storage-daemon (the key secret is the key's bytes, format=base64),
+    and fail there as here."""
+    from hbtest.qsd import QemuStorageDaemon
+    img = new_image(ceph)
+    ceph.run("rbd", "snap", "create", f"{ceph.pool}/{img}@s1")
+    with QemuStorageDaemon(tmp_path) as qsd:
+        qq = qsd.qmp()
+        qq.cmd("object-add", **{"qom-type": "secret", "id": "ckey"},
+               data=ceph.admin_key(), format="base64")
+        for q in (rqmp, qq):
+            q.cmd("blockdev-add", **{"node-name": "r"}, **rbd_opts(ceph, img))
+            q.cmd("blockdev-del", **{"node-name": "r"})
+        for opts in (rbd_opts(ceph, "no-such-image"),
+                     rbd_opts(ceph, img, pool="nopool"),
+                     rbd_opts(ceph, img, snapshot="s1")):
+            ours = rqmp.err("blockdev-add", **{"node-name": "x"}, **opts)
+            theirs = qq.err("blockdev-add", **{"node-name": "x"}, **opts)
+            assert ours[0] == theirs[0]
+            assert ours == theirs
