@@ -398,6 +398,21 @@ void hb_aio_ctx_timer_cancel(HbAioCtx *ctx, HbAioTimer *t)
     }
 }
 
+int64_t hb_aio_ctx_next_deadline_ns(const HbAioCtx *ctx)
+{
+    return ctx->timers ? ctx->timers->deadline_ns : -1;
+}
+
+void hb_aio_ctx_cancel_timers(HbAioCtx *ctx)
+{
+    while (ctx->timers) {
+        HbAioTimer *t = ctx->timers;
+        ctx->timers = t->next;
+        t->armed = false;
+        t->cb.done(&t->cb, -ECANCELED);
+    }
+}
+
 /* Run the timers that are due.  Their callbacks may arm new ones. */
 static unsigned run_timers(HbAioCtx *ctx)
 {

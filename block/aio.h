@@ -151,6 +151,21 @@ void hb_aio_ctx_timer_arm(HbAioCtx *ctx, HbAioTimer *t, int64_t deadline_ns);
 void hb_aio_ctx_timer_cancel(HbAioCtx *ctx, HbAioTimer *t);
 
 /**
+ * hb_aio_ctx_next_deadline_ns() - the nearest deadline of @ctx's armed
+ * timers, for an owner that sleeps elsewhere (an I/O thread's epoll) and
+ * must wake for them.  Owner only.
+ * Return: the deadline in ns of hb_aio_now_ns(), or -1 if none is armed.
+ */
+int64_t hb_aio_ctx_next_deadline_ns(const HbAioCtx *ctx);
+
+/**
+ * hb_aio_ctx_cancel_timers() - disarm every timer of @ctx, running each
+ * one's callback with -ECANCELED, so that whoever armed one frees what it
+ * holds.  The owner, before it frees @ctx.
+ */
+void hb_aio_ctx_cancel_timers(HbAioCtx *ctx);
+
+/**
  * hb_aio_reserve_rings() - make @n restricted rings now, for the I/O
  * threads that start later, and never set one up again: after this,
  * hb_aio_ctx_new() takes a reserved ring (or makes a context without one

@@ -8,6 +8,9 @@ extern const HbDriver hb_driver_null;
 extern const HbDriver hb_driver_luks;
 extern const HbDriver hb_driver_qcow2;
 extern const HbDriver hb_driver_throttle;
+#ifdef HB_HAVE_RBD
+extern const HbDriver hb_driver_rbd;
+#endif
 
 static const HbDriver *const drivers[] = {
     [QAPI_BLOCKDEV_DRIVER_FILE] = &hb_driver_file,
@@ -16,6 +19,11 @@ static const HbDriver *const drivers[] = {
     [QAPI_BLOCKDEV_DRIVER_LUKS] = &hb_driver_luks,
     [QAPI_BLOCKDEV_DRIVER_QCOW2] = &hb_driver_qcow2,
     [QAPI_BLOCKDEV_DRIVER_THROTTLE] = &hb_driver_throttle,
+#ifdef HB_HAVE_RBD
+    [QAPI_BLOCKDEV_DRIVER_RBD] = &hb_driver_rbd,
+#else
+    [QAPI_BLOCKDEV_DRIVER_RBD] = NULL,   /* built without librbd */
+#endif
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(drivers) == QAPI_BLOCKDEV_DRIVER__MAX);
 

@@ -578,6 +578,43 @@ static int file_flush(HbNode *node)
     return fdatasync(s->fd) == -1 ? -errno : 0;
 }
 
+/*
+ * Holes read as zeroes, the rest as data, from SEEK_DATA/SEEK_HOLE
+ * (lseek(2)); positional I/O never uses the fd's offset, so moving it here
+ * disturbs no other thread.  Where the file system cannot tell, all is
+ * data.  A data run ending at an EOF that is not aligned is rounded up to
+ * the node's alignment, as requests are.
+ */
+static int file_block_status(HbNode *node, uint64_t offset, uint64_t bytes,
+                             uint64_t *pnum, uint64_t *map, HbNode **file)
+{
+    FileState *s = node->opaque;
+    off_t data = lseek(s->fd, (off_t)offset, SEEK_DATA);
+
+    *map = offset;
+    *file = node;
+    if (data == -1 && errno == ENXIO) {
+        *pnum = bytes;                          /* a hole up to EOF */
+        return HB_BS_ZERO | HB_BS_OFFSET_VALID;
+    }
+    if (data == -1) {
+        *pnum = bytes;
+        return HB_BS_DATA | HB_BS_OFFSET_VALID;
+    }
+    if ((uint64_t)data > offset) {
+        *pnum = MIN(bytes, (uint64_t)data - offset);
+        return HB_BS_ZERO | HB_BS_OFFSET_VALID;
+    }
+    off_t hole = lseek(s->fd, (off_t)offset, SEEK_HOLE);
+    uint64_t n = bytes;
+    if (hole != -1 && (uint64_t)hole > offset) {
+        uint32_t align = MAX(node->request_alignment, 1u);
+        n = ((uint64_t)hole - offset + align - 1) / align * align;
+    }
+    *pnum = MIN(bytes, n);
+    return HB_BS_DATA | HB_BS_OFFSET_VALID;
+}
+
 static int file_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
 {
     FileState *s = node->opaque;
@@ -659,6 +696,7 @@ const HbDriver hb_driver_file = {
     .get_aio = file_get_aio,
     .pdiscard = file_pdiscard,
     .pwrite_zeroes = file_pwrite_zeroes,
+    .block_status = file_block_status,
     .set_perm = file_set_perm,
     .activate = file_activate,
     .filename = file_filename,

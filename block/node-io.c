@@ -43,6 +43,18 @@ void hb_node_drained_end(HbNode *node)
     }
 }
 
+int64_t hb_node_admission_wait_ns(HbNode *node, bool is_write)
+{
+    int64_t wait = node->drv->admission_wait_ns ? node->drv->admission_wait_ns(node, is_write)
+                                                : 0;
+
+    for (guint i = 0; i < node->children->len; i++) {
+        HbNode *child = ((HbChild *)g_ptr_array_index(node->children, i))->node;
+        wait = MAX(wait, hb_node_admission_wait_ns(child, is_write));
+    }
+    return wait;
+}
+
 void hb_node_drain(HbNode *node)
 {
     hb_node_drained_begin(node);
@@ -444,5 +456,19 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
     if (ret == 0 && (flags & HB_REQ_FUA)) {
         ret = hb_node_flush(node);
     }
+    return ret;
+}
+
+int hb_node_make_empty(HbNode *node)
+{
+    if (node->read_only) {
+        return -EPERM;
+    }
+    if (!node->drv->make_empty) {
+        return -ENOTSUP;
+    }
+    inflight_begin(node);
+    int ret = node->drv->make_empty(node);
+    inflight_end(node);
     return ret;
 }

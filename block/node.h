@@ -75,6 +75,31 @@ enum {
 };
 
 /*
+ * Block status (hb_node_block_status()): what a range of a node reads as,
+ * and where its bytes lie.  The meanings are QEMU's BDRV_BLOCK_* (so that
+ * qemu-img map's fields follow from them one to one); the values are ours.
+ */
+enum {
+    HB_BS_DATA = 1u << 0,         /* reads come from stored data */
+    HB_BS_ZERO = 1u << 1,         /* reads return zeroes */
+    HB_BS_OFFSET_VALID = 1u << 2, /* the bytes lie at *map in *file, as they read */
+    HB_BS_ALLOCATED = 1u << 3,    /* this node decides the content, not its backing */
+    HB_BS_COMPRESSED = 1u << 4,   /* stored compressed (DATA, never OFFSET_VALID) */
+    /*
+     * From a driver only, never returned by hb_node_block_status(): the
+     * answer is the one *file gives for the same bytes at *map (raw's
+     * window, filters), and the node layer asks it.
+     */
+    HB_BS_FORWARD = 1u << 5,
+    /*
+     * From a driver only, with DATA and OFFSET_VALID: the data may be a
+     * hole in *file (qcow2 preallocated metadata only): where *file says
+     * ZERO, the bytes read as zeroes, and are reported ZERO too.
+     */
+    HB_BS_RECURSE = 1u << 6,
+};
+
+/*
  * An asynchronous request (hb_node_submit()).  The caller fills it in and
  * owns it, and the data its iovecs point to, until req->cb.done(&req->cb,
  * ret) runs: once, on the submitting thread, with 0 or -errno, possibly
@@ -132,6 +157,21 @@ struct HbDriver {
     int (*pdiscard)(HbNode *node, uint64_t offset, uint64_t bytes);   /* optional */
     int (*pwrite_zeroes)(HbNode *node, uint64_t offset, uint64_t bytes,
                          unsigned flags);           /* optional: default writes zero buffers */
+    /*
+     * What [@offset, @offset + @bytes) reads as, from its start: return
+     * HB_BS_* flags for the first *@pnum bytes (1 <= *@pnum <= @bytes),
+     * with *@map and *@file where HB_BS_OFFSET_VALID or HB_BS_FORWARD say
+     * so, or -errno.  A format returns 0 for bytes its backing decides.
+     * Optional: without it a format's bytes are all data at no known
+     * offset, a protocol's all data at their own offset.
+     */
+    int (*block_status)(HbNode *node, uint64_t offset, uint64_t bytes,
+                        uint64_t *pnum, uint64_t *map, HbNode **file);
+    /*
+     * Leave every byte to the backing file again (QEMU's bdrv_make_empty):
+     * hotblock-img commit empties the image it committed.  Optional.
+     */
+    int (*make_empty)(HbNode *node);
 
     /*
      * Start @req asynchronously (block/aio.h): return 0 once the driver
@@ -240,6 +280,19 @@ struct HbDriver {
     void (*drained_begin)(HbNode *node);
     void (*drained_end)(HbNode *node);
 
+    /*
+     * How long a request of that direction arriving now would wait for
+     * something other than the storage (throttle: its limits) before it
+     * goes down, in ns; 0 if it would go at once.  Nothing is accounted.
+     * Any thread.  Optional: without it, 0.
+     */
+    int64_t (*admission_wait_ns)(HbNode *node, bool is_write);
+
+    /*
+     * A filter (throttle): its "file" child holds the same bytes, and a
+     * walk down a backing chain passes through it (QEMU's is_filter).
+     */
+    bool is_filter;
     /* Writes beyond get_length() extend the node (file: formats grow it). */
     bool growable;
     /* The data is encrypted (ImageInfo's "encrypted"). */
@@ -452,6 +505,62 @@ void hb_node_submit(HbNode *node, HbIoReq *req);
  */
 bool hb_node_submit_avoids_pool(HbNode *node, const HbIoReq *req);
 
+/* ---- block status (any thread; block/block-status.c) ---- */
+
+/**
+ * hb_node_block_status() - what the bytes from @offset read as (QEMU's
+ * bdrv_block_status()).
+ * @node: an open, active node
+ * @offset: where to start; below hb_node_get_length()
+ * @bytes: how far to look at most (cut at the node's end)
+ * @pnum: set to how many bytes from @offset the answer holds for (>= 1)
+ * @map: with HB_BS_OFFSET_VALID, where those bytes start in *@file
+ * @file: with HB_BS_OFFSET_VALID, the protocol node (or a format's child)
+ *        holding them, borrowed
+ *
+ * Data and zeroes are ALLOCATED in @node.  Bytes @node leaves to a backing
+ * file have neither flag, except where no backing file can supply them
+ * (none attached, or past its end): those read as ZERO.  Raw and filters
+ * answer with their child's status.  A file answers from SEEK_DATA and
+ * SEEK_HOLE: holes are ZERO, the rest DATA.  Nothing is read or changed;
+ * qcow2 reads L2 tables into its cache.
+ *
+ * Return: HB_BS_* flags, or -errno (-EINVAL out of range, -EPERM inactive).
+ */
+int hb_node_block_status(HbNode *node, uint64_t offset, uint64_t bytes,
+                         uint64_t *pnum, uint64_t *map, HbNode **file);
+
+/* One answer of hb_node_block_status_chain(). */
+typedef struct HbBlockExtent {
+    uint64_t bytes;     /* how many bytes from the offset asked it holds for */
+    unsigned flags;     /* HB_BS_* of the layer that decides them, or 0 */
+    unsigned depth;     /* that layer: 0 is the node asked, 1 its backing, ... */
+    uint64_t map;       /* with HB_BS_OFFSET_VALID: where the bytes lie ... */
+    HbNode *file;       /* ... in this node (borrowed) */
+} HbBlockExtent;
+
+/**
+ * hb_node_block_status_chain() - hb_node_block_status() down a backing
+ * chain, as qemu-img map reports it: the first layer (filters skipped)
+ * whose status has DATA or ZERO decides the bytes.
+ * @node: the top of the chain
+ * @offset: below hb_node_get_length(@node)
+ * @bytes: how far to look at most
+ * @ext: the answer; flags 0 when no layer has the bytes and the last has
+ *       no notion of backing files
+ *
+ * Return: 0, or -errno.
+ */
+int hb_node_block_status_chain(HbNode *node, uint64_t offset, uint64_t bytes,
+                               HbBlockExtent *ext);
+
+/**
+ * hb_node_make_empty() - the node's own data is dropped: it reads as its
+ * backing file (qcow2), for qemu-img commit.  No request may run on it.
+ * Return: 0, -EPERM read-only, -ENOTSUP for a driver that cannot.
+ */
+int hb_node_make_empty(HbNode *node);
+
 /* ---- resize (main thread) ---- */
 
 /**
@@ -505,6 +614,17 @@ void hb_node_drain(HbNode *node);
  * (deleting an export, draining).  Main thread; calls nest.
  */
 void hb_node_drained_begin(HbNode *node);
+
+/**
+ * hb_node_admission_wait_ns() - how long a request of direction @is_write
+ * submitted to @node now would be held before it reaches the storage: the
+ * longest HbDriver.admission_wait_ns of @node and the nodes below it.
+ * A server reading requests from a queue (an export's ring) asks before it
+ * takes the next one, and leaves it queued while the answer is not 0, so
+ * that its thread serves other queues meanwhile.  Any thread.
+ * Return: the wait in ns, 0 if none.
+ */
+int64_t hb_node_admission_wait_ns(HbNode *node, bool is_write);
 void hb_node_drained_end(HbNode *node);
 
 /**

@@ -116,6 +116,22 @@ static bool null_get_info(HbNode *node, HbDriverInfo *info)
     return false;
 }
 
+/*
+ * As QEMU's null-co: with read-zeroes the bytes are zeroes at their own
+ * offset; without, they are neither data nor zeroes (reads leave the
+ * buffer as it was), so nothing is allocated.
+ */
+static int null_block_status(HbNode *node, uint64_t offset, uint64_t bytes,
+                             uint64_t *pnum, uint64_t *map, HbNode **file)
+{
+    NullState *s = node->opaque;
+
+    *pnum = bytes;
+    *map = offset;
+    *file = node;
+    return HB_BS_OFFSET_VALID | (s->read_zeroes ? HB_BS_ZERO : 0);
+}
+
 const HbDriver hb_driver_null = {
     .name = "null-co",
     .is_format = false,
@@ -128,6 +144,7 @@ const HbDriver hb_driver_null = {
     .submit = null_submit,
     .pdiscard = null_pdiscard,
     .pwrite_zeroes = null_pwrite_zeroes,
+    .block_status = null_block_status,
     .filename = null_filename,
     .get_info = null_get_info,
 };

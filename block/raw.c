@@ -92,6 +92,18 @@ static int64_t raw_get_length(HbNode *node)
     return len > (int64_t)s->offset ? len - (int64_t)s->offset : 0;
 }
 
+/* Whatever the file says of the same bytes, moved by the window's offset. */
+static int raw_block_status(HbNode *node, uint64_t offset, uint64_t bytes,
+                            uint64_t *pnum, uint64_t *map, HbNode **file)
+{
+    RawState *s = node->opaque;
+
+    *pnum = bytes;
+    *map = s->offset + offset;
+    *file = s->file->node;
+    return HB_BS_FORWARD;
+}
+
 static int raw_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
                       const struct iovec *iov, int niov, unsigned flags)
 {
@@ -211,6 +223,7 @@ const HbDriver hb_driver_raw = {
     .pwritev = raw_pwritev,
     .pdiscard = raw_pdiscard,
     .pwrite_zeroes = raw_pwrite_zeroes,
+    .block_status = raw_block_status,
     .submit = raw_submit,
     .truncate = raw_truncate,
     .named_by_file = raw_named_by_file,

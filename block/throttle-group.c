@@ -251,15 +251,13 @@ static void fill(HbLeakyBucket *k, double units)
     }
 }
 
-int64_t hb_throttle_state_reserve(HbThrottleState *ts, bool is_write, uint64_t bytes,
-                                  int64_t now_ns)
+int64_t hb_throttle_state_wait(HbThrottleState *ts, bool is_write, int64_t now_ns)
 {
     HbLeakyBucket *b = ts->cfg.b;
     HbThrottleBucketType bps = is_write ? HB_THROTTLE_BPS_WRITE : HB_THROTTLE_BPS_READ;
     HbThrottleBucketType ops = is_write ? HB_THROTTLE_OPS_WRITE : HB_THROTTLE_OPS_READ;
     const HbThrottleBucketType mine[] = { HB_THROTTLE_BPS_TOTAL, HB_THROTTLE_OPS_TOTAL, bps, ops };
     int64_t wait = 0;
-    double units = 1.0;
 
     if (now_ns > ts->previous_leak) {
         for (int i = 0; i < HB_THROTTLE__MAX; i++) {
@@ -270,6 +268,18 @@ int64_t hb_throttle_state_reserve(HbThrottleState *ts, bool is_write, uint64_t b
     for (unsigned i = 0; i < G_N_ELEMENTS(mine); i++) {
         wait = MAX(wait, bucket_wait(&b[mine[i]]));
     }
+    return wait;
+}
+
+int64_t hb_throttle_state_reserve(HbThrottleState *ts, bool is_write, uint64_t bytes,
+                                  int64_t now_ns)
+{
+    HbLeakyBucket *b = ts->cfg.b;
+    HbThrottleBucketType bps = is_write ? HB_THROTTLE_BPS_WRITE : HB_THROTTLE_BPS_READ;
+    HbThrottleBucketType ops = is_write ? HB_THROTTLE_OPS_WRITE : HB_THROTTLE_OPS_READ;
+    int64_t wait = hb_throttle_state_wait(ts, is_write, now_ns);
+    double units = 1.0;
+
     if (ts->cfg.op_size && bytes > ts->cfg.op_size) {
         units = (double)bytes / (double)ts->cfg.op_size;
     }
@@ -379,6 +389,16 @@ int64_t hb_throttle_group_reserve(HbThrottleGroup *g, bool is_write, uint64_t by
     g_mutex_lock(&g->lock);
     wait = hb_throttle_state_reserve(&g->ts, is_write, bytes, hb_aio_now_ns());
     *gen = g_atomic_int_get(&g->generation);
+    g_mutex_unlock(&g->lock);
+    return wait;
+}
+
+int64_t hb_throttle_group_wait(HbThrottleGroup *g, bool is_write)
+{
+    int64_t wait;
+
+    g_mutex_lock(&g->lock);
+    wait = hb_throttle_state_wait(&g->ts, is_write, hb_aio_now_ns());
     g_mutex_unlock(&g->lock);
     return wait;
 }

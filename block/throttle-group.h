@@ -101,6 +101,14 @@ bool hb_throttle_config_enabled(const HbThrottleConfig *cfg);
 void hb_throttle_state_set(HbThrottleState *ts, const HbThrottleConfig *cfg, int64_t now_ns);
 
 /**
+ * hb_throttle_state_wait() - how long a request of direction @is_write
+ * arriving at @now_ns would wait, without accounting it (buckets leaked
+ * to @now_ns).
+ * Return: the wait in ns, 0 to go at once.
+ */
+int64_t hb_throttle_state_wait(HbThrottleState *ts, bool is_write, int64_t now_ns);
+
+/**
  * hb_throttle_state_reserve() - a request of @bytes arrives at @now_ns:
  * leak the buckets to @now_ns, compute how long it must wait, and
  * account it (see the theory).
@@ -140,6 +148,13 @@ bool hb_throttle_group_set_limits(const char *id, const QapiThrottleLimits *l,
  */
 int64_t hb_throttle_group_reserve(HbThrottleGroup *g, bool is_write, uint64_t bytes,
                                   int *gen);
+
+/**
+ * hb_throttle_group_wait() - hb_throttle_state_wait() on @g's buckets now,
+ * under its lock.  Any thread.
+ * Return: the wait in ns.
+ */
+int64_t hb_throttle_group_wait(HbThrottleGroup *g, bool is_write);
 
 /* The generation of @g's limits now (see the theory).  Any thread. */
 int hb_throttle_group_generation(HbThrottleGroup *g);

@@ -91,6 +91,18 @@ static int64_t throttle_get_length(HbNode *node)
     return hb_node_get_length(s->file->node);
 }
 
+/* A filter: its file's bytes, unthrottled (status reads no data). */
+static int throttle_block_status(HbNode *node, uint64_t offset, uint64_t bytes,
+                                 uint64_t *pnum, uint64_t *map, HbNode **file)
+{
+    ThrottleState *s = node->opaque;
+
+    *pnum = bytes;
+    *map = offset;
+    *file = s->file->node;
+    return HB_BS_FORWARD;
+}
+
 /* The synchronous way: counted, never waiting (see the theory). */
 static void account_only(HbNode *node, bool is_write, uint64_t bytes)
 {
@@ -227,6 +239,20 @@ static void throttle_drained_end(HbNode *node)
     g_atomic_int_dec_and_test(&((ThrottleState *)node->opaque)->drained);
 }
 
+/*
+ * Capped at HB_THROTTLE_RECHECK_NS: whoever waits on this answer looks
+ * again at least that often, and so sees new limits (qom-set) in time.
+ */
+static int64_t throttle_admission_wait_ns(HbNode *node, bool is_write)
+{
+    ThrottleState *s = node->opaque;
+
+    if (g_atomic_int_get(&s->drained)) {
+        return 0;
+    }
+    return MIN(hb_throttle_group_wait(s->group, is_write), HB_THROTTLE_RECHECK_NS);
+}
+
 static int throttle_truncate(HbNode *node, uint64_t size, GError **errp)
 {
     ThrottleState *s = node->opaque;
@@ -237,6 +263,7 @@ static int throttle_truncate(HbNode *node, uint64_t size, GError **errp)
 const HbDriver hb_driver_throttle = {
     .name = "throttle",
     .is_format = true,
+    .is_filter = true,
     .open = throttle_open,
     .close = throttle_close,
     .get_length = throttle_get_length,
@@ -245,7 +272,9 @@ const HbDriver hb_driver_throttle = {
     .pdiscard = throttle_pdiscard,
     .pwrite_zeroes = throttle_pwrite_zeroes,
     .submit = throttle_submit,
+    .block_status = throttle_block_status,
     .truncate = throttle_truncate,
     .drained_begin = throttle_drained_begin,
     .drained_end = throttle_drained_end,
+    .admission_wait_ns = throttle_admission_wait_ns,
 };

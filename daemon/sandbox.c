@@ -122,6 +122,22 @@ static bool add_rules(scmp_filter_ctx ctx, GError **errp)
         hb_error_set_errno(errp, rc, "seccomp rule for socket");
         return false;
     }
+#ifdef HB_HAVE_RBD
+    /*
+     * ...and, with the rbd driver built in, the Ceph monitors and OSDs:
+     * librados opens TCP connections at blockdev-add and whenever the
+     * cluster map moves an image's objects to another OSD.
+     */
+    static const int inet[] = { AF_INET, AF_INET6 };
+    for (i = 0; i < G_N_ELEMENTS(inet); i++) {
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+                              SCMP_A0(SCMP_CMP_EQ, inet[i], 0));
+        if (rc < 0) {
+            hb_error_set_errno(errp, rc, "seccomp rule for socket");
+            return false;
+        }
+    }
+#endif
     return true;
 }
 

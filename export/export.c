@@ -174,8 +174,9 @@ static void log_queue_refusal(ExportSession *s)
 static void drop_connection(ExportSession *s, const char *why)
 {
     if (s->vu.sock >= 0) {
-        const char *reason = why ? why : s->vu.drop_reason[0] ? s->vu.drop_reason
-                                                              : "unknown";
+        char noted[sizeof(s->vu.drop_reason)];
+        hb_vu_drop_reason(&s->vu, noted, sizeof(noted));
+        const char *reason = why ? why : noted[0] ? noted : "unknown";
         hb_log(HB_LOG_INFO, "export '%s': front-end disconnected: %s", s->exp->id, reason);
         if (!why && g_str_equal(reason, "it hung up")) {
             log_queue_refusal(s);

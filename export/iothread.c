@@ -46,7 +46,9 @@
  * an io_uring where the kernel allows one: requests the thread's handlers
  * submit complete on it.  Handlers wait for their own completions before
  * they return (queue-runner.c), so the context needs no fd in the epoll
- * set.
+ * set.  Its timers, though, may be armed by a handler that returned (a
+ * ring held back by a throttle arms its own wake-up): the loop sleeps no
+ * longer than to the nearest one and runs those that are due.
  *
  * With poll_max_ns, after a batch the thread calls epoll_wait() with a zero
  * timeout until an event comes or that many nanoseconds have passed, and
@@ -111,6 +113,7 @@ static gpointer thread_main(gpointer opaque)
 
     while (!g_atomic_int_get(&t->stop)) {
         int timeout = -1;
+        int64_t deadline = ctx ? hb_aio_ctx_next_deadline_ns(ctx) : -1;
 
         if (poll_until) {
             if (now_ns() < poll_until) {
@@ -119,11 +122,20 @@ static gpointer thread_main(gpointer opaque)
                 poll_until = 0;
             }
         }
+        if (deadline >= 0 && timeout != 0) {
+            /* Rounded up: waking before the deadline would only loop. */
+            int64_t ms = (deadline - now_ns() + 999999) / 1000000;
+            timeout = (int)CLAMP(ms, 0, G_MAXINT);
+        }
         int n = epoll_wait(t->epfd, evs, IOTHREAD_BATCH, timeout);
 
         for (int i = 0; i < n; i++) {
             HbIoHandler *h = evs[i].data.ptr;
             h->fn(h, evs[i].events);
+        }
+        deadline = ctx ? hb_aio_ctx_next_deadline_ns(ctx) : -1;
+        if (deadline >= 0 && deadline <= now_ns()) {
+            hb_aio_ctx_poll(ctx);       /* timers due: a held-back ring's wake */
         }
         if (n > 0 && t->poll_max_ns) {
             poll_until = now_ns() + t->poll_max_ns;
@@ -131,6 +143,9 @@ static gpointer thread_main(gpointer opaque)
         if (__atomic_load_n(&t->sync_req, __ATOMIC_ACQUIRE) != t->sync_done) {
             ack_sync(t);
         }
+    }
+    if (ctx) {
+        hb_aio_ctx_cancel_timers(ctx);
     }
     hb_aio_ctx_set_current(NULL);
     return NULL;

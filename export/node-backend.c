@@ -3,6 +3,9 @@
 #include "export/node-backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "block/aio.h"
 
@@ -113,12 +116,59 @@ static void be_poll(void *opaque, int64_t wait_us)
     }
 }
 
+static int64_t be_admission_wait_ns(void *opaque, bool is_write)
+{
+    HbNodeBackend *nb = opaque;
+
+    return hb_node_admission_wait_ns(nb->node, is_write);
+}
+
+/*
+ * A ring's wake-up (be_signal_at): a timer of the I/O thread's completion
+ * context holding a duplicate of the ring's kick eventfd, not a pointer
+ * to the ring, so that a ring torn down meanwhile leaves it harmless.  The
+ * thread's loop runs it when due (export/iothread.c), or cancels it when
+ * the thread ends; either way it frees itself.
+ */
+typedef struct RingWake {
+    HbAioTimer timer;           /* first: the context's callback finds us */
+    int fd;
+} RingWake;
+
+static void ring_wake_fire(HbAioCb *cb, int ret)
+{
+    RingWake *w = (RingWake *)cb;
+
+    if (ret == 0) {
+        eventfd_write(w->fd, 1);
+    }
+    close(w->fd);
+    g_free(w);
+}
+
+static bool be_signal_at(void *opaque, int fd, int64_t deadline_ns)
+{
+    HbAioCtx *ctx = hb_aio_ctx_current();
+    int dup_fd;
+
+    if (!ctx || (dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        return false;
+    }
+    RingWake *w = g_new0(RingWake, 1);
+    w->fd = dup_fd;
+    w->timer.cb.done = ring_wake_fire;
+    hb_aio_ctx_timer_arm(ctx, &w->timer, deadline_ns);
+    return true;
+}
+
 HbVirtioBlkBackend hb_node_backend(HbNodeBackend *nb)
 {
     return (HbVirtioBlkBackend){
         .opaque = nb,
         .submit = be_submit,
         .poll = be_poll,
+        .admission_wait_ns = be_admission_wait_ns,
+        .signal_at = be_signal_at,
         .io_priv_size = sizeof(NodeIo),
     };
 }

@@ -6,9 +6,11 @@
 set -eu
 
 BUILD_PKGS="gcc make meson ninja-build pkg-config python3 libglib2.0-dev libjson-glib-dev
-libgnutls28-dev libseccomp-dev zlib1g-dev liburing-dev scdoc libargon2-dev libedit-dev"
+libgnutls28-dev libseccomp-dev zlib1g-dev liburing-dev scdoc libargon2-dev libedit-dev
+librbd-dev librados-dev"
 TEST_PKGS="python3-pytest python3-cryptography qemu-utils qemu-system-x86 qemu-system-common
-cryptsetup-bin busybox-static cpio kmod clang fio systemd python3-pexpect"
+cryptsetup-bin busybox-static cpio kmod clang fio systemd python3-pexpect
+ceph-mon ceph-osd ceph-common qemu-block-extra"
 
 want="$BUILD_PKGS"
 [ "${1:-build}" = test ] && want="$want $TEST_PKGS"

@@ -6,6 +6,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -86,6 +87,7 @@ void hb_vu_init(HbVuDev *dev, const HbVuIface *iface, void *opaque,
     dev->sock = -1;
     dev->backend_fd = -1;
     g_mutex_init(&dev->backend_lock);
+    g_mutex_init(&dev->drop_lock);
     for (unsigned i = 0; i < HB_VU_MAX_QUEUES; i++) {
         HbVuQueue *q = &dev->q[i];
         g_mutex_init(&q->lock);
@@ -133,6 +135,28 @@ static void queue_reset(HbVuDev *dev, unsigned qidx)
     q->enabled = false;
     q->broken = false;
     queue_sync_log(dev, q);
+}
+
+/*
+ * Note why the connection is being given up.  The control thread and the
+ * rings' I/O threads may all do so, hence the lock.
+ */
+static void G_GNUC_PRINTF(2, 3) note_drop(HbVuDev *dev, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_mutex_lock(&dev->drop_lock);
+    g_vsnprintf(dev->drop_reason, sizeof(dev->drop_reason), fmt, ap);
+    g_mutex_unlock(&dev->drop_lock);
+    va_end(ap);
+}
+
+void hb_vu_drop_reason(HbVuDev *dev, char *buf, size_t size)
+{
+    g_mutex_lock(&dev->drop_lock);
+    g_strlcpy(buf, dev->drop_reason, size);
+    g_mutex_unlock(&dev->drop_lock);
 }
 
 /* The control thread's lock of a ring: counted, so a busy ring yields to it. */
@@ -184,7 +208,7 @@ void hb_vu_reset(HbVuDev *dev)
     dev->owner_set = false;
     dev->last_request = 0;
     dev->rings_started = false;
-    dev->drop_reason[0] = 0;
+    note_drop(dev, "%s", "");
 }
 
 void hb_vu_destroy(HbVuDev *dev)
@@ -193,6 +217,7 @@ void hb_vu_destroy(HbVuDev *dev)
         g_mutex_clear(&dev->q[i].lock);
     }
     g_mutex_clear(&dev->backend_lock);
+    g_mutex_clear(&dev->drop_lock);
 }
 
 /* ---- rings ---- */
@@ -286,9 +311,11 @@ bool hb_vu_handle_kick(HbVuDev *dev, unsigned qidx)
         /* Zeroes stood in for truncated memory: nothing read is to be trusted. */
         if (!ok || __atomic_load_n(&dev->mem_fault, __ATOMIC_ACQUIRE)) {
             /* Read by the control thread once it acts on the broken ring. */
-            g_snprintf(dev->drop_reason, sizeof(dev->drop_reason), ok ?
-                       "it truncated memory it had shared" :
-                       "ring %u broken by a malformed request", qidx);
+            if (ok) {
+                note_drop(dev, "it truncated memory it had shared");
+            } else {
+                note_drop(dev, "ring %u broken by a malformed request", qidx);
+            }
             q->broken = true;
             ok = false;
         }
@@ -841,9 +868,8 @@ bool hb_vu_dispatch(HbVuDev *dev)
     errno = 0;
     if (!hb_vu_msg_read(dev->sock, &msg)) {
         int err = errno;
-        g_snprintf(dev->drop_reason, sizeof(dev->drop_reason), "%s",
-                   err == 0 ? "it hung up" :
-                   err == EPROTO ? "a malformed message header" : g_strerror(err));
+        note_drop(dev, "%s", err == 0 ? "it hung up" :
+                             err == EPROTO ? "a malformed message header" : g_strerror(err));
         ret = MSG_DROP;
         goto out;
     }
@@ -852,13 +878,12 @@ bool hb_vu_dispatch(HbVuDev *dev)
                  (dev->protocol_features & (1ull << HB_VU_PROTOCOL_F_REPLY_ACK));
     ret = handle(dev, &msg, &replied);
     if (ret == MSG_DROP) {
-        g_snprintf(dev->drop_reason, sizeof(dev->drop_reason), "message %u (%s) refused",
-                   msg.hdr.request, hb_vu_msg_name(msg.hdr.request));
+        note_drop(dev, "message %u (%s) refused", msg.hdr.request,
+                  hb_vu_msg_name(msg.hdr.request));
     }
     if (__atomic_load_n(&dev->mem_fault, __ATOMIC_ACQUIRE)) {
         ret = MSG_DROP;     /* the front-end truncated memory it shared */
-        g_strlcpy(dev->drop_reason, "it truncated memory it had shared",
-                  sizeof(dev->drop_reason));
+        note_drop(dev, "it truncated memory it had shared");
     }
     if (ret != MSG_DROP && need_reply && !replied) {
         msg.hdr.request = msg.hdr.request;

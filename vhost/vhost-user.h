@@ -156,9 +156,16 @@ struct HbVuDev {
     int mem_fault;            /* atomic: shared memory was truncated (mem-guard.h) */
     uint32_t last_request;    /* the last message read (for the log) */
     bool rings_started;       /* some ring was started on this connection */
+    GMutex drop_lock;         /* guards drop_reason: rings note it from I/O threads */
     char drop_reason[96];     /* why hb_vu_dispatch()/hb_vu_handle_kick() gave up */
     HbVuQueue q[HB_VU_MAX_QUEUES];
 };
+
+/**
+ * hb_vu_drop_reason() - copy why the connection was given up (the last
+ * reason noted, "" if none) into @buf.  Any thread.
+ */
+void hb_vu_drop_reason(HbVuDev *dev, char *buf, size_t size);
 
 /**
  * hb_vu_init() - set up @dev (once, before any connection).

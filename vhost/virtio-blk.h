@@ -99,6 +99,21 @@ typedef struct HbVirtioBlkBackend {
                          unsigned flags);
     void (*submit)(void *opaque, HbVirtioBlkIo *io);   /* optional */
     void (*poll)(void *opaque, int64_t wait_us);       /* with submit */
+    /*
+     * Optional: how long a request of that direction would be held (by a
+     * throttle) before reaching the storage, in ns; 0 if not.  The queue
+     * runner leaves such a request in the ring until then, rather than
+     * hold its thread while it waits.
+     */
+    int64_t (*admission_wait_ns)(void *opaque, bool is_write);
+    /*
+     * Optional, with admission_wait_ns: write 1 to eventfd @fd (the ring's
+     * kick) at @deadline_ns (CLOCK_MONOTONIC), from the calling thread's
+     * event loop.  The backend keeps a duplicate of @fd, so the ring may
+     * go meanwhile.  Return: false if it cannot (the runner then kicks the
+     * ring at once).
+     */
+    bool (*signal_at)(void *opaque, int fd, int64_t deadline_ns);
     size_t io_priv_size;
 } HbVirtioBlkBackend;
 

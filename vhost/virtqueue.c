@@ -236,23 +236,17 @@ int hb_virtq_inflight_recover(HbVirtq *vq)
     return 0;
 }
 
-int hb_virtq_pop(HbVirtq *vq, HbVirtqElem *elem)
+int hb_virtq_peek(HbVirtq *vq, HbVirtqElem *elem)
 {
     int pending;
     uint16_t head;
-    int ret;
 
     if (vq->resubmit_pos < vq->nresubmit) {
         if (vq->resubmit[vq->resubmit_pos] >= vq->num) {
             return -EINVAL;
         }
-        ret = read_chain(vq, vq->resubmit[vq->resubmit_pos], elem);
-        if (ret < 0) {
-            return ret;
-        }
-        vq->resubmit_pos++;
-        vq->inuse++;
-        return 1;
+        int ret = read_chain(vq, vq->resubmit[vq->resubmit_pos], elem);
+        return ret < 0 ? ret : 1;
     }
     pending = hb_virtq_pending(vq);
     if (pending <= 0) {
@@ -264,17 +258,32 @@ int hb_virtq_pop(HbVirtq *vq, HbVirtqElem *elem)
     if (head >= vq->num) {
         return -EINVAL;
     }
-    ret = read_chain(vq, head, elem);
-    if (ret < 0) {
-        return ret;
+    int ret = read_chain(vq, head, elem);
+    return ret < 0 ? ret : 1;
+}
+
+void hb_virtq_take(HbVirtq *vq, const HbVirtqElem *elem)
+{
+    if (vq->resubmit_pos < vq->nresubmit) {
+        vq->resubmit_pos++;     /* already marked in flight before the reconnect */
+    } else {
+        if (vq->inflight) {
+            vq->inflight->desc[elem->head].counter = vq->counter++;
+            __atomic_store_n(&vq->inflight->desc[elem->head].inflight, 1, __ATOMIC_RELEASE);
+        }
+        vq->last_avail_idx++;
     }
-    if (vq->inflight) {
-        vq->inflight->desc[head].counter = vq->counter++;
-        __atomic_store_n(&vq->inflight->desc[head].inflight, 1, __ATOMIC_RELEASE);
-    }
-    vq->last_avail_idx++;
     vq->inuse++;
-    return 1;
+}
+
+int hb_virtq_pop(HbVirtq *vq, HbVirtqElem *elem)
+{
+    int ret = hb_virtq_peek(vq, elem);
+
+    if (ret > 0) {
+        hb_virtq_take(vq, elem);
+    }
+    return ret;
 }
 
 /* Mark @len bytes at offset @off of the used ring, if the ring is logged. */

@@ -152,6 +152,21 @@ int hb_virtq_init(HbVirtq *vq, const HbGuestMem *mem, unsigned num,
 int hb_virtq_pop(HbVirtq *vq, HbVirtqElem *elem);
 
 /**
+ * hb_virtq_peek() - read the next available request without taking it:
+ * until hb_virtq_take(), the ring is as it was, and the next peek or pop
+ * reads the same request.  For a server that must decide whether to start
+ * a request before it takes it (a throttled ring leaves it in the ring).
+ * Return: as hb_virtq_pop().
+ */
+int hb_virtq_peek(HbVirtq *vq, HbVirtqElem *elem);
+
+/**
+ * hb_virtq_take() - take the request hb_virtq_peek() just read into @elem,
+ * as hb_virtq_pop() would have.  Nothing may touch @vq in between.
+ */
+void hb_virtq_take(HbVirtq *vq, const HbVirtqElem *elem);
+
+/**
  * hb_virtq_push() - complete request @head having written @len bytes.
  */
 void hb_virtq_push(HbVirtq *vq, uint16_t head, uint32_t len);

@@ -27,6 +27,8 @@ typedef struct Checker {
     GString *report;
     uint64_t nb_clusters;   /* clusters in the file */
     uint32_t *refs;         /* computed references */
+    unsigned fix;           /* HB_QCOW2_FIX_*: what compare() and the OFLAG_COPIED pass repair */
+    bool rebuild;           /* a referenced cluster has refcount 0: only a rebuild is safe */
 } Checker;
 
 static void say(Checker *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -62,19 +64,90 @@ static void add_ref(Checker *c, uint64_t off, uint64_t len)
     }
 }
 
-static void check_copied(Checker *c, const char *what, uint64_t entry,
-                         uint64_t off)
+/*
+ * Whether @entry's OFLAG_COPIED agrees with the refcount of the cluster at
+ * @off (set exactly when it is 1).  If not, with HB_QCOW2_FIX_ERRORS,
+ * *@entry is corrected for the caller to write; else it is a corruption.
+ * @what: "L2 cluster: l1_index=N l1_entry" or "data cluster: l2_entry".
+ * Return: whether *@entry changed.
+ */
+static bool check_copied(Checker *c, const char *what, uint64_t *entry, uint64_t off)
 {
     uint64_t rc = 0;
 
     if (hb_qcow2_get_refcount(c->s, off >> c->s->hdr.cluster_bits, &rc) < 0) {
         c->res->check_errors++;
+        return false;
+    }
+    if (((*entry & QCOW2_OFLAG_COPIED) != 0) == (rc == 1)) {
+        return false;
+    }
+    bool fixing = c->fix & HB_QCOW2_FIX_ERRORS;
+    say(c, "%s OFLAG_COPIED %s=%" G_GINT64_MODIFIER "x refcount=%" G_GINT64_MODIFIER "u\n",
+        fixing ? "Repairing" : "ERROR", what, (gint64)*entry, (guint64)rc);
+    if (!fixing) {
+        c->res->corruptions++;
+        return false;
+    }
+    *entry = rc == 1 ? *entry | QCOW2_OFLAG_COPIED : *entry & ~QCOW2_OFLAG_COPIED;
+    c->res->corruptions_fixed++;
+    return true;
+}
+
+/* The active L2 table at @l2 (in the file, aligned), OFLAG_COPIED of each data cluster. */
+static void copied_in_l2(Checker *c, uint64_t l2, uint64_t *table)
+{
+    HbQcow2 *s = c->s;
+    bool changed = false;
+
+    if (hb_qcow2_io_pread(s, l2, table, s->cluster_size) < 0) {
+        c->res->check_errors++;
         return;
     }
-    if (((entry & QCOW2_OFLAG_COPIED) != 0) != (rc == 1)) {
-        say(c, "ERROR OFLAG_COPIED %s: offset=%" G_GINT64_MODIFIER "x refcount=%"
-            G_GINT64_MODIFIER "u\n", what, (gint64)entry, (guint64)rc);
-        c->res->corruptions++;
+    for (uint32_t j = 0; j < s->l2_size; j++) {
+        uint64_t e = GUINT64_FROM_BE(table[j]);
+        uint64_t off = e & QCOW2_OFFSET_MASK;
+        if ((e & QCOW2_OFLAG_COMPRESSED) || !off || (off & s->cluster_mask) ||
+            (off >> s->hdr.cluster_bits) >= c->nb_clusters) {
+            continue;
+        }
+        if (check_copied(c, "data cluster: l2_entry", &e, off)) {
+            table[j] = GUINT64_TO_BE(e);
+            changed = true;
+        }
+    }
+    if (changed && hb_qcow2_io_pwrite(s, l2, table, s->cluster_size) < 0) {
+        c->res->check_errors++;
+    }
+}
+
+/*
+ * OFLAG_COPIED on the active L1 and L2 tables, once the refcounts are
+ * final (after any repair of them): a flag set on a shared cluster would
+ * let a write change a snapshot's data in place, one missing only costs a
+ * copy.  Repaired entries are written at once; the caller flushes.
+ */
+static void check_copied_all(Checker *c)
+{
+    HbQcow2 *s = c->s;
+    g_autofree uint64_t *table = g_malloc(s->cluster_size);
+
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        uint64_t l2 = s->l1[i] & QCOW2_OFFSET_MASK;
+        if (!l2 || (l2 & s->cluster_mask) || (l2 >> s->hdr.cluster_bits) >= c->nb_clusters) {
+            continue;
+        }
+        g_autofree char *what = g_strdup_printf("L2 cluster: l1_index=%u l1_entry", i);
+        uint64_t e = s->l1[i];
+        if (check_copied(c, what, &e, l2)) {
+            uint64_t be = GUINT64_TO_BE(e);
+            if (hb_qcow2_io_pwrite(s, s->hdr.l1_table_offset + (uint64_t)i * 8, &be, 8) < 0) {
+                c->res->check_errors++;
+            } else {
+                s->l1[i] = e;
+            }
+        }
+        copied_in_l2(c, l2, table);
     }
 }
 
@@ -112,9 +185,6 @@ static void check_l2(Checker *c, uint64_t l1_idx, uint64_t *table, bool active)
             c->res->allocated_clusters++;
         }
         add_ref(c, off, s->cluster_size);
-        if (active && (off >> s->hdr.cluster_bits) < c->nb_clusters) {
-            check_copied(c, "data cluster", e, off);
-        }
     }
 }
 
@@ -143,9 +213,6 @@ static void walk_l1(Checker *c, const uint64_t *l1, uint32_t l1_size,
         add_ref(c, l2, s->cluster_size);  /* reports one outside the file */
         if ((l2 >> s->hdr.cluster_bits) >= c->nb_clusters) {
             continue;
-        }
-        if (active) {
-            check_copied(c, "l2 table", l1[i], l2);
         }
         if (hb_qcow2_io_pread(s, l2, table, s->cluster_size) < 0) {
             c->res->check_errors++;
@@ -252,6 +319,46 @@ static bool walk(Checker *c)
     return true;
 }
 
+/*
+ * One refcount that differs from the references counted.  Stored 0 where
+ * something refers to the cluster cannot be fixed in place (the allocator
+ * may hand the cluster out meanwhile, or its refcount block is missing):
+ * that takes a rebuild.  Otherwise, as @c->fix allows, the stored value is
+ * set to the count: lowered for a leak (safe in any order: a crash leaves
+ * a leak), raised for a corruption.
+ */
+static void compare_one(Checker *c, uint64_t i, uint64_t stored, uint64_t computed)
+{
+    bool fixing = false;
+
+    if (stored == 0) {
+        c->rebuild = true;
+    } else if (stored > computed) {
+        fixing = c->fix & HB_QCOW2_FIX_LEAKS;
+    } else {
+        fixing = c->fix & HB_QCOW2_FIX_ERRORS;
+    }
+    say(c, "%s cluster %" G_GINT64_MODIFIER "u refcount=%" G_GINT64_MODIFIER
+        "u reference=%" G_GINT64_MODIFIER "u\n",
+        fixing ? "Repairing" : stored < computed ? "ERROR" : "Leaked",
+        (guint64)i, (guint64)stored, (guint64)computed);
+    if (stored > computed) {
+        c->res->leaks++;
+    } else {
+        c->res->corruptions++;
+    }
+    if (!fixing) {
+        return;
+    }
+    if (hb_qcow2_update_refcount(c->s, i, (int)((int64_t)computed - (int64_t)stored)) < 0) {
+        c->res->check_errors++;
+    } else if (stored > computed) {
+        c->res->leaks_fixed++;
+    } else {
+        c->res->corruptions_fixed++;
+    }
+}
+
 static void compare(Checker *c)
 {
     HbQcow2 *s = c->s;
@@ -260,7 +367,7 @@ static void compare(Checker *c)
 
     for (uint64_t i = 0; i < n; i++) {
         uint64_t stored = 0;
-        uint64_t computed = i < c->nb_clusters ? c->refs[i] : 0;
+        uint64_t computed = c->refs[i];
 
         if ((i & ((1ull << s->rb_bits) - 1)) == 0 &&
             (i >> s->rb_bits) < s->reftable_size &&
@@ -268,11 +375,8 @@ static void compare(Checker *c)
             /* No refcount block: every refcount in its range is 0. */
             uint64_t end = MIN(n, i + (1ull << s->rb_bits));
             for (uint64_t k = i; k < end; k++) {
-                uint64_t r = k < c->nb_clusters ? c->refs[k] : 0;
-                if (r) {
-                    say(c, "ERROR cluster %" G_GINT64_MODIFIER "u refcount=0 reference=%"
-                        G_GINT64_MODIFIER "u\n", (guint64)k, (guint64)r);
-                    c->res->corruptions++;
+                if (c->refs[k]) {
+                    compare_one(c, k, 0, c->refs[k]);
                 }
             }
             i = end - 1;
@@ -286,58 +390,187 @@ static void compare(Checker *c)
             /* qemu-img counts leaked clusters into the image end too */
             c->res->image_end_offset = (i + 1) << s->hdr.cluster_bits;
         }
-        if (stored == computed) {
-            continue;
-        }
-        say(c, "%s cluster %" G_GINT64_MODIFIER "u refcount=%" G_GINT64_MODIFIER
-            "u reference=%" G_GINT64_MODIFIER "u\n",
-            stored > computed ? "Leaked" : "ERROR", (guint64)i, (guint64)stored,
-            (guint64)computed);
-        if (stored > computed) {
-            c->res->leaks++;
-        } else {
-            c->res->corruptions++;
+        if (stored != computed) {
+            compare_one(c, i, stored, computed);
         }
     }
+}
+
+/* Open @path through a plain fd: read-only, or for repair (HbQcow2OpenOpts.repair). */
+static HbQcow2 *open_path(const char *path, bool repair, int *fd, GError **errp)
+{
+    HbQcow2OpenOpts oo = { .read_only = !repair, .repair = repair };
+    HbQcow2Io io;
+
+    *fd = open(path, (repair ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (*fd < 0) {
+        hb_error_set_errno(errp, errno, "Could not open '%s'", path);
+        return NULL;
+    }
+    hb_qcow2_io_from_fd(&io, fd);
+    return hb_qcow2_open_image(&io, &oo, errp);
+}
+
+/* Count the references of every cluster of @s into a new @c->refs. */
+static bool count_refs(Checker *c, GError **errp)
+{
+    int64_t flen = c->s->io.get_length(c->s->io.opaque);
+
+    c->nb_clusters = flen > 0 ? hb_qcow2_size_to_clusters(c->s, flen) : 0;
+    c->refs = g_try_new0(uint32_t, MAX(c->nb_clusters, 1));
+    if (!c->refs) {
+        hb_error_set(errp, "qcow2: image too large to check");
+        return false;
+    }
+    walk(c);
+    return true;
+}
+
+/*
+ * The refcounts, repaired as @fix allows.  A rebuild, when one is needed
+ * and allowed, writes the new structure and reopens the image (in *@sp).
+ * Return: false with @errp set when the check cannot go on.
+ */
+static bool check_refcounts(Checker *c, const char *path, HbQcow2 **sp, int *fd,
+                            GError **errp)
+{
+    HbQcow2CheckResult before = *c->res;
+    unsigned fix = c->fix;
+
+    /* Count first; repair in a second pass only what a rebuild does not cover. */
+    c->fix = 0;
+    compare(c);
+    c->fix = fix;
+    if (!fix || (!c->res->leaks && !c->res->corruptions)) {
+        return true;
+    }
+    if (c->rebuild && !(fix & HB_QCOW2_FIX_ERRORS)) {
+        say(c, "ERROR need to rebuild refcount structures\n");
+        c->res->check_errors++;
+        hb_error_set(errp, "%s", g_strerror(EIO));
+        return false;
+    }
+    if (c->rebuild) {
+        say(c, "Rebuilding refcount structure\n");
+        int ret = hb_qcow2_rebuild_refcounts(c->s, c->refs, c->nb_clusters);
+        if (ret < 0) {
+            hb_error_set(errp, "Could not rebuild the refcount structure: %s", g_strerror(-ret));
+            return false;
+        }
+        c->res->leaks_fixed += c->res->leaks;
+        c->res->corruptions_fixed += c->res->corruptions;
+        hb_qcow2_free_image(*sp);
+        close(*fd);
+        *sp = c->s = open_path(path, true, fd, errp);
+        return c->s != NULL;
+    }
+    *c->res = before;
+    compare(c);
+    int ret = hb_qcow2_flush_metadata(c->s);
+    if (ret < 0) {
+        hb_error_set(errp, "Could not write the repaired refcounts: %s", g_strerror(-ret));
+        return false;
+    }
+    return true;
+}
+
+/* One check of @path (with repairs as @fix allows), counted into @res. */
+static bool check_once(const char *path, unsigned fix, HbQcow2CheckResult *res,
+                       GString *report, GError **errp)
+{
+    HB_AUTOFD int fd = -1;
+    HbQcow2 *s;
+    bool ok = false;
+
+    memset(res, 0, sizeof(*res));
+    s = open_path(path, fix != 0, &fd, errp);
+    if (!s) {
+        return false;
+    }
+    Checker c = { .s = s, .res = res, .report = report, .fix = fix };
+    if (!count_refs(&c, errp)) {
+        goto out;
+    }
+    res->total_clusters = hb_qcow2_size_to_clusters(s, s->hdr.size);
+    if (!check_refcounts(&c, path, &s, &fd, errp)) {
+        goto out;
+    }
+    check_copied_all(&c);
+    if (fix && hb_qcow2_io_flush(s) < 0) {
+        hb_error_set(errp, "Could not flush the repaired image");
+        goto out;
+    }
+    if (s->hdr.incompatible_features & QCOW2_INCOMPAT_CORRUPT) {
+        say(&c, "ERROR: the image is marked corrupt\n");
+        res->corruptions++;
+        res->marked_corrupt = true;
+    }
+    ok = true;
+out:
+    g_free(c.refs);
+    hb_qcow2_free_image(s);
+    return ok;
 }
 
 bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
                     GError **errp)
 {
-    HbQcow2OpenOpts oo = { .read_only = true };
-    HbQcow2Io io;
-    HB_AUTOFD int fd = open(path, O_RDONLY | O_CLOEXEC);
-    HbQcow2 *s;
+    return check_once(path, 0, res, report, errp);
+}
 
-    memset(res, 0, sizeof(*res));
-    if (fd < 0) {
-        hb_error_set_errno(errp, errno, "Could not open '%s'", path);
-        return false;
-    }
-    hb_qcow2_io_from_fd(&io, &fd);
-    s = hb_qcow2_open_image(&io, &oo, errp);
+/*
+ * The header's dirty and corrupt bits go once a check after the repair
+ * finds nothing wrong, as qemu-img check -r clears them.
+ */
+static bool mark_clean(const char *path, GError **errp)
+{
+    HB_AUTOFD int fd = -1;
+    HbQcow2 *s = open_path(path, true, &fd, errp);
+
     if (!s) {
         return false;
     }
-    int64_t flen = io.get_length(io.opaque);
-    Checker c = {
-        .s = s, .res = res, .report = report,
-        .nb_clusters = flen > 0 ? hb_qcow2_size_to_clusters(s, flen) : 0,
-    };
-    c.refs = g_try_new0(uint32_t, MAX(c.nb_clusters, 1));
-    if (!c.refs) {
-        hb_error_set(errp, "qcow2: image too large to check");
-        hb_qcow2_free_image(s);
+    uint64_t bits = s->hdr.incompatible_features;
+    int ret = 0;
+    if (bits & (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT)) {
+        ret = hb_qcow2_write_incompat(s, bits & ~(QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT));
+        if (ret == 0) {
+            ret = hb_qcow2_io_flush(s);
+        }
+    }
+    hb_qcow2_free_image(s);
+    if (ret < 0) {
+        hb_error_set(errp, "Could not mark the image clean: %s", g_strerror(-ret));
+    }
+    return ret == 0;
+}
+
+bool hb_qcow2_repair(const char *path, unsigned fix, HbQcow2CheckResult *res,
+                     GString *report, GError **errp)
+{
+    HbQcow2CheckResult first;
+
+    if (!check_once(path, fix, &first, report, errp)) {
+        *res = first;
         return false;
     }
-    res->total_clusters = hb_qcow2_size_to_clusters(s, s->hdr.size);
-    walk(&c);
-    compare(&c);
-    if (s->hdr.incompatible_features & QCOW2_INCOMPAT_CORRUPT) {
-        say(&c, "ERROR: the image is marked corrupt\n");
-        res->corruptions++;
+    if (!first.leaks_fixed && !first.corruptions_fixed) {
+        *res = first;
+    } else if (!check_once(path, 0, res, report, errp)) {
+        return false;
     }
-    g_free(c.refs);
-    hb_qcow2_free_image(s);
+    res->leaks_fixed = first.leaks_fixed;
+    res->corruptions_fixed = first.corruptions_fixed;
+    if (res->check_errors || res->corruptions > (res->marked_corrupt ? 1 : 0)) {
+        return true;
+    }
+    if (!mark_clean(path, errp)) {
+        return false;
+    }
+    if (res->marked_corrupt) {
+        res->corruptions = 0;
+        res->corruptions_fixed++;
+        res->marked_corrupt = false;
+    }
     return true;
 }

@@ -19,6 +19,7 @@ typedef struct Qcow2Node {
     HbChild *backing;
     HbQcow2Io io;           /* to open the image again on activation */
     HbQcow2OpenOpts oo;
+    gint prealloc;          /* block status: 0 not known yet, 1 no, 2 metadata preallocated */
 } Qcow2Node;
 
 /* ---- HbQcow2Io over the "file" child ---- */
@@ -373,6 +374,62 @@ static int64_t qcow2_get_allocated_size(HbNode *node)
     return hb_node_get_allocated_size(s->file->node);
 }
 
+/*
+ * Found out once per node, on the first block status: a data cluster of
+ * a metadata-preallocated image may be a hole in the file.  An error
+ * counts as "no" (the answer then only misses some zeroes).
+ */
+static bool metadata_preallocated(Qcow2Node *s)
+{
+    int p = g_atomic_int_get(&s->prealloc);
+
+    if (p == 0) {
+        int64_t allocated = hb_node_get_allocated_size(s->file->node);
+        int r = allocated < 0 ? 0 : hb_qcow2_metadata_preallocated(s->img, allocated);
+        p = r == 1 ? 2 : 1;
+        g_atomic_int_set(&s->prealloc, p);
+    }
+    return p == 2;
+}
+
+/*
+ * The format core's kinds as block status: data and zero clusters with a
+ * host offset lie at it in the file child; compressed data lies nowhere a
+ * reader could use; unallocated bytes are the backing file's.
+ */
+static int qcow2_block_status(HbNode *node, uint64_t offset, uint64_t bytes,
+                              uint64_t *pnum, uint64_t *map, HbNode **file)
+{
+    Qcow2Node *s = node->opaque;
+    uint64_t host = 0;
+    int kind = hb_qcow2_block_status(s->img, offset, bytes, pnum, &host);
+    int ret;
+
+    switch (kind) {
+    case QCOW2_KIND_DATA: ret = HB_BS_DATA; break;
+    case QCOW2_KIND_ZERO: ret = HB_BS_ZERO; break;
+    case QCOW2_KIND_COMPRESSED: ret = HB_BS_DATA | HB_BS_COMPRESSED; break;
+    case QCOW2_KIND_UNALLOCATED: ret = 0; break;
+    default: return kind;   /* -errno */
+    }
+    if (host) {
+        *map = host;
+        *file = s->file->node;
+        ret |= HB_BS_OFFSET_VALID;
+    }
+    if (kind == QCOW2_KIND_DATA && host && metadata_preallocated(s)) {
+        ret |= HB_BS_RECURSE;
+    }
+    return ret;
+}
+
+static int qcow2_make_empty(HbNode *node)
+{
+    Qcow2Node *s = node->opaque;
+
+    return hb_qcow2_make_empty(s->img);
+}
+
 static int qcow2_preadv(HbNode *node, uint64_t offset, uint64_t bytes,
                         const struct iovec *iov, int niov, unsigned flags)
 {
@@ -655,6 +712,8 @@ const HbDriver hb_driver_qcow2 = {
     .submit = qcow2_submit,
     .pdiscard = qcow2_pdiscard,
     .pwrite_zeroes = qcow2_pwrite_zeroes,
+    .block_status = qcow2_block_status,
+    .make_empty = qcow2_make_empty,
     .truncate = qcow2_truncate,
     .inactivate = qcow2_inactivate,
     .activate = qcow2_activate,

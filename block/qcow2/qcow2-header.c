@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block/qcow2/qcow2-header.c — qcow2 header and header extensions: parse, validate, update in place. */
 
+#include "qcow2.h"
 #include "qcow2-int.h"
 #include "util/error.h"
+#include "util/fd-io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXT_END            0x00000000u
 #define EXT_BACKING_FORMAT 0xe2792acau
@@ -14,8 +18,10 @@
 #define EXT_ENCRYPTION     0x0537be77u
 
 /*
- * Header extensions are only read: we never rewrite the header as a whole
- * (updates touch single fields), so unknown extensions stay intact.
+ * Header extensions are only read, except by hb_qcow2_set_backing(), which
+ * rewrites the header cluster with every extension but the backing
+ * format's copied as it was; other updates touch single fields.  Unknown
+ * extensions stay intact either way.
  */
 static bool parse_extensions(HbQcow2 *s, const uint8_t *buf, size_t len,
                              GError **errp)
@@ -323,4 +329,135 @@ int hb_qcow2_write_incompat(HbQcow2 *s, uint64_t bits)
         s->hdr.incompatible_features = bits;
     }
     return ret;
+}
+
+/* The backing format extension for @fmt at @buf + @pos; the bytes it takes. */
+static size_t put_backing_format(uint8_t *buf, size_t pos, const char *fmt)
+{
+    size_t n = strlen(fmt);
+
+    hb_qcow2_be_put(buf + pos, 4, EXT_BACKING_FORMAT);
+    hb_qcow2_be_put(buf + pos + 4, 4, n);
+    memcpy(buf + pos + 8, fmt, n);
+    return 8 + ((n + 7) & ~(size_t)7);
+}
+
+/*
+ * The header cluster of @s anew in @nu: the header as it is, a backing
+ * format extension for @fmt (if any), every other extension of @old byte
+ * for byte, the end marker, then @file.  Return: bytes used, or 0 when it
+ * does not fit (a name or extensions too long for the cluster).
+ */
+static size_t build_backing_header(HbQcow2 *s, const uint8_t *old, uint8_t *nu,
+                                   const char *file, const char *fmt)
+{
+    size_t cs = s->cluster_size;
+    size_t hl = s->hdr.header_length;
+    size_t end = s->hdr.backing_file_offset && s->hdr.backing_file_offset < cs
+                 ? s->hdr.backing_file_offset : cs;
+    size_t pos = hl;
+
+    memcpy(nu, old, hl);
+    if (fmt && strlen(fmt) + 16 + pos > cs) {
+        return 0;
+    }
+    if (fmt) {
+        pos += put_backing_format(nu, pos, fmt);
+    }
+    for (size_t p = hl; p + 8 <= end;) {
+        uint32_t type = (uint32_t)hb_qcow2_be_get(old + p, 4);
+        uint64_t size = 8 + ((hb_qcow2_be_get(old + p + 4, 4) + 7) & ~7ull);
+        if (type == EXT_END || size > end - p) {
+            break;  /* parse_extensions() accepted the header: this is its end */
+        }
+        if (type != EXT_BACKING_FORMAT) {
+            if (pos + size + 8 > cs) {
+                return 0;
+            }
+            memcpy(nu + pos, old + p, size);
+            pos += size;
+        }
+        p += size;
+    }
+    pos += 8;   /* the end marker: zeroes */
+    HbQcow2Header h = s->hdr;
+    h.backing_file_offset = 0;
+    h.backing_file_size = 0;
+    if (file) {
+        size_t n = strlen(file);
+        if (n > 1023 || pos + n > cs) {
+            return 0;
+        }
+        memcpy(nu + pos, file, n);
+        h.backing_file_offset = pos;
+        h.backing_file_size = (uint32_t)n;
+        pos += n;
+    }
+    hb_qcow2_header_encode_run(&h, QCOW2_FIELD_BACKING_FILE_OFFSET,
+                               QCOW2_FIELD_BACKING_FILE_SIZE,
+                               nu + hb_qcow2_field_offset(QCOW2_FIELD_BACKING_FILE_OFFSET));
+    return pos;
+}
+
+/**
+ * hb_qcow2_set_backing() - name another backing file (and format) in the
+ * header, or none (@file NULL): qemu-img rebase.  Only the header cluster
+ * changes, in one write: the header's two backing fields, the backing
+ * format extension, the name.  Other extensions are kept as they are.
+ * Return: 0, or -errno with @errp set.
+ */
+int hb_qcow2_set_backing(HbQcow2 *s, const char *file, const char *fmt, GError **errp)
+{
+    g_autofree uint8_t *old = g_malloc0(s->cluster_size);
+    g_autofree uint8_t *nu = g_malloc0(s->cluster_size);
+    int ret = hb_qcow2_io_pread(s, 0, old, s->cluster_size);
+
+    if (ret < 0) {
+        hb_error_set_errno(errp, -ret, "Could not read the image header");
+        return ret;
+    }
+    if (build_backing_header(s, old, nu, file, fmt) == 0) {
+        hb_error_set(errp, "The backing file name does not fit in the header cluster");
+        return -ENOSPC;
+    }
+    ret = hb_qcow2_io_pwrite(s, 0, nu, s->cluster_size);
+    if (ret == 0) {
+        ret = hb_qcow2_io_flush(s);
+    }
+    if (ret < 0) {
+        hb_error_set_errno(errp, -ret, "Could not write the image header");
+        return ret;
+    }
+    s->hdr.backing_file_offset = hb_qcow2_be_get(nu + hb_qcow2_field_offset(
+                                                     QCOW2_FIELD_BACKING_FILE_OFFSET), 8);
+    s->hdr.backing_file_size = (uint32_t)hb_qcow2_be_get(nu + hb_qcow2_field_offset(
+                                                     QCOW2_FIELD_BACKING_FILE_SIZE), 4);
+    g_free(s->backing_file);
+    g_free(s->backing_fmt);
+    s->backing_file = g_strdup(file);
+    s->backing_fmt = g_strdup(fmt);
+    return 0;
+}
+
+bool hb_qcow2_change_backing(const char *path, const char *file, const char *fmt,
+                             GError **errp)
+{
+    HbQcow2OpenOpts oo = { .read_only = false };
+    HbQcow2Io io;
+    HB_AUTOFD int fd = open(path, O_RDWR | O_CLOEXEC);
+
+    if (fd < 0) {
+        hb_error_set_errno(errp, errno, "Could not open '%s'", path);
+        return false;
+    }
+    hb_qcow2_io_from_fd(&io, &fd);
+    /* Opened to write, so a dirty or corrupt image is refused; nothing is
+     * written but the header cluster (and autoclear bits, as any writer). */
+    HbQcow2 *s = hb_qcow2_open_image(&io, &oo, errp);
+    if (!s) {
+        return false;
+    }
+    int ret = hb_qcow2_set_backing(s, file, fmt, errp);
+    hb_qcow2_free_image(s);
+    return ret == 0;
 }

@@ -237,6 +237,7 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
     s->read_only = o->read_only;
     g_mutex_init(&s->meta_lock);
     g_rw_lock_init(&s->map_lock);
+    g_cond_init(&s->alloc_cond);
     g_mutex_init(&s->zlock);
 
     file_len = io->get_length(io->opaque);
@@ -244,8 +245,9 @@ HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
         hb_error_set_errno(errp, (int)file_len, "qcow2: could not get the image length");
         goto fail;
     }
-    if (!read_header(s, file_len, o->read_only, errp) ||
-        !load_tables(s, file_len, o->read_only, errp)) {
+    bool lenient = o->read_only || o->repair;
+    if (!read_header(s, file_len, lenient, errp) ||
+        !load_tables(s, file_len, lenient, errp)) {
         goto fail;
     }
     init_caches(s, o);
@@ -353,6 +355,7 @@ void hb_qcow2_free_image(HbQcow2 *s)
     g_mutex_clear(&s->zlock);
     g_mutex_clear(&s->meta_lock);
     g_rw_lock_clear(&s->map_lock);
+    g_cond_clear(&s->alloc_cond);
     g_free(s);
 }
 

@@ -18,8 +18,11 @@
  * @map_lock rwlock keeps guest→host mappings stable: readers and in-place
  * writers hold it shared across their data I/O, so a discard or an
  * allocating write (which hold it exclusively) cannot repurpose a cluster
- * under them.  Allocation is thus serialized and two writers can never both
- * allocate the same guest cluster.  The L1 and reference tables are
+ * under them.  Allocation (choosing host clusters, updating L2 entries) is
+ * thus serialized; an allocating write drops both locks while it writes its
+ * data, and its guest range is then kept from other mapping changes by
+ * qcow2-alloc-inflight.c, so two writers never both allocate the same guest
+ * cluster.  The L1 and reference tables are
  * replaced (grown) only with both held, since the in-place write path
  * checks them for overlaps under map_lock alone.  The asynchronous fast
  * path (qcow2-fast.c) holds neither lock across its data I/O: slow paths
@@ -244,6 +247,14 @@ typedef struct HbQcow2 {
     GRWLock map_lock;
 
     /*
+     * Allocating writes writing their data with no lock held
+     * (qcow2-alloc-inflight.c), and the condition their end signals.
+     * Under meta_lock.
+     */
+    struct HbQcow2AllocRange *allocs;
+    GCond alloc_cond;
+
+    /*
      * The fast-path gate (qcow2-fast.c): requests whose data I/O runs
      * asynchronously outside map_lock, and slow paths waiting to free
      * host clusters those requests may still use.  Atomic.
@@ -256,6 +267,12 @@ typedef struct HbQcow2 {
 /* Options of hb_qcow2_open_image(). */
 typedef struct HbQcow2OpenOpts {
     bool read_only;
+    /*
+     * Read-write for hb_qcow2_repair(): the dirty and corrupt bits and a
+     * broken reference table are accepted, since the repair is what fixes
+     * them.  Nothing else may open an image so.
+     */
+    bool repair;
     uint64_t l2_cache_size;        /* bytes; 0 = default */
     uint64_t refcount_cache_size;  /* bytes; 0 = default */
 } HbQcow2OpenOpts;
@@ -279,6 +296,7 @@ bool hb_qcow2_parse_header(HbQcow2 *s, const uint8_t *buf, size_t len,
 int hb_qcow2_write_header_fields(HbQcow2 *s, const HbQcow2Header *h,
                                  HbQcow2Field first, HbQcow2Field last);
 int hb_qcow2_write_incompat(HbQcow2 *s, uint64_t bits);
+int hb_qcow2_set_backing(HbQcow2 *s, const char *file, const char *fmt, GError **errp);
 
 /* ---- qcow2-image.c ---- */
 HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,
@@ -325,6 +343,21 @@ void hb_qcow2_compressed_loc(const HbQcow2 *s, uint64_t entry,
 bool hb_qcow2_overlaps_metadata(HbQcow2 *s, uint64_t off, uint64_t len);
 bool hb_qcow2_overlaps_l2(HbQcow2 *s, uint64_t off, uint64_t len);
 
+/* ---- qcow2-status.c: block status ---- */
+typedef enum HbQcow2Kind {
+    QCOW2_KIND_UNALLOCATED,  /* left to the backing file */
+    QCOW2_KIND_DATA,
+    QCOW2_KIND_ZERO,         /* the zero flag (version 3) */
+    QCOW2_KIND_COMPRESSED,
+} HbQcow2Kind;
+
+int hb_qcow2_block_status(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                          uint64_t *pnum, uint64_t *host);
+int hb_qcow2_metadata_preallocated(HbQcow2 *s, int64_t allocated);
+
+/* ---- qcow2-repair.c: check -r all ---- */
+int hb_qcow2_rebuild_refcounts(HbQcow2 *s, const uint32_t *refs, uint64_t nb_clusters);
+
 /* ---- qcow2-fast.c: the asynchronous fast path's mapping and gate ---- */
 
 /* A piece of a fast-path request: host bytes, or zeroes (reads only). */
@@ -344,6 +377,18 @@ int hb_qcow2_fast_map(HbQcow2 *s, uint64_t offset, uint64_t bytes, bool write,
 void hb_qcow2_fence_fast(HbQcow2 *s);
 void hb_qcow2_unfence_fast(HbQcow2 *s);
 
+/* ---- qcow2-alloc-inflight.c ---- */
+
+/* A guest byte range whose allocating write is in its unlocked phase. */
+typedef struct HbQcow2AllocRange {
+    uint64_t start, end;
+    struct HbQcow2AllocRange *next;
+} HbQcow2AllocRange;
+
+void hb_qcow2_allocs_add(HbQcow2 *s, HbQcow2AllocRange *r);
+void hb_qcow2_allocs_remove(HbQcow2 *s, HbQcow2AllocRange *r);
+bool hb_qcow2_allocs_wait(HbQcow2 *s, uint64_t start, uint64_t end);
+
 /* ---- qcow2-compress.c ---- */
 int hb_qcow2_inflate(const void *src, size_t src_len, void *dst, size_t dst_len);
 
@@ -355,6 +400,7 @@ int hb_qcow2_pwritev(HbQcow2 *s, uint64_t offset, uint64_t bytes,
 int hb_qcow2_pwrite_zeroes(HbQcow2 *s, uint64_t offset, uint64_t bytes,
                            bool may_unmap);
 int hb_qcow2_pdiscard(HbQcow2 *s, uint64_t offset, uint64_t bytes);
+int hb_qcow2_make_empty(HbQcow2 *s);
 int hb_qcow2_flush(HbQcow2 *s);
 
 /* ---- qcow2-resize.c: block_resize (takes the locks itself) ---- */

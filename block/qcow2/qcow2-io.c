@@ -346,11 +346,45 @@ static int read_cow_source(HbQcow2 *s, uint64_t entry, uint64_t guest_cluster,
 }
 
 /*
+ * The unlocked phase of an allocating write: put the chunk's data, with
+ * the old contents around it where it covers a cluster in part, into the
+ * new host clusters at @host.
+ */
+static int write_new_clusters(HbQcow2 *s, int64_t host, uint64_t off, uint64_t n,
+                              uint64_t nclusters, uint64_t entry,
+                              const struct iovec *iov, int niov, uint64_t iov_off)
+{
+    uint64_t gcl = off & ~s->cluster_mask;
+    uint64_t in_cluster = off - gcl;
+    int ret;
+
+    if (in_cluster == 0 && n == nclusters * s->cluster_size) {
+        IovSlice sl;
+        slice_init(&sl, iov, niov, iov_off, n);
+        ret = s->io.pwritev(s->io.opaque, host, n, sl.iov, sl.niov);
+        slice_free(&sl);
+        return ret;
+    }
+    g_autofree uint8_t *buf = g_try_malloc(s->cluster_size);
+    if (!buf) {
+        return -ENOMEM;
+    }
+    ret = read_cow_source(s, entry, gcl, buf);
+    if (ret == 0) {
+        iov_copy(iov, niov, iov_off, buf + in_cluster, n, false);
+        ret = hb_qcow2_io_pwrite(s, host, buf, s->cluster_size);
+    }
+    return ret;
+}
+
+/*
  * Allocating write of the chunk [@off, @off + @n) (one cluster, or a run
  * of whole unallocated clusters, of which a prefix may be done if the
  * free host run found is shorter).  Called with map_lock exclusive and
- * meta_lock held.  *@freed collects host ranges to release once the new
- * mappings are durable.
+ * meta_lock held, and no allocation in flight over the chunk; returns with
+ * them held, but drops both while it writes the data (see
+ * qcow2-alloc-inflight.c).  *@freed collects host ranges to release once
+ * the new mappings are durable.
  *
  * Return: bytes done (> 0), or -errno.
  */
@@ -385,22 +419,19 @@ static int64_t write_allocating(HbQcow2 *s, uint64_t off, uint64_t n, uint64_t e
         }
     }
 
-    if (in_cluster == 0 && n == nclusters * s->cluster_size) {
-        IovSlice sl;
-        slice_init(&sl, iov, niov, iov_off, n);
-        ret = s->io.pwritev(s->io.opaque, host, n, sl.iov, sl.niov);
-        slice_free(&sl);
-    } else {
-        g_autofree uint8_t *buf = g_try_malloc(s->cluster_size);
-        if (!buf) {
-            return -ENOMEM;
-        }
-        ret = read_cow_source(s, entry, gcl, buf);
-        if (ret == 0) {
-            iov_copy(iov, niov, iov_off, buf + in_cluster, n, false);
-            ret = hb_qcow2_io_pwrite(s, host, buf, s->cluster_size);
-        }
-    }
+    /*
+     * The new clusters are referenced by nothing but this request, and the
+     * old mappings cannot change while the range is in flight: the data
+     * needs no lock.
+     */
+    HbQcow2AllocRange inflight = { .start = gcl, .end = gcl + nclusters * s->cluster_size };
+    hb_qcow2_allocs_add(s, &inflight);
+    g_mutex_unlock(&s->meta_lock);
+    g_rw_lock_writer_unlock(&s->map_lock);
+    ret = write_new_clusters(s, host, off, n, nclusters, entry, iov, niov, iov_off);
+    g_rw_lock_writer_lock(&s->map_lock);
+    g_mutex_lock(&s->meta_lock);
+    hb_qcow2_allocs_remove(s, &inflight);
     if (ret < 0) {
         return ret;
     }
@@ -530,6 +561,10 @@ static int write_slow(HbQcow2 *s, uint64_t offset, uint64_t bytes,
                     n += s->cluster_size;
                 }
             }
+            uint64_t gcl = off & ~s->cluster_mask;
+            if (hb_qcow2_allocs_wait(s, gcl, (off + n + s->cluster_mask) & ~s->cluster_mask)) {
+                continue;   /* another write allocated there meanwhile: look again */
+            }
             int64_t done = write_allocating(s, off, n, entry, iov, niov, pos, freed);
             ret = done < 0 ? (int)done : 0;
             n = done < 0 ? n : (uint64_t)done;
@@ -599,10 +634,12 @@ int hb_qcow2_pwritev(HbQcow2 *s, uint64_t offset, uint64_t bytes,
 /*
  * Change the mapping of every whole cluster in [@offset, @offset + @bytes):
  * @zero: make it read as zeroes (else: discard), @unmap: release its host
- * cluster.  Partial clusters are left to the caller.
+ * cluster, @to_backing (with neither zero nor a v2 no-op): leave it to the
+ * backing file, whatever that reads.  Partial clusters are left to the
+ * caller.
  */
 static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
-                          bool zero, bool unmap)
+                          bool zero, bool unmap, bool to_backing)
 {
     g_autoptr(GArray) freed = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     uint64_t start = (offset + s->cluster_mask) & ~s->cluster_mask;
@@ -618,6 +655,8 @@ static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
     }
     g_rw_lock_writer_lock(&s->map_lock);
     g_mutex_lock(&s->meta_lock);
+    /* Held from here to the end: no allocation can start over the range. */
+    hb_qcow2_allocs_wait(s, start, end);
     for (uint64_t off = start; off < end && ret == 0; off += s->cluster_size) {
         uint64_t entry, nentry, range[2];
 
@@ -626,7 +665,7 @@ static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
             break;
         }
         entry_host_range(s, entry, &range[0], &range[1]);
-        if (!zero && s->hdr.version < 3 && has_backing) {
+        if (!zero && !to_backing && s->hdr.version < 3 && has_backing) {
             continue;  /* v2 cannot hide backing data: discard is a no-op */
         }
         if (zero && entry_is_owned_data(s, entry) && !unmap) {
@@ -635,7 +674,7 @@ static int remap_clusters(HbQcow2 *s, uint64_t offset, uint64_t bytes,
         } else if (zero && entry_is_zero(s, entry) && !unmap) {
             continue;
         } else {
-            nentry = (has_backing || zero) ? QCOW2_OFLAG_ZERO : 0;
+            nentry = !to_backing && (has_backing || zero) ? QCOW2_OFLAG_ZERO : 0;
         }
         if (nentry == entry) {
             continue;
@@ -720,7 +759,7 @@ int hb_qcow2_pwrite_zeroes(HbQcow2 *s, uint64_t offset, uint64_t bytes,
     }
     ret = write_zero_buffer(s, offset, start - offset);
     if (ret == 0) {
-        ret = remap_clusters(s, start, end - start, true, may_unmap);
+        ret = remap_clusters(s, start, end - start, true, may_unmap, false);
     }
     if (ret == 0 && end < offset + bytes) {
         ret = write_zero_buffer(s, end, offset + bytes - end);
@@ -738,7 +777,21 @@ int hb_qcow2_pdiscard(HbQcow2 *s, uint64_t offset, uint64_t bytes)
     if (s->read_only) {
         return -EROFS;
     }
-    return remap_clusters(s, offset, bytes, false, true);
+    return remap_clusters(s, offset, bytes, false, true, false);
+}
+
+/**
+ * hb_qcow2_make_empty() - unmap every cluster, so that the image reads as
+ * its backing file (zeroes without one): qemu-img commit's last step.
+ * Host clusters are freed; durable after hb_qcow2_flush().
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_make_empty(HbQcow2 *s)
+{
+    if (s->read_only) {
+        return -EROFS;
+    }
+    return remap_clusters(s, 0, hb_qcow2_virtual_size(s), false, true, true);
 }
 
 /**

@@ -24,7 +24,16 @@ typedef struct HbQcow2CheckResult {
     uint64_t total_clusters;     /* guest clusters in the virtual size */
     uint64_t image_end_offset;   /* end of the last used host cluster */
     uint64_t refcount_errors_shown; /* lines written to the report */
+    uint64_t leaks_fixed;        /* hb_qcow2_repair(): what it repaired */
+    uint64_t corruptions_fixed;
+    bool marked_corrupt;         /* the header's corrupt bit (counted as a corruption) */
 } HbQcow2CheckResult;
+
+/* What hb_qcow2_repair() may repair: qemu-img check -r leaks, -r all. */
+enum {
+    HB_QCOW2_FIX_LEAKS = 1u << 0,
+    HB_QCOW2_FIX_ERRORS = 1u << 1,
+};
 
 /**
  * hb_qcow2_check() - check a qcow2 image file's metadata consistency.
@@ -41,6 +50,45 @@ typedef struct HbQcow2CheckResult {
  */
 bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
                     GError **errp);
+
+/**
+ * hb_qcow2_repair() - check a qcow2 image file and repair it, as
+ * qemu-img check -r does.
+ * @path: image file, opened read-write; the caller holds QEMU's write lock
+ * @fix: HB_QCOW2_FIX_LEAKS lowers refcounts nothing uses; with
+ *       HB_QCOW2_FIX_ERRORS also refcounts set too low are raised, the
+ *       whole refcount structure is rebuilt where a used cluster has none
+ *       (new tables past the end of the file, switched to by one header
+ *       write), and OFLAG_COPIED is set as the refcounts say
+ * @res: the counters of a second check after a repair (of the only one if
+ *       nothing was repaired), with leaks_fixed and corruptions_fixed
+ * @report: as hb_qcow2_check(): both checks' lines, "Repairing ..." for
+ *          what was repaired
+ * @errp: why the check or repair could not run (a rebuild that -r leaks
+ *        may not do is "Input/output error", as in qemu-img)
+ *
+ * Crash safety: refcounts are only ever lowered for leaks (a crash leaves
+ * a leak at worst), raised ones are durable before OFLAG_COPIED is set,
+ * and a rebuilt structure is durable before the header points at it.
+ * When the second check finds nothing wrong, the header's dirty and
+ * corrupt bits are cleared.
+ *
+ * Return: true when the checks ran (look at @res), false with @errp set.
+ */
+bool hb_qcow2_repair(const char *path, unsigned fix, HbQcow2CheckResult *res,
+                     GString *report, GError **errp);
+
+/**
+ * hb_qcow2_change_backing() - the header of the qcow2 image file @path
+ * names @file (format @fmt, or none) as its backing file, or none when
+ * @file is NULL: qemu-img rebase's last step, and all of rebase -u.
+ * Nothing but the header cluster is written, in one write, then flushed;
+ * the caller holds the image's write lock.
+ * Return: true, or false with @errp set (the name does not fit in the
+ * header cluster, I/O errors).
+ */
+bool hb_qcow2_change_backing(const char *path, const char *file, const char *fmt,
+                             GError **errp);
 
 /**
  * hb_qcow2_create() - make a new qcow2 image file.

@@ -2,15 +2,12 @@
 """hotblock-img opening images as qemu-img does: QEMU's image locks (and -U
 to share them), formats it does not read refused by name, errors naming
 the file."""
-import os
-import subprocess
-import time
-
 import pytest
 
 from hbtest.exports import export_args
+from hbtest.images import hold
 from hbtest.paths import HOTBLOCK_IMG
-from hbtest.tools import require, run
+from hbtest.tools import run
 
 LOCK_TEXT = 'Failed to get shared "write" lock\nIs another process using the image [{}]?\n'
 
@@ -27,22 +24,6 @@ def image(tmp_path):
     return f
 
 
-def hold(image, *flags):
-    """qemu-io holding @image open (read-write unless -r), as a VM would;
-    returns once its lock bytes show in /proc/locks."""
-    ino = f":{os.stat(image).st_ino} "
-    p = subprocess.Popen([require("qemu-io"), *flags, "-c", "sleep 600000", str(image)],
-                         stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with open("/proc/locks") as f:
-            if any(ino in line for line in f):
-                return p
-        time.sleep(0.05)
-    p.kill()
-    raise TimeoutError("qemu-io did not lock the image")
-
-
 @pytest.fixture
 def writer(image):
     p = hold(image)
@@ -52,7 +33,7 @@ def writer(image):
 
 
 @pytest.mark.parametrize("cmd", [["check"], ["info"], ["check", "--output=json"],
-                                 ["convert", "-O", "raw"]])
+                                 ["convert", "-O", "raw"], ["map"]])
 def test_refused_while_another_process_writes(tmp_path, image, writer, cmd):
     out = [tmp_path / "out.raw"] if cmd[0] == "convert" else []
     q = run("qemu-img", *cmd, image, *out, check=False)
@@ -64,7 +45,8 @@ def test_refused_while_another_process_writes(tmp_path, image, writer, cmd):
     assert not (tmp_path / "out.raw").exists()
 
 
-@pytest.mark.parametrize("cmd", [["check"], ["info"], ["convert", "-O", "raw"]])
+@pytest.mark.parametrize("cmd", [["check"], ["info"], ["convert", "-O", "raw"],
+                                 ["map", "--output=json"]])
 def test_force_share(tmp_path, image, writer, cmd):
     out = [tmp_path / "out.raw"] if cmd[0] == "convert" else []
     h = img(*cmd, "-U", image, *out)
@@ -72,6 +54,8 @@ def test_force_share(tmp_path, image, writer, cmd):
     assert h.returncode == q.returncode == 0, h.stderr
     if cmd == ["check"]:
         assert h.stdout.splitlines()[0] == "No errors were found on the image."
+    if cmd[0] == "map":
+        assert h.stdout == q.stdout
 
 
 def test_refused_while_hotblockd_exports_it(daemon, image):

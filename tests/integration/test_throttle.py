@@ -273,3 +273,31 @@ def test_deleting_a_throttled_export_does_not_wait_for_its_queue(daemon, qmp, tm
     _, out, _ = bench(sock, "--rw", "randread", "--count", 8, "--iodepth", 1)
     assert out["errors"] == 0
     assert time.monotonic() - t0 < 8
+
+
+def test_throttled_ring_does_not_hold_its_thread(daemon, qmp, tmp_path):
+    """A volume far over its limit (1 request a second, 32 queued) shares one
+    iothread with an unthrottled neighbour.  Its ring leaves the requests the
+    limit holds in the ring and lets the thread go, so the neighbour is
+    served at once; a ring that kept its queue in flight would hold the
+    thread until the queue had passed (tens of seconds)."""
+    qmp.cmd("object-add", {"qom-type": "iothread", "id": "io0"})
+    qmp.cmd("object-add", {"qom-type": "throttle-group", "id": "tg0",
+                           "limits": {"iops-total": 1}})
+    qmp.cmd("blockdev-add", {"driver": "throttle", "node-name": "t0", "throttle-group": "tg0",
+                             "file": {"driver": "null-co", "size": 64 * MiB}})
+    qmp.cmd("blockdev-add", {"driver": "null-co", "node-name": "n0", "size": 64 * MiB})
+    limited = export(qmp, tmp_path, "e0", "t0", iothread="io0", **{"num-queues": 1})
+    neighbour = export(qmp, tmp_path, "e1", "n0", iothread="io0", **{"num-queues": 1})
+    proc = start_bench(limited, tmp_path / "ready", "--rw", "randread", "--runtime", 30,
+                       "--iodepth", 32)
+    try:
+        time.sleep(1.5)     # the limited ring is full and over its limit
+        t0 = time.monotonic()
+        _, out, _ = bench(neighbour, "--rw", "randread", "--count", 2000, "--iodepth", 8)
+        assert out["errors"] == 0
+        assert time.monotonic() - t0 < 10
+    finally:
+        proc.kill()
+        proc.wait()
+    qmp.cmd("block-export-del", {"id": "e0", "mode": "hard"})

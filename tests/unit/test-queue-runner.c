@@ -46,6 +46,11 @@ typedef struct Fixture {
     HbtAsyncQueue aq;
     bool is_write[NREQ];       /* request i is a write (add_write()) */
     bool must_fail[NREQ];      /* the backend fails request i */
+    /* admission (throttle): writes are held this long; signal_at's calls */
+    int64_t write_wait_ns;
+    bool signal_ok;            /* signal_at can arrange a wake */
+    unsigned signals;
+    int64_t signal_deadline;
 } Fixture;
 
 static int slow_preadv(void *opaque, uint64_t off, uint64_t bytes,
@@ -676,6 +681,99 @@ static void test_async_with_pool(Fixture *f, gconstpointer data)
     assert_all_completed_once(f, NREQ);
 }
 
+/* ---- a throttled backend: admission and the ring's wake-up ---- */
+
+/* The async backend's opaque is the fixture's queue. */
+static Fixture *fixture_of(void *be_opaque)
+{
+    return (Fixture *)((char *)be_opaque - G_STRUCT_OFFSET(Fixture, aq));
+}
+
+static int64_t held_writes(void *opaque, bool is_write)
+{
+    Fixture *f = fixture_of(opaque);
+
+    return is_write ? f->write_wait_ns : 0;
+}
+
+static bool record_signal(void *opaque, int fd, int64_t deadline_ns)
+{
+    Fixture *f = fixture_of(opaque);
+
+    f->signals++;
+    f->signal_deadline = deadline_ns;
+    return f->signal_ok;
+}
+
+/* The async backend, asking this fixture about admission. */
+static void throttle_setup(Fixture *f)
+{
+    f->q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    f->blk.be.admission_wait_ns = held_writes;
+    f->blk.be.signal_at = record_signal;
+}
+
+/*
+ * A request the throttle would hold stays in the ring: run() returns at
+ * once with what came before it done, and asks for a wake-up when the
+ * wait is over, instead of holding the thread while the request waits.
+ */
+static void test_async_throttle_holds_back(Fixture *f, gconstpointer data)
+{
+    eventfd_t v;
+
+    throttle_setup(f);
+    f->signal_ok = true;
+    f->write_wait_ns = 50 * 1000 * 1000;
+    for (unsigned i = 0; i < 4; i++) {
+        add_read(f, i, true);
+    }
+    add_write(f, 4);
+    for (unsigned i = 5; i < 8; i++) {
+        add_read(f, i, true);
+    }
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 40000);
+    g_assert_cmpuint(hbt_ring_used(&f->ring)->idx, ==, 4);   /* the reads before it */
+    g_assert_cmpuint(f->q->vq.last_avail_idx, ==, 4);       /* the write not taken */
+    g_assert_cmpuint(f->inflight->desc[12].inflight, ==, 0);
+    g_assert_cmpuint(hb_queue_runner_inflight(f->runner), ==, 0);
+    g_assert_cmpuint(f->signals, ==, 1);
+    g_assert_cmpint(f->signal_deadline - t0 * 1000, >=, 45 * 1000 * 1000);
+    g_assert_cmpint(eventfd_read(f->q->kick_fd, &v), <, 0);   /* not kicked at once */
+
+    /* Kicked again while held: still held, no second wake-up asked for. */
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpuint(f->q->vq.last_avail_idx, ==, 4);
+    g_assert_cmpuint(f->signals, ==, 1);
+
+    f->write_wait_ns = 0;
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    assert_all_completed_once(f, 8);
+    close(f->q->kick_fd);
+    f->q->kick_fd = -1;
+}
+
+/* Without a way to be woken later, a held-back ring is kicked at once. */
+static void test_async_throttle_without_signal(Fixture *f, gconstpointer data)
+{
+    eventfd_t v;
+
+    throttle_setup(f);
+    f->signal_ok = false;
+    f->write_wait_ns = 50 * 1000 * 1000;
+    add_write(f, 0);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    g_assert_cmpuint(f->q->vq.last_avail_idx, ==, 0);
+    g_assert_cmpint(eventfd_read(f->q->kick_fd, &v), ==, 0);
+    f->write_wait_ns = 0;
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    assert_all_completed_once(f, 1);
+    close(f->q->kick_fd);
+    f->q->kick_fd = -1;
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -700,5 +798,7 @@ int main(int argc, char **argv)
       WITH_ASYNC);
     T("async/errors-are-ioerr", test_async_errors_are_ioerr, WITH_ASYNC);
     T("async/with-pool", test_async_with_pool, WITH_ASYNC | WITH_POOL);
+    T("async/throttle-holds-back", test_async_throttle_holds_back, WITH_ASYNC);
+    T("async/throttle-without-signal", test_async_throttle_without_signal, WITH_ASYNC);
     return g_test_run();
 }

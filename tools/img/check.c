@@ -42,6 +42,8 @@ static void print_check_json(const char *filename, const HbQcow2CheckResult *r)
     add_nonzero(b, "leaks", r->leaks);
     add_nonzero(b, "total-clusters", r->total_clusters);
     add_nonzero(b, "allocated-clusters", r->allocated_clusters);
+    add_nonzero(b, "leaks-fixed", r->leaks_fixed);
+    add_nonzero(b, "corruptions-fixed", r->corruptions_fixed);
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     g_autofree char *text = json_to_string(root, true);
@@ -50,6 +52,13 @@ static void print_check_json(const char *filename, const HbQcow2CheckResult *r)
 
 static void print_check_human(const HbQcow2CheckResult *r)
 {
+    if (r->leaks_fixed || r->corruptions_fixed) {
+        printf("The following inconsistencies were found and repaired:\n\n"
+               "    %" G_GUINT64_FORMAT " leaked clusters\n"
+               "    %" G_GUINT64_FORMAT " corruptions\n\n"
+               "Double checking the fixed image now...\n",
+               r->leaks_fixed, r->corruptions_fixed);
+    }
     if (r->corruptions) {
         printf("\n%" G_GUINT64_FORMAT " errors were found on the image.\n"
                "Data may be corrupted, or further writes to the image may "
@@ -82,6 +91,29 @@ static void print_check_human(const HbQcow2CheckResult *r)
     }
 }
 
+/*
+ * A repair writes the image as qemu-img check -r does, holding QEMU's
+ * write lock so that no other process (a VM, hotblockd, qemu-io, even a
+ * reader) has it open meanwhile.  The lock is taken on the file alone: a
+ * qcow2 node would refuse a dirty or corrupt image, which is what a
+ * repair is for, and would write its header on its own.
+ */
+static HbChild *hold_for_repair(const char *name, GError **errp)
+{
+    HbImgOpenSpec spec = { .fmt = "file" };
+    g_autoptr(HbNode) file = hb_img_open_image(name, &spec, errp);
+
+    if (!file) {
+        return NULL;
+    }
+    /* The user's edge holds its own reference on the node. */
+    return hb_node_attach_user(file, HB_NODE_ANONYMOUS_USER,
+                               HB_PERM_CONSISTENT_READ | HB_PERM_WRITE,
+                               HB_PERM_CONSISTENT_READ | HB_PERM_WRITE_UNCHANGED, errp);
+}
+
+static int check_image(const char *name, unsigned fix, const char *output, bool quiet);
+
 int hb_img_cmd_check(int argc, char **argv)
 {
     static const struct option lopts[] = {
@@ -93,15 +125,26 @@ int hb_img_cmd_check(int argc, char **argv)
     HbImgOpenSpec spec = { .read_only = true, .no_backing = true };
     const char *output = "human";
     const char *fmt = NULL;
+    unsigned fix = 0;
     bool quiet = false;
     GError *err = NULL;
     int c;
 
-    while ((c = getopt_long(argc, argv, "hf:qU", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hf:qUr:", lopts, NULL)) != -1) {
         switch (c) {
         case 'h': hb_img_cmd_help(argv[0]); return 0;
         case 'f': fmt = optarg; break;
         case 'q': quiet = true; break;
+        case 'r':
+            if (g_str_equal(optarg, "leaks")) {
+                fix = HB_QCOW2_FIX_LEAKS;
+            } else if (g_str_equal(optarg, "all")) {
+                fix = HB_QCOW2_FIX_LEAKS | HB_QCOW2_FIX_ERRORS;
+            } else {
+                return hb_img_usage_error("Unknown option value for -r (expecting 'leaks' "
+                                          "or 'all'): %s", optarg);
+            }
+            break;
         case 'U': spec.force_share = true; break;
         case 'u': output = optarg; break;
         default: return hb_img_usage_error("%s", "invalid option");
@@ -133,6 +176,11 @@ int hb_img_cmd_check(int argc, char **argv)
         fprintf(stderr, "%s: This image format does not support checks\n", hb_img_prog);
         return CHECK_UNSUPPORTED;
     }
+    if (fix && spec.force_share) {
+        fprintf(stderr, "%s: Could not open '%s': force-share=on can only be used with "
+                "read-only images\n", hb_img_prog, name);
+        return CHECK_FAILED;
+    }
 
     /*
      * Hold the image open as qemu-img check does, read-only and refusing
@@ -140,14 +188,30 @@ int hb_img_cmd_check(int argc, char **argv)
      * process is writing fail up front instead of reporting that
      * process's metadata in flux as leaks, which invites a harmful repair.
      */
-    spec.fmt = fmt;
-    g_autoptr(HbNode) held = hb_img_open_image(name, &spec, &err);
-    if (!held) {
+    HbChild *lock = NULL;
+    g_autoptr(HbNode) held = NULL;
+    if (fix) {
+        lock = hold_for_repair(name, &err);
+    } else {
+        spec.fmt = fmt;
+        held = hb_img_open_image(name, &spec, &err);
+    }
+    if (!lock && !held) {
         return hb_img_open_fail(err, name);
     }
+    int ret = check_image(name, fix, output, quiet);
+    hb_node_detach_user(lock);
+    return ret;
+}
+
+/* Check (and with @fix repair) @name, held open by the caller; the exit status. */
+static int check_image(const char *name, unsigned fix, const char *output, bool quiet)
+{
+    GError *err = NULL;
     HbQcow2CheckResult res;
     g_autoptr(GString) report = g_string_new(NULL);
-    bool ok = hb_qcow2_check(name, &res, report, &err);
+    bool ok = fix ? hb_qcow2_repair(name, fix, &res, report, &err)
+                  : hb_qcow2_check(name, &res, report, &err);
     /* Per-cluster findings go to stderr, as qemu-img prints them. */
     fputs(report->str, stderr);
     if (!ok) {

@@ -2,6 +2,7 @@
 /* tools/img/common.c — error reporting, --object, -o and sizes: what every subcommand shares. */
 
 #include <math.h>
+#include <unistd.h>
 
 #include "tools/img/img.h"
 
@@ -40,6 +41,18 @@ const char *hb_img_output_and_one_image(int argc, char **argv, const char *outpu
         hb_img_usage_error("--output must be used with human or json as argument.%s", "");
         return NULL;
     }
+    return hb_img_one_image(argc, argv);
+}
+
+bool hb_img_object_option(const char *text)
+{
+    GError *err = NULL;
+
+    return hb_img_add_object(text, &err) || (hb_img_fail(err, NULL), false);
+}
+
+const char *hb_img_one_image(int argc, char **argv)
+{
     if (optind != argc - 1) {
         hb_img_usage_error("%s", "Expecting one image file name");
         return NULL;
@@ -79,6 +92,22 @@ bool hb_img_add_object(const char *text, GError **errp)
 }
 
 /* "200G" -> bytes (1024-based suffixes, like qemu-img); at most INT64_MAX. */
+void hb_img_progress(bool on, uint64_t done, uint64_t total)
+{
+    if (on) {
+        printf("    (%.2f/100%%)\r", total ? 100.0 * (double)done / (double)total : 100.0);
+        fflush(stdout);
+    }
+}
+
+int hb_img_bad_size(const char *what)
+{
+    fprintf(stderr, "%s: Invalid %s specified. You may use k, M, G, T, P or E suffixes for\n"
+            "%s: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.\n",
+            hb_img_prog, what, hb_img_prog);
+    return 1;
+}
+
 bool hb_img_parse_size(const char *s, int64_t *out)
 {
     uint64_t v;

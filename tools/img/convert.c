@@ -11,14 +11,6 @@ static bool is_zero(const uint8_t *p, size_t n)
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-static void progress(bool on, uint64_t done, uint64_t total)
-{
-    if (on) {
-        printf("    (%.2f/100%%)\r", total ? 100.0 * done / total : 100.0);
-        fflush(stdout);
-    }
-}
-
 /* What the command line asked for. */
 typedef struct ConvertArgs {
     HbImgOpenSpec src_spec;
@@ -175,7 +167,7 @@ static int copy_data(HbNode *src, HbNode *dst, int64_t len, uint64_t sparse,
     g_autofree uint8_t *cur = compare ? g_malloc(HB_IMG_COPY_CHUNK) : NULL;
     int ret = 0;
 
-    progress(show, 0, (uint64_t)len);
+    hb_img_progress(show, 0, (uint64_t)len);
     for (uint64_t off = 0; off < (uint64_t)len && ret == 0; off += HB_IMG_COPY_CHUNK) {
         uint64_t n = MIN((uint64_t)HB_IMG_COPY_CHUNK, (uint64_t)len - off);
         ret = hb_node_pread(src, off, buf, n);
@@ -185,7 +177,7 @@ static int copy_data(HbNode *src, HbNode *dst, int64_t len, uint64_t sparse,
         if (ret == 0) {
             ret = write_changed(dst, off, buf, n, sparse, cur);
         }
-        progress(show, off + n, (uint64_t)len);
+        hb_img_progress(show, off + n, (uint64_t)len);
     }
     if (ret == 0) {
         ret = hb_node_flush(dst);

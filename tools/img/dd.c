@@ -14,15 +14,6 @@ typedef struct DdArgs {
     bool has_count, has_skip;
 } DdArgs;
 
-/* qemu-img's complaint about a size operand, in its two lines. */
-static int bad_size(const char *what)
-{
-    fprintf(stderr, "%s: Invalid %s specified. You may use k, M, G, T, P or E suffixes for\n"
-            "%s: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.\n",
-            hb_img_prog, what, hb_img_prog);
-    return 1;
-}
-
 /* One "key=value" operand into @a: 0, or the exit status. */
 static int parse_operand(const char *arg, DdArgs *a)
 {
@@ -36,7 +27,7 @@ static int parse_operand(const char *arg, DdArgs *a)
         a->out = v;
     } else if (g_str_equal(key, "bs")) {
         if (!hb_img_parse_size(v, &a->bs)) {
-            return bad_size("bs");
+            return hb_img_bad_size("bs");
         }
         if (a->bs < 1 || a->bs > G_MAXINT32) {
             fprintf(stderr, "%s: Invalid bs specified. Must be between 1 and %d.\n",
@@ -45,12 +36,12 @@ static int parse_operand(const char *arg, DdArgs *a)
         }
     } else if (g_str_equal(key, "count")) {
         if (!hb_img_parse_size(v, &a->count)) {
-            return bad_size("count");
+            return hb_img_bad_size("count");
         }
         a->has_count = true;
     } else if (g_str_equal(key, "skip")) {
         if (!hb_img_parse_size(v, &a->skip)) {
-            return bad_size("skip");
+            return hb_img_bad_size("skip");
         }
         a->has_skip = true;
     } else {

@@ -51,7 +51,15 @@ int hb_img_fail(GError *err, const char *context);
 int hb_img_usage_error(const char *fmt, const char *arg);
 const char *hb_img_output_and_one_image(int argc, char **argv, const char *output);
 bool hb_img_add_object(const char *text, GError **errp);
+/* --object's getopt case: true, or false having printed why (exit 1). */
+bool hb_img_object_option(const char *text);
+/* The one image name after the options, or NULL after qemu-img's usage error. */
+const char *hb_img_one_image(int argc, char **argv);
 bool hb_img_parse_size(const char *s, int64_t *out);
+/* qemu-img's two-line complaint about a size it could not parse (@what: "start offset"); return 1. */
+int hb_img_bad_size(const char *what);
+/* -p: qemu-img's progress line, "    (42.00/100%)" and a carriage return, when @on. */
+void hb_img_progress(bool on, uint64_t done, uint64_t total);
 /* qemu-img's human sizes: "1.5 MiB" (three significant digits, binary units). */
 char *hb_img_size_to_str(uint64_t val);
 bool hb_img_parse_create_opts(const char *text, GHashTable *opts, GError **errp);
@@ -82,5 +90,8 @@ int hb_img_cmd_measure(int argc, char **argv);
 int hb_img_cmd_snapshot(int argc, char **argv);
 int hb_img_cmd_dd(int argc, char **argv);
 int hb_img_cmd_amend(int argc, char **argv);
+int hb_img_cmd_map(int argc, char **argv);
+int hb_img_cmd_rebase(int argc, char **argv);
+int hb_img_cmd_commit(int argc, char **argv);
 
 #endif

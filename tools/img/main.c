@@ -25,9 +25,10 @@ static const ImgCommand commands[] = {
       "       [--backing-chain] FILENAME",
       "Print what the image is: format, sizes, backing file, format specifics." },
     { "check", hb_img_cmd_check,
-      "[-f FMT] [-q] [-U] [--output=human|json] FILENAME",
+      "[-f FMT] [-q] [-U] [-r leaks|all] [--output=human|json] FILENAME",
       "Check a qcow2 image's metadata (exit 0 clean, 1 check failed, 2 corruptions,\n"
-      "3 leaks only, 63 format without checks)." },
+      "3 leaks only, 63 format without checks).  -r repairs leaked clusters, or all\n"
+      "refcount and OFLAG_COPIED errors, holding the image's write lock." },
     { "convert", hb_img_cmd_convert,
       "[--object OBJ]... [-p] [-q] [-n] [-U] [-f FMT] [--image-opts] [--target-image-opts]\n"
       "          [-S SPARSE] [-t CACHE] [-T SRC_CACHE] [-W] [-m N] [-B BACKING -F BACKING_FMT]\n"
@@ -56,6 +57,24 @@ static const ImgCommand commands[] = {
       "[--object OBJ]... [-q] [-f FMT] [--image-opts] [-U] -l FILENAME",
       "List a qcow2 image's internal snapshots (made by QEMU; hotblock takes none,\n"
       "so -c, -a and -d are refused)." },
+    { "map", hb_img_cmd_map,
+      "[--object OBJ]... [--image-opts] [-f FMT] [--start-offset=OFFSET]\n"
+      "      [--max-length=LEN] [--output=human|json] [-U] FILENAME",
+      "Print where the image's data lies: json lists every extent (data, zeroes,\n"
+      "or left to a backing file, with its depth in the chain); human lists the\n"
+      "data extents and the file and offset holding each." },
+    { "commit", hb_img_cmd_commit,
+      "[--object OBJ]... [--image-opts] [-q] [-f FMT] [-t CACHE] [-b BASE] [-r RATE_LIMIT]\n"
+      "         [-d] [-p] FILENAME",
+      "Write the image's data into its backing file (or with -b into BASE further down\n"
+      "its chain), then empty the image unless -d (-b implies -d).  -r limits the\n"
+      "copy to RATE_LIMIT bytes a second." },
+    { "rebase", hb_img_cmd_rebase,
+      "[--object OBJ]... [--image-opts] [-U] [-q] [-f FMT] [-t CACHE] [-T SRC_CACHE]\n"
+      "         [-p] [-u] -b BACKING_FILE [-F BACKING_FMT] FILENAME",
+      "Make a qcow2 image's backing file BACKING_FILE (\"\" for none).  The image keeps\n"
+      "its contents: where it leaves bytes to its backing file and the old and new\n"
+      "ones differ, the old bytes are copied in.  -u only rewrites the header." },
     { "dd", hb_img_cmd_dd,
       "[--object OBJ]... [-U] [-f FMT] [-O OUTPUT_FMT] [--image-opts] [bs=BLOCK_SIZE]\n"
       "     [count=BLOCKS] [skip=BLOCKS] if=INPUT of=OUTPUT",

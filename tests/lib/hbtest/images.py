@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Image files for the tests, and what QEMU's own tools read from them."""
-from hbtest.tools import run
+"""Image files for the tests, what QEMU's own tools read from them, and
+another process holding one open."""
+import os
+import subprocess
+import time
+
+from hbtest.tools import require, run
 
 
 def raw_file(path, size):
@@ -16,3 +21,19 @@ def qemu_img_to_raw(img, out):
     run("qemu-img", "convert", "-O", "raw", img, out)
     with open(out, "rb") as f:
         return f.read()
+
+
+def hold(image, *flags):
+    """qemu-io holding @image open (read-write unless -r), as a VM would;
+    returns once its lock bytes show in /proc/locks."""
+    ino = f":{os.stat(image).st_ino} "
+    p = subprocess.Popen([require("qemu-io"), *flags, "-c", "sleep 600000", str(image)],
+                         stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open("/proc/locks") as f:
+            if any(ino in line for line in f):
+                return p
+        time.sleep(0.05)
+    p.kill()
+    raise TimeoutError("qemu-io did not lock the image")

@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tests/unit/test-qcow2-alloc.c — allocating writes overlap their data I/O, and never lose each other's data. */
+
+#include "block/qcow2/qcow2.h"
+#include "block/qcow2/qcow2-int.h"
+#include "test-qcow2-common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CLUSTER (64 * 1024)
+#define BLOCK 4096
+
+/* ---- an image file whose data writes can be held at a gate ---- */
+
+/*
+ * A data write whose first byte is gate_byte waits until the gate opens.
+ * One gate per test, so a static: the fd Io's opaque stays its own.
+ */
+static struct {
+    GMutex lock;
+    GCond cond;
+    HbQcow2Io fd_io;        /* the plain fd Io the gate sits in front of */
+    uint8_t gate_byte;
+    bool held;              /* such a write is waiting */
+    bool open;              /* the gate was opened */
+} gate;
+
+static int gated_pwritev(void *opaque, uint64_t off, uint64_t bytes,
+                         const struct iovec *iov, int niov)
+{
+    g_mutex_lock(&gate.lock);
+    if (niov > 0 && iov[0].iov_len > 0 &&
+        ((const uint8_t *)iov[0].iov_base)[0] == gate.gate_byte) {
+        gate.held = true;
+        g_cond_broadcast(&gate.cond);
+        while (!gate.open) {
+            g_cond_wait(&gate.cond, &gate.lock);
+        }
+    }
+    g_mutex_unlock(&gate.lock);
+    return gate.fd_io.pwritev(opaque, off, bytes, iov, niov);
+}
+
+static void gate_wait_held(void)
+{
+    g_mutex_lock(&gate.lock);
+    while (!gate.held) {
+        g_cond_wait(&gate.cond, &gate.lock);
+    }
+    g_mutex_unlock(&gate.lock);
+}
+
+static void gate_open(void)
+{
+    g_mutex_lock(&gate.lock);
+    gate.open = true;
+    g_cond_broadcast(&gate.cond);
+    g_mutex_unlock(&gate.lock);
+}
+
+/* Durability is not what these tests are about. */
+static int no_flush(void *opaque)
+{
+    return 0;
+}
+
+static char *make_image(uint64_t size)
+{
+    char *path = g_build_filename(g_get_tmp_dir(), "hb-test-qcow2-alloc-XXXXXX", NULL);
+    int fd = g_mkstemp(path);
+    g_autoptr(GHashTable) opts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autoptr(GError) err = NULL;
+
+    close(fd);
+    g_hash_table_insert(opts, g_strdup("cluster_size"), g_strdup("65536"));
+    g_assert_true(hb_qcow2_create(path, size, opts, &err));
+    g_assert_no_error(err);
+    return path;
+}
+
+static HbQcow2 *open_gated(int *fd, const char *path, uint8_t gate_byte)
+{
+    g_autoptr(GError) err = NULL;
+    HbQcow2OpenOpts oo = { 0 };
+    HbQcow2Io io;
+
+    *fd = open(path, O_RDWR);
+    g_assert_cmpint(*fd, >=, 0);
+    hb_qcow2_io_from_fd(&gate.fd_io, fd);
+    gate.gate_byte = gate_byte;
+    gate.held = gate.open = false;
+    io = gate.fd_io;
+    io.pwritev = gated_pwritev;
+    io.flush = no_flush;
+    HbQcow2 *s = hb_qcow2_open_image(&io, &oo, &err);
+    g_assert_no_error(err);
+    return s;
+}
+
+/* Close, and check the image has neither corruption nor leaks. */
+static void close_and_check(HbQcow2 *s, int fd, const char *path)
+{
+    g_autoptr(GError) err = NULL;
+    HbQcow2CheckResult res;
+
+    g_assert_cmpint(hb_qcow2_close_image(s), ==, 0);
+    hb_qcow2_free_image(s);
+    close(fd);
+    g_assert_true(hb_qcow2_check(path, &res, NULL, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(res.corruptions, ==, 0);
+    g_assert_cmpuint(res.leaks, ==, 0);
+}
+
+/* ---- requests on threads ---- */
+
+typedef struct Write {
+    HbQcow2 *s;
+    uint64_t off;
+    uint8_t byte;
+    gint done;
+    int ret;
+} Write;
+
+static gpointer write_thread(gpointer opaque)
+{
+    Write *w = opaque;
+    g_autofree uint8_t *buf = g_malloc(BLOCK);
+    struct iovec iov = { .iov_base = buf, .iov_len = BLOCK };
+
+    memset(buf, w->byte, BLOCK);
+    w->ret = hb_qcow2_pwritev(w->s, w->off, BLOCK, &iov, 1, false);
+    g_atomic_int_set(&w->done, 1);
+    return NULL;
+}
+
+static bool wait_done(Write *w, int64_t timeout_us)
+{
+    int64_t end = g_get_monotonic_time() + timeout_us;
+
+    while (!g_atomic_int_get(&w->done) && g_get_monotonic_time() < end) {
+        g_usleep(1000);
+    }
+    return g_atomic_int_get(&w->done);
+}
+
+/*
+ * While one allocating write is held in its data write, an allocating
+ * write to another cluster completes, and one to another part of the same
+ * cluster waits for it; in the end both parts are there.
+ */
+static void test_alloc_overlaps_data_io(void)
+{
+    g_autofree char *path = make_image(16 * CLUSTER);
+    int fd;
+    HbQcow2 *s = open_gated(&fd, path, 0xa1);
+    Write a = { .s = s, .off = 0, .byte = 0xa1 };
+    Write b = { .s = s, .off = 5 * CLUSTER, .byte = 0xb2 };
+    Write c = { .s = s, .off = BLOCK, .byte = 0xc3 };
+
+    GThread *ta = g_thread_new("a", write_thread, &a);
+    gate_wait_held();
+
+    /* Another cluster: done while A writes. */
+    GThread *tb = g_thread_new("b", write_thread, &b);
+    g_assert_true(wait_done(&b, 10 * G_USEC_PER_SEC));
+    g_assert_cmpint(b.ret, ==, 0);
+
+    /* A's cluster: it must wait, or one of the two would be lost. */
+    GThread *tc = g_thread_new("c", write_thread, &c);
+    g_usleep(200 * 1000);
+    g_assert_false(g_atomic_int_get(&c.done));
+
+    gate_open();
+    g_thread_join(ta);
+    g_thread_join(tb);
+    g_thread_join(tc);
+    g_assert_cmpint(a.ret, ==, 0);
+    g_assert_cmpint(c.ret, ==, 0);
+
+    expect_fill(s, 0, BLOCK, 0xa1);
+    expect_fill(s, BLOCK, BLOCK, 0xc3);
+    expect_fill(s, 2 * BLOCK, CLUSTER - 2 * BLOCK, 0);
+    expect_fill(s, 5 * CLUSTER, BLOCK, 0xb2);
+    close_and_check(s, fd, path);
+    unlink(path);
+}
+
+typedef struct Discard {
+    HbQcow2 *s;
+    uint64_t off, bytes;
+    gint done;
+    int ret;
+} Discard;
+
+static gpointer discard_thread(gpointer opaque)
+{
+    Discard *d = opaque;
+
+    d->ret = hb_qcow2_pdiscard(d->s, d->off, d->bytes);
+    g_atomic_int_set(&d->done, 1);
+    return NULL;
+}
+
+/*
+ * A discard of a cluster being allocated waits for the write and then
+ * applies (it came after), rather than being undone by the write's L2
+ * update.
+ */
+static void test_discard_waits_for_alloc(void)
+{
+    g_autofree char *path = make_image(4 * CLUSTER);
+    int fd;
+    HbQcow2 *s = open_gated(&fd, path, 0xa1);
+    Write a = { .s = s, .off = 0, .byte = 0xa1 };
+    Discard d = { .s = s, .off = 0, .bytes = CLUSTER };
+
+    GThread *ta = g_thread_new("a", write_thread, &a);
+    gate_wait_held();
+    GThread *td = g_thread_new("discard", discard_thread, &d);
+    g_usleep(200 * 1000);
+    g_assert_false(g_atomic_int_get(&d.done));
+    gate_open();
+    g_thread_join(ta);
+    g_thread_join(td);
+    g_assert_cmpint(a.ret, ==, 0);
+    g_assert_cmpint(d.ret, ==, 0);
+    expect_fill(s, 0, CLUSTER, 0);
+    close_and_check(s, fd, path);
+    unlink(path);
+}
+
+/* ---- many writers sharing clusters ---- */
+
+#define STRESS_CLUSTERS 64
+#define STRESS_THREADS 4
+
+typedef struct Stress {
+    HbQcow2 *s;
+    unsigned id;            /* this thread's blocks: index % STRESS_THREADS == id */
+    uint8_t *gen;           /* per block: last generation written, 0 = never */
+} Stress;
+
+static void stress_fill(uint8_t *buf, uint64_t block, uint8_t gen)
+{
+    for (unsigned i = 0; i < BLOCK; i++) {
+        buf[i] = (uint8_t)(gen * 31 + block * 7 + i);
+    }
+}
+
+static gpointer stress_thread(gpointer opaque)
+{
+    Stress *st = opaque;
+    GRand *r = g_rand_new_with_seed(99 + st->id);
+    uint8_t buf[BLOCK];
+    struct iovec iov = { .iov_base = buf, .iov_len = BLOCK };
+    const unsigned per_cluster = CLUSTER / BLOCK;
+
+    for (int i = 0; i < 400; i++) {
+        uint64_t block = (uint64_t)g_rand_int_range(r, 0, STRESS_CLUSTERS * per_cluster /
+                                                         STRESS_THREADS) *
+                         STRESS_THREADS + st->id;
+        uint8_t g = (uint8_t)(st->gen[block] % 250 + 1);
+        stress_fill(buf, block, g);
+        g_assert_cmpint(hb_qcow2_pwritev(st->s, block * BLOCK, BLOCK, &iov, 1, false), ==, 0);
+        st->gen[block] = g;
+    }
+    g_rand_free(r);
+    return NULL;
+}
+
+/*
+ * Threads write 4 KiB blocks into shared 64 KiB clusters, so that most
+ * writes allocate a cluster another thread is allocating too: a cluster
+ * allocated twice loses one thread's block, which the read-back finds.
+ */
+static void test_alloc_stress(void)
+{
+    g_autofree char *path = make_image(STRESS_CLUSTERS * CLUSTER);
+    int fd;
+    HbQcow2 *s = open_gated(&fd, path, 0);   /* no gate: 0 is never a first byte here */
+    const uint64_t nblocks = STRESS_CLUSTERS * CLUSTER / BLOCK;
+    g_autofree uint8_t *gen = g_malloc0(nblocks);
+    Stress st[STRESS_THREADS];
+    GThread *t[STRESS_THREADS];
+
+    gate.open = true;
+    for (unsigned i = 0; i < STRESS_THREADS; i++) {
+        st[i] = (Stress){ .s = s, .id = i, .gen = gen };
+        t[i] = g_thread_new("stress", stress_thread, &st[i]);
+    }
+    for (unsigned i = 0; i < STRESS_THREADS; i++) {
+        g_thread_join(t[i]);
+    }
+    for (uint64_t b = 0; b < nblocks; b++) {
+        uint8_t want[BLOCK], buf[BLOCK];
+        struct iovec iov = { .iov_base = buf, .iov_len = BLOCK };
+        g_assert_cmpint(hb_qcow2_preadv(s, b * BLOCK, BLOCK, &iov, 1), ==, 0);
+        if (gen[b]) {
+            stress_fill(want, b, gen[b]);
+        } else {
+            memset(want, 0, BLOCK);
+        }
+        if (memcmp(buf, want, BLOCK) != 0) {
+            g_error("block %" G_GUINT64_FORMAT " (gen %u) reads wrong", b, gen[b]);
+        }
+    }
+    close_and_check(s, fd, path);
+    unlink(path);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/qcow2-alloc/overlaps-data-io", test_alloc_overlaps_data_io);
+    g_test_add_func("/qcow2-alloc/discard-waits", test_discard_waits_for_alloc);
+    g_test_add_func("/qcow2-alloc/stress", test_alloc_stress);
+    return g_test_run();
+}
