@@ -151,11 +151,19 @@ static bool deactivate(LuksState *s, HbNode *hdr, const HbLuksAmendOpts *o, GErr
     return erase(s, hdr, o->keyslot, errp);
 }
 
-bool hb_luks_amend_keyslots(HbNode *node, const HbLuksAmendOpts *o, GError **errp)
+bool hb_luks_amend_supported(HbNode *node, GError **errp)
 {
     if (node->drv != &hb_driver_luks) {
         hb_error_set(errp, "Format driver '%s' does not support option amendment",
                      node->drv->name);
+        return false;
+    }
+    return true;
+}
+
+bool hb_luks_amend_keyslots(HbNode *node, const HbLuksAmendOpts *o, GError **errp)
+{
+    if (!hb_luks_amend_supported(node, errp)) {
         return false;
     }
     LuksState *s = node->opaque;

@@ -20,6 +20,12 @@ typedef struct HbLuksAmendOpts {
 } HbLuksAmendOpts;
 
 /**
+ * hb_luks_amend_supported() - whether @node is one hb_luks_amend_keyslots()
+ * takes; else qemu-img's "Format driver 'X' does not support option amendment"
+ */
+bool hb_luks_amend_supported(HbNode *node, GError **errp);
+
+/**
  * hb_luks_amend_keyslots() - add or erase keyslots of a luks node
  * @node: an unlocked, writable luks node
  * @o: what to do, as QEMU's QCryptoBlockAmendOptionsLUKS

@@ -91,6 +91,12 @@ def test_not_luks(tmp_path):
     q = run("qemu-img", "amend", "-f", "raw", "-o", "state=active", raw, check=False)
     assert (r.returncode, tail(r.stderr)) == (q.returncode, tail(q.stderr)) == \
         (1, "Format driver 'raw' does not support option amendment")
+    # Checked before the options: qcow2's own are not "invalid" here.
+    qc = tmp_path / "q.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", qc, "1M")
+    r = run(HOTBLOCK_IMG, "amend", "-f", "qcow2", "-o", "compat=1.1", qc, check=False)
+    assert (r.returncode, tail(r.stderr)) == \
+        (1, "Format driver 'qcow2' does not support option amendment")
 
 
 def test_luks2_cryptsetup_volume_rekeyed(tmp_path):

@@ -142,3 +142,19 @@ def test_format_option(tmp_path, opts, msg):
     assert r.returncode == 1
     assert r.stderr.strip().endswith(msg)
     assert not img.exists()
+
+
+@pytest.mark.parametrize("opts,cipher,bits", [
+    ("cipher-mode=cbc,ivgen-alg=essiv,cipher-alg=aes-128", "aes-cbc-essiv:sha256", 128),
+    ("cipher-alg=aes-128", "aes-xts-plain64", 256),
+    ("ivgen-alg=plain", "aes-xts-plain", 512),
+])
+def test_cipher_options(tmp_path, opts, cipher, bits):
+    """qemu-img's cipher options make the dm-crypt spec cryptsetup reads."""
+    img = tmp_path / "a.img"
+    r = hb_create(img, f"{FAST},{opts}")
+    assert r.returncode == 0, r.stderr
+    d = luks_dump(img)
+    assert dump_field(d, "cipher") == cipher
+    assert dump_field(d, "Key") == f"{bits} bits"
+    assert test_passphrase(tmp_path, img)

@@ -125,7 +125,9 @@ int hb_img_cmd_amend(int argc, char **argv)
     if (!node) {
         return hb_img_open_fail(err, name);
     }
-    if (!amend_opts(opts, &o, &err) || !hb_luks_amend_keyslots(node, &o, &err)) {
+    /* The format first, as qemu-img: its options mean nothing elsewhere. */
+    if (!hb_luks_amend_supported(node, &err) || !amend_opts(opts, &o, &err) ||
+        !hb_luks_amend_keyslots(node, &o, &err)) {
         return hb_img_fail(err, NULL);
     }
     return 0;
