@@ -699,6 +699,14 @@ static bool qcow2_named_by_file(HbNode *node)
     return true;
 }
 
+bool hb_qcow2_node_amend(HbNode *node, const HbQcow2AmendOpts *o, GError **errp)
+{
+    Qcow2Node *s = node->opaque;
+
+    g_assert(node->drv == &hb_driver_qcow2);
+    return hb_qcow2_amend(s->img, o, errp) == 0;
+}
+
 const HbDriver hb_driver_qcow2 = {
     .name = "qcow2",
     .is_format = true,

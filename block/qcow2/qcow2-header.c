@@ -343,28 +343,28 @@ static size_t put_backing_format(uint8_t *buf, size_t pos, const char *fmt)
 }
 
 /*
- * The header cluster of @s anew in @nu: the header as it is, a backing
- * format extension for @fmt (if any), every other extension of @old byte
- * for byte, the end marker, then @file.  Return: bytes used, or 0 when it
- * does not fit (a name or extensions too long for the cluster).
+ * The header cluster of @s anew in @nu: header @h (its own header_length:
+ * a version 2 or 3 layout), a backing format extension for @fmt (if any),
+ * every other extension of @old byte for byte, the end marker, then
+ * @file.  Return: bytes used, or 0 when it does not fit (a name or
+ * extensions too long for the cluster).
  */
-static size_t build_backing_header(HbQcow2 *s, const uint8_t *old, uint8_t *nu,
-                                   const char *file, const char *fmt)
+static size_t build_header_cluster(HbQcow2 *s, const uint8_t *old, uint8_t *nu,
+                                   const HbQcow2Header *h, const char *file, const char *fmt)
 {
     size_t cs = s->cluster_size;
-    size_t hl = s->hdr.header_length;
+    size_t old_hl = s->hdr.header_length;
     size_t end = s->hdr.backing_file_offset && s->hdr.backing_file_offset < cs
                  ? s->hdr.backing_file_offset : cs;
-    size_t pos = hl;
+    size_t pos = h->header_length;
 
-    memcpy(nu, old, hl);
     if (fmt && strlen(fmt) + 16 + pos > cs) {
         return 0;
     }
     if (fmt) {
         pos += put_backing_format(nu, pos, fmt);
     }
-    for (size_t p = hl; p + 8 <= end;) {
+    for (size_t p = old_hl; p + 8 <= end;) {
         uint32_t type = (uint32_t)hb_qcow2_be_get(old + p, 4);
         uint64_t size = 8 + ((hb_qcow2_be_get(old + p + 4, 4) + 7) & ~7ull);
         if (type == EXT_END || size > end - p) {
@@ -380,33 +380,35 @@ static size_t build_backing_header(HbQcow2 *s, const uint8_t *old, uint8_t *nu,
         p += size;
     }
     pos += 8;   /* the end marker: zeroes */
-    HbQcow2Header h = s->hdr;
-    h.backing_file_offset = 0;
-    h.backing_file_size = 0;
+    HbQcow2Header nh = *h;
+    nh.backing_file_offset = 0;
+    nh.backing_file_size = 0;
     if (file) {
         size_t n = strlen(file);
         if (n > 1023 || pos + n > cs) {
             return 0;
         }
         memcpy(nu + pos, file, n);
-        h.backing_file_offset = pos;
-        h.backing_file_size = (uint32_t)n;
+        nh.backing_file_offset = pos;
+        nh.backing_file_size = (uint32_t)n;
         pos += n;
     }
-    hb_qcow2_header_encode_run(&h, QCOW2_FIELD_BACKING_FILE_OFFSET,
-                               QCOW2_FIELD_BACKING_FILE_SIZE,
-                               nu + hb_qcow2_field_offset(QCOW2_FIELD_BACKING_FILE_OFFSET));
+    /* A header as long as before keeps its bytes (fields this code does
+     * not know, in a longer version 3 header); the known ones go over them. */
+    if (nh.header_length == old_hl) {
+        memcpy(nu, old, old_hl);
+    }
+    hb_qcow2_header_encode(&nh, nu, nh.header_length);
     return pos;
 }
 
-/**
- * hb_qcow2_set_backing() - name another backing file (and format) in the
- * header, or none (@file NULL): qemu-img rebase.  Only the header cluster
- * changes, in one write: the header's two backing fields, the backing
- * format extension, the name.  Other extensions are kept as they are.
- * Return: 0, or -errno with @errp set.
+/*
+ * Write header @h (with @file and @fmt as the backing file) in place of
+ * @s's header cluster, in one write, then flush; on success @s's copy of
+ * the header follows.  Return: 0, or -errno with @errp set.
  */
-int hb_qcow2_set_backing(HbQcow2 *s, const char *file, const char *fmt, GError **errp)
+static int rewrite_header_cluster(HbQcow2 *s, const HbQcow2Header *h, const char *file,
+                                  const char *fmt, GError **errp)
 {
     g_autofree uint8_t *old = g_malloc0(s->cluster_size);
     g_autofree uint8_t *nu = g_malloc0(s->cluster_size);
@@ -416,7 +418,7 @@ int hb_qcow2_set_backing(HbQcow2 *s, const char *file, const char *fmt, GError *
         hb_error_set_errno(errp, -ret, "Could not read the image header");
         return ret;
     }
-    if (build_backing_header(s, old, nu, file, fmt) == 0) {
+    if (build_header_cluster(s, old, nu, h, file, fmt) == 0) {
         hb_error_set(errp, "The backing file name does not fit in the header cluster");
         return -ENOSPC;
     }
@@ -428,15 +430,47 @@ int hb_qcow2_set_backing(HbQcow2 *s, const char *file, const char *fmt, GError *
         hb_error_set_errno(errp, -ret, "Could not write the image header");
         return ret;
     }
-    s->hdr.backing_file_offset = hb_qcow2_be_get(nu + hb_qcow2_field_offset(
-                                                     QCOW2_FIELD_BACKING_FILE_OFFSET), 8);
-    s->hdr.backing_file_size = (uint32_t)hb_qcow2_be_get(nu + hb_qcow2_field_offset(
-                                                     QCOW2_FIELD_BACKING_FILE_SIZE), 4);
-    g_free(s->backing_file);
-    g_free(s->backing_fmt);
-    s->backing_file = g_strdup(file);
-    s->backing_fmt = g_strdup(fmt);
+    hb_qcow2_header_decode(&s->hdr, nu, h->header_length);
+    if (s->hdr.version < 3) {
+        /* What a version 2 header does not carry reads as version 3's defaults. */
+        s->hdr.incompatible_features = s->hdr.compatible_features = 0;
+        s->hdr.autoclear_features = 0;
+        s->hdr.refcount_order = 4;
+        s->hdr.header_length = QCOW2_V2_HEADER_LEN;
+    }
+    if (file != s->backing_file) {
+        g_free(s->backing_file);
+        s->backing_file = g_strdup(file);
+    }
+    if (fmt != s->backing_fmt) {
+        g_free(s->backing_fmt);
+        s->backing_fmt = g_strdup(fmt);
+    }
     return 0;
+}
+
+/**
+ * hb_qcow2_set_header() - rewrite the header cluster with the fields of
+ * @h (version 2 or 3 layout, by @h->version and @h->header_length),
+ * keeping the backing file, its format and every other extension.  For
+ * changes that move fields (the compatibility level).
+ * Return: 0, or -errno with @errp set.
+ */
+int hb_qcow2_set_header(HbQcow2 *s, const HbQcow2Header *h, GError **errp)
+{
+    return rewrite_header_cluster(s, h, s->backing_file, s->backing_fmt, errp);
+}
+
+/**
+ * hb_qcow2_set_backing() - name another backing file (and format) in the
+ * header, or none (@file NULL): qemu-img rebase.  Only the header cluster
+ * changes, in one write: the header's two backing fields, the backing
+ * format extension, the name.  Other extensions are kept as they are.
+ * Return: 0, or -errno with @errp set.
+ */
+int hb_qcow2_set_backing(HbQcow2 *s, const char *file, const char *fmt, GError **errp)
+{
+    return rewrite_header_cluster(s, &s->hdr, file, fmt, errp);
 }
 
 bool hb_qcow2_change_backing(const char *path, const char *file, const char *fmt,

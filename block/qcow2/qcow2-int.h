@@ -43,6 +43,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "block/qcow2/qcow2.h"
+
 #define QCOW2_MAGIC 0x514649fbu  /* "QFI\xfb" */
 
 #define QCOW2_INCOMPAT_DIRTY        (1ull << 0)
@@ -297,6 +299,10 @@ int hb_qcow2_write_header_fields(HbQcow2 *s, const HbQcow2Header *h,
                                  HbQcow2Field first, HbQcow2Field last);
 int hb_qcow2_write_incompat(HbQcow2 *s, uint64_t bits);
 int hb_qcow2_set_backing(HbQcow2 *s, const char *file, const char *fmt, GError **errp);
+int hb_qcow2_set_header(HbQcow2 *s, const HbQcow2Header *h, GError **errp);
+
+/* ---- qcow2-amend.c ---- */
+int hb_qcow2_amend(HbQcow2 *s, const HbQcow2AmendOpts *o, GError **errp);
 
 /* ---- qcow2-image.c ---- */
 HbQcow2 *hb_qcow2_open_image(const HbQcow2Io *io, const HbQcow2OpenOpts *o,

@@ -129,4 +129,24 @@ void hb_qcow2_snapshot_info_free(HbQcow2SnapshotInfo *si);
  */
 GArray *hb_qcow2_list_snapshots(const char *path, GError **errp);
 
+/* What qemu-img amend -o changes in a qcow2 image (qcow2-amend.c). */
+typedef struct HbQcow2AmendOpts {
+    int version;             /* 2 (compat=0.10) or 3 (compat=1.1); 0: as it is */
+    int lazy_refcounts;      /* 0 or 1; -1: as it is */
+    int refcount_bits;       /* 0: as it is */
+} HbQcow2AmendOpts;
+
+struct HbNode;
+
+/**
+ * hb_qcow2_node_amend() - hb_qcow2_amend() on the image of qcow2 node @node
+ * (opened writable, no request running): its compatibility level, lazy
+ * refcounts bit and refcount width, as qemu-img amend changes them.
+ * @errp: qemu-img's texts where it has them; "Changing refcount_bits of an
+ *        existing image is not supported"; a downgrade that would need
+ *        zero clusters written out or snapshot tables rewritten is refused
+ * Return: true, or false with @errp set and the image as it was.
+ */
+bool hb_qcow2_node_amend(struct HbNode *node, const HbQcow2AmendOpts *o, GError **errp);
+
 #endif

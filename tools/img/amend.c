@@ -114,6 +114,10 @@ int hb_img_cmd_amend(int argc, char **argv)
         return hb_img_usage_error("%s", "Must specify options (-o)");
     }
     if (g_hash_table_contains(opts, "help")) {
+        if (spec.fmt && g_str_equal(spec.fmt, "qcow2")) {
+            hb_img_amend_qcow2_help();
+            return 0;
+        }
         return print_amend_help();
     }
     if (argc - optind != 1) {
@@ -124,6 +128,9 @@ int hb_img_cmd_amend(int argc, char **argv)
     g_autoptr(HbNode) node = hb_img_open_image(name, &spec, &err);
     if (!node) {
         return hb_img_open_fail(err, name);
+    }
+    if (g_str_equal(node->drv->name, "qcow2")) {
+        return hb_img_amend_qcow2(node, opts, &err) ? 0 : hb_img_fail(err, NULL);
     }
     /* The format first, as qemu-img: its options mean nothing elsewhere. */
     if (!hb_luks_amend_supported(node, &err) || !amend_opts(opts, &o, &err) ||

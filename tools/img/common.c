@@ -136,6 +136,24 @@ bool hb_img_parse_create_opts(const char *text, GHashTable *opts, GError **errp)
     g_autoptr(GList) members = json_object_get_members(o);
     for (GList *l = members; l; l = l->next) {
         JsonNode *v = json_object_get_member(o, l->data);
+        /* Dotted names (encrypt.format=...) come back as one level of
+         * nesting: keep them dotted, as the options' tables name them. */
+        if (JSON_NODE_HOLDS_OBJECT(v)) {
+            JsonObject *sub = json_node_get_object(v);
+            g_autoptr(GList) inner = json_object_get_members(sub);
+            for (GList *m = inner; m; m = m->next) {
+                JsonNode *iv = json_object_get_member(sub, m->data);
+                if (!JSON_NODE_HOLDS_VALUE(iv)) {
+                    hb_error_set(errp, "Invalid parameter '%s.%s'", (char *)l->data,
+                                 (char *)m->data);
+                    return false;
+                }
+                g_hash_table_insert(opts, g_strdup_printf("%s.%s", (char *)l->data,
+                                                          (char *)m->data),
+                                    g_strdup(json_node_get_string(iv)));
+            }
+            continue;
+        }
         if (!JSON_NODE_HOLDS_VALUE(v)) {
             hb_error_set(errp, "Invalid parameter '%s'", (char *)l->data);
             return false;

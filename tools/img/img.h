@@ -90,6 +90,10 @@ int hb_img_cmd_measure(int argc, char **argv);
 int hb_img_cmd_snapshot(int argc, char **argv);
 int hb_img_cmd_dd(int argc, char **argv);
 int hb_img_cmd_amend(int argc, char **argv);
+
+/* amend-qcow2.c: amend's qcow2 options (compat, lazy_refcounts, refcount_bits, size). */
+bool hb_img_amend_qcow2(HbNode *node, GHashTable *opts, GError **errp);
+void hb_img_amend_qcow2_help(void);
 int hb_img_cmd_map(int argc, char **argv);
 int hb_img_cmd_rebase(int argc, char **argv);
 int hb_img_cmd_commit(int argc, char **argv);
