@@ -25,6 +25,7 @@ typedef struct CreateJob {
     QapiBlockdevCreateOptions *opts;
     HbChild *file;          /* the node the image goes on */
     HbChild *header;        /* luks: the node of a detached header */
+    HbSecretBuf *pass;      /* luks: the passphrase (secrets are main-thread only) */
 } CreateJob;
 
 /* Write and resize, sharing only reads: nobody else writes to an image being made. */
@@ -165,9 +166,14 @@ static bool run_luks(HbJob *job, CreateJob *cj, GError **errp)
         hb_error_set(errp, "Parameter 'iter-time' expects a positive number");
         return false;
     }
-    g_autoptr(HbSecretBuf) pass = hb_secret_lookup_utf8(l->key_secret, errp);
-    if (!pass || !hb_job_step(job, errp) || hb_node_truncate(hdr, 0, errp) < 0 ||
-        !hb_luks1_create(node_write, hdr, &co, pass->data, pass->len, &header_size, errp)) {
+    if (!hb_job_step(job, errp) || hb_node_truncate(hdr, 0, errp) < 0 ||
+        !hb_luks1_create(node_write, hdr, &co, cj->pass->data, cj->pass->len, &header_size,
+                         errp)) {
+        return false;
+    }
+    g_clear_pointer(&cj->pass, hb_secret_buf_free);
+    /* The key derivation took long: a pause or cancel asked meanwhile is honoured here. */
+    if (!hb_job_step(job, errp)) {
         return false;
     }
     hb_job_progress(job, 1);
@@ -203,6 +209,9 @@ static bool create_start(HbJob *job, GError **errp)
     case QAPI_BLOCKDEV_DRIVER_LUKS:
         if (!o->u.luks->file && !o->u.luks->header) {
             hb_error_set(errp, "Parameter 'file' is required when 'header' is not given");
+            return false;
+        }
+        if (!(cj->pass = hb_secret_lookup_utf8(o->u.luks->key_secret, errp))) {
             return false;
         }
         if (o->u.luks->header &&
@@ -246,6 +255,7 @@ static void create_free(void *opaque)
 
     hb_node_detach_user(cj->file);
     hb_node_detach_user(cj->header);
+    hb_secret_buf_free(cj->pass);
     qapi_free_BlockdevCreateOptions(cj->opts);
     g_free(cj);
 }

@@ -261,7 +261,7 @@ def test_luks_create_detached_header(daemon, qmp, tmp_path):
             **{"key-secret": "sec0"})
     st, info = create(qmp, "c", driver="luks", size=MiB, **{"key-secret": "sec0"})
     assert info["error"] == "Parameter 'file' is required when 'header' is not given"
-    st, info = create(qmp, "c", driver="luks", file="p", size=MiB, **{"key-secret": "nope"})
+    st, info = create(qmp, "c", driver="luks", file="p", size=MiB, **{"key-secret": "sec0"})
     assert st == FAILED and info["error"].startswith("Permission conflict"), info
 
 
