@@ -2,6 +2,7 @@
 /* block/luks.c — the "luks" format: LUKS1 or LUKS2 over a payload, header attached or detached. */
 #include "block/iov.h"
 #include "block/luks-info.h"
+#include "block/luks.h"
 #include "block/node.h"
 #include "crypto/luks1.h"
 #include "crypto/luks2.h"
@@ -610,6 +611,30 @@ static QapiImageInfoSpecific *luks_query_specific(HbNode *node)
     LuksState *s = node->opaque;
 
     return hb_luks_info_specific(s->luks, s->luks2, s->header != NULL);
+}
+
+/* ---- x-blockdev-amend ---- */
+
+static int header_write(void *opaque, uint64_t offset, const void *buf, size_t len)
+{
+    return hb_node_pwrite(opaque, offset, buf, len, 0);
+}
+
+bool hb_node_is_luks(HbNode *node)
+{
+    return node->drv == hb_driver_for(QAPI_BLOCKDEV_DRIVER_LUKS);
+}
+
+/* The one place that picks the keyslot code by LUKS version. */
+bool hb_luks_node_amend(HbNode *node, const HbLuksAmendOpts *o, GError **errp)
+{
+    LuksState *s = node->opaque;
+
+    if (s->luks2) {
+        hb_error_set(errp, "Amending LUKS2 keyslots is not supported yet");
+        return false;
+    }
+    return hb_luks1_amend(s->luks, header_read, header_write, header_node(s), o, errp);
 }
 
 /* ---- hotblock-img create -f luks ---- */

@@ -108,6 +108,17 @@ static int load_key(const HbLuks1 *luks, int idx, const uint8_t *pass, size_t pa
     return hb_digest_equal(digest, luks->hdr.mk_digest, LUKS1_DIGEST_LEN) ? 1 : 0;
 }
 
+int hb_luks1_slot_matches(const HbLuks1 *luks, HbLuks1ReadFn read, void *opaque, int slot,
+                          const uint8_t *pass, size_t len, GError **errp)
+{
+    if (slot < 0 || slot >= HB_LUKS1_NUM_KEYSLOTS ||
+        luks->hdr.slots[slot].active != LUKS1_KEY_SLOT_ENABLED) {
+        return 0;
+    }
+    g_autoptr(HbSecretBuf) mk = hb_secret_buf_new(luks->hdr.key_bytes);
+    return load_key(luks, slot, pass, len, read, opaque, mk->data, errp);
+}
+
 static bool unlock(HbLuks1 *luks, const uint8_t *pass, size_t passlen, HbLuks1ReadFn read,
                    void *opaque, GError **errp)
 {

@@ -164,6 +164,18 @@ bool hb_luks1_add_keyslot(HbLuks1 *luks, HbLuks1ReadFn read, HbLuks1WriteFn writ
                           GError **errp);
 
 /**
+ * hb_luks1_slot_matches() - whether keyslot @slot opens with @pass
+ * @read: reads the header volume
+ * @opaque: for @read
+ * @errp: set when the slot could not be tried (I/O, cipher)
+ *
+ * Costs one key derivation of the slot (its PBKDF2 iterations).
+ * Return: 1 it does, 0 it does not (or the slot is inactive), -1 error.
+ */
+int hb_luks1_slot_matches(const HbLuks1 *luks, HbLuks1ReadFn read, void *opaque, int slot,
+                          const uint8_t *pass, size_t len, GError **errp);
+
+/**
  * hb_luks1_erase_keyslot() - overwrite a keyslot's key material and disable it
  * @errp: QEMU's texts; erasing the only active slot is refused
  */
