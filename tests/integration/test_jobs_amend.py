@@ -207,7 +207,7 @@ def test_node_busy_while_amending(daemon, qmp, tmp_path):
             options={"driver": "luks", "state": "active", "new-secret": "sec1",
                      "iter-time": 1000})
     cls, desc = qmp.err("blockdev-del", **{"node-name": "l"})
-    assert desc.startswith("Node 'l' is busy"), desc
+    assert desc == "Node 'l' is busy: node is used by an unnamed block device", desc
     assert job_statuses(qmp, "a")[-1] == "concluded"
     qmp.cmd("job-dismiss", id="a")
     qmp.cmd("blockdev-del", **{"node-name": "l"})
