@@ -109,11 +109,12 @@ static gboolean job_done_idle(gpointer data)
 {
     HbJob *job = data;
 
-    job->idle_id = 0;
     if (job->thread) {
-        g_thread_join(job->thread);     /* it has returned, or is about to */
+        /* It has returned, or is about to; joining orders its idle_id write before ours. */
+        g_thread_join(job->thread);
         job->thread = NULL;
     }
+    job->idle_id = 0;
     job_conclude(job);
     return G_SOURCE_REMOVE;
 }
