@@ -132,6 +132,11 @@ char *hb_node_busy_reason(HbNode *node)
                                node->node_name, c->name,
                                c->parent->node_name);
     }
+    /* A command's or job's own user, as perm.c names it. */
+    if (g_str_equal(c->name, HB_NODE_ANONYMOUS_USER)) {
+        return g_strdup_printf("Node '%s' is busy: node is used by an unnamed block device",
+                               node->node_name);
+    }
     return g_strdup_printf("Node '%s' is busy: node is used by export '%s'",
                            node->node_name, c->name);
 }

@@ -63,11 +63,33 @@ static bool activate(LuksState *s, HbNode *hdr, const HbLuksAmendOpts *o, GError
         hb_error_set(errp, "'old-secret' must not be given when activating keyslots");
         return false;
     }
-    g_autoptr(HbSecretBuf) pass = hb_secret_lookup_utf8(o->new_secret, errp);
-    if (!pass) {
+    const HbSecretBuf *pass = o->new_secret;
+    int slot = o->has_keyslot ? o->keyslot : -1;
+    if (o->has_keyslot && (slot < 0 || slot >= nslots(s))) {
+        hb_error_set(errp, "Invalid keyslot %u specified, must be between 0 and %d",
+                     (unsigned)slot, nslots(s) - 1);
         return false;
     }
-    int slot = o->has_keyslot ? o->keyslot : -1;
+    if (slot >= 0 && slot < nslots(s) && is_active(s, slot) && o->force) {
+        hb_error_set(errp, "Overwriting active keyslot %d is not supported, even with "
+                     "force: add the new secret to a free keyslot, then erase %d",
+                     slot, slot);
+        return false;
+    }
+    if (o->secret) {
+        bool opens = false;
+        for (int i = 0; i < nslots(s) && !opens; i++) {
+            int rv = is_active(s, i) ? matches(s, hdr, i, o->secret, errp) : 0;
+            if (rv < 0) {
+                return false;
+            }
+            opens = rv > 0;
+        }
+        if (!opens) {
+            hb_error_set(errp, "Invalid password, cannot unlock any keyslot");
+            return false;
+        }
+    }
     int64_t iter = o->has_iter_time ? o->iter_time_ms : 0;
     return s->luks2 ? hb_luks2_add_keyslot(s->luks2, luks_header_read, header_write, hdr, slot,
                                            pass->data, pass->len, iter, errp)
@@ -76,7 +98,8 @@ static bool activate(LuksState *s, HbNode *hdr, const HbLuksAmendOpts *o, GError
 }
 
 /* Erase every keyslot @pass opens, unless that is every active one. */
-static bool erase_matching(LuksState *s, HbNode *hdr, const HbSecretBuf *pass, GError **errp)
+static bool erase_matching(LuksState *s, HbNode *hdr, const HbSecretBuf *pass, bool force,
+                           GError **errp)
 {
     uint64_t match = 0, active = 0;
 
@@ -95,7 +118,7 @@ static bool erase_matching(LuksState *s, HbNode *hdr, const HbSecretBuf *pass, G
         hb_error_set(errp, "No keyslots match given (old) password for erase operation");
         return false;
     }
-    if (match == active) {
+    if (match == active && !force) {
         hb_error_set(errp, "All the active keyslots match the (old) password that was given "
                      "and erasing them will erase all the data in the image irreversibly - "
                      "refusing operation");
@@ -111,7 +134,7 @@ static bool erase_matching(LuksState *s, HbNode *hdr, const HbSecretBuf *pass, G
 
 static bool deactivate(LuksState *s, HbNode *hdr, const HbLuksAmendOpts *o, GError **errp)
 {
-    g_autoptr(HbSecretBuf) old = NULL;
+    const HbSecretBuf *old = o->old_secret;
 
     if (o->new_secret) {
         hb_error_set(errp, "'new-secret' must not be given when erasing keyslots");
@@ -126,15 +149,16 @@ static bool deactivate(LuksState *s, HbNode *hdr, const HbLuksAmendOpts *o, GErr
                      "password currently contained in them must be given");
         return false;
     }
-    if (o->old_secret && !(old = hb_secret_lookup_utf8(o->old_secret, errp))) {
+    if (o->secret) {
+        hb_error_set(errp, "'secret' must not be given when erasing keyslots");
         return false;
     }
     if (!o->has_keyslot) {
-        return erase_matching(s, hdr, old, errp);
+        return erase_matching(s, hdr, old, o->force, errp);
     }
     if (o->keyslot < 0 || o->keyslot >= nslots(s)) {
-        hb_error_set(errp, "Invalid keyslot %d specified, must be between 0 and %d",
-                     o->keyslot, nslots(s) - 1);
+        hb_error_set(errp, "Invalid keyslot %u specified, must be between 0 and %d",
+                     (unsigned)o->keyslot, nslots(s) - 1);
         return false;
     }
     if (old) {
@@ -147,6 +171,10 @@ static bool deactivate(LuksState *s, HbNode *hdr, const HbLuksAmendOpts *o, GErr
                          "erase operation", o->keyslot);
             return false;
         }
+    }
+    if (!o->force && !is_active(s, o->keyslot)) {
+        hb_error_set(errp, "Given keyslot %d is already erased (inactive) ", o->keyslot);
+        return false;
     }
     return erase(s, hdr, o->keyslot, errp);
 }

@@ -9,14 +9,23 @@
 
 #include "block/node.h"
 
+#include "crypto/secret.h"
+
+/*
+ * QEMU's QCryptoBlockAmendOptionsLUKS with its secrets looked up already:
+ * secrets are main-thread objects, and x-blockdev-amend runs this on a
+ * job's thread.  A secret not given is NULL.
+ */
 typedef struct HbLuksAmendOpts {
-    bool active;             /* state=active (add) or inactive (erase) */
-    const char *new_secret;  /* secret id, or NULL */
-    const char *old_secret;  /* secret id, or NULL */
+    bool active;                    /* state=active (add) or inactive (erase) */
+    const HbSecretBuf *new_secret;  /* the new keyslot's passphrase */
+    const HbSecretBuf *old_secret;  /* erase the keyslots it opens */
+    const HbSecretBuf *secret;      /* adding: must open some keyslot (QEMU's "secret") */
     bool has_keyslot;
     int keyslot;
     bool has_iter_time;
     int64_t iter_time_ms;
+    bool force;                     /* x-blockdev-amend's force (see hb_luks_amend_keyslots) */
 } HbLuksAmendOpts;
 
 /**

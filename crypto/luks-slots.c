@@ -6,8 +6,9 @@
 static bool check_index(int slot, int nslots, GError **errp)
 {
     if (slot < 0 || slot >= nslots) {
-        hb_error_set(errp, "Invalid keyslot %d specified, must be between 0 and %d", slot,
-                     nslots - 1);
+        /* %u as QEMU prints it: -1 reads 4294967295. */
+        hb_error_set(errp, "Invalid keyslot %u specified, must be between 0 and %d",
+                     (unsigned)slot, nslots - 1);
         return false;
     }
     return true;

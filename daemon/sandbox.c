@@ -79,12 +79,13 @@ static const char *const allowed[] = {
 /*
  * ioctl requests allowed (compared on the low 32 bits: the kernel takes an
  * unsigned int).  Block device geometry and discard for the file driver,
- * non-blocking/FIONREAD for sockets, TCGETS for isatty() in logging.
+ * non-blocking/FIONREAD for sockets, TCGETS for isatty() in logging,
+ * the inode flags for blockdev-create's nocow (btrfs) on the file it made.
  */
 static const unsigned long allowed_ioctls[] = {
     BLKGETSIZE64, BLKSSZGET, BLKPBSZGET, BLKIOMIN, BLKIOOPT, BLKROGET,
     BLKDISCARD, BLKZEROOUT, BLKFLSBUF, FIONREAD, FIONBIO, FIOCLEX,
-    FIONCLEX, TCGETS, TIOCGWINSZ,
+    FIONCLEX, TCGETS, TIOCGWINSZ, FS_IOC_GETFLAGS, FS_IOC_SETFLAGS,
 };
 
 static bool add_rules(scmp_filter_ctx ctx, GError **errp)

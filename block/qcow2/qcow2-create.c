@@ -56,12 +56,9 @@ static int64_t backing_size(const char *path)
     return ret;
 }
 
-/* What -o asked for, once taken from the table and checked. */
+/* What -o asked for, once taken from the table: the typed options and the strings they point to. */
 typedef struct CreateOpts {
-    uint64_t cluster_size;
-    uint64_t refcount_bits;
-    unsigned version;
-    bool lazy_refcounts;
+    HbQcow2CreateOpts t;
     char *backing;          /* owned, or NULL */
     char *backing_fmt;      /* owned, or NULL */
 } CreateOpts;
@@ -74,7 +71,7 @@ static void create_opts_clear(CreateOpts *c)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CreateOpts, create_opts_clear)
 
 /* compat and lazy_refcounts: the version and the compatible bit. */
-static bool parse_compat(const char *compat, const char *lazy, CreateOpts *c,
+static bool parse_compat(const char *compat, const char *lazy, HbQcow2CreateOpts *c,
                          GError **errp)
 {
     c->version = 3;
@@ -118,7 +115,7 @@ static bool check_fixed_opts(const char *ctype, const char *prealloc,
     return true;
 }
 
-static bool check_widths(const CreateOpts *c, GError **errp)
+static bool check_widths(const HbQcow2CreateOpts *c, GError **errp)
 {
     uint64_t cs = c->cluster_size, rb = c->refcount_bits;
 
@@ -137,16 +134,17 @@ static bool check_widths(const CreateOpts *c, GError **errp)
  * Take every key hb_qcow2_create() knows from @opts (all of them, even
  * when one is wrong), then check them.
  */
-static bool take_create_opts(GHashTable *opts, CreateOpts *c, GError **errp)
+static bool take_create_opts(GHashTable *opts, CreateOpts *co, GError **errp)
 {
+    HbQcow2CreateOpts *c = &co->t;
     g_autofree char *compat = hb_opts_take_str(opts, "compat");
     g_autofree char *lazy = hb_opts_take_str(opts, "lazy_refcounts");
     g_autofree char *ctype = hb_opts_take_str(opts, "compression_type");
     g_autofree char *prealloc = hb_opts_take_str(opts, "preallocation");
     g_autofree char *extl2 = hb_opts_take_str(opts, "extended_l2");
 
-    c->backing = hb_opts_take_str(opts, "backing_file");
-    c->backing_fmt = hb_opts_take_str(opts, "backing_fmt");
+    c->backing = co->backing = hb_opts_take_str(opts, "backing_file");
+    c->backing_fmt = co->backing_fmt = hb_opts_take_str(opts, "backing_fmt");
     if (!take_uint(opts, "cluster_size", 65536, &c->cluster_size, errp) ||
         !take_uint(opts, "refcount_bits", 16, &c->refcount_bits, errp) ||
         !check_widths(c, errp) || !parse_compat(compat, lazy, c, errp) ||
@@ -158,20 +156,16 @@ static bool take_create_opts(GHashTable *opts, CreateOpts *c, GError **errp)
                      "compatibility level 1.1 or above (use compat=1.1 or greater)");
         return false;
     }
+    /* qemu-img's text; the rest is hb_qcow2_format()'s to check. */
     if (c->backing_fmt && !c->backing) {
         hb_error_set(errp, "Backing format requires a backing file");
-        return false;
-    }
-    if (c->backing && (strlen(c->backing) > 1023 ||
-                       (c->backing_fmt && strlen(c->backing_fmt) > 1023))) {
-        hb_error_set(errp, "Backing file name too long");
         return false;
     }
     return true;
 }
 
 /* The virtual size: as given, or the backing file's. */
-static bool resolve_size(const char *filename, const CreateOpts *c,
+static bool resolve_size(const char *filename, const HbQcow2CreateOpts *c,
                          int64_t *size, GError **errp)
 {
     if (*size < 0 && c->backing) {
@@ -206,7 +200,7 @@ typedef struct Layout {
     uint64_t meta;          /* clusters of metadata, header included */
 } Layout;
 
-static bool plan_layout(const CreateOpts *c, uint64_t size, Layout *l,
+static bool plan_layout(const HbQcow2CreateOpts *c, uint64_t size, Layout *l,
                         GError **errp)
 {
     uint64_t cs = c->cluster_size;
@@ -243,7 +237,7 @@ static bool plan_layout(const CreateOpts *c, uint64_t size, Layout *l,
  * The header cluster: the header, a backing format extension, the end of
  * the extensions, the backing file name.
  */
-static bool build_header(const CreateOpts *c, uint64_t size, const Layout *l,
+static bool build_header(const HbQcow2CreateOpts *c, uint64_t size, const Layout *l,
                          uint8_t *buf, GError **errp)
 {
     HbQcow2Header h = {
@@ -287,15 +281,16 @@ static bool build_header(const CreateOpts *c, uint64_t size, const Layout *l,
 }
 
 /* Everything after the header: every metadata cluster has refcount 1. */
-static bool write_tables(int fd, const CreateOpts *c, const Layout *l)
+static int write_tables(HbQcow2WriteFn write, void *opaque, const HbQcow2CreateOpts *c,
+                        const Layout *l)
 {
     uint64_t cs = l->cs;
     uint64_t rbe = cs * 8 / c->refcount_bits;
     HbQcow2 geo = { .refcount_bits = c->refcount_bits };
     g_autofree uint8_t *buf = g_malloc0(cs);
-    bool ok = true;
+    int ret = 0;
 
-    for (uint64_t i = 0; ok && i < l->rt_clusters; i++) {
+    for (uint64_t i = 0; !ret && i < l->rt_clusters; i++) {
         memset(buf, 0, cs);
         for (uint64_t j = 0; j < cs / 8; j++) {
             uint64_t e = i * (cs / 8) + j;
@@ -303,47 +298,113 @@ static bool write_tables(int fd, const CreateOpts *c, const Layout *l)
                 hb_qcow2_be_put(buf + 8 * j, 8, l->rb_off + e * cs);
             }
         }
-        ok = hb_pwrite_all(fd, buf, cs, l->rt_off + i * cs) == 0;
+        ret = write(opaque, l->rt_off + i * cs, buf, cs);
     }
-    for (uint64_t b = 0; ok && b < l->rb_count; b++) {
+    for (uint64_t b = 0; !ret && b < l->rb_count; b++) {
         memset(buf, 0, cs);
         for (uint64_t k = 0; k < rbe && b * rbe + k < l->meta; k++) {
             hb_qcow2_rc_set(&geo, buf, k, 1);
         }
-        ok = hb_pwrite_all(fd, buf, cs, l->rb_off + b * cs) == 0;
+        ret = write(opaque, l->rb_off + b * cs, buf, cs);
     }
     memset(buf, 0, cs);
-    for (uint64_t i = 0; ok && i < l->l1_clusters; i++) {
-        ok = hb_pwrite_all(fd, buf, cs, l->l1_off + i * cs) == 0;
+    for (uint64_t i = 0; !ret && i < l->l1_clusters; i++) {
+        ret = write(opaque, l->l1_off + i * cs, buf, cs);
     }
-    return ok;
+    return ret;
+}
+
+/* The checks of the typed options that the -o table's parsing has not already made. */
+static bool check_typed(const HbQcow2CreateOpts *c, uint64_t size, GError **errp)
+{
+    if (!check_widths(c, errp)) {
+        return false;
+    }
+    if (c->version != 2 && c->version != 3) {
+        hb_error_set(errp, "Invalid qcow2 version %u", c->version);
+        return false;
+    }
+    if (c->lazy_refcounts && c->version < 3) {
+        hb_error_set(errp, "Lazy refcounts only supported with compatibility level 1.1 and above "
+                     "(use version=v3 or greater)");
+        return false;
+    }
+    if (c->version < 3 && c->refcount_bits != 16) {
+        hb_error_set(errp, "Different refcount widths than 16 bits require compatibility "
+                     "level 1.1 or above (use version=v3 or greater)");
+        return false;
+    }
+    if (c->backing_fmt && !c->backing) {
+        hb_error_set(errp, "Backing format cannot be used without backing file");
+        return false;
+    }
+    if (c->backing && (strlen(c->backing) > 1023 ||
+                       (c->backing_fmt && strlen(c->backing_fmt) > 1023))) {
+        hb_error_set(errp, "Backing file name too long");
+        return false;
+    }
+    if (size > QCOW2_MAX_SIZE) {
+        hb_error_set(errp, "Image size must be given and less than 2^61 bytes");
+        return false;
+    }
+    return true;
+}
+
+bool hb_qcow2_format(const HbQcow2CreateOpts *opts, uint64_t size, HbQcow2WriteFn write,
+                     void *opaque, GError **errp)
+{
+    Layout l;
+
+    if (!check_typed(opts, size, errp) || !plan_layout(opts, size, &l, errp)) {
+        return false;
+    }
+    g_autofree uint8_t *hdr = g_malloc0(l.cs);
+    if (!build_header(opts, size, &l, hdr, errp)) {
+        return false;
+    }
+    int ret = write(opaque, 0, hdr, l.cs);
+    if (!ret) {
+        ret = write_tables(write, opaque, opts, &l);
+    }
+    if (ret) {
+        hb_error_set_errno(errp, ret, "Could not write qcow2 header");
+        return false;
+    }
+    return true;
+}
+
+static int fd_write(void *opaque, uint64_t offset, const void *buf, size_t len)
+{
+    return hb_pwrite_all(*(int *)opaque, buf, len, offset);
 }
 
 bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
                      GError **errp)
 {
     g_auto(CreateOpts) c = { 0 };
-    Layout l;
 
     if (!take_create_opts(opts, &c, errp) ||
-        !resolve_size(filename, &c, &size, errp) ||
-        !plan_layout(&c, (uint64_t)size, &l, errp)) {
+        !resolve_size(filename, &c.t, &size, errp)) {
         return false;
     }
-    g_autofree uint8_t *hdr = g_malloc0(l.cs);
-    if (!build_header(&c, (uint64_t)size, &l, hdr, errp)) {
+    /* qemu-img's sizes are whole sectors already; the layout is planned before the file is made. */
+    Layout l;
+    if (!plan_layout(&c.t, (uint64_t)size, &l, errp)) {
         return false;
     }
-
     HB_AUTOFD int fd = open(filename, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         hb_error_set_errno(errp, errno, "Could not create '%s'", filename);
         return false;
     }
-    bool ok = ftruncate(fd, 0) == 0 && hb_pwrite_all(fd, hdr, l.cs, 0) == 0 &&
-              write_tables(fd, &c, &l) && fsync(fd) == 0;
-    if (!ok) {
-        hb_error_set_errno(errp, errno, "Could not write '%s'", filename);
+    GError *local = NULL;
+    if (ftruncate(fd, 0) < 0 ||
+        !hb_qcow2_format(&c.t, (uint64_t)size, fd_write, &fd, &local) || fsync(fd) < 0) {
+        if (local) {
+            g_propagate_error(errp, local);
+        } else {
+            hb_error_set_errno(errp, errno, "Could not write '%s'", filename);
+        }
         unlink(filename);
         return false;
     }

@@ -106,6 +106,38 @@ bool hb_qcow2_change_backing(const char *path, const char *file, const char *fmt
 bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
                      GError **errp);
 
+/* Writes @len bytes at @offset of the image's file: 0 or -errno. */
+typedef int (*HbQcow2WriteFn)(void *opaque, uint64_t offset, const void *buf, size_t len);
+
+/* A new image's options, typed (blockdev-create's BlockdevCreateOptionsQcow2). */
+typedef struct HbQcow2CreateOpts {
+    uint64_t cluster_size;      /* a power of two, 512..2M */
+    uint64_t refcount_bits;     /* a power of two, 1..64 */
+    unsigned version;           /* 2 or 3 */
+    bool lazy_refcounts;        /* the compatible bit (v3) */
+    const char *backing;        /* backing file name, or NULL */
+    const char *backing_fmt;    /* its format, or NULL */
+} HbQcow2CreateOpts;
+
+/* The defaults: 64 KiB clusters, 16-bit refcounts, version 3. */
+#define HB_QCOW2_CREATE_OPTS_INIT { .cluster_size = 65536, .refcount_bits = 16, .version = 3 }
+
+/**
+ * hb_qcow2_format() - write a new, empty qcow2 image through @write
+ * @opts: checked here, with QEMU's texts ("Cluster size must be a power
+ *        of two between 512 and 2048k", ...)
+ * @size: virtual size in bytes
+ * @write: writes the image's file from offset 0 (its old contents past
+ *         the new metadata are not looked at; start from an empty file)
+ * @opaque: for @write
+ * @errp: why it failed
+ *
+ * The shared core of hb_qcow2_create() (hotblock-img create) and
+ * blockdev-create (job/create-qcow2.c, writing through a node).
+ */
+bool hb_qcow2_format(const HbQcow2CreateOpts *opts, uint64_t size, HbQcow2WriteFn write,
+                     void *opaque, GError **errp);
+
 /* One internal snapshot, as qemu-img snapshot -l lists it. */
 typedef struct HbQcow2SnapshotInfo {
     char *id;

@@ -40,14 +40,37 @@ static bool take_int(GHashTable *opts, const char *key, bool *has, int64_t *out,
     return true;
 }
 
-/* The -o table as HbLuksAmendOpts; the secret ids stay in @opts. */
-static bool amend_opts(GHashTable *opts, HbLuksAmendOpts *o, GError **errp)
+/* The secrets -o names, looked up (they belong to this thread here). */
+typedef struct AmendSecrets {
+    HbSecretBuf *new_secret, *old_secret;
+} AmendSecrets;
+
+static void amend_secrets_clear(AmendSecrets *as)
+{
+    hb_secret_buf_free(as->new_secret);
+    hb_secret_buf_free(as->old_secret);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AmendSecrets, amend_secrets_clear)
+
+static bool lookup(GHashTable *opts, const char *key, HbSecretBuf **out, GError **errp)
+{
+    const char *id = g_hash_table_lookup(opts, key);
+
+    return !id || (*out = hb_secret_lookup_utf8(id, errp)) != NULL;
+}
+
+/* The -o table as HbLuksAmendOpts, its secrets in @as. */
+static bool amend_opts(GHashTable *opts, HbLuksAmendOpts *o, AmendSecrets *as, GError **errp)
 {
     g_autofree char *state = hb_opts_take_str(opts, "state");
     int64_t slot = 0;
 
-    o->new_secret = g_hash_table_lookup(opts, "new-secret");
-    o->old_secret = g_hash_table_lookup(opts, "old-secret");
+    if (!lookup(opts, "new-secret", &as->new_secret, errp) ||
+        !lookup(opts, "old-secret", &as->old_secret, errp)) {
+        return false;
+    }
+    o->new_secret = as->new_secret;
+    o->old_secret = as->old_secret;
     if (!take_int(opts, "keyslot", &o->has_keyslot, &slot, errp) ||
         !take_int(opts, "iter-time", &o->has_iter_time, &o->iter_time_ms, errp)) {
         return false;
@@ -125,6 +148,7 @@ int hb_img_cmd_amend(int argc, char **argv)
     }
     const char *name = argv[optind];
     HbLuksAmendOpts o = { 0 };
+    g_auto(AmendSecrets) as = { 0 };
     g_autoptr(HbNode) node = hb_img_open_image(name, &spec, &err);
     if (!node) {
         return hb_img_open_fail(err, name);
@@ -133,7 +157,7 @@ int hb_img_cmd_amend(int argc, char **argv)
         return hb_img_amend_qcow2(node, opts, &err) ? 0 : hb_img_fail(err, NULL);
     }
     /* The format first, as qemu-img: its options mean nothing elsewhere. */
-    if (!hb_luks_amend_supported(node, &err) || !amend_opts(opts, &o, &err) ||
+    if (!hb_luks_amend_supported(node, &err) || !amend_opts(opts, &o, &as, &err) ||
         !hb_luks_amend_keyslots(node, &o, &err)) {
         return hb_img_fail(err, NULL);
     }
