@@ -80,6 +80,8 @@ static void args_clear(CreateArgs *a)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CreateArgs, args_clear)
 
+static HbLuksFormatOpts format_opts(const CreateArgs *a);
+
 static bool take_args(GHashTable *opts, CreateArgs *a, GError **errp)
 {
     a->secret = hb_opts_take_str(opts, "key-secret");
@@ -101,11 +103,8 @@ static bool take_args(GHashTable *opts, CreateArgs *a, GError **errp)
         hb_error_set(errp, "Parameter 'format' expects 'luks1' or 'luks2'");
         return false;
     }
-    bool luks2 = a->format && g_str_equal(a->format, "luks2");
-    const char *only2 = a->pbkdf ? "pbkdf" : a->memory ? "pbkdf-memory"
-                      : a->parallel ? "pbkdf-parallel" : a->sector_size ? "sector-size" : NULL;
-    if (!luks2 && only2) {
-        hb_error_set(errp, "Parameter '%s' needs format=luks2", only2);
+    HbLuksFormatOpts fo = format_opts(a);
+    if (!hb_luks_format_check(&fo, errp)) {
         return false;
     }
     if (!a->secret) {
@@ -115,51 +114,79 @@ static bool take_args(GHashTable *opts, CreateArgs *a, GError **errp)
     return true;
 }
 
+bool hb_luks_format_check(const HbLuksFormatOpts *o, GError **errp)
+{
+    const char *only2 = o->pbkdf ? "pbkdf" : o->pbkdf_memory_kib ? "pbkdf-memory"
+                      : o->pbkdf_parallel ? "pbkdf-parallel" : o->sector_size ? "sector-size"
+                      : NULL;
+
+    if (!o->luks2 && only2) {
+        hb_error_set(errp, "Parameter '%s' needs format=luks2", only2);
+        return false;
+    }
+    return true;
+}
+
+/* The -o options as HbLuksFormatOpts (the strings stay @a's). */
+static HbLuksFormatOpts format_opts(const CreateArgs *a)
+{
+    return (HbLuksFormatOpts){
+        .luks2 = a->format && g_str_equal(a->format, "luks2"),
+        .cipher_alg = a->alg, .cipher_mode = a->mode, .ivgen_alg = a->ivgen,
+        .ivgen_hash_alg = a->ivhash, .hash_alg = a->hash, .iter_time_ms = a->iter,
+        .pbkdf = a->pbkdf, .pbkdf_memory_kib = a->memory, .pbkdf_parallel = a->parallel,
+        .sector_size = a->sector_size, .detached = a->detached,
+    };
+}
+
 /* LUKS2 names the cipher as dm-crypt does ("aes-xts-plain64") with a key
  * size in bits; qemu-img's options name its parts. */
-static bool luks2_opts(const CreateArgs *a, HbLuks2CreateOpts *o, char **spec, GError **errp)
+static bool luks2_opts(const HbLuksFormatOpts *a, HbLuks2CreateOpts *o, char **spec,
+                       GError **errp)
 {
     HbCipherAlg alg;
     HbCipherMode mode;
     HbIvgenAlg ivgen;
 
-    if (!hb_cipher_alg_lookup(a->alg ? a->alg : "aes-256", &alg, errp) ||
-        !hb_cipher_mode_lookup(a->mode ? a->mode : "xts", &mode, errp) ||
-        !hb_ivgen_lookup(a->ivgen ? a->ivgen : "plain64", &ivgen, errp)) {
+    if (!hb_cipher_alg_lookup(a->cipher_alg ? a->cipher_alg : "aes-256", &alg, errp) ||
+        !hb_cipher_mode_lookup(a->cipher_mode ? a->cipher_mode : "xts", &mode, errp) ||
+        !hb_ivgen_lookup(a->ivgen_alg ? a->ivgen_alg : "plain64", &ivgen, errp)) {
         return false;
     }
-    const char *ivhash = a->ivhash ? a->ivhash : ivgen == HB_IVGEN_ESSIV ? "sha256" : NULL;
+    const char *ivhash = a->ivgen_hash_alg ? a->ivgen_hash_alg
+                       : ivgen == HB_IVGEN_ESSIV ? "sha256" : NULL;
     *spec = g_strdup_printf("aes-%s-%s%s%s", hb_cipher_mode_name(mode), hb_ivgen_name(ivgen),
                             ivhash ? ":" : "", ivhash ? ivhash : "");
     o->cipher = *spec;
     o->key_size_bits = (uint32_t)hb_cipher_key_len(alg, mode) * 8;
-    o->hash_alg = a->hash;
+    o->hash_alg = a->hash_alg;
     o->pbkdf = a->pbkdf;
-    o->iter_time_ms = a->iter;
-    o->memory_kib = (uint32_t)a->memory;
-    o->parallel = (uint32_t)a->parallel;
+    o->iter_time_ms = a->iter_time_ms;
+    o->memory_kib = (uint32_t)a->pbkdf_memory_kib;
+    o->parallel = (uint32_t)a->pbkdf_parallel;
     o->sector_size = (uint32_t)a->sector_size;
     o->detached_header = a->detached;
     return true;
 }
 
-static bool write_header(int fd, const CreateArgs *a, const HbSecretBuf *pass,
-                         uint64_t *header_size, GError **errp)
+bool hb_luks_format(HbLuks1WriteFn write, void *opaque, const HbLuksFormatOpts *a,
+                    const HbSecretBuf *pass, uint64_t *header_size, GError **errp)
 {
-    if (a->format && g_str_equal(a->format, "luks2")) {
+    if (!hb_luks_format_check(a, errp)) {
+        return false;
+    }
+    if (a->luks2) {
         HbLuks2CreateOpts o = { 0 };
         g_autofree char *spec = NULL;
         return luks2_opts(a, &o, &spec, errp) &&
-               hb_luks2_create(create_write, (void *)&fd, &o, pass->data, pass->len,
-                               header_size, errp);
+               hb_luks2_create(write, opaque, &o, pass->data, pass->len, header_size, errp);
     }
     HbLuks1CreateOpts co = {
-        .cipher_alg = a->alg, .cipher_mode = a->mode, .ivgen_alg = a->ivgen,
-        .ivgen_hash_alg = a->ivhash, .hash_alg = a->hash, .iter_time_ms = a->iter,
-        .detached_header = a->detached,
+        .cipher_alg = a->cipher_alg, .cipher_mode = a->cipher_mode, .ivgen_alg = a->ivgen_alg,
+        .ivgen_hash_alg = a->ivgen_hash_alg, .hash_alg = a->hash_alg,
+        .iter_time_ms = a->iter_time_ms, .detached_header = a->detached,
     };
-    return hb_luks1_create(create_write, (void *)&fd, &co, pass->data, pass->len, header_size,
-                           errp);
+    return hb_luks1_create(write, opaque, &co, pass->data, pass->len, header_size, errp);
 }
 
 bool hb_luks_create(const char *filename, int64_t size, GHashTable *opts, GError **errp)
@@ -184,7 +211,8 @@ bool hb_luks_create(const char *filename, int64_t size, GHashTable *opts, GError
         return false;
     }
     uint64_t header_size = 0;
-    bool ok = write_header(fd, &a, pass, &header_size, errp);
+    HbLuksFormatOpts fo = format_opts(&a);
+    bool ok = hb_luks_format(create_write, &fd, &fo, pass, &header_size, errp);
     if (ok) {
         uint64_t total = header_size + (a.detached ? 0 : (uint64_t)size);
         if (ftruncate(fd, (off_t)total) == -1 || fdatasync(fd) == -1) {

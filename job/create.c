@@ -8,6 +8,7 @@
 #include "block/create.h"
 #include "block/node.h"
 #include "block/qcow2/qcow2.h"
+#include "block/luks-create.h"
 #include "crypto/luks1.h"
 #include "crypto/secret.h"
 #include "util/error.h"
@@ -147,7 +148,8 @@ static bool run_luks(HbJob *job, CreateJob *cj, GError **errp)
 {
     const QapiBlockdevCreateOptionsLUKS *l = cj->opts->u.luks;
     HbNode *hdr = cj->header ? cj->header->node : cj->file->node;
-    HbLuks1CreateOpts co = {
+    HbLuksFormatOpts fo = {
+        .luks2 = l->has_format && l->format == QAPI_LUKS_FORMAT_LUKS2,
         .cipher_alg = l->has_cipher_alg ? QapiQCryptoCipherAlgorithm_str(l->cipher_alg) : NULL,
         .cipher_mode = l->has_cipher_mode ? QapiQCryptoCipherMode_str(l->cipher_mode) : NULL,
         .ivgen_alg = l->has_ivgen_alg ? QapiQCryptoIVGenAlgorithm_str(l->ivgen_alg) : NULL,
@@ -155,7 +157,11 @@ static bool run_luks(HbJob *job, CreateJob *cj, GError **errp)
                           ? QapiQCryptoHashAlgorithm_str(l->ivgen_hash_alg) : NULL,
         .hash_alg = l->has_hash_alg ? QapiQCryptoHashAlgorithm_str(l->hash_alg) : NULL,
         .iter_time_ms = l->has_iter_time ? l->iter_time : 0,
-        .detached_header = cj->header != NULL,
+        .pbkdf = l->pbkdf,
+        .pbkdf_memory_kib = l->has_pbkdf_memory ? l->pbkdf_memory : 0,
+        .pbkdf_parallel = l->has_pbkdf_parallel ? l->pbkdf_parallel : 0,
+        .sector_size = l->has_sector_size ? l->sector_size : 0,
+        .detached = cj->header != NULL,
     };
     uint64_t header_size = 0;
 
@@ -166,9 +172,22 @@ static bool run_luks(HbJob *job, CreateJob *cj, GError **errp)
         hb_error_set(errp, "Parameter 'iter-time' expects a positive number");
         return false;
     }
-    if (!hb_job_step(job, errp) || hb_node_truncate(hdr, 0, errp) < 0 ||
-        !hb_luks1_create(node_write, hdr, &co, cj->pass->data, cj->pass->len, &header_size,
-                         errp)) {
+    /* The -o options' ranges (block/luks-create.c), here as QMP members. */
+    const struct { bool has; int64_t v, max; const char *name; } ranges[] = {
+        { l->has_pbkdf_memory, l->pbkdf_memory, UINT32_MAX, "pbkdf-memory" },
+        { l->has_pbkdf_parallel, l->pbkdf_parallel, 16, "pbkdf-parallel" },
+        { l->has_sector_size, l->sector_size, 65536, "sector-size" },
+    };
+    for (unsigned i = 0; i < G_N_ELEMENTS(ranges); i++) {
+        if (ranges[i].has && (ranges[i].v < 1 || ranges[i].v > ranges[i].max)) {
+            hb_error_set(errp, "Parameter '%s' expects a number from 1 to %" G_GINT64_FORMAT,
+                         ranges[i].name, ranges[i].max);
+            return false;
+        }
+    }
+    if (!hb_luks_format_check(&fo, errp) || !hb_job_step(job, errp) ||
+        hb_node_truncate(hdr, 0, errp) < 0 ||
+        !hb_luks_format(node_write, hdr, &fo, cj->pass, &header_size, errp)) {
         return false;
     }
     g_clear_pointer(&cj->pass, hb_secret_buf_free);

@@ -272,3 +272,53 @@ def test_luks_missing_secret(daemon, qmp, tmp_path):
     st, info = create(qmp, "c", driver="luks", file="f", size=MiB, **{"key-secret": "nope"})
     assert st == FAILED and info["error"] == "No secret with id 'nope'"
     assert os.path.getsize(path) == 0
+
+
+@pytest.mark.parametrize("detached", [False, True], ids=["attached", "detached"])
+def test_luks2_create(daemon, qmp, tmp_path, detached):
+    """format=luks2 writes what cryptsetup reads as LUKS2 with the members
+    asked for; the volume opens in hotblockd and data written through it is
+    there after a reopen."""
+    keyfile = tmp_path / "key"
+    keyfile.write_text(PASS)
+    hdr, payload = tmp_path / "h.img", tmp_path / "p.raw"
+    hdr.write_bytes(b"")
+    payload.write_bytes(b"")
+    qmp.cmd("object-add", **{"qom-type": "secret", "id": "sec0", "data": PASS})
+    qmp.cmd("blockdev-add", driver="file", **{"node-name": "p"}, filename=str(payload))
+    extra = {}
+    if detached:
+        qmp.cmd("blockdev-add", driver="file", **{"node-name": "h"}, filename=str(hdr))
+        extra["header"] = "h"
+    st, info = create(qmp, "c", driver="luks", file="p", size=2 * MiB,
+                      **{"key-secret": "sec0", "format": "luks2", "pbkdf": "argon2id",
+                         "pbkdf-memory": 8192, "pbkdf-parallel": 1, "iter-time": 10,
+                         "sector-size": 4096}, **extra)
+    assert st == OK, info
+    dev = hdr if detached else payload
+    dump = luks_dump(dev)
+    assert "Version:       \t2" in dump, dump
+    assert "sector: 4096 [bytes]" in dump and "PBKDF:      argon2id" in dump, dump
+    assert "Memory:     8192" in dump and "Threads:    1" in dump, dump
+    argv = ["cryptsetup", "open", "--test-passphrase", "--key-file", str(keyfile)]
+    run(*argv, *(["--header", str(hdr)] if detached else []), str(payload))
+    assert os.path.getsize(payload) == 2 * MiB + (0 if detached else 16 * MiB)
+    qmp.cmd("blockdev-add", driver="luks", **{"node-name": "l"}, file="p",
+            **{"key-secret": "sec0"}, **extra)
+    node = [n for n in qmp.cmd("query-named-block-nodes") if n["node-name"] == "l"][0]
+    assert node["image"]["virtual-size"] == 2 * MiB
+
+
+def test_luks2_members_need_format(daemon, qmp, tmp_path):
+    path = tmp_path / "l.luks"
+    path.write_bytes(b"")
+    qmp.cmd("object-add", **{"qom-type": "secret", "id": "sec0", "data": PASS})
+    qmp.cmd("blockdev-add", driver="file", **{"node-name": "f"}, filename=str(path))
+    st, info = create(qmp, "c", driver="luks", file="f", size=MiB,
+                      **{"key-secret": "sec0", "sector-size": 4096})
+    assert st == FAILED and info["error"] == "Parameter 'sector-size' needs format=luks2"
+    st, info = create(qmp, "c2", driver="luks", file="f", size=MiB,
+                      **{"key-secret": "sec0", "format": "luks2", "pbkdf-parallel": 99})
+    assert st == FAILED and info["error"] == \
+        "Parameter 'pbkdf-parallel' expects a number from 1 to 16"
+    assert os.path.getsize(path) == 0
