@@ -242,15 +242,23 @@ def test_luks_create_attached(daemon, qmp, tmp_path):
     assert node["image"]["virtual-size"] == 4 * MiB
 
 
-def test_luks_create_detached_header(daemon, qmp, tmp_path):
+def luks_files(qmp, tmp_path, with_header=True):
+    """A key file, secret sec0, and empty files as file nodes "p" (payload)
+    and, @with_header, "h" (header): (keyfile, hdr, payload)."""
     keyfile = tmp_path / "key"
     keyfile.write_text(PASS)
     hdr, payload = tmp_path / "h.img", tmp_path / "p.raw"
     hdr.write_bytes(b"")
     payload.write_bytes(b"")
     qmp.cmd("object-add", **{"qom-type": "secret", "id": "sec0", "data": PASS})
-    qmp.cmd("blockdev-add", driver="file", **{"node-name": "h"}, filename=str(hdr))
+    if with_header:
+        qmp.cmd("blockdev-add", driver="file", **{"node-name": "h"}, filename=str(hdr))
     qmp.cmd("blockdev-add", driver="file", **{"node-name": "p"}, filename=str(payload))
+    return keyfile, hdr, payload
+
+
+def test_luks_create_detached_header(daemon, qmp, tmp_path):
+    keyfile, hdr, payload = luks_files(qmp, tmp_path)
     st, info = create(qmp, "c", driver="luks", file="p", header="h", size=2 * MiB,
                       **{"key-secret": "sec0", "iter-time": 10})
     assert st == OK, info
@@ -277,19 +285,9 @@ def test_luks_missing_secret(daemon, qmp, tmp_path):
 @pytest.mark.parametrize("detached", [False, True], ids=["attached", "detached"])
 def test_luks2_create(daemon, qmp, tmp_path, detached):
     """format=luks2 writes what cryptsetup reads as LUKS2 with the members
-    asked for; the volume opens in hotblockd and data written through it is
-    there after a reopen."""
-    keyfile = tmp_path / "key"
-    keyfile.write_text(PASS)
-    hdr, payload = tmp_path / "h.img", tmp_path / "p.raw"
-    hdr.write_bytes(b"")
-    payload.write_bytes(b"")
-    qmp.cmd("object-add", **{"qom-type": "secret", "id": "sec0", "data": PASS})
-    qmp.cmd("blockdev-add", driver="file", **{"node-name": "p"}, filename=str(payload))
-    extra = {}
-    if detached:
-        qmp.cmd("blockdev-add", driver="file", **{"node-name": "h"}, filename=str(hdr))
-        extra["header"] = "h"
+    asked for, and the volume opens in hotblockd."""
+    keyfile, hdr, payload = luks_files(qmp, tmp_path, with_header=detached)
+    extra = {"header": "h"} if detached else {}
     st, info = create(qmp, "c", driver="luks", file="p", size=2 * MiB,
                       **{"key-secret": "sec0", "format": "luks2", "pbkdf": "argon2id",
                          "pbkdf-memory": 8192, "pbkdf-parallel": 1, "iter-time": 10,
