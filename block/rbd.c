@@ -292,6 +292,24 @@ static int rbdn_truncate(HbNode *node, uint64_t size, GError **errp)
     return r;
 }
 
+/*
+ * blockdev-set-active: another client (the migration's source or
+ * destination) may have written while this node was inactive, and librbd's
+ * cache may hold what it read before; drop it, as QEMU's rbd driver does
+ * when it invalidates its cache on activation.
+ */
+static bool rbdn_activate(HbNode *node, GError **errp)
+{
+    RbdState *s = node->opaque;
+    int r = rbd_invalidate_cache(s->conn.image);
+
+    if (r < 0) {
+        hb_error_set_errno(errp, r, "Failed to invalidate the rbd cache");
+        return false;
+    }
+    return true;
+}
+
 /* As QEMU's qemu_rbd_getinfo(): the object size is the cluster size. */
 static bool rbdn_get_info(HbNode *node, HbDriverInfo *info)
 {
@@ -314,5 +332,6 @@ const HbDriver hb_driver_rbd = {
     .submit = rbdn_submit,
     .submit_takes = rbdn_submit_takes,
     .truncate = rbdn_truncate,
+    .activate = rbdn_activate,
     .get_info = rbdn_get_info,
 };

@@ -367,3 +367,43 @@ def test_same_arguments_as_qsd(daemon, rqmp, ceph, tmp_path):
             theirs = qq.err("blockdev-add", **{"node-name": "x"}, **opts)
             assert ours[0] == theirs[0]
             assert ours == theirs
+
+
+def test_handover_reads_the_other_writer(daemon_factory, ceph, tmp_path):
+    """Migration over one image between two daemons (blockdev-set-active),
+    there and back: each side, once active, reads what the other wrote,
+    though the source read the span before (librbd's cache on, and an image
+    without exclusive-lock, whose handover would drop that cache itself)."""
+    img = new_image(ceph)
+    ceph.run("rbd", "feature", "disable", f"{ceph.pool}/{img}",
+             "object-map,fast-diff,deep-flatten,exclusive-lock")
+    qs, socks = [], []
+    for i, active in enumerate((True, False)):
+        q = daemon_factory(subdir=f"d{i}").qmp()
+        q.cmd("object-add", **{"qom-type": "secret", "id": "ckey"},
+              data=ceph.admin_key(), format="base64")
+        q.cmd("blockdev-add", **{"node-name": "r", "active": active}, **rbd_opts(ceph, img))
+        socks.append(tmp_path / f"d{i}" / "r.sock")
+        q.cmd("block-export-add", **export_args("e", "r", socks[-1], writable=True,
+                                                **{"allow-inactive": True}))
+        qs.append(q)
+
+    def write(sock, seed):
+        _, res, _ = bench(sock, "--rw", "write", "--bs", BS, "--count", 16,
+                          "--size", 64 * 1024, "--seed", seed, "--flush")
+        assert res["errors"] == 0, res
+
+    def check(sock, seed):
+        _, res, _ = bench(sock, "--rw", "read", "--bs", BS, "--count", 16,
+                          "--size", 64 * 1024, "--seed", seed, "--check")
+        assert res["errors"] == 0 and res["verify_errors"] == 0, res
+
+    write(socks[0], SEED)
+    check(socks[0], SEED)             # now in the source's librbd cache
+    qs[0].cmd("blockdev-set-active", active=False)
+    qs[1].cmd("blockdev-set-active", active=True)
+    check(socks[1], SEED)
+    write(socks[1], SEED + 1)
+    qs[1].cmd("blockdev-set-active", active=False)
+    qs[0].cmd("blockdev-set-active", active=True)
+    check(socks[0], SEED + 1)
