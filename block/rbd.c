@@ -101,6 +101,16 @@ static int64_t rbdn_get_length(HbNode *node)
     return r < 0 ? r : (int64_t)size;
 }
 
+/*
+ * As QEMU's rbd driver, which has no answer: ImageInfo then has no
+ * actual-size, and hotblock-img info says "disk size: unavailable".
+ * (Counting the allocated objects would walk the whole image.)
+ */
+static int64_t rbdn_get_allocated_size(HbNode *node)
+{
+    return -ENOTSUP;
+}
+
 /* Start one librbd aio call for @op on completion @c. */
 static int rbdn_start(RbdState *s, HbIoOp op, uint64_t offset, uint64_t bytes,
                      const struct iovec *iov, int niov, unsigned flags,
@@ -324,6 +334,7 @@ const HbDriver hb_driver_rbd = {
     .open = rbdn_open,
     .close = rbdn_close,
     .get_length = rbdn_get_length,
+    .get_allocated_size = rbdn_get_allocated_size,
     .preadv = rbdn_preadv,
     .pwritev = rbdn_pwritev,
     .flush = rbdn_flush,

@@ -237,6 +237,7 @@ def test_query_resize_snapshot(daemon, rqmp, ceph, tmp_path):
     n = [x for x in rqmp.cmd("query-named-block-nodes") if x["node-name"] == "r"][0]
     assert n["drv"] == "rbd" and n["image"]["virtual-size"] == 2 * MiB
     assert n["image"]["cluster-size"] == 4 * MiB
+    assert "actual-size" not in n["image"]          # as QEMU: unknown
     assert ceph.admin_key() not in str(n), n
     assert '"key-secret":"ckey"' in n["file"]
     rqmp.cmd("block_resize", **{"node-name": "r"}, size=6 * MiB)
@@ -407,3 +408,20 @@ def test_handover_reads_the_other_writer(daemon_factory, ceph, tmp_path):
     qs[1].cmd("blockdev-set-active", active=False)
     qs[0].cmd("blockdev-set-active", active=True)
     check(socks[0], SEED + 1)
+
+
+def test_hotblock_img_info_as_qemu_img(ceph, tmp_path):
+    """hotblock-img info --image-opts on an rbd image prints what qemu-img
+    info prints (size, cluster size, no disk size)."""
+    from hbtest.paths import HOTBLOCK_IMG
+    img = new_image(ceph, 16 * MiB)
+    opts = (f"driver=rbd,pool={ceph.pool},image={img},key-secret=k,"
+            f"server.0.host=127.0.0.1,server.0.port={ceph.mon_port}")
+    obj = f"secret,id=k,data={ceph.admin_key()},format=base64"
+    outs = []
+    for tool in (HOTBLOCK_IMG, "qemu-img"):
+        r = run(tool, "info", "--object", obj, "--image-opts", opts)
+        outs.append([ln for ln in r.stdout.splitlines()
+                     if ln.split(":")[0] in ("file format", "virtual size",
+                                             "disk size", "cluster_size")])
+    assert outs[0] == outs[1] and len(outs[0]) == 4, outs
