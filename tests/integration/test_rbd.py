@@ -425,3 +425,20 @@ def test_hotblock_img_info_as_qemu_img(ceph, tmp_path):
                      if ln.split(":")[0] in ("file format", "virtual size",
                                              "disk size", "cluster_size")])
     assert outs[0] == outs[1] and len(outs[0]) == 4, outs
+
+
+def test_blockdev_del_releases_everything(daemon, rqmp, ceph, tmp_path):
+    """After blockdev-del, the cluster connection is gone: librados'
+    threads and sockets with it, and the daemon is as before the add."""
+    img = new_image(ceph)
+    pid = daemon.proc.pid
+    rqmp.cmd("query-named-block-nodes")
+    before = (fds(pid), threads(pid))
+    for _ in range(2):
+        rqmp.cmd("blockdev-add", **{"node-name": "r"}, **rbd_opts(ceph, img))
+        assert threads(pid) > before[1]
+        rqmp.cmd("blockdev-del", **{"node-name": "r"})
+    deadline = time.monotonic() + 5
+    while (fds(pid), threads(pid)) != before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (fds(pid), threads(pid)) == before
