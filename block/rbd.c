@@ -128,7 +128,14 @@ static int rbdn_start(RbdState *s, HbIoOp op, uint64_t offset, uint64_t bytes,
     case HB_IO_DISCARD:
         return rbd_aio_discard(img, offset, bytes, c);
     case HB_IO_WRITE_ZEROES:
-        /* As QEMU: without MAY_UNMAP the zeroes stay allocated. */
+        /*
+         * As QEMU: without MAY_UNMAP the zeroes stay allocated, which
+         * librbd does by writing them: not for a caller that wants no
+         * such fallback.
+         */
+        if ((flags & HB_REQ_NO_FALLBACK) && !(flags & HB_REQ_MAY_UNMAP)) {
+            return -ENOTSUP;
+        }
         return rbd_aio_write_zeroes(img, offset, bytes, c,
                                     (flags & HB_REQ_MAY_UNMAP) ? 0
                                         : RBD_WRITE_ZEROES_FLAG_THICK_PROVISION, 0);
