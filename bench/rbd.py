@@ -71,6 +71,12 @@ def run_bench(bench, sock, args, runtime, size):
     return json.loads(p.stdout)
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of process @pid so far, in seconds."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rbd_bench(cluster, image, args, total, key):
     """`rbd bench` moving @total bytes: ops/s (@key iops) or MB/s (mbps)."""
     out = cluster.run("rbd", "bench", *args, "--io-total", str(total),
@@ -125,14 +131,22 @@ def main():
             qq = qsd.qmp()
             add_volume(qq, cluster, image, qsock)
 
-            print(f"{'workload':18} {'hotblockd':>22} {'QSD':>22} {'ratio':>6} {'rbd bench':>10}")
+            pids = {hsock: hp.pid, qsock: qsd.proc.pid}
+            print(f"{'workload':18} {'hotblockd':>22} {'QSD':>22} {'ratio':>6} {'rbd bench':>10}"
+                  f"  {'CPU us/op hotblockd QSD':>24}")
             for name, args, key in WORKLOADS:
                 got = {hsock: [], qsock: []}
+                cpu = {hsock: [0.0, 0], qsock: [0.0, 0]}   # seconds, requests
                 for rep in range(a.reps):
                     order = (hsock, qsock) if rep % 2 == 0 else (qsock, hsock)
                     for sock in order:
-                        got[sock].append(run_bench(bench, sock, args, a.runtime, size)[key])
+                        t0 = cpu_seconds(pids[sock])
+                        res = run_bench(bench, sock, args, a.runtime, size)
+                        cpu[sock][0] += cpu_seconds(pids[sock]) - t0
+                        cpu[sock][1] += res["ops"]
+                        got[sock].append(res[key])
                 hb, qs = (statistics.median(got[x]) for x in (hsock, qsock))
+                us = [1e6 * cpu[x][0] / max(cpu[x][1], 1) for x in (hsock, qsock)]
                 # rbd bench has no time limit: about as many bytes as
                 # hotblockd moved in --runtime, within the image.
                 moved = hb * a.runtime * (4096 if key == "iops" else 1e6)
@@ -143,7 +157,8 @@ def main():
                 def cell(v, xs):
                     return f"{v:.0f} [{min(xs):.0f}-{max(xs):.0f}]"
                 print(f"{name:18} {cell(hb, got[hsock]):>22} {cell(qs, got[qsock]):>22} "
-                      f"{hb / qs:6.2f} {ceil:10.0f}  {unit}", flush=True)
+                      f"{hb / qs:6.2f} {ceil:10.0f}  {us[0]:11.1f} {us[1]:6.1f}  {unit}",
+                      flush=True)
             qsd.stop()
         finally:
             for p in procs:
