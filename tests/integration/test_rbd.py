@@ -458,3 +458,23 @@ def test_blockdev_del_releases_everything(daemon, rqmp, ceph, tmp_path):
     while (fds(pid), threads(pid)) != before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert (fds(pid), threads(pid)) == before
+
+
+def test_command_line_blockdev(daemon_factory, ceph, tmp_path):
+    """--object and --blockdev in key=value form, as QSD's command line: the
+    cluster is reached before the sandbox, and served after it."""
+    img = new_image(ceph)
+    d = daemon_factory(
+        "--object", f"secret,id=ckey,data={ceph.admin_key()},format=base64",
+        "--blockdev", f"driver=rbd,node-name=r,pool={ceph.pool},image={img},"
+                      f"key-secret=ckey,server.0.host=127.0.0.1,"
+                      f"server.0.port={ceph.mon_port}")
+    q = d.qmp()
+    sock = tmp_path / "r.sock"
+    q.cmd("block-export-add", **export_args("e", "r", sock, writable=True))
+    _, res, _ = bench(sock, "--rw", "write", "--bs", BS, "--count", 64,
+                      "--size", MiB, "--seed", SEED, "--flush", "--iodepth", 32)
+    _, res, _ = bench(sock, "--rw", "read", "--bs", BS, "--count", 64,
+                      "--size", MiB, "--seed", SEED, "--check", "--iodepth", 32)
+    assert res["errors"] == 0 and res["verify_errors"] == 0, res
+    assert ceph.admin_key() not in d.log()
