@@ -478,3 +478,29 @@ def test_command_line_blockdev(daemon_factory, ceph, tmp_path):
                       "--size", MiB, "--seed", SEED, "--check", "--iodepth", 32)
     assert res["errors"] == 0 and res["verify_errors"] == 0, res
     assert ceph.admin_key() not in d.log()
+
+
+def test_user_namespace_auth_modes(daemon, rqmp, ceph, tmp_path):
+    """A cephx user of its own limited to the pool, an image in a rados
+    namespace, and auth-client-required: cephx works, none alone is refused
+    by a cluster that requires cephx."""
+    key = ceph.run("ceph", "auth", "get-or-create-key", "client.hbtest",
+                   "mon", "profile rbd", "osd", f"profile rbd pool={ceph.pool}"
+                   ).stdout.decode().strip()
+    rqmp.cmd("object-add", **{"qom-type": "secret", "id": "ukey"}, data=key,
+             format="base64")
+    ceph.run("rbd", "namespace", "create", f"{ceph.pool}/ns1")
+    ceph.run("rbd", "create", f"{ceph.pool}/ns1/nsimg", "--size", "1M")
+    opts = rbd_opts(ceph, "nsimg", namespace="ns1", user="hbtest",
+                    **{"key-secret": "ukey", "auth-client-required": ["cephx"]})
+    rqmp.cmd("blockdev-add", **{"node-name": "u"}, **opts)
+    assert [n for n in rqmp.cmd("query-named-block-nodes")
+            if n["node-name"] == "u"][0]["image"]["virtual-size"] == MiB
+    # Not in the default namespace.
+    cls, desc = rqmp.err("blockdev-add", **{"node-name": "x"},
+                         **dict(opts, namespace=""))
+    assert desc.startswith("error reading header from nsimg"), desc
+    cls, desc = rqmp.err("blockdev-add", **{"node-name": "x"},
+                         **dict(opts, **{"auth-client-required": ["none"],
+                                         "x-connect-timeout": 3}))
+    assert desc.startswith("error connecting"), desc
