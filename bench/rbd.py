@@ -128,6 +128,7 @@ def main():
             hq = QMP(str(d / "hb" / "qmp.sock"))
             add_volume(hq, cluster, image, hsock)
             qsd = QemuStorageDaemon(d)
+            procs.append(qsd.proc)
             qq = qsd.qmp()
             add_volume(qq, cluster, image, qsock)
 
@@ -159,7 +160,6 @@ def main():
                 print(f"{name:18} {cell(hb, got[hsock]):>22} {cell(qs, got[qsock]):>22} "
                       f"{hb / qs:6.2f} {ceil:10.0f}  {us[0]:11.1f} {us[1]:6.1f}  {unit}",
                       flush=True)
-            qsd.stop()
         finally:
             for p in procs:
                 p.terminate()
