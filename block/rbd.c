@@ -101,6 +101,16 @@ static int64_t rbdn_get_length(HbNode *node)
     return r < 0 ? r : (int64_t)size;
 }
 
+/*
+ * As QEMU's rbd driver, which has no answer: ImageInfo then has no
+ * actual-size, and hotblock-img info says "disk size: unavailable".
+ * (Counting the allocated objects would walk the whole image.)
+ */
+static int64_t rbdn_get_allocated_size(HbNode *node)
+{
+    return -ENOTSUP;
+}
+
 /* Start one librbd aio call for @op on completion @c. */
 static int rbdn_start(RbdState *s, HbIoOp op, uint64_t offset, uint64_t bytes,
                      const struct iovec *iov, int niov, unsigned flags,
@@ -118,7 +128,14 @@ static int rbdn_start(RbdState *s, HbIoOp op, uint64_t offset, uint64_t bytes,
     case HB_IO_DISCARD:
         return rbd_aio_discard(img, offset, bytes, c);
     case HB_IO_WRITE_ZEROES:
-        /* As QEMU: without MAY_UNMAP the zeroes stay allocated. */
+        /*
+         * As QEMU: without MAY_UNMAP the zeroes stay allocated, which
+         * librbd does by writing them: not for a caller that wants no
+         * such fallback.
+         */
+        if ((flags & HB_REQ_NO_FALLBACK) && !(flags & HB_REQ_MAY_UNMAP)) {
+            return -ENOTSUP;
+        }
         return rbd_aio_write_zeroes(img, offset, bytes, c,
                                     (flags & HB_REQ_MAY_UNMAP) ? 0
                                         : RBD_WRITE_ZEROES_FLAG_THICK_PROVISION, 0);
@@ -292,6 +309,24 @@ static int rbdn_truncate(HbNode *node, uint64_t size, GError **errp)
     return r;
 }
 
+/*
+ * blockdev-set-active: another client (the migration's source or
+ * destination) may have written while this node was inactive, and librbd's
+ * cache may hold what it read before; drop it, as QEMU's rbd driver does
+ * when it invalidates its cache on activation.
+ */
+static bool rbdn_activate(HbNode *node, GError **errp)
+{
+    RbdState *s = node->opaque;
+    int r = rbd_invalidate_cache(s->conn.image);
+
+    if (r < 0) {
+        hb_error_set_errno(errp, r, "Failed to invalidate the rbd cache");
+        return false;
+    }
+    return true;
+}
+
 /* As QEMU's qemu_rbd_getinfo(): the object size is the cluster size. */
 static bool rbdn_get_info(HbNode *node, HbDriverInfo *info)
 {
@@ -306,6 +341,7 @@ const HbDriver hb_driver_rbd = {
     .open = rbdn_open,
     .close = rbdn_close,
     .get_length = rbdn_get_length,
+    .get_allocated_size = rbdn_get_allocated_size,
     .preadv = rbdn_preadv,
     .pwritev = rbdn_pwritev,
     .flush = rbdn_flush,
@@ -314,5 +350,6 @@ const HbDriver hb_driver_rbd = {
     .submit = rbdn_submit,
     .submit_takes = rbdn_submit_takes,
     .truncate = rbdn_truncate,
+    .activate = rbdn_activate,
     .get_info = rbdn_get_info,
 };

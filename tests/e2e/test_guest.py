@@ -11,7 +11,8 @@ import pytest
 from hbtest.guest import Guest
 from hbtest.images import raw_file
 from hbtest import luks2
-from hbtest.luks import PASS, cryptsetup_header, master_key_via_cryptsetup
+from hbtest.luks import (PASS, SEED_NODES, add_seed_graph, cryptsetup_header,
+                         master_key_via_cryptsetup)
 from hbtest.paths import HOTBLOCK_IMG
 from hbtest.tools import run
 
@@ -62,17 +63,7 @@ def test_canonical_walkthrough(daemon, qmp, tmp_path, vms, maker):
         key = master_key_via_cryptsetup(tmp_path, hdr)
 
     qmp.cmd("object-add", {"qom-type": "secret", "id": "libvirt-4-format-secret", "data": PASS})
-    qmp.cmd("blockdev-add", {"node-name": "libvirt-1-storage", "driver": "file",
-                             "filename": str(hdr)})
-    qmp.cmd("blockdev-add", {"node-name": "libvirt-1-format", "driver": "raw",
-                             "file": "libvirt-1-storage"})
-    qmp.cmd("blockdev-add", {"node-name": "libvirt-2-storage", "driver": "file",
-                             "filename": str(payload)})
-    qmp.cmd("blockdev-add", {"node-name": "libvirt-2-format", "driver": "qcow2",
-                             "file": "libvirt-2-storage"})
-    qmp.cmd("blockdev-add", {"node-name": "libvirt-3-format", "driver": "luks",
-                             "file": "libvirt-2-format", "header": "libvirt-1-format",
-                             "key-secret": "libvirt-4-format-secret"})
+    add_seed_graph(qmp, hdr, {"driver": "file", "filename": str(payload)})
     qmp.cmd("device_add", {"driver": "virtio-blk-pci", "drive": "libvirt-3-format",
                            "id": "virtio-disk2"})
     sock = daemon.export_dir / "virtio-disk2.sock"
@@ -86,8 +77,7 @@ def test_canonical_walkthrough(daemon, qmp, tmp_path, vms, maker):
 
     qmp.cmd("device_del", id="virtio-disk2")
     assert qmp.wait_event("DEVICE_DELETED")["data"]["device"] == "virtio-disk2"
-    for node in ("libvirt-3-format", "libvirt-2-format", "libvirt-2-storage",
-                 "libvirt-1-format", "libvirt-1-storage"):
+    for node in SEED_NODES:
         qmp.cmd("blockdev-del", {"node-name": node})
     # independent check: the ciphertext in the qcow2, decrypted with the master key
     out = tmp_path / "cipher.bin"

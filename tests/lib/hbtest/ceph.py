@@ -102,6 +102,8 @@ mon cluster log file = {d}/log/cluster.log
 admin socket = {d}/run/$name.asok
 osd data = {d}/osd.$id
 osd objectstore = memstore
+# A clean shutdown: memstore saves its objects only when it unmounts.
+osd fast shutdown = false
 memstore device bytes = {MEMSTORE_BYTES}
 osd journal size = 100
 keyring = {d}/osd.$id/keyring
@@ -162,12 +164,22 @@ ms bind port max = {osd_port + 50}
                                  f"{r.stderr.decode()}\n{self.logs()}")
         self.run("rados", "-p", POOL, "rm", "hb-probe")
 
-    def stop_osd(self):
-        """Stop the OSD (SIGSTOP: its memstore data must survive)."""
+    def freeze_osd(self):
+        """The OSD stops answering, as a hung host (SIGSTOP)."""
         self.procs["osd"].send_signal(signal.SIGSTOP)
 
-    def resume_osd(self):
+    def thaw_osd(self):
         self.procs["osd"].send_signal(signal.SIGCONT)
+
+    def stop_osd(self):
+        """The OSD shuts down cleanly (SIGTERM): memstore saves its objects
+        to the data directory, and start_osd() loads them again."""
+        p = self.procs.pop("osd")
+        p.terminate()
+        p.wait(timeout=30)
+
+    def start_osd(self):
+        self._spawn("osd", "ceph-osd", "-i", "0")
 
     def logs(self):
         out = []

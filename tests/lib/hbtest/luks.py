@@ -92,3 +92,26 @@ def cryptsetup_header(tmp, payload, size, hdr=None, passphrase=PASS):
         "--pbkdf-force-iterations", "1000", "--master-key-file", tmp / "mk.bin",
         "--key-file", tmp / "pass.txt", payload)
     return hdr, key
+
+
+# libvirt's node names for the seed's graph, top first (the order to delete them).
+SEED_NODES = ("libvirt-3-format", "libvirt-2-format", "libvirt-2-storage",
+              "libvirt-1-format", "libvirt-1-storage")
+
+
+def add_seed_graph(qmp, hdr, storage, secret="libvirt-4-format-secret"):
+    """blockdev-add the seed's graph as libvirt names it: the detached header
+    file @hdr (raw), the payload's protocol node from @storage (its options
+    without node-name: a file, an rbd image) under qcow2, luks on top with
+    key-secret @secret.  Returns the top node's name."""
+    qmp.cmd("blockdev-add", {"node-name": "libvirt-1-storage", "driver": "file",
+                             "filename": str(hdr)})
+    qmp.cmd("blockdev-add", {"node-name": "libvirt-1-format", "driver": "raw",
+                             "file": "libvirt-1-storage"})
+    qmp.cmd("blockdev-add", {"node-name": "libvirt-2-storage", **storage})
+    qmp.cmd("blockdev-add", {"node-name": "libvirt-2-format", "driver": "qcow2",
+                             "file": "libvirt-2-storage"})
+    qmp.cmd("blockdev-add", {"node-name": "libvirt-3-format", "driver": "luks",
+                             "file": "libvirt-2-format", "header": "libvirt-1-format",
+                             "key-secret": secret})
+    return "libvirt-3-format"
