@@ -35,6 +35,7 @@ typedef struct ConnectJob {
     char *auth;             /* NULL: none */
     bool read_only;
     bool cache_direct;
+    bool pool_only;         /* stop at the pool: blockdev-create makes the image */
     GError *err;
 } ConnectJob;
 
@@ -114,6 +115,9 @@ static void connect_job(void *opaque)
         goto fail_cluster;
     }
     rados_ioctx_set_namespace(c->ioctx, o->namespace);
+    if (j->pool_only) {
+        return;
+    }
     r = j->read_only ? rbd_open_read_only(c->ioctx, o->image, &c->image, o->snapshot)
                      : rbd_open(c->ioctx, o->image, &c->image, o->snapshot);
     if (r < 0) {
@@ -177,8 +181,9 @@ static HbSecretBuf *key_of(const char *id, GError **errp)
     return b64;
 }
 
-bool hb_rbd_connect(HbRbdConn *c, const QapiBlockdevOptionsRbd *o,
-                    bool read_only, bool cache_direct, GError **errp)
+/* hb_rbd_connect(), or with @pool_only hb_rbd_connect_pool(). */
+static bool connect_to(HbRbdConn *c, const QapiBlockdevOptionsRbd *o, bool read_only,
+                       bool cache_direct, bool pool_only, GError **errp)
 {
     g_autoptr(HbSecretBuf) key = NULL;
     g_autofree char *mon_host = o->server ? mon_host_of(o->server) : NULL;
@@ -193,7 +198,7 @@ bool hb_rbd_connect(HbRbdConn *c, const QapiBlockdevOptionsRbd *o,
     ConnectJob j = {
         .c = c, .o = o, .key = key ? (const char *)key->data : NULL,
         .mon_host = mon_host, .auth = auth, .read_only = read_only,
-        .cache_direct = cache_direct,
+        .cache_direct = cache_direct, .pool_only = pool_only,
     };
     *c = (HbRbdConn){ 0 };
     hb_run_slow(connect_job, &j);
@@ -202,6 +207,17 @@ bool hb_rbd_connect(HbRbdConn *c, const QapiBlockdevOptionsRbd *o,
         return false;
     }
     return true;
+}
+
+bool hb_rbd_connect(HbRbdConn *c, const QapiBlockdevOptionsRbd *o,
+                    bool read_only, bool cache_direct, GError **errp)
+{
+    return connect_to(c, o, read_only, cache_direct, false, errp);
+}
+
+bool hb_rbd_connect_pool(HbRbdConn *c, const QapiBlockdevOptionsRbd *o, GError **errp)
+{
+    return connect_to(c, o, false, true, true, errp);
 }
 
 void hb_rbd_disconnect(HbRbdConn *c)

@@ -39,6 +39,12 @@ typedef struct HbRbdConn {
 bool hb_rbd_connect(HbRbdConn *c, const QapiBlockdevOptionsRbd *o,
                     bool read_only, bool cache_direct, GError **errp);
 
+/**
+ * hb_rbd_connect_pool() - hb_rbd_connect() up to the pool: @c->image stays
+ * NULL (blockdev-create makes the image).  Main thread.
+ */
+bool hb_rbd_connect_pool(HbRbdConn *c, const QapiBlockdevOptionsRbd *o, GError **errp);
+
 /* Close the image and the cluster handle (joins librados' threads). */
 void hb_rbd_disconnect(HbRbdConn *c);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* job/create.c — the blockdev-create job: file, qcow2 and luks images. */
+/* job/create.c — the blockdev-create job: file, qcow2, luks and rbd images. */
 #include "job/create.h"
 #include "job/job.h"
 
@@ -9,6 +9,7 @@
 #include "block/node.h"
 #include "block/qcow2/qcow2.h"
 #include "block/luks-create.h"
+#include "block/rbd.h"
 #include "crypto/luks1.h"
 #include "crypto/secret.h"
 #include "util/error.h"
@@ -27,6 +28,7 @@ typedef struct CreateJob {
     HbChild *file;          /* the node the image goes on */
     HbChild *header;        /* luks: the node of a detached header */
     HbSecretBuf *pass;      /* luks: the passphrase (secrets are main-thread only) */
+    HbRbdPool *pool;        /* rbd: the connection, made on the main thread */
 } CreateJob;
 
 /* Write and resize, sharing only reads: nobody else writes to an image being made. */
@@ -215,6 +217,34 @@ static bool run_file(HbJob *job, CreateJob *cj, GError **errp)
                           f->has_nocow && f->nocow, errp);
 }
 
+/* ---- rbd ---- */
+
+#ifdef HB_HAVE_RBD
+static bool start_rbd(CreateJob *cj, GError **errp)
+{
+    const QapiBlockdevCreateOptionsRbd *r = cj->opts->u.rbd;
+
+    /* QEMU's order: the snapshot, the object size, then the cluster. */
+    if (r->location->snapshot) {
+        hb_error_set(errp, "Can't use snapshot name for image creation");
+        return false;
+    }
+    if (r->has_cluster_size && !hb_rbd_check_object_size(r->cluster_size, errp)) {
+        return false;
+    }
+    return (cj->pool = hb_rbd_pool_connect(r->location, errp)) != NULL;
+}
+
+static bool run_rbd(HbJob *job, CreateJob *cj, GError **errp)
+{
+    const QapiBlockdevCreateOptionsRbd *r = cj->opts->u.rbd;
+
+    return hb_job_step(job, errp) &&
+           hb_rbd_pool_create_image(cj->pool, r->location->image, r->size,
+                                    r->has_cluster_size ? r->cluster_size : 0, errp);
+}
+#endif
+
 /* ---- the job ---- */
 
 static bool create_start(HbJob *job, GError **errp)
@@ -238,6 +268,10 @@ static bool create_start(HbJob *job, GError **errp)
             return false;
         }
         return !o->u.luks->file || (cj->file = take_node(o->u.luks->file, "file", errp));
+#ifdef HB_HAVE_RBD
+    case QAPI_BLOCKDEV_DRIVER_RBD:
+        return start_rbd(cj, errp);
+#endif
     default:
         return true;
     }
@@ -259,6 +293,11 @@ static bool create_run(HbJob *job, GError **errp)
         break;
     case QAPI_BLOCKDEV_DRIVER_LUKS:
         return run_luks(job, cj, errp);
+#ifdef HB_HAVE_RBD
+    case QAPI_BLOCKDEV_DRIVER_RBD:
+        ok = run_rbd(job, cj, errp);
+        break;
+#endif
     default:
         g_assert_not_reached();
     }
@@ -275,6 +314,9 @@ static void create_free(void *opaque)
     hb_node_detach_user(cj->file);
     hb_node_detach_user(cj->header);
     hb_secret_buf_free(cj->pass);
+#ifdef HB_HAVE_RBD
+    hb_rbd_pool_free(cj->pool);
+#endif
     qapi_free_BlockdevCreateOptions(cj->opts);
     g_free(cj);
 }
@@ -295,6 +337,9 @@ bool hb_create_job_start(const char *job_id, QapiBlockdevCreateOptions *opts, GE
     case QAPI_BLOCKDEV_DRIVER_FILE:
     case QAPI_BLOCKDEV_DRIVER_QCOW2:
     case QAPI_BLOCKDEV_DRIVER_LUKS:
+#ifdef HB_HAVE_RBD
+    case QAPI_BLOCKDEV_DRIVER_RBD:
+#endif
         return hb_job_start(job_id, &create_job, cj, errp) != NULL;
     default:
         create_free(cj);

@@ -504,3 +504,38 @@ def test_user_namespace_auth_modes(daemon, rqmp, ceph, tmp_path):
                          **dict(opts, **{"auth-client-required": ["none"],
                                          "x-connect-timeout": 3}))
     assert desc.startswith("error connecting"), desc
+
+
+def test_blockdev_create(daemon, rqmp, ceph):
+    """blockdev-create for rbd, as QEMU's: the image appears with the size
+    and object size asked for and opens; QEMU's refusals fail the job."""
+    from hbtest.jobs import create
+
+    ok = ["created", "running", "waiting", "pending", "concluded", "null"]
+    failed = ["created", "running", "aborting", "concluded", "null"]
+    _n[0] += 1
+    name = f"made{os.getpid()}-{_n[0]}"
+    loc = rbd_opts(ceph, name)
+    loc.pop("driver")
+    st, info = create(rqmp, "c", driver="rbd", location=loc, size=8 * MiB,
+                      **{"cluster-size": MiB})
+    assert st == ok, info
+    out = json.loads(ceph.run("rbd", "info", "--format", "json", f"{ceph.pool}/{name}").stdout)
+    assert out["size"] == 8 * MiB and out["object_size"] == MiB
+    rqmp.cmd("blockdev-add", **{"node-name": "r"}, **rbd_opts(ceph, name))
+    node = [n for n in rqmp.cmd("query-named-block-nodes") if n["node-name"] == "r"][0]
+    assert node["image"]["virtual-size"] == 8 * MiB
+    # The same name again: librbd's EEXIST, as QEMU words it.
+    st, info = create(rqmp, "c", driver="rbd", location=loc, size=MiB)
+    assert st == failed and info["error"] == "error rbd create: File exists"
+    for extra, text in (({"cluster-size": 3 * 4096}, "obj size needs to be power of 2"),
+                        ({"cluster-size": 2048}, "obj size too small")):
+        st, info = create(rqmp, "c", driver="rbd", location=dict(loc, image="x"),
+                          size=MiB, **extra)
+        assert st == failed and info["error"] == text
+    st, info = create(rqmp, "c", driver="rbd", location=dict(loc, image="x", snapshot="s"),
+                      size=MiB)
+    assert st == failed and info["error"] == "Can't use snapshot name for image creation"
+    st, info = create(rqmp, "c", driver="rbd", location=dict(loc, pool="nopool", image="x"),
+                      size=MiB)
+    assert st == failed and info["error"].startswith("error opening pool nopool"), info
