@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 
 #include "tools/img/img.h"
 
@@ -325,8 +326,8 @@ int hb_img_cmd_bench(int argc, char **argv)
     g_autofree BenchReq *slots = g_new0(BenchReq, b.depth + 1);
     void *bufs = NULL;
     if (posix_memalign(&bufs, 4096, MAX(b.bufsize * b.depth, 1))) {
-        return hb_img_fail(g_error_new_literal(g_quark_from_static_string("hb"), 0,
-                                               g_strerror(ENOMEM)), a.name);
+        fprintf(stderr, "%s: %s: %s\n", hb_img_prog, a.name, g_strerror(ENOMEM));
+        return 1;
     }
     memset(bufs, b.pattern, b.bufsize * b.depth);
     for (uint64_t i = 0; i <= b.depth; i++) {
