@@ -40,6 +40,7 @@ typedef struct HbImgOpenSpec {
     const char *key_secret;/* added to a luks root without one */
     bool no_backing;       /* a qcow2 root from a file name: "backing": null */
     const char *cache;     /* -t/-T: none, writeback, unsafe, directsync, writethrough */
+    const char *aio;       /* the file nodes' aio (threads, io_uring), or NULL: their default */
 } HbImgOpenSpec;
 
 void hb_img_usage(FILE *f);
@@ -97,5 +98,6 @@ void hb_img_amend_qcow2_help(void);
 int hb_img_cmd_map(int argc, char **argv);
 int hb_img_cmd_rebase(int argc, char **argv);
 int hb_img_cmd_commit(int argc, char **argv);
+int hb_img_cmd_bench(int argc, char **argv);
 
 #endif

@@ -63,6 +63,13 @@ static const ImgCommand commands[] = {
       "Print where the image's data lies: json lists every extent (data, zeroes,\n"
       "or left to a backing file, with its depth in the chain); human lists the\n"
       "data extents and the file and offset holding each." },
+    { "bench", hb_img_cmd_bench,
+      "[-c COUNT] [-d DEPTH] [-f FMT] [--flush-interval=N] [--no-drain] [-i AIO] [-n]\n"
+      "        [-o OFFSET] [--pattern=BYTE] [-q] [-s BUFSIZE] [-S STEP] [-t CACHE] [-U] [-w]\n"
+      "        [--object OBJ]... [--image-opts] FILENAME",
+      "Time COUNT requests (75000) of BUFSIZE bytes (4096) to the image, DEPTH (64) in\n"
+      "flight, from OFFSET in steps of STEP, opened directly (no daemon).  AIO is\n"
+      "io_uring (also native, -n) or threads." },
     { "commit", hb_img_cmd_commit,
       "[--object OBJ]... [--image-opts] [-q] [-f FMT] [-t CACHE] [-b BASE] [-r RATE_LIMIT]\n"
       "         [-d] [-p] FILENAME",

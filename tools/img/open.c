@@ -29,6 +29,21 @@ static void default_file_driver(JsonObject *o)
     }
 }
 
+/* Set @key to @value on every file node definition in the tree. */
+static void set_on_files(JsonObject *o, const char *key, const char *value)
+{
+    if (g_strcmp0(json_object_get_string_member_with_default(o, "driver", NULL), "file") == 0) {
+        json_object_set_string_member(o, key, value);
+    }
+    g_autoptr(GList) members = json_object_get_members(o);
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(o, l->data);
+        if (JSON_NODE_HOLDS_OBJECT(v)) {
+            set_on_files(json_node_get_object(v), key, value);
+        }
+    }
+}
+
 /* Set @key on every node definition in the tree (inline children too). */
 static void set_everywhere(JsonObject *o, const char *key, bool keyval)
 {
@@ -132,6 +147,9 @@ HbNode *hb_img_open_image(const char *name, const HbImgOpenSpec *spec, GError **
     }
     if (spec->cache) {
         set_cache(root, spec->cache, keyval);
+    }
+    if (spec->aio) {
+        set_on_files(root, "aio", spec->aio);
     }
     if (spec->key_secret && !json_object_has_member(root, "key-secret") &&
         g_strcmp0(json_object_get_string_member_with_default(root, "driver", ""),
