@@ -16,6 +16,7 @@ from hbtest.ceph import ceph  # noqa: F401  (fixture)
 from hbtest.exports import export_args
 from hbtest.graph import names
 from hbtest.images import raw_file
+from hbtest import luks2
 from hbtest.luks import PASS, cryptsetup_header, xts
 from hbtest.tools import run
 
@@ -120,12 +121,22 @@ def test_qemu_io_writes_read_through_export(daemon, rqmp, ceph, tmp_path):
     assert data[64 * 1024:192 * 1024] == b"\xa5" * (128 * 1024)
 
 
+@pytest.mark.parametrize("version", ["luks1", "luks2"])
 @pytest.mark.parametrize("fmt", ["raw", "qcow2"])
-def test_seed_graph_payload_in_ceph(daemon, rqmp, ceph, tmp_path, fmt):
-    """LUKS1 detached header on a local file, payload an rbd image (raw, or
-    qcow2 over rbd); cryptsetup's master key decrypts what was written."""
+def test_seed_graph_payload_in_ceph(daemon, rqmp, ceph, tmp_path, fmt, version):
+    """A LUKS1 or LUKS2 detached header (cryptsetup's) on a local file, payload
+    an rbd image (raw, or qcow2 over rbd); cryptsetup's volume key decrypts
+    what was written."""
     img = new_image(ceph)
-    hdr, key = cryptsetup_header(tmp_path, tmp_path / "dummy.raw", SPAN)
+    if version == "luks1":
+        hdr, key = cryptsetup_header(tmp_path, tmp_path / "dummy.raw", SPAN)
+        decrypt = lambda data: xts(key, data, 0, encrypt=False)  # noqa: E731
+    else:
+        hdr = tmp_path / "hdr2.img"
+        luks2.luks2_format(tmp_path, tmp_path / "dummy.raw", "--sector-size", "512",
+                           header=str(hdr))
+        key = luks2.volume_key(tmp_path, str(hdr))
+        decrypt = lambda data: luks2.xts(key, data)  # noqa: E731
     if fmt == "qcow2":
         qpath = f"rbd:{ceph.pool}/{img}:conf={ceph.conf}"
         ceph.run("rbd", "rm", f"{ceph.pool}/{img}")
@@ -164,7 +175,7 @@ def test_seed_graph_payload_in_ceph(daemon, rqmp, ceph, tmp_path, fmt):
     else:
         ceph.run("rbd", "export", "--no-progress", f"{ceph.pool}/{img}", str(out))
     data = out.read_bytes()
-    plain = xts(key, data[:MiB], 0, encrypt=False)
+    plain = decrypt(data[:MiB])
     assert plain == pattern(0, MiB)
     assert data[:BS] != plain[:BS]
 
