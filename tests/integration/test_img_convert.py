@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """hotblock-img convert's qemu-img options: -S (sparse runs), -B/-F (a backing
-file for the new image), -t/-T (cache modes), -W and -m (accepted), -c
-(refused by name); their refusals in qemu-img's words."""
+file for the new image), -t/-T (cache modes), -m (chunks copied at once)
+and -W (written as read), -c (refused by name); their refusals in qemu-img's
+words."""
 import json
 import os
 
@@ -72,7 +73,7 @@ def test_backing_file(tmp_path):
 
 @pytest.mark.parametrize("args", [["-t", "none"], ["-T", "none"], ["-t", "unsafe"],
                                   ["-t", "writethrough", "-T", "directsync"],
-                                  ["-W"], ["-m", "16"]])
+                                  ["-W"], ["-m", "16"], ["-m", "1"], ["-m", "4", "-W"]])
 def test_accepted_tuning(tmp_path, src, args):
     out = tmp_path / "o.raw"
     r = img("convert", *args, "-O", "raw", src, out)
@@ -94,3 +95,27 @@ def test_compress_refused_by_name(tmp_path, src):
     h = img("convert", "-c", "-O", "qcow2", src, tmp_path / "c.qcow2")
     assert h.returncode == 1 and "compressed output is not supported" in h.stderr
     assert not (tmp_path / "c.qcow2").exists()
+
+
+def null_src(latency_ms):
+    """16 MiB of null-co whose every read takes @latency_ms: 16 chunks."""
+    return ('json:{"driver":"null-co","size":16777216,"read-zeroes":true,'
+            f'"latency-ns":{latency_ms * 1000000}}}')
+
+
+@pytest.mark.parametrize("extra", [[], ["-W"]], ids=["in-order", "out-of-order"])
+def test_parallel_copiers_are_real(tmp_path, extra):
+    """16 chunks whose reads take 20 ms each: one copier needs 320 ms at
+    least; eight need about 40 (the bound leaves room for a loaded machine)."""
+    import time
+
+    took = {}
+    for m in ("1", "8"):
+        out = tmp_path / f"o{m}.raw"
+        t0 = time.monotonic()
+        r = img("convert", "-m", m, *extra, "-O", "raw", null_src(20), out)
+        took[m] = time.monotonic() - t0
+        assert r.returncode == 0, r.stderr
+        assert out.stat().st_size == 16 << 20
+    assert took["1"] >= 0.32
+    assert took["8"] < took["1"] / 2, took

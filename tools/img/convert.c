@@ -26,6 +26,8 @@ typedef struct ConvertArgs {
     int64_t sparse;         /* -S: zero runs of this many bytes are skipped; 0 never */
     const char *backing;    /* -B: the new image's backing file */
     const char *backing_fmt;/* -F */
+    int parallel;           /* -m: chunks copied at once */
+    bool out_of_order;      /* -W: a chunk is written as soon as it is read */
 } ConvertArgs;
 
 /* qemu-img's limits for -S and -m. */
@@ -49,13 +51,14 @@ static int parse_tuning(int c, const char *arg, ConvertArgs *a)
         a->sparse = n;
         return 0;
     case 'm':
-        /* Accepted for scripts; hotblock-img copies in order, one request at a time. */
+        /* qemu-img's coroutines are threads here: each copies a chunk at a time. */
         n = atoi(arg);
         if (n < 1 || n > CONVERT_COROUTINES_MAX) {
             fprintf(stderr, "%s: Invalid number of coroutines. Allowed number of "
                     "coroutines is between 1 and %d\n", hb_img_prog, CONVERT_COROUTINES_MAX);
             return 1;
         }
+        a->parallel = (int)n;
         return 0;
     case 'c':
         fprintf(stderr, "%s: convert -c: compressed output is not supported by hotblock-img "
@@ -99,7 +102,7 @@ static int parse_args(int argc, char **argv, ConvertArgs *a)
         case 'q': a->quiet = true; break;
         case 'U': a->src_spec.force_share = true; break;
         case 'i': a->src_spec.image_opts = true; break;
-        case 'W': break;    /* out-of-order writes: the copy is in order anyway */
+        case 'W': a->out_of_order = true; break;
         case 'B': a->backing = optarg; break;
         case 'F': a->backing_fmt = optarg; break;
         case 'S': case 'm': case 't': case 'T': case 'c': {
@@ -157,34 +160,107 @@ static int write_changed(HbNode *dst, uint64_t off, const uint8_t *buf, uint64_t
 }
 
 /*
- * Copy @len bytes of @src into @dst and flush it: 0 or -errno.  @sparse 0
- * writes everything; @compare reads @dst first (a backing file under it).
+ * The copy, as qemu-img's: chunks of HB_IMG_COPY_CHUNK bytes, taken in
+ * order by -m copiers at once (threads here, coroutines there), each
+ * reading its chunk and writing it.  Without -W a chunk is written only
+ * after every chunk before it, so the target fills from the front as with
+ * one copier; with -W it is written as soon as it is read.  The node
+ * calls are safe from any thread.
+ */
+typedef struct Copy {
+    HbNode *src, *dst;
+    uint64_t len, sparse;
+    bool compare, show, in_order;
+    GMutex lock;
+    GCond turn;
+    uint64_t next_chunk;    /* the next chunk a copier takes */
+    uint64_t next_write;    /* in order: the chunk whose turn it is to be written */
+    uint64_t done;          /* bytes copied, for -p */
+    int ret;                /* the first error */
+} Copy;
+
+/* One chunk: read it (and, comparing, the target), then write what changed. */
+static int copy_chunk(Copy *c, uint64_t idx, uint8_t *buf, uint8_t *cur)
+{
+    uint64_t off = idx * HB_IMG_COPY_CHUNK;
+    uint64_t n = MIN((uint64_t)HB_IMG_COPY_CHUNK, c->len - off);
+    int ret = hb_node_pread(c->src, off, buf, n);
+
+    if (ret == 0 && cur) {
+        ret = hb_node_pread(c->dst, off, cur, n);
+    }
+    if (ret == 0 && c->in_order) {
+        g_mutex_lock(&c->lock);
+        while (c->next_write != idx && c->ret == 0) {
+            g_cond_wait(&c->turn, &c->lock);
+        }
+        ret = c->ret;
+        g_mutex_unlock(&c->lock);
+    }
+    if (ret == 0) {
+        ret = write_changed(c->dst, off, buf, n, c->sparse, cur);
+    }
+    g_mutex_lock(&c->lock);
+    if (ret < 0 && c->ret == 0) {
+        c->ret = ret;
+    }
+    c->next_write++;
+    c->done += n;
+    hb_img_progress(c->show, c->done, c->len);
+    g_cond_broadcast(&c->turn);
+    g_mutex_unlock(&c->lock);
+    return ret;
+}
+
+static gpointer copier(gpointer opaque)
+{
+    Copy *c = opaque;
+    g_autofree uint8_t *buf = g_malloc(HB_IMG_COPY_CHUNK);
+    g_autofree uint8_t *cur = c->compare ? g_malloc(HB_IMG_COPY_CHUNK) : NULL;
+    uint64_t chunks = (c->len + HB_IMG_COPY_CHUNK - 1) / HB_IMG_COPY_CHUNK;
+
+    for (;;) {
+        g_mutex_lock(&c->lock);
+        uint64_t idx = c->next_chunk++;
+        bool stop = idx >= chunks || c->ret < 0;
+        g_mutex_unlock(&c->lock);
+        if (stop || copy_chunk(c, idx, buf, cur) < 0) {
+            return NULL;
+        }
+    }
+}
+
+/*
+ * Copy @len bytes of @src into @dst with @parallel copiers and flush it:
+ * 0 or -errno.  @sparse 0 writes everything; @compare reads @dst first (a
+ * backing file under it).
  */
 static int copy_data(HbNode *src, HbNode *dst, int64_t len, uint64_t sparse,
-                     bool compare, bool show)
+                     bool compare, bool show, int parallel, bool in_order)
 {
-    g_autofree uint8_t *buf = g_malloc(HB_IMG_COPY_CHUNK);
-    g_autofree uint8_t *cur = compare ? g_malloc(HB_IMG_COPY_CHUNK) : NULL;
-    int ret = 0;
+    Copy c = { .src = src, .dst = dst, .len = (uint64_t)len, .sparse = sparse,
+               .compare = compare, .show = show, .in_order = in_order };
+    GThread *t[CONVERT_COROUTINES_MAX];
+    int ret;
 
+    g_mutex_init(&c.lock);
+    g_cond_init(&c.turn);
     hb_img_progress(show, 0, (uint64_t)len);
-    for (uint64_t off = 0; off < (uint64_t)len && ret == 0; off += HB_IMG_COPY_CHUNK) {
-        uint64_t n = MIN((uint64_t)HB_IMG_COPY_CHUNK, (uint64_t)len - off);
-        ret = hb_node_pread(src, off, buf, n);
-        if (ret == 0 && cur) {
-            ret = hb_node_pread(dst, off, cur, n);
-        }
-        if (ret == 0) {
-            ret = write_changed(dst, off, buf, n, sparse, cur);
-        }
-        hb_img_progress(show, off + n, (uint64_t)len);
+    for (int i = 0; i < parallel; i++) {
+        t[i] = g_thread_new("convert", copier, &c);
     }
+    for (int i = 0; i < parallel; i++) {
+        g_thread_join(t[i]);
+    }
+    ret = c.ret;
     if (ret == 0) {
         ret = hb_node_flush(dst);
     }
     if (show) {
         printf("\n");
     }
+    g_cond_clear(&c.turn);
+    g_mutex_clear(&c.lock);
     return ret;
 }
 
@@ -193,7 +269,7 @@ int hb_img_cmd_convert(int argc, char **argv)
     g_autoptr(GHashTable) opts = g_hash_table_new_full(g_str_hash, g_str_equal,
                                                        g_free, g_free);
     ConvertArgs a = { .src_spec = { .read_only = true }, .opts = opts, .out_fmt = "raw",
-                      .sparse = 4096 };
+                      .sparse = 4096, .parallel = 8 };
     GError *err = NULL;
     int status = parse_args(argc, argv, &a);
 
@@ -246,7 +322,7 @@ int hb_img_cmd_convert(int argc, char **argv)
     bool sparse_ok = !a.no_create && (g_str_equal(a.out_fmt, "raw") ||
                                       g_str_equal(a.out_fmt, "qcow2"));
     int ret = copy_data(src, dst, len, sparse_ok ? (uint64_t)a.sparse : 0,
-                        sparse_ok && a.backing, a.show_progress);
+                        sparse_ok && a.backing, a.show_progress, a.parallel, !a.out_of_order);
     g_clear_pointer(&dst, hb_node_unref);
     if (ret < 0) {
         fprintf(stderr, "%s: error while converting: %s\n", hb_img_prog, g_strerror(-ret));
