@@ -29,6 +29,7 @@ typedef struct Checker {
     uint32_t *refs;         /* computed references */
     unsigned fix;           /* HB_QCOW2_FIX_*: what compare() and the OFLAG_COPIED pass repair */
     bool rebuild;           /* a referenced cluster has refcount 0: only a rebuild is safe */
+    uint64_t next_contiguous; /* active table: where the next data cluster would follow on */
 } Checker;
 
 static void say(Checker *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -167,7 +168,10 @@ static void check_l2(Checker *c, uint64_t l1_idx, uint64_t *table, bool active)
             hb_qcow2_compressed_loc(s, e, &off, &len);
             add_ref(c, off, len);
             if (active && guest < s->hdr.size) {
+                /* As QEMU counts them: fragmented by nature (sub-cluster). */
                 c->res->allocated_clusters++;
+                c->res->compressed_clusters++;
+                c->res->fragmented_clusters++;
             }
             continue;
         }
@@ -182,7 +186,12 @@ static void check_l2(Checker *c, uint64_t l1_idx, uint64_t *table, bool active)
             continue;
         }
         if (active && !(e & QCOW2_OFLAG_ZERO) && guest < s->hdr.size) {
+            /* Fragmented: not right after the previous data cluster, as QEMU counts. */
             c->res->allocated_clusters++;
+            if (c->next_contiguous && off != c->next_contiguous) {
+                c->res->fragmented_clusters++;
+            }
+            c->next_contiguous = off + s->cluster_size;
         }
         add_ref(c, off, s->cluster_size);
     }

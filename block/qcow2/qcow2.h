@@ -21,6 +21,8 @@ typedef struct HbQcow2CheckResult {
     uint64_t leaks;              /* clusters with a refcount nobody uses */
     uint64_t check_errors;       /* I/O errors while checking */
     uint64_t allocated_clusters; /* guest clusters with data */
+    uint64_t fragmented_clusters; /* of those, not right after the one before on the host */
+    uint64_t compressed_clusters; /* of those, compressed */
     uint64_t total_clusters;     /* guest clusters in the virtual size */
     uint64_t image_end_offset;   /* end of the last used host cluster */
     uint64_t refcount_errors_shown; /* lines written to the report */

@@ -42,6 +42,8 @@ static void print_check_json(const char *filename, const HbQcow2CheckResult *r)
     add_nonzero(b, "leaks", r->leaks);
     add_nonzero(b, "total-clusters", r->total_clusters);
     add_nonzero(b, "allocated-clusters", r->allocated_clusters);
+    add_nonzero(b, "fragmented-clusters", r->fragmented_clusters);
+    add_nonzero(b, "compressed-clusters", r->compressed_clusters);
     add_nonzero(b, "leaks-fixed", r->leaks_fixed);
     add_nonzero(b, "corruptions-fixed", r->corruptions_fixed);
     json_builder_end_object(b);
@@ -76,15 +78,14 @@ static void print_check_human(const HbQcow2CheckResult *r)
     if (!r->corruptions && !r->leaks && !r->check_errors) {
         printf("No errors were found on the image.\n");
     }
-    /*
-     * qemu-img goes on with "F% fragmented, C% compressed clusters";
-     * the check result does not count those, so the line stops at what
-     * is known rather than printing made-up zeroes.
-     */
     if (r->total_clusters && r->allocated_clusters) {
-        printf("%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " = %0.2f%% allocated\n",
+        double alloc = (double)r->allocated_clusters;
+        printf("%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " = %0.2f%% allocated, %0.2f%% "
+               "fragmented, %0.2f%% compressed clusters\n",
                r->allocated_clusters, r->total_clusters,
-               100.0 * (double)r->allocated_clusters / (double)r->total_clusters);
+               100.0 * alloc / (double)r->total_clusters,
+               100.0 * (double)r->fragmented_clusters / alloc,
+               100.0 * (double)r->compressed_clusters / alloc);
     }
     if (r->image_end_offset) {
         printf("Image end offset: %" G_GUINT64_FORMAT "\n", r->image_end_offset);
