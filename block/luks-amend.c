@@ -189,7 +189,7 @@ bool hb_luks_amend_supported(HbNode *node, GError **errp)
     return true;
 }
 
-bool hb_luks_amend_keyslots(HbNode *node, const HbLuksAmendOpts *o, GError **errp)
+bool hb_luks_amend_begin(HbNode *node, GError **errp)
 {
     if (!hb_luks_amend_supported(node, errp)) {
         return false;
@@ -200,25 +200,51 @@ bool hb_luks_amend_keyslots(HbNode *node, const HbLuksAmendOpts *o, GError **err
         hb_error_set(errp, "Image is read-only");
         return false;
     }
+    if (s->amending) {
+        hb_error_set(errp, "Node '%s' is already having its LUKS keyslots changed",
+                     node->node_name);
+        return false;
+    }
     /* A detached header is read-only for the luks node (data I/O never
      * writes it): write access is taken for the change only. */
     HbChild *edge = s->header;
-    unsigned perm = edge ? edge->perm : 0, shared = edge ? edge->shared_perm : 0;
-    if (edge && !hb_child_set_perm(edge, perm | HB_PERM_WRITE, shared, errp)) {
-        g_prefix_error(errp, "LUKS header node '%s': ", hdr->node_name);
-        return false;
+    if (edge) {
+        s->amend_perm = edge->perm;
+        s->amend_shared = edge->shared_perm;
+        if (!hb_child_set_perm(edge, edge->perm | HB_PERM_WRITE, edge->shared_perm, errp)) {
+            g_prefix_error(errp, "LUKS header node '%s': ", hdr->node_name);
+            return false;
+        }
     }
+    s->amending = true;
+    return true;
+}
+
+void hb_luks_amend_end(HbNode *node)
+{
+    LuksState *s = node->opaque;
+
+    g_assert(s->amending);
+    if (s->header) {
+        /* Dropping a permission cannot conflict; a lock-byte release
+         * error leaves the extra lock held, which is harmless. */
+        hb_child_set_perm(s->header, s->amend_perm, s->amend_shared, NULL);
+    }
+    s->amending = false;
+}
+
+bool hb_luks_amend_keyslots(HbNode *node, const HbLuksAmendOpts *o, GError **errp)
+{
+    LuksState *s = node->opaque;
+    HbNode *hdr = luks_header_node(s);
+
+    g_assert(s->amending);
     bool ok = o->active ? activate(s, hdr, o, errp) : deactivate(s, hdr, o, errp);
     /* Even after a failure: an erase by passphrase may have done some. */
     int rc = hb_node_flush(hdr);
     if (ok && rc < 0) {
         hb_error_set_errno(errp, rc, "Could not flush the LUKS header");
         ok = false;
-    }
-    if (edge) {
-        /* Dropping a permission cannot conflict; a lock-byte release
-         * error leaves the extra lock held, which is harmless. */
-        hb_child_set_perm(edge, perm, shared, NULL);
     }
     return ok;
 }

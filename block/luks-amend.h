@@ -35,8 +35,21 @@ typedef struct HbLuksAmendOpts {
 bool hb_luks_amend_supported(HbNode *node, GError **errp);
 
 /**
+ * hb_luks_amend_begin() - hold luks node @node for a keyslot change: refuse
+ * a second one meanwhile, and take write access to a detached header (it
+ * is read-only for data I/O).  Main thread: it changes the graph's edges.
+ * @errp: "Image is read-only", "Node 'x' is already having its LUKS
+ *        keyslots changed", a permission conflict on the header node
+ * Return: true; then hb_luks_amend_end() must follow, also on the main thread.
+ */
+bool hb_luks_amend_begin(HbNode *node, GError **errp);
+
+/** hb_luks_amend_end() - release what hb_luks_amend_begin() took.  Main thread. */
+void hb_luks_amend_end(HbNode *node);
+
+/**
  * hb_luks_amend_keyslots() - add or erase keyslots of a luks node
- * @node: an unlocked, writable luks node
+ * @node: an unlocked luks node, between hb_luks_amend_begin() and _end()
  * @o: what to do, as QEMU's QCryptoBlockAmendOptionsLUKS
  * @errp: QEMU's texts ("'new-secret' is required to activate a keyslot",
  *        "No keyslots match given (old) password for erase operation", ...)
@@ -45,7 +58,8 @@ bool hb_luks_amend_supported(HbNode *node, GError **errp);
  * under @o->new_secret.  Inactive: keyslot @o->keyslot is erased (when
  * @o->old_secret is given too, only if it opens that slot), or every
  * keyslot @o->old_secret opens, never all of them.  The header node is
- * flushed afterwards.  A detached header gets write access for the change
+ * flushed afterwards.  Any thread (the key derivation takes seconds: an
+ * x-blockdev-amend job runs it on its own).  A detached header gets write access for the change
  * only ("Block node is read-only" when it is a read-only node).  Main thread.
  */
 bool hb_luks_amend_keyslots(HbNode *node, const HbLuksAmendOpts *o, GError **errp);

@@ -15,6 +15,9 @@ typedef struct LuksState {
     uint64_t payload_offset;
     uint64_t payload_size;  /* LUKS2 fixed-size segment; 0: to the end of file */
     uint32_t sector;        /* encryption sector size */
+    /* An amend holds the header (main thread): one at a time (luks-amend.c). */
+    bool amending;
+    unsigned amend_perm, amend_shared;  /* the header edge's own, to restore */
 } LuksState;
 
 /* The node holding the LUKS header: the header child, else the file. */

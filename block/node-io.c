@@ -48,9 +48,16 @@ int64_t hb_node_admission_wait_ns(HbNode *node, bool is_write)
     int64_t wait = node->drv->admission_wait_ns ? node->drv->admission_wait_ns(node, is_write)
                                                 : 0;
 
+    /*
+     * Down the data path only ("file": a format's or filter's data): a
+     * throttle under a backing file or a detached header holds only the
+     * requests that reach it, as in QEMU.
+     */
     for (guint i = 0; i < node->children->len; i++) {
-        HbNode *child = ((HbChild *)g_ptr_array_index(node->children, i))->node;
-        wait = MAX(wait, hb_node_admission_wait_ns(child, is_write));
+        HbChild *c = g_ptr_array_index(node->children, i);
+        if (g_str_equal(c->name, "file")) {
+            wait = MAX(wait, hb_node_admission_wait_ns(c->node, is_write));
+        }
     }
     return wait;
 }

@@ -618,7 +618,8 @@ void hb_node_drained_begin(HbNode *node);
 /**
  * hb_node_admission_wait_ns() - how long a request of direction @is_write
  * submitted to @node now would be held before it reaches the storage: the
- * longest HbDriver.admission_wait_ns of @node and the nodes below it.
+ * longest HbDriver.admission_wait_ns of @node and the nodes below it on
+ * the data path (its "file" child, and so on down).
  * A server reading requests from a queue (an export's ring) asks before it
  * takes the next one, and leaves it queued while the answer is not 0, so
  * that its thread serves other queues meanwhile.  Any thread.

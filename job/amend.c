@@ -16,6 +16,7 @@
 typedef struct AmendJob {
     QapiBlockdevAmendOptions *opts;
     bool force;
+    bool holding;           /* hb_luks_amend_begin() succeeded */
     HbChild *user;
     HbSecretBuf *new_secret, *old_secret, *secret;
 } AmendJob;
@@ -25,14 +26,19 @@ static bool lookup(const char *id, HbSecretBuf **out, GError **errp)
     return !id || (*out = hb_secret_lookup_utf8(id, errp)) != NULL;
 }
 
+/* Main thread: the secrets, and the node held for the change (graph edges). */
 static bool amend_start(HbJob *job, GError **errp)
 {
     AmendJob *aj = hb_job_opaque(job);
     QapiBlockdevAmendOptionsLUKS *l = aj->opts->u.luks;
 
-    return lookup(l->new_secret, &aj->new_secret, errp) &&
-           lookup(l->old_secret, &aj->old_secret, errp) &&
-           lookup(l->secret, &aj->secret, errp);
+    if (!lookup(l->new_secret, &aj->new_secret, errp) ||
+        !lookup(l->old_secret, &aj->old_secret, errp) ||
+        !lookup(l->secret, &aj->secret, errp)) {
+        return false;
+    }
+    aj->holding = hb_luks_amend_begin(aj->user->node, errp);
+    return aj->holding;
 }
 
 static bool amend_run(HbJob *job, GError **errp)
@@ -63,6 +69,9 @@ static void amend_free(void *opaque)
 {
     AmendJob *aj = opaque;
 
+    if (aj->holding) {
+        hb_luks_amend_end(aj->user->node);
+    }
     hb_node_detach_user(aj->user);
     hb_secret_buf_free(aj->new_secret);
     hb_secret_buf_free(aj->old_secret);

@@ -86,6 +86,8 @@ struct HbQueueRunner {
     gint read_cost_ns;          /* average service time of reads; any thread */
     int64_t hold_until_ns;      /* the throttle holds the next request until then; 0: not */
     int64_t wake_armed_ns;      /* the deadline of the last wake asked for (signal_at) */
+    unsigned wake_gen;          /* the kick fd's generation it was asked for */
+    bool wake_unavailable;      /* signal_at failed: no admission (see admit()) */
 
     GMutex done_lock;
     GCond done_cond;
@@ -251,15 +253,22 @@ static bool want_offload(HbQueueRunner *r, RunnerReq *req, HbVirtq *vq)
 /* Kick ring @q at @deadline_ns; at once if the backend cannot arrange it. */
 static void wake_at(HbQueueRunner *r, HbVuQueue *q, int64_t deadline_ns)
 {
-    if (r->wake_armed_ns > now_ns() && r->wake_armed_ns <= deadline_ns) {
-        return;                 /* an earlier wake is armed: it looks again */
+    if (r->wake_armed_ns > now_ns() && r->wake_armed_ns <= deadline_ns &&
+        r->wake_gen == q->kick_gen) {
+        return;                 /* an earlier wake of this kick fd is armed: it looks again */
     }
-    if (!r->blk->be.signal_at || q->kick_fd < 0 ||
-        !r->blk->be.signal_at(r->blk->be.opaque, q->kick_fd, deadline_ns)) {
+    if (q->kick_fd < 0 || !r->blk->be.signal_at(r->blk->be.opaque, q->kick_fd, deadline_ns)) {
+        /*
+         * No wake-up later: kick now, and admit everything from here on,
+         * so the throttle node holds requests as before rather than the
+         * ring spinning on a kick it gives itself.
+         */
+        r->wake_unavailable = true;
         hb_vu_queue_wake(q);
         return;
     }
     r->wake_armed_ns = deadline_ns;
+    r->wake_gen = q->kick_gen;
 }
 
 /*
@@ -271,7 +280,7 @@ static bool admit(HbQueueRunner *r, int type)
 {
     int64_t wait;
 
-    if (!r->blk->be.admission_wait_ns ||
+    if (!r->blk->be.admission_wait_ns || !r->blk->be.signal_at || r->wake_unavailable ||
         (type != HB_VIRTIO_BLK_T_IN && type != HB_VIRTIO_BLK_T_OUT &&
          type != HB_VIRTIO_BLK_T_DISCARD && type != HB_VIRTIO_BLK_T_WRITE_ZEROES)) {
         return true;

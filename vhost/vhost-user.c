@@ -612,6 +612,7 @@ static int set_vring_fd(HbVuDev *dev, VuMsg *msg)
         }
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         q->kick_fd = fd;
+        q->kick_gen++;
         fd = -1;
         if (!queue_map(dev, q, true)) {
             ret = MSG_DROP;

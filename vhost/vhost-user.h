@@ -136,6 +136,7 @@ typedef struct HbVuQueue {
     bool enabled;    /* SET_VRING_ENABLE */
     bool broken;
     int kick_fd;
+    unsigned kick_gen;   /* bumped whenever kick_fd is set: a wake-up armed before is stale */
     int call_fd;
     int err_fd;
 } HbVuQueue;

@@ -54,7 +54,7 @@ static int expand_zero_clusters(HbQcow2 *s, GError **errp)
         ret = hb_qcow2_pwritev(s, off, iov.iov_len, &iov, 1, false);
     }
     if (ret < 0) {
-        hb_error_set_errno(errp, -ret, "Failed to turn zero clusters into data clusters");
+        hb_error_set_errno(errp, -ret, "Failed to turn zero into data clusters");
     }
     return ret;
 }
@@ -76,8 +76,8 @@ static bool can_downgrade(HbQcow2 *s, GError **errp)
         return false;
     }
     if (s->hdr.nb_snapshots) {
-        hb_error_set(errp, "Cannot downgrade an image with internal snapshots "
-                     "(hotblock-img does not rewrite their tables)");
+        /* QEMU writes out the snapshots' zero clusters too; hotblock does not. */
+        hb_error_set(errp, "Internal snapshots prevent downgrade of image");
         return false;
     }
     return true;

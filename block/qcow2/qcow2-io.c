@@ -433,6 +433,10 @@ static int64_t write_allocating(HbQcow2 *s, uint64_t off, uint64_t n, uint64_t e
     g_mutex_lock(&s->meta_lock);
     hb_qcow2_allocs_remove(s, &inflight);
     if (ret < 0) {
+        /* Nothing maps the new clusters yet: give them back rather than leak them. */
+        if (!reuse) {
+            hb_qcow2_free_range(s, (uint64_t)host, nclusters * s->cluster_size);
+        }
         return ret;
     }
     for (uint64_t i = 0; i < nclusters; i++) {

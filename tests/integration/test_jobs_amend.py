@@ -221,3 +221,28 @@ def test_node_busy_while_amending(daemon, qmp, tmp_path):
     assert job_statuses(qmp, "a")[-1] == "concluded"
     qmp.cmd("job-dismiss", id="a")
     qmp.cmd("blockdev-del", **{"node-name": "l"})
+
+
+def test_one_amend_at_a_time(daemon, qmp, tmp_path):
+    """A second amend of a node while one runs fails at once, clearly, rather
+    than racing the first for a keyslot; the first completes."""
+    import time
+
+    img = tmp_path / "v.luks"
+    open_volume(qmp, img)
+    opts = {"driver": "luks", "state": "active", "iter-time": 1500}
+    qmp.cmd("x-blockdev-amend", **{"job-id": "a1", "node-name": "l",
+                                   "options": dict(opts, **{"new-secret": "sec1"})})
+    qmp.cmd("x-blockdev-amend", **{"job-id": "a2", "node-name": "l",
+                                   "options": dict(opts, **{"new-secret": "sec2"})})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        jobs = {j["id"]: j for j in qmp.cmd("query-jobs")}
+        if all(jobs[i]["status"] == "concluded" for i in ("a1", "a2")):
+            break
+        time.sleep(0.05)
+    assert "error" not in jobs["a1"], jobs["a1"]
+    assert jobs["a2"]["error"] == "Node 'l' is already having its LUKS keyslots changed"
+    assert opens(tmp_path, img, PASS1)
+    assert not opens(tmp_path, img, PASS2)
+    assert slots(img) == [0, 1]

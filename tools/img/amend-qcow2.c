@@ -120,9 +120,18 @@ bool hb_img_amend_qcow2(HbNode *node, GHashTable *opts, GError **errp)
     bool has_size = false;
     uint64_t size = 0;
 
-    if (!parse(opts, &o, &has_size, &size, errp) || !hb_qcow2_node_amend(node, &o, errp)) {
+    if (!parse(opts, &o, &has_size, &size, errp)) {
         return false;
     }
-    /* The size last, as qemu-img: a grown image is a version 3 one if asked. */
-    return !has_size || hb_node_truncate(node, size, errp) == 0;
+    /*
+     * QEMU's order: an upgrade first, a downgrade last (after the size,
+     * so that what the new size needs, zero clusters, can still be
+     * written out by it).
+     */
+    if (o.version == 2) {
+        return (!has_size || hb_node_truncate(node, size, errp) == 0) &&
+               hb_qcow2_node_amend(node, &o, errp);
+    }
+    return hb_qcow2_node_amend(node, &o, errp) &&
+           (!has_size || hb_node_truncate(node, size, errp) == 0);
 }

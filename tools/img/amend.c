@@ -65,12 +65,7 @@ static bool amend_opts(GHashTable *opts, HbLuksAmendOpts *o, AmendSecrets *as, G
     g_autofree char *state = hb_opts_take_str(opts, "state");
     int64_t slot = 0;
 
-    if (!lookup(opts, "new-secret", &as->new_secret, errp) ||
-        !lookup(opts, "old-secret", &as->old_secret, errp)) {
-        return false;
-    }
-    o->new_secret = as->new_secret;
-    o->old_secret = as->old_secret;
+
     if (!take_int(opts, "keyslot", &o->has_keyslot, &slot, errp) ||
         !take_int(opts, "iter-time", &o->has_iter_time, &o->iter_time_ms, errp)) {
         return false;
@@ -94,6 +89,13 @@ static bool amend_opts(GHashTable *opts, HbLuksAmendOpts *o, AmendSecrets *as, G
         return false;
     }
     o->active = g_str_equal(state, "active");
+    /* Last, as qemu-img: a bad option is named before a missing secret. */
+    if (!lookup(opts, "new-secret", &as->new_secret, errp) ||
+        !lookup(opts, "old-secret", &as->old_secret, errp)) {
+        return false;
+    }
+    o->new_secret = as->new_secret;
+    o->old_secret = as->old_secret;
     return true;
 }
 
@@ -158,8 +160,10 @@ int hb_img_cmd_amend(int argc, char **argv)
     }
     /* The format first, as qemu-img: its options mean nothing elsewhere. */
     if (!hb_luks_amend_supported(node, &err) || !amend_opts(opts, &o, &as, &err) ||
-        !hb_luks_amend_keyslots(node, &o, &err)) {
+        !hb_luks_amend_begin(node, &err)) {
         return hb_img_fail(err, NULL);
     }
-    return 0;
+    bool ok = hb_luks_amend_keyslots(node, &o, &err);
+    hb_luks_amend_end(node);
+    return ok ? 0 : hb_img_fail(err, NULL);
 }
