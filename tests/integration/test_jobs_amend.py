@@ -117,7 +117,7 @@ def test_luks2_rekeyed(daemon, qmp, tmp_path):
     qmp.cmd("blockdev-add", driver="luks", **{"node-name": "l"}, **{"key-secret": "sec0"},
             file={"driver": "file", "filename": str(dev)})
     qmp.cmd("block-export-add", **export_args("e0", "l", tmp_path / "e0.sock", writable=True))
-    st, info = amend(qmp, state="active", **{"new-secret": "sec1"})
+    st, info = amend(qmp, state="active", **{"new-secret": "sec1", "iter-time": 10})
     assert st == OK, info
     st, info = amend(qmp, job_id="b", state="inactive", **{"old-secret": "sec0"})
     assert st == OK, info
