@@ -94,9 +94,9 @@ static bool take_args(GHashTable *opts, CreateArgs *a, GError **errp)
     a->pbkdf = hb_opts_take_str(opts, "pbkdf");
     if (!take_bool(opts, "detached-header", &a->detached, errp) ||
         !take_num(opts, "iter-time", 1, INT32_MAX, &a->iter, errp) ||
-        !take_num(opts, "pbkdf-memory", 1, UINT32_MAX, &a->memory, errp) ||
-        !take_num(opts, "pbkdf-parallel", 1, 16, &a->parallel, errp) ||
-        !take_num(opts, "sector-size", 1, 65536, &a->sector_size, errp)) {
+        !take_num(opts, "pbkdf-memory", 1, HB_LUKS_PBKDF_MEMORY_MAX, &a->memory, errp) ||
+        !take_num(opts, "pbkdf-parallel", 1, HB_LUKS_PBKDF_PARALLEL_MAX, &a->parallel, errp) ||
+        !take_num(opts, "sector-size", 1, HB_LUKS_SECTOR_SIZE_MAX, &a->sector_size, errp)) {
         return false;
     }
     if (a->format && !g_str_equal(a->format, "luks1") && !g_str_equal(a->format, "luks2")) {

@@ -27,6 +27,11 @@ typedef struct HbLuksFormatOpts {
     bool detached;                  /* the payload on its own volume, from 0 */
 } HbLuksFormatOpts;
 
+/* Upper bounds of the LUKS2 knobs, for both front-ends (the lower bound is 1). */
+#define HB_LUKS_PBKDF_MEMORY_MAX UINT32_MAX     /* KiB */
+#define HB_LUKS_PBKDF_PARALLEL_MAX 16
+#define HB_LUKS_SECTOR_SIZE_MAX 65536           /* crypto/luks2 narrows it to 512..4096 */
+
 /**
  * hb_luks_format_check() - the rules between @o's members: "Parameter
  * 'pbkdf' needs format=luks2" and the like.

@@ -174,11 +174,12 @@ static bool run_luks(HbJob *job, CreateJob *cj, GError **errp)
         hb_error_set(errp, "Parameter 'iter-time' expects a positive number");
         return false;
     }
-    /* The -o options' ranges (block/luks-create.c), here as QMP members. */
+    /* The -o options' ranges (block/luks-create.h), here as QMP members. */
     const struct { bool has; int64_t v, max; const char *name; } ranges[] = {
-        { l->has_pbkdf_memory, l->pbkdf_memory, UINT32_MAX, "pbkdf-memory" },
-        { l->has_pbkdf_parallel, l->pbkdf_parallel, 16, "pbkdf-parallel" },
-        { l->has_sector_size, l->sector_size, 65536, "sector-size" },
+        { l->has_pbkdf_memory, l->pbkdf_memory, HB_LUKS_PBKDF_MEMORY_MAX, "pbkdf-memory" },
+        { l->has_pbkdf_parallel, l->pbkdf_parallel, HB_LUKS_PBKDF_PARALLEL_MAX,
+          "pbkdf-parallel" },
+        { l->has_sector_size, l->sector_size, HB_LUKS_SECTOR_SIZE_MAX, "sector-size" },
     };
     for (unsigned i = 0; i < G_N_ELEMENTS(ranges); i++) {
         if (ranges[i].has && (ranges[i].v < 1 || ranges[i].v > ranges[i].max)) {
