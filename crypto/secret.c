@@ -322,3 +322,8 @@ HbSecretBuf *hb_secret_lookup_utf8(const char *id, GError **errp)
     }
     return g_steal_pointer(&buf);
 }
+
+bool hb_secret_lookup_utf8_opt(const char *id, HbSecretBuf **out, GError **errp)
+{
+    return !id || (*out = hb_secret_lookup_utf8(id, errp)) != NULL;
+}

@@ -97,6 +97,13 @@ HbSecretBuf *hb_secret_lookup(const char *id, GError **errp);
 HbSecretBuf *hb_secret_lookup_utf8(const char *id, GError **errp);
 
 /**
+ * hb_secret_lookup_utf8_opt() - hb_secret_lookup_utf8() of an optional
+ * member: @id NULL leaves *@out alone and succeeds.
+ * Return: false with @errp set if @id names no usable secret.
+ */
+bool hb_secret_lookup_utf8_opt(const char *id, HbSecretBuf **out, GError **errp);
+
+/**
  * hb_base64_decode() - QEMU's strict base64: only the base64 alphabet, '=' and '\n'
  * @in: NUL-terminated text
  * @errp: "Base64 data contains invalid characters"

@@ -21,20 +21,15 @@ typedef struct AmendJob {
     HbSecretBuf *new_secret, *old_secret, *secret;
 } AmendJob;
 
-static bool lookup(const char *id, HbSecretBuf **out, GError **errp)
-{
-    return !id || (*out = hb_secret_lookup_utf8(id, errp)) != NULL;
-}
-
 /* Main thread: the secrets, and the node held for the change (graph edges). */
 static bool amend_start(HbJob *job, GError **errp)
 {
     AmendJob *aj = hb_job_opaque(job);
     QapiBlockdevAmendOptionsLUKS *l = aj->opts->u.luks;
 
-    if (!lookup(l->new_secret, &aj->new_secret, errp) ||
-        !lookup(l->old_secret, &aj->old_secret, errp) ||
-        !lookup(l->secret, &aj->secret, errp)) {
+    if (!hb_secret_lookup_utf8_opt(l->new_secret, &aj->new_secret, errp) ||
+        !hb_secret_lookup_utf8_opt(l->old_secret, &aj->old_secret, errp) ||
+        !hb_secret_lookup_utf8_opt(l->secret, &aj->secret, errp)) {
         return false;
     }
     aj->holding = hb_luks_amend_begin(aj->user->node, errp);

@@ -52,13 +52,6 @@ static void amend_secrets_clear(AmendSecrets *as)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AmendSecrets, amend_secrets_clear)
 
-static bool lookup(GHashTable *opts, const char *key, HbSecretBuf **out, GError **errp)
-{
-    const char *id = g_hash_table_lookup(opts, key);
-
-    return !id || (*out = hb_secret_lookup_utf8(id, errp)) != NULL;
-}
-
 /* The -o table as HbLuksAmendOpts, its secrets in @as. */
 static bool amend_opts(GHashTable *opts, HbLuksAmendOpts *o, AmendSecrets *as, GError **errp)
 {
@@ -90,8 +83,10 @@ static bool amend_opts(GHashTable *opts, HbLuksAmendOpts *o, AmendSecrets *as, G
     }
     o->active = g_str_equal(state, "active");
     /* Last, as qemu-img: a bad option is named before a missing secret. */
-    if (!lookup(opts, "new-secret", &as->new_secret, errp) ||
-        !lookup(opts, "old-secret", &as->old_secret, errp)) {
+    if (!hb_secret_lookup_utf8_opt(g_hash_table_lookup(opts, "new-secret"),
+                                   &as->new_secret, errp) ||
+        !hb_secret_lookup_utf8_opt(g_hash_table_lookup(opts, "old-secret"),
+                                   &as->old_secret, errp)) {
         return false;
     }
     o->new_secret = as->new_secret;
