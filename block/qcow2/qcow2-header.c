@@ -18,10 +18,11 @@
 #define EXT_ENCRYPTION     0x0537be77u
 
 /*
- * Header extensions are only read, except by hb_qcow2_set_backing(), which
- * rewrites the header cluster with every extension but the backing
- * format's copied as it was; other updates touch single fields.  Unknown
- * extensions stay intact either way.
+ * Header extensions are only read, except by hb_qcow2_set_backing() and
+ * hb_qcow2_set_header() (amend's compatibility level), which rewrite the
+ * header cluster with every extension but the backing format's copied as
+ * it was; other updates touch single fields.  Unknown extensions stay
+ * intact either way.
  */
 static bool parse_extensions(HbQcow2 *s, const uint8_t *buf, size_t len,
                              GError **errp)
