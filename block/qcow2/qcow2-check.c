@@ -30,7 +30,23 @@ typedef struct Checker {
     unsigned fix;           /* HB_QCOW2_FIX_*: what compare() and the OFLAG_COPIED pass repair */
     bool rebuild;           /* a referenced cluster has refcount 0: only a rebuild is safe */
     uint64_t next_contiguous; /* active table: where the next data cluster would follow on */
+    const HbQcow2Progress *progress; /* NULL: nobody asked */
+    uint64_t progress_base;  /* this pass's share of the run starts here, of PROGRESS_TOTAL */
+    uint64_t progress_span;  /* and is this wide */
 } Checker;
+
+/* The whole run, in the units told to HbQcow2Progress. */
+#define PROGRESS_TOTAL 10000
+
+/* The pass is @done of @total through its share of the run. */
+static void tell_progress(const Checker *c, uint64_t done, uint64_t total)
+{
+    if (c->progress && total) {
+        c->progress->fn(c->progress->opaque,
+                        c->progress_base + c->progress_span * MIN(done, total) / total,
+                        PROGRESS_TOTAL);
+    }
+}
 
 static void say(Checker *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
@@ -210,6 +226,9 @@ static void walk_l1(Checker *c, const uint64_t *l1, uint32_t l1_size,
 
     for (uint32_t i = 0; i < l1_size; i++) {
         uint64_t l2 = l1[i] & QCOW2_OFFSET_MASK;
+        if (active) {
+            tell_progress(c, i, l1_size);
+        }
         if (!l2) {
             continue;
         }
@@ -483,9 +502,13 @@ static bool check_refcounts(Checker *c, const char *path, HbQcow2 **sp, int *fd,
     return true;
 }
 
-/* One check of @path (with repairs as @fix allows), counted into @res. */
+/*
+ * One check of @path (with repairs as @fix allows), counted into @res;
+ * @progress is told of it from @base to @base + @span.
+ */
 static bool check_once(const char *path, unsigned fix, HbQcow2CheckResult *res,
-                       GString *report, GError **errp)
+                       GString *report, const HbQcow2Progress *progress,
+                       uint64_t base, uint64_t span, GError **errp)
 {
     HB_AUTOFD int fd = -1;
     HbQcow2 *s;
@@ -496,7 +519,8 @@ static bool check_once(const char *path, unsigned fix, HbQcow2CheckResult *res,
     if (!s) {
         return false;
     }
-    Checker c = { .s = s, .res = res, .report = report, .fix = fix };
+    Checker c = { .s = s, .res = res, .report = report, .fix = fix,
+                  .progress = progress, .progress_base = base, .progress_span = span };
     if (!count_refs(&c, errp)) {
         goto out;
     }
@@ -514,6 +538,7 @@ static bool check_once(const char *path, unsigned fix, HbQcow2CheckResult *res,
         res->corruptions++;
         res->marked_corrupt = true;
     }
+    tell_progress(&c, 1, 1);
     ok = true;
 out:
     g_free(c.refs);
@@ -524,7 +549,7 @@ out:
 bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
                     GError **errp)
 {
-    return check_once(path, 0, res, report, errp);
+    return check_once(path, 0, res, report, NULL, 0, PROGRESS_TOTAL, errp);
 }
 
 /*
@@ -554,18 +579,20 @@ static bool mark_clean(const char *path, GError **errp)
     return ret == 0;
 }
 
-bool hb_qcow2_repair(const char *path, unsigned fix, HbQcow2CheckResult *res,
-                     GString *report, GError **errp)
+/* hb_qcow2_repair(): the first pass is the first half of the run, the second the rest. */
+static bool repair(const char *path, unsigned fix, HbQcow2CheckResult *res,
+                   GString *report, const HbQcow2Progress *progress, GError **errp)
 {
     HbQcow2CheckResult first;
 
-    if (!check_once(path, fix, &first, report, errp)) {
+    if (!check_once(path, fix, &first, report, progress, 0, PROGRESS_TOTAL / 2, errp)) {
         *res = first;
         return false;
     }
     if (!first.leaks_fixed && !first.corruptions_fixed) {
         *res = first;
-    } else if (!check_once(path, 0, res, report, errp)) {
+    } else if (!check_once(path, 0, res, report, progress, PROGRESS_TOTAL / 2,
+                           PROGRESS_TOTAL / 2, errp)) {
         return false;
     }
     res->leaks_fixed = first.leaks_fixed;
@@ -582,4 +609,23 @@ bool hb_qcow2_repair(const char *path, unsigned fix, HbQcow2CheckResult *res,
         res->marked_corrupt = false;
     }
     return true;
+}
+
+bool hb_qcow2_repair(const char *path, unsigned fix, HbQcow2CheckResult *res,
+                     GString *report, GError **errp)
+{
+    return repair(path, fix, res, report, NULL, errp);
+}
+
+bool hb_qcow2_check_with_progress(const char *path, unsigned fix, HbQcow2CheckResult *res,
+                                  GString *report, const HbQcow2Progress *progress,
+                                  GError **errp)
+{
+    bool ok = fix ? repair(path, fix, res, report, progress, errp)
+                  : check_once(path, 0, res, report, progress, 0, PROGRESS_TOTAL, errp);
+
+    if (ok && progress) {
+        progress->fn(progress->opaque, PROGRESS_TOTAL, PROGRESS_TOTAL);
+    }
+    return ok;
 }

@@ -80,6 +80,25 @@ bool hb_qcow2_check(const char *path, HbQcow2CheckResult *res, GString *report,
 bool hb_qcow2_repair(const char *path, unsigned fix, HbQcow2CheckResult *res,
                      GString *report, GError **errp);
 
+/* -p: told how far a check or repair got; @done of @total, in any unit. */
+typedef struct HbQcow2Progress {
+    void (*fn)(void *opaque, uint64_t done, uint64_t total);
+    void *opaque;
+} HbQcow2Progress;
+
+/**
+ * hb_qcow2_check_with_progress() - hb_qcow2_check() (@fix 0) or
+ * hb_qcow2_repair() (@fix not 0), telling @progress as it goes.
+ * @progress: may be NULL.  Called with the share of the work done: the
+ *            active L1 table's entries walked by each check pass (two
+ *            when something was repaired), then the end.
+ *
+ * Return: as hb_qcow2_check() or hb_qcow2_repair().
+ */
+bool hb_qcow2_check_with_progress(const char *path, unsigned fix, HbQcow2CheckResult *res,
+                                  GString *report, const HbQcow2Progress *progress,
+                                  GError **errp);
+
 /**
  * hb_qcow2_change_backing() - the header of the qcow2 image file @path
  * names @file (format @fmt, or none) as its backing file, or none when

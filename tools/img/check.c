@@ -113,7 +113,8 @@ static HbChild *hold_for_repair(const char *name, GError **errp)
                                HB_PERM_CONSISTENT_READ | HB_PERM_WRITE_UNCHANGED, errp);
 }
 
-static int check_image(const char *name, unsigned fix, const char *output, bool quiet);
+static int check_image(const char *name, unsigned fix, const char *output, bool quiet,
+                       bool progress);
 
 int hb_img_cmd_check(int argc, char **argv)
 {
@@ -127,14 +128,15 @@ int hb_img_cmd_check(int argc, char **argv)
     const char *output = "human";
     const char *fmt = NULL;
     unsigned fix = 0;
-    bool quiet = false;
+    bool quiet = false, progress = false;
     GError *err = NULL;
     int c;
 
-    while ((c = getopt_long(argc, argv, "hf:qUr:", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hf:pqUr:", lopts, NULL)) != -1) {
         switch (c) {
         case 'h': hb_img_cmd_help(argv[0]); return 0;
         case 'f': fmt = optarg; break;
+        case 'p': progress = true; break;
         case 'q': quiet = true; break;
         case 'r':
             if (g_str_equal(optarg, "leaks")) {
@@ -154,6 +156,11 @@ int hb_img_cmd_check(int argc, char **argv)
     const char *name = hb_img_output_and_one_image(argc, argv, output);
     if (!name) {
         return 1;
+    }
+    /* The progress line would break the JSON document on the same stream. */
+    if (progress && g_str_equal(output, "json")) {
+        fprintf(stderr, "%s: -p cannot be combined with --output=json\n", hb_img_prog);
+        return CHECK_FAILED;
     }
     if (fmt && !hb_img_driver_by_name(fmt, &err)) {
         return hb_img_fail(err, NULL);
@@ -200,19 +207,30 @@ int hb_img_cmd_check(int argc, char **argv)
     if (!lock && !held) {
         return hb_img_open_fail(err, name);
     }
-    int ret = check_image(name, fix, output, quiet);
+    int ret = check_image(name, fix, output, quiet, progress && !quiet);
     hb_node_detach_user(lock);
     return ret;
 }
 
+static void show_progress(void *opaque, uint64_t done, uint64_t total)
+{
+    hb_img_progress(true, done, total);
+}
+
 /* Check (and with @fix repair) @name, held open by the caller; the exit status. */
-static int check_image(const char *name, unsigned fix, const char *output, bool quiet)
+static int check_image(const char *name, unsigned fix, const char *output, bool quiet,
+                       bool progress)
 {
     GError *err = NULL;
     HbQcow2CheckResult res;
     g_autoptr(GString) report = g_string_new(NULL);
-    bool ok = fix ? hb_qcow2_repair(name, fix, &res, report, &err)
-                  : hb_qcow2_check(name, &res, report, &err);
+    const HbQcow2Progress show = { .fn = show_progress };
+    bool ok = hb_qcow2_check_with_progress(name, fix, &res, report,
+                                           progress ? &show : NULL, &err);
+
+    if (progress) {
+        printf("\n");      /* after the last progress line, as convert -p ends */
+    }
     /* Per-cluster findings go to stderr, as qemu-img prints them. */
     fputs(report->str, stderr);
     if (!ok) {

@@ -12,6 +12,7 @@ typedef struct DdArgs {
     const char *in, *out;
     int64_t bs, count, skip;
     bool has_count, has_skip;
+    bool progress;              /* -p, beyond qemu-img dd */
 } DdArgs;
 
 /* One "key=value" operand into @a: 0, or the exit status. */
@@ -61,9 +62,10 @@ static int parse_args(int argc, char **argv, DdArgs *a)
     GError *err = NULL;
     int c;
 
-    while ((c = getopt_long(argc, argv, "hf:O:U", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hf:O:pU", lopts, NULL)) != -1) {
         switch (c) {
         case 'h': hb_img_cmd_help(argv[0]); return 0;
+        case 'p': a->progress = true; break;
         case 'f': a->in_spec.fmt = optarg; break;
         case 'O': a->out_fmt = optarg; break;
         case 'U': a->in_spec.force_share = true; break;
@@ -128,15 +130,22 @@ int hb_img_cmd_dd(int argc, char **argv)
     }
     g_autofree uint8_t *buf = g_malloc((gsize)a.bs);
     int ret = 0;
+    hb_img_progress(a.progress, 0, (uint64_t)MAX(size - pos, 0));
     for (int64_t off = pos; off < size && ret == 0; off += a.bs) {
         uint64_t n = (uint64_t)MIN(a.bs, size - off);
         ret = hb_node_pread(in, (uint64_t)off, buf, n);
         if (ret == 0) {
             ret = hb_node_pwrite(out, (uint64_t)(off - pos), buf, n, 0);
         }
+        if (ret == 0) {
+            hb_img_progress(a.progress, (uint64_t)(off - pos) + n, (uint64_t)(size - pos));
+        }
     }
     if (ret == 0) {
         ret = hb_node_flush(out);
+    }
+    if (a.progress) {
+        printf("\n");
     }
     if (ret < 0) {
         fprintf(stderr, "%s: %s: error while copying: %s\n", hb_img_prog, a.out,

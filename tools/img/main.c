@@ -25,10 +25,11 @@ static const ImgCommand commands[] = {
       "       [--backing-chain] FILENAME",
       "Print what the image is: format, sizes, backing file, format specifics." },
     { "check", hb_img_cmd_check,
-      "[-f FMT] [-q] [-U] [-r leaks|all] [--output=human|json] FILENAME",
+      "[-f FMT] [-p] [-q] [-U] [-r leaks|all] [--output=human|json] FILENAME",
       "Check a qcow2 image's metadata (exit 0 clean, 1 check failed, 2 corruptions,\n"
       "3 leaks only, 63 format without checks).  -r repairs leaked clusters, or all\n"
-      "refcount and OFLAG_COPIED errors, holding the image's write lock." },
+      "refcount and OFLAG_COPIED errors, holding the image's write lock.  -p shows\n"
+      "progress (not with --output=json)." },
     { "convert", hb_img_cmd_convert,
       "[--object OBJ]... [-p] [-q] [-n] [-U] [-f FMT] [--image-opts] [--target-image-opts]\n"
       "          [-S SPARSE] [-t CACHE] [-T SRC_CACHE] [-W] [-m N] [-B BACKING -F BACKING_FMT]\n"
@@ -83,10 +84,10 @@ static const ImgCommand commands[] = {
       "its contents: where it leaves bytes to its backing file and the old and new\n"
       "ones differ, the old bytes are copied in.  -u only rewrites the header." },
     { "dd", hb_img_cmd_dd,
-      "[--object OBJ]... [-U] [-f FMT] [-O OUTPUT_FMT] [--image-opts] [bs=BLOCK_SIZE]\n"
+      "[--object OBJ]... [-p] [-U] [-f FMT] [-O OUTPUT_FMT] [--image-opts] [bs=BLOCK_SIZE]\n"
       "     [count=BLOCKS] [skip=BLOCKS] if=INPUT of=OUTPUT",
       "Copy INPUT into a new image OUTPUT, dd-style (count= counts from the start,\n"
-      "skipped blocks included, as in qemu-img)." },
+      "skipped blocks included, as in qemu-img).  -p shows progress." },
 };
 
 static void print_synopsis(FILE *f, const ImgCommand *c)
