@@ -445,8 +445,16 @@ unsigned hb_aio_ctx_poll(HbAioCtx *ctx)
 
 unsigned hb_aio_ctx_wait(HbAioCtx *ctx, int64_t timeout_us)
 {
+    bool unused;
+
+    return hb_aio_ctx_wait_or_fd(ctx, timeout_us, -1, &unused);
+}
+
+unsigned hb_aio_ctx_wait_or_fd(HbAioCtx *ctx, int64_t timeout_us, int fd, bool *fd_ready)
+{
     unsigned n;
 
+    *fd_ready = false;
     if (ctx->queued) {
         hb_aio_ctx_submit(ctx);
     }
@@ -454,7 +462,11 @@ unsigned hb_aio_ctx_wait(HbAioCtx *ctx, int64_t timeout_us)
     if (n || (!ctx->inflight && !ctx->timers)) {
         return n;
     }
-    struct pollfd pfd = { .fd = ctx->efd, .events = POLLIN };
+    /* A negative fd is ignored by ppoll: then this is hb_aio_ctx_wait(). */
+    struct pollfd pfd[2] = {
+        { .fd = ctx->efd, .events = POLLIN },
+        { .fd = fd, .events = POLLIN },
+    };
     int64_t ns = timeout_us < 0 ? -1 : timeout_us * 1000;
     if (ctx->timers) {
         int64_t until = ctx->timers->deadline_ns - hb_aio_now_ns();
@@ -463,10 +475,11 @@ unsigned hb_aio_ctx_wait(HbAioCtx *ctx, int64_t timeout_us)
     }
     /* ns, not ms: a throttled request is released on time (ppoll). */
     struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
-    if (ppoll(&pfd, 1, ns < 0 ? NULL : &ts, NULL) > 0) {
+    if (ppoll(pfd, 2, ns < 0 ? NULL : &ts, NULL) > 0 && (pfd[0].revents & POLLIN)) {
         eventfd_t v;
         eventfd_read(ctx->efd, &v);
     }
+    *fd_ready = fd >= 0 && (pfd[1].revents & POLLIN);
     return hb_aio_ctx_poll(ctx);
 }
 

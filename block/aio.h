@@ -122,6 +122,14 @@ unsigned hb_aio_ctx_poll(HbAioCtx *ctx);
  */
 unsigned hb_aio_ctx_wait(HbAioCtx *ctx, int64_t timeout_us);
 
+/**
+ * hb_aio_ctx_wait_or_fd() - hb_aio_ctx_wait(), but the sleep also ends
+ * when @fd becomes readable.  Owner only.
+ * @fd_ready: set to whether @fd was found readable (it is not read)
+ * Return: how many callbacks ran.
+ */
+unsigned hb_aio_ctx_wait_or_fd(HbAioCtx *ctx, int64_t timeout_us, int fd, bool *fd_ready);
+
 /*
  * A timer of a context: @cb.done(@cb, 0) runs on the owner, inside
  * hb_aio_ctx_poll() or hb_aio_ctx_wait(), once the monotonic clock has

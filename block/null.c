@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block/null.c — "null-co": writes vanish, reads are zeroes or untouched. */
 #include "block/iov.h"
+#include "block/aio.h"
 #include "block/node.h"
 #include "util/error.h"
 
@@ -90,18 +91,55 @@ static int null_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
     return 0;
 }
 
-/* Without a latency every request finishes at once; with one, the pool sleeps it. */
+/* A request held for latency-ns on its thread's clock. */
+typedef struct NullDelayed {
+    HbAioTimer timer;       /* first: the timer's callback finds us */
+    HbIoReq *req;
+    bool read_zeroes;
+} NullDelayed;
+
+static void null_finish(HbIoReq *req, bool read_zeroes, int ret)
+{
+    if (ret == 0 && req->op == HB_IO_READ && read_zeroes) {
+        hb_iov_memset(req->iov, req->niov, 0, 0, req->bytes);
+    }
+    req->cb.done(&req->cb, ret);
+}
+
+static void null_delay_done(HbAioCb *cb, int ret)
+{
+    NullDelayed *d = (NullDelayed *)cb;
+
+    /* ret is not 0 only when the thread's timers are cancelled as it stops. */
+    null_finish(d->req, d->read_zeroes, ret);
+    g_free(d);
+}
+
+/*
+ * Without a latency every request finishes at once.  With one, it
+ * finishes on a timer of the submitting thread's completion context, as
+ * QEMU's null-co sleeps a coroutine: many requests wait at once without
+ * a thread each, so a deep queue against a fixed latency measures the
+ * path above the storage.  A thread without a context (a tool, the main
+ * thread) leaves it to the pool, whose workers sleep it (null_delay).
+ */
 static int null_submit(HbNode *node, HbIoReq *req)
 {
     NullState *s = node->opaque;
 
     if (s->latency_ns) {
-        return -ENOTSUP;
+        HbAioCtx *ctx = hb_aio_ctx_current();
+        if (!ctx) {
+            return -ENOTSUP;
+        }
+        NullDelayed *d = g_new(NullDelayed, 1);
+        d->timer.cb.done = null_delay_done;
+        d->req = req;
+        d->read_zeroes = s->read_zeroes;
+        hb_aio_ctx_timer_arm(ctx, &d->timer, hb_aio_now_ns() + (int64_t)s->latency_ns);
+        return 0;
     }
-    if (req->op == HB_IO_READ && s->read_zeroes) {
-        hb_iov_memset(req->iov, req->niov, 0, 0, req->bytes);
-    }
-    req->cb.done(&req->cb, 0);
+    null_finish(req, s->read_zeroes, 0);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include "export/iothread.h"
 
 #include <errno.h>
+#include <sys/prctl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -105,6 +106,13 @@ static gpointer thread_main(gpointer opaque)
     /* Made here: a ring set up with SINGLE_ISSUER belongs to its creator. */
     g_autoptr(HbAioCtx) ctx = hb_aio_ctx_new(hb_aio_uring_probe() == 0, NULL);
     hb_aio_ctx_set_current(ctx);
+    /*
+     * Timers here release throttled requests and null-co's latency-ns:
+     * the kernel's default 50 us of slack on every sleep would add to
+     * each (null-co at latency-ns=300000, depth 32: 78k IOPS with it,
+     * 88k without).  QEMU sets the same for its timers.
+     */
+    prctl(PR_SET_TIMERSLACK, 1UL);
 
     g_mutex_lock(&t->lock);
     t->tid = (int)syscall(SYS_gettid);

@@ -116,6 +116,18 @@ static void be_poll(void *opaque, int64_t wait_us)
     }
 }
 
+static bool be_poll_or_fd(void *opaque, int64_t wait_us, int fd)
+{
+    HbAioCtx *ctx = hb_aio_ctx_current();
+    bool ready = false;
+
+    clock_epoch++;
+    if (ctx) {
+        hb_aio_ctx_wait_or_fd(ctx, wait_us, fd, &ready);
+    }
+    return ready;
+}
+
 static int64_t be_admission_wait_ns(void *opaque, bool is_write)
 {
     HbNodeBackend *nb = opaque;
@@ -167,6 +179,7 @@ HbVirtioBlkBackend hb_node_backend(HbNodeBackend *nb)
         .opaque = nb,
         .submit = be_submit,
         .poll = be_poll,
+        .poll_or_fd = be_poll_or_fd,
         .admission_wait_ns = be_admission_wait_ns,
         .signal_at = be_signal_at,
         .io_priv_size = sizeof(NodeIo),

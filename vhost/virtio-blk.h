@@ -100,6 +100,13 @@ typedef struct HbVirtioBlkBackend {
     void (*submit)(void *opaque, HbVirtioBlkIo *io);   /* optional */
     void (*poll)(void *opaque, int64_t wait_us);       /* with submit */
     /*
+     * Optional, with poll: as poll, but the wait also ends when @fd (the
+     * ring's kick) becomes readable, so that requests the driver adds
+     * while all others are with the storage go out at once, not after the
+     * next completion.  Return: whether @fd is readable (not read).
+     */
+    bool (*poll_or_fd)(void *opaque, int64_t wait_us, int fd);
+    /*
      * Optional: how long a request of that direction would be held (by a
      * throttle) before reaching the storage, in ns; 0 if not.  The queue
      * runner leaves such a request in the ring until then, rather than
