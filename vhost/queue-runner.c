@@ -523,17 +523,21 @@ static bool wait_for_completions(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
     /*
      * Sleep on the kick too: a request the driver adds now would otherwise
      * wait in the ring for the next completion, leaving the device with
-     * one request fewer than the driver's depth all that time.  Asking
-     * for the kick (hb_virtq_enable_notify) costs the driver a kick per
-     * such sleep; a request that came in meanwhile is taken at once.
+     * one request fewer than the driver's depth all that time.  A request
+     * that came in meanwhile is taken at once.  When a completion ends the
+     * sleep, the request for a kick is taken back: the loop looks at the
+     * ring anyway, and a kick per request is what a driver at depth 1
+     * would otherwise pay (8% of 4k IOPS at depth 1 on an O_DIRECT file).
      */
     if (hb_virtq_enable_notify(&q->vq)) {
+        hb_virtq_suppress_notify(&q->vq);
         return true;
     }
     if (r->blk->be.poll_or_fd(r->blk->be.opaque, 10000, q->kick_fd)) {
         eventfd_t v;
         eventfd_read(q->kick_fd, &v);   /* readable: does not block */
     }
+    hb_virtq_suppress_notify(&q->vq);
     return true;
 }
 

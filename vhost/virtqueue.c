@@ -361,6 +361,21 @@ bool hb_virtq_should_notify(HbVirtq *vq)
     return (uint16_t)(new - rd16(used_event(vq)) - 1) < (uint16_t)(new - old);
 }
 
+void hb_virtq_suppress_notify(HbVirtq *vq)
+{
+    if (!vq->event_idx) {
+        return;                 /* the flag stays clear: kicks are read later */
+    }
+    /*
+     * An avail_event the driver has already passed: vring_need_event()
+     * holds only once its index moves 65535 entries on, so no kick comes
+     * (one spurious kick then is harmless).
+     */
+    wr16(avail_event(vq), (uint16_t)(vq->last_avail_idx - 1));
+    log_used(vq, offsetof(HbVringUsed, ring) + vq->num * sizeof(HbVringUsedElem),
+             sizeof(uint16_t));
+}
+
 bool hb_virtq_enable_notify(HbVirtq *vq)
 {
     if (vq->event_idx) {

@@ -202,6 +202,13 @@ bool hb_virtq_should_notify(HbVirtq *vq);
 bool hb_virtq_enable_notify(HbVirtq *vq);
 
 /**
+ * hb_virtq_suppress_notify() - with EVENT_IDX, take back the request for
+ * a kick that hb_virtq_enable_notify() made, while the device goes on
+ * popping anyway (without EVENT_IDX nothing changes: the driver kicks).
+ */
+void hb_virtq_suppress_notify(HbVirtq *vq);
+
+/**
  * hb_virtq_inflight_recover() - on starting a ring with an inflight region:
  * initialise a fresh region, or else queue every head the previous back-end
  * popped without completing for resubmission, oldest first, and resume the
