@@ -13,7 +13,11 @@ on each in turn: 4k randread and randwrite at qd1 and qd32, 1 MiB
 sequential reads at qd8, --reps times, the order of the two servers
 alternating, median [min-max].  `rbd bench` on the same image is printed as the
 ceiling (librbd with no server in between).  Prints IOPS (MB/s for 1 MiB)
-and the ratio hotblockd/QSD."""
+and the ratio hotblockd/QSD.
+
+With --pin, the cluster's daemons (every thread) run on the last CPU and
+both servers and hotblock-bench on the others, so that the servers' own
+CPU cost shows instead of the OSD's share of the same CPUs."""
 import argparse
 import json
 import os
@@ -62,8 +66,15 @@ def add_volume(q, cluster, image, sock):
           addr={"type": "unix", "path": str(sock)}, writable=True)
 
 
-def run_bench(bench, sock, args, runtime, size):
-    p = subprocess.run([bench, str(sock), "--json", "--write-ok", "--no-pattern",
+def pin(pid, cpus):
+    """Every thread of process @pid onto CPU list @cpus ("0", "1-3")."""
+    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def run_bench(bench, sock, args, runtime, size, cpus=None):
+    prefix = ["taskset", "-c", cpus] if cpus else []
+    p = subprocess.run([*prefix, bench, str(sock), "--json", "--write-ok", "--no-pattern",
                         "--runtime", str(runtime), "--size", str(size), *args],
                        capture_output=True, text=True, timeout=runtime * 10 + 60)
     if p.returncode:
@@ -97,7 +108,13 @@ def main():
     ap.add_argument("--runtime", type=float, default=3)
     ap.add_argument("--size-mb", type=int, default=256)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--pin", action="store_true",
+                    help="the cluster on the last CPU, servers and client on the others")
     a = ap.parse_args()
+    ncpu = os.cpu_count() or 1
+    if a.pin and ncpu < 2:
+        raise SystemExit("--pin needs two CPUs at least")
+    client_cpus = f"0-{ncpu - 2}" if a.pin else None
     build = pathlib.Path(a.build).resolve()
     bench = build / "tools/hotblock-bench"
     hotblockd = build / "daemon/hotblockd"
@@ -111,6 +128,10 @@ def main():
         procs = []
         try:
             cluster.start()
+            if a.pin:
+                for p in cluster.procs.values():
+                    pin(p.pid, str(ncpu - 1))
+                print(f"cluster on CPU {ncpu - 1}; servers and client on CPUs {client_cpus}")
             image = "bench"
             cluster.create_image(image, size)
             # Every object written once, so reads go to data, not holes.
@@ -133,6 +154,9 @@ def main():
             add_volume(qq, cluster, image, qsock)
 
             pids = {hsock: hp.pid, qsock: qsd.proc.pid}
+            if a.pin:
+                for pid in pids.values():
+                    pin(pid, client_cpus)
             print(f"{'workload':18} {'hotblockd':>22} {'QSD':>22} {'ratio':>6} {'rbd bench':>10}"
                   f"  {'CPU us/op hotblockd QSD':>24}")
             for name, args, key in WORKLOADS:
@@ -142,7 +166,7 @@ def main():
                     order = (hsock, qsock) if rep % 2 == 0 else (qsock, hsock)
                     for sock in order:
                         t0 = cpu_seconds(pids[sock])
-                        res = run_bench(bench, sock, args, a.runtime, size)
+                        res = run_bench(bench, sock, args, a.runtime, size, client_cpus)
                         cpu[sock][0] += cpu_seconds(pids[sock]) - t0
                         cpu[sock][1] += res["ops"]
                         got[sock].append(res[key])
