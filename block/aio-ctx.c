@@ -314,7 +314,17 @@ void hb_aio_ctx_post(HbAioCtx *ctx, HbAioCb *cb, int ret)
         cb->next = head;
     } while (!__atomic_compare_exchange_n(&ctx->posted, &head, cb, true,
                                           __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-    eventfd_write(ctx->efd, 1);
+    /*
+     * Only the post that finds the list empty signals: the others join a
+     * list whose first post has signalled or is about to.  The owner never
+     * sleeps between taking the list and waiting on the eventfd with a
+     * signal lost: it takes the list (hb_aio_ctx_poll) before it sleeps,
+     * and reads the eventfd before it takes the list again, so a post
+     * onto the list it took last finds it empty and signals.
+     */
+    if (!head) {
+        eventfd_write(ctx->efd, 1);
+    }
     g_atomic_int_dec_and_test(&ctx->posting);
 }
 
