@@ -186,3 +186,19 @@ def test_zstd_refused(tmp_path, src):
     assert r.returncode == 1
     assert "Compression type 'zstd' is not supported" in r.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("compress", [[], ["-c"]], ids=["plain", "compressed"])
+@pytest.mark.parametrize("cs", ["512", "64k"])
+def test_source_not_sector_aligned(tmp_path, compress, cs):
+    """A source of 512 * n + 65 bytes: the new qcow2 image is rounded up to
+    a sector as qemu-img makes it (QEMU would read a finer size rounded
+    down), and its last cluster is compressed whole."""
+    source = make_source(tmp_path / "odd.raw", SIZE + 65)
+    h, q = tmp_path / "h.qcow2", tmp_path / "q.qcow2"
+    r = img("convert", *compress, "-O", "qcow2", "-o", f"cluster_size={cs}", source, h)
+    assert r.returncode == 0, r.stderr
+    run("qemu-img", "convert", *compress, "-O", "qcow2", "-o", f"cluster_size={cs}", source, q)
+    assert qemu_json("info", h)["virtual-size"] == qemu_json("info", q)["virtual-size"]
+    assert run("qemu-img", "compare", source, h, check=False).returncode == 0
+    assert run("qemu-img", "check", h, check=False).returncode == 0

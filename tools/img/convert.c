@@ -153,6 +153,7 @@ typedef struct Copy {
     bool compare, show, in_order;
     uint64_t chunk;         /* bytes a copier takes at once: whole clusters with -c */
     uint64_t cluster;       /* -c: the target's cluster size, else 0 */
+    uint64_t end;           /* -c: where the last cluster written ends (below) */
     GMutex lock;
     GCond turn;
     uint64_t next_chunk;    /* the next chunk a copier takes */
@@ -203,10 +204,13 @@ static int copy_chunk(Copy *c, uint64_t idx, uint8_t *buf, uint8_t *cur)
 {
     uint64_t off = idx * c->chunk;
     uint64_t n = MIN(c->chunk, c->len - off);
+    /* -c: the last cluster, padded with zeroes to c->end. */
+    uint64_t w = c->cluster && off + n == c->len ? c->end - off : n;
     int ret = hb_node_pread(c->src, off, buf, n);
 
+    memset(buf + n, 0, w - n);
     if (ret == 0 && cur) {
-        ret = hb_node_pread(c->dst, off, cur, n);
+        ret = hb_node_pread(c->dst, off, cur, w);
     }
     if (ret == 0 && c->in_order) {
         g_mutex_lock(&c->lock);
@@ -217,7 +221,7 @@ static int copy_chunk(Copy *c, uint64_t idx, uint8_t *buf, uint8_t *cur)
         g_mutex_unlock(&c->lock);
     }
     if (ret == 0) {
-        ret = write_changed(c, off, buf, n, cur);
+        ret = write_changed(c, off, buf, w, cur);
     }
     g_mutex_lock(&c->lock);
     if (ret < 0 && c->ret == 0) {
@@ -253,14 +257,17 @@ static gpointer copier(gpointer opaque)
  * Copy @len bytes of @src into @dst with @parallel copiers and flush it:
  * 0 or -errno.  @sparse 0 writes everything; @compare reads @dst first (a
  * backing file under it); @cluster non-zero writes clusters of that size
- * compressed.
+ * compressed: the last one, if partial, up to @dst's end when that is in
+ * the same 512-byte sector (a new qcow2 image's size is rounded up to
+ * one), as a compressed write must end there.
  */
 static int copy_data(HbNode *src, HbNode *dst, int64_t len, uint64_t sparse,
                      bool compare, bool show, int parallel, bool in_order, uint64_t cluster)
 {
     Copy c = { .src = src, .dst = dst, .len = (uint64_t)len, .sparse = sparse,
                .compare = compare, .show = show, .in_order = in_order,
-               .chunk = MAX((uint64_t)HB_IMG_COPY_CHUNK, cluster), .cluster = cluster };
+               .chunk = MAX((uint64_t)HB_IMG_COPY_CHUNK, cluster), .cluster = cluster,
+               .end = MIN((uint64_t)hb_node_get_length(dst), ((uint64_t)len + 511) & ~511ull) };
     GThread *t[CONVERT_COROUTINES_MAX];
     int ret;
 
@@ -363,7 +370,13 @@ int hb_img_cmd_convert(int argc, char **argv)
     if (a.compress && !a.no_create && (status = compress_refused(&a)) != 0) {
         return status;
     }
-    if (!a.no_create && !hb_img_create_image(a.out_fmt, a.dst_name, len, opts, &err)) {
+    /*
+     * qemu-img's sizes are whole 512-byte sectors, and QEMU reads a qcow2
+     * size as such (rounded down): a new qcow2 image is rounded up, as
+     * qemu-img makes it, and its tail reads as zeroes.
+     */
+    int64_t size = g_str_equal(a.out_fmt, "qcow2") ? (len + 511) & ~511ll : len;
+    if (!a.no_create && !hb_img_create_image(a.out_fmt, a.dst_name, size, opts, &err)) {
         return hb_img_fail(err, a.dst_name);
     }
     HbImgOpenSpec dst_spec = { .fmt = a.out_fmt, .key_secret = key_secret,
