@@ -49,7 +49,7 @@ def src(tmp_path):
 
 def assert_as_qemu_reads_it(image, source):
     """qemu-img check clean with compressed clusters, compare equal, and
-    hotblock-img's check and info agreeing with qemu-img's."""
+    hotblock-img's check, info and map agreeing with qemu-img's."""
     q = run("qemu-img", "check", image, check=False)
     assert q.returncode == 0, q.stdout + q.stderr
     chk = qemu_json("check", image)
@@ -64,6 +64,8 @@ def assert_as_qemu_reads_it(image, source):
     for k in ("virtual-size", "cluster-size", "actual-size"):
         assert hi[k] == qi[k], k
     assert hi["format-specific"]["data"]["compression-type"] == "zlib"
+    hm = img("map", "--output=json", image).stdout
+    assert hm == run("qemu-img", "map", "--output=json", image).stdout
     return chk
 
 
