@@ -98,7 +98,9 @@ def test_layout_as_qemu_img(tmp_path, src):
 
 @pytest.mark.parametrize("args", [["-m", "1"], ["-m", "16", "-W"], ["-m", "4"],
                                   ["-p", "-S", "0"], ["-o", "compression_type=zlib,compat=0.10"],
-                                  ["-o", "refcount_bits=1,cluster_size=4k"]])
+                                  ["-o", "refcount_bits=1,cluster_size=4k"],
+                                  # O_DIRECT: byte-granular streams go through read-modify-write
+                                  ["-t", "none", "-W", "-o", "cluster_size=512"]])
 def test_options(tmp_path, src, args):
     out = tmp_path / "c.qcow2"
     r = img("convert", "-c", *args, "-O", "qcow2", src, out)
