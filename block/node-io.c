@@ -291,6 +291,31 @@ int hb_node_pwrite(HbNode *node, uint64_t offset, const void *buf,
     return hb_node_pwritev(node, offset, bytes, &v, 1, flags);
 }
 
+int hb_node_pwrite_compressed(HbNode *node, uint64_t offset, const void *buf,
+                              uint64_t bytes)
+{
+    int ret = hb_node_check_request(node, false, offset, bytes);
+
+    if (ret < 0 || bytes == 0) {
+        return ret;
+    }
+    if (!node->drv->pwrite_compressed) {
+        return -ENOTSUP;
+    }
+    if ((ret = io_enter(node, 0)) < 0) {
+        return ret;
+    }
+    /* Cluster aligned, so aligned: keep read-modify-writes off it all the same. */
+    g_rw_lock_reader_lock(&node->rmw_lock);
+    ret = node->drv->pwrite_compressed(node, offset, bytes, buf);
+    g_rw_lock_reader_unlock(&node->rmw_lock);
+    inflight_end(node);
+    if (ret == 0) {
+        hb_node_note_write(node, offset, bytes);
+    }
+    return ret;
+}
+
 int hb_node_truncate(HbNode *node, uint64_t size, GError **errp)
 {
     if (size > INT64_MAX) {

@@ -153,6 +153,15 @@ struct HbDriver {
                   const struct iovec *iov, int niov, unsigned flags);
     int (*pwritev)(HbNode *node, uint64_t offset, uint64_t bytes,
                    const struct iovec *iov, int niov, unsigned flags);
+    /*
+     * Write [@offset, @offset + @bytes) compressed (QEMU's
+     * bdrv_co_pwritev_compressed): whole clusters, cluster aligned, but
+     * for a last partial cluster ending at the node's end; only over
+     * clusters holding no data (-EIO otherwise).  Optional: a format that
+     * cannot compress (hb_node_pwrite_compressed() says -ENOTSUP).
+     */
+    int (*pwrite_compressed)(HbNode *node, uint64_t offset, uint64_t bytes,
+                             const void *buf);
     int (*flush)(HbNode *node);                     /* optional: default forwards to children */
     int (*pdiscard)(HbNode *node, uint64_t offset, uint64_t bytes);   /* optional */
     int (*pwrite_zeroes)(HbNode *node, uint64_t offset, uint64_t bytes,
@@ -481,6 +490,13 @@ int hb_node_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
 int hb_node_pread(HbNode *node, uint64_t offset, void *buf, uint64_t bytes);
 int hb_node_pwrite(HbNode *node, uint64_t offset, const void *buf,
                    uint64_t bytes, unsigned flags);
+/**
+ * hb_node_pwrite_compressed() - write whole clusters of @node compressed,
+ * as HbDriver.pwrite_compressed (hotblock-img convert -c).
+ * Return: 0, -ENOTSUP for a driver that cannot, or -errno.
+ */
+int hb_node_pwrite_compressed(HbNode *node, uint64_t offset, const void *buf,
+                              uint64_t bytes);
 int hb_node_flush(HbNode *node);
 int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes);
 int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,

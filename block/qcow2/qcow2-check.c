@@ -29,7 +29,7 @@ typedef struct Checker {
     uint32_t *refs;         /* computed references */
     unsigned fix;           /* HB_QCOW2_FIX_*: what compare() and the OFLAG_COPIED pass repair */
     bool rebuild;           /* a referenced cluster has refcount 0: only a rebuild is safe */
-    uint64_t next_contiguous; /* active table: where the next data cluster would follow on */
+    uint64_t next_contiguous; /* active L2 table: where the next data cluster would follow on */
     const HbQcow2Progress *progress; /* NULL: nobody asked */
     uint64_t progress_base;  /* this pass's share of the run starts here, of PROGRESS_TOTAL */
     uint64_t progress_span;  /* and is this wide */
@@ -172,6 +172,9 @@ static void check_l2(Checker *c, uint64_t l1_idx, uint64_t *table, bool active)
 {
     HbQcow2 *s = c->s;
 
+    /* QEMU counts fragmentation within each L2 table. */
+    c->next_contiguous = 0;
+
     for (uint32_t j = 0; j < s->l2_size; j++) {
         uint64_t e = GUINT64_FROM_BE(table[j]);
         uint64_t guest = ((l1_idx << s->l2_bits) + j) << s->hdr.cluster_bits;
@@ -201,8 +204,11 @@ static void check_l2(Checker *c, uint64_t l1_idx, uint64_t *table, bool active)
             c->res->corruptions++;
             continue;
         }
-        if (active && !(e & QCOW2_OFLAG_ZERO) && guest < s->hdr.size) {
-            /* Fragmented: not right after the previous data cluster, as QEMU counts. */
+        if (active && guest < s->hdr.size) {
+            /*
+             * Data, or zeroes keeping their host cluster, as QEMU counts
+             * them; fragmented: not right after the one before on the host.
+             */
             c->res->allocated_clusters++;
             if (c->next_contiguous && off != c->next_contiguous) {
                 c->res->fragmented_clusters++;

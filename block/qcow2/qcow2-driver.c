@@ -447,6 +447,14 @@ static int qcow2_pwritev(HbNode *node, uint64_t offset, uint64_t bytes,
                             (flags & HB_REQ_FUA) != 0);
 }
 
+static int qcow2_pwrite_compressed(HbNode *node, uint64_t offset, uint64_t bytes,
+                                   const void *buf)
+{
+    Qcow2Node *s = node->opaque;
+
+    return hb_qcow2_pwrite_compressed(s->img, offset, bytes, buf);
+}
+
 /*
  * The fast path (theory in qcow2-fast.c): a read or write whose clusters
  * are all mapped in cached L2 tables goes to the image file as one child
@@ -716,6 +724,7 @@ const HbDriver hb_driver_qcow2 = {
     .get_allocated_size = qcow2_get_allocated_size,
     .preadv = qcow2_preadv,
     .pwritev = qcow2_pwritev,
+    .pwrite_compressed = qcow2_pwrite_compressed,
     .flush = qcow2_flush,
     .submit = qcow2_submit,
     .pdiscard = qcow2_pdiscard,

@@ -331,6 +331,7 @@ void hb_qcow2_drop_metadata(HbQcow2 *s)
     s->l1_size = 0;
     s->reftable_size = 0;
     s->reftable_used = 0;
+    s->free_byte_offset = 0;
     for (unsigned i = 0; i < G_N_ELEMENTS(s->zcache); i++) {
         g_clear_pointer(&s->zcache[i].data, g_free);
     }

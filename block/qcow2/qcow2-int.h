@@ -221,6 +221,12 @@ typedef struct HbQcow2 {
     uint64_t l2_cache_asked;
     uint64_t rb_cache_asked;
     uint64_t free_hint;     /* cluster index to start the allocator at */
+    /*
+     * Where the next compressed cluster's bytes go (hb_qcow2_alloc_bytes()):
+     * inside a host cluster holding compressed data already, or 0 for
+     * "start a new one".  Reset when that cluster's refcount drops to 0.
+     */
+    uint64_t free_byte_offset;
 
     /*
      * Recently decompressed clusters, keyed by their L2 entry, so that
@@ -336,6 +342,7 @@ int hb_qcow2_get_refcount(HbQcow2 *s, uint64_t cluster_index, uint64_t *rc);
 int hb_qcow2_update_refcount(HbQcow2 *s, uint64_t cluster_index, int delta);
 int64_t hb_qcow2_alloc_clusters(HbQcow2 *s, uint64_t max, uint64_t *got);
 int64_t hb_qcow2_alloc_contiguous(HbQcow2 *s, uint64_t n);
+int64_t hb_qcow2_alloc_bytes(HbQcow2 *s, uint64_t bytes);
 int hb_qcow2_free_range(HbQcow2 *s, uint64_t offset, uint64_t bytes);
 uint64_t hb_qcow2_rc_get(const HbQcow2 *s, const void *block, uint64_t i);
 void hb_qcow2_rc_set(const HbQcow2 *s, void *block, uint64_t i, uint64_t v);
@@ -344,8 +351,11 @@ void hb_qcow2_rc_set(const HbQcow2 *s, void *block, uint64_t i, uint64_t v);
 int hb_qcow2_get_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t *entry);
 int hb_qcow2_peek_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t *entry);
 int hb_qcow2_set_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t entry);
+int hb_qcow2_own_l2(HbQcow2 *s, uint64_t guest_off);
 void hb_qcow2_compressed_loc(const HbQcow2 *s, uint64_t entry,
                              uint64_t *off, uint64_t *len);
+int hb_qcow2_compressed_entry(const HbQcow2 *s, uint64_t off, uint64_t len,
+                              uint64_t *entry);
 bool hb_qcow2_overlaps_metadata(HbQcow2 *s, uint64_t off, uint64_t len);
 bool hb_qcow2_overlaps_l2(HbQcow2 *s, uint64_t off, uint64_t len);
 
@@ -397,6 +407,11 @@ bool hb_qcow2_allocs_wait(HbQcow2 *s, uint64_t start, uint64_t end);
 
 /* ---- qcow2-compress.c ---- */
 int hb_qcow2_inflate(const void *src, size_t src_len, void *dst, size_t dst_len);
+int64_t hb_qcow2_deflate(const void *src, size_t src_len, void *dst, size_t dst_len);
+
+/* ---- qcow2-compress-write.c (takes the locks itself) ---- */
+int hb_qcow2_pwrite_compressed(HbQcow2 *s, uint64_t offset, uint64_t bytes,
+                               const void *buf);
 
 /* ---- qcow2-io.c: the request paths ---- */
 int hb_qcow2_preadv(HbQcow2 *s, uint64_t offset, uint64_t bytes,

@@ -147,6 +147,26 @@ static int l2_make_private(HbQcow2 *s, uint64_t i)
 }
 
 /**
+ * hb_qcow2_own_l2() - give guest cluster @guest_off an L2 table of this
+ * image's own (allocated, or copied from one a snapshot shares), as
+ * hb_qcow2_set_l2_entry() would: for a caller that allocates the data
+ * after the table, as QEMU's compressed writes do.
+ * Return: 0 or -errno.
+ */
+int hb_qcow2_own_l2(HbQcow2 *s, uint64_t guest_off)
+{
+    uint64_t i = l1_index(s, guest_off);
+
+    if (i >= s->l1_size) {
+        return -EIO;
+    }
+    if (!(s->l1[i] & QCOW2_OFLAG_COPIED) || !(s->l1[i] & QCOW2_OFFSET_MASK)) {
+        return l2_make_private(s, i);
+    }
+    return 0;
+}
+
+/**
  * hb_qcow2_set_l2_entry() - map guest cluster @guest_off to @entry
  * (in the L2 cache; durable after hb_qcow2_flush_metadata()).
  * Return: 0 or -errno.
@@ -160,14 +180,12 @@ int hb_qcow2_set_l2_entry(HbQcow2 *s, uint64_t guest_off, uint64_t entry)
     if (i >= s->l1_size) {
         return -EIO;
     }
-    if (!(s->l1[i] & QCOW2_OFLAG_COPIED) || !(s->l1[i] & QCOW2_OFFSET_MASK)) {
-        if (entry == 0 && !(s->l1[i] & QCOW2_OFFSET_MASK)) {
-            return 0;  /* already unallocated */
-        }
-        ret = l2_make_private(s, i);
-        if (ret < 0) {
-            return ret;
-        }
+    if (entry == 0 && !(s->l1[i] & QCOW2_OFFSET_MASK)) {
+        return 0;  /* already unallocated */
+    }
+    ret = hb_qcow2_own_l2(s, guest_off);
+    if (ret < 0) {
+        return ret;
     }
     uint64_t l2_off = s->l1[i] & QCOW2_OFFSET_MASK;
     if (l2_off & s->cluster_mask) {
@@ -196,4 +214,32 @@ void hb_qcow2_compressed_loc(const HbQcow2 *s, uint64_t entry,
 
     *off = entry & ((1ull << x) - 1);
     *len = nsec * 512 - (*off & 511);
+}
+
+/**
+ * hb_qcow2_compressed_entry() - the L2 entry of a compressed cluster whose
+ * stream lies at [@off, @off + @len) in the image file: the inverse of
+ * hb_qcow2_compressed_loc().
+ * @s: image (its cluster_bits set the layout)
+ * @off: host byte offset of the stream (byte granular)
+ * @len: the stream's length, 1 to cluster size - 1
+ * @entry: out: QCOW2_OFLAG_COMPRESSED, the offset in bits 0..x-1 and, in
+ *         bits x..61, how many 512-byte sectors the stream takes beyond
+ *         the one holding @off (x = 62 - (cluster_bits - 8), qcow2.txt's
+ *         "Compressed Clusters Descriptor"); OFLAG_COPIED stays clear
+ *
+ * Return: 0, or -EFBIG when @off does not fit in x bits.
+ */
+int hb_qcow2_compressed_entry(const HbQcow2 *s, uint64_t off, uint64_t len,
+                              uint64_t *entry)
+{
+    unsigned x = 62 - (s->hdr.cluster_bits - 8);
+    uint64_t more = ((off + len - 1) >> 9) - (off >> 9);
+
+    g_assert(len > 0 && len < s->cluster_size);
+    if (off >> x) {
+        return -EFBIG;
+    }
+    *entry = QCOW2_OFLAG_COMPRESSED | (more << x) | off;
+    return 0;
 }

@@ -283,6 +283,10 @@ int hb_qcow2_update_refcount(HbQcow2 *s, uint64_t cluster_index, int delta)
         if (cluster_index < s->free_hint) {
             s->free_hint = cluster_index;
         }
+        /* Free now, it may be allocated whole: pack no more streams into it. */
+        if ((s->free_byte_offset >> s->hdr.cluster_bits) == cluster_index) {
+            s->free_byte_offset = 0;
+        }
     }
     return 0;
 }
@@ -352,6 +356,84 @@ int64_t hb_qcow2_alloc_clusters(HbQcow2 *s, uint64_t max, uint64_t *got)
         *got = run;
     }
     return (int64_t)(idx << s->hdr.cluster_bits);
+}
+
+/*
+ * Whether a stream ending past the host cluster at @off (the packing
+ * point) may spill over into the next one: only if that one is free.
+ */
+static int next_cluster_free(HbQcow2 *s, uint64_t off, bool *free)
+{
+    uint64_t next = (off >> s->hdr.cluster_bits) + 1, rc = 1;
+    int ret = 0;
+
+    if ((next << s->hdr.cluster_bits) < QCOW2_MAX_SIZE) {
+        /* Covering it first: a new refcount block would go there itself. */
+        ret = ensure_covered(s, next);
+        if (ret == 0) {
+            ret = hb_qcow2_get_refcount(s, next, &rc);
+        }
+    }
+    *free = rc == 0;
+    return ret;
+}
+
+/**
+ * hb_qcow2_alloc_bytes() - room for one compressed stream of @bytes (QEMU's
+ * qcow2_alloc_bytes()).
+ * @s: image; meta_lock held
+ * @bytes: 1 .. cluster size
+ *
+ * Streams are packed one right after the other, byte granular: a stream
+ * goes at s->free_byte_offset, the end of the previous one, and may spill
+ * over into the next host cluster if that one is free; else it starts a
+ * newly allocated cluster.  Every host cluster a stream touches gets one
+ * reference for it, so a cluster holding parts of k streams counts k, and
+ * freeing a stream (hb_qcow2_free_range() over the range its L2 entry
+ * names, which touches the same clusters) drops exactly its references.
+ * A cluster whose refcount is at its maximum takes no more streams.
+ *
+ * Return: the stream's host byte offset, or -errno.
+ */
+int64_t hb_qcow2_alloc_bytes(HbQcow2 *s, uint64_t bytes)
+{
+    uint64_t off = s->free_byte_offset, rc = 0;
+    bool spill_ok = true;
+    int ret = 0;
+
+    g_assert(bytes > 0 && bytes <= s->cluster_size);
+    if (off) {
+        ret = hb_qcow2_get_refcount(s, off >> s->hdr.cluster_bits, &rc);
+    }
+    if (ret == 0 && off && rc && rc < s->refcount_max &&
+        (off & s->cluster_mask) + bytes > s->cluster_size) {
+        ret = next_cluster_free(s, off, &spill_ok);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    if (!off || !rc || rc >= s->refcount_max || !spill_ok) {
+        /* A new cluster: allocating it counts this stream's reference. */
+        int64_t c = hb_qcow2_alloc_clusters(s, 1, NULL);
+        if (c < 0) {
+            return c;
+        }
+        off = (uint64_t)c;
+    } else {
+        uint64_t first = off >> s->hdr.cluster_bits;
+        uint64_t last = (off + bytes - 1) >> s->hdr.cluster_bits;
+        for (uint64_t i = first; i <= last; i++) {
+            ret = hb_qcow2_update_refcount(s, i, 1);
+            if (ret < 0) {
+                if (i > first) {
+                    hb_qcow2_update_refcount(s, first, -1);
+                }
+                return ret;
+            }
+        }
+    }
+    s->free_byte_offset = ((off + bytes) & s->cluster_mask) ? off + bytes : 0;
+    return (int64_t)off;
 }
 
 /**

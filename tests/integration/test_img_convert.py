@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """hotblock-img convert's qemu-img options: -S (sparse runs), -B/-F (a backing
 file for the new image), -t/-T (cache modes), -m (chunks copied at once)
-and -W (written as read), -c (refused by name); their refusals in qemu-img's
-words."""
+and -W (written as read); their refusals in qemu-img's words.  -c is in
+test_img_convert_compress.py."""
 import json
 import os
 
@@ -89,12 +89,6 @@ def test_refused_as_qemu_img(tmp_path, src, args):
     assert q.returncode == h.returncode == 1
     assert h.stderr.replace("hotblock-img", "qemu-img") == q.stderr
     assert not (tmp_path / "h.raw").exists()
-
-
-def test_compress_refused_by_name(tmp_path, src):
-    h = img("convert", "-c", "-O", "qcow2", src, tmp_path / "c.qcow2")
-    assert h.returncode == 1 and "compressed output is not supported" in h.stderr
-    assert not (tmp_path / "c.qcow2").exists()
 
 
 def null_src(latency_ms):

@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "block/qcow2/qcow2-int.h"
 
@@ -20,6 +21,26 @@ static inline void expect_fill(HbQcow2 *s, uint64_t off, uint64_t len, uint8_t b
             g_error("byte %" G_GUINT64_FORMAT " is %#x, not %#x", off + i, buf[i], byte);
         }
     }
+}
+
+/*
+ * Close @s and its image file @fd, then check the image at @path: no
+ * corruption, no leak.  The counters go to *@res when it is not NULL.
+ */
+static inline void close_and_check(HbQcow2 *s, int fd, const char *path,
+                                   HbQcow2CheckResult *res)
+{
+    g_autoptr(GError) err = NULL;
+    HbQcow2CheckResult local;
+
+    res = res ? res : &local;
+    g_assert_cmpint(hb_qcow2_close_image(s), ==, 0);
+    hb_qcow2_free_image(s);
+    close(fd);
+    g_assert_true(hb_qcow2_check(path, res, NULL, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(res->corruptions, ==, 0);
+    g_assert_cmpuint(res->leaks, ==, 0);
 }
 
 #endif

@@ -28,13 +28,14 @@ typedef struct ConvertArgs {
     const char *backing_fmt;/* -F */
     int parallel;           /* -m: chunks copied at once */
     bool out_of_order;      /* -W: a chunk is written as soon as it is read */
+    bool compress;          /* -c: clusters written compressed (qcow2) */
 } ConvertArgs;
 
 /* qemu-img's limits for -S and -m. */
 #define CONVERT_SPARSE_MAX (16 * 1024 * 1024)
 #define CONVERT_COROUTINES_MAX 16
 
-/* -S, -m, -t/-T and -c: 0 to go on, or the exit status. */
+/* -S, -m and -t/-T: 0 to go on, or the exit status. */
 static int parse_tuning(int c, const char *arg, ConvertArgs *a)
 {
     GError *err = NULL;
@@ -60,10 +61,6 @@ static int parse_tuning(int c, const char *arg, ConvertArgs *a)
         }
         a->parallel = (int)n;
         return 0;
-    case 'c':
-        fprintf(stderr, "%s: convert -c: compressed output is not supported by hotblock-img "
-                "(hotblock reads compressed clusters but does not write them)\n", hb_img_prog);
-        return 1;
     default: /* 't', 'T' */
         if (!hb_img_cache_mode_valid(arg, &err)) {
             g_error_free(err);
@@ -105,8 +102,9 @@ static int parse_args(int argc, char **argv, ConvertArgs *a)
         case 'W': a->out_of_order = true; break;
         case 'B': a->backing = optarg; break;
         case 'F': a->backing_fmt = optarg; break;
-        case 'S': case 'm': case 't': case 'T': case 'c': {
-            int status = parse_tuning(c, optarg ? optarg : "", a);
+        case 'c': a->compress = true; break;
+        case 'S': case 'm': case 't': case 'T': {
+            int status = parse_tuning(c, optarg, a);
             if (status) {
                 return status;
             }
@@ -120,6 +118,9 @@ static int parse_args(int argc, char **argv, ConvertArgs *a)
             break;
         default: return hb_img_usage_error("%s", "invalid option");
         }
+    }
+    if (g_hash_table_contains(a->opts, "help") || g_hash_table_contains(a->opts, "?")) {
+        return hb_img_create_opts_help(a->out_fmt);
     }
     if (argc - optind != 2) {
         return hb_img_usage_error("%s", "Expecting a source and a destination image");
@@ -138,31 +139,10 @@ static int parse_args(int argc, char **argv, ConvertArgs *a)
 }
 
 /*
- * Write @buf (@n bytes at @off) to @dst but for the runs of @sparse bytes
- * the target already reads back: zeroes in a new image, or with -B what
- * its backing file holds (@cur, read from @dst).  0 or -errno.
- */
-static int write_changed(HbNode *dst, uint64_t off, const uint8_t *buf, uint64_t n,
-                         uint64_t sparse, const uint8_t *cur)
-{
-    for (uint64_t i = 0; i < n;) {
-        uint64_t run = sparse ? MIN(sparse, n - i) : n - i;
-        bool same = sparse && (cur ? !memcmp(buf + i, cur + i, run) : is_zero(buf + i, run));
-        if (!same) {
-            int ret = hb_node_pwrite(dst, off + i, buf + i, run, 0);
-            if (ret < 0) {
-                return ret;
-            }
-        }
-        i += run;
-    }
-    return 0;
-}
-
-/*
- * The copy, as qemu-img's: chunks of HB_IMG_COPY_CHUNK bytes, taken in
- * order by -m copiers at once (threads here, coroutines there), each
- * reading its chunk and writing it.  Without -W a chunk is written only
+ * The copy, as qemu-img's: chunks of HB_IMG_COPY_CHUNK bytes (with -c,
+ * one cluster when clusters are larger), taken in order by -m copiers at
+ * once (threads here, coroutines there), each reading its chunk and
+ * writing it.  Without -W a chunk is written only
  * after every chunk before it, so the target fills from the front as with
  * one copier; with -W it is written as soon as it is read.  The node
  * calls are safe from any thread.
@@ -171,6 +151,9 @@ typedef struct Copy {
     HbNode *src, *dst;
     uint64_t len, sparse;
     bool compare, show, in_order;
+    uint64_t chunk;         /* bytes a copier takes at once: whole clusters with -c */
+    uint64_t cluster;       /* -c: the target's cluster size, else 0 */
+    uint64_t end;           /* -c: where the last cluster written ends (below) */
     GMutex lock;
     GCond turn;
     uint64_t next_chunk;    /* the next chunk a copier takes */
@@ -179,15 +162,55 @@ typedef struct Copy {
     int ret;                /* the first error */
 } Copy;
 
+/*
+ * -c: one cluster, compressed.  As qemu-img, zeroes that must be written
+ * (over a backing file) are written as zeroes, which qcow2 v3 records
+ * with no data; with -S 0 (or -n) everything is data.
+ */
+static int write_cluster(Copy *c, uint64_t off, const uint8_t *buf, uint64_t n)
+{
+    if (c->sparse && is_zero(buf, n)) {
+        return hb_node_pwrite_zeroes(c->dst, off, n, 0);
+    }
+    return hb_node_pwrite_compressed(c->dst, off, buf, n);
+}
+
+/*
+ * Write @buf (@n bytes at @off) to the target but for the runs of
+ * c->sparse bytes it already reads back: zeroes in a new image, or with
+ * -B what its backing file holds (@cur, read from the target).  With -c
+ * the runs are its clusters, as write_cluster() writes them: a compressed
+ * cluster is written whole or not at all.  0 or -errno.
+ */
+static int write_changed(Copy *c, uint64_t off, const uint8_t *buf, uint64_t n,
+                         const uint8_t *cur)
+{
+    uint64_t unit = c->cluster ? c->cluster : c->sparse ? c->sparse : n;
+
+    for (uint64_t i = 0; i < n; i += unit) {
+        uint64_t run = MIN(unit, n - i);
+        bool same = c->sparse && (cur ? !memcmp(buf + i, cur + i, run) : is_zero(buf + i, run));
+        int ret = same ? 0 : c->cluster ? write_cluster(c, off + i, buf + i, run)
+                                        : hb_node_pwrite(c->dst, off + i, buf + i, run, 0);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
 /* One chunk: read it (and, comparing, the target), then write what changed. */
 static int copy_chunk(Copy *c, uint64_t idx, uint8_t *buf, uint8_t *cur)
 {
-    uint64_t off = idx * HB_IMG_COPY_CHUNK;
-    uint64_t n = MIN((uint64_t)HB_IMG_COPY_CHUNK, c->len - off);
+    uint64_t off = idx * c->chunk;
+    uint64_t n = MIN(c->chunk, c->len - off);
+    /* -c: the last cluster, padded with zeroes to c->end. */
+    uint64_t w = c->cluster && off + n == c->len ? c->end - off : n;
     int ret = hb_node_pread(c->src, off, buf, n);
 
+    memset(buf + n, 0, w - n);
     if (ret == 0 && cur) {
-        ret = hb_node_pread(c->dst, off, cur, n);
+        ret = hb_node_pread(c->dst, off, cur, w);
     }
     if (ret == 0 && c->in_order) {
         g_mutex_lock(&c->lock);
@@ -198,7 +221,7 @@ static int copy_chunk(Copy *c, uint64_t idx, uint8_t *buf, uint8_t *cur)
         g_mutex_unlock(&c->lock);
     }
     if (ret == 0) {
-        ret = write_changed(c->dst, off, buf, n, c->sparse, cur);
+        ret = write_changed(c, off, buf, w, cur);
     }
     g_mutex_lock(&c->lock);
     if (ret < 0 && c->ret == 0) {
@@ -215,9 +238,9 @@ static int copy_chunk(Copy *c, uint64_t idx, uint8_t *buf, uint8_t *cur)
 static gpointer copier(gpointer opaque)
 {
     Copy *c = opaque;
-    g_autofree uint8_t *buf = g_malloc(HB_IMG_COPY_CHUNK);
-    g_autofree uint8_t *cur = c->compare ? g_malloc(HB_IMG_COPY_CHUNK) : NULL;
-    uint64_t chunks = (c->len + HB_IMG_COPY_CHUNK - 1) / HB_IMG_COPY_CHUNK;
+    g_autofree uint8_t *buf = g_malloc(c->chunk);
+    g_autofree uint8_t *cur = c->compare ? g_malloc(c->chunk) : NULL;
+    uint64_t chunks = (c->len + c->chunk - 1) / c->chunk;
 
     for (;;) {
         g_mutex_lock(&c->lock);
@@ -233,13 +256,18 @@ static gpointer copier(gpointer opaque)
 /*
  * Copy @len bytes of @src into @dst with @parallel copiers and flush it:
  * 0 or -errno.  @sparse 0 writes everything; @compare reads @dst first (a
- * backing file under it).
+ * backing file under it); @cluster non-zero writes clusters of that size
+ * compressed: the last one, if partial, up to @dst's end when that is in
+ * the same 512-byte sector (a new qcow2 image's size is rounded up to
+ * one), as a compressed write must end there.
  */
 static int copy_data(HbNode *src, HbNode *dst, int64_t len, uint64_t sparse,
-                     bool compare, bool show, int parallel, bool in_order)
+                     bool compare, bool show, int parallel, bool in_order, uint64_t cluster)
 {
     Copy c = { .src = src, .dst = dst, .len = (uint64_t)len, .sparse = sparse,
-               .compare = compare, .show = show, .in_order = in_order };
+               .compare = compare, .show = show, .in_order = in_order,
+               .chunk = MAX((uint64_t)HB_IMG_COPY_CHUNK, cluster), .cluster = cluster,
+               .end = MIN((uint64_t)hb_node_get_length(dst), ((uint64_t)len + 511) & ~511ull) };
     GThread *t[CONVERT_COROUTINES_MAX];
     int ret;
 
@@ -262,6 +290,49 @@ static int copy_data(HbNode *src, HbNode *dst, int64_t len, uint64_t sparse,
     g_cond_clear(&c.turn);
     g_mutex_clear(&c.lock);
     return ret;
+}
+
+#define NO_COMPRESSION "Compression not supported for this file format"
+
+/*
+ * -c, before the new image is made: qemu-img's refusals, in its words.
+ * An unknown format is left to create to name.  Return 0 or the exit status.
+ */
+static int compress_refused(const ConvertArgs *a)
+{
+    const HbDriver *drv = hb_img_driver_by_name(a->out_fmt, NULL);
+    const char *prealloc = g_hash_table_lookup(a->opts, "preallocation");
+    const char *why = NULL;
+
+    if (drv && !drv->pwrite_compressed) {
+        why = NO_COMPRESSION;
+    } else if (g_hash_table_contains(a->opts, "encryption") ||
+               g_hash_table_contains(a->opts, "encrypt.format")) {
+        why = "Compression and encryption not supported at the same time";
+    } else if (prealloc && strcmp(prealloc, "off")) {
+        why = "Compression and preallocation not supported at the same time";
+    }
+    if (why) {
+        fprintf(stderr, "%s: %s\n", hb_img_prog, why);
+        return 1;
+    }
+    return 0;
+}
+
+/* -c: the target's cluster size (compressed writes are whole clusters), or 0 having said why not. */
+static uint64_t compress_cluster_size(HbNode *dst)
+{
+    HbDriverInfo bdi = { 0 };
+
+    if (!dst->drv->pwrite_compressed) {
+        fprintf(stderr, "%s: %s\n", hb_img_prog, NO_COMPRESSION);
+        return 0;
+    }
+    if (!dst->drv->get_info || !dst->drv->get_info(dst, &bdi) || bdi.cluster_size == 0) {
+        fprintf(stderr, "%s: could not get block driver info\n", hb_img_prog);
+        return 0;
+    }
+    return (uint64_t)bdi.cluster_size;
 }
 
 int hb_img_cmd_convert(int argc, char **argv)
@@ -296,7 +367,16 @@ int hb_img_cmd_convert(int argc, char **argv)
         g_hash_table_insert(opts, g_strdup("backing_file"), g_strdup(a.backing));
         g_hash_table_insert(opts, g_strdup("backing_fmt"), g_strdup(a.backing_fmt));
     }
-    if (!a.no_create && !hb_img_create_image(a.out_fmt, a.dst_name, len, opts, &err)) {
+    if (a.compress && !a.no_create && (status = compress_refused(&a)) != 0) {
+        return status;
+    }
+    /*
+     * qemu-img's sizes are whole 512-byte sectors, and QEMU reads a qcow2
+     * size as such (rounded down): a new qcow2 image is rounded up, as
+     * qemu-img makes it, and its tail reads as zeroes.
+     */
+    int64_t size = g_str_equal(a.out_fmt, "qcow2") ? (len + 511) & ~511ll : len;
+    if (!a.no_create && !hb_img_create_image(a.out_fmt, a.dst_name, size, opts, &err)) {
         return hb_img_fail(err, a.dst_name);
     }
     HbImgOpenSpec dst_spec = { .fmt = a.out_fmt, .key_secret = key_secret,
@@ -313,6 +393,14 @@ int hb_img_cmd_convert(int argc, char **argv)
         fprintf(stderr, "%s: the destination is smaller than the source\n", hb_img_prog);
         return 1;
     }
+    uint64_t cluster = a.compress ? compress_cluster_size(dst) : 0;
+    if (a.compress && !cluster) {
+        g_clear_pointer(&dst, hb_node_unref);
+        if (!a.no_create) {
+            unlink(a.dst_name);
+        }
+        return 1;
+    }
     /*
      * A new raw or qcow2 image reads zeroes (or with -B its backing file)
      * already: runs of -S bytes that match are not written, as qemu-img
@@ -322,7 +410,8 @@ int hb_img_cmd_convert(int argc, char **argv)
     bool sparse_ok = !a.no_create && (g_str_equal(a.out_fmt, "raw") ||
                                       g_str_equal(a.out_fmt, "qcow2"));
     int ret = copy_data(src, dst, len, sparse_ok ? (uint64_t)a.sparse : 0,
-                        sparse_ok && a.backing, a.show_progress, a.parallel, !a.out_of_order);
+                        sparse_ok && a.backing, a.show_progress, a.parallel, !a.out_of_order,
+                        cluster);
     g_clear_pointer(&dst, hb_node_unref);
     if (ret < 0) {
         fprintf(stderr, "%s: error while converting: %s\n", hb_img_prog, g_strerror(-ret));

@@ -23,7 +23,8 @@ static const CreateOptHelp create_opts_help[] = {
     { "qcow2", "backing_fmt=<str>", "Image format of the base image" },
     { "qcow2", "cluster_size=<size>", "qcow2 cluster size" },
     { "qcow2", "compat=<str>", "Compatibility level (v2 [0.10] or v3 [1.1])" },
-    { "qcow2", "compression_type=<str>", "Compression method (allowed values: zlib)" },
+    { "qcow2", "compression_type=<str>",
+      "Compression method used for image cluster compression (allowed values: zlib)" },
     { "qcow2", "extended_l2=<bool (on/off)>", "Extended L2 tables (allowed values: off)" },
     { "qcow2", "lazy_refcounts=<bool (on/off)>", "Postpone refcount updates" },
     { "qcow2", "preallocation=<str>", "Preallocation mode (allowed values: off)" },
@@ -45,7 +46,7 @@ static const CreateOptHelp create_opts_help[] = {
     { "luks", "size=<size>", "Virtual disk size" },
 };
 
-static int print_opts_help(const char *fmt)
+int hb_img_create_opts_help(const char *fmt)
 {
     GError *err = NULL;
 
@@ -220,7 +221,7 @@ int hb_img_cmd_create(int argc, char **argv)
     }
     const char *help = g_hash_table_lookup(opts, "help");
     if (help || g_hash_table_contains(opts, "?")) {
-        return print_opts_help(fmt);
+        return hb_img_create_opts_help(fmt);
     }
     if (optind >= argc) {
         return hb_img_usage_error("%s", "Expecting image file name");

@@ -68,6 +68,8 @@ const HbDriver *hb_img_driver_by_name(const char *fmt, GError **errp);
 bool hb_img_create_image(const char *fmt, const char *filename, int64_t size,
                          GHashTable *opts, GError **errp);
 bool hb_img_create_option(int c, const char *arg, GHashTable *opts, GError **errp);
+/* -o help (create, convert): @fmt's creation options in qemu-img's layout; the exit status. */
+int hb_img_create_opts_help(const char *fmt);
 /* The format's name from the file's magic: "raw" when none matches. */
 const char *hb_img_probe_format(const char *filename);
 /* False (naming @fmt) unless hotblock has a driver for @fmt; the caller names the file. */

@@ -31,12 +31,14 @@ static const ImgCommand commands[] = {
       "refcount and OFLAG_COPIED errors, holding the image's write lock.  -p shows\n"
       "progress (not with --output=json)." },
     { "convert", hb_img_cmd_convert,
-      "[--object OBJ]... [-p] [-q] [-n] [-U] [-f FMT] [--image-opts] [--target-image-opts]\n"
-      "          [-S SPARSE] [-t CACHE] [-T SRC_CACHE] [-W] [-m N] [-B BACKING -F BACKING_FMT]\n"
-      "          -O FMT [-o OPTS]... SRC DST",
+      "[--object OBJ]... [-c] [-p] [-q] [-n] [-U] [-f FMT] [--image-opts]\n"
+      "          [--target-image-opts] [-S SPARSE] [-t CACHE] [-T SRC_CACHE] [-W] [-m N]\n"
+      "          [-B BACKING -F BACKING_FMT] -O FMT [-o OPTS]... SRC DST",
       "Copy an image's data into a new (or with -n an existing) image.  Runs of\n"
       "SPARSE bytes (default 4k; 0: none) that the new image reads already are not\n"
-      "written; with -B that is its backing file's data.  -c is refused." },
+      "written; with -B that is its backing file's data.  -c writes each cluster\n"
+      "compressed (qcow2, zlib; one that does not shrink is written as it is).\n"
+      "'-o help' lists FMT's options." },
     { "resize", hb_img_cmd_resize,
       "[--object OBJ]... [-q] [-f FMT] [--image-opts] [--shrink] FILENAME [+ | -]SIZE",
       "Grow (or with --shrink shrink) an image; +SIZE and -SIZE are relative." },
