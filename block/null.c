@@ -132,7 +132,7 @@ static int null_submit(HbNode *node, HbIoReq *req)
         if (!ctx) {
             return -ENOTSUP;
         }
-        NullDelayed *d = g_new(NullDelayed, 1);
+        NullDelayed *d = g_new0(NullDelayed, 1);    /* the timer starts disarmed */
         d->timer.cb.done = null_delay_done;
         d->req = req;
         d->read_zeroes = s->read_zeroes;
