@@ -213,3 +213,17 @@ def test_missing_file(tmp_path):
     q, h = both(tmp_path / "none.qcow2")
     assert q.returncode == h.returncode == 1
     assert h.stderr.startswith(f"hotblock-img: Could not open '{tmp_path / 'none.qcow2'}'")
+
+
+@pytest.mark.parametrize("size,data", [(1000, 1000), (513, 513), (70000, 0), (70000, 4096)])
+@pytest.mark.parametrize("window", [[], ["--start-offset", "1010"], ["--start-offset", "500"],
+                                    ["--max-length", "1010"]])
+def test_raw_size_not_whole_sectors(tmp_path, size, data, window):
+    """QEMU counts a raw file's length in whole sectors: the bytes past the
+    end of the file, up to the next 512, map as zeroes at their offset."""
+    f = tmp_path / "odd.raw"
+    with open(f, "wb") as fh:
+        fh.write(bytes(range(256)) * (data // 256) + bytes(range(data % 256)))
+        fh.truncate(size)
+    same("--output=json", "-f", "raw", *window, f)
+    same("-f", "raw", *window, f)

@@ -69,6 +69,26 @@ static bool dump(const MapEntry *e, bool json, bool more, const char *name)
     return true;
 }
 
+/*
+ * @next: the @bytes from @next->start to the end of the last sector of
+ * @node, whose data ends at @real_end: zeroes, as QEMU's file driver
+ * answers past the end of a file, at the offsets that continue those of
+ * the node's last byte.
+ */
+static void tail_past_eof(HbNode *node, uint64_t real_end, MapEntry *next, uint64_t bytes)
+{
+    HbBlockExtent last;
+
+    next->length = next->ext.bytes = bytes;
+    next->ext.flags = HB_BS_ALLOCATED | HB_BS_ZERO;
+    if (real_end && hb_node_block_status_chain(node, real_end - 1, 1, &last) == 0 &&
+        (last.flags & HB_BS_OFFSET_VALID)) {
+        next->ext.flags |= HB_BS_OFFSET_VALID;
+        next->ext.file = last.file;
+        next->ext.map = last.map + 1 + (next->start - real_end);
+    }
+}
+
 static int map_image(HbNode *node, const char *name, bool json, int64_t start,
                      int64_t max_length)
 {
@@ -78,7 +98,13 @@ static int map_image(HbNode *node, const char *name, bool json, int64_t start,
                 name, g_strerror((int)-len));
         return 1;
     }
-    uint64_t end = (uint64_t)len;
+    /*
+     * QEMU counts a node's length in 512-byte sectors: a 1000-byte raw
+     * file maps 1024 bytes, the last 24 read as zeroes past the end of
+     * the file (see tail_past_eof()).
+     */
+    uint64_t real_end = (uint64_t)len;
+    uint64_t end = (real_end + 511) & ~511ull;
     if (max_length >= 0 && (uint64_t)max_length < end - MIN(end, (uint64_t)start)) {
         end = (uint64_t)start + (uint64_t)max_length;
     }
@@ -92,7 +118,12 @@ static int map_image(HbNode *node, const char *name, bool json, int64_t start,
     }
     for (uint64_t off = (uint64_t)start; off < end; off += next.length) {
         next = (MapEntry){ .start = off };
-        int ret = hb_node_block_status_chain(node, off, MIN(MAP_STEP, end - off), &next.ext);
+        if (off >= real_end) {
+            tail_past_eof(node, real_end, &next, end - off);
+            goto add;
+        }
+        uint64_t want = MIN(MAP_STEP, MIN(end, real_end) - off);
+        int ret = hb_node_block_status_chain(node, off, want, &next.ext);
         if (ret < 0) {
             fflush(stdout);
             fprintf(stderr, "%s: %s: Could not read file metadata: %s\n", hb_img_prog, name,
@@ -100,6 +131,7 @@ static int map_image(HbNode *node, const char *name, bool json, int64_t start,
             return 1;
         }
         next.length = next.ext.bytes;
+add:
         if (mergeable(&curr, &next)) {
             curr.length += next.length;
             continue;
