@@ -90,6 +90,10 @@ JOB_ERRORS = [
      "(use version=v3 or greater)"),
     ({"refcount-bits": 3}, "Refcount width must be a power of two and may not exceed 64 bits"),
     ({"backing-fmt": "raw"}, "Backing format cannot be used without backing file"),
+    ({"backing-file": "b.qcow2", "preallocation": "metadata"},
+     "Backing file and preallocation can only be used at the same time if extended_l2 is on"),
+    ({"backing-file": "b.qcow2", "preallocation": "full"},
+     "Backing file and preallocation can only be used at the same time if extended_l2 is on"),
 ]
 
 
@@ -121,7 +125,6 @@ def test_unsupported_options_fail_the_job_clearly(daemon, qmp, tmp_path):
         ({"data-file": "f"}, "External data files are not supported"),
         ({"extended-l2": True}, "Extended L2 entries are not supported"),
         ({"compression-type": "zstd"}, "Compression type 'zstd' is not supported"),
-        ({"preallocation": "full"}, "Preallocation mode 'full' is not supported"),
         ({"file": {"driver": "file", "filename": str(img)}},
          "Parameter 'file': an inline node definition is not supported by blockdev-create; "
          "blockdev-add the node and name it"),
