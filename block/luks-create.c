@@ -84,7 +84,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CreateArgs, args_clear)
 
 static HbLuksFormatOpts format_opts(const CreateArgs *a);
 
-/* preallocation=: QEMU's PreallocMode names. */
+/* preallocation=: QEMU's PreallocMode names; the text is QEMU's file protocol's, which takes it there. */
 static bool take_prealloc(GHashTable *opts, QapiPreallocMode *out, GError **errp)
 {
     g_autofree char *v = hb_opts_take_str(opts, "preallocation");
@@ -93,7 +93,7 @@ static bool take_prealloc(GHashTable *opts, QapiPreallocMode *out, GError **errp
     if (!v || QapiPreallocMode_parse(v, out)) {
         return true;
     }
-    hb_error_set(errp, "Parameter 'preallocation' does not accept value '%s'", v);
+    hb_error_set(errp, "invalid parameter value: %s", v);
     return false;
 }
 
