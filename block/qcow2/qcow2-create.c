@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* block/qcow2/qcow2-create.c — write a new, empty qcow2 image with POSIX I/O (hotblock-img create). */
+/* block/qcow2/qcow2-create.c — write a new qcow2 image, empty or preallocated: hotblock-img create (an fd) and blockdev-create (a node). */
 
 #include "qcow2.h"
 #include "qcow2-int.h"

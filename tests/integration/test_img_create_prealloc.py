@@ -92,6 +92,8 @@ def test_same_as_qemu_img(tmp_path, mode, cluster, size):
         # "zero" flag of metadata mode), differ; what is allocated does not.
         assert ranges(mh) == ranges(mq)
     assert ranges(mh) == [[0, virtual, (True, True)]]
+    # hotblock-img map tells a metadata-preallocated image as qemu-img does.
+    assert json.loads(run(HOTBLOCK_IMG, "map", "--output=json", h).stdout) == mh
 
     # The mode's meaning on the disk.
     if mode == "metadata":
