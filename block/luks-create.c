@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "block/create.h"
 #include "block/luks-create.h"
 #include "crypto/cipher.h"
 #include "crypto/luks2.h"
@@ -64,6 +65,7 @@ static bool take_num(GHashTable *opts, const char *key, int64_t min, int64_t max
 typedef struct CreateArgs {
     char *secret, *alg, *mode, *ivgen, *ivhash, *hash, *format, *pbkdf;
     int64_t iter, memory, parallel, sector_size;
+    QapiPreallocMode prealloc;  /* of the payload; metadata is off, as QEMU */
     bool detached;
 } CreateArgs;
 
@@ -82,6 +84,19 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CreateArgs, args_clear)
 
 static HbLuksFormatOpts format_opts(const CreateArgs *a);
 
+/* preallocation=: QEMU's PreallocMode names; the text is QEMU's file protocol's, which takes it there. */
+static bool take_prealloc(GHashTable *opts, QapiPreallocMode *out, GError **errp)
+{
+    g_autofree char *v = hb_opts_take_str(opts, "preallocation");
+
+    *out = QAPI_PREALLOC_MODE_OFF;
+    if (!v || QapiPreallocMode_parse(v, out)) {
+        return true;
+    }
+    hb_error_set(errp, "invalid parameter value: %s", v);
+    return false;
+}
+
 static bool take_args(GHashTable *opts, CreateArgs *a, GError **errp)
 {
     a->secret = hb_opts_take_str(opts, "key-secret");
@@ -93,6 +108,7 @@ static bool take_args(GHashTable *opts, CreateArgs *a, GError **errp)
     a->format = hb_opts_take_str(opts, "format");
     a->pbkdf = hb_opts_take_str(opts, "pbkdf");
     if (!take_bool(opts, "detached-header", &a->detached, errp) ||
+        !take_prealloc(opts, &a->prealloc, errp) ||
         !take_num(opts, "iter-time", 1, INT32_MAX, &a->iter, errp) ||
         !take_num(opts, "pbkdf-memory", 1, HB_LUKS_PBKDF_MEMORY_MAX, &a->memory, errp) ||
         !take_num(opts, "pbkdf-parallel", 1, HB_LUKS_PBKDF_PARALLEL_MAX, &a->parallel, errp) ||
@@ -215,7 +231,13 @@ bool hb_luks_create(const char *filename, int64_t size, GHashTable *opts, GError
     bool ok = hb_luks_format(create_write, &fd, &fo, pass, &header_size, errp);
     if (ok) {
         uint64_t total = header_size + (a.detached ? 0 : (uint64_t)size);
-        if (ftruncate(fd, (off_t)total) == -1 || fdatasync(fd) == -1) {
+        if (ftruncate(fd, (off_t)total) == -1) {
+            hb_error_set_errno(errp, errno, "Could not resize '%s'", filename);
+            ok = false;
+        }
+        ok = ok && (a.prealloc == QAPI_PREALLOC_MODE_METADATA ||
+                    hb_file_preallocate(fd, header_size, total, a.prealloc, errp) == 0);
+        if (ok && fdatasync(fd) == -1) {
             hb_error_set_errno(errp, errno, "Could not resize '%s'", filename);
             ok = false;
         }

@@ -57,10 +57,42 @@ static int node_write(void *opaque, uint64_t offset, const void *buf, size_t len
     return hb_node_pwrite(opaque, offset, buf, len, 0);
 }
 
-/* Make the node @size bytes long, then flush it. */
-static bool node_finish(HbNode *node, uint64_t size, GError **errp)
+/*
+ * [@from, @to) of @node for preallocation=falloc (zeroes the file driver
+ * allocates without writing, or writes if it cannot) or full (zeroes
+ * written); nothing for off and metadata.  QEMU's file driver texts.
+ */
+static bool node_preallocate(HbNode *node, uint64_t from, uint64_t to, QapiPreallocMode mode,
+                             GError **errp)
 {
-    if (hb_node_truncate(node, size, errp) < 0) {
+    int ret = 0;
+
+    if (to <= from) {
+        return true;
+    }
+    if (mode == QAPI_PREALLOC_MODE_FALLOC) {
+        ret = hb_node_pwrite_zeroes(node, from, to - from, 0);
+    } else if (mode == QAPI_PREALLOC_MODE_FULL) {
+        g_autofree uint8_t *zero = g_malloc0(1 << 20);
+        for (uint64_t off = from; off < to && !ret; off += 1 << 20) {
+            ret = hb_node_pwrite(node, off, zero, MIN((uint64_t)1 << 20, to - off), 0);
+        }
+    }
+    if (ret < 0) {
+        hb_error_set_errno(errp, ret, mode == QAPI_PREALLOC_MODE_FALLOC
+                           ? "Could not preallocate new data"
+                           : "Could not write zeros for preallocation");
+        return false;
+    }
+    return true;
+}
+
+/* Make the node @size bytes long, preallocate from @from (@mode), then flush it. */
+static bool node_finish(HbNode *node, uint64_t size, uint64_t from, QapiPreallocMode mode,
+                        GError **errp)
+{
+    if (hb_node_truncate(node, size, errp) < 0 ||
+        !node_preallocate(node, from, size, mode, errp)) {
         return false;
     }
     int ret = hb_node_flush(node);
@@ -71,14 +103,22 @@ static bool node_finish(HbNode *node, uint64_t size, GError **errp)
     return true;
 }
 
-static bool check_prealloc_off(bool has, QapiPreallocMode mode, GError **errp)
+static int node_sink_truncate(void *opaque, uint64_t len)
 {
-    if (has && mode != QAPI_PREALLOC_MODE_OFF) {
-        hb_error_set(errp, "Preallocation mode '%s' is not supported",
-                     QapiPreallocMode_str(mode));
-        return false;
-    }
-    return true;
+    g_autoptr(GError) err = NULL;
+
+    return hb_node_truncate(opaque, len, &err);
+}
+
+/* falloc: zeroes the file driver allocates without writing them (or writes, if it cannot). */
+static int node_sink_allocate(void *opaque, uint64_t offset, uint64_t len)
+{
+    return hb_node_pwrite_zeroes(opaque, offset, len, 0);
+}
+
+static int node_sink_flush(void *opaque)
+{
+    return hb_node_flush(opaque);
 }
 
 /* ---- qcow2 ---- */
@@ -104,9 +144,6 @@ static bool qcow2_typed(const QapiBlockdevCreateOptionsQcow2 *q, HbQcow2CreateOp
                      QapiQcow2CompressionType_str(q->compression_type));
         return false;
     }
-    if (!check_prealloc_off(q->has_preallocation, q->preallocation, errp)) {
-        return false;
-    }
     if (q->size % 512) {
         hb_error_set(errp, "Image size must be a multiple of 512 bytes");
         return false;
@@ -128,6 +165,12 @@ static bool qcow2_typed(const QapiBlockdevCreateOptionsQcow2 *q, HbQcow2CreateOp
     c->lazy_refcounts = q->has_lazy_refcounts && q->lazy_refcounts;
     c->backing = q->backing_file;
     c->backing_fmt = q->has_backing_fmt ? QapiBlockdevDriver_str(q->backing_fmt) : NULL;
+    switch (q->has_preallocation ? q->preallocation : QAPI_PREALLOC_MODE_OFF) {
+    case QAPI_PREALLOC_MODE_METADATA: c->prealloc = HB_QCOW2_PREALLOC_METADATA; break;
+    case QAPI_PREALLOC_MODE_FALLOC: c->prealloc = HB_QCOW2_PREALLOC_FALLOC; break;
+    case QAPI_PREALLOC_MODE_FULL: c->prealloc = HB_QCOW2_PREALLOC_FULL; break;
+    default: c->prealloc = HB_QCOW2_PREALLOC_OFF; break;
+    }
     return true;
 }
 
@@ -136,12 +179,15 @@ static bool run_qcow2(HbJob *job, CreateJob *cj, GError **errp)
     const QapiBlockdevCreateOptionsQcow2 *q = cj->opts->u.qcow2;
     HbNode *node = cj->file->node;
     HbQcow2CreateOpts c;
+    HbQcow2Sink sink = { .write = node_write, .truncate = node_sink_truncate,
+                         .allocate = node_sink_allocate, .flush = node_sink_flush,
+                         .opaque = node };
 
     /* The new metadata starts from an empty file. */
     return qcow2_typed(q, &c, errp) && hb_job_step(job, errp) &&
            hb_node_truncate(node, 0, errp) == 0 &&
-           hb_qcow2_format(&c, q->size, node_write, node, errp) &&
-           node_finish(node, (uint64_t)hb_node_get_length(node), errp);
+           hb_qcow2_format(&c, q->size, &sink, errp) &&
+           node_finish(node, (uint64_t)hb_node_get_length(node), 0, QAPI_PREALLOC_MODE_OFF, errp);
 }
 
 /* ---- luks ---- */
@@ -167,9 +213,8 @@ static bool run_luks(HbJob *job, CreateJob *cj, GError **errp)
     };
     uint64_t header_size = 0;
 
-    if (!check_prealloc_off(l->has_preallocation, l->preallocation, errp)) {
-        return false;
-    }
+    /* As QEMU: metadata is off for luks, which has no metadata to preallocate. */
+    QapiPreallocMode prealloc = l->has_preallocation ? l->preallocation : QAPI_PREALLOC_MODE_OFF;
     if (l->has_iter_time && l->iter_time <= 0) {
         hb_error_set(errp, "Parameter 'iter-time' expects a positive number");
         return false;
@@ -200,10 +245,10 @@ static bool run_luks(HbJob *job, CreateJob *cj, GError **errp)
     }
     hb_job_progress(job, 1);
     if (!cj->header) {
-        return node_finish(hdr, header_size + l->size, errp);
+        return node_finish(hdr, header_size + l->size, header_size, prealloc, errp);
     }
-    return node_finish(hdr, header_size, errp) &&
-           (!cj->file || node_finish(cj->file->node, l->size, errp));
+    return node_finish(hdr, header_size, header_size, QAPI_PREALLOC_MODE_OFF, errp) &&
+           (!cj->file || node_finish(cj->file->node, l->size, 0, prealloc, errp));
 }
 
 /* ---- file ---- */

@@ -118,7 +118,8 @@ bool hb_qcow2_change_backing(const char *path, const char *file, const char *fmt
  * @opts: -o keys as strings: cluster_size, backing_file, backing_fmt,
  *        compat ("0.10"/"v2" or "1.1"/"v3"), refcount_bits, lazy_refcounts
  *        (sets the compatible bit; hotblock keeps refcounts current anyway),
- *        compression_type=zlib, preallocation=off, extended_l2=off;
+ *        compression_type=zlib, preallocation (off, metadata, falloc,
+ *        full: see hb_qcow2_format()), extended_l2=off;
  *        consumed keys are removed from the table
  * @errp: why it failed; then no file is left behind
  *
@@ -130,6 +131,29 @@ bool hb_qcow2_create(const char *filename, int64_t size, GHashTable *opts,
 /* Writes @len bytes at @offset of the image's file: 0 or -errno. */
 typedef int (*HbQcow2WriteFn)(void *opaque, uint64_t offset, const void *buf, size_t len);
 
+/* Where hb_qcow2_format() writes a new image's file: the file, an fd or a node. */
+typedef struct HbQcow2Sink {
+    HbQcow2WriteFn write;
+    /* Make the file @len bytes long, new bytes reading as zeroes: 0 or -errno. */
+    int (*truncate)(void *opaque, uint64_t len);
+    /*
+     * Reserve [@offset, @offset + @len) on the storage, reading as zeroes,
+     * without writing it (preallocation=falloc): 0 or -errno.
+     */
+    int (*allocate)(void *opaque, uint64_t offset, uint64_t len);
+    /* Make what was written durable: 0 or -errno. */
+    int (*flush)(void *opaque);
+    void *opaque;
+} HbQcow2Sink;
+
+/* preallocation=, in QEMU's PreallocMode order. */
+typedef enum HbQcow2Prealloc {
+    HB_QCOW2_PREALLOC_OFF,      /* only the header and the empty tables */
+    HB_QCOW2_PREALLOC_METADATA, /* every cluster mapped; the data area a hole */
+    HB_QCOW2_PREALLOC_FALLOC,   /* metadata, and the data area reserved */
+    HB_QCOW2_PREALLOC_FULL,     /* metadata, and zeroes written to the data area */
+} HbQcow2Prealloc;
+
 /* A new image's options, typed (blockdev-create's BlockdevCreateOptionsQcow2). */
 typedef struct HbQcow2CreateOpts {
     uint64_t cluster_size;      /* a power of two, 512..2M */
@@ -138,26 +162,39 @@ typedef struct HbQcow2CreateOpts {
     bool lazy_refcounts;        /* the compatible bit (v3) */
     const char *backing;        /* backing file name, or NULL */
     const char *backing_fmt;    /* its format, or NULL */
+    HbQcow2Prealloc prealloc;   /* not with @backing (QEMU needs extended L2 for that) */
 } HbQcow2CreateOpts;
 
 /* The defaults: 64 KiB clusters, 16-bit refcounts, version 3. */
 #define HB_QCOW2_CREATE_OPTS_INIT { .cluster_size = 65536, .refcount_bits = 16, .version = 3 }
 
 /**
- * hb_qcow2_format() - write a new, empty qcow2 image through @write
+ * hb_qcow2_format() - write a new, empty qcow2 image through @sink
  * @opts: checked here, with QEMU's texts ("Cluster size must be a power
  *        of two between 512 and 2048k", ...)
  * @size: virtual size in bytes
- * @write: writes the image's file from offset 0 (its old contents past
- *         the new metadata are not looked at; start from an empty file)
- * @opaque: for @write
- * @errp: why it failed
+ * @sink: the image's file, written from offset 0 (its old contents past
+ *        the new metadata are not looked at; start from an empty file).
+ *        @sink->truncate, ->allocate and ->flush are used only to
+ *        preallocate.
+ * @errp: why it failed; the file is then garbage, for the caller to remove
+ *
+ * With preallocation every cluster of @size gets a data cluster (refcount
+ * 1, an L2 entry pointing at it): header, reference table, refcount
+ * blocks, L1 table, the L2 tables, then the data clusters in guest order
+ * (for a small image the layout QEMU writes).  The file is made long
+ * enough to hold the last data cluster before anything is written (so a
+ * file system that cannot hold it fails first, with QEMU's "The image
+ * size is too large for file format 'qcow2'"); falloc then reserves and
+ * full writes the first @size bytes of the data area.  Crash safety: the
+ * refcounts are durable before any L2 table, the L2 tables before the L1
+ * table, and the header, written last, makes the file an image.
  *
  * The shared core of hb_qcow2_create() (hotblock-img create) and
- * blockdev-create (job/create-qcow2.c, writing through a node).
+ * blockdev-create (job/create.c, writing through a node).
  */
-bool hb_qcow2_format(const HbQcow2CreateOpts *opts, uint64_t size, HbQcow2WriteFn write,
-                     void *opaque, GError **errp);
+bool hb_qcow2_format(const HbQcow2CreateOpts *opts, uint64_t size, const HbQcow2Sink *sink,
+                     GError **errp);
 
 /* One internal snapshot, as qemu-img snapshot -l lists it. */
 typedef struct HbQcow2SnapshotInfo {

@@ -27,7 +27,8 @@ static const CreateOptHelp create_opts_help[] = {
       "Compression method used for image cluster compression (allowed values: zlib)" },
     { "qcow2", "extended_l2=<bool (on/off)>", "Extended L2 tables (allowed values: off)" },
     { "qcow2", "lazy_refcounts=<bool (on/off)>", "Postpone refcount updates" },
-    { "qcow2", "preallocation=<str>", "Preallocation mode (allowed values: off)" },
+    { "qcow2", "preallocation=<str>",
+      "Preallocation mode (allowed values: off, metadata, falloc, full)" },
     { "qcow2", "refcount_bits=<num>", "Width of a reference count entry in bits" },
     { "qcow2", "size=<size>", "Virtual disk size" },
     { "luks", "cipher-alg=<str>", "Name of encryption cipher algorithm" },
@@ -42,6 +43,8 @@ static const CreateOptHelp create_opts_help[] = {
     { "luks", "pbkdf=<str>", "LUKS2 keyslot KDF: argon2id (default), argon2i, pbkdf2" },
     { "luks", "pbkdf-memory=<num>", "LUKS2 Argon2 memory in KiB (default: benchmarked)" },
     { "luks", "pbkdf-parallel=<num>", "LUKS2 Argon2 threads (default: min(4, CPUs))" },
+    { "luks", "preallocation=<str>",
+      "Preallocation mode of the payload (allowed values: off, metadata, falloc, full)" },
     { "luks", "sector-size=<num>", "LUKS2 encryption sector size: 512 (default) to 4096" },
     { "luks", "size=<size>", "Virtual disk size" },
 };
