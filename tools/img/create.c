@@ -9,45 +9,127 @@
 
 #include "util/error.h"
 
-/* -o help: the options each format takes here, in qemu-img's layout. */
+/*
+ * The options each format takes here.  -o help lists them alphabetically
+ * (this table's order), in qemu-img's layout.  The "Formatting" line
+ * lists, in @rank order (the order of the format's option list in QEMU,
+ * then hotblock's own), every one that was given or has a @def.
+ */
 typedef struct CreateOptHelp {
     const char *fmt;
     const char *opt;        /* "name=<type>" */
     const char *what;
+    int rank;
+    const char *def;        /* printed when not given; NULL: not printed */
 } CreateOptHelp;
 
 static const CreateOptHelp create_opts_help[] = {
-    { "raw", "preallocation=<str>", "Preallocation mode (allowed values: off, falloc, full)" },
-    { "raw", "size=<size>", "Virtual disk size" },
-    { "qcow2", "backing_file=<str>", "File name of a base image" },
-    { "qcow2", "backing_fmt=<str>", "Image format of the base image" },
-    { "qcow2", "cluster_size=<size>", "qcow2 cluster size" },
-    { "qcow2", "compat=<str>", "Compatibility level (v2 [0.10] or v3 [1.1])" },
+    { "raw", "preallocation=<str>", "Preallocation mode (allowed values: off, falloc, full)", 2 },
+    { "raw", "size=<size>", "Virtual disk size", 1 },
+    { "qcow2", "backing_file=<str>", "File name of a base image", 7 },
+    { "qcow2", "backing_fmt=<str>", "Image format of the base image", 8 },
+    { "qcow2", "cluster_size=<size>", "qcow2 cluster size", 1, "65536" },
+    { "qcow2", "compat=<str>", "Compatibility level (v2 [0.10] or v3 [1.1])", 6 },
     { "qcow2", "compression_type=<str>",
-      "Compression method used for image cluster compression (allowed values: zlib)" },
-    { "qcow2", "extended_l2=<bool (on/off)>", "Extended L2 tables (allowed values: off)" },
-    { "qcow2", "lazy_refcounts=<bool (on/off)>", "Postpone refcount updates" },
+      "Compression method used for image cluster compression (allowed values: zlib)", 4, "zlib" },
+    { "qcow2", "extended_l2=<bool (on/off)>", "Extended L2 tables (allowed values: off)", 2, "off" },
+    { "qcow2", "lazy_refcounts=<bool (on/off)>", "Postpone refcount updates", 9, "off" },
     { "qcow2", "preallocation=<str>",
-      "Preallocation mode (allowed values: off, metadata, falloc, full)" },
-    { "qcow2", "refcount_bits=<num>", "Width of a reference count entry in bits" },
-    { "qcow2", "size=<size>", "Virtual disk size" },
-    { "luks", "cipher-alg=<str>", "Name of encryption cipher algorithm" },
-    { "luks", "cipher-mode=<str>", "Name of encryption cipher mode" },
-    { "luks", "detached-header=<bool (on/off)>", "Create a detached LUKS header (no payload)" },
-    { "luks", "format=<str>", "LUKS version to write: luks1 (default) or luks2" },
-    { "luks", "hash-alg=<str>", "Name of encryption hash algorithm" },
-    { "luks", "iter-time=<num>", "Time to spend in PBKDF in milliseconds" },
-    { "luks", "ivgen-alg=<str>", "Name of IV generator algorithm" },
-    { "luks", "ivgen-hash-alg=<str>", "Name of IV generator hash algorithm" },
-    { "luks", "key-secret=<str>", "ID of secret providing LUKS passphrase" },
-    { "luks", "pbkdf=<str>", "LUKS2 keyslot KDF: argon2id (default), argon2i, pbkdf2" },
-    { "luks", "pbkdf-memory=<num>", "LUKS2 Argon2 memory in KiB (default: benchmarked)" },
-    { "luks", "pbkdf-parallel=<num>", "LUKS2 Argon2 threads (default: min(4, CPUs))" },
+      "Preallocation mode (allowed values: off, metadata, falloc, full)", 3 },
+    { "qcow2", "refcount_bits=<num>", "Width of a reference count entry in bits", 10, "16" },
+    { "qcow2", "size=<size>", "Virtual disk size", 5 },
+    { "luks", "cipher-alg=<str>", "Name of encryption cipher algorithm", 3 },
+    { "luks", "cipher-mode=<str>", "Name of encryption cipher mode", 4 },
+    { "luks", "detached-header=<bool (on/off)>", "Create a detached LUKS header (no payload)", 10 },
+    { "luks", "format=<str>", "LUKS version to write: luks1 (default) or luks2", 11 },
+    { "luks", "hash-alg=<str>", "Name of encryption hash algorithm", 7 },
+    { "luks", "iter-time=<num>", "Time to spend in PBKDF in milliseconds", 8 },
+    { "luks", "ivgen-alg=<str>", "Name of IV generator algorithm", 5 },
+    { "luks", "ivgen-hash-alg=<str>", "Name of IV generator hash algorithm", 6 },
+    { "luks", "key-secret=<str>", "ID of secret providing LUKS passphrase", 2 },
+    { "luks", "pbkdf=<str>", "LUKS2 keyslot KDF: argon2id (default), argon2i, pbkdf2", 12 },
+    { "luks", "pbkdf-memory=<num>", "LUKS2 Argon2 memory in KiB (default: benchmarked)", 13 },
+    { "luks", "pbkdf-parallel=<num>", "LUKS2 Argon2 threads (default: min(4, CPUs))", 14 },
     { "luks", "preallocation=<str>",
-      "Preallocation mode of the payload (allowed values: off, metadata, falloc, full)" },
-    { "luks", "sector-size=<num>", "LUKS2 encryption sector size: 512 (default) to 4096" },
-    { "luks", "size=<size>", "Virtual disk size" },
+      "Preallocation mode of the payload (allowed values: off, metadata, falloc, full)", 9 },
+    { "luks", "sector-size=<num>", "LUKS2 encryption sector size: 512 (default) to 4096", 15 },
+    { "luks", "size=<size>", "Virtual disk size", 1 },
 };
+
+/* @e's option name: its "name=<type>" up to the '='. */
+static char *opt_name(const CreateOptHelp *e)
+{
+    return g_strndup(e->opt, (gsize)(strchr(e->opt, '=') - e->opt));
+}
+
+/* @fmt's entry for option @name, or NULL. */
+static const CreateOptHelp *find_opt(const char *fmt, const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(create_opts_help); i++) {
+        const CreateOptHelp *e = &create_opts_help[i];
+        g_autofree char *n = opt_name(e);
+        if (g_str_equal(e->fmt, fmt) && g_str_equal(n, name)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* As qemu-img, an option @fmt does not have is refused before anything is printed. */
+static bool check_opt_names(const char *fmt, GHashTable *opts, GError **errp)
+{
+    GHashTableIter it;
+    gpointer key;
+
+    g_hash_table_iter_init(&it, opts);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        /* qemu-img says that of a backing file first, whatever else is wrong. */
+        if (g_str_equal(key, "backing_file") && !find_opt(fmt, key)) {
+            hb_error_set(errp, "Backing file not supported for file format '%s'", fmt);
+            return false;
+        }
+    }
+    g_hash_table_iter_init(&it, opts);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        if (!find_opt(fmt, key)) {
+            hb_error_set(errp, "Invalid parameter '%s'", (const char *)key);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * qemu-img's "Formatting 'FILE', fmt=FMT name=value ..." line, printed
+ * before the image is made: sizes as numbers of bytes, the rest as given.
+ */
+static void print_formatting(const char *filename, const char *fmt, GHashTable *opts,
+                             int64_t size)
+{
+    printf("Formatting '%s', fmt=%s", filename, fmt);
+    for (int rank = 1; rank <= 15; rank++) {
+        for (size_t i = 0; i < G_N_ELEMENTS(create_opts_help); i++) {
+            const CreateOptHelp *e = &create_opts_help[i];
+            if (e->rank != rank || !g_str_equal(e->fmt, fmt)) {
+                continue;
+            }
+            g_autofree char *name = opt_name(e);
+            const char *v = g_hash_table_lookup(opts, name);
+            int64_t n;
+            if (g_str_equal(name, "size")) {
+                if (size >= 0) {
+                    printf(" size=%" G_GINT64_FORMAT, size);
+                }
+            } else if (v && g_str_has_suffix(e->opt, "<size>") && hb_img_parse_size(v, &n)) {
+                printf(" %s=%" G_GINT64_FORMAT, name, n);
+            } else if (v || e->def) {
+                printf(" %s=%s", name, v ? v : e->def);
+            }
+        }
+    }
+    printf("\n");
+    fflush(stdout);         /* before any error on stderr, as qemu-img's */
+}
 
 int hb_img_create_opts_help(const char *fmt)
 {
@@ -239,12 +321,29 @@ int hb_img_cmd_create(int argc, char **argv)
     if (optind != argc) {
         return hb_img_usage_error("Unexpected argument: %s", argv[optind]);
     }
-    if (g_hash_table_contains(opts, "backing_file") && !g_str_equal(fmt, "qcow2")) {
-        hb_error_set(&err, "Backing file not supported for file format '%s'", fmt);
+    if (hb_img_format_known_elsewhere(fmt)) {
+        hb_error_set(&err, "hotblock-img does not create %s images (it creates raw, qcow2 "
+                     "and luks); qemu-img create -f %s makes one", fmt, fmt);
         return hb_img_fail(err, filename);
     }
+    if (!hb_img_driver_by_name(fmt, &err) || !check_opt_names(fmt, opts, &err)) {
+        return hb_img_fail(err, filename);
+    }
+    /* SIZE, or -o size=: not both (qemu-img's text). */
+    const char *osize = g_hash_table_lookup(opts, "size");
+    if (osize && size >= 0) {
+        hb_error_set(&err, "The image size must be specified only once");
+        return hb_img_fail(err, filename);
+    }
+    if (osize && !hb_img_parse_size(osize, &size)) {
+        return hb_img_bad_size("image size");
+    }
+    g_hash_table_remove(opts, "size");
     if (!check_backing(filename, opts, unsafe, &size, &err)) {
         return hb_img_fail(err, filename);
+    }
+    if (!quiet) {
+        print_formatting(filename, fmt, opts, size);
     }
     /* qemu-img's sizes are whole sectors: 1000 makes a 1024-byte image. */
     if (size >= 0) {
@@ -260,16 +359,5 @@ int hb_img_cmd_create(int argc, char **argv)
         (prealloc && !raw_prealloc(filename, prealloc, size, &err))) {
         return hb_img_fail(err, filename);
     }
-    if (quiet) {
-        return 0;
-    }
-    printf("Formatting '%s', fmt=%s", filename, fmt);
-    if (size >= 0) {
-        printf(" size=%" G_GINT64_FORMAT, size);
-    }
-    if (backing) {
-        printf(" backing_file=%s backing_fmt=%s", backing, bfmt);
-    }
-    printf("\n");
     return 0;
 }

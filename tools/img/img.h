@@ -74,6 +74,13 @@ int hb_img_create_opts_help(const char *fmt);
 const char *hb_img_probe_format(const char *filename);
 /* False (naming @fmt) unless hotblock has a driver for @fmt; the caller names the file. */
 bool hb_img_format_supported(const char *fmt, GError **errp);
+
+/**
+ * hb_img_format_known_elsewhere() - whether @fmt is an image format QEMU
+ * has and hotblock does not (vmdk, vdi, vhdx, qed, vpc, parallels, dmg,
+ * qcow, ...): one to name as such rather than as unknown.
+ */
+bool hb_img_format_known_elsewhere(const char *fmt);
 /*
  * Print "hotblock-img: Could not open '@name': message" as qemu-img does,
  * with qemu-img's hint when a lock was in the way; free @err; return 1.

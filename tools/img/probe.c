@@ -85,3 +85,20 @@ bool hb_img_format_supported(const char *fmt, GError **errp)
                  "turns it into one it does", fmt);
     return false;
 }
+
+bool hb_img_format_known_elsewhere(const char *fmt)
+{
+    static const char *const qemu_only[] = { "qcow", "dmg", "cloop", "bochs" };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(magics); i++) {
+        if (g_str_equal(magics[i].format, fmt)) {
+            return !hb_img_format_supported(fmt, NULL);
+        }
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(qemu_only); i++) {
+        if (g_str_equal(qemu_only[i], fmt)) {
+            return true;
+        }
+    }
+    return false;
+}
