@@ -38,6 +38,7 @@ struct HbAioCtx {
     HbAioCb *posted;        /* pushed by other threads (atomic) */
     gint posting;           /* threads inside hb_aio_ctx_post() (atomic) */
     HbAioTimer *timers;     /* armed, nearest deadline first; owner only */
+    HbAioTimer *timers_tail; /* the last of them: most new deadlines go after it */
 };
 
 static __thread HbAioCtx *current_ctx;
@@ -388,22 +389,52 @@ void hb_aio_ctx_timer_arm(HbAioCtx *ctx, HbAioTimer *t, int64_t deadline_ns)
     HbAioTimer **p = &ctx->timers;
 
     g_assert(!t->armed);
-    /* A handful per thread (one per throttled request at most): a sorted list. */
-    while (*p && (*p)->deadline_ns <= deadline_ns) {
+    t->deadline_ns = deadline_ns;
+    t->armed = true;
+    /*
+     * A sorted list.  Requests held for one latency (null-co, a throttle
+     * at its rate) arm deadlines in the order they come: those go at the
+     * tail at once, rather than after a walk past every other one.
+     */
+    if (!ctx->timers || ctx->timers_tail->deadline_ns <= deadline_ns) {
+        t->next = NULL;
+        if (ctx->timers) {
+            ctx->timers_tail->next = t;
+        } else {
+            ctx->timers = t;
+        }
+        ctx->timers_tail = t;
+        return;
+    }
+    /* Somewhere before the tail, which stays the tail. */
+    while ((*p)->deadline_ns <= deadline_ns) {
         p = &(*p)->next;
     }
-    t->deadline_ns = deadline_ns;
     t->next = *p;
-    t->armed = true;
     *p = t;
+}
+
+/* Unlink @t, found after @prev (NULL: first) in the list. */
+static void timer_unlink(HbAioCtx *ctx, HbAioTimer *prev, HbAioTimer *t)
+{
+    if (prev) {
+        prev->next = t->next;
+    } else {
+        ctx->timers = t->next;
+    }
+    if (ctx->timers_tail == t) {
+        ctx->timers_tail = prev;
+    }
+    t->armed = false;
 }
 
 void hb_aio_ctx_timer_cancel(HbAioCtx *ctx, HbAioTimer *t)
 {
-    for (HbAioTimer **p = &ctx->timers; t->armed && *p; p = &(*p)->next) {
-        if (*p == t) {
-            *p = t->next;
-            t->armed = false;
+    HbAioTimer *prev = NULL;
+
+    for (HbAioTimer *p = ctx->timers; t->armed && p; prev = p, p = p->next) {
+        if (p == t) {
+            timer_unlink(ctx, prev, t);
         }
     }
 }
@@ -417,8 +448,7 @@ void hb_aio_ctx_cancel_timers(HbAioCtx *ctx)
 {
     while (ctx->timers) {
         HbAioTimer *t = ctx->timers;
-        ctx->timers = t->next;
-        t->armed = false;
+        timer_unlink(ctx, NULL, t);
         t->cb.done(&t->cb, -ECANCELED);
     }
 }
@@ -431,8 +461,7 @@ static unsigned run_timers(HbAioCtx *ctx)
 
     while (ctx->timers && ctx->timers->deadline_ns <= now) {
         HbAioTimer *t = ctx->timers;
-        ctx->timers = t->next;
-        t->armed = false;
+        timer_unlink(ctx, NULL, t);
         t->cb.done(&t->cb, 0);
         n++;
     }

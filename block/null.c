@@ -136,7 +136,11 @@ static int null_submit(HbNode *node, HbIoReq *req)
         d->timer.cb.done = null_delay_done;
         d->req = req;
         d->read_zeroes = s->read_zeroes;
-        hb_aio_ctx_timer_arm(ctx, &d->timer, hb_aio_now_ns() + (int64_t)s->latency_ns);
+        int64_t now = hb_aio_now_ns();
+        /* latency-ns may be up to INT64_MAX: the deadline saturates there. */
+        int64_t deadline = s->latency_ns > (uint64_t)(INT64_MAX - now)
+                           ? INT64_MAX : now + (int64_t)s->latency_ns;
+        hb_aio_ctx_timer_arm(ctx, &d->timer, deadline);
         return 0;
     }
     null_finish(req, s->read_zeroes, 0);

@@ -488,10 +488,12 @@ static bool drain_and_fail(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
 }
 
 /*
- * Nothing to pop and nothing completed: wait for whatever is out, the
- * workers' requests or the backend's.  Return: false if the ring broke.
+ * Nothing to pop (or, @yielding, nothing we may pop) and nothing
+ * completed: wait for whatever is out, the workers' requests or the
+ * backend's.  Return: false if the ring broke.
  */
-static bool wait_for_completions(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
+static bool wait_for_completions(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q,
+                                 bool yielding)
 {
     if (r->offloaded) {
         /*
@@ -516,7 +518,12 @@ static bool wait_for_completions(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
      * path and the guest (4k at depth 1 on an O_DIRECT file: 8.5k IOPS
      * spinning 32 us, 13k sleeping at once, 2 vCPUs).
      */
-    if (!r->blk->be.poll_or_fd || q->kick_fd < 0) {
+    /*
+     * Yielding, the runner takes nothing more from the ring, which may
+     * well hold requests (a throttled one left there on purpose): a kick,
+     * or a ring found not empty, would only wake it to take nothing.
+     */
+    if (yielding || !r->blk->be.poll_or_fd || q->kick_fd < 0) {
         poll_backend(r, 10000);
         return true;
     }
@@ -622,7 +629,7 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
             continue;
         }
         if (r->offloaded || r->inflight) {
-            if (!wait_for_completions(r, dev, q)) {
+            if (!wait_for_completions(r, dev, q, yielding)) {
                 return drain_and_fail(r, dev, q);
             }
             continue;

@@ -277,6 +277,11 @@ static bool plan_layout(const HbQcow2CreateOpts *c, uint64_t size, Layout *l,
     l->l1_off = l->rb_off + l->rb_count * cs;
     l->area_off = l->l1_off + l->l1_clusters * cs;
     l->data_off = l->area_off + l->l2_count * cs;
+    /* An L2 or L1 entry holds host offsets below 2^56 only (QEMU: EFBIG). */
+    if (l->data_off + l->data_clusters * cs - cs > QCOW2_OFFSET_MASK) {
+        too_large(errp);
+        return false;
+    }
     return true;
 }
 
@@ -457,8 +462,12 @@ static bool prealloc_data(const HbQcow2Sink *sink, const HbQcow2CreateOpts *c, u
 static bool prealloc_start(const HbQcow2Sink *sink, const HbQcow2CreateOpts *c,
                            uint64_t size, const Layout *l, GError **errp)
 {
-    int ret = sink->truncate(sink->opaque, file_end(l));
+    int ret;
 
+    /* Both callers round sizes to whole sectors: the metadata mode's last
+     * sector write below relies on it. */
+    g_assert(size % 512 == 0);
+    ret = sink->truncate(sink->opaque, file_end(l));
     if (ret == -EFBIG) {
         too_large(errp);
         return false;

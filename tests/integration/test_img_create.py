@@ -186,6 +186,8 @@ def test_raw_preallocation_refused(tmp_path, mode):
     ["-f", "qcow2", "/nonexistent/t.img", "1M"],
     ["-f", "raw", "-o", "backing_fmt=qcow2", "t.img", "1M"],
     ["-f", "raw", "-b", "base.qcow2", "-F", "qcow2", "t.img", "1M"],
+    ["-f", "raw", "t.img"],
+    ["-f", "qcow2", "-o", "lazy_refcounts=on", "t.img"],
 ])
 def test_formatting_line_as_qemu_img(tmp_path, base, args):
     """The "Formatting ..." line is qemu-img's: printed before the image is

@@ -3,6 +3,7 @@
 #include "tests/lib/ring-fixture.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,6 +378,33 @@ static void async_poll(void *opaque, int64_t wait_us)
     }
 }
 
+/*
+ * async_poll(), but a sleep (@wait_us, a device not ready yet) also ends
+ * when @fd becomes readable, with nothing completed: as the daemon's
+ * backend sleeps on its completion context and a ring's kick together.
+ */
+static bool async_poll_or_fd(void *opaque, int64_t wait_us, int fd)
+{
+    HbtAsyncQueue *q = opaque;
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+    q->polls_or_fd++;
+    if (wait_us && q->head && q->service_us) {
+        int64_t left_ns = q->next_ready_ns - g_get_monotonic_time() * 1000;
+        struct timespec ts = { 0, 0 };
+
+        if (left_ns > 0) {
+            ts.tv_sec = left_ns / 1000000000;
+            ts.tv_nsec = left_ns % 1000000000;
+        }
+        if (ppoll(&pfd, 1, &ts, NULL) > 0) {
+            return true;
+        }
+    }
+    async_poll(opaque, wait_us);
+    return poll(&pfd, 1, 0) > 0;
+}
+
 HbVirtioBlkBackend hbt_mem_disk_async_backend(HbtMemDisk *d, HbtAsyncQueue *q)
 {
     q->disk = d;
@@ -385,6 +413,7 @@ HbVirtioBlkBackend hbt_mem_disk_async_backend(HbtMemDisk *d, HbtAsyncQueue *q)
         .opaque = q,
         .submit = async_submit,
         .poll = async_poll,
+        .poll_or_fd = async_poll_or_fd,
         .io_priv_size = sizeof(HbtAsyncIo),
     };
 }

@@ -228,6 +228,7 @@ typedef struct HbtAsyncQueue {
     HbtAsyncIo *head, *tail;
     unsigned queued, max_queued;
     unsigned submitted, completed, failed, offthread;
+    unsigned polls_or_fd;       /* poll_or_fd calls (the runner's sleeps on a kick) */
     /* private */
     unsigned idle_left;
     int64_t next_ready_ns;

@@ -245,6 +245,19 @@ static void test_errors(void)
     g_clear_error(&err);
     rec_free(&r);
 
+    /*
+     * 128 PiB with 2 MiB clusters passes the L1 and reference table limits,
+     * but its data would lie past 2^56, where an L2 entry cannot point
+     * (bits 56-62 are reserved or flags): refused before anything is done.
+     */
+    r = (Rec){ .fail_truncate = -ENOSPC };
+    g_assert_false(format(&r, HB_QCOW2_PREALLOC_METADATA, 2 << 20, 16, 1ull << 57, NULL, &err));
+    g_assert_cmpstr(err->message, ==, "The image size is too large for file format 'qcow2' "
+                    "(try using a larger cluster size)");
+    g_assert_cmpuint(r.writes + r.truncates, ==, 0);
+    g_clear_error(&err);
+    rec_free(&r);
+
     /* off: no truncate, flush or allocate; the tables written in full clusters. */
     r = (Rec){ 0 };
     g_assert_true(format(&r, HB_QCOW2_PREALLOC_OFF, 65536, 16, 1 << 30, NULL, &err));

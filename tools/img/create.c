@@ -99,6 +99,15 @@ static bool check_opt_names(const char *fmt, GHashTable *opts, GError **errp)
     return true;
 }
 
+/* -f luks -o detached-header=on: a header alone, which takes no size. */
+static bool detached_header(const char *fmt, GHashTable *opts)
+{
+    const char *v = g_hash_table_lookup(opts, "detached-header");
+
+    return g_str_equal(fmt, "luks") && v &&
+           (g_str_equal(v, "on") || g_str_equal(v, "true") || g_str_equal(v, "yes"));
+}
+
 /*
  * qemu-img's "Formatting 'FILE', fmt=FMT name=value ..." line, printed
  * before the image is made: sizes as numbers of bytes, the rest as given.
@@ -340,6 +349,11 @@ int hb_img_cmd_create(int argc, char **argv)
     }
     g_hash_table_remove(opts, "size");
     if (!check_backing(filename, opts, unsafe, &size, &err)) {
+        return hb_img_fail(err, filename);
+    }
+    /* Every format here needs one, but a detached LUKS header. */
+    if (size < 0 && !detached_header(fmt, opts)) {
+        hb_error_set(&err, "Image creation needs a size parameter");
         return hb_img_fail(err, filename);
     }
     if (!quiet) {
