@@ -363,8 +363,6 @@ int hb_img_cmd_create(int argc, char **argv)
     if (size >= 0) {
         size = (int64_t)(((uint64_t)size + 511) & ~(uint64_t)511);
     }
-    g_autofree char *backing = g_strdup(g_hash_table_lookup(opts, "backing_file"));
-    g_autofree char *bfmt = g_strdup(g_hash_table_lookup(opts, "backing_fmt"));
     g_autofree char *prealloc = NULL;
     if (g_str_equal(fmt, "raw") && !take_raw_prealloc(opts, &prealloc, &err)) {
         return hb_img_fail(err, filename);
