@@ -31,7 +31,11 @@ int hb_img_cmd_resize(int argc, char **argv)
         { "shrink", no_argument, NULL, 's' },
         { NULL, 0, NULL, 0 },
     };
-    HbImgOpenSpec spec = { .no_backing = true };
+    /*
+     * With the backing file, as qemu-img: growing over a longer backing
+     * file zeroes the new area, which would otherwise show its data.
+     */
+    HbImgOpenSpec spec = { 0 };
     bool quiet = false, shrink = false;
     GError *err = NULL;
     int c;
