@@ -360,10 +360,15 @@ static int64_t qcow2_get_length(HbNode *node)
  * the L1 table, so I/O threads keep running; block_resize runs on the
  * main thread, which serializes resizes.
  */
-static int qcow2_truncate(HbNode *node, uint64_t size, GError **errp)
+static int qcow2_truncate(HbNode *node, uint64_t size, QapiPreallocMode prealloc,
+                          GError **errp)
 {
     Qcow2Node *s = node->opaque;
 
+    if (prealloc != QAPI_PREALLOC_MODE_OFF) {
+        hb_error_set(errp, "Unsupported preallocation mode '%s'", QapiPreallocMode_str(prealloc));
+        return -ENOTSUP;
+    }
     return hb_qcow2_truncate(s->img, size, errp);
 }
 
