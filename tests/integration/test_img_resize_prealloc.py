@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """hotblock-img resize --preallocation= against qemu-img 7.2 doing the same
-on a copy: raw (off, falloc, full), luks (the file's modes); the images'
-maps, sizes, disk usage and data; the refusals byte for byte, leaving the
-image as it was."""
+on a copy: raw (off, falloc, full), qcow2 (off, metadata, falloc, full;
+64 KiB and 512-byte clusters, growth not a multiple of the cluster size),
+luks (the file's modes), over a longer backing file; the images' maps,
+check, virtual size, disk usage and data; the refusals byte for byte,
+leaving the image as it was."""
 import hashlib
 import json
 import os
 
 import pytest
 
+from hbtest.images import map_ranges
 from hbtest.luks import qemu_img_create_luks
 from hbtest.paths import HOTBLOCK_IMG
 from hbtest.tools import run
@@ -32,6 +35,13 @@ def vsize(path, *opts):
 
 def allocated(path):
     return os.stat(path).st_blocks * 512
+
+
+def ranges(extents):
+    """What is allocated, whatever the host offsets (qemu-img moves a partly
+    used old last cluster next to the new ones, and keeps a cluster spare
+    for an L2 table it may not need; hotblock does neither)."""
+    return map_ranges(extents)
 
 
 def digest(path):
@@ -83,6 +93,107 @@ def test_raw(tmp_path, mode, growth):
     # the longer image's tail reads as zeroes).
     c = run("qemu-img", "compare", "-f", "raw", "-F", "raw", orig, h, check=False)
     assert c.returncode == 0, c.stdout
+
+
+def qcow2_original(tmp_path, cluster, old, written):
+    """A qcow2 image of @old bytes, with data at its start and, if
+    @written, in its last cluster (so that the old end lies inside an
+    allocated cluster); else the last cluster is unallocated."""
+    orig = tmp_path / "orig.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-o", f"cluster_size={cluster}", orig, old)
+    size = vsize(orig)
+    cmds = ["-c", "write -P 0x11 0 300k"]
+    if written:
+        cmds += ["-c", f"write -P 0x12 {size - 4096} 4096"]
+    run("qemu-io", *cmds, orig)
+    return orig
+
+
+@pytest.mark.parametrize("written", [True, False], ids=["tail-written", "tail-empty"])
+@pytest.mark.parametrize("old", ["1M", "1000K"])
+@pytest.mark.parametrize("cluster", ["64k", "512"])
+@pytest.mark.parametrize("mode", ["off", "metadata", "falloc", "full"])
+def test_qcow2(tmp_path, mode, cluster, old, written):
+    orig = qcow2_original(tmp_path, cluster, old, written)
+    q, h = pair(tmp_path, orig)
+    before = allocated(h)
+    resize_both(q, h, f"--preallocation={mode}", f"+{GROWTH}")
+
+    assert vsize(h) == vsize(q) == vsize(orig) + GROWTH
+    ch = run("qemu-img", "check", h, check=False)
+    assert ch.returncode == 0 and "No errors were found on the image." in ch.stdout, ch.stdout
+    # The same clusters allocated (present/data), whatever their host place.
+    mh, mq = map_json(h), map_json(q)
+    assert ranges(mh) == ranges(mq)
+    if mode != "off":
+        # Everything from the old end on is allocated.
+        last = ranges(mh)[-1]
+        assert last[2] == (True, True) and last[0] <= vsize(orig) < last[0] + last[1] == vsize(h)
+        new = [e for e in mh if e["start"] + e["length"] > vsize(orig)]
+        assert all(e["data"] for e in new)
+        if mode == "full":
+            # Zeroes written (falloc's reserved blocks may or may not
+            # count as data, depending on the file system: not checked).
+            assert not any(e["zero"] for e in new)
+    assert_mode_meaning(mode, before, allocated(h), GROWTH)
+    c = run("qemu-img", "compare", orig, h, check=False)
+    assert c.returncode == 0, c.stdout
+
+    # Data goes where it was preallocated, and the image stays clean.
+    end = vsize(h) - 512
+    run("qemu-io", "-c", f"write -P 0x5a {end} 512", h)
+    io = run("qemu-io", "-c", f"read -P 0x5a {end} 512", "-c", "read -P 0x11 0 300k", h)
+    assert "Pattern verification failed" not in io.stdout
+    assert run("qemu-img", "check", h, check=False).returncode == 0
+    if mode != "off":
+        assert ranges(map_json(h)) == ranges(mh)
+
+
+@pytest.mark.parametrize("mode", ["off", "metadata", "falloc", "full"])
+def test_qcow2_over_longer_backing_file(tmp_path, mode):
+    """The backing file reaches past the old size: the old area still
+    shows it, the new area reads as zeroes (preallocated clusters hide
+    it), allocated as qemu-img allocates it."""
+    base = tmp_path / "base.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", base, "2M")
+    run("qemu-io", "-c", "write -P 0x22 0 2M", base)
+    orig = tmp_path / "orig.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", orig,
+        "1000K")
+    q, h = pair(tmp_path, orig)
+    resize_both(q, h, f"--preallocation={mode}", "+2M")
+    io = run("qemu-io", "-c", "read -P 0x22 0 1000K", "-c", "read -P 0 1000K 2M", h)
+    assert "Pattern verification failed" not in io.stdout
+    assert run("qemu-img", "check", h, check=False).returncode == 0
+    if mode != "off":
+        # hotblock leaves clusters past the backing file unallocated when
+        # not preallocating (they read as zeroes anyway); qemu-img zeroes them.
+        assert ranges(map_json(h)) == ranges(map_json(q))
+
+
+@pytest.mark.parametrize("mode", ["off", "metadata", "falloc", "full"])
+def test_qcow2_v2_over_longer_backing_file(tmp_path, mode):
+    """Version 2 has no zero flag: refused unless falloc or full hide the
+    backing file behind new clusters, as qemu-img does."""
+    base = tmp_path / "base.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", base, "2M")
+    run("qemu-io", "-c", "write -P 0x22 0 2M", base)
+    orig = tmp_path / "orig.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "compat=0.10", "-b", "base.qcow2",
+        "-F", "qcow2", orig, "1M")
+    q, h = pair(tmp_path, orig)
+    rq = tool_run("qemu-img", "resize", f"--preallocation={mode}", q, "+2M")
+    rh = tool_run(HOTBLOCK_IMG, "resize", f"--preallocation={mode}", h, "+2M")
+    assert rh.returncode == rq.returncode
+    if rq.returncode:
+        assert vsize(h) == vsize(orig)
+        if mode != "off":
+            assert rh.stderr.replace("hotblock-img", "qemu-img") == rq.stderr
+    else:
+        io = run("qemu-io", "-c", "read -P 0x22 0 1M", "-c", "read -P 0 1M 2M", h)
+        assert "Pattern verification failed" not in io.stdout
+        assert ranges(map_json(h)) == ranges(map_json(q))
+    assert run("qemu-img", "check", h, check=False).returncode == 0
 
 
 @pytest.fixture(scope="module")
