@@ -227,8 +227,10 @@ static bool file_activate(HbNode *node, GError **errp)
 
 /*
  * block_resize, as QEMU's file driver: regular files any size, devices no
- * bigger.  With @prealloc the grown part is reserved (falloc) or written
- * with zeroes (full); if that fails the file gets its old length back.
+ * bigger.  With @prealloc the grown part is reserved (falloc: by
+ * posix_fallocate alone, which lengthens the file, so that its failure
+ * is the one reported, as with QEMU) or written with zeroes (full); if
+ * that fails the file gets its old length back.
  */
 static int file_truncate(HbNode *node, uint64_t size, QapiPreallocMode prealloc,
                          GError **errp)
@@ -267,8 +269,9 @@ static int file_truncate(HbNode *node, uint64_t size, QapiPreallocMode prealloc,
      * compare-and-swap keeps the maximum), so the two stay in step.
      */
     gint64 old = __atomic_exchange_n(&s->length, (gint64)size, __ATOMIC_RELAXED);
-    int ret = ftruncate(s->fd, (off_t)size) == -1 ? -errno : 0;
-    if (ret < 0) {
+    int ret = 0;
+    if (prealloc != QAPI_PREALLOC_MODE_FALLOC && ftruncate(s->fd, (off_t)size) == -1) {
+        ret = -errno;
         hb_error_set_errno(errp, ret, "Could not resize file");
     } else {
         ret = hb_file_preallocate(s->fd, (uint64_t)st.st_size, size, prealloc, errp);

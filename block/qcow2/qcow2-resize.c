@@ -202,6 +202,9 @@ static int map_new_clusters(HbQcow2 *s, uint64_t old, uint64_t size, HbQcow2Prea
     ret = s->io.grow(s->io.opaque, (uint64_t)host + bytes,
                      mode == HB_QCOW2_PREALLOC_METADATA ? HB_QCOW2_PREALLOC_OFF : mode, errp);
     if (ret < 0) {
+        if (mode != HB_QCOW2_PREALLOC_METADATA) {
+            g_prefix_error(errp, "Failed to resize underlying file: ");  /* QEMU's text */
+        }
         hb_qcow2_free_range(s, (uint64_t)host, bytes);
         return ret;
     }

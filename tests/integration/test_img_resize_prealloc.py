@@ -8,6 +8,8 @@ leaving the image as it was."""
 import hashlib
 import json
 import os
+import resource
+import signal
 
 import pytest
 
@@ -279,3 +281,29 @@ def test_bad_mode_checked_before_opening(tmp_path):
 def test_help_names_the_option():
     r = run(HOTBLOCK_IMG, "resize", "--help")
     assert "[--preallocation=PREALLOC] [--shrink] FILENAME [+ | -]SIZE" in r.stdout
+
+
+def file_size_limit():
+    """The child may write files up to 4 MiB: past that ftruncate,
+    fallocate and write fail with EFBIG (SIGXFSZ ignored), as on a file
+    system that cannot hold the file."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4 << 20, 4 << 20))
+
+
+@pytest.mark.parametrize("fmt,mode", [("raw", "falloc"), ("raw", "full"), ("qcow2", "metadata"),
+                                      ("qcow2", "falloc"), ("qcow2", "full")])
+def test_file_cannot_grow(tmp_path, fmt, mode):
+    """The file cannot hold the grown image: qemu-img's text, and the image
+    as it was (qemu-img's metadata mode leaves it with refcounts past the
+    end of the file; hotblock leaves it untouched)."""
+    orig = refusal_image(tmp_path, fmt)
+    q, h = pair(tmp_path, orig)
+    out = []
+    for tool, f in (("qemu-img", q), (HOTBLOCK_IMG, h)):
+        r = tool_run(tool, "resize", "-f", fmt, f"--preallocation={mode}", f, "+8M",
+                     preexec_fn=file_size_limit)
+        out.append((r.returncode, r.stdout, r.stderr.replace(os.path.basename(tool), "PROG")))
+    assert out[0] == out[1]
+    assert out[1][0] == 1 and "File too large" in out[1][2]
+    assert digest(h) == digest(orig)
