@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* block/file.c — the "file" protocol driver: a host file or block device. */
 #include "block/aio.h"
+#include "block/create.h"
 #include "block/iov.h"
 #include "block/lock.h"
 #include "block/node.h"
@@ -224,8 +225,15 @@ static bool file_activate(HbNode *node, GError **errp)
     return true;
 }
 
-/* block_resize, as QEMU's file driver: regular files any size, devices no bigger. */
-static int file_truncate(HbNode *node, uint64_t size, GError **errp)
+/*
+ * block_resize, as QEMU's file driver: regular files any size, devices no
+ * bigger.  With @prealloc the grown part is reserved (falloc: by
+ * posix_fallocate alone, which lengthens the file, so that its failure
+ * is the one reported, as with QEMU) or written with zeroes (full); if
+ * that fails the file gets its old length back.
+ */
+static int file_truncate(HbNode *node, uint64_t size, QapiPreallocMode prealloc,
+                         GError **errp)
 {
     FileState *s = node->opaque;
     struct stat st;
@@ -236,11 +244,24 @@ static int file_truncate(HbNode *node, uint64_t size, GError **errp)
         return ret;
     }
     if (!S_ISREG(st.st_mode)) {
+        if (prealloc != QAPI_PREALLOC_MODE_OFF) {
+            hb_error_set(errp, "Preallocation mode '%s' unsupported for this non-regular file",
+                         QapiPreallocMode_str(prealloc));
+            return -ENOTSUP;
+        }
         if ((int64_t)size > file_get_length(node)) {
             hb_error_set(errp, "Cannot grow device files");
             return -EINVAL;
         }
         return 0;
+    }
+    if (prealloc == QAPI_PREALLOC_MODE_METADATA) {
+        hb_error_set(errp, "Unsupported preallocation mode: metadata");
+        return -ENOTSUP;
+    }
+    if (prealloc != QAPI_PREALLOC_MODE_OFF && size < (uint64_t)st.st_size) {
+        hb_error_set(errp, "Cannot use preallocation for shrinking files");
+        return -ENOTSUP;
     }
     /*
      * The length first: a write racing with a shrink that lands past the
@@ -248,13 +269,20 @@ static int file_truncate(HbNode *node, uint64_t size, GError **errp)
      * compare-and-swap keeps the maximum), so the two stay in step.
      */
     gint64 old = __atomic_exchange_n(&s->length, (gint64)size, __ATOMIC_RELAXED);
-    if (ftruncate(s->fd, (off_t)size) == -1) {
-        int ret = -errno;
-        __atomic_store_n(&s->length, old, __ATOMIC_RELAXED);
+    int ret = 0;
+    if (prealloc != QAPI_PREALLOC_MODE_FALLOC && ftruncate(s->fd, (off_t)size) == -1) {
+        ret = -errno;
         hb_error_set_errno(errp, ret, "Could not resize file");
-        return ret;
+    } else {
+        ret = hb_file_preallocate(s->fd, (uint64_t)st.st_size, size, prealloc, errp);
+        if (ret < 0 && ftruncate(s->fd, st.st_size) == -1) {
+            g_prefix_error(errp, "(and could not restore the old length) ");
+        }
     }
-    return 0;
+    if (ret < 0) {
+        __atomic_store_n(&s->length, old, __ATOMIC_RELAXED);
+    }
+    return ret;
 }
 
 static int64_t file_get_allocated_size(HbNode *node)

@@ -575,9 +575,11 @@ static int luks_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
 /*
  * block_resize: the payload's container follows (header included when it
  * is attached).  New sectors hold whatever the container gives (zeroes),
- * which decrypt to noise until written, as with QEMU.
+ * which decrypt to noise until written, as with QEMU; @prealloc is the
+ * container's to honour (as QEMU, which passes it down).
  */
-static int luks_truncate(HbNode *node, uint64_t size, GError **errp)
+static int luks_truncate(HbNode *node, uint64_t size, QapiPreallocMode prealloc,
+                         GError **errp)
 {
     LuksState *s = node->opaque;
 
@@ -594,7 +596,7 @@ static int luks_truncate(HbNode *node, uint64_t size, GError **errp)
         hb_error_set(errp, "Disk size too large for the payload offset");
         return -EINVAL;
     }
-    return hb_node_truncate(s->file->node, s->payload_offset + size, errp);
+    return hb_node_truncate_prealloc(s->file->node, s->payload_offset + size, prealloc, errp);
 }
 
 static QapiImageInfoSpecific *luks_query_specific(HbNode *node)

@@ -318,6 +318,12 @@ int hb_node_pwrite_compressed(HbNode *node, uint64_t offset, const void *buf,
 
 int hb_node_truncate(HbNode *node, uint64_t size, GError **errp)
 {
+    return hb_node_truncate_prealloc(node, size, QAPI_PREALLOC_MODE_OFF, errp);
+}
+
+int hb_node_truncate_prealloc(HbNode *node, uint64_t size, QapiPreallocMode prealloc,
+                              GError **errp)
+{
     if (size > INT64_MAX) {
         hb_error_set(errp, "Parameter 'size' expects a >0 size");
         return -EINVAL;
@@ -334,7 +340,7 @@ int hb_node_truncate(HbNode *node, uint64_t size, GError **errp)
         hb_error_set(errp, "Image format driver does not support resize");
         return -ENOTSUP;
     }
-    return node->drv->truncate(node, size, errp);
+    return node->drv->truncate(node, size, prealloc, errp);
 }
 
 static GPtrArray *resize_hooks;    /* void (*)(void) */

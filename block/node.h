@@ -257,14 +257,17 @@ struct HbDriver {
 
     /*
      * block_resize: make the node @size bytes long (grow or shrink), as
-     * QEMU's bdrv_co_truncate() with PREALLOC_MODE_OFF: new bytes read as
-     * zeroes.  Called on the main thread while I/O threads may be running
+     * QEMU's bdrv_co_truncate(): new bytes read as zeroes, and on growth
+     * @prealloc says what the new part holds on disk (off: nothing;
+     * metadata: a format's tables map it; falloc: reserved; full: zeroes
+     * written).  A driver refuses a mode it cannot honour with QEMU's
+     * text.  Called on the main thread while I/O threads may be running
      * requests on the node: the driver makes that safe.  Return 0, or
      * -errno with @errp set to the QMP error text.  Optional: without it
      * the node cannot be resized ("Image format driver does not support
      * resize").
      */
-    int (*truncate)(HbNode *node, uint64_t size, GError **errp);
+    int (*truncate)(HbNode *node, uint64_t size, QapiPreallocMode prealloc, GError **errp);
 
     /*
      * blockdev-set-active (block/activate.c), main thread, with the
@@ -586,6 +589,15 @@ int hb_node_make_empty(HbNode *node);
  * Return: 0, or -errno with @errp set.
  */
 int hb_node_truncate(HbNode *node, uint64_t size, GError **errp);
+
+/**
+ * hb_node_truncate_prealloc() - hb_node_truncate() with a preallocation
+ * mode for the grown part (qemu-img resize --preallocation); a driver
+ * that cannot honour @prealloc refuses with QEMU's text.
+ * Return: 0, or -errno with @errp set.
+ */
+int hb_node_truncate_prealloc(HbNode *node, uint64_t size, QapiPreallocMode prealloc,
+                              GError **errp);
 
 /*
  * @fn runs after block_resize changed a node's size: exports re-read the

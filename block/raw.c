@@ -166,8 +166,9 @@ static int raw_submit(HbNode *node, HbIoReq *req)
     return 0;
 }
 
-/* block_resize: the file follows, unless a fixed size was given. */
-static int raw_truncate(HbNode *node, uint64_t size, GError **errp)
+/* block_resize: the file follows (preallocated as asked), unless a fixed size was given. */
+static int raw_truncate(HbNode *node, uint64_t size, QapiPreallocMode prealloc,
+                        GError **errp)
 {
     RawState *s = node->opaque;
 
@@ -179,7 +180,7 @@ static int raw_truncate(HbNode *node, uint64_t size, GError **errp)
         hb_error_set(errp, "Disk size too large for the chosen offset");
         return -EINVAL;
     }
-    return hb_node_truncate(s->file->node, s->offset + size, errp);
+    return hb_node_truncate_prealloc(s->file->node, s->offset + size, prealloc, errp);
 }
 
 /* hotblock-img create -f raw: a sparse file of @size bytes. */

@@ -298,9 +298,15 @@ static int rbdn_submit(HbNode *node, HbIoReq *req)
     return 0;
 }
 
-static int rbdn_truncate(HbNode *node, uint64_t size, GError **errp)
+static int rbdn_truncate(HbNode *node, uint64_t size, QapiPreallocMode prealloc,
+                         GError **errp)
 {
     RbdState *s = node->opaque;
+
+    if (prealloc != QAPI_PREALLOC_MODE_OFF) {
+        hb_error_set(errp, "Unsupported preallocation mode '%s'", QapiPreallocMode_str(prealloc));
+        return -ENOTSUP;
+    }
     int r = rbd_resize(s->conn.image, size);
 
     if (r < 0) {

@@ -253,11 +253,12 @@ static int64_t throttle_admission_wait_ns(HbNode *node, bool is_write)
     return MIN(hb_throttle_group_wait(s->group, is_write), HB_THROTTLE_RECHECK_NS);
 }
 
-static int throttle_truncate(HbNode *node, uint64_t size, GError **errp)
+static int throttle_truncate(HbNode *node, uint64_t size, QapiPreallocMode prealloc,
+                             GError **errp)
 {
     ThrottleState *s = node->opaque;
 
-    return hb_node_truncate(s->file->node, size, errp);
+    return hb_node_truncate_prealloc(s->file->node, size, prealloc, errp);
 }
 
 const HbDriver hb_driver_throttle = {

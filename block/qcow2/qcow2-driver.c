@@ -88,6 +88,34 @@ static int child_pdiscard(void *opaque, uint64_t off, uint64_t bytes)
     return hb_node_pdiscard(opaque, off, bytes);
 }
 
+/* The qcow2 modes the file honours have QEMU's PreallocMode values. */
+G_STATIC_ASSERT((int)HB_QCOW2_PREALLOC_OFF == (int)QAPI_PREALLOC_MODE_OFF);
+G_STATIC_ASSERT((int)HB_QCOW2_PREALLOC_FALLOC == (int)QAPI_PREALLOC_MODE_FALLOC);
+G_STATIC_ASSERT((int)HB_QCOW2_PREALLOC_FULL == (int)QAPI_PREALLOC_MODE_FULL);
+
+/* Resize's preallocation: the file grows through its own driver, as QEMU's qcow2 does. */
+static int child_grow(void *opaque, uint64_t length, HbQcow2Prealloc mode, GError **errp)
+{
+    int64_t cur = hb_node_get_length(opaque);
+    int ret;
+
+    if (cur < 0) {
+        hb_error_set_errno(errp, (int)cur, "Could not get the size of the file");
+        return (int)cur;
+    }
+    if (length <= (uint64_t)cur) {
+        return 0;
+    }
+    ret = hb_node_truncate_prealloc(opaque, length, (QapiPreallocMode)mode, errp);
+    if (ret == 0) {
+        ret = hb_node_flush(opaque);
+        if (ret < 0) {
+            hb_error_set_errno(errp, ret, "Could not flush");
+        }
+    }
+    return ret;
+}
+
 static int backing_preadv(void *opaque, uint64_t off, uint64_t bytes,
                           const struct iovec *iov, int niov)
 {
@@ -288,6 +316,7 @@ static bool qcow2_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
     io.flush = child_flush;
     io.get_length = child_length;
     io.pdiscard = child_pdiscard;
+    io.grow = child_grow;
     s->io = io;
     s->oo = oo;
     /* Inactive: only read (no autoclear update, no writer's checks), and
@@ -354,17 +383,19 @@ static int64_t qcow2_get_length(HbNode *node)
 }
 
 /*
- * block_resize (grow only; see qcow2-resize.c).  The image file is left
- * alone: it grows as clusters are allocated, as with QEMU's
- * preallocation=off.  The core holds requests back only while it moves
+ * block_resize (grow only; see qcow2-resize.c).  Without preallocation
+ * the image file is left alone: it grows as clusters are allocated; with
+ * it the file grows through child_grow().  The core holds requests back only while it moves
  * the L1 table, so I/O threads keep running; block_resize runs on the
  * main thread, which serializes resizes.
  */
-static int qcow2_truncate(HbNode *node, uint64_t size, GError **errp)
+static int qcow2_truncate(HbNode *node, uint64_t size, QapiPreallocMode prealloc,
+                          GError **errp)
 {
     Qcow2Node *s = node->opaque;
 
-    return hb_qcow2_truncate(s->img, size, errp);
+    G_STATIC_ASSERT((int)HB_QCOW2_PREALLOC_METADATA == (int)QAPI_PREALLOC_MODE_METADATA);
+    return hb_qcow2_truncate_prealloc(s->img, size, (HbQcow2Prealloc)prealloc, errp);
 }
 
 static int64_t qcow2_get_allocated_size(HbNode *node)

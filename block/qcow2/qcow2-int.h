@@ -80,6 +80,13 @@ typedef struct HbQcow2Io {
     int64_t (*get_length)(void *opaque);
     /* Optional: give freed host clusters back to the file system. */
     int (*pdiscard)(void *opaque, uint64_t offset, uint64_t bytes);
+    /*
+     * Optional: make the file @length bytes long (never shorter), its new
+     * part reserved (falloc), written with zeroes (full) or sparse (off),
+     * durable on return; for resize's preallocation.  @errp: the file's
+     * error text.
+     */
+    int (*grow)(void *opaque, uint64_t length, HbQcow2Prealloc mode, GError **errp);
 } HbQcow2Io;
 
 /* What unallocated clusters read from; @preadv NULL means "no backing". */
@@ -426,6 +433,8 @@ int hb_qcow2_flush(HbQcow2 *s);
 
 /* ---- qcow2-resize.c: block_resize (takes the locks itself) ---- */
 int hb_qcow2_truncate(HbQcow2 *s, uint64_t size, GError **errp);
+int hb_qcow2_truncate_prealloc(HbQcow2 *s, uint64_t size, HbQcow2Prealloc prealloc,
+                               GError **errp);
 
 /* ---- fd-backed HbQcow2Io, for tests, tools and the fuzzer ---- */
 void hb_qcow2_io_from_fd(HbQcow2Io *io, int *fd);

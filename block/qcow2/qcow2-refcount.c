@@ -531,7 +531,8 @@ static int find_free_area(HbQcow2 *s, uint64_t n, uint64_t *start, uint64_t *k)
 
 /**
  * hb_qcow2_alloc_contiguous() - allocate @n clusters in one run, for a
- * table that must be contiguous (a grown L1 table).
+ * table that must be contiguous (a grown L1 table) or the data clusters
+ * resize preallocates (one run past the end of the file).
  *
  * hb_qcow2_alloc_clusters() cannot promise a long run: it puts a new
  * refcount block at the first cluster of the range it covers, which cuts

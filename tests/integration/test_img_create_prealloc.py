@@ -10,6 +10,7 @@ import signal
 
 import pytest
 
+from hbtest.images import map_ranges
 from hbtest.luks import qemu_img_create_luks
 from hbtest.paths import HOTBLOCK_IMG
 from hbtest.tools import run
@@ -41,14 +42,7 @@ def allocated(path):
 def ranges(extents, keys=("present", "data")):
     """The map as guest ranges with only @keys, neighbours merged: what is
     allocated, whatever the host offsets."""
-    out = []
-    for e in extents:
-        v = tuple(e[k] for k in keys)
-        if out and out[-1][2] == v and out[-1][0] + out[-1][1] == e["start"]:
-            out[-1][1] += e["length"]
-        else:
-            out.append([e["start"], e["length"], v])
-    return out
+    return map_ranges(extents, keys)
 
 
 def both(tmp_path, opts, size):

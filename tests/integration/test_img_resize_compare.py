@@ -126,3 +126,29 @@ def test_compare_errors(tmp_path, pair):
     assert h.stderr.startswith(f"hotblock-img: Could not open '{tmp_path / 'missing'}': ")
     assert run("qemu-img", "compare", a, tmp_path / "missing", check=False).returncode == 2
     assert img("compare", a).returncode == 2
+
+
+def test_resize_over_longer_backing_file(tmp_path):
+    """The backing file is opened, as qemu-img does: the new area (the old
+    last cluster's tail included) reads as zeroes, not as the backing
+    file's data, and the old area still shows it."""
+    base = tmp_path / "base.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", base, "2M")
+    run("qemu-io", "-c", "write -P 0x22 0 2M", base)
+    for tool in ("qemu-img", HOTBLOCK_IMG):
+        top = tmp_path / "top.qcow2"
+        top.unlink(missing_ok=True)
+        run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2",
+            top, "1000K")
+        r = run(tool, "resize", top, "+2M", check=False)
+        assert (r.returncode, r.stdout) == (0, "Image resized.\n"), r.stderr
+        io = run("qemu-io", "-c", "read -P 0x22 0 1000K", "-c", "read -P 0 1000K 2M", top)
+        assert "Pattern verification failed" not in io.stdout, tool
+        assert run("qemu-img", "check", top, check=False).returncode == 0
+    missing = tmp_path / "orphan.qcow2"
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", "nothere.qcow2", "-F", "qcow2",
+        missing, "1M")
+    q = run("qemu-img", "resize", missing, "+1M", check=False)
+    h = img("resize", missing, "+1M")
+    assert h.returncode == q.returncode == 1
+    assert h.stderr.replace("hotblock-img", "qemu-img") == q.stderr

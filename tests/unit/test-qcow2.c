@@ -78,6 +78,22 @@ static int64_t mem_length(void *opaque)
     return ((MemIo *)opaque)->img->len;
 }
 
+/* Resize's preallocation: the new part as zeroes written, then a flush (durable on return). */
+static int mem_grow(void *opaque, uint64_t length, HbQcow2Prealloc mode, GError **errp)
+{
+    MemIo *m = opaque;
+
+    (void)mode;
+    (void)errp;
+    if (length > m->img->len) {
+        uint64_t n = length - m->img->len;
+        g_autofree uint8_t *zero = g_malloc0(n);
+        struct iovec iov = { .iov_base = zero, .iov_len = n };
+        mem_pwritev(m, m->img->len, n, &iov, 1);
+    }
+    return mem_flush(m);
+}
+
 static GByteArray *create_image(const char *opts_str, int64_t size)
 {
     g_autofree char *path = g_build_filename(g_get_tmp_dir(), "hb-test-qcow2-XXXXXX", NULL);
@@ -106,7 +122,7 @@ static HbQcow2 *open_mem(MemIo *m, bool ro)
 {
     HbQcow2Io io = {
         .opaque = m, .preadv = mem_preadv, .pwritev = mem_pwritev,
-        .flush = mem_flush, .get_length = mem_length,
+        .flush = mem_flush, .get_length = mem_length, .grow = mem_grow,
     };
     HbQcow2OpenOpts oo = { .read_only = ro };
     g_autoptr(GError) err = NULL;
@@ -681,6 +697,52 @@ static void qemu_img_verify(const GByteArray *img, uint64_t vsize, HbQcow2 *s)
     unlink(path);
 }
 
+/*
+ * qemu-img resize --preallocation: with 512-byte clusters the growth needs
+ * a bigger L1 table, new L2 tables and new refcount blocks.  Every new
+ * cluster is mapped, reads zeroes and is written in place; the image is
+ * clean, and a crash anywhere (process killed, or power lost) leaves no
+ * corruption: the run's refcounts are durable before an L2 entry names it.
+ */
+static void test_resize_prealloc(gconstpointer data)
+{
+    HbQcow2Prealloc mode = (HbQcow2Prealloc)GPOINTER_TO_INT(data);
+    uint64_t old = 64 * 1024 + 1536, size = (3 << 20) + 1024;
+    g_autoptr(GByteArray) initial = create_image("cluster_size=512", (int64_t)old);
+    g_autoptr(GByteArray) img = g_byte_array_sized_new(initial->len);
+    g_byte_array_append(img, initial->data, initial->len);
+    MemIo m = { .img = img, .ops = g_array_new(FALSE, TRUE, sizeof(MemOp)) };
+    HbQcow2 *s = open_mem(&m, false);
+    g_autoptr(GError) err = NULL;
+
+    write_pattern(s, 0, 5000, 1);
+    write_pattern(s, old - 1000, 1000, 2);
+    g_assert_cmpint(hb_qcow2_truncate_prealloc(s, size, mode, &err), ==, 0);
+    g_assert_no_error(err);
+    g_assert_cmpuint(hb_qcow2_virtual_size(s), ==, size);
+    for (uint64_t off = old; off < size; off += s->cluster_size) {
+        uint64_t entry;
+        g_assert_cmpint(hb_qcow2_get_l2_entry(s, off, &entry), ==, 0);
+        g_assert_cmpuint(entry & QCOW2_OFFSET_MASK, !=, 0);
+        g_assert_cmpuint(entry & (QCOW2_OFLAG_ZERO | QCOW2_OFLAG_COMPRESSED), ==, 0);
+    }
+    expect_pattern(s, 0, 5000, 1);
+    expect_pattern(s, old - 1000, 1000, 2);
+    expect_fill(s, old, size - old, 0);
+    /* Preallocated: writing the new area does not grow the file. */
+    guint len = img->len;
+    write_pattern(s, old, 3000, 3);
+    write_pattern(s, size - 3000, 3000, 4);
+    g_assert_cmpuint(img->len, ==, len);
+    expect_pattern(s, size - 3000, 3000, 4);
+    close_mem(s);
+    expect_clean(img);
+    qemu_img_verify(img, size, NULL);
+
+    check_crash_replays(initial, m.ops);
+    free_ops(m.ops);
+}
+
 /* Grow within the L1 table: only the header's size changes. */
 static void test_resize_within_l1(void)
 {
@@ -1139,6 +1201,10 @@ int main(int argc, char **argv)
     g_test_add_data_func("/qcow2/resize/l1/512-refcount64", &l1_512_rc64, test_resize_l1);
     g_test_add_data_func("/qcow2/resize/l1/1k-v2", &l1_v2, test_resize_l1);
     g_test_add_func("/qcow2/resize/refused", test_resize_refused);
+    g_test_add_data_func("/qcow2/resize/prealloc/metadata",
+                         GINT_TO_POINTER(HB_QCOW2_PREALLOC_METADATA), test_resize_prealloc);
+    g_test_add_data_func("/qcow2/resize/prealloc/full",
+                         GINT_TO_POINTER(HB_QCOW2_PREALLOC_FULL), test_resize_prealloc);
     g_test_add_func("/qcow2/resize/backing", test_resize_backing);
     g_test_add_func("/qcow2/resize/concurrent", test_resize_concurrent);
     g_test_add_func("/qcow2/repair/rebuild-crash-safe", test_rebuild_refcounts_crash_safe);

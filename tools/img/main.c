@@ -40,8 +40,11 @@ static const ImgCommand commands[] = {
       "compressed (qcow2, zlib; one that does not shrink is written as it is).\n"
       "'-o help' lists FMT's options." },
     { "resize", hb_img_cmd_resize,
-      "[--object OBJ]... [-q] [-f FMT] [--image-opts] [--shrink] FILENAME [+ | -]SIZE",
-      "Grow (or with --shrink shrink) an image; +SIZE and -SIZE are relative." },
+      "[--object OBJ]... [-q] [-f FMT] [--image-opts]\n"
+      "         [--preallocation=PREALLOC] [--shrink] FILENAME [+ | -]SIZE",
+      "Grow (or with --shrink shrink) an image; +SIZE and -SIZE are relative.\n"
+      "--preallocation (off, metadata, falloc, full; growing only) says what the new\n"
+      "part gets: metadata maps it (qcow2), falloc reserves it, full writes zeroes." },
     { "amend", hb_img_cmd_amend,
       "[--object OBJ]... [-q] [-f FMT] [--image-opts] -o OPTS FILENAME",
       "Add (state=active,new-secret=ID[,keyslot=N][,iter-time=MS]) or erase\n"

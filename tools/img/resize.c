@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tools/img/resize.c — the resize subcommand: qemu-img resize's syntax, --shrink rule and texts. */
+/* tools/img/resize.c — the resize subcommand: qemu-img resize's syntax, --shrink and --preallocation rules and texts. */
 
 #include <getopt.h>
 
@@ -29,9 +29,16 @@ int hb_img_cmd_resize(int argc, char **argv)
         { "object", required_argument, NULL, 'j' },
         { "image-opts", no_argument, NULL, 'i' },
         { "shrink", no_argument, NULL, 's' },
+        { "preallocation", required_argument, NULL, 'p' },
         { NULL, 0, NULL, 0 },
     };
-    HbImgOpenSpec spec = { .no_backing = true };
+    /*
+     * With the backing file, as qemu-img: growing over a longer backing
+     * file zeroes the new area, and preallocation must not hide backing
+     * data in the old last cluster.
+     */
+    HbImgOpenSpec spec = { 0 };
+    QapiPreallocMode prealloc = QAPI_PREALLOC_MODE_OFF;
     bool quiet = false, shrink = false;
     GError *err = NULL;
     int c;
@@ -47,6 +54,13 @@ int hb_img_cmd_resize(int argc, char **argv)
         case 'q': quiet = true; break;
         case 'i': spec.image_opts = true; break;
         case 's': shrink = true; break;
+        case 'p':
+            /* Checked before the image is opened, as qemu-img does. */
+            if (!QapiPreallocMode_parse(optarg, &prealloc)) {
+                fprintf(stderr, "%s: Invalid preallocation mode '%s'\n", hb_img_prog, optarg);
+                return 1;
+            }
+            break;
         case 'j':
             if (!hb_img_add_object(optarg, &err)) {
                 return hb_img_fail(err, NULL);
@@ -81,6 +95,12 @@ int hb_img_cmd_resize(int argc, char **argv)
         fprintf(stderr, "%s: %s: New image size must be positive\n", hb_img_prog, name);
         return 1;
     }
+    if (size <= cur && prealloc != QAPI_PREALLOC_MODE_OFF) {
+        /* qemu-img's rule and text, before the --shrink rule, even with --shrink. */
+        fprintf(stderr, "%s: Preallocation can only be used for growing images\n",
+                hb_img_prog);
+        return 1;
+    }
     if (size < cur && !shrink) {
         /* qemu-img's texts: the rule and why it exists. */
         fprintf(stderr, "%s: Use the --shrink option to perform a shrink operation.\n"
@@ -95,7 +115,7 @@ int hb_img_cmd_resize(int argc, char **argv)
     if (!user) {
         return hb_img_fail(err, name);
     }
-    int ret = hb_node_truncate(node, (uint64_t)size, &err);
+    int ret = hb_node_truncate_prealloc(node, (uint64_t)size, prealloc, &err);
     hb_node_detach_user(user);
     if (ret == 0) {
         ret = hb_node_flush(node);
@@ -104,7 +124,12 @@ int hb_img_cmd_resize(int argc, char **argv)
         }
     }
     if (ret < 0) {
-        return hb_img_fail(err, name);
+        /*
+         * A driver's refusal of the mode ("Unsupported preallocation mode:
+         * metadata") or the file's failure to hold it: qemu-img's text,
+         * which names no file, as its other --preallocation refusals.
+         */
+        return hb_img_fail(err, prealloc == QAPI_PREALLOC_MODE_OFF ? name : NULL);
     }
     if (!quiet) {
         printf("Image resized.\n");

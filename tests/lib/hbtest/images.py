@@ -23,6 +23,20 @@ def qemu_img_to_raw(img, out):
         return f.read()
 
 
+def map_ranges(extents, keys=("present", "data")):
+    """A `qemu-img map --output=json` list as guest ranges [start, length,
+    values of @keys], neighbours with the same values merged: what is
+    allocated, whatever the host offsets."""
+    out = []
+    for e in extents:
+        v = tuple(e[k] for k in keys)
+        if out and out[-1][2] == v and out[-1][0] + out[-1][1] == e["start"]:
+            out[-1][1] += e["length"]
+        else:
+            out.append([e["start"], e["length"], v])
+    return out
+
+
 def hold(image, *flags):
     """qemu-io holding @image open (read-write unless -r), as a VM would;
     returns once its lock bytes show in /proc/locks."""
