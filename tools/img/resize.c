@@ -96,17 +96,17 @@ int hb_img_cmd_resize(int argc, char **argv)
         return 1;
     }
     if (size <= cur && prealloc != QAPI_PREALLOC_MODE_OFF) {
-        /* qemu-img's rule and text, before the --shrink rule, even with --shrink. */
-        fprintf(stderr, "%s: Preallocation can only be used for growing images\n",
-                hb_img_prog);
+        /* qemu-img's rule and text (with the file named), before the --shrink rule. */
+        fprintf(stderr, "%s: %s: Preallocation can only be used for growing images\n",
+                hb_img_prog, name);
         return 1;
     }
     if (size < cur && !shrink) {
-        /* qemu-img's texts: the rule and why it exists. */
-        fprintf(stderr, "%s: Use the --shrink option to perform a shrink operation.\n"
+        /* qemu-img's texts, the file named: the rule and why it exists. */
+        fprintf(stderr, "%s: %s: Use the --shrink option to perform a shrink operation.\n"
                 "%s: warning: Shrinking an image will delete all data beyond the "
                 "shrunken image's end. Before performing such an operation, make sure "
-                "there is no important data there.\n", hb_img_prog, hb_img_prog);
+                "there is no important data there.\n", hb_img_prog, name, hb_img_prog);
         return 1;
     }
     /* As qemu-img: a user asking RESIZE, sharing everything but what the format needs. */
@@ -127,9 +127,9 @@ int hb_img_cmd_resize(int argc, char **argv)
         /*
          * A driver's refusal of the mode ("Unsupported preallocation mode:
          * metadata") or the file's failure to hold it: qemu-img's text,
-         * which names no file, as its other --preallocation refusals.
+         * with the file named (qemu-img names none).
          */
-        return hb_img_fail(err, prealloc == QAPI_PREALLOC_MODE_OFF ? name : NULL);
+        return hb_img_fail(err, name);
     }
     if (!quiet) {
         printf("Image resized.\n");
