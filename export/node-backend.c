@@ -100,32 +100,28 @@ static void be_submit(void *opaque, HbVirtioBlkIo *io)
     hb_node_submit(nb->node, &nio->req);
 }
 
-static void be_poll(void *opaque, int64_t wait_us)
-{
-    HbAioCtx *ctx = hb_aio_ctx_current();
-
-    clock_epoch++;  /* completions of this poll read the clock afresh */
-    if (!ctx) {
-        return;     /* everything completed inline */
-    }
-    if (wait_us) {
-        hb_aio_ctx_wait(ctx, wait_us);
-    } else {
-        hb_aio_ctx_submit(ctx);
-        hb_aio_ctx_poll(ctx);
-    }
-}
-
+/* be_poll(), and with @fd >= 0 the wait also ends when @fd is readable. */
 static bool be_poll_or_fd(void *opaque, int64_t wait_us, int fd)
 {
     HbAioCtx *ctx = hb_aio_ctx_current();
     bool ready = false;
 
-    clock_epoch++;
-    if (ctx) {
+    clock_epoch++;  /* completions of this poll read the clock afresh */
+    if (!ctx) {
+        return false;   /* everything completed inline */
+    }
+    if (wait_us) {
         hb_aio_ctx_wait_or_fd(ctx, wait_us, fd, &ready);
+    } else {
+        hb_aio_ctx_submit(ctx);
+        hb_aio_ctx_poll(ctx);
     }
     return ready;
+}
+
+static void be_poll(void *opaque, int64_t wait_us)
+{
+    be_poll_or_fd(opaque, wait_us, -1);
 }
 
 static int64_t be_admission_wait_ns(void *opaque, bool is_write)

@@ -115,8 +115,13 @@ static bool detached_header(const char *fmt, GHashTable *opts)
 static void print_formatting(const char *filename, const char *fmt, GHashTable *opts,
                              int64_t size)
 {
+    int last_rank = 0;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(create_opts_help); i++) {
+        last_rank = MAX(last_rank, create_opts_help[i].rank);
+    }
     printf("Formatting '%s', fmt=%s", filename, fmt);
-    for (int rank = 1; rank <= 15; rank++) {
+    for (int rank = 1; rank <= last_rank; rank++) {
         for (size_t i = 0; i < G_N_ELEMENTS(create_opts_help); i++) {
             const CreateOptHelp *e = &create_opts_help[i];
             if (e->rank != rank || !g_str_equal(e->fmt, fmt)) {
