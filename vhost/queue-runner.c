@@ -79,6 +79,7 @@ struct HbQueueRunner {
     size_t req_size;            /* RunnerReq and the backend's io_priv */
     unsigned offloaded;         /* with the workers, not yet reaped; I/O thread only */
     unsigned inflight;          /* started here, with the backend; I/O thread only */
+    bool unnotified;            /* pushed to the used ring, driver not yet told (EVENT_IDX) */
     HbVuDev *dev;               /* the ring being run (run()'s arguments) */
     HbVuQueue *q;
     RunnerReq *out[RUNNER_MAX_OFFLOADED];   /* those requests */
@@ -308,14 +309,7 @@ static void push_used(HbQueueRunner *r, RunnerReq *req)
         hb_virtq_log_ptr(&r->q->vq, req->vreq.status, 1);
     }
     hb_virtq_push(&r->q->vq, req->elem.head, req->vreq.written);
-    /*
-     * With EVENT_IDX the driver says when it wants an interrupt; telling
-     * it as soon as it does lets it refill the ring while we finish the
-     * rest of the batch.  Without, one interrupt per batch (see run()).
-     */
-    if (r->q->vq.event_idx) {
-        hb_vu_queue_notify(r->dev, r->q);
-    }
+    r->unnotified = true;
 }
 
 /* Complete an offloaded @req on the ring; false if it could carry no status. */
@@ -548,6 +542,22 @@ static bool wait_for_completions(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q,
     return true;
 }
 
+/*
+ * With EVENT_IDX, one call for all that completed since the last one, not
+ * a call per completion: a fast driver keeps asking to hear of the next
+ * completion, and each call is a syscall and a wake-up that, on a CPU the
+ * driver shares, takes the CPU from this thread before the batch is pushed
+ * (test async/one-call-per-batch).  Without EVENT_IDX, run() calls once
+ * per round that made progress.
+ */
+static void tell_driver(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
+{
+    if (r->unnotified && q->vq.event_idx) {
+        r->unnotified = false;
+        hb_vu_queue_notify(dev, q);
+    }
+}
+
 bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
 {
     HbVirtq *vq = &q->vq;
@@ -571,6 +581,7 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
         if (r->inflight && poll_backend(r, 0)) {
             progress = true;
         }
+        tell_driver(r, dev, q);     /* before popping more: it refills meanwhile */
         if (!yielding && (now_ns() > budget_end || hb_vu_queue_lock_wanted(q))) {
             yielding = true;
         }
@@ -621,6 +632,7 @@ bool hb_queue_runner_run(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
         if (__atomic_load_n(&dev->mem_fault, __ATOMIC_ACQUIRE)) {
             return drain_and_fail(r, dev, q);
         }
+        tell_driver(r, dev, q);
         if (progress) {
             if (!vq->event_idx) {
                 hb_vu_queue_notify(dev, q);

@@ -898,6 +898,62 @@ static void test_async_throttle_held_sleeps(Fixture *f, gconstpointer data)
     f->q->kick_fd = -1;
 }
 
+/* Calls the driver had during polls of the backend, and between them. */
+static unsigned calls_inside_polls, calls_between_polls;
+
+/*
+ * A driver that wants to hear of every completion (used_event kept at the
+ * used index, as a fast one leaves it), watched from around each poll.
+ */
+static void eager_driver_poll(void *opaque, int64_t wait_us)
+{
+    Fixture *f = fixture_of(opaque);
+    HbVringAvail *a = hbt_ring_avail(&f->ring);
+    uint16_t *used_event = &a->ring[NUM];
+    eventfd_t v = 0;
+
+    *used_event = hbt_ring_used(&f->ring)->idx;
+    if (eventfd_read(f->q->call_fd, &v) == 0) {
+        calls_between_polls += v;
+    }
+    f->inner.poll(opaque, wait_us);
+    if (eventfd_read(f->q->call_fd, &v) == 0) {
+        calls_inside_polls += v;
+    }
+}
+
+/*
+ * The completions one poll of the backend brings are told to the driver
+ * with one call, after the last of them is in the used ring, not one call
+ * each: a call is a syscall and a wake-up of the driver's thread, which on
+ * a shared CPU then takes it from the I/O thread before the batch is done
+ * (4k reads at depth 32, O_DIRECT: 150,000 involuntary context switches in
+ * 3 s and 95k IOPS with a call each; 9,000 and 112k with one per batch).
+ */
+static void test_async_one_call_per_batch(Fixture *f, gconstpointer data)
+{
+    eventfd_t v = 0;
+
+    f->aq.order = HBT_ASYNC_RANDOM;
+    f->aq.seed = 7;
+    f->aq.per_poll = 4;
+    f->inner = f->blk.be;
+    f->blk.be.poll = eager_driver_poll;
+    calls_inside_polls = calls_between_polls = 0;
+    add_mixed(f, 0, NREQ);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    assert_all_completed_once(f, NREQ);
+    g_assert_cmpuint(calls_inside_polls, ==, 0);
+    /* ... and told they were: a call after each batch, at most one each. */
+    if (eventfd_read(f->q->call_fd, &v) == 0) {
+        calls_between_polls += v;
+    }
+    g_assert_cmpuint(calls_between_polls, >=, 1);
+    g_assert_cmpuint(calls_between_polls, <=, NREQ / 4 + 1);
+    /* The last call was weighed with every completion pushed. */
+    g_assert_cmpuint(f->q->vq.signalled_used, ==, hbt_ring_used(&f->ring)->idx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -926,5 +982,6 @@ int main(int argc, char **argv)
     T("async/throttle-without-signal", test_async_throttle_without_signal, WITH_ASYNC);
     T("async/kick-while-waiting", test_async_kick_while_waiting, WITH_ASYNC);
     T("async/throttle-held-sleeps", test_async_throttle_held_sleeps, WITH_ASYNC);
+    T("async/one-call-per-batch", test_async_one_call_per_batch, WITH_ASYNC);
     return g_test_run();
 }
