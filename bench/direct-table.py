@@ -4,9 +4,10 @@
 
 Reads on stdin a line "servers|qsd-MODE hb qsd-MODE ..." and then lines
 "IMAGE|RW:BS:QD|SERVER|IOPS P99;IOPS P99;..." (one entry per repetition; SERVER
-is qsd-MODE, hb, fio-libaio or fio-io_uring).  Prints two tables: IOPS (median
-of the repetitions, [min-max]) with the ratio of hotblockd's median to the best
-QSD mode's, and p99 latency in microseconds (median of the repetitions' p99s).
+is qsd-MODE, hb, fio-libaio or fio-io_uring; fio ran on the raw file in the
+same rotation).  Prints two tables: IOPS (median of the repetitions, [min-max])
+with the ratios of hotblockd's median to the best QSD mode's and to the best
+fio engine's, and p99 latency in microseconds (median of the repetitions' p99s).
 """
 import statistics
 import sys
@@ -14,6 +15,11 @@ import sys
 
 def runs(field):
     return [tuple(map(float, r.split())) for r in field.split(";") if r]
+
+
+def cell(r):
+    iops = [x[0] for x in r]
+    return f"{k(statistics.median(iops))} [{k(min(iops))}-{k(max(iops))}]"
 
 
 def k(v):
@@ -38,8 +44,8 @@ def main():
     head = " | ".join(names.get(c, "QSD " + c[4:]) for c in cols)
     print("IOPS, median of the repetitions [min-max]:")
     print()
-    print(f"| image | workload | {head} | hb / best QSD | fio libaio | fio io_uring |")
-    print("|---|---|" + "---:|" * (len(cols) + 3))
+    print(f"| image | workload | {head} | hb / best QSD | fio libaio | fio io_uring | hb / best fio |")
+    print("|---|---|" + "---:|" * (len(cols) + 4))
     for image, workload in rows:
         d = data[(image, workload)]
         cells, med = [], {}
@@ -53,11 +59,13 @@ def main():
             cells.append(f"{k(med[c])} [{k(min(iops))}-{k(max(iops))}]")
         best = max((c for c in qsd if c in med), key=lambda c: med[c], default=None)
         ratio = f"{med['hb'] / max(med[best], 1):.2f}x ({best[4:]})" if best and "hb" in med else ""
-        fio = [k(statistics.median(x[0] for x in d[f])) if d.get(f) else ""
-               for f in ("fio-libaio", "fio-io_uring")]
+        engines = [f for f in ("fio-libaio", "fio-io_uring") if d.get(f)]
+        fio = [cell(d[f]) if d.get(f) else "" for f in ("fio-libaio", "fio-io_uring")]
+        fio_best = max((statistics.median(x[0] for x in d[f]) for f in engines), default=0)
+        of_fio = f"{100 * med['hb'] / fio_best:.0f}%" if fio_best and "hb" in med else ""
         rw, bs, qd = workload.split(":")
         print(f"| {image} | {rw} {bs} qd{qd} | " + " | ".join(cells) + f" | {ratio} | "
-              + " | ".join(fio) + " |")
+              + " | ".join(fio) + f" | {of_fio} |")
 
     print()
     print("p99 latency in microseconds, median of the repetitions:")
