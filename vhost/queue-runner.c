@@ -80,6 +80,7 @@ struct HbQueueRunner {
     unsigned offloaded;         /* with the workers, not yet reaped; I/O thread only */
     unsigned inflight;          /* started here, with the backend; I/O thread only */
     bool unnotified;            /* pushed to the used ring, driver not yet told (EVENT_IDX) */
+    bool starting;              /* inside start_here(): a completion now is inline */
     HbVuDev *dev;               /* the ring being run (run()'s arguments) */
     HbVuQueue *q;
     RunnerReq *out[RUNNER_MAX_OFFLOADED];   /* those requests */
@@ -309,7 +310,18 @@ static void push_used(HbQueueRunner *r, RunnerReq *req)
         hb_virtq_log_ptr(&r->q->vq, req->vreq.status, 1);
     }
     hb_virtq_push(&r->q->vq, req->elem.head, req->vreq.written);
-    r->unnotified = true;
+    /*
+     * A request that completed while it was being started (null-co, the
+     * page cache) is told at once if the driver asks: it consumes that one
+     * while this thread takes the next, on the other CPU.  Completions the
+     * backend or the workers bring in a batch are told once for the batch
+     * (tell_driver()).
+     */
+    if (r->starting && r->q->vq.event_idx) {
+        hb_vu_queue_notify(r->dev, r->q);
+    } else {
+        r->unnotified = true;
+    }
 }
 
 /* Complete an offloaded @req on the ring; false if it could carry no status. */
@@ -346,7 +358,10 @@ static bool start_here(HbQueueRunner *r, RunnerReq *req)
 
     r->inflight++;
     req->vreq.complete = complete_here;
-    if (hb_virtio_blk_start(r->blk, &req->vreq) < 0) {
+    r->starting = true;
+    int ret = hb_virtio_blk_start(r->blk, &req->vreq);
+    r->starting = false;
+    if (ret < 0) {
         r->inflight--;
         req_put(r, req);
         return false;
@@ -543,12 +558,14 @@ static bool wait_for_completions(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q,
 }
 
 /*
- * With EVENT_IDX, one call for all that completed since the last one, not
- * a call per completion: a fast driver keeps asking to hear of the next
- * completion, and each call is a syscall and a wake-up that, on a CPU the
- * driver shares, takes the CPU from this thread before the batch is pushed
- * (test async/one-call-per-batch).  Without EVENT_IDX, run() calls once
- * per round that made progress.
+ * With EVENT_IDX, one call for all that a poll of the backend (or a reap
+ * of the workers) completed, not a call per completion: a fast driver
+ * keeps asking to hear of the next completion, and each call is a syscall
+ * and a wake-up that, on a CPU the driver shares, takes the CPU from this
+ * thread before the batch is pushed (test async/one-call-per-batch; 4k
+ * O_DIRECT reads at depth 32: 150,000 involuntary context switches in 3 s
+ * and 95k IOPS with a call each, 9,000 and 112k with one per batch).
+ * Without EVENT_IDX, run() calls once per round that made progress.
  */
 static void tell_driver(HbQueueRunner *r, HbVuDev *dev, HbVuQueue *q)
 {

@@ -954,6 +954,46 @@ static void test_async_one_call_per_batch(Fixture *f, gconstpointer data)
     g_assert_cmpuint(f->q->vq.signalled_used, ==, hbt_ring_used(&f->ring)->idx);
 }
 
+/* Inline completions, and how many of them the driver heard of at once. */
+static unsigned inline_completions, inline_calls;
+
+static void eager_driver_submit(void *opaque, HbVirtioBlkIo *io)
+{
+    Fixture *f = fixture_of(opaque);
+    HbVringAvail *a = hbt_ring_avail(&f->ring);
+    uint16_t before = hbt_ring_used(&f->ring)->idx;
+    eventfd_t v = 0;
+
+    a->ring[NUM] = before;      /* used_event: tell me of the next one */
+    eventfd_read(f->q->call_fd, &v);
+    f->inner.submit(opaque, io);
+    if (hbt_ring_used(&f->ring)->idx != before) {
+        inline_completions++;
+        if (eventfd_read(f->q->call_fd, &v) == 0) {
+            inline_calls += v;
+        }
+    }
+}
+
+/*
+ * A request that completes while it is started (null-co, the page cache)
+ * is told to a driver that asked at once, not after the batch: the driver
+ * consumes it on the other CPU while the thread starts the next (null-co,
+ * 4k reads at depth 32: 0.80M IOPS told per batch, 1.28M told at once).
+ */
+static void test_async_inline_told_at_once(Fixture *f, gconstpointer data)
+{
+    f->aq.inline_one_in = 1;
+    f->inner = f->blk.be;
+    f->blk.be.submit = eager_driver_submit;
+    inline_completions = inline_calls = 0;
+    add_mixed(f, 0, NREQ);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    assert_all_completed_once(f, NREQ);
+    g_assert_cmpuint(inline_completions, ==, NREQ);
+    g_assert_cmpuint(inline_calls, ==, NREQ);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -983,5 +1023,6 @@ int main(int argc, char **argv)
     T("async/kick-while-waiting", test_async_kick_while_waiting, WITH_ASYNC);
     T("async/throttle-held-sleeps", test_async_throttle_held_sleeps, WITH_ASYNC);
     T("async/one-call-per-batch", test_async_one_call_per_batch, WITH_ASYNC);
+    T("async/inline-told-at-once", test_async_inline_told_at_once, WITH_ASYNC);
     return g_test_run();
 }
