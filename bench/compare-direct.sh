@@ -52,6 +52,9 @@ done
 for a in $qsd_aio; do
     case "$a" in threads|native|io_uring) ;; *) die "unknown QSD aio mode '$a'" ;; esac
 done
+for e in $fio_engines; do
+    case "$e" in libaio|io_uring) ;; *) die "unknown fio engine '$e' (libaio, io_uring)" ;; esac
+done
 
 # O_DIRECT on tmpfs fails, and on anything memory-backed would measure memory.
 [ -d "$direct_dir" ] || die "DIRECT_DIR $direct_dir is not a directory"

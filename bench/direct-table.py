@@ -61,8 +61,10 @@ def main():
         ratio = f"{med['hb'] / max(med[best], 1):.2f}x ({best[4:]})" if best and "hb" in med else ""
         engines = [f for f in ("fio-libaio", "fio-io_uring") if d.get(f)]
         fio = [cell(d[f]) if d.get(f) else "" for f in ("fio-libaio", "fio-io_uring")]
-        fio_best = max((statistics.median(x[0] for x in d[f]) for f in engines), default=0)
-        of_fio = f"{100 * med['hb'] / fio_best:.0f}%" if fio_best and "hb" in med else ""
+        fio_med = {f: statistics.median(x[0] for x in d[f]) for f in engines}
+        fio_best = max(fio_med, key=fio_med.get, default=None)
+        of_fio = (f"{med['hb'] / fio_med[fio_best]:.2f}x ({fio_best[4:]})"
+                  if fio_best and "hb" in med else "")
         rw, bs, qd = workload.split(":")
         print(f"| {image} | {rw} {bs} qd{qd} | " + " | ".join(cells) + f" | {ratio} | "
               + " | ".join(fio) + f" | {of_fio} |")

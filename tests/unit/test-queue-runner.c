@@ -948,8 +948,7 @@ static void test_async_one_call_per_batch(Fixture *f, gconstpointer data)
     if (eventfd_read(f->q->call_fd, &v) == 0) {
         calls_between_polls += v;
     }
-    g_assert_cmpuint(calls_between_polls, >=, 1);
-    g_assert_cmpuint(calls_between_polls, <=, NREQ / 4 + 1);
+    g_assert_cmpuint(calls_between_polls, ==, NREQ / 4);
     /* The last call was weighed with every completion pushed. */
     g_assert_cmpuint(f->q->vq.signalled_used, ==, hbt_ring_used(&f->ring)->idx);
 }
@@ -979,7 +978,7 @@ static void eager_driver_submit(void *opaque, HbVirtioBlkIo *io)
  * A request that completes while it is started (null-co, the page cache)
  * is told to a driver that asked at once, not after the batch: the driver
  * consumes it on the other CPU while the thread starts the next (null-co,
- * 4k reads at depth 32: 0.80M IOPS told per batch, 1.28M told at once).
+ * 4k reads at depth 32: told per batch, 0.58x the IOPS of told at once).
  */
 static void test_async_inline_told_at_once(Fixture *f, gconstpointer data)
 {
@@ -992,6 +991,58 @@ static void test_async_inline_told_at_once(Fixture *f, gconstpointer data)
     assert_all_completed_once(f, NREQ);
     g_assert_cmpuint(inline_completions, ==, NREQ);
     g_assert_cmpuint(inline_calls, ==, NREQ);
+}
+
+/* A poll_or_fd() sleep, with a driver that re-arms used_event and reads its calls first. */
+static bool rearming_poll_or_fd(void *opaque, int64_t wait_us, int fd)
+{
+    Fixture *f = fixture_of(opaque);
+    eventfd_t v;
+
+    eventfd_read(f->q->call_fd, &v);
+    hbt_ring_avail(&f->ring)->ring[NUM] = hbt_ring_used(&f->ring)->idx;
+    return f->inner.poll_or_fd(opaque, wait_us, fd);
+}
+
+static void rearming_poll(void *opaque, int64_t wait_us)
+{
+    rearming_poll_or_fd(opaque, wait_us, -1);
+}
+
+/*
+ * One request to a slow device: its completion comes in a sleep of the
+ * runner, and the driver is called for it once the runner returns, with
+ * or without EVENT_IDX.  (Without, the call was skipped: the round after
+ * the sleep made no progress of its own, and a driver at depth 1 waited
+ * for ever.)
+ */
+static void call_after_wait(Fixture *f, bool event_idx)
+{
+    eventfd_t v = 0;
+
+    f->q->vq.event_idx = event_idx;
+    f->q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    f->aq.service_us = 200;
+    f->inner = f->blk.be;
+    f->blk.be.poll = rearming_poll;
+    f->blk.be.poll_or_fd = rearming_poll_or_fd;
+    add_read(f, 0, true);
+    g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
+    assert_all_completed_once(f, 1);
+    g_assert_cmpint(eventfd_read(f->q->call_fd, &v), ==, 0);
+    g_assert_cmpuint(v, ==, 1);
+    close(f->q->kick_fd);
+    f->q->kick_fd = -1;
+}
+
+static void test_async_call_after_wait_event_idx(Fixture *f, gconstpointer data)
+{
+    call_after_wait(f, true);
+}
+
+static void test_async_call_after_wait_no_event_idx(Fixture *f, gconstpointer data)
+{
+    call_after_wait(f, false);
 }
 
 int main(int argc, char **argv)
@@ -1024,5 +1075,8 @@ int main(int argc, char **argv)
     T("async/throttle-held-sleeps", test_async_throttle_held_sleeps, WITH_ASYNC);
     T("async/one-call-per-batch", test_async_one_call_per_batch, WITH_ASYNC);
     T("async/inline-told-at-once", test_async_inline_told_at_once, WITH_ASYNC);
+    T("async/call-after-wait/event-idx", test_async_call_after_wait_event_idx, WITH_ASYNC);
+    T("async/call-after-wait/no-event-idx", test_async_call_after_wait_no_event_idx,
+      WITH_ASYNC);
     return g_test_run();
 }
