@@ -898,28 +898,32 @@ static void test_async_throttle_held_sleeps(Fixture *f, gconstpointer data)
     f->q->kick_fd = -1;
 }
 
+/* The calls the driver has had since it last looked (its call eventfd, drained). */
+static unsigned driver_calls(Fixture *f)
+{
+    eventfd_t v = 0;
+
+    return eventfd_read(f->q->call_fd, &v) == 0 ? (unsigned)v : 0;
+}
+
+/* The driver asks to hear of the next completion (used_event at the used index), as a fast one does. */
+static void driver_wants_next(Fixture *f)
+{
+    hbt_ring_avail(&f->ring)->ring[NUM] = hbt_ring_used(&f->ring)->idx;
+}
+
 /* Calls the driver had during polls of the backend, and between them. */
 static unsigned calls_inside_polls, calls_between_polls;
 
-/*
- * A driver that wants to hear of every completion (used_event kept at the
- * used index, as a fast one leaves it), watched from around each poll.
- */
+/* A driver that wants to hear of every completion, watched from around each poll. */
 static void eager_driver_poll(void *opaque, int64_t wait_us)
 {
     Fixture *f = fixture_of(opaque);
-    HbVringAvail *a = hbt_ring_avail(&f->ring);
-    uint16_t *used_event = &a->ring[NUM];
-    eventfd_t v = 0;
 
-    *used_event = hbt_ring_used(&f->ring)->idx;
-    if (eventfd_read(f->q->call_fd, &v) == 0) {
-        calls_between_polls += v;
-    }
+    driver_wants_next(f);
+    calls_between_polls += driver_calls(f);
     f->inner.poll(opaque, wait_us);
-    if (eventfd_read(f->q->call_fd, &v) == 0) {
-        calls_inside_polls += v;
-    }
+    calls_inside_polls += driver_calls(f);
 }
 
 /*
@@ -932,8 +936,6 @@ static void eager_driver_poll(void *opaque, int64_t wait_us)
  */
 static void test_async_one_call_per_batch(Fixture *f, gconstpointer data)
 {
-    eventfd_t v = 0;
-
     f->aq.order = HBT_ASYNC_RANDOM;
     f->aq.seed = 7;
     f->aq.per_poll = 4;
@@ -944,10 +946,8 @@ static void test_async_one_call_per_batch(Fixture *f, gconstpointer data)
     g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
     assert_all_completed_once(f, NREQ);
     g_assert_cmpuint(calls_inside_polls, ==, 0);
-    /* ... and told they were: a call after each batch, at most one each. */
-    if (eventfd_read(f->q->call_fd, &v) == 0) {
-        calls_between_polls += v;
-    }
+    /* ... and told they were: a call after each batch, one each. */
+    calls_between_polls += driver_calls(f);
     g_assert_cmpuint(calls_between_polls, ==, NREQ / 4);
     /* The last call was weighed with every completion pushed. */
     g_assert_cmpuint(f->q->vq.signalled_used, ==, hbt_ring_used(&f->ring)->idx);
@@ -959,18 +959,14 @@ static unsigned inline_completions, inline_calls;
 static void eager_driver_submit(void *opaque, HbVirtioBlkIo *io)
 {
     Fixture *f = fixture_of(opaque);
-    HbVringAvail *a = hbt_ring_avail(&f->ring);
     uint16_t before = hbt_ring_used(&f->ring)->idx;
-    eventfd_t v = 0;
 
-    a->ring[NUM] = before;      /* used_event: tell me of the next one */
-    eventfd_read(f->q->call_fd, &v);
+    driver_wants_next(f);
+    driver_calls(f);
     f->inner.submit(opaque, io);
     if (hbt_ring_used(&f->ring)->idx != before) {
         inline_completions++;
-        if (eventfd_read(f->q->call_fd, &v) == 0) {
-            inline_calls += v;
-        }
+        inline_calls += driver_calls(f);
     }
 }
 
@@ -997,10 +993,9 @@ static void test_async_inline_told_at_once(Fixture *f, gconstpointer data)
 static bool rearming_poll_or_fd(void *opaque, int64_t wait_us, int fd)
 {
     Fixture *f = fixture_of(opaque);
-    eventfd_t v;
 
-    eventfd_read(f->q->call_fd, &v);
-    hbt_ring_avail(&f->ring)->ring[NUM] = hbt_ring_used(&f->ring)->idx;
+    driver_calls(f);
+    driver_wants_next(f);
     return f->inner.poll_or_fd(opaque, wait_us, fd);
 }
 
@@ -1018,8 +1013,6 @@ static void rearming_poll(void *opaque, int64_t wait_us)
  */
 static void call_after_wait(Fixture *f, bool event_idx)
 {
-    eventfd_t v = 0;
-
     f->q->vq.event_idx = event_idx;
     f->q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     f->aq.service_us = 200;
@@ -1029,8 +1022,7 @@ static void call_after_wait(Fixture *f, bool event_idx)
     add_read(f, 0, true);
     g_assert_true(hb_queue_runner_run(f->runner, &f->dev, f->q));
     assert_all_completed_once(f, 1);
-    g_assert_cmpint(eventfd_read(f->q->call_fd, &v), ==, 0);
-    g_assert_cmpuint(v, ==, 1);
+    g_assert_cmpuint(driver_calls(f), ==, 1);
     close(f->q->kick_fd);
     f->q->kick_fd = -1;
 }
