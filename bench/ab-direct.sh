@@ -23,17 +23,8 @@ for t in "$old/daemon/hotblockd" "$new/daemon/hotblockd" "$bench"; do
     [ -x "$t" ] || { echo "$t is not built" >&2; exit 1; }
 done
 command -v qemu-storage-daemon >/dev/null || { echo "qemu-storage-daemon missing" >&2; exit 1; }
-case "$(stat -f -c %T "$direct_dir")" in
-tmpfs|ramfs) echo "$direct_dir is not a disk: set DIRECT_DIR" >&2; exit 1 ;;
-esac
-
-work=$(mktemp -d "$direct_dir/hb-ab.XXXXXX")
-pid=
-cleanup() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+bench_direct_workdir "$direct_dir" hb-ab
 img="$work/raw.img"
 sock="$work/v.sock"
 dd if=/dev/urandom of="$img" bs=1M count="$size_mb" oflag=direct status=none
@@ -61,16 +52,16 @@ run() {
             >"$work/server.log" 2>&1 &
         ;;
     esac
-    pid=$!
+    server_pid=$!
     for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
     [ -S "$sock" ] || { cat "$work/server.log" >&2; exit 1; }
     "$bench" "$sock" --write-ok --rw "$rw" --bs 4k --iodepth "$depth" --runtime "$runtime" \
         --no-pattern --json |
         python3 -c 'import json,sys; d=json.load(sys.stdin); print(sys.argv[1], d["iops"], d["lat_us"]["p99"])' \
             "$server $rw-$depth" >>"$results"
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
-    pid=
+    kill "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
 }
 
 echo "raw ${size_mb} MiB O_DIRECT in $work, $reps rounds x ${runtime}s; old=$old new=$new"

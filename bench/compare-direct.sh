@@ -36,42 +36,28 @@ reps=${REPS:-3}
 runtime=${RUNTIME:-2}
 size_mb=${SIZE_MB:-1024}
 
-die() { echo "compare-direct.sh: $*" >&2; exit 1; }
+. "$here/lib.sh"
 for t in "$bench" "$hotblockd"; do
-    [ -x "$t" ] || die "$t is not built"
+    [ -x "$t" ] || bench_die "$t is not built"
 done
 for t in qemu-storage-daemon qemu-img fio; do
-    command -v "$t" >/dev/null || die "$t missing (scripts/install-deps.sh test)"
+    command -v "$t" >/dev/null || bench_die "$t missing (scripts/install-deps.sh test)"
 done
 for i in $images; do
-    case "$i" in raw|luks|qcow2|qcow2-alloc) ;; *) die "unknown image '$i'" ;; esac
+    case "$i" in raw|luks|qcow2|qcow2-alloc) ;; *) bench_die "unknown image '$i'" ;; esac
 done
 for w in $workloads; do
-    [[ "$w" =~ ^(randread|randwrite|read|write):[0-9]+[kKmM]?:[0-9]+$ ]] || die "bad workload '$w' (RW:BS:IODEPTH)"
+    [[ "$w" =~ ^(randread|randwrite|read|write):[0-9]+[kKmM]?:[0-9]+$ ]] || bench_die "bad workload '$w' (RW:BS:IODEPTH)"
 done
 for a in $qsd_aio; do
-    case "$a" in threads|native|io_uring) ;; *) die "unknown QSD aio mode '$a'" ;; esac
+    case "$a" in threads|native|io_uring) ;; *) bench_die "unknown QSD aio mode '$a'" ;; esac
 done
 for e in $fio_engines; do
-    case "$e" in libaio|io_uring) ;; *) die "unknown fio engine '$e' (libaio, io_uring)" ;; esac
+    case "$e" in libaio|io_uring) ;; *) bench_die "unknown fio engine '$e' (libaio, io_uring)" ;; esac
 done
 
 # O_DIRECT on tmpfs fails, and on anything memory-backed would measure memory.
-[ -d "$direct_dir" ] || die "DIRECT_DIR $direct_dir is not a directory"
-fstype=$(stat -f -c %T "$direct_dir")
-case "$fstype" in
-tmpfs|ramfs) die "$direct_dir is on $fstype, not a disk: set DIRECT_DIR" ;;
-esac
-work=$(mktemp -d "$direct_dir/hb-direct.XXXXXX")
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-dd if=/dev/zero of="$work/probe" bs=4k count=1 oflag=direct status=none 2>/dev/null ||
-    die "$direct_dir ($fstype) does not take O_DIRECT writes"
-rm -f "$work/probe"
+bench_direct_workdir "$direct_dir" hb-direct
 echo "images in $work ($fstype on $(df --output=source "$work" | tail -1)), ${size_mb} MiB," \
     "$reps x ${runtime}s per run"
 
@@ -90,7 +76,7 @@ case " $images " in
     for try in 1 2 3 4 5; do
         qemu-img convert -q "${secret_obj[@]}" -O luks -o key-secret=s0,iter-time=10 \
             "$raw" "$luks" && break
-        [ "$try" = 5 ] && die "qemu-img cannot create the LUKS image"
+        [ "$try" = 5 ] && bench_die "qemu-img cannot create the LUKS image"
     done ;;
 esac
 case " $images " in
@@ -103,10 +89,10 @@ sock="$work/vhost.sock"
 wait_socket() {
     for _ in $(seq 200); do
         [ -S "$sock" ] && return 0
-        kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; die "$1 exited at start"; }
+        kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; bench_die "$1 exited at start"; }
         sleep 0.05
     done
-    die "$1 did not listen"
+    bench_die "$1 did not listen"
 }
 
 # Every descriptor the server holds on FILE must be O_DIRECT (040000 in
@@ -116,10 +102,10 @@ check_direct() {
     for fd in /proc/"$server_pid"/fd/*; do
         [ "$(readlink "$fd")" = "$1" ] || continue
         flags=$(awk '/^flags:/ { print $2 }' "/proc/$server_pid/fdinfo/${fd##*/}")
-        (( (8#$flags & 8#40000) != 0 )) || die "$2 opened $1 without O_DIRECT (flags $flags)"
+        (( (8#$flags & 8#40000) != 0 )) || bench_die "$2 opened $1 without O_DIRECT (flags $flags)"
         n=$((n + 1))
     done
-    [ "$n" -gt 0 ] || die "$2 has no descriptor on $1"
+    [ "$n" -gt 0 ] || bench_die "$2 has no descriptor on $1"
 }
 
 # start_server SERVER IMAGE, SERVER being qsd-MODE or hb
@@ -217,7 +203,7 @@ for image in $images; do
                 start_server "$server" "$image"
                 read -r iops p99 errors < <(run_bench "$rw" "$bs" "$qd")
                 stop_server
-                [ "$errors" = 0 ] || die "$server $image $w: $errors errors"
+                [ "$errors" = 0 ] || bench_die "$server $image $w: $errors errors"
                 result["$image/$server/$w"]+="$iops $p99;"
             done
         done

@@ -21,13 +21,8 @@ for t in "$bench" "$hotblockd"; do
 done
 command -v qemu-storage-daemon >/dev/null || { echo "compare.sh: qemu-storage-daemon missing" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/hb-compare.XXXXXX)
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$here/lib.sh"
+bench_workdir /tmp hb-compare
 
 # The images: a raw file read once so it sits in the page cache, and a
 # LUKS1 image made by qemu-img (cheap PBKDF so unlocking takes no time).
