@@ -20,8 +20,9 @@ fds (/proc/PID/fd) and RSS (VmRSS in /proc/PID/status), then checks:
     after the first remove, and RSS after the last remove is within RSS_TOL_KIB
     (2048 KiB) of RSS after the first remove; likewise after each add.
 
-Each volume costs the daemon a few fds (the image, the export's listening
-socket, its timer fd): 3 x N, more than the usual 1024 or even 20000.  The
+Each volume costs the daemon 2 fds (the image and the export's listening
+socket): 2 x N and a few more, more than the usual 1024, and at N=10000 more
+than a hard limit of 20000.  The
 daemon raises its soft limit to the hard one; this script first raises both,
 for itself and so the daemon, to FD_LIMIT (65536), which needs
 CAP_SYS_RESOURCE; without it, it keeps the hard limit, and refuses to start
@@ -193,10 +194,11 @@ def run(daemon, qmp_path, work, cpus, max_threads, note):
     soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
     print(f"hotblockd pid {pid}, {cpus} CPUs, N={N}, {CYCLES} cycles, "
           f"fd limit {soft}/{hard} ({note})")
-    # Each volume holds 3 fds (image, listening socket, timer fd); the QMP
-    # server keeps a reserve of up to 256 above which it accepts no client.
-    if soft < 3 * N + 300:
-        print(f"scale.py: an fd limit of {soft} allows about {(soft - 300) // 3} volumes, "
+    # Each volume holds 2 fds (image, listening socket); the daemon's own
+    # (QMP, rings, the pool's epoll and event fds) are about 25.  The QMP
+    # server's reserve only refuses new QMP clients, and ours is connected.
+    if soft < 2 * N + 64:
+        print(f"scale.py: an fd limit of {soft} allows about {(soft - 64) // 2} volumes, "
               f"not {N}: raise the hard limit (as root with CAP_SYS_RESOURCE: "
               f"prlimit/ulimit -Hn) or set N lower", file=sys.stderr)
         return 2

@@ -9,7 +9,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "export/iothread-pool.h"
@@ -63,11 +62,11 @@ struct HbExport {
     unsigned max_sessions;  /* front-ends served at once (migration needs 2) */
     ExportSession *sessions[HB_EXPORT_MAX_SESSIONS];   /* NULL until first needed */
     int listen_fd;
-    int timer_fd;          /* control thread's timerfd: accept back-off, drop requests */
+    HbIoTimer timer;       /* on the control thread: accept back-off, drop requests */
     unsigned nq;
     HbIoThread *qthread[HB_VU_MAX_QUEUES];  /* ring i's thread; [0] is the control thread */
     bool obj_use[HB_VU_MAX_QUEUES];         /* qthread[i] is an iothread object's */
-    ExportHandler listen_h, timer_h;
+    ExportHandler listen_h;
     gint connected;        /* atomic: sessions with a front-end */
     gint stopping;         /* atomic: export_stop() runs; the control thread changes nothing */
     gint64 accept_retry_at; /* control thread only: listener paused until then, or 0 */
@@ -144,12 +143,14 @@ static HbExport *handler_export(HbIoHandler *h)
     return ((ExportHandler *)h)->exp;
 }
 
-/* Fire the control thread's timer in @ns nanoseconds (any thread). */
-static void arm_timer(HbExport *exp, long ns)
+/*
+ * Fire the control thread's timer in @ns nanoseconds (any thread).  A
+ * timer of the thread, not a timerfd of the export's own: an fd per
+ * export is a third of what limits how many exports a daemon can hold.
+ */
+static void arm_timer(HbExport *exp, int64_t ns)
 {
-    struct itimerspec its = { .it_value = { ns / 1000000000L, ns % 1000000000L } };
-
-    timerfd_settime(exp->timer_fd, 0, &its, NULL);
+    hb_iothread_timer_arm(exp->qthread[0], &exp->timer, g_get_monotonic_time() * 1000 + ns);
 }
 
 /*
@@ -279,7 +280,7 @@ static void accept_client(HbExport *exp)
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             hb_iothread_del_fd(exp->qthread[0], exp->listen_fd);
             exp->accept_retry_at = g_get_monotonic_time() + HB_EXPORT_ACCEPT_RETRY_US;
-            arm_timer(exp, HB_EXPORT_ACCEPT_RETRY_US * 1000L);
+            arm_timer(exp, HB_EXPORT_ACCEPT_RETRY_US * 1000);
         }
         return;
     }
@@ -327,14 +328,10 @@ static void on_conn(HbIoHandler *h, uint32_t events)
 }
 
 /* The timer: the accept back-off ended, or a ring thread asked for a drop. */
-static void on_timer(HbIoHandler *h, uint32_t events)
+static void on_timer(HbIoTimer *tm)
 {
-    HbExport *exp = handler_export(h);
-    uint64_t ticks;
+    HbExport *exp = (HbExport *)((char *)tm - offsetof(HbExport, timer));
 
-    if (read(exp->timer_fd, &ticks, sizeof(ticks)) < 0) {
-        ticks = 0;          /* spurious: nothing to read */
-    }
     if (g_atomic_int_get(&exp->stopping)) {
         return;             /* the listener must stay off the thread */
     }
@@ -344,7 +341,7 @@ static void on_timer(HbIoHandler *h, uint32_t events)
             hb_iothread_add_fd(exp->qthread[0], exp->listen_fd, EPOLLIN, &exp->listen_h.h);
             exp->accept_retry_at = 0;
         } else {
-            arm_timer(exp, left * 1000L);
+            arm_timer(exp, left * 1000);
         }
     }
     control_done(exp);
@@ -376,14 +373,13 @@ static void export_stop(HbExport *exp)
         return;
     }
     /*
-     * First the listener and the timer: once the control thread has
-     * finished what it was doing (the sync), no session is made or hung up
-     * any more (the handlers see @stopping), so the sessions' sockets can
+     * First the listener: once the control thread has finished what it
+     * was doing (the sync), no session is made or hung up any more (the
+     * handlers and the timer see @stopping), so the sessions' sockets can
      * be read and taken off here without racing it.
      */
     g_atomic_int_set(&exp->stopping, 1);
     hb_iothread_del_fd(ctl, exp->listen_fd);
-    hb_iothread_del_fd(ctl, exp->timer_fd);
     hb_iothread_sync(ctl);
     hb_iothread_del_fd(ctl, exp->listen_fd);   /* a back-off that ended just before */
     for (unsigned k = 0; k < exp->max_sessions; k++) {
@@ -408,6 +404,8 @@ static void export_stop(HbExport *exp)
             hb_iothread_sync(exp->qthread[i]);
         }
     }
+    /* No ring thread can arm the timer any more (on_kick): off with it. */
+    hb_iothread_timer_cancel(ctl, &exp->timer);
     /* No handler of ours runs any more: hanging up from here is safe. */
     for (unsigned k = 0; k < exp->max_sessions; k++) {
         if (exp->sessions[k]) {
@@ -433,9 +431,6 @@ static void export_free(HbExport *exp)
         if (exp->obj_use[i]) {
             hb_iothread_obj_unuse(exp->qthread[i]);
         }
-    }
-    if (exp->timer_fd >= 0) {
-        close(exp->timer_fd);
     }
     for (unsigned k = 0; k < HB_EXPORT_MAX_SESSIONS; k++) {
         session_free(exp->sessions[k]);
@@ -550,16 +545,10 @@ static bool assign_threads(HbExport *exp, const HbExportConfig *cfg, GError **er
     return true;
 }
 
-/* Serve the listener (and the timer) on the control thread. */
+/* Serve the listener on the control thread. */
 static bool start_serving(HbExport *exp, GError **errp)
 {
-    exp->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (exp->timer_fd < 0) {
-        hb_error_set_errno(errp, errno, "Cannot create the export's timer");
-        return false;
-    }
-    if (hb_iothread_add_fd(exp->qthread[0], exp->timer_fd, EPOLLIN, &exp->timer_h.h) < 0 ||
-        hb_iothread_add_fd(exp->qthread[0], exp->listen_fd, EPOLLIN, &exp->listen_h.h) < 0) {
+    if (hb_iothread_add_fd(exp->qthread[0], exp->listen_fd, EPOLLIN, &exp->listen_h.h) < 0) {
         hb_error_set_errno(errp, errno, "Cannot poll the export socket");
         return false;
     }
@@ -607,12 +596,11 @@ HbExport *hb_export_add(const HbExportConfig *cfg, GError **errp)
     exp->node_name = g_strdup(cfg->node_name);
     exp->is_device = cfg->is_device;
     exp->listen_fd = -1;
-    exp->timer_fd = -1;
     exp->nq = nq;
     exp->max_sessions = cfg->has_max_sessions ? (unsigned)cfg->max_sessions
                                               : HB_EXPORT_DEFAULT_SESSIONS;
     exp->listen_h = (ExportHandler){ { on_listen }, exp, NULL, 0 };
-    exp->timer_h = (ExportHandler){ { on_timer }, exp, NULL, 0 };
+    exp->timer.fn = on_timer;
 
     exp->user = hb_node_attach_user(node, cfg->id,
                                     HB_PERM_CONSISTENT_READ | (cfg->writable ? HB_PERM_WRITE : 0),

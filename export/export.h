@@ -22,9 +22,10 @@
  * limit is closed at once, with a line on stderr.  It owns no threads: its fds are
  * registered as handlers on shared I/O threads (iothread.h), ring i's kick
  * fd on the thread chosen for ring i (an iothread object, or the default
- * pool: iothread-pool.h), and the listener, the connection and a timerfd on
- * ring 0's thread, the control thread.  A ring thread that finds its ring
- * broken sets a flag and fires the timer; the control thread hangs up.
+ * pool: iothread-pool.h), and the listener and the connection on ring 0's
+ * thread, the control thread, with a timer of that thread (no fd).  A ring
+ * thread that finds its ring broken sets a flag and fires the timer; the
+ * control thread hangs up.
  * Requests run synchronously to completion on the thread that popped them
  * (the queue runner returns drained), so removing the export's fds and
  * syncing each of its threads is draining it.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* export/iothread.c — an event loop thread: epoll, wake eventfd, fd handlers, sync barrier. */
+/* export/iothread.c — an event loop thread: epoll, wake eventfd, fd handlers, timers, sync barrier. */
 #include "export/iothread.h"
 
 #include <errno.h>
@@ -51,6 +51,15 @@
  * ring held back by a throttle arms its own wake-up): the loop sleeps no
  * longer than to the nearest one and runs those that are due.
  *
+ * Timers (HbIoTimer) are a list under the lock, nearest deadline first;
+ * the head's deadline is also kept in an atomic, so that a turn with no
+ * timer armed costs one load, not the lock.  Arming from another thread
+ * writes the wake eventfd when the new timer becomes the nearest, so the
+ * sleep is recomputed.  Due timers run at the end of a turn, after the
+ * batch, without the lock; the one running is noted, so that cancelling
+ * it from another thread can wait for it to return (the owner may free
+ * it right after).
+ *
  * With poll_max_ns, after a batch the thread calls epoll_wait() with a zero
  * timeout until an event comes or that many nanoseconds have passed, and
  * only then blocks: a busy ring's next kick is picked up without a sleep
@@ -71,6 +80,9 @@ struct HbIoThread {
     GCond cond;
     uint64_t sync_req;      /* written under lock, read atomically */
     uint64_t sync_done;     /* written by the thread under lock */
+    HbIoTimer *timers;      /* under lock: armed, nearest deadline first */
+    HbIoTimer *timer_running;   /* under lock: its fn runs now */
+    int64_t timer_next_ns;  /* written under lock, read atomically: the head's, or 0 */
 };
 
 static int64_t now_ns(void)
@@ -87,6 +99,98 @@ static void on_wake(HbIoHandler *h, uint32_t events)
     eventfd_t v;
 
     eventfd_read(t->wake_fd, &v);
+}
+
+/* Take @tm off the list if it is on it.  Under t->lock. */
+static void timer_unlink(HbIoThread *t, HbIoTimer *tm)
+{
+    if (!tm->deadline_ns) {
+        return;
+    }
+    for (HbIoTimer **pp = &t->timers; *pp; pp = &(*pp)->next) {
+        if (*pp == tm) {
+            *pp = tm->next;
+            break;
+        }
+    }
+    tm->deadline_ns = 0;
+    tm->next = NULL;
+    __atomic_store_n(&t->timer_next_ns, t->timers ? t->timers->deadline_ns : 0,
+                     __ATOMIC_RELEASE);
+}
+
+void hb_iothread_timer_arm(HbIoThread *t, HbIoTimer *tm, int64_t deadline_ns)
+{
+    HbIoTimer **pp;
+    bool nearest;
+
+    g_mutex_lock(&t->lock);
+    timer_unlink(t, tm);
+    tm->deadline_ns = MAX(deadline_ns, 1);      /* 0 means "not armed" */
+    for (pp = &t->timers; *pp && (*pp)->deadline_ns <= tm->deadline_ns; pp = &(*pp)->next) {
+    }
+    tm->next = *pp;
+    *pp = tm;
+    nearest = t->timers == tm;
+    if (nearest) {
+        __atomic_store_n(&t->timer_next_ns, tm->deadline_ns, __ATOMIC_RELEASE);
+    }
+    g_mutex_unlock(&t->lock);
+    /* The thread itself computes its sleep after the handler returns. */
+    if (nearest && g_thread_self() != t->thread) {
+        hb_iothread_wake(t);
+    }
+}
+
+void hb_iothread_timer_cancel(HbIoThread *t, HbIoTimer *tm)
+{
+    g_assert(g_thread_self() != t->thread);
+    g_mutex_lock(&t->lock);
+    /* A running fn may arm its timer again before it returns: unlink after. */
+    do {
+        timer_unlink(t, tm);
+        while (t->timer_running == tm) {
+            g_cond_wait(&t->cond, &t->lock);
+        }
+    } while (tm->deadline_ns);
+    g_mutex_unlock(&t->lock);
+}
+
+/*
+ * Run the timers due at @now.  Only as many as were due on entry: one
+ * that re-arms itself in the past runs again next turn, not in a loop.
+ */
+static void run_timers(HbIoThread *t, int64_t now)
+{
+    unsigned due = 0;
+
+    g_mutex_lock(&t->lock);
+    for (HbIoTimer *tm = t->timers; tm && tm->deadline_ns <= now; tm = tm->next) {
+        due++;
+    }
+    while (due-- && t->timers && t->timers->deadline_ns <= now) {
+        HbIoTimer *tm = t->timers;
+        timer_unlink(t, tm);
+        t->timer_running = tm;
+        g_mutex_unlock(&t->lock);
+        tm->fn(tm);
+        g_mutex_lock(&t->lock);
+        t->timer_running = NULL;
+        g_cond_broadcast(&t->cond);     /* a cancel may wait for it */
+    }
+    g_mutex_unlock(&t->lock);
+}
+
+/* The nearest deadline of the thread's timers and of @ctx's, or -1. */
+static int64_t next_deadline(HbIoThread *t, HbAioCtx *ctx)
+{
+    int64_t d = ctx ? hb_aio_ctx_next_deadline_ns(ctx) : -1;
+    int64_t td = __atomic_load_n(&t->timer_next_ns, __ATOMIC_ACQUIRE);
+
+    if (td && (d < 0 || td < d)) {
+        d = td;
+    }
+    return d;
 }
 
 static void ack_sync(HbIoThread *t)
@@ -121,7 +225,7 @@ static gpointer thread_main(gpointer opaque)
 
     while (!g_atomic_int_get(&t->stop)) {
         int timeout = -1;
-        int64_t deadline = ctx ? hb_aio_ctx_next_deadline_ns(ctx) : -1;
+        int64_t deadline = next_deadline(t, ctx);
 
         if (poll_until) {
             if (now_ns() < poll_until) {
@@ -141,9 +245,16 @@ static gpointer thread_main(gpointer opaque)
             HbIoHandler *h = evs[i].data.ptr;
             h->fn(h, evs[i].events);
         }
-        deadline = ctx ? hb_aio_ctx_next_deadline_ns(ctx) : -1;
-        if (deadline >= 0 && deadline <= now_ns()) {
-            hb_aio_ctx_poll(ctx);       /* timers due: a held-back ring's wake */
+        deadline = next_deadline(t, ctx);
+        int64_t now = deadline >= 0 ? now_ns() : 0;
+        if (deadline >= 0 && deadline <= now) {
+            int64_t td = __atomic_load_n(&t->timer_next_ns, __ATOMIC_ACQUIRE);
+            if (ctx) {
+                hb_aio_ctx_poll(ctx);   /* its timers due: a held-back ring's wake */
+            }
+            if (td && td <= now) {
+                run_timers(t, now);
+            }
         }
         if (n > 0 && t->poll_max_ns) {
             poll_until = now_ns() + t->poll_max_ns;

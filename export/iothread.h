@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* export/iothread.h — an event loop thread: an epoll set, a wake eventfd, fd handlers, a barrier. */
+/* export/iothread.h — an event loop thread: an epoll set, a wake eventfd, fd handlers, timers, a barrier. */
 #ifndef HB_EXPORT_IOTHREAD_H
 #define HB_EXPORT_IOTHREAD_H
 
@@ -19,6 +19,25 @@ typedef void HbIoHandlerFn(HbIoHandler *h, uint32_t events);
 
 struct HbIoHandler {
     HbIoHandlerFn *fn;
+};
+
+typedef struct HbIoTimer HbIoTimer;
+
+/*
+ * A timer of an I/O thread: @fn runs on the thread once CLOCK_MONOTONIC
+ * has reached the deadline it was armed for.  Any thread may arm or
+ * cancel it, which is what a timerfd per owner gave before, without the
+ * fd: an export's fds are what limit how many a daemon can hold
+ * (bench/scale.py).  Embedded in the owner's state; zeroed, it is not
+ * armed.  @fn is called without a lock of the thread held, and may re-arm
+ * its own timer.
+ */
+typedef void HbIoTimerFn(HbIoTimer *tm);
+
+struct HbIoTimer {
+    HbIoTimerFn *fn;
+    int64_t deadline_ns;    /* the thread's; 0 while not armed */
+    HbIoTimer *next;        /* the thread's list, nearest deadline first */
 };
 
 /**
@@ -76,6 +95,31 @@ void hb_iothread_sync(HbIoThread *t);
  * @t: the thread
  */
 void hb_iothread_wake(HbIoThread *t);
+
+/**
+ * hb_iothread_timer_arm() - run @tm->fn on @t at @deadline_ns.
+ * @t: the thread
+ * @tm: the timer; if armed already, its old deadline is dropped (as
+ *     timerfd_settime() does)
+ * @deadline_ns: CLOCK_MONOTONIC in ns; one in the past runs at the
+ *     thread's next turn
+ *
+ * Any thread may call it.  The thread sleeps no longer than to the
+ * nearest deadline, in whole milliseconds rounded up.
+ */
+void hb_iothread_timer_arm(HbIoThread *t, HbIoTimer *tm, int64_t deadline_ns);
+
+/**
+ * hb_iothread_timer_cancel() - disarm @tm, and wait until its @fn, if
+ * running on @t right now, has returned.
+ * @t: the thread @tm was armed on
+ * @tm: the timer; not armed is no error
+ *
+ * Any thread but @t itself.  Afterwards @fn neither runs nor will run
+ * unless someone arms @tm again: an owner stops whoever might (its other
+ * threads' handlers) first, then cancels, then may free @tm.
+ */
+void hb_iothread_timer_cancel(HbIoThread *t, HbIoTimer *tm);
 
 /* The thread's Linux TID. */
 int hb_iothread_tid(const HbIoThread *t);
