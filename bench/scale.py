@@ -195,7 +195,7 @@ def run(daemon, qmp_path, work, cpus, max_threads, note):
     print(f"hotblockd pid {pid}, {cpus} CPUs, N={N}, {CYCLES} cycles, "
           f"fd limit {soft}/{hard} ({note})")
     # Each volume holds 2 fds (image, listening socket); the daemon's own
-    # (QMP, rings, the pool's epoll and event fds) are about 25.  The QMP
+    # (QMP, rings, the pool's epoll and event fds) are about 20.  The QMP
     # server's reserve only refuses new QMP clients, and ours is connected.
     if soft < 2 * N + 64:
         print(f"scale.py: an fd limit of {soft} allows about {(soft - 64) // 2} volumes, "

@@ -29,7 +29,7 @@ typedef struct ExportSession ExportSession;
 typedef struct ExportHandler {
     HbIoHandler h;
     HbExport *exp;
-    ExportSession *s;      /* NULL for the listener and the timer */
+    ExportSession *s;      /* NULL for the listener */
     unsigned idx;
 } ExportHandler;
 
@@ -71,6 +71,7 @@ struct HbExport {
     gint stopping;         /* atomic: export_stop() runs; the control thread changes nothing */
     gint64 accept_retry_at; /* control thread only: listener paused until then, or 0 */
     gint64 refusal_logged_at; /* control thread only: rate limit of "too many" lines */
+    gint64 backoff_logged_at; /* control thread only: rate limit of "out of fds" lines */
 };
 
 /* Out of fds, stop polling the listener this long rather than spin on it. */
@@ -278,6 +279,15 @@ static void accept_client(HbExport *exp)
          * listener stays readable: without a pause this thread would spin.
          */
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            int err = errno;
+            gint64 now = g_get_monotonic_time();
+            /* A line a minute at most: the condition may last. */
+            if (!exp->backoff_logged_at || now - exp->backoff_logged_at >= 60 * G_USEC_PER_SEC) {
+                exp->backoff_logged_at = now;
+                hb_log(HB_LOG_WARNING, "export '%s': cannot accept a front-end (%s); "
+                       "trying again every %d ms", exp->id, g_strerror(err),
+                       (int)(HB_EXPORT_ACCEPT_RETRY_US / 1000));
+            }
             hb_iothread_del_fd(exp->qthread[0], exp->listen_fd);
             exp->accept_retry_at = g_get_monotonic_time() + HB_EXPORT_ACCEPT_RETRY_US;
             arm_timer(exp, HB_EXPORT_ACCEPT_RETRY_US * 1000);

@@ -56,9 +56,12 @@
  * timer armed costs one load, not the lock.  Arming from another thread
  * writes the wake eventfd when the new timer becomes the nearest, so the
  * sleep is recomputed.  Due timers run at the end of a turn, after the
- * batch, without the lock; the one running is noted, so that cancelling
- * it from another thread can wait for it to return (the owner may free
- * it right after).
+ * batch, without the lock.  Two rules keep a timer whose fn arms it again
+ * from holding anyone up: a pass over the due timers runs none that was
+ * armed during that pass (it waits for the next turn, so the others due
+ * run), and a timer being cancelled cannot be armed (its fn's re-arm is
+ * dropped, so the cancel, which waits for a running fn to return, waits
+ * for one run at most).
  *
  * With poll_max_ns, after a batch the thread calls epoll_wait() with a zero
  * timeout until an event comes or that many nanoseconds have passed, and
@@ -82,6 +85,7 @@ struct HbIoThread {
     uint64_t sync_done;     /* written by the thread under lock */
     HbIoTimer *timers;      /* under lock: armed, nearest deadline first */
     HbIoTimer *timer_running;   /* under lock: its fn runs now */
+    uint64_t timer_pass;    /* under lock: run_timers() passes so far */
     int64_t timer_next_ns;  /* written under lock, read atomically: the head's, or 0 */
 };
 
@@ -125,8 +129,13 @@ void hb_iothread_timer_arm(HbIoThread *t, HbIoTimer *tm, int64_t deadline_ns)
     bool nearest;
 
     g_mutex_lock(&t->lock);
+    if (tm->cancelling) {
+        g_mutex_unlock(&t->lock);       /* see hb_iothread_timer_cancel() */
+        return;
+    }
     timer_unlink(t, tm);
     tm->deadline_ns = MAX(deadline_ns, 1);      /* 0 means "not armed" */
+    tm->armed_pass = t->timer_pass;
     for (pp = &t->timers; *pp && (*pp)->deadline_ns <= tm->deadline_ns; pp = &(*pp)->next) {
     }
     tm->next = *pp;
@@ -146,30 +155,44 @@ void hb_iothread_timer_cancel(HbIoThread *t, HbIoTimer *tm)
 {
     g_assert(g_thread_self() != t->thread);
     g_mutex_lock(&t->lock);
-    /* A running fn may arm its timer again before it returns: unlink after. */
-    do {
-        timer_unlink(t, tm);
-        while (t->timer_running == tm) {
-            g_cond_wait(&t->cond, &t->lock);
-        }
-    } while (tm->deadline_ns);
+    /*
+     * A running fn may arm its timer again before it returns: that arm is
+     * dropped while we wait, or the thread could run it again before this
+     * thread gets the lock back, for as long as the load lasts.
+     */
+    tm->cancelling = true;
+    timer_unlink(t, tm);
+    while (t->timer_running == tm) {
+        g_cond_wait(&t->cond, &t->lock);
+    }
+    tm->cancelling = false;
     g_mutex_unlock(&t->lock);
 }
 
+/* The first timer due at @now that was armed before pass @pass began. */
+static HbIoTimer *next_due(HbIoThread *t, int64_t now, uint64_t pass)
+{
+    for (HbIoTimer *tm = t->timers; tm && tm->deadline_ns <= now; tm = tm->next) {
+        if (tm->armed_pass < pass) {
+            return tm;
+        }
+    }
+    return NULL;
+}
+
 /*
- * Run the timers due at @now.  Only as many as were due on entry: one
- * that re-arms itself in the past runs again next turn, not in a loop.
+ * Run the timers due at @now, in deadline order.  One that its fn (or
+ * anyone) arms again during this pass waits for the next turn, even with
+ * a deadline in the past: the others due run first, and the thread gets
+ * back to its fds.
  */
 static void run_timers(HbIoThread *t, int64_t now)
 {
-    unsigned due = 0;
+    HbIoTimer *tm;
 
     g_mutex_lock(&t->lock);
-    for (HbIoTimer *tm = t->timers; tm && tm->deadline_ns <= now; tm = tm->next) {
-        due++;
-    }
-    while (due-- && t->timers && t->timers->deadline_ns <= now) {
-        HbIoTimer *tm = t->timers;
+    uint64_t pass = ++t->timer_pass;
+    while ((tm = next_due(t, now, pass))) {
         timer_unlink(t, tm);
         t->timer_running = tm;
         g_mutex_unlock(&t->lock);
@@ -236,7 +259,8 @@ static gpointer thread_main(gpointer opaque)
         }
         if (deadline >= 0 && timeout != 0) {
             /* Rounded up: waking before the deadline would only loop. */
-            int64_t ms = (deadline - now_ns() + 999999) / 1000000;
+            int64_t left = deadline - now_ns();
+            int64_t ms = left > G_MAXINT64 - 999999 ? G_MAXINT : (left + 999999) / 1000000;
             timeout = (int)CLAMP(ms, 0, G_MAXINT);
         }
         int n = epoll_wait(t->epfd, evs, IOTHREAD_BATCH, timeout);
@@ -309,6 +333,7 @@ void hb_iothread_free(HbIoThread *t)
         hb_iothread_wake(t);
         g_thread_join(t->thread);
     }
+    g_assert(!t->timers);       /* owners cancel theirs first */
     if (t->epfd >= 0) {
         close(t->epfd);
     }

@@ -36,8 +36,11 @@ typedef void HbIoTimerFn(HbIoTimer *tm);
 
 struct HbIoTimer {
     HbIoTimerFn *fn;
-    int64_t deadline_ns;    /* the thread's; 0 while not armed */
-    HbIoTimer *next;        /* the thread's list, nearest deadline first */
+    /* The thread's, under its lock: */
+    int64_t deadline_ns;    /* 0 while not armed */
+    HbIoTimer *next;        /* the list, nearest deadline first */
+    uint64_t armed_pass;    /* the thread's timer pass count when armed */
+    bool cancelling;        /* hb_iothread_timer_cancel() waits: arming is a no-op */
 };
 
 /**
@@ -115,9 +118,11 @@ void hb_iothread_timer_arm(HbIoThread *t, HbIoTimer *tm, int64_t deadline_ns);
  * @t: the thread @tm was armed on
  * @tm: the timer; not armed is no error
  *
- * Any thread but @t itself.  Afterwards @fn neither runs nor will run
- * unless someone arms @tm again: an owner stops whoever might (its other
- * threads' handlers) first, then cancels, then may free @tm.
+ * Any thread but @t itself.  While it waits, arming @tm does nothing (so
+ * @fn re-arming itself cannot keep the cancel waiting).  Afterwards @fn
+ * neither runs nor will run unless someone arms @tm again: an owner stops
+ * whoever might (its other threads' handlers) first, then cancels, then
+ * may free @tm.
  */
 void hb_iothread_timer_cancel(HbIoThread *t, HbIoTimer *tm);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test-iothread-timer.c — an I/O thread's timers, armed and cancelled from other threads. */
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -154,20 +155,62 @@ static void test_cancel_beats_rearm(void)
     hb_iothread_free(t);
 }
 
-/* A fn that re-arms itself in the past does not hold the thread in a loop. */
+/* Arm again at a deadline long past: due at once, every turn. */
+static void rearm_past_fn(HbIoTimer *tm)
+{
+    Probe *p = (Probe *)tm;
+
+    g_atomic_int_inc(&p->runs);
+    hb_iothread_timer_arm(p->t, tm, 1);
+}
+
+/*
+ * A fn that re-arms itself before every other deadline does not hold the
+ * thread in a loop: the other timers due run too, and so do fds.
+ */
 static void test_rearm_in_past_yields(void)
 {
     HbIoThread *t = new_thread();
-    Probe p = { .tm.fn = slow_fn, .rearm_ns = -1000 };
+    Probe p = { .tm.fn = rearm_past_fn };
     Probe q = { .tm.fn = count_fn };
 
     p.t = t;
     hb_iothread_timer_arm(t, &p.tm, mono_ns());
     hb_iothread_timer_arm(t, &q.tm, mono_ns() + 1000);
-    /* p runs 100 ms a time and is due again at once; q still gets its turn. */
     g_assert_true(wait_runs(&q, 1, 2000));
+    g_assert_cmpint(g_atomic_int_get(&p.runs), >, 0);
+    hb_iothread_sync(t);        /* the thread still finishes its turns */
     hb_iothread_timer_cancel(t, &p.tm);
     hb_iothread_free(t);
+}
+
+/*
+ * On one CPU, a fn that re-arms itself for now could run again before the
+ * cancelling thread got the lock back after each run, for ever: the cancel
+ * drops that re-arm, so it waits for one run at most.
+ */
+static void test_cancel_not_starved(void)
+{
+    cpu_set_t one, all;
+    Probe p = { .tm.fn = slow_fn, .rearm_ns = 1 };
+
+    g_assert_cmpint(sched_getaffinity(0, sizeof(all), &all), ==, 0);
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    g_assert_cmpint(sched_setaffinity(0, sizeof(one), &one), ==, 0);
+    HbIoThread *t = new_thread();       /* inherits the one CPU */
+
+    p.t = t;
+    hb_iothread_timer_arm(t, &p.tm, mono_ns());
+    while (!g_atomic_int_get(&p.started)) {
+        g_usleep(100);
+    }
+    int before = g_atomic_int_get(&p.runs);
+    hb_iothread_timer_cancel(t, &p.tm);
+    g_assert_cmpint(g_atomic_int_get(&p.runs) - before, <=, 1);
+    g_assert_cmpint(p.tm.deadline_ns, ==, 0);
+    hb_iothread_free(t);
+    g_assert_cmpint(sched_setaffinity(0, sizeof(all), &all), ==, 0);
 }
 
 static void order_fn(HbIoTimer *tm)
@@ -209,6 +252,7 @@ int main(int argc, char **argv)
     g_test_add_func("/iothread-timer/cancel-waits-for-running", test_cancel_waits_for_running);
     g_test_add_func("/iothread-timer/cancel-beats-rearm", test_cancel_beats_rearm);
     g_test_add_func("/iothread-timer/rearm-in-past-yields", test_rearm_in_past_yields);
+    g_test_add_func("/iothread-timer/cancel-not-starved", test_cancel_not_starved);
     g_test_add_func("/iothread-timer/deadline-order", test_deadline_order);
     return g_test_run();
 }
