@@ -258,12 +258,9 @@ static ExportSession *session_for_new_client(HbExport *exp)
 /* Say why a front-end was turned away: at most once a second per export. */
 static void log_refusal(HbExport *exp)
 {
-    gint64 now = g_get_monotonic_time();
-
-    if (exp->refusal_logged_at && now - exp->refusal_logged_at < G_USEC_PER_SEC) {
+    if (!hb_log_due(&exp->refusal_logged_at, G_USEC_PER_SEC)) {
         return;
     }
-    exp->refusal_logged_at = now;
     hb_log(HB_LOG_WARNING, "export '%s': refused a front-end connection: "
            "%u session%s already connected (max-sessions is %u)", exp->id,
            exp->max_sessions, exp->max_sessions == 1 ? " is" : "s are", exp->max_sessions);
@@ -280,10 +277,8 @@ static void accept_client(HbExport *exp)
          */
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             int err = errno;
-            gint64 now = g_get_monotonic_time();
             /* A line a minute at most: the condition may last. */
-            if (!exp->backoff_logged_at || now - exp->backoff_logged_at >= 60 * G_USEC_PER_SEC) {
-                exp->backoff_logged_at = now;
+            if (hb_log_due(&exp->backoff_logged_at, 60 * G_USEC_PER_SEC)) {
                 hb_log(HB_LOG_WARNING, "export '%s': cannot accept a front-end (%s); "
                        "trying again every %d ms", exp->id, g_strerror(err),
                        (int)(HB_EXPORT_ACCEPT_RETRY_US / 1000));

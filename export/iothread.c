@@ -269,11 +269,11 @@ static gpointer thread_main(gpointer opaque)
             HbIoHandler *h = evs[i].data.ptr;
             h->fn(h, evs[i].events);
         }
-        deadline = next_deadline(t, ctx);
-        int64_t now = deadline >= 0 ? now_ns() : 0;
-        if (deadline >= 0 && deadline <= now) {
-            int64_t td = __atomic_load_n(&t->timer_next_ns, __ATOMIC_ACQUIRE);
-            if (ctx) {
+        int64_t ctx_due = ctx ? hb_aio_ctx_next_deadline_ns(ctx) : -1;
+        int64_t td = __atomic_load_n(&t->timer_next_ns, __ATOMIC_ACQUIRE);
+        if (ctx_due >= 0 || td) {
+            int64_t now = now_ns();
+            if (ctx_due >= 0 && ctx_due <= now) {
                 hb_aio_ctx_poll(ctx);   /* its timers due: a held-back ring's wake */
             }
             if (td && td <= now) {

@@ -77,9 +77,7 @@ static void refuse(int client, const char *why)
     close(client);
     /* A flood of clients must not flood the log: a line a second at most. */
     static gint64 logged_at;
-    gint64 now = g_get_monotonic_time();
-    if (!logged_at || now - logged_at >= G_USEC_PER_SEC) {
-        logged_at = now;
+    if (hb_log_due(&logged_at, G_USEC_PER_SEC)) {
         hb_log(HB_LOG_WARNING, "QMP: %s", why);
     }
 }

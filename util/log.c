@@ -114,6 +114,17 @@ void hb_log_reopen(void)
     }
 }
 
+bool hb_log_due(gint64 *last_us, gint64 period_us)
+{
+    gint64 now = g_get_monotonic_time();
+
+    if (*last_us && now - *last_us < period_us) {
+        return false;
+    }
+    *last_us = now;
+    return true;
+}
+
 void hb_log(HbLogLevel level, const char *fmt, ...)
 {
     char msg[1024], line[1200], stamp[40];

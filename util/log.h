@@ -36,6 +36,17 @@ typedef enum HbLogLevel {
 void hb_log(HbLogLevel level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /**
+ * hb_log_due() - whether a rate-limited line may be logged now.
+ * @last_us: when the last one was (g_get_monotonic_time(); 0: never),
+ *     updated when the answer is yes; the caller's, one thread at a time
+ * @period_us: at most one line per this long
+ *
+ * For conditions that may last or repeat (a flood of refused clients):
+ * the first line always, then one a period.
+ */
+bool hb_log_due(gint64 *last_us, gint64 period_us);
+
+/**
  * hb_log_set_level() - keep lines up to @name: error, warning, info, debug.
  * Return: false with @errp set for an unknown name.
  */
