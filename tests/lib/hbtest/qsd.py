@@ -29,7 +29,7 @@ class QemuStorageDaemon:
             time.sleep(0.02)
 
     def qmp(self):
-        return QMP(str(self.monitor))
+        return QMP(str(self.monitor), repeated_greeting_ok=True)
 
     def log(self):
         return self.log_path.read_text(errors="replace")
