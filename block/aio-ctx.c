@@ -249,6 +249,11 @@ unsigned hb_aio_ctx_inflight(const HbAioCtx *ctx)
     return ctx->inflight;
 }
 
+unsigned hb_aio_ctx_queued(const HbAioCtx *ctx)
+{
+    return ctx->queued;
+}
+
 int hb_aio_ctx_submit(HbAioCtx *ctx)
 {
     int ret = 0;
@@ -277,6 +282,11 @@ int hb_aio_ctx_submit(HbAioCtx *ctx)
         return ret;
     }
     return 0;
+}
+
+int hb_aio_ctx_submit_if_queued(HbAioCtx *ctx, unsigned min)
+{
+    return ctx->queued >= min ? hb_aio_ctx_submit(ctx) : 0;
 }
 
 struct io_uring_sqe *hb_aio_ctx_get_sqe(HbAioCtx *ctx, HbAioCb *cb)

@@ -78,6 +78,9 @@ int hb_aio_ctx_uring_error(const HbAioCtx *ctx);
 /* Requests submitted on @ctx whose callback has not run yet. */
 unsigned hb_aio_ctx_inflight(const HbAioCtx *ctx);
 
+/* SQEs prepared on @ctx and not yet handed to the kernel. */
+unsigned hb_aio_ctx_queued(const HbAioCtx *ctx);
+
 /**
  * hb_aio_ctx_get_sqe() - an io_uring SQE for @cb, for drivers.
  * @ctx: a context with an io_uring, the caller's current one
@@ -95,6 +98,19 @@ struct io_uring_sqe *hb_aio_ctx_get_sqe(HbAioCtx *ctx, HbAioCb *cb);
  * for the next call.
  */
 int hb_aio_ctx_submit(HbAioCtx *ctx);
+
+/**
+ * hb_aio_ctx_submit_if_queued() - hand the queued SQEs to the kernel now if
+ * there are at least @min of them; otherwise leave them for the batch.
+ * @ctx: the caller's current context, with an io_uring
+ * @min: how many queued SQEs make a submission worth it now
+ *
+ * For drivers whose device is slow next to a system call: a disk takes
+ * each submission as one batch, and a batch of the whole queue depth
+ * makes the queue move in lock-step (see file.c, FILE_DIRECT_BATCH).
+ * Return: as hb_aio_ctx_submit(); 0 when it submitted nothing.
+ */
+int hb_aio_ctx_submit_if_queued(HbAioCtx *ctx, unsigned min);
 
 /**
  * hb_aio_ctx_expect() - a request of @ctx is running elsewhere (the pool)

@@ -508,6 +508,19 @@ static bool buffered_inline(HbNode *node, HbIoReq *req)
     return false;
 }
 
+/*
+ * With O_DIRECT, queued SQEs go to the kernel once there are this many,
+ * instead of all at the end of the I/O thread's pass.  A disk (a virtio
+ * disk at least) takes each submission as one batch and tends to complete
+ * it as one: given the whole queue depth at once, it hands it all back at
+ * once, the front-end answers with the whole depth again, and the queue
+ * moves in lock-step, the disk idle while the batch turns around.  On this
+ * project's VM, raw 4k randread at depth 32 went from 62-72k to 97-99k IOPS
+ * with batches of 4, and randwrite from 59-70k to 72-83k; batches of 2 and
+ * 8 did as well, one SQE per submission a little worse (bench/README.md).
+ */
+#define FILE_DIRECT_BATCH 4
+
 /* Whether file_submit() takes @req rather than leave it to the pool. */
 static bool file_submit_takes(HbNode *node, const HbIoReq *req)
 {
@@ -584,6 +597,9 @@ static int file_submit(HbNode *node, HbIoReq *req)
         break;
     }
     io_uring_sqe_set_data(sqe, &fr->cb);
+    if (s->direct) {
+        hb_aio_ctx_submit_if_queued(ctx, FILE_DIRECT_BATCH);
+    }
     return 0;
 }
 

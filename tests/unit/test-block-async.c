@@ -181,6 +181,43 @@ static void test_inline(void)
 }
 
 /*
+ * O_DIRECT requests go to the kernel a few at a time as they are
+ * submitted, not all at the end of the pass: a disk handed the whole depth
+ * in one submission hands it back in one, and the queue moves in
+ * lock-step.  Buffered ones still wait for the pass's one submission.
+ */
+static void test_direct_submits_in_batches(void)
+{
+    enum { N = 10, BS = 4096, BATCH = 4 /* FILE_DIRECT_BATCH */ };
+    g_autoptr(HbAioCtx) ctx = hb_aio_ctx_new(true, NULL);
+    HbNode *n = open_raw("batches.img", N * BS, true, "io_uring");
+    Done d[N];
+    char *buf = NULL;
+
+    if (!hb_aio_ctx_has_uring(ctx)) {
+        g_test_skip("io_uring is not available here");
+        hb_node_unref(n);
+        return;
+    }
+    hb_aio_ctx_set_current(ctx);
+    g_assert_cmpint(posix_memalign((void **)&buf, 4096, N * BS), ==, 0);
+    for (int i = 0; i < N; i++) {
+        prep(&d[i], HB_IO_READ, (uint64_t)i * BS, buf + i * BS, BS, 0);
+        hb_node_submit(n, &d[i].req);
+        /* batched, but never more than a batch left waiting */
+        g_assert_cmpuint(hb_aio_ctx_queued(ctx), ==, (unsigned)(i + 1) % BATCH);
+    }
+    hb_aio_ctx_submit(ctx);
+    wait_all(ctx, d, N);
+    for (int i = 0; i < N; i++) {
+        g_assert_cmpint(d[i].ret, ==, 0);
+    }
+    hb_aio_ctx_set_current(NULL);
+    free(buf);
+    hb_node_unref(n);
+}
+
+/*
  * Unaligned writes (read-modify-write on the pool) racing aligned
  * asynchronous writes to the same 4 KiB blocks of an O_DIRECT node: the
  * gate orders them, and every byte ends as one of its writers left it.
@@ -667,6 +704,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block-async/uring-direct", test_uring_direct);
     g_test_add_func("/block-async/threads", test_threads);
     g_test_add_func("/block-async/inline", test_inline);
+    g_test_add_func("/block-async/direct-submits-in-batches", test_direct_submits_in_batches);
     g_test_add_func("/block-async/rmw-gate", test_rmw_gate);
     g_test_add_func("/block-async/iov-aligned-ignores-empty", test_iov_aligned_ignores_empty);
     g_test_add_func("/block-async/zeroes-discard-buffered", test_zeroes_discard_buffered);
