@@ -88,6 +88,11 @@ static int child_pdiscard(void *opaque, uint64_t off, uint64_t bytes)
     return hb_node_pdiscard(opaque, off, bytes);
 }
 
+static int child_pzero(void *opaque, uint64_t off, uint64_t bytes)
+{
+    return hb_node_pwrite_zeroes(opaque, off, bytes, HB_REQ_NO_FALLBACK);
+}
+
 /* The qcow2 modes the file honours have QEMU's PreallocMode values. */
 G_STATIC_ASSERT((int)HB_QCOW2_PREALLOC_OFF == (int)QAPI_PREALLOC_MODE_OFF);
 G_STATIC_ASSERT((int)HB_QCOW2_PREALLOC_FALLOC == (int)QAPI_PREALLOC_MODE_FALLOC);
@@ -316,6 +321,7 @@ static bool qcow2_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
     io.flush = child_flush;
     io.get_length = child_length;
     io.pdiscard = child_pdiscard;
+    io.pzero = child_pzero;
     io.grow = child_grow;
     s->io = io;
     s->oo = oo;

@@ -99,6 +99,13 @@ static int fd_pdiscard(void *opaque, uint64_t off, uint64_t bytes)
     return r < 0 ? -errno : 0;
 }
 
+static int fd_pzero(void *opaque, uint64_t off, uint64_t bytes)
+{
+    int r = fallocate(*(int *)opaque, FALLOC_FL_ZERO_RANGE, off, bytes);
+
+    return r < 0 ? -errno : 0;      /* EOPNOTSUPP is ENOTSUP on Linux */
+}
+
 static int64_t fd_length(void *opaque)
 {
     off_t len = lseek(*(int *)opaque, 0, SEEK_END);
@@ -119,4 +126,5 @@ void hb_qcow2_io_from_fd(HbQcow2Io *io, int *fd)
     io->flush = fd_flush;
     io->get_length = fd_length;
     io->pdiscard = fd_pdiscard;
+    io->pzero = fd_pzero;
 }

@@ -81,6 +81,12 @@ typedef struct HbQcow2Io {
     /* Optional: give freed host clusters back to the file system. */
     int (*pdiscard)(void *opaque, uint64_t offset, uint64_t bytes);
     /*
+     * Optional: make [@offset, @offset + @bytes) read as zeroes, growing
+     * the file if it ends before, without writing them (fallocate's
+     * ZERO_RANGE); -ENOTSUP where the file cannot.
+     */
+    int (*pzero)(void *opaque, uint64_t offset, uint64_t bytes);
+    /*
      * Optional: make the file @length bytes long (never shorter), its new
      * part reserved (falloc), written with zeroes (full) or sparse (off),
      * durable on return; for resize's preallocation.  @errp: the file's

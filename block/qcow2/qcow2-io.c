@@ -336,6 +336,13 @@ static void entry_host_range(HbQcow2 *s, uint64_t e, uint64_t *off, uint64_t *le
     }
 }
 
+/* Whether a cluster mapped by @entry reads as zeroes without reading anything. */
+static bool cow_source_is_zero(const HbQcow2 *s, uint64_t entry)
+{
+    return entry_is_zero(s, entry) ||
+           (entry_is_unallocated(s, entry) && !s->backing.preadv);
+}
+
 /* Fill a whole cluster buffer with the current guest contents (for COW). */
 static int read_cow_source(HbQcow2 *s, uint64_t entry, uint64_t guest_cluster,
                            uint8_t *buf)
@@ -364,6 +371,27 @@ static int write_new_clusters(HbQcow2 *s, int64_t host, uint64_t off, uint64_t n
         ret = s->io.pwritev(s->io.opaque, host, n, sl.iov, sl.niov);
         slice_free(&sl);
         return ret;
+    }
+    if (cow_source_is_zero(s, entry) && s->io.pzero) {
+        /*
+         * Zero the cluster as the file system does it, then write only the
+         * guest's bytes: the cluster is usually past the end of the file,
+         * and a write that grows the file waits for the disk while holding
+         * the file's lock (ext4 with O_DIRECT), so whole-cluster writes of
+         * concurrent allocations queued one behind the other.  QEMU's
+         * qcow2 does the same (handle_alloc_space).
+         */
+        ret = s->io.pzero(s->io.opaque, host, s->cluster_size);
+        if (ret == 0) {
+            IovSlice sl;
+            slice_init(&sl, iov, niov, iov_off, n);
+            ret = s->io.pwritev(s->io.opaque, host + in_cluster, n, sl.iov, sl.niov);
+            slice_free(&sl);
+            return ret;
+        }
+        if (ret != -ENOTSUP) {
+            return ret;
+        }
     }
     g_autofree uint8_t *buf = g_try_malloc(s->cluster_size);
     if (!buf) {

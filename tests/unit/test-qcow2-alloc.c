@@ -297,11 +297,121 @@ static void test_alloc_stress(void)
     unlink(path);
 }
 
+/* ---- a partial write to a new cluster: zero it, write only the data ---- */
+
+static struct {
+    HbQcow2Io fd_io;
+    bool pzero_unsupported;     /* pzero says -ENOTSUP, as on tmpfs */
+    unsigned npzero;
+    uint64_t pzero_off, pzero_bytes;
+    GArray *writes;             /* (offset, bytes) pairs of every pwritev */
+} rec;
+
+static int rec_pwritev(void *opaque, uint64_t off, uint64_t bytes,
+                       const struct iovec *iov, int niov)
+{
+    uint64_t w[2] = { off, bytes };
+
+    g_array_append_vals(rec.writes, w, 2);
+    return rec.fd_io.pwritev(opaque, off, bytes, iov, niov);
+}
+
+static int rec_pzero(void *opaque, uint64_t off, uint64_t bytes)
+{
+    if (rec.pzero_unsupported) {
+        return -ENOTSUP;
+    }
+    rec.npzero++;
+    rec.pzero_off = off;
+    rec.pzero_bytes = bytes;
+    return rec.fd_io.pzero(opaque, off, bytes);
+}
+
+/* Whether a pwritev of exactly [@off, @off + @bytes) was recorded. */
+static bool rec_wrote(uint64_t off, uint64_t bytes)
+{
+    for (guint i = 0; i + 1 < rec.writes->len; i += 2) {
+        if (g_array_index(rec.writes, uint64_t, i) == off &&
+            g_array_index(rec.writes, uint64_t, i + 1) == bytes) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * A 4 KiB write into a cluster nothing maps: the new cluster is zeroed by
+ * the file (fallocate) and only the 4 KiB are written, not a whole cluster
+ * of mostly zeroes, which grows the file by a slow write; where the file
+ * cannot zero, the whole cluster is written as before.  Either way the
+ * cluster reads back as the data within zeroes.
+ */
+static void partial_write_new_cluster(bool pzero_unsupported)
+{
+    g_autofree char *path = make_image(4 * CLUSTER);
+    g_autoptr(GError) err = NULL;
+    HbQcow2OpenOpts oo = { 0 };
+    HbQcow2Io io;
+    int fd = open(path, O_RDWR);
+    g_autofree uint8_t *data = g_malloc(BLOCK);
+    g_autofree uint8_t *back = g_malloc(CLUSTER);
+    struct iovec iov = { .iov_base = data, .iov_len = BLOCK };
+
+    g_assert_cmpint(fd, >=, 0);
+    hb_qcow2_io_from_fd(&rec.fd_io, &fd);
+    rec.pzero_unsupported = pzero_unsupported;
+    rec.npzero = 0;
+    rec.writes = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    io = rec.fd_io;
+    io.pwritev = rec_pwritev;
+    io.pzero = rec_pzero;
+    io.flush = no_flush;
+    HbQcow2 *s = hb_qcow2_open_image(&io, &oo, &err);
+    g_assert_no_error(err);
+
+    memset(data, 0xab, BLOCK);
+    g_array_set_size(rec.writes, 0);
+    g_assert_cmpint(hb_qcow2_pwritev(s, CLUSTER + 2 * BLOCK, BLOCK, &iov, 1, false), ==, 0);
+    if (pzero_unsupported) {
+        g_assert_cmpuint(rec.npzero, ==, 0);     /* and the cluster is written whole */
+    } else {
+        g_assert_cmpuint(rec.npzero, ==, 1);
+        g_assert_cmpuint(rec.pzero_bytes, ==, CLUSTER);
+        g_assert_cmpuint(rec.pzero_off % CLUSTER, ==, 0);
+        g_assert_true(rec_wrote(rec.pzero_off + 2 * BLOCK, BLOCK));
+        g_assert_false(rec_wrote(rec.pzero_off, CLUSTER));
+    }
+
+    struct iovec biov = { .iov_base = back, .iov_len = CLUSTER };
+    g_assert_cmpint(hb_qcow2_preadv(s, CLUSTER, CLUSTER, &biov, 1), ==, 0);
+    for (unsigned i = 0; i < CLUSTER; i++) {
+        uint8_t want = (i >= 2 * BLOCK && i < 3 * BLOCK) ? 0xab : 0;
+        if (back[i] != want) {
+            g_error("byte %u of the cluster reads %#x, not %#x", i, back[i], want);
+        }
+    }
+    close_and_check(s, fd, path, NULL);
+    g_array_unref(rec.writes);
+    unlink(path);
+}
+
+static void test_partial_write_zeroes_cluster(void)
+{
+    partial_write_new_cluster(false);
+}
+
+static void test_partial_write_without_pzero(void)
+{
+    partial_write_new_cluster(true);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/qcow2-alloc/overlaps-data-io", test_alloc_overlaps_data_io);
     g_test_add_func("/qcow2-alloc/discard-waits", test_discard_waits_for_alloc);
     g_test_add_func("/qcow2-alloc/stress", test_alloc_stress);
+    g_test_add_func("/qcow2-alloc/partial-write-zeroes-cluster", test_partial_write_zeroes_cluster);
+    g_test_add_func("/qcow2-alloc/partial-write-without-pzero", test_partial_write_without_pzero);
     return g_test_run();
 }
