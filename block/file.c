@@ -687,6 +687,14 @@ static int file_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
 
     if (s->is_blockdev) {
         uint64_t range[2] = { offset, bytes };
+        /*
+         * BLKZEROOUT writes zeroes itself where the device has no cheap
+         * way: that is the fallback a caller with NO_FALLBACK would rather
+         * do its own way (qcow2 writes its cluster whole), as QEMU has it.
+         */
+        if (flags & HB_REQ_NO_FALLBACK) {
+            return -ENOTSUP;
+        }
         if (ioctl(s->fd, BLKZEROOUT, range) == 0) {
             return 0;
         }

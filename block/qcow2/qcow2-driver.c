@@ -322,6 +322,7 @@ static bool qcow2_open(HbNode *node, QapiBlockdevOptions *opts, GError **errp)
     io.get_length = child_length;
     io.pdiscard = child_pdiscard;
     io.pzero = child_pzero;
+    io.write_align = s->file->node->request_alignment;
     io.grow = child_grow;
     s->io = io;
     s->oo = oo;

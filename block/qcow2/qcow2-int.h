@@ -87,6 +87,12 @@ typedef struct HbQcow2Io {
      */
     int (*pzero)(void *opaque, uint64_t offset, uint64_t bytes);
     /*
+     * The file's write alignment, a power of two (0: any); a partial
+     * cluster write that pzero would leave unaligned writes the cluster
+     * whole instead of a read-modify-write.
+     */
+    uint32_t write_align;
+    /*
      * Optional: make the file @length bytes long (never shorter), its new
      * part reserved (falloc), written with zeroes (full) or sparse (off),
      * durable on return; for resize's preallocation.  @errp: the file's
@@ -210,6 +216,7 @@ typedef struct HbQcow2 {
     HbQcow2Backing backing;
     bool read_only;
     bool discard_passthrough;  /* pass-discard-request: punch freed clusters */
+    gint pzero_unsupported;    /* io.pzero said -ENOTSUP once (atomic): not asked again */
 
     HbQcow2Header hdr;
     char *backing_file;     /* from the header, or NULL */

@@ -372,7 +372,9 @@ static int write_new_clusters(HbQcow2 *s, int64_t host, uint64_t off, uint64_t n
         slice_free(&sl);
         return ret;
     }
-    if (cow_source_is_zero(s, entry) && s->io.pzero) {
+    uint32_t align = MAX(s->io.write_align, 1);
+    if (cow_source_is_zero(s, entry) && s->io.pzero &&
+        !g_atomic_int_get(&s->pzero_unsupported) && in_cluster % align == 0 && n % align == 0) {
         /*
          * Zero the cluster as the file system does it, then write only the
          * guest's bytes: the cluster is usually past the end of the file,
@@ -392,6 +394,7 @@ static int write_new_clusters(HbQcow2 *s, int64_t host, uint64_t off, uint64_t n
         if (ret != -ENOTSUP) {
             return ret;
         }
+        g_atomic_int_set(&s->pzero_unsupported, 1);    /* tmpfs, a device, old NFS */
     }
     g_autofree uint8_t *buf = g_try_malloc(s->cluster_size);
     if (!buf) {

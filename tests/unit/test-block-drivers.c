@@ -176,6 +176,45 @@ static void test_discard_policy(void)
     hb_node_unref(n);
 }
 
+/*
+ * On a block device, write-zeroes without a fallback is refused rather
+ * than left to BLKZEROOUT, which writes the zeroes itself where the device
+ * cannot zero cheaply (qcow2 then writes its new cluster whole, one write
+ * instead of two); with a fallback, the range reads as zeroes.  Needs a
+ * loop device (root, losetup): skipped without one.
+ */
+static void test_blockdev_zeroes_no_fallback(void)
+{
+    g_autofree char *path = make_file(tmpdir, "loop.img", 1 << 20);
+    g_autofree char *argv_str = g_strdup_printf("losetup --find --show '%s'", path);
+    g_autofree char *out = NULL;
+    int status = -1;
+    guchar buf[16];
+
+    if (!g_spawn_command_line_sync(argv_str, &out, NULL, &status, NULL) || status != 0 ||
+        !out || !g_str_has_prefix(out, "/dev/loop")) {
+        g_test_skip("no loop device here (losetup)");
+        return;
+    }
+    g_strstrip(out);
+    /* The file driver opens block devices too (QEMU's host_device). */
+    g_autofree char *j = g_strdup_printf(
+        "{\"driver\":\"file\",\"node-name\":\"bd\",\"filename\":\"%s\"}", out);
+    g_autoptr(GError) err = NULL;
+    HbNode *n = open_json(j, &err);
+    g_autofree char *detach = g_strdup_printf("losetup -d '%s'", out);
+
+    g_assert_no_error(err);
+    g_assert_cmpint(hb_node_pwrite_zeroes(n, 0, 4096, HB_REQ_NO_FALLBACK), ==, -ENOTSUP);
+    g_assert_cmpint(hb_node_pread(n, 4096, buf, 16), ==, 0);
+    g_assert_cmpint(buf[1], ==, 4097 % 251);               /* nothing written */
+    g_assert_cmpint(hb_node_pwrite_zeroes(n, 4096, 4096, 0), ==, 0);
+    g_assert_cmpint(hb_node_pread(n, 4096, buf, 16), ==, 0);
+    g_assert_cmpint(buf[1], ==, 0);
+    hb_node_unref(n);
+    g_assert_true(g_spawn_command_line_sync(detach, NULL, NULL, &status, NULL));
+}
+
 static void test_luks_attached(void)
 {
     g_autofree char *path = g_build_filename(tmpdir, "att.luks", NULL);
@@ -578,6 +617,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/file/direct-unaligned", test_direct_unaligned);
     g_test_add_func("/block/null/basic", test_null);
     g_test_add_func("/block/file/discard-policy", test_discard_policy);
+    g_test_add_func("/block/file/blockdev-zeroes-no-fallback", test_blockdev_zeroes_no_fallback);
     g_test_add_func("/block/luks/attached", test_luks_attached);
     g_test_add_func("/block/luks/detached-shared-header", test_luks_detached_shared_header);
     g_test_add_func("/block/concurrent-io", test_concurrent_io);
