@@ -120,11 +120,15 @@ static int64_t fd_length(void *opaque)
  */
 void hb_qcow2_io_from_fd(HbQcow2Io *io, int *fd)
 {
-    io->opaque = fd;
-    io->preadv = fd_preadv;
-    io->pwritev = fd_pwritev;
-    io->flush = fd_flush;
-    io->get_length = fd_length;
-    io->pdiscard = fd_pdiscard;
-    io->pzero = fd_pzero;
+    /* Every member: callers keep @io on the stack, and unset ones are read. */
+    *io = (HbQcow2Io){
+        .opaque = fd,
+        .preadv = fd_preadv,
+        .pwritev = fd_pwritev,
+        .flush = fd_flush,
+        .get_length = fd_length,
+        .pdiscard = fd_pdiscard,
+        .pzero = fd_pzero,
+        .write_align = 1,
+    };
 }
