@@ -309,6 +309,17 @@ static void mark_corrupt(HbQcow2 *s)
     }
 }
 
+/* Write @bytes of @iov from @iov_off to the file at @host. */
+static int pwrite_slice(HbQcow2 *s, uint64_t host, uint64_t bytes,
+                        const struct iovec *iov, int niov, uint64_t iov_off)
+{
+    IovSlice sl;
+    slice_init(&sl, iov, niov, iov_off, bytes);
+    int ret = s->io.pwritev(s->io.opaque, host, bytes, sl.iov, sl.niov);
+    slice_free(&sl);
+    return ret;
+}
+
 /* Write to an owned data cluster (run), after checking it is not metadata. */
 static int write_in_place(HbQcow2 *s, uint64_t host, uint64_t bytes,
                           const struct iovec *iov, int niov, uint64_t iov_off)
@@ -317,11 +328,7 @@ static int write_in_place(HbQcow2 *s, uint64_t host, uint64_t bytes,
         hb_qcow2_overlaps_l2(s, host, bytes)) {
         return found_corruption(s);
     }
-    IovSlice sl;
-    slice_init(&sl, iov, niov, iov_off, bytes);
-    int ret = s->io.pwritev(s->io.opaque, host, bytes, sl.iov, sl.niov);
-    slice_free(&sl);
-    return ret;
+    return pwrite_slice(s, host, bytes, iov, niov, iov_off);
 }
 
 /* Host bytes an entry holds that become free when it is replaced. */
@@ -366,11 +373,7 @@ static int write_new_clusters(HbQcow2 *s, int64_t host, uint64_t off, uint64_t n
     int ret;
 
     if (in_cluster == 0 && n == nclusters * s->cluster_size) {
-        IovSlice sl;
-        slice_init(&sl, iov, niov, iov_off, n);
-        ret = s->io.pwritev(s->io.opaque, host, n, sl.iov, sl.niov);
-        slice_free(&sl);
-        return ret;
+        return pwrite_slice(s, host, n, iov, niov, iov_off);
     }
     uint32_t align = MAX(s->io.write_align, 1);
     if (cow_source_is_zero(s, entry) && s->io.pzero &&
@@ -385,11 +388,7 @@ static int write_new_clusters(HbQcow2 *s, int64_t host, uint64_t off, uint64_t n
          */
         ret = s->io.pzero(s->io.opaque, host, s->cluster_size);
         if (ret == 0) {
-            IovSlice sl;
-            slice_init(&sl, iov, niov, iov_off, n);
-            ret = s->io.pwritev(s->io.opaque, host + in_cluster, n, sl.iov, sl.niov);
-            slice_free(&sl);
-            return ret;
+            return pwrite_slice(s, host + in_cluster, n, iov, niov, iov_off);
         }
         if (ret != -ENOTSUP) {
             return ret;
