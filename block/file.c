@@ -678,6 +678,28 @@ static int file_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
     return 0;
 }
 
+/*
+ * The error of a failed fallocate() or BLKZEROOUT, for the caller: -ENOTSUP
+ * where the file system or device has no such way (the caller writes
+ * zeroes instead, and qcow2 stops asking), and the real error otherwise.
+ * A full disk is not a missing feature: as -ENOTSUP, one ENOSPC turned
+ * qcow2's allocations into whole-cluster writes for the rest of the
+ * image's life.
+ */
+static int zeroing_error(int err)
+{
+    switch (err) {
+    case EOPNOTSUPP:
+    case ENOSYS:
+    case ENOTTY:
+    case ENODEV:
+    case EINVAL:        /* a mode the file system does not know (older kernels) */
+        return -ENOTSUP;
+    default:
+        return -err;
+    }
+}
+
 static int file_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
                               unsigned flags)
 {
@@ -698,7 +720,7 @@ static int file_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
         if (ioctl(s->fd, BLKZEROOUT, range) == 0) {
             return 0;
         }
-        return -ENOTSUP;
+        return zeroing_error(errno);
     }
     /* A hole reads as zeroes; beyond EOF a hole would not grow the file. */
     if ((flags & HB_REQ_MAY_UNMAP) && end <= (uint64_t)len &&
@@ -711,7 +733,7 @@ static int file_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
         grow_to(s, end);
         return 0;
     }
-    return -ENOTSUP;
+    return zeroing_error(errno);
 }
 
 static bool file_set_perm(HbNode *node, unsigned perm, unsigned shared,

@@ -7,7 +7,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static char *tmpdir;
@@ -216,6 +218,46 @@ static void test_blockdev_zeroes_no_fallback(void)
     g_assert_cmpint(hb_node_pwrite_zeroes(n, 4096, 4096, 0), ==, 0);
     g_assert_cmpint(hb_node_pread(n, 4096, buf, 16), ==, 0);
     g_assert_cmpint(buf[1], ==, 0);
+    hb_node_unref(n);
+}
+
+/*
+ * Only "cannot zero this way" is -ENOTSUP: a real failure of the file
+ * system (ENOSPC, EIO, EFBIG) is the caller's error.  qcow2 takes -ENOTSUP
+ * to mean the file can never zero and stops asking for the rest of the
+ * image's life, so a disk that was full once would have cost it its fast
+ * allocation for good.  EFBIG comes from RLIMIT_FSIZE, which is the one
+ * such error a test can cause without filling a file system.
+ */
+static void test_file_zeroes_real_error(void)
+{
+    g_autofree char *path = make_file(tmpdir, "efbig.img", 1 << 20);
+    int fd = open(path, O_RDWR);
+
+    g_assert_cmpint(fd, >=, 0);
+    int zr = fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 4096);
+    close(fd);
+    if (zr < 0) {
+        g_test_skip("the file system cannot zero a range (tmpfs)");
+        return;
+    }
+    g_autofree char *j = g_strdup_printf(
+        "{\"driver\":\"file\",\"node-name\":\"zf\",\"filename\":\"%s\"}", path);
+    HbNode *n = must_open(j);
+    struct rlimit old, lim;
+
+    g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old), ==, 0);
+    lim = old;
+    lim.rlim_cur = 1 << 20;
+    void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+    g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &lim), ==, 0);
+    int ret = hb_node_pwrite_zeroes(n, 2 << 20, 4096, HB_REQ_NO_FALLBACK);
+    int ret_fallback = hb_node_pwrite_zeroes(n, 2 << 20, 4096, 0);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, old_sig);
+    g_assert_cmpint(ret, ==, -EFBIG);
+    g_assert_cmpint(ret_fallback, ==, -EFBIG);
+    g_assert_cmpint(hb_node_get_length(n), ==, 1 << 20);
     hb_node_unref(n);
 }
 
@@ -622,6 +664,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/null/basic", test_null);
     g_test_add_func("/block/file/discard-policy", test_discard_policy);
     g_test_add_func("/block/file/blockdev-zeroes-no-fallback", test_blockdev_zeroes_no_fallback);
+    g_test_add_func("/block/file/zeroes-real-error", test_file_zeroes_real_error);
     g_test_add_func("/block/luks/attached", test_luks_attached);
     g_test_add_func("/block/luks/detached-shared-header", test_luks_detached_shared_header);
     g_test_add_func("/block/concurrent-io", test_concurrent_io);

@@ -303,6 +303,7 @@ static struct {
     HbQcow2Io fd_io;
     bool pzero_unsupported;     /* pzero says -ENOTSUP, as on tmpfs */
     bool fs_cannot_zero;        /* the temporary directory's file system has no ZERO_RANGE */
+    int fail_once;              /* pzero's answer the next time, if not 0 (-ENOSPC) */
     unsigned nasked, npzero;
     uint64_t pzero_off, pzero_bytes;
     GArray *writes;             /* (offset, bytes) pairs of every pwritev */
@@ -322,6 +323,11 @@ static int rec_pzero(void *opaque, uint64_t off, uint64_t bytes)
     rec.nasked++;
     if (rec.pzero_unsupported) {
         return -ENOTSUP;
+    }
+    if (rec.fail_once) {
+        int ret = rec.fail_once;
+        rec.fail_once = 0;
+        return ret;
     }
     int ret = rec.fd_io.pzero(opaque, off, bytes);
     if (ret == -ENOTSUP) {
@@ -347,6 +353,33 @@ static bool rec_wrote(uint64_t off, uint64_t bytes)
 }
 
 /*
+ * Open @path with its writes and zeroings recorded in rec (reset here);
+ * *@fd must outlive the image, whose I/O reads it.
+ */
+static HbQcow2 *rec_open_image(const char *path, int *fd, bool pzero_unsupported)
+{
+    g_autoptr(GError) err = NULL;
+    HbQcow2OpenOpts oo = { 0 };
+    HbQcow2Io io;
+
+    *fd = open(path, O_RDWR);
+    g_assert_cmpint(*fd, >=, 0);
+    hb_qcow2_io_from_fd(&rec.fd_io, fd);
+    rec.pzero_unsupported = pzero_unsupported;
+    rec.fs_cannot_zero = false;
+    rec.fail_once = 0;
+    rec.nasked = rec.npzero = 0;
+    rec.writes = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    io = rec.fd_io;
+    io.pwritev = rec_pwritev;
+    io.pzero = rec_pzero;
+    io.flush = no_flush;
+    HbQcow2 *s = hb_qcow2_open_image(&io, &oo, &err);
+    g_assert_no_error(err);
+    return s;
+}
+
+/*
  * A 4 KiB write into a cluster nothing maps: the new cluster is zeroed by
  * the file (fallocate) and only the 4 KiB are written, not a whole cluster
  * of mostly zeroes, which grows the file by a slow write; where the file
@@ -356,26 +389,11 @@ static bool rec_wrote(uint64_t off, uint64_t bytes)
 static void partial_write_new_cluster(bool pzero_unsupported)
 {
     g_autofree char *path = make_image(4 * CLUSTER);
-    g_autoptr(GError) err = NULL;
-    HbQcow2OpenOpts oo = { 0 };
-    HbQcow2Io io;
-    int fd = open(path, O_RDWR);
+    int fd;
+    HbQcow2 *s = rec_open_image(path, &fd, pzero_unsupported);
     g_autofree uint8_t *data = g_malloc(BLOCK);
     g_autofree uint8_t *back = g_malloc(CLUSTER);
     struct iovec iov = { .iov_base = data, .iov_len = BLOCK };
-
-    g_assert_cmpint(fd, >=, 0);
-    hb_qcow2_io_from_fd(&rec.fd_io, &fd);
-    rec.pzero_unsupported = pzero_unsupported;
-    rec.fs_cannot_zero = false;
-    rec.nasked = rec.npzero = 0;
-    rec.writes = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-    io = rec.fd_io;
-    io.pwritev = rec_pwritev;
-    io.pzero = rec_pzero;
-    io.flush = no_flush;
-    HbQcow2 *s = hb_qcow2_open_image(&io, &oo, &err);
-    g_assert_no_error(err);
 
     memset(data, 0xab, BLOCK);
     g_array_set_size(rec.writes, 0);
@@ -419,6 +437,47 @@ static void test_partial_write_without_pzero(void)
     partial_write_new_cluster(true);
 }
 
+/*
+ * The file fails to zero a new cluster with a real error (a full disk):
+ * the guest's write fails with it, and the next allocation asks the file
+ * to zero again.  Only -ENOTSUP means "never": taking every error for it,
+ * one ENOSPC left the image on whole-cluster writes until it was closed.
+ */
+static void test_partial_write_pzero_error(void)
+{
+    g_autofree char *path = make_image(4 * CLUSTER);
+    g_autoptr(GError) err = NULL;
+    int fd;
+    HbQcow2 *s = rec_open_image(path, &fd, false);
+    g_autofree uint8_t *data = g_malloc(BLOCK);
+    struct iovec iov = { .iov_base = data, .iov_len = BLOCK };
+
+    memset(data, 0xcd, BLOCK);
+    rec.fail_once = -ENOSPC;
+    g_assert_cmpint(hb_qcow2_pwritev(s, CLUSTER + BLOCK, BLOCK, &iov, 1, false), ==, -ENOSPC);
+    g_assert_cmpuint(rec.nasked, ==, 1);
+    g_assert_cmpint(hb_qcow2_pwritev(s, 2 * CLUSTER + BLOCK, BLOCK, &iov, 1, false), ==, 0);
+    g_assert_cmpuint(rec.nasked, ==, 2);        /* asked again */
+
+    /* The failed write left its cluster unmapped: it reads as zeroes. */
+    g_autofree uint8_t *back = g_malloc(BLOCK);
+    struct iovec biov = { .iov_base = back, .iov_len = BLOCK };
+    g_assert_cmpint(hb_qcow2_preadv(s, CLUSTER + BLOCK, BLOCK, &biov, 1), ==, 0);
+    g_assert_cmpint(back[0], ==, 0);
+    g_assert_cmpint(hb_qcow2_preadv(s, 2 * CLUSTER + BLOCK, BLOCK, &biov, 1), ==, 0);
+    g_assert_cmpint(back[0], ==, 0xcd);
+
+    HbQcow2CheckResult res;
+    g_assert_cmpint(hb_qcow2_close_image(s), ==, 0);
+    hb_qcow2_free_image(s);
+    close(fd);
+    g_assert_true(hb_qcow2_check(path, &res, NULL, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(res.corruptions, ==, 0);   /* a leaked cluster is harmless, as in QEMU */
+    g_array_unref(rec.writes);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -427,5 +486,6 @@ int main(int argc, char **argv)
     g_test_add_func("/qcow2-alloc/stress", test_alloc_stress);
     g_test_add_func("/qcow2-alloc/partial-write-zeroes-cluster", test_partial_write_zeroes_cluster);
     g_test_add_func("/qcow2-alloc/partial-write-without-pzero", test_partial_write_without_pzero);
+    g_test_add_func("/qcow2-alloc/partial-write-pzero-error", test_partial_write_pzero_error);
     return g_test_run();
 }
