@@ -678,26 +678,21 @@ static int file_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes)
     return 0;
 }
 
-/*
- * The error of a failed fallocate() or BLKZEROOUT, for the caller: -ENOTSUP
- * where the file system or device has no such way (the caller writes
- * zeroes instead, and qcow2 stops asking), and the real error otherwise.
- * A full disk is not a missing feature: as -ENOTSUP, one ENOSPC turned
- * qcow2's allocations into whole-cluster writes for the rest of the
- * image's life.
- */
-static int zeroing_error(int err)
+/* fallocate(), again while a signal interrupts it. */
+static int fallocate_retry(int fd, int mode, uint64_t offset, uint64_t bytes)
 {
-    switch (err) {
-    case EOPNOTSUPP:
-    case ENOSYS:
-    case ENOTTY:
-    case ENODEV:
-    case EINVAL:        /* a mode the file system does not know (older kernels) */
-        return -ENOTSUP;
-    default:
-        return -err;
-    }
+    int r;
+
+    do {
+        r = fallocate(fd, mode, (off_t)offset, (off_t)bytes);
+    } while (r == -1 && errno == EINTR);
+    return r == -1 ? -errno : 0;
+}
+
+/* A failed zeroing's errno: -ENOTSUP or the real error (hb_zeroing_unsupported()). */
+static int zeroing_error(int ret)
+{
+    return hb_zeroing_unsupported(ret) ? -ENOTSUP : ret;
 }
 
 static int file_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
@@ -717,23 +712,23 @@ static int file_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
         if (flags & HB_REQ_NO_FALLBACK) {
             return -ENOTSUP;
         }
-        if (ioctl(s->fd, BLKZEROOUT, range) == 0) {
-            return 0;
-        }
-        return zeroing_error(errno);
+        int r;
+        do {
+            r = ioctl(s->fd, BLKZEROOUT, range);
+        } while (r == -1 && errno == EINTR);
+        return r == 0 ? 0 : zeroing_error(-errno);
     }
     /* A hole reads as zeroes; beyond EOF a hole would not grow the file. */
     if ((flags & HB_REQ_MAY_UNMAP) && end <= (uint64_t)len &&
-        fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                  (off_t)offset, (off_t)bytes) == 0) {
+        fallocate_retry(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, bytes) == 0) {
         return 0;
     }
-    if (fallocate(s->fd, FALLOC_FL_ZERO_RANGE, (off_t)offset,
-                  (off_t)bytes) == 0) {
+    int ret = fallocate_retry(s->fd, FALLOC_FL_ZERO_RANGE, offset, bytes);
+    if (ret == 0) {
         grow_to(s, end);
         return 0;
     }
-    return zeroing_error(errno);
+    return zeroing_error(ret);
 }
 
 static bool file_set_perm(HbNode *node, unsigned perm, unsigned shared,

@@ -119,12 +119,6 @@ static void fua_flush_done(HbAioCb *cb, int ret)
     node_req_finish((NodeReq *)cb, ret);
 }
 
-/* Errors that mean "not this way", after which the synchronous path tries its others. */
-static bool zeroes_unsupported(int ret)
-{
-    return ret == -ENOTSUP || ret == -EOPNOTSUPP || ret == -EINVAL;
-}
-
 /*
  * The driver finished nr->inner.  A follow-up (the FUA flush, the pool's
  * way of zeroing) is started before this request leaves node->inflight,
@@ -142,7 +136,7 @@ static void node_req_done(HbAioCb *cb, int ret)
     if (ret == 0 && nr->inner.op != HB_IO_READ && nr->inner.op != HB_IO_FLUSH) {
         hb_node_note_write(node, nr->inner.offset, nr->inner.bytes);
     }
-    if (nr->inner.op == HB_IO_WRITE_ZEROES && zeroes_unsupported(ret)) {
+    if (nr->inner.op == HB_IO_WRITE_ZEROES && hb_zeroing_unsupported(ret)) {
         /*
          * The driver's quick way (one fallocate) did not work: the
          * synchronous path tries its others (zero range after a hole,

@@ -30,6 +30,7 @@
  * the fast path where avoidable, never log.
  */
 
+#include <errno.h>
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -504,6 +505,26 @@ int hb_node_flush(HbNode *node);
 int hb_node_pdiscard(HbNode *node, uint64_t offset, uint64_t bytes);
 int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
                           unsigned flags);
+
+/**
+ * hb_zeroing_unsupported() - whether a failed zeroing means "not this way"
+ * @ret: the negative errno of fallocate(), BLKZEROOUT or io_uring's fallocate
+ *
+ * ENOTSUP, ENOSYS, ENOTTY and ENODEV say the file system or device has no
+ * such operation; EINVAL, that it will not take this range this way (a
+ * range unaligned for it, an opcode an old kernel's io_uring lacks).  The
+ * caller may then zero another way, and qcow2 stops asking, which it can
+ * afford because it asks only for whole clusters.  Anything else (ENOSPC,
+ * EDQUOT, EIO, EFBIG) is a real failure and the answer as it is: taken for
+ * "unsupported", one full disk cost qcow2 its fast allocation for good.
+ *
+ * Return: true if another way may be tried.
+ */
+static inline bool hb_zeroing_unsupported(int ret)
+{
+    return ret == -ENOTSUP || ret == -ENOSYS || ret == -ENOTTY || ret == -ENODEV ||
+           ret == -EINVAL;
+}
 
 /**
  * hb_node_submit() - start @req on @node (see HbIoReq).

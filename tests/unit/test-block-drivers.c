@@ -9,7 +9,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <linux/falloc.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *tmpdir;
@@ -221,44 +226,109 @@ static void test_blockdev_zeroes_no_fallback(void)
     hb_node_unref(n);
 }
 
+static void (*saved_sigxfsz)(int);
+static struct rlimit saved_fsize;
+
+/*
+ * Let this process grow no file past @limit bytes: a write or fallocate
+ * beyond it fails with EFBIG (SIGXFSZ ignored, or it would kill us).  That
+ * is the one "the file system said no" a test can cause without filling a
+ * file system.  Return: false if the limit cannot be set (skip the test).
+ */
+static bool fsize_limit(rlim_t limit)
+{
+    struct rlimit lim;
+
+    if (getrlimit(RLIMIT_FSIZE, &saved_fsize) < 0 || saved_fsize.rlim_max < limit) {
+        return false;
+    }
+    saved_sigxfsz = signal(SIGXFSZ, SIG_IGN);
+    g_assert_true(saved_sigxfsz != SIG_ERR);
+    lim = saved_fsize;
+    lim.rlim_cur = limit;
+    return setrlimit(RLIMIT_FSIZE, &lim) == 0;
+}
+
+static void fsize_unlimit(void)
+{
+    g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &saved_fsize), ==, 0);
+    signal(SIGXFSZ, saved_sigxfsz);
+}
+
+/* Whether the file system can zero a range of @path (not tmpfs). */
+static bool can_zero_range(const char *path)
+{
+    int fd = open(path, O_RDWR);
+
+    g_assert_cmpint(fd, >=, 0);
+    int r = fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 4096);
+    close(fd);
+    return r == 0;
+}
+
 /*
  * Only "cannot zero this way" is -ENOTSUP: a real failure of the file
- * system (ENOSPC, EIO, EFBIG) is the caller's error.  qcow2 takes -ENOTSUP
- * to mean the file can never zero and stops asking for the rest of the
- * image's life, so a disk that was full once would have cost it its fast
- * allocation for good.  EFBIG comes from RLIMIT_FSIZE, which is the one
- * such error a test can cause without filling a file system.
+ * system (ENOSPC, EIO, EFBIG) is the caller's error, with or without a
+ * fallback (which would fail the same way).
  */
 static void test_file_zeroes_real_error(void)
 {
     g_autofree char *path = make_file(tmpdir, "efbig.img", 1 << 20);
-    int fd = open(path, O_RDWR);
 
-    g_assert_cmpint(fd, >=, 0);
-    int zr = fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 4096);
-    close(fd);
-    if (zr < 0) {
+    if (!can_zero_range(path)) {
         g_test_skip("the file system cannot zero a range (tmpfs)");
         return;
     }
     g_autofree char *j = g_strdup_printf(
         "{\"driver\":\"file\",\"node-name\":\"zf\",\"filename\":\"%s\"}", path);
     HbNode *n = must_open(j);
-    struct rlimit old, lim;
 
-    g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old), ==, 0);
-    lim = old;
-    lim.rlim_cur = 1 << 20;
-    void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
-    g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &lim), ==, 0);
+    if (!fsize_limit(1 << 20)) {
+        hb_node_unref(n);
+        g_test_skip("cannot lower RLIMIT_FSIZE");
+        return;
+    }
     int ret = hb_node_pwrite_zeroes(n, 2 << 20, 4096, HB_REQ_NO_FALLBACK);
     int ret_fallback = hb_node_pwrite_zeroes(n, 2 << 20, 4096, 0);
-    setrlimit(RLIMIT_FSIZE, &old);
-    signal(SIGXFSZ, old_sig);
+    fsize_unlimit();
+    if (ret == 0) {
+        hb_node_unref(n);
+        g_test_skip("the file system does not apply RLIMIT_FSIZE to fallocate");
+        return;
+    }
     g_assert_cmpint(ret, ==, -EFBIG);
     g_assert_cmpint(ret_fallback, ==, -EFBIG);
     g_assert_cmpint(hb_node_get_length(n), ==, 1 << 20);
     hb_node_unref(n);
+}
+
+/* How many unwritten extents (zeroed by fallocate, not yet written) @path has. */
+static unsigned unwritten_extents(const char *path)
+{
+    struct {
+        struct fiemap fm;
+        struct fiemap_extent ext[64];
+    } m = { .fm = { .fm_start = 0, .fm_length = FIEMAP_MAX_OFFSET, .fm_flags = FIEMAP_FLAG_SYNC,
+                    .fm_extent_count = 64 } };
+    int fd = open(path, O_RDONLY);
+    unsigned n = 0;
+
+    g_assert_cmpint(fd, >=, 0);
+    if (ioctl(fd, FS_IOC_FIEMAP, &m) == 0) {
+        for (unsigned i = 0; i < m.fm.fm_mapped_extents; i++) {
+            n += !!(m.ext[i].fe_flags & FIEMAP_EXTENT_UNWRITTEN);
+        }
+    }
+    close(fd);
+    return n;
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    return (uint64_t)st.st_size;
 }
 
 static void test_luks_attached(void)
@@ -577,6 +647,50 @@ static char *make_truncated_qcow2(const char *name)
     return path;
 }
 
+/*
+ * qcow2 zeroes a new cluster through its file (fallocate) and writes only
+ * the guest's bytes.  When the file fails that with a real error (here
+ * EFBIG; on a full disk ENOSPC), the guest's write fails, and the next
+ * allocation zeroes through the file again.  Before, the file driver
+ * called every failure "unsupported", and qcow2, which then stops asking,
+ * wrote every later new cluster whole for the rest of the image's life.
+ * Seen through FIEMAP: a zeroed cluster leaves unwritten extents around the
+ * guest's 4 KiB, a cluster written whole none.
+ */
+static void test_qcow2_zeroes_again_after_error(void)
+{
+    g_autofree char *path = make_qcow2("zero-again.qcow2");
+    HbNode *n = open_qcow2(path, "za", "");
+    const uint64_t cl = 64 << 10;
+    guchar buf[4096];
+
+    write_4k(n, 4096, 0x11);
+    unsigned zeroed = unwritten_extents(path);
+    if (!zeroed) {
+        hb_node_unref(n);
+        g_test_skip("the file system shows no zeroed range (FIEMAP, tmpfs)");
+        return;
+    }
+    if (!fsize_limit(file_size(path))) {
+        hb_node_unref(n);
+        g_test_skip("cannot lower RLIMIT_FSIZE");
+        return;
+    }
+    memset(buf, 0x22, sizeof(buf));
+    int ret = hb_node_pwrite(n, cl + 4096, buf, sizeof(buf), 0);
+    fsize_unlimit();
+    g_assert_cmpint(ret, ==, -EFBIG);
+
+    g_assert_cmpuint(unwritten_extents(path), ==, zeroed);
+    write_4k(n, 2 * cl + 4096, 0x33);
+    g_assert_cmpuint(unwritten_extents(path), >, zeroed);      /* zeroed, not written whole */
+    g_assert_cmpint(hb_node_pread(n, 2 * cl + 4096, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(buf[0], ==, 0x33);
+    g_assert_cmpint(hb_node_pread(n, 2 * cl, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(buf[0], ==, 0);
+    hb_node_unref(n);
+}
+
 static void test_qcow2_child_read_error(void)
 {
     g_autofree char *path = make_truncated_qcow2("eof-error.qcow2");
@@ -671,6 +785,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/close/error-reported", test_close_error_reported);
     g_test_add_func("/block/close/no-flush-writes-metadata", test_no_flush_still_writes_metadata);
     g_test_add_func("/block/qcow2/child-read-error", test_qcow2_child_read_error);
+    g_test_add_func("/block/qcow2/zeroes-again-after-error", test_qcow2_zeroes_again_after_error);
     g_test_add_func("/block/qcow2/over-raw-truncated", test_qcow2_over_raw_truncated);
     int ret = g_test_run();
     hb_secret_clear_all();
