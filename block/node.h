@@ -165,8 +165,14 @@ struct HbDriver {
                              const void *buf);
     int (*flush)(HbNode *node);                     /* optional: default forwards to children */
     int (*pdiscard)(HbNode *node, uint64_t offset, uint64_t bytes);   /* optional */
+    /*
+     * Zero a range the driver's cheap way.  -ENOTSUP means it has none
+     * (hb_zeroing_unsupported()): the node layer then writes zero buffers
+     * unless HB_REQ_NO_FALLBACK; any other -errno is the answer.
+     * Optional: without it, zero buffers.
+     */
     int (*pwrite_zeroes)(HbNode *node, uint64_t offset, uint64_t bytes,
-                         unsigned flags);           /* optional: default writes zero buffers */
+                         unsigned flags);
     /*
      * What [@offset, @offset + @bytes) reads as, from its start: return
      * HB_BS_* flags for the first *@pnum bytes (1 <= *@pnum <= @bytes),
@@ -194,8 +200,9 @@ struct HbDriver {
      * .pwrite_zeroes is set), with offsets checked and aligned as for
      * preadv/pwritev and without HB_REQ_FUA; a driver returns -ENOTSUP
      * for any it does not take.  A WRITE_ZEROES that completes with an
-     * error is run again on the pool, where the node layer's fallback
-     * (writing zero buffers) applies.  Optional: without it every request
+     * error hb_zeroing_unsupported() accepts is run again on the pool,
+     * where the node layer's fallback (writing zero buffers) applies; any
+     * other error is its answer.  Optional: without it every request
      * takes the pool.
      */
     int (*submit)(HbNode *node, HbIoReq *req);

@@ -305,18 +305,18 @@ static void test_file_zeroes_real_error(void)
 /* How many unwritten extents (zeroed by fallocate, not yet written) @path has. */
 static unsigned unwritten_extents(const char *path)
 {
-    struct {
-        struct fiemap fm;
-        struct fiemap_extent ext[64];
-    } m = { .fm = { .fm_start = 0, .fm_length = FIEMAP_MAX_OFFSET, .fm_flags = FIEMAP_FLAG_SYNC,
-                    .fm_extent_count = 64 } };
+    const unsigned max = 64;
+    g_autofree struct fiemap *fm = g_malloc0(sizeof(*fm) + max * sizeof(struct fiemap_extent));
     int fd = open(path, O_RDONLY);
     unsigned n = 0;
 
+    fm->fm_length = FIEMAP_MAX_OFFSET;
+    fm->fm_flags = FIEMAP_FLAG_SYNC;
+    fm->fm_extent_count = max;
     g_assert_cmpint(fd, >=, 0);
-    if (ioctl(fd, FS_IOC_FIEMAP, &m) == 0) {
-        for (unsigned i = 0; i < m.fm.fm_mapped_extents; i++) {
-            n += !!(m.ext[i].fe_flags & FIEMAP_EXTENT_UNWRITTEN);
+    if (ioctl(fd, FS_IOC_FIEMAP, fm) == 0) {
+        for (unsigned i = 0; i < fm->fm_mapped_extents; i++) {
+            n += !!(fm->fm_extents[i].fe_flags & FIEMAP_EXTENT_UNWRITTEN);
         }
     }
     close(fd);
