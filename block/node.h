@@ -517,9 +517,10 @@ int hb_node_pwrite_zeroes(HbNode *node, uint64_t offset, uint64_t bytes,
  * hb_zeroing_unsupported() - whether a failed zeroing means "not this way"
  * @ret: the negative errno of fallocate(), BLKZEROOUT or io_uring's fallocate
  *
- * ENOTSUP, ENOSYS, ENOTTY and ENODEV say the file system or device has no
- * such operation; EINVAL, that it will not take this range this way (a
- * range unaligned for it, an opcode an old kernel's io_uring lacks).  The
+ * ENOTSUP, ENOTTY and ENODEV say the file system or device has no such
+ * operation, ENOSYS that the call is not allowed (the sandbox's seccomp
+ * filter answers so); EINVAL, that it will not take this range this way
+ * (one unaligned for the device or file system).  The
  * caller may then zero another way, and qcow2 stops asking, which it can
  * afford because it asks only for whole clusters.  Anything else (ENOSPC,
  * EDQUOT, EIO, EFBIG) is a real failure and the answer as it is: taken for

@@ -246,7 +246,11 @@ static bool fsize_limit(rlim_t limit)
     g_assert_true(saved_sigxfsz != SIG_ERR);
     lim = saved_fsize;
     lim.rlim_cur = limit;
-    return setrlimit(RLIMIT_FSIZE, &lim) == 0;
+    if (setrlimit(RLIMIT_FSIZE, &lim) < 0) {
+        signal(SIGXFSZ, saved_sigxfsz);
+        return false;
+    }
+    return true;
 }
 
 static void fsize_unlimit(void)
